@@ -1,0 +1,35 @@
+/**
+ * The local stand-in for the deployed front door (Firebase Hosting rewrites):
+ * one origin, each path handed to the Cloud Function that owns it, each
+ * function served by functions-framework exactly as in production.
+ * @module
+ */
+import { createServer, type Server } from 'node:http';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { routeFor, type FunctionName } from '../shared/app/routes.js';
+
+/** Loads every function entry (each registers itself with functions-framework). */
+export async function loadFunctions(): Promise<void> {
+  await import('../functions/index.js');
+}
+
+export function createFrontDoor(): Server {
+  const servers = new Map<FunctionName, Server>();
+  const serverFor = (fn: FunctionName): Server => {
+    let s = servers.get(fn);
+    if (!s) {
+      s = getTestServer(fn);
+      servers.set(fn, s);
+    }
+    return s;
+  };
+  return createServer((req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://front-door').pathname;
+    const fn = routeFor(pathname);
+    if (!fn) {
+      res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'not_found' }));
+      return;
+    }
+    serverFor(fn).emit('request', req, res);
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * Serves every function on one port (PORT, default 8080), configured from the
+ * environment like a deployed instance. Started by `npm start` and by tests.
+ */
+import { loadConfig, ConfigError } from '../shared/config/config.js';
+import { createFrontDoor, loadFunctions } from './front-door.js';
+
+const port = Number(process.env.PORT ?? 8080);
+try {
+  loadConfig(); // fail fast with every bad variable named, before taking traffic
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`rally-mcp: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+await loadFunctions();
+const server = createFrontDoor();
+server.on('error', (err: NodeJS.ErrnoException) => {
+  process.stderr.write(
+    err.code === 'EADDRINUSE' ? `rally-mcp: port ${port} is already in use; set PORT to a free port\n` : `rally-mcp: ${err.message}\n`,
+  );
+  process.exit(3);
+});
+server.listen(port, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ severity: 'INFO', event: 'server_listening', port })}\n`));
+const stop = () => server.close(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,5 @@
+/** Cloud Function `authorization`: our OAuth 2.1 authorization server for MCP clients. */
+import { defineFunction } from '../../shared/app/entry.js';
+import { createAuthorizationHandler } from '../../shared/oauth/authorization-server.js';
+
+export const authorization = defineFunction('authorization', createAuthorizationHandler);

@@ -1,0 +1,5 @@
+/** Cloud Function `oauthCallback`: Rally's OAuth redirect target, /oauth/callback. */
+import { defineFunction } from '../../shared/app/entry.js';
+import { createOAuthCallbackHandler } from '../../shared/oauth/callback.js';
+
+export const oauthCallback = defineFunction('oauthCallback', createOAuthCallbackHandler);

@@ -1,0 +1,5 @@
+/** Cloud Function `protectedResourceMetadata`: RFC 9728 documents under /.well-known/oauth-protected-resource. */
+import { defineFunction } from '../../shared/app/entry.js';
+import { createProtectedResourceMetadataHandler } from '../../shared/oauth/protected-resource.js';
+
+export const protectedResourceMetadata = defineFunction('protectedResourceMetadata', createProtectedResourceMetadataHandler);

@@ -1,0 +1,68 @@
+/**
+ * Composition root: the only module that builds SDK clients and reads config.
+ * Built lazily on the first request of an instance and reused afterwards;
+ * a failed build is not cached, so the next request retries.
+ * @module
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { loadConfig, type Config } from '../config/config.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { systemClock, type Clock } from './clock.js';
+
+export type FetchLike = typeof fetch;
+
+export interface Deps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly fetch: FetchLike;
+  /** Firestore is created on first use: metadata endpoints never pay for it. */
+  db(): Promise<Firestore>;
+}
+
+/** Firestore over REST (`preferRest`) avoids loading gRPC at cold start. */
+export async function createFirestore(config: Config): Promise<Firestore> {
+  const { Firestore } = await import('@google-cloud/firestore');
+  return new Firestore({
+    projectId: config.GOOGLE_CLOUD_PROJECT,
+    databaseId: config.FIRESTORE_DATABASE_ID,
+    preferRest: true,
+    ...(config.FIRESTORE_EMULATOR_HOST
+      ? { host: config.FIRESTORE_EMULATOR_HOST, ssl: false, customHeaders: { Authorization: 'Bearer owner' } }
+      : {}),
+  });
+}
+
+export interface DepsOverrides {
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  readonly fetch?: FetchLike;
+  readonly db?: Firestore;
+}
+
+export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
+  let db: Promise<Firestore> | undefined = overrides.db ? Promise.resolve(overrides.db) : undefined;
+  return {
+    config,
+    log: overrides.log ?? createLogger({ level: config.LOG_LEVEL }),
+    clock: overrides.clock ?? systemClock,
+    fetch: overrides.fetch ?? globalThis.fetch.bind(globalThis),
+    db: () => (db ??= createFirestore(config).catch((err: unknown) => {
+      db = undefined;
+      throw err;
+    })),
+  };
+}
+
+let pending: Promise<Deps> | undefined;
+
+/** The instance-wide dependencies, built from the process environment on first use. */
+export function getDeps(): Promise<Deps> {
+  pending ??= Promise.resolve()
+    .then(() => createDeps(loadConfig()))
+    .catch((err: unknown) => {
+      pending = undefined; // a failed cold start must not poison the instance
+      throw err;
+    });
+  return pending;
+}

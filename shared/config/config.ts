@@ -1,0 +1,143 @@
+/**
+ * The one place that reads the environment. Every setting is parsed and
+ * validated here; a bad or missing value fails start-up with a message that
+ * names every offending variable at once.
+ * @module
+ */
+import { z } from 'zod';
+
+const bool = (fallback: 'true' | 'false') =>
+  z.enum(['true', 'false', '1', '0', 'on', 'off']).default(fallback).transform((v) => v === 'true' || v === '1' || v === 'on');
+
+const seconds = (fallback: number, max = 31_536_000) => z.coerce.number().int().positive().max(max).default(fallback);
+
+/** An http(s) origin or base URL without a trailing slash, query or fragment. */
+const baseUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://')
+  .refine((u) => !u.includes('?') && !u.includes('#'), 'must not contain a query or fragment')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+/** Comma-separated list, trimmed, empties dropped. */
+const csv = z
+  .string()
+  .default('')
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+
+/** Secret Manager versions, newest first: the first seals/signs, the rest only open/verify. */
+const versions = z
+  .string()
+  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be a comma-separated list of numeric secret versions, newest first, e.g. "3,2"')
+  .transform((s) => s.split(',').map((p) => p.trim()));
+
+export const ConfigSchema = z
+  .object({
+    /** Public origin every client sees (issuer and resource origin), e.g. https://rally-mcp.example.com */
+    PUBLIC_BASE_URL: baseUrl,
+    GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'must be a GCP project id'),
+    /** host:port of the Firestore emulator (local stack and tests only). */
+    FIRESTORE_EMULATOR_HOST: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+    FIRESTORE_DATABASE_ID: z.string().min(1).default('(default)'),
+
+    RALLY_BASE_URL: baseUrl.default('https://rally1.rallydev.com'),
+    RALLY_CLIENT_ID: z.string().min(1, 'is required (the Rally OAuth client id)'),
+    /** Send PKCE S256 to Rally (security case A1); switch off only for a tenant that rejects it. */
+    RALLY_PKCE: bool('true'),
+    /** Rally's WSAPI per-user concurrency cap is 12; we stay well below it. */
+    RALLY_MAX_CONCURRENCY_PER_USER: z.coerce.number().int().min(1).max(12).default(4),
+    RALLY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+
+    /** Where secrets come from. `file` is for the local stack only and is refused when NODE_ENV=production. */
+    SECRET_SOURCE: z.enum(['secret-manager', 'file']).default('secret-manager'),
+    SECRETS_DIR: z.string().min(1).optional(),
+    SECRET_MANAGER_PROJECT: z.string().min(1).optional(),
+    /** Test/dev only: talk to a local Secret Manager stand-in over plain HTTP, e.g. http://127.0.0.1:9090 */
+    DANGEROUSLY_SECRET_MANAGER_ENDPOINT: baseUrl.optional(),
+    RALLY_CLIENT_SECRET_NAME: z.string().min(1).default('rally-client-secret'),
+    RALLY_CLIENT_SECRET_VERSION: z.string().regex(/^\d+$/, 'must be a numeric secret version').default('1'),
+    SEALING_KEY_NAME: z.string().min(1).default('rally-mcp-sealing-key'),
+    SEALING_KEY_VERSIONS: versions.default(['1']),
+    SIGNING_KEY_NAME: z.string().min(1).default('rally-mcp-signing-key'),
+    SIGNING_KEY_VERSIONS: versions.default(['1']),
+
+    ACCESS_TOKEN_TTL_SECONDS: seconds(3600, 86_400),
+    REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 86_400),
+    AUTH_CODE_TTL_SECONDS: seconds(60, 600),
+    STATE_TTL_SECONDS: seconds(600, 600),
+    /** Grace window in which a rotated-out refresh token may be retried once (lost response). */
+    REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
+
+    /** Opt-in Session-ID / x-ms-copilot-session-id flow (see README "Session-link mode"). */
+    SESSION_LINK_MODE: bool('false'),
+    /** Extra browser origins allowed to call /mcp (requests without Origin are always allowed). */
+    ALLOWED_ORIGINS: csv,
+    /** Dev only: allow Client ID Metadata Documents on loopback http URLs. */
+    DANGEROUSLY_ALLOW_LOOPBACK_CIMD: bool('false'),
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(1_000_000),
+    POLICY_JSON: z.string().optional(),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.SECRET_SOURCE === 'file' && !c.SECRETS_DIR) {
+      ctx.addIssue({ code: 'custom', path: ['SECRETS_DIR'], message: 'is required when SECRET_SOURCE=file' });
+    }
+    if (c.SECRET_SOURCE === 'file' && c.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['SECRET_SOURCE'], message: 'file keys are for local development; production must use secret-manager' });
+    }
+    if (c.NODE_ENV === 'production' && !c.PUBLIC_BASE_URL.startsWith('https://')) {
+      ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });
+    }
+    if (c.NODE_ENV === 'production' && c.DANGEROUSLY_SECRET_MANAGER_ENDPOINT) {
+      ctx.addIssue({ code: 'custom', path: ['DANGEROUSLY_SECRET_MANAGER_ENDPOINT'], message: 'is not allowed in production' });
+    }
+    if (c.NODE_ENV === 'production' && c.DANGEROUSLY_ALLOW_LOOPBACK_CIMD) {
+      ctx.addIssue({ code: 'custom', path: ['DANGEROUSLY_ALLOW_LOOPBACK_CIMD'], message: 'is not allowed in production' });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Thrown when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parses the environment once. Never echoes values: a bad secret-ish value must not reach a log. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message.replace(/^Invalid input: /, '')}`),
+    );
+  }
+  return result.data;
+}
+
+/** Derived URLs: one origin serves every endpoint (see shared/app/routes.ts). */
+export function publicUrls(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
+  const base = config.PUBLIC_BASE_URL;
+  return {
+    issuer: base,
+    resource: `${base}/mcp`,
+    resourceMetadata: `${base}/.well-known/oauth-protected-resource/mcp`,
+    authorizationEndpoint: `${base}/authorize`,
+    tokenEndpoint: `${base}/token`,
+    registrationEndpoint: `${base}/register`,
+    revocationEndpoint: `${base}/revoke`,
+    rallyRedirectUri: `${base}/oauth/callback`,
+    docs: `${base}/docs`,
+  } as const;
+}
+
+/** Which function this process serves (set by Cloud Functions / functions-framework). */
+export function functionTarget(env: Record<string, string | undefined> = process.env): string | undefined {
+  return env.FUNCTION_TARGET;
+}

@@ -1,0 +1,41 @@
+import { loadConfig, ConfigError, publicUrls } from '../../../shared/config/config.js';
+
+const valid = {
+  PUBLIC_BASE_URL: 'https://rally-mcp.example.com/',
+  GOOGLE_CLOUD_PROJECT: 'demo-project',
+  RALLY_CLIENT_ID: 'abc',
+};
+
+describe('loadConfig', () => {
+  it('parses a minimal production environment with documented defaults', () => {
+    const c = loadConfig(valid);
+    expect(c.PUBLIC_BASE_URL).toBe('https://rally-mcp.example.com');
+    expect(c.RALLY_BASE_URL).toBe('https://rally1.rallydev.com');
+    expect(c.SESSION_LINK_MODE).toBe(false);
+    expect(c.RALLY_PKCE).toBe(true);
+    expect(c.SEALING_KEY_VERSIONS).toEqual(['1']);
+    expect(publicUrls(c).resourceMetadata).toBe('https://rally-mcp.example.com/.well-known/oauth-protected-resource/mcp');
+  });
+
+  it('names every bad or missing variable at once, without echoing values', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PUBLIC_BASE_URL: 'ftp://x', SEALING_KEY_VERSIONS: 'latest', RALLY_TIMEOUT_MS: 'soon-secret-value' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const key of ['PUBLIC_BASE_URL', 'GOOGLE_CLOUD_PROJECT', 'RALLY_CLIENT_ID', 'SEALING_KEY_VERSIONS', 'RALLY_TIMEOUT_MS']) {
+      expect(problems).toContain(key);
+    }
+    expect(problems).not.toContain('soon-secret-value');
+  });
+
+  it('refuses file keys, http origins and test endpoints in production', () => {
+    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'file', SECRETS_DIR: '/tmp/k' })).toThrow(/SECRET_SOURCE/);
+    expect(() => loadConfig({ ...valid, PUBLIC_BASE_URL: 'http://example.com' })).toThrow(/PUBLIC_BASE_URL/);
+    expect(() => loadConfig({ ...valid, DANGEROUSLY_SECRET_MANAGER_ENDPOINT: 'http://127.0.0.1:1' })).toThrow(/DANGEROUSLY_SECRET_MANAGER_ENDPOINT/);
+    expect(loadConfig({ ...valid, NODE_ENV: 'development', SECRET_SOURCE: 'file', SECRETS_DIR: '/tmp/k', PUBLIC_BASE_URL: 'http://localhost:8080' }).SECRET_SOURCE).toBe('file');
+  });
+});
