@@ -1,5 +1,5 @@
-/** Cloud Function `mcp`: MCP tool calls over Streamable HTTP at /mcp. */
+/** Cloud Function `mcp`: MCP tool calls over Streamable HTTP at /mcp (and the session-link REST twin at /tools/<name>). */
 import { defineFunction } from '../../shared/app/entry.js';
 import { createMcpHandler } from '../../shared/mcp/handler.js';
 
-export const mcp = defineFunction('mcp', (deps) => createMcpHandler(deps, () => {}));
+export const mcp = defineFunction('mcp', createMcpHandler);

@@ -8,6 +8,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { systemClock, type Clock } from './clock.js';
+import type { AuthServices } from './auth-services.js';
 
 export type FetchLike = typeof fetch;
 
@@ -18,6 +19,8 @@ export interface Deps {
   readonly fetch: FetchLike;
   /** Firestore is created on first use: metadata endpoints never pay for it. */
   db(): Promise<Firestore>;
+  /** Keys, sealer, token store: built on first use, then shared by the instance's requests. */
+  auth(): Promise<AuthServices>;
 }
 
 /** Firestore over REST (`preferRest`) avoids loading gRPC at cold start. */
@@ -42,7 +45,8 @@ export interface DepsOverrides {
 
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
   let db: Promise<Firestore> | undefined = overrides.db ? Promise.resolve(overrides.db) : undefined;
-  return {
+  let auth: Promise<AuthServices> | undefined;
+  const deps: Deps = {
     config,
     log: overrides.log ?? createLogger({ level: config.LOG_LEVEL }),
     clock: overrides.clock ?? systemClock,
@@ -51,7 +55,14 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       db = undefined;
       throw err;
     })),
+    auth: () => (auth ??= import('./auth-services.js')
+      .then((m) => m.createAuthServices(deps))
+      .catch((err: unknown) => {
+        auth = undefined;
+        throw err;
+      })),
   };
+  return deps;
 }
 
 let pending: Promise<Deps> | undefined;

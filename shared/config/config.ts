@@ -68,6 +68,13 @@ export const ConfigSchema = z
     /** Grace window in which a rotated-out refresh token may be retried once (lost response). */
     REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
 
+    /**
+     * Name of the browser-binding cookie. `__Host-` makes the browser enforce host-only + Secure;
+     * behind Firebase Hosting only a cookie named `__session` reaches the function.
+     */
+    BINDING_COOKIE_NAME: z.string().regex(/^(__Host-[A-Za-z0-9_-]+|__session)$/, 'must be __Host-<name> or __session').default('__Host-rally-mcp-tx'),
+    /** Expected `iss` on Rally's authorization response, if Rally ever sends one (RFC 9207). */
+    RALLY_ISSUER: baseUrl.optional(),
     /** Opt-in Session-ID / x-ms-copilot-session-id flow (see README "Session-link mode"). */
     SESSION_LINK_MODE: bool('false'),
     /** Extra browser origins allowed to call /mcp (requests without Origin are always allowed). */

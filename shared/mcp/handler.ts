@@ -1,36 +1,154 @@
 /**
- * The /mcp endpoint: stateless Streamable HTTP, a fresh server and
- * transport per request.
+ * The /mcp endpoint: stateless Streamable HTTP (a fresh server and
+ * transport per request), with transport checks (G4, G7), authentication
+ * (I1–I3) and the mapping of errors to HTTP in this one place.
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Deps } from '../app/deps.js';
-import { buildMcpServer, type ToolRegistrar } from './server.js';
+import { buildRequestContext, type RequestContext } from '../app/request-context.js';
+import { isUnavailable } from '../http/unavailable.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { authenticate, challenge, McpAuthError, missingScopes, type McpPrincipal } from './auth.js';
+import { buildMcpServer } from './server.js';
+import { createCallContext, registerToolList } from './call-context.js';
+import { TOOL_DEFINITIONS } from './tools/register.js';
+import { rememberClientCapabilities } from './capabilities.js';
 
-export function createMcpHandler(deps: Deps, registerTools: ToolRegistrar) {
+const MAX_JSON_DEPTH = 32;
+
+export function jsonRpcError(id: string | number | null, code: number, message: string, data?: unknown) {
+  return { jsonrpc: '2.0' as const, id, error: { code, message, ...(data === undefined ? {} : { data }) } };
+}
+
+interface RpcMessage {
+  readonly id?: string | number | null;
+  readonly method?: string;
+  readonly params?: { readonly name?: unknown; readonly capabilities?: unknown };
+}
+
+function messages(body: unknown): RpcMessage[] {
+  const list = Array.isArray(body) ? body : [body];
+  return list.filter((m): m is RpcMessage => typeof m === 'object' && m !== null);
+}
+
+function depth(v: unknown, limit: number): number {
+  if (typeof v !== 'object' || v === null) return 0;
+  if (limit <= 0) return 1;
+  let max = 0;
+  for (const child of Object.values(v)) max = Math.max(max, depth(child, limit - 1));
+  return max + 1;
+}
+
+function allowedOrigins(deps: Deps): Set<string> {
+  return new Set([new URL(deps.config.PUBLIC_BASE_URL).origin, ...deps.config.ALLOWED_ORIGINS]);
+}
+
+/** Scopes needed by the tools a request calls (writes need rally.write). */
+function scopesNeeded(msgs: readonly RpcMessage[]): string[] {
+  const writes = msgs.some((m) => m.method === 'tools/call' && TOOL_DEFINITIONS.some((t: { name: string; readOnly: boolean }) => t.name === m.params?.name && !t.readOnly));
+  const calls = msgs.some((m) => m.method === 'tools/call');
+  return writes ? ['rally.read', 'rally.write'] : calls ? ['rally.read'] : [];
+}
+
+export function createMcpHandler(deps: Deps) {
+  const origins = allowedOrigins(deps);
   return async (req: Request, res: Response): Promise<void> => {
+    const ctx = buildRequestContext(req, deps.log, deps.config.GOOGLE_CLOUD_PROJECT, 'mcp');
+    res.set('X-Request-Id', ctx.requestId);
+    const origin = req.get('origin');
+    if (origin !== undefined && !origins.has(origin)) {
+      ctx.log.warn('access_denied', { reason: 'origin_not_allowed', audit: true });
+      res.status(403).json(jsonRpcError(null, -32000, 'Origin not allowed.')); // G4
+      return;
+    }
     if (req.method !== 'POST') {
-      // Stateless server: no SSE stream to resume and no session to delete.
+      // Stateless server: no SSE stream to resume and no session to delete (405, not 401: Copilot Studio probes with GET).
       res.status(405).set('Allow', 'POST').json(jsonRpcError(null, -32000, 'Method not allowed.'));
       return;
     }
-    const server = buildMcpServer(registerTools);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
+    const length = Number(req.get('content-length') ?? (req as Request & { rawBody?: Buffer }).rawBody?.length ?? 0);
+    if (length > deps.config.MAX_BODY_BYTES) {
+      res.status(413).json(jsonRpcError(null, -32600, `Request body too large (limit ${deps.config.MAX_BODY_BYTES} bytes).`)); // G7
+      return;
+    }
+    if (depth(req.body, MAX_JSON_DEPTH + 1) > MAX_JSON_DEPTH) {
+      res.status(400).json(jsonRpcError(null, -32600, 'Request JSON is nested too deeply.'));
+      return;
+    }
     try {
-      await server.connect(transport);
-      await transport.handleRequest(req, res, req.body);
+      await serve(deps, ctx, req, res);
     } catch (err) {
-      deps.log.error('mcp_request_failed', { errName: err instanceof Error ? err.name : typeof err });
-      if (!res.headersSent) res.status(500).json(jsonRpcError(null, -32603, 'Internal error.'));
+      respondError(ctx, res, err);
     }
   };
 }
 
-export function jsonRpcError(id: string | number | null, code: number, message: string, data?: unknown) {
-  return { jsonrpc: '2.0' as const, id, error: { code, message, ...(data === undefined ? {} : { data }) } };
+/**
+ * Methods served without a token: the handshake and the tool list (public
+ * information). Every tools/call needs a principal, so clients meet the 401
+ * (and run the OAuth flow) when they first use a tool.
+ */
+const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'ping', 'tools/list']);
+
+async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[]): Promise<McpPrincipal | undefined> {
+  try {
+    return await authenticate(deps, req);
+  } catch (err) {
+    if (err instanceof McpAuthError && err.code === 'missing_token' && msgs.length > 0 && msgs.every((m) => ANONYMOUS_METHODS.has(m.method ?? ''))) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
+  const msgs = messages(req.body);
+  const principal = await principalFor(deps, req, msgs);
+  if (!principal) {
+    const server = buildMcpServer((s) => registerToolList(s));
+    return runServer(server, req, res);
+  }
+  const missing = missingScopes(principal, scopesNeeded(msgs));
+  if (missing.length) {
+    ctx.log.info('access_denied', { reason: 'insufficient_scope', scope: missing.join(' '), audit: true });
+    throw new McpAuthError('insufficient_scope', 403, `This tool needs the ${missing.join(' ')} scope.`, challenge(deps, {
+      error: 'insufficient_scope', scope: scopesNeeded(msgs).join(' '), error_description: `Needs ${missing.join(' ')}`,
+    }));
+  }
+  const init = msgs.find((m) => m.method === 'initialize');
+  if (init) await rememberClientCapabilities(deps, principal, init.params?.capabilities);
+  const callsTools = msgs.some((m) => m.method === 'tools/call');
+  const call = await createCallContext(deps, ctx, principal, { needsRally: callsTools });
+  return runServer(buildMcpServer((s) => call.register(s)), req, res);
+}
+
+async function runServer(server: McpServer, req: Request, res: Response): Promise<void> {
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  res.on('close', () => {
+    void transport.close();
+    void server.close();
+  });
+  await server.connect(transport);
+  await transport.handleRequest(req, res, req.body);
+}
+
+function respondError(ctx: RequestContext, res: Response, err: unknown): void {
+  if (res.headersSent) {
+    ctx.log.error('mcp_request_failed_after_headers', { errName: err instanceof Error ? err.name : typeof err });
+    return;
+  }
+  if (err instanceof McpAuthError) {
+    if (err.wwwAuthenticate) res.set('WWW-Authenticate', err.wwwAuthenticate);
+    res.status(err.status).set('Cache-Control', 'no-store').json(jsonRpcError(null, -32001, `${err.publicMessage} (Request ID ${ctx.requestId})`));
+    return;
+  }
+  if (isUnavailable(err)) {
+    ctx.log.error('dependency_unavailable', { errCode: String((err as { code?: unknown }).code) });
+    res.status(503).set({ 'Retry-After': '5', 'Cache-Control': 'no-store' }).json(jsonRpcError(null, -32603, `The service is temporarily unavailable. Try again shortly. (Request ID ${ctx.requestId})`));
+    return;
+  }
+  ctx.log.error('mcp_request_failed', { errName: err instanceof Error ? err.name : typeof err });
+  res.status(500).json(jsonRpcError(null, -32603, `Internal error. (Request ID ${ctx.requestId})`));
 }

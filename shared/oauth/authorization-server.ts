@@ -1,10 +1,18 @@
 /**
- * The authorization-server facade (RFC 8414 metadata; endpoints follow).
+ * The authorization-server facade: routes its endpoints and maps errors to
+ * HTTP in one place (JSON for API endpoints, pages for browser endpoints).
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { publicUrls } from '../config/config.js';
 import type { Deps } from '../app/deps.js';
+import { sendErrorPage } from '../http/html.js';
+import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
+import { OAuthError } from './errors.js';
+import { handleAuthorize, handleConsent } from './authorize.js';
+import { handleRevoke, handleToken } from './token-endpoint.js';
+import { registerClient } from './clients.js';
+import { handleConnect } from '../session/connect.js';
 import { SCOPES } from './scopes.js';
 
 export function authorizationServerMetadata(deps: Pick<Deps, 'config'>) {
@@ -28,13 +36,76 @@ export function authorizationServerMetadata(deps: Pick<Deps, 'config'>) {
   };
 }
 
+type Route = { readonly methods: readonly string[]; readonly kind: 'json' | 'html'; readonly cors: boolean; readonly run: (deps: Deps, req: Request, res: Response) => Promise<void> };
+
+function routeFor(path: string): Route | undefined {
+  if (/^\/\.well-known\/(oauth-authorization-server|openid-configuration)(\/.*)?$/.test(path)) {
+    return { methods: ['GET', 'HEAD'], kind: 'json', cors: true, run: serveMetadata };
+  }
+  switch (path) {
+    case '/authorize':
+      return { methods: ['GET'], kind: 'html', cors: false, run: handleAuthorize };
+    case '/consent':
+      return { methods: ['POST'], kind: 'html', cors: false, run: handleConsent };
+    case '/token':
+      return { methods: ['POST'], kind: 'json', cors: true, run: handleToken };
+    case '/revoke':
+      return { methods: ['POST'], kind: 'json', cors: true, run: handleRevoke };
+    case '/register':
+      return { methods: ['POST'], kind: 'json', cors: true, run: handleRegister };
+  }
+  if (path.startsWith('/connect/')) return { methods: ['GET', 'POST'], kind: 'html', cors: false, run: handleConnect };
+  return undefined;
+}
+
+async function serveMetadata(deps: Deps, _req: Request, res: Response): Promise<void> {
+  res.status(200).set({ 'Cache-Control': 'public, max-age=3600' }).json(authorizationServerMetadata(deps));
+}
+
+async function handleRegister(deps: Deps, req: Request, res: Response): Promise<void> {
+  res.set('Cache-Control', 'no-store');
+  if (!req.is('application/json')) throw new OAuthError('invalid_client_metadata', 'The body must be application/json.');
+  const { db } = await deps.auth();
+  const registered = await registerClient(db, req.body, deps.clock.now());
+  deps.log.info('client_registered', { clientId: registered.client_id, clientName: registered.client_name, audit: true });
+  res.status(201).json(registered);
+}
+
 export function createAuthorizationHandler(deps: Deps) {
-  const metadata = JSON.stringify(authorizationServerMetadata(deps));
-  return (req: Request, res: Response): void => {
-    if (req.path.startsWith('/.well-known/')) {
-      res.status(200).set({ 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=3600', 'Access-Control-Allow-Origin': '*' }).send(metadata);
+  return async (req: Request, res: Response): Promise<void> => {
+    const route = routeFor(req.path);
+    if (!route) {
+      res.status(404).json({ error: 'not_found' });
       return;
     }
-    res.status(404).json({ error: 'not_found' });
+    if (route.cors) res.set('Access-Control-Allow-Origin', '*'); // H22: never on /authorize, /consent, /connect
+    if (req.method === 'OPTIONS' && route.cors) {
+      res.status(204).set({ 'Access-Control-Allow-Methods': route.methods.join(', '), 'Access-Control-Allow-Headers': 'Authorization, Content-Type', 'Access-Control-Max-Age': '600' }).end();
+      return;
+    }
+    if (!route.methods.includes(req.method)) {
+      res.status(405).set('Allow', route.methods.join(', ')).end();
+      return;
+    }
+    try {
+      await route.run(deps, req, res);
+    } catch (err) {
+      sendError(deps, res, route.kind, err);
+    }
   };
+}
+
+function sendError(deps: Deps, res: Response, kind: 'json' | 'html', err: unknown): void {
+  if (isUnavailable(err)) return respondUnavailable(res, deps.log, err, kind);
+  if (res.headersSent) return;
+  if (err instanceof OAuthError) {
+    deps.log.info('oauth_error', { errCode: err.code, reason: err.internal });
+    if (kind === 'html') return sendErrorPage(res, err.status, 'Request refused', err.description);
+    if (err.code === 'invalid_client' && err.status === 401) res.set('WWW-Authenticate', 'Basic realm="rally-mcp"');
+    res.status(err.status).set('Cache-Control', 'no-store').json({ error: err.code, error_description: err.description });
+    return;
+  }
+  deps.log.error('authorization_server_failed', { errName: err instanceof Error ? err.name : typeof err });
+  if (kind === 'html') return sendErrorPage(res, 500, 'Something went wrong', 'Start the sign-in again from your application.');
+  res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error', error_description: 'Internal error.' });
 }

@@ -1,16 +1,147 @@
 /**
- * Rally's OAuth redirect target.
+ * Rally's OAuth redirect target (/oauth/callback). Consumes our `state`
+ * exactly once, checks the browser binding, exchanges the code, learns who
+ * signed in, stores the Rally tokens sealed, and finishes the flow that
+ * started it: an MCP client authorization, a re-link, or a session link.
+ * Never renders attacker text, never redirects to an unvalidated URI.
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
+import { z } from 'zod';
+import { publicUrls } from '../config/config.js';
 import type { Deps } from '../app/deps.js';
+import { addSeconds } from '../app/clock.js';
+import { randomToken } from '../crypto/hash.js';
+import { html, sendErrorPage, sendPage } from '../http/html.js';
+import { readCookie } from '../http/cookies.js';
+import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../storage/link-transactions.repo.js';
+import { createGrant, revokeOtherGrants } from '../storage/grants.repo.js';
+import { createAuthCode } from '../storage/auth-codes.repo.js';
+import { grantPrincipal, LinkUserMismatchError, type RallyTokens, type RallyUser } from '../storage/rally-tokens.store.js';
+import { exchangeRallyCode, fetchRallyIdentity } from './rally-oauth.js';
+import { clientRedirect } from './authorize.js';
+import { singleParams } from './params.js';
+import { completeSessionLink } from '../session/link.js';
+import { respondUnavailable, isUnavailable } from '../http/unavailable.js';
 
-export function createOAuthCallbackHandler(_deps: Deps) {
-  return (req: Request, res: Response): void => {
-    if (req.method !== 'GET') {
-      res.status(405).set('Allow', 'GET').end();
-      return;
+const Sealed = z.object({ clientState: z.string().optional(), rallyVerifier: z.string() });
+
+export const rallySubject = (u: RallyUser) => `rally:${u.objectId}`;
+
+export function createOAuthCallbackHandler(deps: Deps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    try {
+      await handleCallback(deps, req, res);
+    } catch (err) {
+      if (isUnavailable(err)) return respondUnavailable(res, deps.log, err, 'html');
+      deps.log.error('oauth_callback_failed', { errName: err instanceof Error ? err.name : typeof err });
+      sendErrorPage(res, 500, 'Sign-in could not be completed', 'Something went wrong on our side. Start the sign-in again from your application.');
     }
-    res.status(400).type('text/plain').send('Missing state.');
   };
+}
+
+async function handleCallback(deps: Deps, req: Request, res: Response): Promise<void> {
+  if (req.method !== 'GET') {
+    res.status(405).set('Allow', 'GET').end(); // B11: the redirect is always a GET
+    return;
+  }
+  const { issuer } = publicUrls(deps.config);
+  const params = singleParams(new URL(req.originalUrl ?? req.url, issuer).searchParams);
+  const q = params.ok ? params.values : {};
+  if (!params.ok || !q.state || q.state.length > 256) {
+    sendErrorPage(res, 400, 'Invalid sign-in response', 'This page was opened without a valid sign-in in progress. Start again from your application.');
+    return;
+  }
+  const now = deps.clock.now();
+  const auth = await deps.auth();
+  const consumed = await consumeLinkTransaction(auth.db, q.state, readCookie(req, deps.config.BINDING_COOKIE_NAME), now);
+  if (!consumed.ok) {
+    deps.log.warn('oauth_callback_refused', { reason: consumed.reason, audit: true });
+    if (consumed.reason === 'browser_mismatch') {
+      sendErrorPage(res, 403, 'This sign-in belongs to another browser', 'For your safety, a sign-in can only be completed in the browser that started it. Start again from your application.');
+    } else {
+      sendErrorPage(res, 400, 'This sign-in link has expired', 'It was already used or is too old. Start again from your application.');
+    }
+    return;
+  }
+  const tx = consumed.tx;
+  const secrets = Sealed.parse(JSON.parse(new TextDecoder().decode((await auth.sealer.unseal(tx.sealed, linkTxPath(q.state))).plaintext)));
+  const expectedIss = deps.config.RALLY_ISSUER ?? deps.config.RALLY_BASE_URL;
+  if (q.iss !== undefined && q.iss !== expectedIss) {
+    deps.log.warn('oauth_callback_refused', { reason: 'issuer_mismatch', audit: true }); // B8
+    sendErrorPage(res, 400, 'Sign-in could not be completed', 'The response did not come from the expected Rally server. Start again from your application.');
+    return;
+  }
+  if (q.error !== undefined || !q.code) {
+    deps.log.info('sign_in_cancelled', { reason: q.error === 'access_denied' ? 'access_denied' : 'rally_error', audit: true }); // B9
+    const back = tx.kind === 'authorize' && tx.redirectUri
+      ? clientRedirect(tx.redirectUri, issuer, { error: 'access_denied', state: secrets.clientState })
+      : undefined;
+    sendPage(res, 400, 'Sign-in was not completed', html`<h1>Sign-in was not completed</h1><p>Rally did not grant access, so nothing was connected.</p>${back ? html`<p><a href="${back}">Return to the application</a></p>` : ''}`);
+    return;
+  }
+
+  let tokens: RallyTokens;
+  let rallyUser: RallyUser;
+  try {
+    const secret = await auth.rallyClientSecret();
+    tokens = await exchangeRallyCode(auth.rally, deps.fetch, secret, q.code, secrets.rallyVerifier, () => deps.clock.now());
+    rallyUser = await fetchRallyIdentity(auth.rally, deps.fetch, tokens.accessToken);
+  } catch (err) {
+    if (isUnavailable(err)) throw err;
+    // B14/B15: the state is spent; nothing was stored; the user starts again.
+    deps.log.warn('rally_code_exchange_failed', { errName: err instanceof Error ? err.name : typeof err, errCode: (err as { oauthError?: string }).oauthError, audit: true });
+    sendErrorPage(res, 502, 'Rally did not complete the sign-in', 'Rally could not be reached or refused the sign-in. Start again from your application.');
+    return;
+  }
+
+  switch (tx.kind) {
+    case 'authorize':
+      return completeAuthorize(deps, res, tx, secrets.clientState, tokens, rallyUser);
+    case 'relink':
+      return completeRelink(deps, res, tx, tokens, rallyUser);
+    case 'session':
+      return completeSessionLink(deps, res, tx, tokens, rallyUser);
+  }
+}
+
+async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction, clientState: string | undefined, tokens: RallyTokens, rallyUser: RallyUser) {
+  const { issuer } = publicUrls(deps.config);
+  const now = deps.clock.now();
+  const auth = await deps.auth();
+  const grantId = randomToken(24);
+  const sub = rallySubject(rallyUser);
+  const clientId = tx.clientId!;
+  await createGrant(auth.db, {
+    grantId, sub, clientId, clientName: tx.clientName ?? clientId, scopes: tx.scopes ?? [], status: 'active',
+    createdAt: now, expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
+  });
+  await auth.tokens.link(grantPrincipal(grantId), 'grant', tokens, rallyUser);
+  const revoked = await revokeOtherGrants(auth.db, sub, clientId, grantId, now); // H21
+  const code = randomToken(32);
+  await createAuthCode(auth.db, code, {
+    grantId, sub, clientId, redirectUri: tx.redirectUri!, codeChallenge: tx.codeChallenge!, scopes: tx.scopes ?? [], resource: tx.resource!,
+    createdAt: now, expiresAt: addSeconds(now, deps.config.AUTH_CODE_TTL_SECONDS),
+  });
+  deps.log.info('sign_in_completed', { clientId, sub, rallyUser: rallyUser.userName, count: revoked, mode: 'oauth', audit: true });
+  res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(tx.redirectUri!, issuer, { code, state: clientState }));
+}
+
+/** Default mode re-link from /connect: only the same Rally user may restore a grant's link (C1, C7). */
+async function completeRelink(deps: Deps, res: Response, tx: LinkTransaction, tokens: RallyTokens, rallyUser: RallyUser) {
+  const auth = await deps.auth();
+  if (!tx.grantId || tx.sub !== rallySubject(rallyUser)) {
+    deps.log.warn('relink_refused', { reason: 'different_rally_user', audit: true });
+    sendErrorPage(res, 403, 'Signed in as a different Rally user', 'This connection was requested for another Rally account, so nothing was changed. Sign in to Rally as the account your application uses.');
+    return;
+  }
+  try {
+    await auth.tokens.link(grantPrincipal(tx.grantId), 'grant', tokens, rallyUser);
+  } catch (err) {
+    if (!(err instanceof LinkUserMismatchError)) throw err;
+    sendErrorPage(res, 403, 'Signed in as a different Rally user', 'Nothing was changed.');
+    return;
+  }
+  deps.log.info('sign_in_completed', { sub: tx.sub, rallyUser: rallyUser.userName, mode: 'relink', audit: true });
+  sendPage(res, 200, 'Rally is connected', html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>`);
 }

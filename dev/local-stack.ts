@@ -1,0 +1,156 @@
+/**
+ * The local stack, as a library: Firestore emulator + Rally sandbox + one or
+ * more server processes serving every function on one origin. `npm start`,
+ * the integration tests and the benchmarks all start it through here.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { startFirestoreEmulator, type FirestoreEmulator } from './firestore-emulator.js';
+import { freePort, killGroup, spawnGroup, waitForHttp } from './process-utils.js';
+import { ensureLocalKeys } from './local-keys.js';
+import { startRallySandbox } from '../rally-sandbox/index.js';
+import type { RallySandbox, RallySandboxOptions } from '../rally-sandbox/types.js';
+
+const REPO_ROOT = new URL('..', import.meta.url).pathname;
+
+export interface LocalStackOptions {
+  /** Port of the first server process (default: a free port). */
+  readonly port?: number;
+  /** Public origin clients use (default http://127.0.0.1:<port>). */
+  readonly publicBaseUrl?: string;
+  /** Reuse a running emulator instead of starting one. */
+  readonly firestoreHost?: string;
+  /** Firestore project id (default: a fresh `demo-` id). */
+  readonly projectId?: string;
+  /** Point at a real Rally instead of starting the sandbox. */
+  readonly rally?: { readonly baseUrl: string; readonly clientId: string };
+  /** Options for the sandbox this stack starts (ignored with `rally`). */
+  readonly sandboxOptions?: Partial<RallySandboxOptions>;
+  /** Extra environment for the server processes (config overrides). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Directory of file-source secrets (default: a fresh temp dir). */
+  readonly keysDir?: string;
+  /** How many server processes share the emulator and sandbox (default 1). */
+  readonly instances?: number;
+  /** Every line the server processes print (stdout and stderr). */
+  readonly onServerLog?: (line: string, instance: number) => void;
+  readonly onEmulatorLog?: (line: string) => void;
+}
+
+export interface LocalStack {
+  /** Public origin (the first instance), e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** One origin per server process; all share PUBLIC_BASE_URL = `url`. */
+  readonly instanceUrls: readonly string[];
+  readonly mcpUrl: string;
+  readonly projectId: string;
+  readonly firestoreHost: string;
+  /** The sandbox, when the stack started one. */
+  readonly sandbox: RallySandbox | undefined;
+  /** The environment given to the server processes (no secret values in it). */
+  readonly serverEnv: Readonly<Record<string, string>>;
+  stopEmulator(): Promise<void>;
+  restartInstance(index: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  };
+  try {
+    let emulator: FirestoreEmulator | undefined;
+    const firestoreHost =
+      options.firestoreHost ?? (emulator = await startFirestoreEmulator(options.onEmulatorLog ? { onLog: options.onEmulatorLog } : {})).host;
+    if (emulator) cleanups.push(() => emulator!.stop());
+    const projectId = options.projectId ?? `demo-rmcp-${randomBytes(4).toString('hex')}`;
+    const instances = options.instances ?? 1;
+    const ports = [options.port ?? (await freePort())];
+    while (ports.length < instances) ports.push(await freePort());
+    const url = options.publicBaseUrl ?? `http://127.0.0.1:${ports[0]}`;
+
+    const keysDir = options.keysDir ?? mkdtempSync(join(tmpdir(), 'rally-mcp-keys-'));
+    await ensureLocalKeys(keysDir, { rallyClientSecret: randomBytes(21).toString('hex') });
+    const rallyClientSecret = (await readFile(join(keysDir, 'rally-client-secret', '1'), 'utf8')).trim();
+
+    let sandbox: RallySandbox | undefined;
+    let rallyBaseUrl: string;
+    let rallyClientId: string;
+    if (options.rally) {
+      rallyBaseUrl = options.rally.baseUrl;
+      rallyClientId = options.rally.clientId;
+    } else {
+      rallyClientId = randomBytes(16).toString('hex');
+      sandbox = await startRallySandbox({
+        clientId: rallyClientId,
+        clientSecret: rallyClientSecret,
+        redirectUris: [`${url}/oauth/callback`],
+        ...options.sandboxOptions,
+      });
+      cleanups.push(() => sandbox!.stop());
+      rallyBaseUrl = sandbox.url;
+    }
+
+    const serverEnv: Record<string, string> = {
+      NODE_ENV: 'development',
+      PUBLIC_BASE_URL: url,
+      GOOGLE_CLOUD_PROJECT: projectId,
+      FIRESTORE_EMULATOR_HOST: firestoreHost,
+      RALLY_BASE_URL: rallyBaseUrl,
+      RALLY_CLIENT_ID: rallyClientId,
+      SECRET_SOURCE: 'file',
+      SECRETS_DIR: keysDir,
+      SESSION_LINK_MODE: 'true',
+      DANGEROUSLY_ALLOW_LOOPBACK_CIMD: 'true',
+      ...options.env,
+    };
+
+    const children: ChildProcess[] = [];
+    const startInstance = async (i: number) => {
+      const child = spawnGroup(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'dev/serve.ts')], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...serverEnv, PORT: String(ports[i]) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const forward = (buf: Buffer) => {
+        for (const line of buf.toString().split('\n')) if (line.trim()) options.onServerLog?.(line, i);
+      };
+      child.stdout?.on('data', forward);
+      child.stderr?.on('data', forward);
+      children[i] = child;
+      await waitForHttp(`http://127.0.0.1:${ports[i]}/.well-known/oauth-protected-resource`, { child, timeoutMs: 60_000 });
+    };
+    cleanups.push(async () => {
+      await Promise.all(children.map((c) => killGroup(c)));
+    });
+    await Promise.all(ports.map((_, i) => startInstance(i)));
+
+    return {
+      url,
+      instanceUrls: ports.map((p) => `http://127.0.0.1:${p}`),
+      mcpUrl: `${url}/mcp`,
+      projectId,
+      firestoreHost,
+      sandbox,
+      serverEnv,
+      stopEmulator: async () => {
+        await emulator?.stop();
+      },
+      restartInstance: async (i: number) => {
+        const c = children[i];
+        if (c) await killGroup(c);
+        await startInstance(i);
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

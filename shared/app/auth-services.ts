@@ -1,0 +1,58 @@
+/**
+ * The instance's auth machinery, built once: secret source, key rings,
+ * sealer, access-token signer and the Rally token store. Keys load lazily
+ * on first use; Secret Manager failures surface as SecretUnavailableError (503).
+ * @module
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { publicUrls } from '../config/config.js';
+import { createSecretSourceFromConfig } from '../secrets/secret-source.js';
+import { createSealingKeyRing, createSigningKeyRing } from '../crypto/key-ring.js';
+import { createSealer, type Sealer } from '../crypto/sealer.js';
+import { createAccessTokenSigner, type AccessTokenSigner } from '../crypto/access-token.js';
+import { RallyTokenStore } from '../storage/rally-tokens.store.js';
+import { refreshRallyTokens, type RallyOAuthConfig } from '../oauth/rally-oauth.js';
+import type { RallyTokens } from '../storage/rally-tokens.store.js';
+import type { Deps } from './deps.js';
+
+export interface AuthServices {
+  readonly db: Firestore;
+  readonly sealer: Sealer;
+  readonly signer: AccessTokenSigner;
+  readonly tokens: RallyTokenStore;
+  readonly rally: RallyOAuthConfig;
+  /** The Rally OAuth client secret (cached by the secret source). */
+  rallyClientSecret(): Promise<string>;
+  /** Refreshes Rally tokens with our client credentials. */
+  refreshRally(refreshToken: string): Promise<RallyTokens>;
+}
+
+export async function createAuthServices(deps: Deps): Promise<AuthServices> {
+  const { config } = deps;
+  const db = await deps.db();
+  const source = createSecretSourceFromConfig(config);
+  const sealer = createSealer(createSealingKeyRing(source, config.SEALING_KEY_NAME, config.SEALING_KEY_VERSIONS));
+  const signer = createAccessTokenSigner(createSigningKeyRing(source, config.SIGNING_KEY_NAME, config.SIGNING_KEY_VERSIONS), {
+    issuer: publicUrls(config).issuer,
+    clock: deps.clock,
+  });
+  const tokens = new RallyTokenStore({ db, sealer, clock: deps.clock, log: deps.log, ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS });
+  const rally: RallyOAuthConfig = {
+    baseUrl: config.RALLY_BASE_URL,
+    clientId: config.RALLY_CLIENT_ID,
+    redirectUri: publicUrls(config).rallyRedirectUri,
+    usePkce: config.RALLY_PKCE,
+    timeoutMs: config.RALLY_TIMEOUT_MS,
+  };
+  const rallyClientSecret = async () =>
+    new TextDecoder().decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION)).trim();
+  return {
+    db,
+    sealer,
+    signer,
+    tokens,
+    rally,
+    rallyClientSecret,
+    refreshRally: async (refreshToken) => refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
+  };
+}

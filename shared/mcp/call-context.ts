@@ -1,0 +1,139 @@
+/**
+ * Everything one /mcp request needs to run tools: the caller's Rally link
+ * (one Firestore read, only when a tool is called), a Rally client bound to
+ * it, and the mapping of "Rally is not connected" to a sign-in prompt:
+ * URL elicitation (-32042) for clients that declared it, else a link.
+ * @module
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { UrlElicitationRequiredError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Deps } from '../app/deps.js';
+import type { RequestContext } from '../app/request-context.js';
+import { LinkRequiredError } from '../auth/link-required.js';
+import { createTokenProvider } from '../auth/token-provider.js';
+import { createRallyClient } from '../rally/client.js';
+import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../rally/limiter.js';
+import { getGrant } from '../storage/grants.repo.js';
+import { grantPrincipal, sessionPrincipal, type StoredLink } from '../storage/rally-tokens.store.js';
+import { createConnectLink } from '../session/connect.js';
+import { registerRallyTools } from './tools/register.js';
+import type { ToolContext } from './tools/context.js';
+import { challenge, McpAuthError, type McpPrincipal } from './auth.js';
+import { supportsUrlElicitation } from './capabilities.js';
+import { getSession } from '../session/sessions.repo.js';
+import { registerSessionTools } from '../session/session.tools.js';
+import { SERVER_INFO } from './server.js';
+
+const limiters = new WeakMap<Deps, ConcurrencyLimiter>();
+
+export interface CallContext {
+  register(server: McpServer): void;
+}
+
+export async function createCallContext(deps: Deps, ctx: RequestContext, principal: McpPrincipal, o: { needsRally: boolean }): Promise<CallContext> {
+  const key = principal.kind === 'grant' ? grantPrincipal(principal.token.grantId) : sessionPrincipal(principal.session.hash);
+  let link: StoredLink | undefined;
+  if (o.needsRally) {
+    const auth = await deps.auth();
+    link = await auth.tokens.read(key);
+    if (!link && principal.kind === 'grant') {
+      // No tokens: either the user disconnected (re-link) or the grant was revoked (401, the client signs in again).
+      const grant = await getGrant(auth.db, principal.token.grantId);
+      if (grant?.status !== 'active') {
+        throw new McpAuthError('invalid_token', 401, 'This authorization was revoked.', challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }));
+      }
+    }
+  }
+  let limiter = limiters.get(deps);
+  if (!limiter) limiters.set(deps, (limiter = createConcurrencyLimiter(deps.config.RALLY_MAX_CONCURRENCY_PER_USER)));
+  const lazyAuth = () => deps.auth();
+  const tokenProvider = o.needsRally
+    ? createTokenProvider((await lazyAuth()).tokens, link, async (rt) => (await lazyAuth()).refreshRally(rt), deps.clock)
+    : { accessToken: () => Promise.reject(new LinkRequiredError('not_linked')), refreshAfterUnauthorized: () => Promise.reject(new LinkRequiredError('not_linked')) };
+  const rally = createRallyClient({
+    baseUrl: deps.config.RALLY_BASE_URL,
+    fetch: deps.fetch,
+    tokens: tokenProvider,
+    labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
+    limiter,
+    limiterKey: link ? `rally-user:${link.rallyUser.objectId}` : key,
+    timeoutMs: deps.config.RALLY_TIMEOUT_MS,
+    userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${deps.config.PUBLIC_BASE_URL})`,
+    clock: deps.clock,
+    log: ctx.log,
+  });
+  const toolContext: ToolContext = {
+    rally,
+    requestId: ctx.requestId,
+    log: ctx.log,
+    clock: deps.clock,
+    rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
+    disconnect: async () => {
+      await (await deps.auth()).tokens.remove(key);
+      ctx.log.info('rally_disconnected', { mode: principal.kind, audit: true });
+    },
+  };
+
+  const linkPrompt = async (err: LinkRequiredError): Promise<CallToolResult> => {
+    if (principal.kind === 'session' && err.reason === 'not_linked') {
+      const session = await getSession((await deps.auth()).db, principal.session.hash);
+      if (session?.pending && session.pending.expiresAt > deps.clock.now()) err = new LinkRequiredError('pending_confirmation');
+    }
+    if (err.reason === 'pending_confirmation') {
+      return promptText('Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.');
+    }
+    const clientName = principal.kind === 'grant' ? principal.token.clientId : 'Agent session';
+    const target = principal.kind === 'grant'
+      ? { kind: 'relink' as const, grantId: principal.token.grantId, sub: principal.token.sub, clientName }
+      : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: ctx.agentId ? `Copilot agent ${ctx.agentId}` : 'Agent session' };
+    const connect = await createConnectLink(deps, target, ctx.agentId);
+    ctx.log.info('sign_in_started', { mode: target.kind, reason: err.reason, audit: true });
+    const message = `Sign in to Rally to let this agent read and update your work items. Verification code: ${connect.verificationCode}.`;
+    if (await supportsUrlElicitation(deps, principal)) {
+      throw new UrlElicitationRequiredError([{ mode: 'url', elicitationId: connect.elicitationId, url: connect.url, message }], 'Rally is not connected for this user.');
+    }
+    return promptText(
+      `Rally is not connected. Open this link to sign in: [Connect Rally](${connect.url}) — check that the page shows the verification code ${connect.verificationCode}. ` +
+      (principal.kind === 'session' ? 'After signing in, give the agent the 6-digit confirmation code from the page, then retry.' : 'After signing in, retry this request.'),
+    );
+  };
+
+  return {
+    register(server: McpServer) {
+      withLinkPrompt(server, linkPrompt);
+      registerRallyTools(server, toolContext);
+      if (principal.kind === 'session') registerSessionTools(server, deps, principal.session.hash, ctx);
+    },
+  };
+}
+
+/** Tools for an anonymous tools/list: same definitions, no Rally access (tools/call is never anonymous). */
+export function registerToolList(server: McpServer): void {
+  const refuse = () => Promise.reject(new LinkRequiredError('not_linked'));
+  registerRallyTools(server, {
+    rally: new Proxy({}, { get: () => refuse }) as ToolContext['rally'],
+    requestId: 'anonymous',
+    log: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } },
+    clock: { now: () => new Date() },
+    rallyWebBaseUrl: '',
+    disconnect: refuse,
+  });
+}
+
+function promptText(text: string): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+/** Every tool registered on `server` answers a LinkRequiredError with the sign-in prompt (one place). */
+function withLinkPrompt(server: McpServer, prompt: (err: LinkRequiredError) => Promise<CallToolResult>): void {
+  const register = server.registerTool.bind(server);
+  server.registerTool = ((name: string, config: never, cb: (...args: unknown[]) => unknown) =>
+    register(name, config, (async (...args: unknown[]) => {
+      try {
+        return await cb(...args);
+      } catch (err) {
+        if (err instanceof LinkRequiredError) return prompt(err);
+        throw err;
+      }
+    }) as never)) as typeof server.registerTool;
+}

@@ -1,0 +1,28 @@
+/**
+ * A stateless request cannot see what the client declared at `initialize`,
+ * so the one capability we act on (URL-mode elicitation) is remembered per
+ * grant or session when `initialize` arrives.
+ * @module
+ */
+import type { Deps } from '../app/deps.js';
+import { getGrant, recordElicitationSupport } from '../storage/grants.repo.js';
+import { getSession, recordSessionCapabilities } from '../session/sessions.repo.js';
+import type { McpPrincipal } from './auth.js';
+
+export function declaresUrlElicitation(capabilities: unknown): boolean {
+  const e = (capabilities as { elicitation?: unknown } | null | undefined)?.elicitation;
+  return typeof e === 'object' && e !== null && typeof (e as { url?: unknown }).url === 'object' && (e as { url?: unknown }).url !== null;
+}
+
+export async function rememberClientCapabilities(deps: Deps, principal: McpPrincipal, capabilities: unknown): Promise<void> {
+  const { db } = await deps.auth();
+  const url = declaresUrlElicitation(capabilities);
+  if (principal.kind === 'grant') await recordElicitationSupport(db, principal.token.grantId, url);
+  else await recordSessionCapabilities(db, principal.session.hash, url, deps.clock.now());
+}
+
+export async function supportsUrlElicitation(deps: Deps, principal: McpPrincipal): Promise<boolean> {
+  const { db } = await deps.auth();
+  if (principal.kind === 'grant') return (await getGrant(db, principal.token.grantId))?.elicitationUrl === true;
+  return (await getSession(db, principal.session.hash))?.elicitationUrl === true;
+}

@@ -1,0 +1,57 @@
+/**
+ * OAuth errors raised by our authorization server, callback and bearer
+ * checks. Handlers only throw; each surface maps in one place.
+ * @module
+ */
+
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_response_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'access_denied'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
+  | 'server_error'
+  | 'temporarily_unavailable';
+
+const STATUS: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  unsupported_response_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  access_denied: 403,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
+  server_error: 500,
+  temporarily_unavailable: 503,
+};
+
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  /** Safe to show the client. */
+  readonly description: string;
+  /** For the log only (never secrets). */
+  readonly internal: string | undefined;
+  readonly status: number;
+  constructor(code: OAuthErrorCode, description: string, options: { internal?: string; status?: number; cause?: unknown } = {}) {
+    super(`${code}: ${description}`, { cause: options.cause });
+    this.name = 'OAuthError';
+    this.code = code;
+    this.description = description;
+    this.internal = options.internal;
+    this.status = options.status ?? STATUS[code];
+  }
+}

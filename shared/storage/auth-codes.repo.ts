@@ -1,0 +1,49 @@
+/**
+ * Our authorization codes, stored only as sha256 hashes (E9). A redeemed
+ * code is kept (marked used) until it expires, so a second redemption is
+ * detected and revokes the grant it produced (H14).
+ * @module
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { sha256Id } from '../crypto/hash.js';
+import { isExpired } from '../app/clock.js';
+import { COLLECTIONS } from './collections.js';
+import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+
+const AuthCodeDoc = z.object({
+  grantId: z.string(),
+  sub: z.string(),
+  clientId: z.string(),
+  redirectUri: z.string(),
+  codeChallenge: z.string(),
+  scopes: z.array(z.string()),
+  resource: z.string(),
+  createdAt: zTimestamp,
+  expiresAt: zTimestamp,
+  usedAt: zTimestamp.optional(),
+});
+export type AuthCode = z.infer<typeof AuthCodeDoc>;
+
+const codePath = (code: string) => `${COLLECTIONS.authCodes}/${sha256Id(code)}`;
+
+export async function createAuthCode(db: Firestore, code: string, doc: Omit<AuthCode, 'usedAt'>): Promise<void> {
+  await withStoreRetry(() => db.doc(codePath(code)).create(doc));
+}
+
+export type RedeemCodeResult = { ok: true; code: AuthCode } | { ok: false; reason: 'missing' | 'expired' } | { ok: false; reason: 'reused'; grantId: string };
+
+/** Marks the code used exactly once. */
+export function redeemAuthCode(db: Firestore, code: string, now: Date): Promise<RedeemCodeResult> {
+  const ref = db.doc(codePath(code));
+  return transact(db, async (t) => {
+    const snap = await t.get(ref);
+    if (!snap.exists) return { ok: false, reason: 'missing' } as const;
+    const parsed = AuthCodeDoc.safeParse(snap.data());
+    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.authCodes);
+    if (isExpired(parsed.data.expiresAt, now)) return { ok: false, reason: 'expired' } as const;
+    if (parsed.data.usedAt) return { ok: false, reason: 'reused', grantId: parsed.data.grantId } as const;
+    t.update(ref, { usedAt: now });
+    return { ok: true, code: parsed.data } as const;
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * Helpers every repository shares: timestamps parsed with zod, bounded
+ * retries for contention, and one error for "Firestore is not answering".
+ * @module
+ */
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { z } from 'zod';
+
+/** A Firestore Timestamp on read (written as a JS Date). */
+export const zTimestamp = z
+  .custom<{ toDate(): Date }>((v) => typeof (v as { toDate?: unknown } | null)?.toDate === 'function', 'expected a Timestamp')
+  .transform((v) => v.toDate());
+
+/** Firestore is unavailable or overloaded: surfaces answer 503, never success without the write (F5). */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(options?: { cause?: unknown }) {
+    super('Firestore is unavailable', options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** A stored document failed validation: treated as absent by callers, logged without content. */
+export class CorruptRecordError extends Error {
+  readonly code = 'corrupt_record';
+  constructor(readonly collection: string) {
+    super(`corrupt record in ${collection}`);
+    this.name = 'CorruptRecordError';
+  }
+}
+
+// gRPC/REST status codes that mean "try again later".
+const RETRYABLE = new Set([4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 14 /* UNAVAILABLE */]);
+const UNAVAILABLE = new Set([4, 8, 10, 13, 14]);
+
+function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function isConnectionError(err: unknown): boolean {
+  const msg = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : '';
+  return /ECONNREFUSED|ECONNRESET|fetch failed|socket hang up|ETIMEDOUT|EHOSTUNREACH/i.test(msg);
+}
+
+/** Runs `op` with bounded retries and full jitter; maps persistent failure to StoreUnavailableError. */
+export async function withStoreRetry<T>(op: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (err) {
+      const code = statusOf(err);
+      const retryable = (code !== undefined && RETRYABLE.has(code)) || isConnectionError(err);
+      if (retryable && i < attempts) {
+        await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** i));
+        continue;
+      }
+      if ((code !== undefined && UNAVAILABLE.has(code)) || isConnectionError(err)) throw new StoreUnavailableError({ cause: err });
+      throw err;
+    }
+  }
+}
+
+/** A transaction with the same retry policy. The callback must only read and write: no Rally calls (F4). */
+export function transact<T>(db: Firestore, fn: (t: Transaction) => Promise<T>): Promise<T> {
+  return withStoreRetry(() => db.runTransaction(fn, { maxAttempts: 5 }));
+}

@@ -1,0 +1,71 @@
+/**
+ * One grant per (Rally user, MCP client) authorization. Revoking a grant
+ * also deletes its Rally tokens, which is what /mcp checks on every tool
+ * call, so revocation takes effect at once. Doc id = sha256(grant id).
+ * @module
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { sha256Id } from '../crypto/hash.js';
+import { COLLECTIONS } from './collections.js';
+import { stripUndefined } from './clients.repo.js';
+import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { rallyTokensPath, grantPrincipal } from './rally-tokens.store.js';
+
+const GrantDoc = z.object({
+  grantId: z.string(),
+  sub: z.string(),
+  clientId: z.string(),
+  clientName: z.string(),
+  scopes: z.array(z.string()),
+  status: z.enum(['active', 'revoked']),
+  /** Whether the client declared URL-mode elicitation at initialize (stateless requests cannot ask). */
+  elicitationUrl: z.boolean().optional(),
+  createdAt: zTimestamp,
+  revokedAt: zTimestamp.optional(),
+  expiresAt: zTimestamp,
+});
+export type Grant = z.infer<typeof GrantDoc>;
+
+export const grantPath = (grantId: string) => `${COLLECTIONS.grants}/${sha256Id(grantId)}`;
+
+export async function getGrant(db: Firestore, grantId: string): Promise<Grant | undefined> {
+  const snap = await withStoreRetry(() => db.doc(grantPath(grantId)).get());
+  if (!snap.exists) return undefined;
+  const parsed = GrantDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.grants);
+  return parsed.data;
+}
+
+export async function createGrant(db: Firestore, grant: Grant): Promise<void> {
+  await withStoreRetry(() => db.doc(grantPath(grant.grantId)).create(stripUndefined(grant)));
+}
+
+/** Revokes a grant and deletes its Rally tokens in one atomic write. Idempotent. */
+export async function revokeGrant(db: Firestore, grantId: string, now: Date): Promise<boolean> {
+  return transact(db, async (t) => {
+    const ref = db.doc(grantPath(grantId));
+    const snap = await t.get(ref);
+    if (!snap.exists || snap.get('status') === 'revoked') return false;
+    t.update(ref, { status: 'revoked', revokedAt: now });
+    t.delete(db.doc(rallyTokensPath(grantPrincipal(grantId))));
+    return true;
+  });
+}
+
+/** H21: a new consent by the same user for the same client revokes the older grants. */
+export async function revokeOtherGrants(db: Firestore, sub: string, clientId: string, keepGrantId: string, now: Date): Promise<number> {
+  const snaps = await withStoreRetry(() =>
+    db.collection(COLLECTIONS.grants).where('sub', '==', sub).where('clientId', '==', clientId).where('status', '==', 'active').get(),
+  );
+  let revoked = 0;
+  for (const doc of snaps.docs) {
+    const id = doc.get('grantId') as unknown;
+    if (typeof id === 'string' && id !== keepGrantId && (await revokeGrant(db, id, now))) revoked++;
+  }
+  return revoked;
+}
+
+export async function recordElicitationSupport(db: Firestore, grantId: string, elicitationUrl: boolean): Promise<void> {
+  await withStoreRetry(() => db.doc(grantPath(grantId)).update({ elicitationUrl }));
+}

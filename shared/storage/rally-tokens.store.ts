@@ -1,0 +1,313 @@
+/**
+ * The one Rally token store, used by default mode (per grant) and
+ * session-link mode (per session). Tokens are sealed as JWE bound to their
+ * document (E1); refresh is single-flight across instances through a lease
+ * kept on the same document, and Rally is never called inside a transaction
+ * (D1–D5, F4). Doc id = sha256("grant:<id>" | "session:<hash>").
+ * @module
+ */
+import type { DocumentReference, Firestore } from '@google-cloud/firestore';
+import { FieldValue } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { sha256Id, randomToken } from '../crypto/hash.js';
+import type { Sealer } from '../crypto/sealer.js';
+import { addSeconds, type Clock } from '../app/clock.js';
+import type { Logger } from '../logging/logger.js';
+import { LinkRequiredError } from '../auth/link-required.js';
+import { COLLECTIONS } from './collections.js';
+import { stripUndefined } from './clients.repo.js';
+import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+
+export const grantPrincipal = (grantId: string) => `grant:${grantId}`;
+export const sessionPrincipal = (sessionHash: string) => `session:${sessionHash}`;
+export const rallyTokensPath = (principal: string) => `${COLLECTIONS.rallyTokens}/${sha256Id(principal)}`;
+
+export const RallyUser = z.object({ objectId: z.string(), userName: z.string(), displayName: z.string().optional() });
+export type RallyUser = z.infer<typeof RallyUser>;
+
+const RallyTokensDoc = z.object({
+  principalKind: z.enum(['grant', 'session']),
+  status: z.enum(['linked', 'refresh_failed']),
+  sealed: z.string().optional(),
+  rallyUser: RallyUser,
+  accessExpiresAt: zTimestamp,
+  version: z.number().int(),
+  leaseHolder: z.string().optional(),
+  leaseUntil: zTimestamp.optional(),
+  linkedAt: zTimestamp,
+  updatedAt: zTimestamp,
+  expiresAt: zTimestamp,
+});
+type RallyTokensDoc = z.infer<typeof RallyTokensDoc>;
+
+const SealedTokens = z.object({ a: z.string().min(1), r: z.string().min(1).optional() });
+
+export interface RallyTokens {
+  readonly accessToken: string;
+  readonly refreshToken: string | undefined;
+  readonly accessExpiresAt: Date;
+}
+
+export interface StoredLink {
+  readonly principal: string;
+  readonly status: 'linked' | 'refresh_failed';
+  readonly rallyUser: RallyUser;
+  readonly version: number;
+  /** Absent when the record is unusable (refresh failed, or it would not open). */
+  readonly tokens: RallyTokens | undefined;
+}
+
+export class LinkUserMismatchError extends Error {
+  readonly code = 'link_user_mismatch';
+  constructor() {
+    super('this link belongs to a different Rally user');
+    this.name = 'LinkUserMismatchError';
+  }
+}
+
+/** The refresh call to Rally; throws RallyRefreshRejected on invalid_grant. */
+export type RallyRefresher = (refreshToken: string) => Promise<RallyTokens>;
+
+export class RallyRefreshRejected extends Error {
+  readonly code = 'rally_refresh_rejected';
+  constructor() {
+    super('Rally rejected the refresh token');
+    this.name = 'RallyRefreshRejected';
+  }
+}
+
+export interface RallyTokenStoreOptions {
+  readonly db: Firestore;
+  readonly sealer: Sealer;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** How long a link lives without use (TTL field). */
+  readonly ttlSeconds: number;
+  readonly leaseSeconds?: number;
+  /** How long a caller waits for another instance's refresh. */
+  readonly waitForRefreshMs?: number;
+}
+
+const CACHE_LIMIT = 2000;
+
+export class RallyTokenStore {
+  readonly #o: Required<RallyTokenStoreOptions>;
+  readonly #holder = randomToken(9);
+  /** Unsealed tokens by document and version: a warm call pays no decryption (invalidated by version). */
+  readonly #cache = new Map<string, { version: number; tokens: RallyTokens }>();
+  readonly #refreshing = new Map<string, Promise<StoredLink>>();
+
+  constructor(options: RallyTokenStoreOptions) {
+    this.#o = { leaseSeconds: 15, waitForRefreshMs: 10_000, ...options };
+  }
+
+  #ref(principal: string): DocumentReference {
+    return this.#o.db.doc(rallyTokensPath(principal));
+  }
+
+  /** One Firestore read. Undefined when the principal has no link. */
+  async read(principal: string): Promise<StoredLink | undefined> {
+    const snap = await withStoreRetry(() => this.#ref(principal).get());
+    if (!snap.exists) return undefined;
+    return this.#open(principal, snap.data());
+  }
+
+  async #open(principal: string, data: unknown): Promise<StoredLink> {
+    const parsed = RallyTokensDoc.safeParse(data);
+    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.rallyTokens);
+    const doc = parsed.data;
+    const base = { principal, status: doc.status, rallyUser: doc.rallyUser, version: doc.version };
+    if (doc.status !== 'linked' || !doc.sealed) return { ...base, tokens: undefined };
+    const key = sha256Id(principal);
+    const cached = this.#cache.get(key);
+    if (cached && cached.version === doc.version) return { ...base, tokens: cached.tokens };
+    const tokens = await this.#unseal(principal, doc);
+    if (tokens) this.#remember(key, doc.version, tokens);
+    return { ...base, tokens };
+  }
+
+  async #unseal(principal: string, doc: RallyTokensDoc): Promise<RallyTokens | undefined> {
+    try {
+      const opened = await this.#o.sealer.unseal(doc.sealed!, rallyTokensPath(principal));
+      const body = SealedTokens.parse(JSON.parse(new TextDecoder().decode(opened.plaintext)));
+      const tokens = { accessToken: body.a, refreshToken: body.r, accessExpiresAt: doc.accessExpiresAt };
+      if (opened.needsReseal) void this.#reseal(principal, doc.version, tokens);
+      return tokens;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'secret_unavailable') throw err; // 503, never "not linked"
+      // E3/E6: a record that will not open reads as "not linked"; logged without content.
+      this.#o.log.warn('rally_tokens_unseal_failed', { errCode: String((err as { code?: unknown }).code ?? 'unknown') });
+      return undefined;
+    }
+  }
+
+  #remember(key: string, version: number, tokens: RallyTokens): void {
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(key, { version, tokens });
+  }
+
+  async #seal(principal: string, tokens: RallyTokens): Promise<string> {
+    const body = JSON.stringify(stripUndefined({ a: tokens.accessToken, r: tokens.refreshToken }));
+    return this.#o.sealer.seal(body, rallyTokensPath(principal));
+  }
+
+  /** E6: lazily re-seal a record under the current key version. Best effort. */
+  async #reseal(principal: string, version: number, tokens: RallyTokens): Promise<void> {
+    try {
+      const sealed = await this.#seal(principal, tokens);
+      await transact(this.#o.db, async (t) => {
+        const snap = await t.get(this.#ref(principal));
+        if (snap.exists && snap.get('version') === version) t.update(this.#ref(principal), { sealed });
+      });
+    } catch {
+      /* the next read tries again */
+    }
+  }
+
+  /**
+   * Stores fresh tokens from a sign-in. A principal already linked to another
+   * Rally user is never silently switched (C7).
+   */
+  async link(principal: string, kind: 'grant' | 'session', tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
+    const now = this.#o.clock.now();
+    const sealed = await this.#seal(principal, tokens);
+    const ref = this.#ref(principal);
+    await transact(this.#o.db, async (t) => {
+      const snap = await t.get(ref);
+      const existing = snap.exists ? RallyTokensDoc.safeParse(snap.data()) : undefined;
+      if (existing?.success && existing.data.rallyUser.objectId !== rallyUser.objectId) throw new LinkUserMismatchError();
+      const version = existing?.success ? existing.data.version + 1 : 1;
+      t.set(ref, stripUndefined({
+        principalKind: kind,
+        status: 'linked' as const,
+        sealed,
+        rallyUser: stripUndefined(rallyUser),
+        accessExpiresAt: tokens.accessExpiresAt,
+        version,
+        linkedAt: existing?.success ? existing.data.linkedAt : now,
+        updatedAt: now,
+        expiresAt: addSeconds(now, this.#o.ttlSeconds),
+      }));
+    });
+  }
+
+  /** Forgets the principal's Rally tokens (D9). Idempotent. */
+  async remove(principal: string): Promise<void> {
+    await withStoreRetry(() => this.#ref(principal).delete());
+    this.#cache.delete(sha256Id(principal));
+  }
+
+  /**
+   * Returns fresh tokens for `observed`: refreshes once across all instances
+   * (D2), or adopts the tokens another instance stored meanwhile.
+   */
+  async refresh(observed: StoredLink, refresher: RallyRefresher): Promise<StoredLink> {
+    const key = sha256Id(observed.principal);
+    const inFlight = this.#refreshing.get(key);
+    if (inFlight) return inFlight; // same instance: one refresh, everyone waits for it
+    const p = this.#refresh(observed, refresher).finally(() => this.#refreshing.delete(key));
+    this.#refreshing.set(key, p);
+    return p;
+  }
+
+  async #refresh(observed: StoredLink, refresher: RallyRefresher): Promise<StoredLink> {
+    const { principal } = observed;
+    const ref = this.#ref(principal);
+    const deadline = Date.now() + this.#o.waitForRefreshMs;
+    for (;;) {
+      const now = this.#o.clock.now();
+      const step = await transact(this.#o.db, async (t) => {
+        const snap = await t.get(ref);
+        if (!snap.exists) return { kind: 'gone' } as const;
+        const parsed = RallyTokensDoc.safeParse(snap.data());
+        if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.rallyTokens);
+        const doc = parsed.data;
+        if (doc.version !== observed.version) return { kind: 'changed', data: snap.data() } as const;
+        if (doc.status !== 'linked') return { kind: 'gone' } as const;
+        if (doc.leaseUntil && doc.leaseUntil > now && doc.leaseHolder !== this.#holder) return { kind: 'busy' } as const;
+        t.update(ref, { leaseHolder: this.#holder, leaseUntil: addSeconds(now, this.#o.leaseSeconds) });
+        return { kind: 'acquired', doc } as const;
+      });
+      if (step.kind === 'gone') throw new LinkRequiredError('refresh_failed');
+      if (step.kind === 'changed') {
+        const link = await this.#open(principal, step.data);
+        if (link.tokens) return link;
+        throw new LinkRequiredError('refresh_failed');
+      }
+      if (step.kind === 'busy') {
+        if (Date.now() > deadline) throw new LinkRefreshBusyError();
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 150));
+        continue;
+      }
+      return this.#refreshHoldingLease(principal, step.doc, refresher);
+    }
+  }
+
+  async #refreshHoldingLease(principal: string, doc: RallyTokensDoc, refresher: RallyRefresher): Promise<StoredLink> {
+    const ref = this.#ref(principal);
+    const current = await this.#unseal(principal, doc);
+    if (!current?.refreshToken) {
+      await this.#markFailed(principal, doc.version);
+      throw new LinkRequiredError('refresh_failed');
+    }
+    let fresh: RallyTokens;
+    try {
+      fresh = await refresher(current.refreshToken); // outside any transaction (F4)
+    } catch (err) {
+      if (err instanceof RallyRefreshRejected) {
+        // D3: another instance may have rotated meanwhile; only a still-current record is marked failed.
+        const adopted = await this.#markFailed(principal, doc.version);
+        if (adopted?.tokens) return adopted;
+        throw new LinkRequiredError('refresh_failed', { cause: err });
+      }
+      await withStoreRetry(() => ref.update({ leaseHolder: FieldValue.delete(), leaseUntil: FieldValue.delete() })).catch(() => {});
+      throw err;
+    }
+    // D4: Rally may not rotate; keep the old refresh token then.
+    const merged: RallyTokens = { ...fresh, refreshToken: fresh.refreshToken ?? current.refreshToken };
+    const sealed = await this.#seal(principal, merged);
+    const now = this.#o.clock.now();
+    const stored = await transact(this.#o.db, async (t) => {
+      const snap = await t.get(ref);
+      if (!snap.exists || snap.get('version') !== doc.version) return false;
+      t.update(ref, {
+        sealed,
+        status: 'linked',
+        accessExpiresAt: merged.accessExpiresAt,
+        version: doc.version + 1,
+        leaseHolder: FieldValue.delete(),
+        leaseUntil: FieldValue.delete(),
+        updatedAt: now,
+        expiresAt: addSeconds(now, this.#o.ttlSeconds),
+      });
+      return true;
+    });
+    if (!stored) throw new LinkRequiredError('refresh_failed');
+    this.#remember(sha256Id(principal), doc.version + 1, merged);
+    this.#o.log.info('rally_token_refreshed', {});
+    return { principal, status: 'linked', rallyUser: doc.rallyUser, version: doc.version + 1, tokens: merged };
+  }
+
+  /** Marks the record unusable unless someone stored newer tokens, which are returned instead. */
+  async #markFailed(principal: string, version: number): Promise<StoredLink | undefined> {
+    const ref = this.#ref(principal);
+    const newer = await transact(this.#o.db, async (t) => {
+      const snap = await t.get(ref);
+      if (!snap.exists) return undefined;
+      if (snap.get('version') !== version) return snap.data();
+      t.update(ref, { status: 'refresh_failed', sealed: FieldValue.delete(), leaseHolder: FieldValue.delete(), leaseUntil: FieldValue.delete() });
+      return undefined;
+    });
+    if (!newer) return undefined;
+    return this.#open(principal, newer);
+  }
+}
+
+/** Another instance holds the refresh lease for too long: the caller should retry shortly. */
+export class LinkRefreshBusyError extends Error {
+  readonly code = 'refresh_busy';
+  constructor() {
+    super('a Rally token refresh is in progress elsewhere');
+    this.name = 'LinkRefreshBusyError';
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Our refresh tokens, stored only as sha256 hashes (E9), rotated on every
+ * use. A rotated-out token may be presented once more within a short grace
+ * window while its successor is unused (a lost response); any other reuse
+ * revokes the whole grant (RFC 9700 §4.14, case H18).
+ * @module
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { sha256Id } from '../crypto/hash.js';
+import { addSeconds, isExpired } from '../app/clock.js';
+import { COLLECTIONS } from './collections.js';
+import { stripUndefined } from './clients.repo.js';
+import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { grantPath } from './grants.repo.js';
+import { grantPrincipal, rallyTokensPath } from './rally-tokens.store.js';
+
+const RefreshDoc = z.object({
+  grantId: z.string(),
+  sub: z.string(),
+  clientId: z.string(),
+  scopes: z.array(z.string()),
+  createdAt: zTimestamp,
+  expiresAt: zTimestamp,
+  /** Hash of the token that replaced this one. */
+  supersededBy: z.string().optional(),
+  supersededAt: zTimestamp.optional(),
+});
+export type RefreshRecord = z.infer<typeof RefreshDoc>;
+
+const refreshPath = (hash: string) => `${COLLECTIONS.refreshTokens}/${hash}`;
+
+export async function createRefreshToken(db: Firestore, token: string, doc: Omit<RefreshRecord, 'supersededBy' | 'supersededAt'>): Promise<void> {
+  await withStoreRetry(() => db.doc(refreshPath(sha256Id(token))).create(doc));
+}
+
+export async function findRefreshToken(db: Firestore, token: string): Promise<RefreshRecord | undefined> {
+  const snap = await withStoreRetry(() => db.doc(refreshPath(sha256Id(token))).get());
+  if (!snap.exists) return undefined;
+  const parsed = RefreshDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.refreshTokens);
+  return parsed.data;
+}
+
+export type RotateResult =
+  | { ok: true; record: RefreshRecord }
+  | { ok: false; reason: 'missing' | 'expired' | 'wrong_client' | 'grant_inactive' }
+  | { ok: false; reason: 'reused'; grantId: string };
+
+export interface RotateOptions {
+  readonly clientId: string;
+  readonly now: Date;
+  readonly graceSeconds: number;
+  readonly ttlSeconds: number;
+}
+
+/** Replaces `oldToken` by `newToken` atomically; on reuse outside the grace rule, revokes the grant. */
+export function rotateRefreshToken(db: Firestore, oldToken: string, newToken: string, o: RotateOptions): Promise<RotateResult> {
+  const oldRef = db.doc(refreshPath(sha256Id(oldToken)));
+  const newHash = sha256Id(newToken);
+  return transact(db, async (t) => {
+    const snap = await t.get(oldRef);
+    if (!snap.exists) return { ok: false, reason: 'missing' } as const;
+    const parsed = RefreshDoc.safeParse(snap.data());
+    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.refreshTokens);
+    const old = parsed.data;
+    if (old.clientId !== o.clientId) return { ok: false, reason: 'wrong_client' } as const;
+    if (isExpired(old.expiresAt, o.now)) return { ok: false, reason: 'expired' } as const;
+    const grantRef = db.doc(grantPath(old.grantId));
+    const grant = await t.get(grantRef);
+    const successorRef = old.supersededBy ? db.doc(refreshPath(old.supersededBy)) : undefined;
+    const successor = successorRef ? await t.get(successorRef) : undefined;
+    if (!grant.exists || grant.get('status') !== 'active') return { ok: false, reason: 'grant_inactive' } as const;
+
+    if (old.supersededBy) {
+      const inGrace =
+        successor?.exists === true &&
+        successor.get('supersededBy') === undefined &&
+        old.supersededAt !== undefined &&
+        !isExpired(addSeconds(old.supersededAt, o.graceSeconds), o.now);
+      if (!inGrace) {
+        // Reuse of a rotated-out token: assume theft, revoke everything (RFC 9700 §4.14.2).
+        t.update(grantRef, { status: 'revoked', revokedAt: o.now });
+        t.delete(db.doc(rallyTokensPath(grantPrincipal(old.grantId))));
+        return { ok: false, reason: 'reused', grantId: old.grantId } as const;
+      }
+      if (successorRef) t.delete(successorRef); // the lost response's token never reached the client
+    }
+    t.update(oldRef, { supersededBy: newHash, supersededAt: o.now });
+    const record: RefreshRecord = stripUndefined({
+      grantId: old.grantId,
+      sub: old.sub,
+      clientId: old.clientId,
+      scopes: old.scopes,
+      createdAt: o.now,
+      expiresAt: addSeconds(o.now, o.ttlSeconds),
+    });
+    t.create(db.doc(refreshPath(newHash)), record);
+    t.update(grantRef, { expiresAt: addSeconds(o.now, o.ttlSeconds) });
+    return { ok: true, record } as const;
+  });
+}

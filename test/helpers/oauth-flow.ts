@@ -1,0 +1,180 @@
+/**
+ * A browserless OAuth client for tests and benchmarks: real HTTP through
+ * every page of the flow (our consent page, the sandbox's sign-in and Allow
+ * pages, our callback), with a cookie jar and form parsing, no shortcuts
+ * around our endpoints. The SDK's own client + Chromium is exercised in
+ * the end-to-end test; this helper makes many sign-ins cheap.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { parseDocument } from 'htmlparser2';
+import { findAll, getAttributeValue } from 'domutils';
+import type { Element } from 'domhandler';
+
+export class CookieJar {
+  readonly #cookies = new Map<string, Map<string, string>>();
+  store(url: string, res: Response): void {
+    const origin = new URL(url).origin;
+    for (const header of res.headers.getSetCookie()) {
+      const [pair] = header.split(';');
+      const eq = pair!.indexOf('=');
+      const jar = this.#cookies.get(origin) ?? new Map<string, string>();
+      jar.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+      this.#cookies.set(origin, jar);
+    }
+  }
+  header(url: string): string | undefined {
+    const jar = this.#cookies.get(new URL(url).origin);
+    return jar && jar.size ? [...jar].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
+  }
+  clear(): void {
+    this.#cookies.clear();
+  }
+}
+
+export interface ParsedForm {
+  readonly action: string;
+  readonly fields: Record<string, string>;
+  readonly buttons: Array<{ name: string; value: string; text: string }>;
+}
+
+export function parseForms(html: string, pageUrl: string): ParsedForm[] {
+  const doc = parseDocument(html);
+  return findAll((e) => e.name === 'form', doc.children).map((form: Element) => {
+    const fields: Record<string, string> = {};
+    for (const input of findAll((e) => e.name === 'input', form.children)) {
+      const name = getAttributeValue(input, 'name');
+      if (name) fields[name] = getAttributeValue(input, 'value') ?? '';
+    }
+    const buttons = findAll((e) => e.name === 'button', form.children).map((b) => ({
+      name: getAttributeValue(b, 'name') ?? '',
+      value: getAttributeValue(b, 'value') ?? '',
+      text: b.children.map((c) => ('data' in c ? String(c.data) : '')).join(''),
+    }));
+    return { action: new URL(getAttributeValue(form, 'action') ?? pageUrl, pageUrl).toString(), fields, buttons };
+  });
+}
+
+export const pkcePair = () => {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+};
+
+export interface FlowOptions {
+  readonly username: string;
+  readonly password?: string;
+  /** Which button to press on our consent page and on Rally's Allow page. */
+  readonly consent?: 'allow' | 'deny';
+  readonly jar?: CookieJar;
+  /** Stop when the browser would be sent to a URL starting with this. */
+  readonly stopAt: string;
+  readonly maxSteps?: number;
+}
+
+/** Follows redirects and submits forms like a user would, until the browser is sent to `stopAt`. */
+export async function browse(startUrl: string, o: FlowOptions): Promise<{ url: string; status: number; body: string; steps: string[] }> {
+  const jar = o.jar ?? new CookieJar();
+  const steps: string[] = [];
+  let next: { url: string; init: RequestInit } = { url: startUrl, init: { method: 'GET' } };
+  for (let i = 0; i < (o.maxSteps ?? 12); i++) {
+    if (next.url.startsWith(o.stopAt)) return { url: next.url, status: 0, body: '', steps };
+    const cookie = jar.header(next.url);
+    const res = await fetch(next.url, { ...next.init, redirect: 'manual', headers: { ...(next.init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
+    jar.store(next.url, res);
+    steps.push(`${next.init.method} ${new URL(next.url).pathname} -> ${res.status}`);
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location) {
+      await res.body?.cancel();
+      next = { url: new URL(location, next.url).toString(), init: { method: 'GET' } };
+      continue;
+    }
+    const body = await res.text();
+    const form = res.status === 200 ? parseForms(body, next.url)[0] : undefined;
+    if (!form) return { url: next.url, status: res.status, body, steps };
+    const fields = { ...form.fields };
+    if ('username' in fields) {
+      fields.username = o.username;
+      fields.password = o.password ?? o.username;
+    }
+    const want = o.consent ?? 'allow';
+    const button = form.buttons.find((b) => (want === 'allow' ? /allow|continue/i : /deny|cancel/i).test(`${b.value} ${b.text}`)) ?? form.buttons.find((b) => b.name);
+    if (button?.name) fields[button.name] = button.value;
+    next = {
+      url: form.action,
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(form.action).origin, 'sec-fetch-site': 'same-origin' },
+        body: new URLSearchParams(fields).toString(),
+      },
+    };
+  }
+  throw new Error(`flow did not finish: ${steps.join(', ')}`);
+}
+
+export interface SignedIn {
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly scope: string;
+}
+
+export async function registerTestClient(base: string, redirectUri = 'http://127.0.0.1:33418/callback', name = 'Test MCP client'): Promise<string> {
+  const res = await fetch(`${base}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: name, redirect_uris: [redirectUri], token_endpoint_auth_method: 'none' }),
+  });
+  if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { client_id: string }).client_id;
+}
+
+/** Register → authorize → consent → Rally sign-in → callback → token, all over real HTTP. */
+export async function signIn(base: string, username: string, o: { scope?: string; clientId?: string; redirectUri?: string; jar?: CookieJar } = {}): Promise<SignedIn> {
+  const redirectUri = o.redirectUri ?? 'http://127.0.0.1:33418/callback';
+  const clientId = o.clientId ?? (await registerTestClient(base, redirectUri));
+  const { verifier, challenge } = pkcePair();
+  const state = randomBytes(12).toString('base64url');
+  const authorize = new URL(`${base}/authorize`);
+  for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state, resource: `${base}/mcp`, ...(o.scope ? { scope: o.scope } : {}) })) {
+    authorize.searchParams.set(k, v);
+  }
+  const end = await browse(authorize.toString(), { username, stopAt: redirectUri, ...(o.jar ? { jar: o.jar } : {}) });
+  const back = new URL(end.url);
+  const code = back.searchParams.get('code');
+  if (!code || back.searchParams.get('state') !== state) throw new Error(`no code in redirect (${end.steps.join(', ')}) ${end.body.slice(0, 200)}`);
+  const res = await fetch(`${base}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: clientId, resource: `${base}/mcp` }),
+  });
+  const body = (await res.json()) as { access_token: string; refresh_token: string; scope: string };
+  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(body)}`);
+  return { clientId, redirectUri, accessToken: body.access_token, refreshToken: body.refresh_token, scope: body.scope };
+}
+
+/** A JSON-RPC call to /mcp; parses SSE or JSON answers. */
+export async function mcpCall(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  const data = text.split('\n').find((l) => l.startsWith('data: '));
+  try {
+    json = JSON.parse(data ? data.slice(6) : text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json };
+}
+
+export const initializeBody = (capabilities: Record<string, unknown> = {}) => ({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'test-client', version: '1.0.0' } },
+});
+
+export const toolCallBody = (name: string, args: Record<string, unknown>, id = 2) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
