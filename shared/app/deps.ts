@@ -31,7 +31,12 @@ export async function createFirestore(config: Config): Promise<Firestore> {
     databaseId: config.FIRESTORE_DATABASE_ID,
     preferRest: true,
     ...(config.FIRESTORE_EMULATOR_HOST
-      ? { host: config.FIRESTORE_EMULATOR_HOST, ssl: false, customHeaders: { Authorization: 'Bearer owner' } }
+      ? {
+          host: config.FIRESTORE_EMULATOR_HOST,
+          ssl: false,
+          customHeaders: { Authorization: 'Bearer owner' },
+          authClient: (await import('./no-credentials-auth.js')).createNoCredentialsAuth(config.GOOGLE_CLOUD_PROJECT),
+        }
       : {}),
   });
 }

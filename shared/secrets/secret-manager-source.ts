@@ -6,6 +6,7 @@
  * Google credentials.
  * @module
  */
+import { createNoCredentialsAuth } from '../app/no-credentials-auth.js';
 import type { protos, SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { crc32c } from './crc32c.js';
 import { assertSecretRef, SecretUnavailableError, type SecretSource, type SecretUnavailableReason } from './errors.js';
@@ -29,39 +30,6 @@ const GRPC_REASON: Record<number, SecretUnavailableReason> = {
   9: 'disabled', // FAILED_PRECONDITION: "... is in DISABLED state" / "DESTROYED state"
   16: 'permission_denied', // UNAUTHENTICATED
 };
-
-/**
- * What google-gax's fallback transport needs from an auth client
- * (google-gax build/src/fallback.js `createStub`, fallbackServiceStub.js):
- * `getRequestHeaders` marks it as an AuthClient, and every call goes through
- * `fetch(url, init)`, whose result is read with `.status`, `.ok` and `.arrayBuffer()`.
- * No credentials, no token: only for the local stand-in.
- */
-function createNoCredentialsAuth(projectId: string) {
-  const send = (url: string | URL, init: { method?: string; headers?: HeadersInit; body?: BodyInit | null; signal?: AbortSignal } = {}) =>
-    globalThis.fetch(url, {
-      method: init.method ?? 'GET',
-      headers: new Headers(init.headers),
-      ...(init.body != null ? { body: init.body } : {}),
-      ...(init.signal ? { signal: init.signal } : {}),
-      redirect: 'error',
-    });
-  return {
-    getRequestHeaders: async () => new Headers(),
-    getProjectId: async () => projectId,
-    fetch: send,
-    async request(opts: { url: string; method?: string; headers?: HeadersInit; data?: unknown; signal?: AbortSignal }) {
-      const res = await send(opts.url, {
-        ...(opts.method ? { method: opts.method } : {}),
-        ...(opts.headers ? { headers: opts.headers } : {}),
-        ...(opts.data !== undefined ? { body: JSON.stringify(opts.data) } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, statusText: res.statusText, headers: res.headers, data: text ? (JSON.parse(text) as unknown) : undefined };
-    },
-  };
-}
 
 type Client = InstanceType<typeof SecretManagerServiceClient>;
 
