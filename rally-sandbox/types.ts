@@ -30,6 +30,12 @@ export interface RallySandboxOptions {
   readonly overLimit?: 'wait' | 'reject';
   /** Skip the Allow page after sign-in (tests); the sign-in form still appears. */
   readonly autoApprove?: boolean;
+  /** Adds users `user001`…`userNNN` (password = user name), each with a private project and three stories named after them (load tests). */
+  readonly extraUsers?: number;
+  /** FormattedID prefixes (Rally defaults US, DE, TA; configurable per workspace in Rally). */
+  readonly formattedIdPrefixes?: { readonly hierarchicalrequirement?: string; readonly defect?: string; readonly task?: string };
+  /** Clock for token expiry, `today` in queries and seed dates (default: the system clock). */
+  readonly now?: () => Date;
 }
 
 export interface RecordedRequest {
@@ -88,7 +94,14 @@ export interface RallySandbox {
   /** The user's API key (ZSESSIONID `_...`). */
   apiKey(username: string): string;
   /** Counts for assertions: token-endpoint calls by grant type, highest concurrent WSAPI requests seen per user. */
-  stats(): { readonly tokenRequests: Readonly<Record<string, number>>; readonly maxConcurrent: Readonly<Record<string, number>> };
+  stats(): {
+    readonly tokenRequests: Readonly<Record<string, number>>;
+    readonly maxConcurrent: Readonly<Record<string, number>>;
+    /** WSAPI requests holding a slot right now, per user. */
+    readonly inFlight?: Readonly<Record<string, number>>;
+    /** WSAPI requests waiting for a slot (overLimit 'wait'), per user. */
+    readonly queued?: Readonly<Record<string, number>>;
+  };
   /** Direct read of stored objects for assertions, e.g. items('hierarchicalrequirement'). Plain JSON copies. */
   items(type: string): readonly Record<string, unknown>[];
 }
