@@ -1,0 +1,60 @@
+/**
+ * get_rally_user and disconnect_rally.
+ * @module
+ */
+import { z } from 'zod';
+import { userDefaults } from '../../rally/refs.js';
+import { RallyText, enumText, rallyText, renderText } from './output.js';
+import { READ_ONLY, defineTool } from './spec.js';
+
+const Named = z.object({ objectId: z.string(), name: RallyText }).nullable();
+const UserOut = z.object({
+  objectId: z.string(),
+  userName: z.string().nullable(),
+  displayName: RallyText,
+  email: z.string().nullable(),
+  defaultWorkspace: Named,
+  defaultProject: Named,
+});
+
+export const getRallyUser = defineTool({
+  name: 'get_rally_user',
+  title: 'Get my Rally user',
+  description: 'Show the Rally account this connection uses: name, user name, default workspace and project.',
+  readOnly: true,
+  annotations: { ...READ_ONLY, title: 'Get my Rally user' },
+  input: z.object({}).strict(),
+  output: z.object({ user: UserOut }),
+  async run(_args, ctx) {
+    const d = await userDefaults(ctx.rally);
+    const named = (n: { oid: string; name: string } | undefined) => (n ? { objectId: n.oid, name: rallyText(n.name) } : null);
+    const user = {
+      objectId: d.userOid, userName: enumText(d.userName, 120), displayName: rallyText(d.displayName), email: enumText(d.email, 120),
+      defaultWorkspace: named(d.workspace), defaultProject: named(d.project),
+    };
+    const structured = { user };
+    return { structured, text: renderText(`Connected to Rally as ${user.userName ?? user.objectId}.`, structured) };
+  },
+});
+
+export const AUTHORIZED_APPS_HINT =
+  'To revoke access completely, open Rally, go to your profile > Application Manager > Authorized Applications, and remove this app. ' +
+  'Rally has no way for other services to revoke its access.';
+
+export const disconnectRally = defineTool({
+  name: 'disconnect_rally',
+  title: 'Disconnect Rally',
+  description: 'Delete the Rally sign-in this server stored for you. The next Rally tool call will ask you to sign in again.',
+  readOnly: false,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true, title: 'Disconnect Rally' },
+  input: z.object({}).strict(),
+  output: z.object({ disconnected: z.literal(true), nextStep: z.string() }),
+  async run(_args, ctx) {
+    await ctx.disconnect();
+    ctx.log.info('rally_disconnected', { outcome: 'tokens_deleted' });
+    const structured = { disconnected: true as const, nextStep: AUTHORIZED_APPS_HINT };
+    return { structured, text: `Your Rally connection was removed from this server. ${AUTHORIZED_APPS_HINT}` };
+  },
+});
+
+export const USER_TOOLS = [getRallyUser, disconnectRally];

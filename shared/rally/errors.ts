@@ -1,0 +1,51 @@
+/**
+ * Coded errors for everything that goes wrong talking to Rally WSAPI (style §3.1).
+ * Callers branch on `code`, never on message text.
+ * @module
+ */
+
+export type RallyErrorCode = 'rally_unauthorized' | 'rally_forbidden' | 'rally_not_found' | 'rally_rejected' | 'rally_unavailable';
+
+export interface RallyApiErrorOptions {
+  readonly status?: number;
+  readonly cause?: unknown;
+}
+
+/**
+ * A WSAPI failure. `rallyErrors` holds Rally's own messages, already cleaned
+ * (no markup, no control characters) and capped, so they may be shown to the user.
+ */
+export class RallyApiError extends Error {
+  readonly code: RallyErrorCode;
+  readonly rallyErrors: readonly string[];
+  readonly status?: number;
+  constructor(code: RallyErrorCode, rallyErrors: readonly string[] = [], options: RallyApiErrorOptions = {}) {
+    super(code, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RallyApiError';
+    this.code = code;
+    this.rallyErrors = rallyErrors;
+    if (options.status !== undefined) this.status = options.status;
+  }
+}
+
+/** A filter or raw query that cannot be expressed safely in Rally's query grammar. */
+export class RallyQueryError extends Error {
+  readonly code = 'invalid_query';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RallyQueryError';
+  }
+}
+
+/** A name given by the user (project, iteration, release, owner, work item) that matched nothing or too much. */
+export class RallyLookupError extends Error {
+  readonly code: 'not_found' | 'ambiguous';
+  /** What was looked up, e.g. "project", "iteration", "work item". */
+  readonly what: string;
+  constructor(code: 'not_found' | 'ambiguous', what: string) {
+    super(`${what} ${code}`);
+    this.name = 'RallyLookupError';
+    this.code = code;
+    this.what = what;
+  }
+}

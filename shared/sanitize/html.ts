@@ -1,0 +1,187 @@
+/**
+ * Rally rich text (Description, Notes, discussion posts) to readable plain
+ * text. Parses with htmlparser2 into a domhandler tree and walks it, keeping
+ * only visible text (security cases J1, J3, J4).
+ * @module
+ */
+import { parseDocument } from 'htmlparser2';
+import { isTag, isText, type ChildNode, type Element } from 'domhandler';
+import { cleanMultiline, stripInvisible } from './text.js';
+
+/** Elements whose whole subtree is never shown. */
+const DROPPED = new Set([
+  'script', 'style', 'template', 'noscript', 'iframe', 'object', 'embed', 'applet', 'svg', 'math', 'head', 'title',
+  'meta', 'link', 'base', 'frame', 'frameset', 'canvas', 'audio', 'video', 'source', 'track', 'input', 'textarea',
+  'select', 'option', 'button', 'form', 'dialog', 'param', 'map', 'area',
+]);
+
+/** Elements that start and end on their own line. */
+const BLOCK = new Set([
+  'div', 'section', 'article', 'header', 'footer', 'main', 'nav', 'aside', 'address', 'figure', 'figcaption',
+  'blockquote', 'pre', 'ul', 'ol', 'dl', 'dt', 'dd', 'table', 'thead', 'tbody', 'tfoot', 'caption', 'details', 'summary',
+  'fieldset', 'legend', 'center', 'hr',
+]);
+/** Elements that get a blank line around them. */
+const PARAGRAPH = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+
+// Sentinels for structure. Text nodes are stripped of every control character first,
+// so Rally content can never forge one.
+const NL = '\u0001'; // soft line break: a run of them is one newline
+const INDENT = '\u0002'; // one level of list indentation
+const PARA = '\u0003'; // paragraph break: a run containing one is a blank line
+const SENTINELS = /[\u0001\u0002\u0003]/g;
+
+const HIDING_STYLE: ReadonlyArray<(prop: string, value: string) => boolean> = [
+  (p, v) => p === 'display' && v === 'none',
+  (p, v) => p === 'visibility' && (v === 'hidden' || v === 'collapse'),
+  (p, v) => p === 'font-size' && /^0*(\.0*)?([a-z%]+)?$/.test(v),
+  (p, v) => p === 'opacity' && /^0*(\.0*)?%?$/.test(v),
+];
+
+/** True when inline style hides the element (display:none, visibility:hidden, font-size:0, opacity:0). */
+export function styleHides(style: string): boolean {
+  const decls = style.replace(/\/\*[\s\S]*?\*\//g, '').toLowerCase().split(';');
+  for (const decl of decls) {
+    const idx = decl.indexOf(':');
+    if (idx < 0) continue;
+    const prop = decl.slice(0, idx).replace(/\s+/g, '');
+    const value = decl.slice(idx + 1).replace(/!\s*important/g, '').replace(/\s+/g, '');
+    if (HIDING_STYLE.some((hides) => hides(prop, value))) return true;
+  }
+  return false;
+}
+
+function isHidden(el: Element): boolean {
+  const a = el.attribs;
+  if ('hidden' in a) return true;
+  if ((a['aria-hidden'] ?? '').trim().toLowerCase() === 'true') return true;
+  return a.style !== undefined && styleHides(a.style);
+}
+
+/** An absolute http(s) URL with credentials removed, or undefined. */
+export function safeHttpUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  const trimmed = stripInvisible(raw).trim();
+  if (!/^https?:\/\//i.test(trimmed)) return undefined;
+  try {
+    const url = new URL(trimmed);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    url.username = '';
+    url.password = '';
+    return url.href.length <= 2000 ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface WalkState {
+  listDepth: number;
+  inPre: boolean;
+  inCell: boolean;
+}
+
+function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): void {
+  for (const node of nodes) {
+    if (isText(node)) {
+      let t = stripInvisible(node.data).replace(SENTINELS, '');
+      if (!state.inPre || state.inCell) t = t.replace(/\s+/g, ' ');
+      // inside <pre>, source newlines are hard newlines and survive as-is
+      out.push(t);
+      continue;
+    }
+    if (!isTag(node)) continue; // comments, CDATA, directives, processing instructions
+    const name = node.name.toLowerCase();
+    if (DROPPED.has(name) || isHidden(node)) continue;
+    walkElement(node, name, state, out);
+  }
+}
+
+function walkElement(el: Element, name: string, state: WalkState, out: string[]): void {
+  const sep = state.inCell ? ' ' : NL;
+  switch (name) {
+    case 'br':
+      out.push(state.inCell ? ' ' : '\n'); // a hard newline: <br><br> leaves a blank line
+      return;
+    case 'img':
+      out.push('[image]');
+      return;
+    case 'a': {
+      const inner: string[] = [];
+      textOf(el.children, state, inner);
+      const text = inner.join('').trim();
+      const href = safeHttpUrl(el.attribs.href);
+      if (href && text && text !== href) out.push(`${text} (${href})`);
+      else if (href && !text) out.push(href);
+      else out.push(text);
+      return;
+    }
+    case 'li': {
+      out.push(NL, INDENT.repeat(Math.max(0, state.listDepth - 1)), '- ');
+      textOf(el.children, state, out);
+      out.push(NL);
+      return;
+    }
+    case 'ul':
+    case 'ol': {
+      const brk = state.listDepth === 0 && !state.inCell ? PARA : sep; // a top-level list is its own paragraph
+      out.push(brk);
+      textOf(el.children, { ...state, listDepth: state.listDepth + 1 }, out);
+      out.push(brk);
+      return;
+    }
+    case 'tr': {
+      const cells = el.children.filter((c): c is Element => isTag(c) && ['td', 'th'].includes(c.name.toLowerCase()) && !isHidden(c));
+      const rendered = cells.map((cell) => {
+        const parts: string[] = [];
+        textOf(cell.children, { ...state, inCell: true }, parts);
+        return parts.join('').replace(SENTINELS, ' ').replace(/\s+/g, ' ').trim();
+      });
+      out.push(NL, rendered.join(' | '), NL);
+      return;
+    }
+    case 'table':
+      out.push(PARA);
+      textOf(el.children, state, out);
+      out.push(PARA);
+      return;
+    case 'pre':
+      out.push(NL);
+      textOf(el.children, { ...state, inPre: true }, out);
+      out.push(NL);
+      return;
+    default:
+      if (PARAGRAPH.has(name)) {
+        out.push(PARA);
+        textOf(el.children, state, out);
+        out.push(PARA);
+      } else if (BLOCK.has(name)) {
+        out.push(sep);
+        textOf(el.children, state, out);
+        out.push(sep);
+      } else {
+        textOf(el.children, state, out);
+      }
+  }
+}
+
+/**
+ * Converts an HTML fragment to plain text: hidden and active content dropped,
+ * links as "text (url)" for http(s) only, images as "[image]", lists as "- ",
+ * table rows as "a | b", then cleaned and capped at `maxChars`.
+ */
+export function htmlToText(html: string, maxChars: number): string {
+  const doc = parseDocument(html, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+  const out: string[] = [];
+  textOf(doc.children, { listDepth: 0, inPre: false, inCell: false }, out);
+  const text = out
+    .join('')
+    .replace(/[\u0001\u0003][\u0001\u0003 \t]*/g, (run) => (run.includes(PARA) ? '\n\n' : '\n'))
+    .split('\n')
+    .map((line) => {
+      const indent = /^[ \t]*(\u0002*)/.exec(line)?.[1]?.length ?? 0;
+      const rest = line.replace(/^[ \t\u0002]*/, '').replace(SENTINELS, '').replace(/[ \t]+/g, ' ').trimEnd();
+      return rest ? '  '.repeat(indent) + rest : '';
+    })
+    .join('\n');
+  return cleanMultiline(text, maxChars);
+}

@@ -1,0 +1,149 @@
+import type { RallySandboxHandle } from '../../../rally-sandbox/index.js';
+import { connect, startSandbox, textOf, wsapiRequests, type Connected } from './harness.js';
+
+let sandbox: RallySandboxHandle;
+let mcp: Connected;
+
+beforeAll(async () => { sandbox = await startSandbox(); });
+afterAll(async () => { await sandbox.stop(); });
+beforeEach(async () => {
+  sandbox.reset();
+  mcp = await connect(sandbox);
+});
+afterEach(async () => { await mcp.close(); });
+
+const call = (name: string, args: Record<string, unknown> = {}) => mcp.client.callTool({ name, arguments: args });
+const structured = (r: Awaited<ReturnType<typeof call>>) => r.structuredContent as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const queryOf = (url: string) => new URL(url, 'http://x').searchParams.get('query');
+
+describe('search_rally_items', () => {
+  it('compiles structured filters into one correct query', async () => {
+    const r = await call('search_rally_items', { types: ['defect'], text: 'Export', state: 'Submitted', owner: 'me', iteration: 'current' });
+    expect(r.isError).toBeFalsy();
+    const req = wsapiRequests(sandbox).find((q) => q.url.startsWith('/slm/webservice/v2.0/defect?'));
+    expect(queryOf(req?.url ?? '')).toMatch(
+      /^\(\(\(\(\(Name contains "Export"\) AND \(State = "Submitted"\)\) AND \(Owner = \/user\/\d+\)\) AND \(Iteration\.StartDate <= today\)\) AND \(Iteration\.EndDate >= today\)\)$/,
+    );
+    for (const item of structured(r).items) expect(item.kind).toBe('defect');
+  });
+
+  it('pages with an opaque cursor until every match was seen once', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let total = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await call('search_rally_items', { types: ['story'], pageSize: 7, order: 'formattedId', ...(cursor ? { cursor } : {}) });
+      const s = structured(r);
+      total = s.totalForKind;
+      seen.push(...s.items.map((it: { formattedId: string }) => it.formattedId));
+      cursor = s.nextCursor ?? undefined;
+      if (!cursor) break;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toHaveLength(total);
+    expect(total).toBeGreaterThan(7);
+    expect(seen.slice(0, 3)).toEqual(['US1', 'US2', 'US3']);
+  });
+
+  it('moves to the next kind after the last page of the first', async () => {
+    const first = structured(await call('search_rally_items', { text: 'Export', pageSize: 50 }));
+    expect(first.kind).toBe('story');
+    const second = structured(await call('search_rally_items', { text: 'Export', pageSize: 50, cursor: first.nextCursor }));
+    expect(second.kind).toBe('defect');
+    expect(second.items.map((i: { name: { text: string } }) => i.name.text)).toContain('Export drops owner');
+  });
+
+  it('refuses a cursor from a different query without calling Rally', async () => {
+    const first = structured(await call('search_rally_items', { types: ['story'], pageSize: 5 }));
+    sandbox.clearRequests();
+    const r = await call('search_rally_items', { types: ['defect'], pageSize: 5, cursor: first.nextCursor });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toBe('The cursor belongs to a different search. Repeat the search without a cursor. (Request ID: req-test-1)');
+    expect(wsapiRequests(sandbox)).toHaveLength(0);
+  });
+
+  it('ANDs a valid raw query with the structured filters', async () => {
+    const r = await call('search_rally_items', { types: ['story'], query: '((Blocked = true) OR (PlanEstimate > 5))', text: 'a' });
+    expect(r.isError).toBeFalsy();
+    const req = wsapiRequests(sandbox).find((q) => q.url.startsWith('/slm/webservice/v2.0/hierarchicalrequirement?'));
+    expect(queryOf(req?.url ?? '')).toBe('((Name contains "a") AND ((Blocked = true) OR (PlanEstimate > 5)))');
+  });
+
+  it('rejects an unbalanced raw query without calling Rally', async () => {
+    const r = await call('search_rally_items', { query: '(Name = x) OR (Owner.UserName = bob' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toBe('The search could not be expressed as a safe Rally query (raw query rejected: unbalanced_parentheses). (Request ID: req-test-1)');
+    expect(wsapiRequests(sandbox).filter((q) => q.url.includes('query='))).toHaveLength(0);
+  });
+
+  it('shows Rally\'s parse error for a raw query Rally rejects', async () => {
+    const r = await call('search_rally_items', { types: ['story'], query: '(Name zobolts x)' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/^Rally rejected the request\. Rally's message: "Could not parse: .+" \(Request ID: req-test-1\)$/);
+  });
+
+  it('J8: an injection attempt in text is refused with -32602 and no Rally call', async () => {
+    await expect(call('search_rally_items', { text: 'x") OR (Owner.UserName = "bob' })).rejects.toMatchObject({ code: -32602 });
+    await expect(call('search_rally_items', { order: 'Name; drop' })).rejects.toMatchObject({ code: -32602 });
+    await expect(call('search_rally_items', { pageSize: 5000 })).rejects.toMatchObject({ code: -32602 });
+    expect(wsapiRequests(sandbox)).toHaveLength(0);
+  });
+
+  it('I5: bob never sees alice\'s private items', async () => {
+    await mcp.close();
+    mcp = await connect(sandbox, { user: 'bob' });
+    const r = await call('search_rally_items', { types: ['story'], text: 'Alice private', pageSize: 50 });
+    expect(structured(r).items).toEqual([]);
+  });
+});
+
+describe('list_rally_projects', () => {
+  it('lists open projects visible to alice, by name', async () => {
+    const r = await call('list_rally_projects');
+    expect(structured(r).projects.map((p: { name: { text: string } }) => p.name.text)).toEqual(['Acme Mobile', 'Acme Online', 'Alice Private']);
+  });
+
+  it('includes closed projects on request and pages', async () => {
+    const a = structured(await call('list_rally_projects', { includeClosed: true, pageSize: 2 }));
+    expect(a.projects).toHaveLength(2);
+    const b = structured(await call('list_rally_projects', { includeClosed: true, pageSize: 2, cursor: a.nextCursor }));
+    expect([...a.projects, ...b.projects].map((p: { name: { text: string } }) => p.name.text)).toEqual(['Acme Mobile', 'Acme Online', 'Alice Private', 'Legacy Archive']);
+    expect(b.nextCursor).toBeNull();
+  });
+});
+
+describe('list_rally_iterations', () => {
+  it('returns the current sprint of the default project', async () => {
+    const r = await call('list_rally_iterations', { timeframe: 'current' });
+    expect(structured(r).iterations.map((i: { name: { text: string }; state: string }) => [i.name.text, i.state])).toEqual([['Sprint 42', 'Committed']]);
+  });
+
+  it('lists all iterations newest first', async () => {
+    const r = await call('list_rally_iterations', { project: 'Acme Online' });
+    expect(structured(r).iterations.map((i: { name: { text: string } }) => i.name.text)).toEqual(['Sprint 43', 'Sprint 42', 'Sprint 41']);
+  });
+});
+
+describe('get_rally_user', () => {
+  it('shows the linked account and its defaults', async () => {
+    const r = await call('get_rally_user');
+    expect(structured(r)).toMatchObject({
+      user: {
+        userName: 'alice@example.com', email: 'alice@example.com', displayName: { source: 'rally', untrusted: true, text: 'Alice Anders' },
+        defaultWorkspace: { name: { text: 'Acme Workspace' } }, defaultProject: { name: { text: 'Acme Online' } },
+      },
+    });
+  });
+});
+
+describe('disconnect_rally', () => {
+  it('deletes stored tokens and points to Authorized Applications', async () => {
+    const r = await call('disconnect_rally');
+    expect(mcp.disconnects.count).toBe(1);
+    expect(textOf(r)).toBe(
+      'Your Rally connection was removed from this server. To revoke access completely, open Rally, go to your profile > ' +
+        'Application Manager > Authorized Applications, and remove this app. Rally has no way for other services to revoke its access.',
+    );
+    expect(wsapiRequests(sandbox)).toHaveLength(0);
+  });
+});
