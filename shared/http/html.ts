@@ -39,7 +39,8 @@ export function pageSecurityHeaders(formActions: readonly string[] = []): Record
     'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' ${formActions.join(' ')}; frame-ancestors 'none'; base-uri 'none'`.replace(/\s+;/g, ';'),
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on our own form posts.
+    'Referrer-Policy': 'same-origin',
   };
 }
 
@@ -61,7 +62,7 @@ button.primary{background:#0d5fb3;color:#fff}button.secondary{background:#fff;co
 `;
 
 export function page(title: string, body: SafeHtml): string {
-  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${title}</title><style>${new SafeHtml(STYLE)}</style></head><body><header>Rally MCP server<span>for Copilot agents</span></header><main><div class="card">${body}</div></main></body></html>`.value;
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title><style>${new SafeHtml(STYLE)}</style></head><body><header>Rally MCP server<span>for Copilot agents</span></header><main><div class="card">${body}</div></main></body></html>`.value;
 }
 
 export function sendPage(res: Response, status: number, title: string, body: SafeHtml, formActions: readonly string[] = []): void {

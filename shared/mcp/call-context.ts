@@ -21,7 +21,7 @@ import type { ToolContext } from './tools/context.js';
 import { challenge, McpAuthError, type McpPrincipal } from './auth.js';
 import { supportsUrlElicitation } from './capabilities.js';
 import { getSession } from '../session/sessions.repo.js';
-import { registerSessionTools } from '../session/session.tools.js';
+import { sessionTools } from '../session/session.tools.js';
 import { SERVER_INFO } from './server.js';
 
 const limiters = new WeakMap<Deps, ConcurrencyLimiter>();
@@ -74,7 +74,8 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     },
   };
 
-  const linkPrompt = async (err: LinkRequiredError): Promise<CallToolResult> => {
+  const linkPrompt = async (linkErr: LinkRequiredError): Promise<CallToolResult> => {
+    let err = linkErr;
     if (principal.kind === 'session' && err.reason === 'not_linked') {
       const session = await getSession((await deps.auth()).db, principal.session.hash);
       if (session?.pending && session.pending.expiresAt > deps.clock.now()) err = new LinkRequiredError('pending_confirmation');
@@ -100,9 +101,10 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
 
   return {
     register(server: McpServer) {
-      withLinkPrompt(server, linkPrompt);
-      registerRallyTools(server, toolContext);
-      if (principal.kind === 'session') registerSessionTools(server, deps, principal.session.hash, ctx);
+      registerRallyTools(server, toolContext, {
+        onLinkRequired: linkPrompt,
+        ...(principal.kind === 'session' ? { extraTools: sessionTools(deps, principal.session.hash) } : {}),
+      });
     },
   };
 }
@@ -122,18 +124,4 @@ export function registerToolList(server: McpServer): void {
 
 function promptText(text: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }] };
-}
-
-/** Every tool registered on `server` answers a LinkRequiredError with the sign-in prompt (one place). */
-function withLinkPrompt(server: McpServer, prompt: (err: LinkRequiredError) => Promise<CallToolResult>): void {
-  const register = server.registerTool.bind(server);
-  server.registerTool = ((name: string, config: never, cb: (...args: unknown[]) => unknown) =>
-    register(name, config, (async (...args: unknown[]) => {
-      try {
-        return await cb(...args);
-      } catch (err) {
-        if (err instanceof LinkRequiredError) return prompt(err);
-        throw err;
-      }
-    }) as never)) as typeof server.registerTool;
 }
