@@ -128,28 +128,53 @@ export async function registerTestClient(base: string, redirectUri = 'http://127
   return ((await res.json()) as { client_id: string }).client_id;
 }
 
+export interface AuthorizeOptions {
+  readonly clientId: string;
+  readonly redirectUri?: string;
+  readonly username?: string;
+  readonly scope?: string;
+  readonly jar?: CookieJar;
+  readonly consent?: 'allow' | 'deny';
+  /** Extra or overriding /authorize parameters (undefined removes one). */
+  readonly params?: Record<string, string | undefined>;
+}
+
+/** Drives /authorize → consent → Rally → callback; returns where the client was sent, with the PKCE verifier. */
+export async function authorizeToRedirect(base: string, o: AuthorizeOptions): Promise<{ redirect: URL; verifier: string; state: string; steps: string[] }> {
+  const redirectUri = o.redirectUri ?? 'http://127.0.0.1:33418/callback';
+  const { verifier, challenge } = pkcePair();
+  const state = randomBytes(12).toString('base64url');
+  const authorize = new URL(`${base}/authorize`);
+  const params: Record<string, string | undefined> = {
+    response_type: 'code', client_id: o.clientId, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256',
+    state, resource: `${base}/mcp`, ...(o.scope ? { scope: o.scope } : {}), ...o.params,
+  };
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) authorize.searchParams.set(k, v);
+  const end = await browse(authorize.toString(), { username: o.username ?? 'alice', stopAt: redirectUri, ...(o.jar ? { jar: o.jar } : {}), ...(o.consent ? { consent: o.consent } : {}) });
+  if (!end.url.startsWith(redirectUri)) throw new Error(`flow ended at ${end.url} (${end.status}): ${end.steps.join(', ')} ${end.body.slice(0, 300)}`);
+  return { redirect: new URL(end.url), verifier, state, steps: end.steps };
+}
+
+export async function tokenRequest(base: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+  const res = await fetch(`${base}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : undefined };
+}
+
 /** Register → authorize → consent → Rally sign-in → callback → token, all over real HTTP. */
 export async function signIn(base: string, username: string, o: { scope?: string; clientId?: string; redirectUri?: string; jar?: CookieJar } = {}): Promise<SignedIn> {
   const redirectUri = o.redirectUri ?? 'http://127.0.0.1:33418/callback';
   const clientId = o.clientId ?? (await registerTestClient(base, redirectUri));
-  const { verifier, challenge } = pkcePair();
-  const state = randomBytes(12).toString('base64url');
-  const authorize = new URL(`${base}/authorize`);
-  for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state, resource: `${base}/mcp`, ...(o.scope ? { scope: o.scope } : {}) })) {
-    authorize.searchParams.set(k, v);
-  }
-  const end = await browse(authorize.toString(), { username, stopAt: redirectUri, ...(o.jar ? { jar: o.jar } : {}) });
-  const back = new URL(end.url);
-  const code = back.searchParams.get('code');
-  if (!code || back.searchParams.get('state') !== state) throw new Error(`no code in redirect (${end.steps.join(', ')}) ${end.body.slice(0, 200)}`);
-  const res = await fetch(`${base}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: clientId, resource: `${base}/mcp` }),
-  });
-  const body = (await res.json()) as { access_token: string; refresh_token: string; scope: string };
-  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(body)}`);
-  return { clientId, redirectUri, accessToken: body.access_token, refreshToken: body.refresh_token, scope: body.scope };
+  const { redirect, verifier, state } = await authorizeToRedirect(base, { clientId, redirectUri, username, ...(o.scope ? { scope: o.scope } : {}), ...(o.jar ? { jar: o.jar } : {}) });
+  const code = redirect.searchParams.get('code');
+  if (!code || redirect.searchParams.get('state') !== state) throw new Error(`no code in redirect ${redirect.searchParams.get('error') ?? ''}`);
+  const res = await tokenRequest(base, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: clientId, resource: `${base}/mcp` });
+  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.json)}`);
+  return { clientId, redirectUri, accessToken: res.json.access_token, refreshToken: res.json.refresh_token, scope: res.json.scope };
 }
 
 /** A JSON-RPC call to /mcp; parses SSE or JSON answers. */
