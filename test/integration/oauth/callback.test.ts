@@ -1,0 +1,246 @@
+/**
+ * Security cases B (callback handling) and C1/C2/C6/C7 (binding, forwarded
+ * links, login CSRF) in default mode, over real HTTP with the Rally sandbox.
+ */
+import { Firestore } from '@google-cloud/firestore';
+import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { browse, CookieJar, mcpCall, pkcePair, registerTestClient, signIn, toolCallBody } from '../../helpers/oauth-flow.js';
+import { consumeLinkTransaction, createLinkTransaction } from '../../../shared/storage/link-transactions.repo.js';
+import { createNoCredentialsAuth } from '../../../shared/app/no-credentials-auth.js';
+import { COLLECTIONS } from '../../../shared/storage/collections.js';
+
+const REDIRECT = 'http://127.0.0.1:33418/callback';
+
+describe('OAuth callback (groups B and C)', () => {
+  let stack: TestStack;
+  let base: string;
+  let db: Firestore;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { RALLY_TIMEOUT_MS: '1500' } });
+    base = stack.url;
+    db = new Firestore({
+      projectId: stack.projectId, host: stack.firestoreHost, ssl: false, preferRest: true,
+      customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(stack.projectId),
+    } as ConstructorParameters<typeof Firestore>[0]);
+  });
+  afterAll(async () => {
+    await db?.terminate();
+    await stack?.stop();
+  });
+  afterEach(() => stack.sandbox!.clearFaults());
+
+  const tokenRequests = () => stack.sandbox!.requests().filter((r) => r.url.startsWith('/login/oauth2/token')).length;
+  const countDocs = async (name: string) => (await db.collection(name).get()).size;
+
+  /** Our /authorize → consent → the 303 to Rally: the Rally URL (with our state) and the browser's jar. */
+  async function startLink(clientId?: string) {
+    const id = clientId ?? (await registerTestClient(base, REDIRECT));
+    const url = new URL(`${base}/authorize`);
+    const { challenge } = pkcePair();
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 'client-state' })) url.searchParams.set(k, v);
+    const jar = new CookieJar();
+    const res = await browse(url.toString(), { username: 'alice', stopAt: stack.sandbox!.url, jar });
+    const rallyUrl = new URL(res.url);
+    return { rallyUrl, jar, state: rallyUrl.searchParams.get('state')!, clientId: id };
+  }
+
+  /** Signs in at the sandbox and stops where Rally sends the browser back to us. */
+  async function rallyCallback(rallyUrl: URL, username = 'alice', consent: 'allow' | 'deny' = 'allow') {
+    const res = await browse(rallyUrl.toString(), { username, stopAt: `${base}/oauth/callback`, consent, jar: new CookieJar() });
+    return new URL(res.url);
+  }
+
+  const callback = (url: URL | string, jar?: CookieJar, init: RequestInit = {}) => {
+    const cookie = jar?.header(base);
+    return fetch(url, { redirect: 'manual', ...init, headers: { ...(cookie ? { cookie } : {}), ...(init.headers as Record<string, string>) } });
+  };
+
+  it('B1: no state → 400, no token request, nothing stored', async () => {
+    const before = [tokenRequests(), await countDocs(COLLECTIONS.grants)];
+    const res = await callback(`${base}/oauth/callback?code=abc`);
+    expect(res.status).toBe(400);
+    expect([tokenRequests(), await countDocs(COLLECTIONS.grants)]).toEqual(before);
+  });
+
+  it('B2: unknown state, or one altered by a character → 400, no token request', async () => {
+    const { state, jar } = await startLink();
+    const before = tokenRequests();
+    const altered = `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`;
+    for (const s of ['unknown-state', altered]) {
+      const res = await callback(`${base}/oauth/callback?code=abc&state=${s}`, jar);
+      expect(res.status).toBe(400);
+    }
+    expect(tokenRequests()).toBe(before);
+  });
+
+  it('B3/C2/C6: valid state without the binding cookie, or with another browser’s → 403, no token request, nothing bound', async () => {
+    const { rallyUrl } = await startLink();
+    const back = await rallyCallback(rallyUrl, 'bob'); // the victim signs in with the attacker's link
+    const other = (await startLink()).jar; // a different browser's cookie
+    const before = [tokenRequests(), await countDocs(COLLECTIONS.rallyTokens)];
+    expect((await callback(back)).status).toBe(403);
+    expect((await callback(back, other)).status).toBe(403);
+    expect([tokenRequests(), await countDocs(COLLECTIONS.rallyTokens)]).toEqual(before);
+  });
+
+  it('B4/B13: a completed callback replayed (e.g. copied from request logs) → 400; the first binding is unchanged', async () => {
+    const { rallyUrl, jar } = await startLink();
+    const back = await rallyCallback(rallyUrl);
+    const first = await callback(back, jar);
+    expect(first.status).toBe(302);
+    const grants = await countDocs(COLLECTIONS.grants);
+    const replay = await callback(back, jar);
+    expect(replay.status).toBe(400);
+    expect(await countDocs(COLLECTIONS.grants)).toBe(grants);
+  });
+
+  it('B5/F2: a state 10 min + 1 s old that TTL has not removed is refused (injected clock)', async () => {
+    const created = new Date('2026-01-05T10:00:00Z');
+    await createLinkTransaction(db, 'b5-state', {
+      kind: 'authorize', browserHash: 'x', sealed: 'x', createdAt: created, expiresAt: new Date(created.getTime() + 600_000),
+    });
+    const late = await consumeLinkTransaction(db, 'b5-state', 'browser', new Date(created.getTime() + 601_000));
+    expect(late).toEqual({ ok: false, reason: 'expired' });
+    expect((await db.doc(`${COLLECTIONS.linkTransactions}/${(await import('../../../shared/crypto/hash.js')).sha256Id('b5-state')}`).get()).exists).toBe(false);
+  });
+
+  it('B6/F3: 50 parallel callbacks with one state → exactly one reaches the token exchange', async () => {
+    const { rallyUrl, jar } = await startLink();
+    const back = await rallyCallback(rallyUrl);
+    const before = tokenRequests();
+    const results = await Promise.all(Array.from({ length: 50 }, () => callback(back, jar).then((r) => r.status)));
+    expect(results.filter((s) => s === 302)).toHaveLength(1);
+    expect(results.filter((s) => s === 400)).toHaveLength(49);
+    expect(tokenRequests() - before).toBe(1);
+  });
+
+  it('B8: an iss that is not Rally’s → refused, no token request, error_description not shown', async () => {
+    const { rallyUrl, jar } = await startLink();
+    const back = await rallyCallback(rallyUrl);
+    back.searchParams.set('iss', 'https://evil.example');
+    back.searchParams.set('error_description', '<script>alert(1)</script>');
+    const before = tokenRequests();
+    const res = await callback(back, jar);
+    expect(res.status).toBe(400);
+    expect(await res.text()).not.toContain('alert(1)');
+    expect(tokenRequests()).toBe(before);
+  });
+
+  it('B9: error=access_denied with a valid state → state consumed, generic page, no token request', async () => {
+    const { rallyUrl, jar } = await startLink();
+    const back = await rallyCallback(rallyUrl, 'alice', 'deny');
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    back.searchParams.set('error_description', '<img src=x onerror=alert(1)>');
+    const before = tokenRequests();
+    const res = await callback(back, jar);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('Sign-in was not completed');
+    expect(html).not.toContain('onerror');
+    // The client learns of the refusal only through its own validated redirect URI.
+    expect(html).toContain(`${REDIRECT}?error=access_denied&amp;state=client-state&amp;iss=`);
+    expect((await callback(back, jar)).status).toBe(400); // consumed
+    expect(tokenRequests()).toBe(before);
+  });
+
+  it('B10: error with an invalid state → generic page without attacker text', async () => {
+    const res = await callback(`${base}/oauth/callback?state=nope&error=access_denied&error_description=${encodeURIComponent('<b>call +1-555 now</b>')}`);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).not.toContain('555');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  });
+
+  it('B11: POST to the callback → 405', async () => {
+    const res = await fetch(`${base}/oauth/callback?state=x&code=y`, { method: 'POST' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET');
+  });
+
+  it('B14: malformed Rally token responses → failure, nothing stored, generic page', async () => {
+    const bodies = [
+      'not json', JSON.stringify({ token_type: 'Bearer', expires_in: 60 }), JSON.stringify({ access_token: 'a', token_type: 'mac', expires_in: 60 }),
+      JSON.stringify({ access_token: 'a', expires_in: 60 }), JSON.stringify({ access_token: 'a', token_type: 'Bearer', expires_in: -5 }),
+      JSON.stringify({ access_token: 'a', token_type: 'Bearer', expires_in: 'soon' }), JSON.stringify({ access_token: 'a', token_type: 'bearer', expires_in: 60, refresh_token: 42 }),
+    ];
+    for (const body of bodies) {
+      const { rallyUrl, jar } = await startLink();
+      const back = await rallyCallback(rallyUrl);
+      const remove = stack.sandbox!.injectFault({ pathPrefix: '/login/oauth2/token', times: 1, fault: { kind: 'status', status: 200, body, contentType: 'application/json' } });
+      const before = [await countDocs(COLLECTIONS.grants), await countDocs(COLLECTIONS.rallyTokens), await countDocs(COLLECTIONS.authCodes)];
+      const res = await callback(back, jar);
+      remove();
+      expect({ body, status: res.status }).toEqual({ body, status: 502 });
+      expect(await res.text()).not.toContain(body.slice(0, 20).replace(/[<>&"]/g, ''));
+      expect([await countDocs(COLLECTIONS.grants), await countDocs(COLLECTIONS.rallyTokens), await countDocs(COLLECTIONS.authCodes)]).toEqual(before);
+    }
+  });
+
+  it('B15: token exchange 5xx or timeout → the state cannot be reused; the user starts again; no partial record', async () => {
+    for (const fault of [{ kind: 'status', status: 503 } as const, { kind: 'latency', ms: 3000 } as const]) {
+      const { rallyUrl, jar } = await startLink();
+      const back = await rallyCallback(rallyUrl);
+      stack.sandbox!.injectFault({ pathPrefix: '/login/oauth2/token', times: 1, fault });
+      const grants = await countDocs(COLLECTIONS.grants);
+      const res = await callback(back, jar);
+      expect(res.status).toBe(502);
+      expect(await res.text()).toContain('Start again from your application');
+      stack.sandbox!.clearFaults();
+      expect((await callback(back, jar)).status).toBe(400);
+      expect(await countDocs(COLLECTIONS.grants)).toBe(grants);
+    }
+  });
+
+  it('B16: the token request uses the same redirect_uri, client authentication and the PKCE verifier, at the configured endpoint', async () => {
+    const { rallyUrl, jar } = await startLink();
+    const back = await rallyCallback(rallyUrl);
+    stack.sandbox!.clearRequests();
+    expect((await callback(back, jar)).status).toBe(302);
+    const tokenCalls = stack.sandbox!.requests().filter((r) => r.method === 'POST');
+    expect(tokenCalls).toHaveLength(1);
+    const call = tokenCalls[0]!;
+    expect(call.url).toBe('/login/oauth2/token');
+    const form = new URLSearchParams(call.body);
+    expect(form.get('grant_type')).toBe('authorization_code');
+    expect(form.get('redirect_uri')).toBe(rallyUrl.searchParams.get('redirect_uri'));
+    expect(form.get('redirect_uri')).toBe(`${base}/oauth/callback`);
+    expect(form.get('client_id')).toBe(rallyUrl.searchParams.get('client_id'));
+    expect(form.get('client_secret')).toBeTruthy();
+    const verifier = form.get('code_verifier')!;
+    const { createHash } = await import('node:crypto');
+    expect(createHash('sha256').update(verifier).digest('base64url')).toBe(rallyUrl.searchParams.get('code_challenge'));
+  });
+
+  it('C1/C7: a re-link opened by another Rally user is refused before anything is bound', async () => {
+    const alice = await signIn(base, 'alice');
+    const auth = { authorization: `Bearer ${alice.accessToken}` };
+    const disconnect = await mcpCall(stack.mcpUrl, toolCallBody('disconnect_rally', {}), auth);
+    expect(disconnect.json.result.isError).toBeFalsy();
+    const prompt = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
+    expect(prompt.json.result.isError).toBe(true);
+    const link = /\((http[^)]+\/connect\/[A-Za-z0-9_-]+)\)/.exec(prompt.json.result.content[0].text)![1]!;
+    // The link is forwarded to bob, who signs in to Rally as himself.
+    const res = await browse(link, { username: 'bob', stopAt: 'never' });
+    expect(res.status).toBe(403);
+    expect(res.body).toContain('different Rally user');
+    const still = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
+    expect(still.json.result.isError).toBe(true); // alice's grant is still unlinked, not bob's
+    expect(JSON.stringify(still.json)).not.toContain('bob@example.com');
+    // Alice herself can re-link through a fresh link.
+    const fresh = /\((http[^)]+\/connect\/[A-Za-z0-9_-]+)\)/.exec(still.json.result.content[0].text)![1]!;
+    const done = await browse(fresh, { username: 'alice', stopAt: 'never' });
+    expect(done.body).toContain('Rally is connected.');
+    const ok = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
+    expect(JSON.stringify(ok.json.result.structuredContent)).toContain('alice@example.com');
+  });
+
+  it('A6: an unknown or used connect link → 404 page and no transaction', async () => {
+    const txs = await countDocs(COLLECTIONS.linkTransactions);
+    const res = await fetch(`${base}/connect/${'A'.repeat(43)}`);
+    expect(res.status).toBe(404);
+    const post = await fetch(`${base}/connect/${'A'.repeat(43)}`, { method: 'POST', headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=continue', redirect: 'manual' });
+    expect(post.status).toBe(404);
+    expect(await countDocs(COLLECTIONS.linkTransactions)).toBe(txs);
+  });
+});
