@@ -28,9 +28,11 @@ const limiters = new WeakMap<Deps, ConcurrencyLimiter>();
 
 export interface CallContext {
   register(server: McpServer): void;
+  /** Set when a tool answered "sign in first" during this request (the REST surface turns it into a 401). */
+  readonly linkRequired: { url: string | undefined; pendingConfirmation: boolean } | undefined;
 }
 
-export async function createCallContext(deps: Deps, ctx: RequestContext, principal: McpPrincipal, o: { needsRally: boolean }): Promise<CallContext> {
+export async function createCallContext(deps: Deps, ctx: RequestContext, principal: McpPrincipal, o: { needsRally: boolean; surface: 'mcp' | 'rest' }): Promise<CallContext> {
   const key = principal.kind === 'grant' ? grantPrincipal(principal.token.grantId) : sessionPrincipal(principal.session.hash);
   let link: StoredLink | undefined;
   if (o.needsRally) {
@@ -74,6 +76,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     },
   };
 
+  let linkRequired: CallContext['linkRequired'];
   const linkPrompt = async (linkErr: LinkRequiredError): Promise<CallToolResult> => {
     let err = linkErr;
     if (principal.kind === 'session' && err.reason === 'not_linked') {
@@ -81,6 +84,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       if (session?.pending && session.pending.expiresAt > deps.clock.now()) err = new LinkRequiredError('pending_confirmation');
     }
     if (err.reason === 'pending_confirmation') {
+      linkRequired = { url: undefined, pendingConfirmation: true };
       return promptText('Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.');
     }
     const clientName = principal.kind === 'grant' ? principal.token.clientId : 'Agent session';
@@ -88,9 +92,10 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       ? { kind: 'relink' as const, grantId: principal.token.grantId, sub: principal.token.sub, clientName }
       : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: ctx.agentId ? `Copilot agent ${ctx.agentId}` : 'Agent session' };
     const connect = await createConnectLink(deps, target, ctx.agentId);
+    linkRequired = { url: connect.url, pendingConfirmation: false };
     ctx.log.info('sign_in_started', { mode: target.kind, reason: err.reason, audit: true });
     const message = `Sign in to Rally to let this agent read and update your work items. Verification code: ${connect.verificationCode}.`;
-    if (await supportsUrlElicitation(deps, principal)) {
+    if (o.surface === 'mcp' && (await supportsUrlElicitation(deps, principal))) {
       throw new UrlElicitationRequiredError([{ mode: 'url', elicitationId: connect.elicitationId, url: connect.url, message }], 'Rally is not connected for this user.');
     }
     return promptText(
@@ -100,6 +105,9 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
   };
 
   return {
+    get linkRequired() {
+      return linkRequired;
+    },
     register(server: McpServer) {
       registerRallyTools(server, toolContext, {
         onLinkRequired: linkPrompt,

@@ -15,6 +15,7 @@ import { buildMcpServer } from './server.js';
 import { createCallContext, registerToolList } from './call-context.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';
 import { rememberClientCapabilities } from './capabilities.js';
+import { serveToolRest } from './rest.js';
 
 const MAX_JSON_DEPTH = 32;
 
@@ -78,7 +79,8 @@ export function createMcpHandler(deps: Deps) {
       return;
     }
     try {
-      await serve(deps, ctx, req, res);
+      if (req.path.startsWith('/tools/')) await serveToolRest(deps, ctx, req, res);
+      else await serve(deps, ctx, req, res);
     } catch (err) {
       respondError(ctx, res, err);
     }
@@ -120,7 +122,7 @@ async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Respons
   const init = msgs.find((m) => m.method === 'initialize');
   if (init) await rememberClientCapabilities(deps, principal, init.params?.capabilities);
   const callsTools = msgs.some((m) => m.method === 'tools/call');
-  const call = await createCallContext(deps, ctx, principal, { needsRally: callsTools });
+  const call = await createCallContext(deps, ctx, principal, { needsRally: callsTools, surface: 'mcp' });
   return runServer(buildMcpServer((s) => call.register(s)), req, res);
 }
 
@@ -134,7 +136,7 @@ async function runServer(server: McpServer, req: Request, res: Response): Promis
   await transport.handleRequest(req, res, req.body);
 }
 
-function respondError(ctx: RequestContext, res: Response, err: unknown): void {
+export function respondError(ctx: RequestContext, res: Response, err: unknown): void {
   if (res.headersSent) {
     ctx.log.error('mcp_request_failed_after_headers', { errName: err instanceof Error ? err.name : typeof err });
     return;
