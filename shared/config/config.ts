@@ -82,7 +82,17 @@ export const ConfigSchema = z
     /** Dev only: allow Client ID Metadata Documents on loopback http URLs. */
     DANGEROUSLY_ALLOW_LOOPBACK_CIMD: bool('false'),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(1_000_000),
+    /** Tool policy as inline JSON (see docs/operating.md "Policy"). At most one of POLICY_JSON, POLICY_FILE, POLICY_SECRET. */
     POLICY_JSON: z.string().optional(),
+    /** Path to a policy JSON file (e.g. shipped with the deployment). */
+    POLICY_FILE: z.string().min(1).optional(),
+    /** Secret Manager secret holding the policy JSON, read at the pinned POLICY_SECRET_VERSION. */
+    POLICY_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Secret Manager secret id').optional(),
+    POLICY_SECRET_VERSION: z.string().regex(/^\d+$/, 'must be a numeric secret version').default('1'),
+    /** Shards per rate-limit counter window (see shared/ratelimit/limiter.ts); more shards, more write headroom per key. */
+    RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
+    /** In-process cap on concurrent /mcp requests per instance (answered 503 beyond it). */
+    MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(1000).default(80),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   })

@@ -23,6 +23,8 @@ export const LOGGABLE_FIELDS: ReadonlySet<string> = new Set([
   'tool', 'outcome', 'rallyStatus', 'rallyObject', 'rallyType', 'attempt', 'retryAfterSeconds', 'limit', 'scope',
   'kid', 'port', 'url', 'count', 'redirectHost', 'instanceId', 'metadata', 'audit', 'policy', 'bytes', 'mode',
   'logging.googleapis.com/trace', 'logging.googleapis.com/spanId', 'logging.googleapis.com/labels', 'logName',
+  // audit / rate limiting (shared/audit, shared/ratelimit): labels and numbers only
+  'limitKind', 'windowSeconds',
 ]);
 
 const LEVELS: Record<Severity, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40 };
