@@ -26,8 +26,6 @@ export const COLLECTIONS = {
   connectTransactions: 'connect_transactions',
   /** Windowed rate-limit counters. */
   rateLimits: 'rate_limits',
-  /** Short leases (single-flight Rally refresh across instances). */
-  leases: 'leases',
 } as const;
 
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
