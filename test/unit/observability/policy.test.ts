@@ -87,7 +87,7 @@ describe('policy decisions', () => {
     // A forged agent id with looser rules gains nothing over the defaults...
     expect(visible(p, { agentId: 'agent-loose' })).toEqual(['get_item', 'search_items']);
     expect(p.decide({ agentId: 'agent-loose', tool: 'update_item', toolIsWrite: true })).toEqual({ allowed: false, reason: 'read_only' });
-    expect(p.limitsFor({ agentId: 'agent-loose' }).perAgentPerMinute).toBe(DEFAULT_RATE_LIMITS.perAgentPerMinute);
+    expect(p.limitsFor({ agentId: 'agent-loose' }).perAgentPerMinute).toBe(100_000); // only ever tightens the (unlimited) default
     // ...nor over the client rule.
     expect(visible(p, { clientId: 'studio', agentId: 'agent-loose' })).toEqual(['get_item', 'search_items', 'update_item']);
     expect(p.limitsFor({ clientId: 'studio', agentId: 'agent-loose' }).perAgentPerMinute).toBe(100);
