@@ -4,6 +4,7 @@
  */
 import { loadConfig, ConfigError } from '../shared/config/config.js';
 import { createFrontDoor, loadFunctions } from './front-door.js';
+import { startSummaryTimer } from '../shared/metrics/summary.js';
 
 const port = Number(process.env.PORT ?? 8080);
 try {
@@ -16,6 +17,8 @@ try {
   throw err;
 }
 await loadFunctions();
+// Local stack only: a one-line summary of tool calls every minute (when there were any).
+startSummaryTimer((line) => process.stdout.write(`${line}\n`), 60_000);
 const server = createFrontDoor();
 server.on('error', (err: NodeJS.ErrnoException) => {
   process.stderr.write(

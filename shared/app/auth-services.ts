@@ -13,6 +13,9 @@ import { createAccessTokenSigner, type AccessTokenSigner } from '../crypto/acces
 import { RallyTokenStore } from '../storage/rally-tokens.store.js';
 import { refreshRallyTokens, type RallyOAuthConfig } from '../oauth/rally-oauth.js';
 import type { RallyTokens } from '../storage/rally-tokens.store.js';
+import { loadPolicy, type Policy } from '../policy/policy.js';
+import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js';
+import { TOOL_DEFINITIONS } from '../mcp/tools/register.js';
 import type { Deps } from './deps.js';
 
 export interface AuthServices {
@@ -25,6 +28,9 @@ export interface AuthServices {
   rallyClientSecret(): Promise<string>;
   /** Refreshes Rally tokens with our client credentials. */
   refreshRally(refreshToken: string): Promise<RallyTokens>;
+  /** Tool policy (read-only, allowed tools, rate limits per client and agent), validated at load. */
+  readonly policy: Policy;
+  readonly rateLimiter: RateLimiter;
 }
 
 export async function createAuthServices(deps: Deps): Promise<AuthServices> {
@@ -44,6 +50,9 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     usePkce: config.RALLY_PKCE,
     timeoutMs: config.RALLY_TIMEOUT_MS,
   };
+  const policy = await loadPolicy(config, source, { knownTools: TOOL_DEFINITIONS.map((t) => t.name) });
+  deps.log.info('policy_loaded', { policy: policy.fingerprint, mode: policy.source });
+  const rateLimiter = createRateLimiter({ db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS });
   const rallyClientSecret = async () =>
     new TextDecoder().decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION)).trim();
   return {
@@ -53,6 +62,8 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     tokens,
     rally,
     rallyClientSecret,
+    policy,
+    rateLimiter,
     refreshRally: async (refreshToken) => refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
   };
 }

@@ -9,6 +9,8 @@ import { loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AuthServices } from './auth-services.js';
+import { audit, type AuditEvent, type AuditFields } from '../audit/audit.js';
+import type { RequestContext } from './request-context.js';
 
 export type FetchLike = typeof fetch;
 
@@ -19,8 +21,15 @@ export interface Deps {
   readonly fetch: FetchLike;
   /** Firestore is created on first use: metadata endpoints never pay for it. */
   db(): Promise<Firestore>;
-  /** Keys, sealer, token store: built on first use, then shared by the instance's requests. */
+  /** Keys, sealer, token store, policy: built on first use, then shared by the instance's requests. */
   auth(): Promise<AuthServices>;
+  /** Writes an audit event (with the request's Copilot metadata once bound by `forRequest`). */
+  audit(event: AuditEvent, fields?: AuditFields): void;
+}
+
+/** The same dependencies, logging and auditing with one request's context. */
+export function forRequest(deps: Deps, ctx: RequestContext): Deps {
+  return { ...deps, log: ctx.log, audit: (event, fields = {}) => audit(ctx.log, event, fields, ctx) };
 }
 
 /** Firestore over REST (`preferRest`) avoids loading gRPC at cold start. */
@@ -51,9 +60,11 @@ export interface DepsOverrides {
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
   let db: Promise<Firestore> | undefined = overrides.db ? Promise.resolve(overrides.db) : undefined;
   let auth: Promise<AuthServices> | undefined;
+  const log = overrides.log ?? createLogger({ level: config.LOG_LEVEL });
   const deps: Deps = {
     config,
-    log: overrides.log ?? createLogger({ level: config.LOG_LEVEL }),
+    log,
+    audit: (event, fields = {}) => audit(log, event, fields, {}),
     clock: overrides.clock ?? systemClock,
     fetch: overrides.fetch ?? globalThis.fetch.bind(globalThis),
     db: () => (db ??= createFirestore(config).catch((err: unknown) => {

@@ -23,11 +23,14 @@ export type AuditEvent =
   | 'rate_limited'
   | 'policy_denied'
   | 'rally_disconnected'
-  | 'session_linked';
+  | 'session_linked'
+  | 'sign_in_failed'
+  | 'client_registered';
 
 export const AUDIT_EVENTS: readonly AuditEvent[] = [
   'tool_executed', 'sign_in_started', 'sign_in_completed', 'consent_granted', 'token_issued', 'token_refreshed',
   'token_revoked', 'access_denied', 'rate_limited', 'policy_denied', 'rally_disconnected', 'session_linked',
+  'sign_in_failed', 'client_registered',
 ];
 
 export type AuditOutcome = 'success' | 'error' | 'denied' | 'rate_limited';
@@ -90,7 +93,7 @@ function metadataOf(ctx: AuditContext): Record<string, string> {
 
 /** WARNING for refusals and failures, INFO otherwise (so severity filters catch denials). */
 export function severityOf(event: AuditEvent, outcome: AuditOutcome | undefined): 'info' | 'warn' {
-  if (event === 'access_denied' || event === 'rate_limited' || event === 'policy_denied') return 'warn';
+  if (event === 'access_denied' || event === 'rate_limited' || event === 'policy_denied' || event === 'sign_in_failed') return 'warn';
   return outcome === undefined || outcome === 'success' ? 'info' : 'warn';
 }
 
@@ -99,6 +102,7 @@ export function auditFields(event: AuditEvent, fields: AuditFields, ctx: AuditCo
   const defaultOutcome: Partial<Record<AuditEvent, AuditOutcome>> = {
     access_denied: 'denied',
     policy_denied: 'denied',
+    sign_in_failed: 'error',
     rate_limited: 'rate_limited',
   };
   return {

@@ -51,7 +51,7 @@ export async function authenticate(deps: Deps, req: Request): Promise<McpPrincip
       return { kind: 'grant', token };
     } catch (err) {
       if (!(err instanceof AccessTokenError)) throw err; // e.g. Secret Manager down → 503, not 401
-      deps.log.info('access_denied', { reason: err.reason, audit: true });
+      deps.audit('access_denied', { reason: `token_${err.reason}` });
       throw new McpAuthError('invalid_token', 401, 'The access token is invalid or expired.', challenge(deps, { error: 'invalid_token', error_description: 'The access token is invalid or expired' }));
     }
   }

@@ -16,7 +16,10 @@ import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../rally/limi
 import { getGrant } from '../storage/grants.repo.js';
 import { grantPrincipal, sessionPrincipal, type StoredLink } from '../storage/rally-tokens.store.js';
 import { createConnectLink } from '../session/connect.js';
-import { registerRallyTools } from './tools/register.js';
+import { registerRallyTools, TOOL_DEFINITIONS } from './tools/register.js';
+import type { AuthServices } from '../app/auth-services.js';
+import { checkRateLimits } from '../ratelimit/enforce.js';
+import { recordToolCall } from '../metrics/summary.js';
 import type { ToolContext } from './tools/context.js';
 import { challenge, McpAuthError, type McpPrincipal } from './auth.js';
 import { supportsUrlElicitation } from './capabilities.js';
@@ -30,10 +33,16 @@ export interface CallContext {
   register(server: McpServer): void;
   /** Set when a tool answered "sign in first" during this request (the REST surface turns it into a 401). */
   readonly linkRequired: { url: string | undefined; pendingConfirmation: boolean } | undefined;
+  /** Set when a rate limit refused a tool during this request (the REST surface turns it into a 429). */
+  readonly rateLimited: { retryAfterSeconds: number } | undefined;
 }
 
+/** `deps` must be bound to the request (`forRequest`), so audit events carry its metadata. */
 export async function createCallContext(deps: Deps, ctx: RequestContext, principal: McpPrincipal, o: { needsRally: boolean; surface: 'mcp' | 'rest' }): Promise<CallContext> {
+  const rdeps = deps;
   const key = principal.kind === 'grant' ? grantPrincipal(principal.token.grantId) : sessionPrincipal(principal.session.hash);
+  const caller = principal.kind === 'grant' ? { clientId: principal.token.clientId, sub: principal.token.sub } : {};
+  const services = await deps.auth();
   let link: StoredLink | undefined;
   if (o.needsRally) {
     const auth = await deps.auth();
@@ -72,11 +81,15 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     disconnect: async () => {
       await (await deps.auth()).tokens.remove(key);
-      ctx.log.info('rally_disconnected', { mode: principal.kind, audit: true });
+      rdeps.audit('rally_disconnected', { mode: principal.kind, ...caller });
     },
+    ...toolPolicy(deps, ctx, services, caller, principal.kind === 'session' ? principal.session.hash : undefined, () => link?.rallyUser.userName, (s) => {
+      rateLimited = { retryAfterSeconds: s };
+    }),
   };
 
   let linkRequired: CallContext['linkRequired'];
+  let rateLimited: CallContext['rateLimited'];
   const linkPrompt = async (linkErr: LinkRequiredError): Promise<CallToolResult> => {
     let err = linkErr;
     if (principal.kind === 'session' && err.reason === 'not_linked') {
@@ -93,7 +106,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: ctx.agentId ? `Copilot agent ${ctx.agentId}` : 'Agent session' };
     const connect = await createConnectLink(deps, target, ctx.agentId);
     linkRequired = { url: connect.url, pendingConfirmation: false };
-    ctx.log.info('sign_in_started', { mode: target.kind, reason: err.reason, audit: true });
+    rdeps.audit('sign_in_started', { mode: target.kind, reason: err.reason, ...caller });
     const message = `Sign in to Rally to let this agent read and update your work items. Verification code: ${connect.verificationCode}.`;
     if (o.surface === 'mcp' && (await supportsUrlElicitation(deps, principal))) {
       throw new UrlElicitationRequiredError([{ mode: 'url', elicitationId: connect.elicitationId, url: connect.url, message }], 'Rally is not connected for this user.');
@@ -108,6 +121,9 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     get linkRequired() {
       return linkRequired;
     },
+    get rateLimited() {
+      return rateLimited;
+    },
     register(server: McpServer) {
       registerRallyTools(server, toolContext, {
         onLinkRequired: linkPrompt,
@@ -117,10 +133,57 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
   };
 }
 
-/** Tools for an anonymous tools/list: same definitions, no Rally access (tools/call is never anonymous). */
-export function registerToolList(server: McpServer): void {
+/**
+ * Policy and rate limits for one caller, and the audit of every execution.
+ * Client-id rules are enforced by our tokens; agent-id rules rely on a header
+ * the client asserts, so they only constrain well-behaved clients.
+ */
+function toolPolicy(
+  deps: Deps, ctx: RequestContext, services: AuthServices, caller: { clientId?: string; sub?: string }, sessionHash: string | undefined,
+  rallyUser: () => string | undefined, onRateLimited: (retryAfterSeconds: number) => void,
+): Pick<ToolContext, 'isToolAllowed' | 'guard' | 'onExecuted'> {
+  const who = { clientId: caller.clientId, agentId: ctx.agentId };
+  const isWrite = (name: string) => !(TOOL_DEFINITIONS.find((t) => t.name === name)?.readOnly ?? false);
+  return {
+    isToolAllowed: (name) => services.policy.isToolVisible({ ...who, tool: name, toolIsWrite: isWrite(name) }),
+    guard: async (tool) => {
+      const decision = services.policy.decide({ ...who, tool: tool.name, toolIsWrite: !tool.readOnly });
+      if (!decision.allowed) {
+        deps.audit('policy_denied', { ...caller, tool: tool.name, reason: decision.reason, policy: services.policy.fingerprint });
+        recordToolCall(tool.name, 'denied', 0);
+        const why = decision.reason === 'read_only' ? 'This agent is read-only: it cannot change Rally.' : 'This tool is not enabled for this agent.';
+        return promptText(`${why} (Request ID ${ctx.requestId})`);
+      }
+      const limit = await checkRateLimits(services.rateLimiter, services.policy.limitsFor(who), {
+        agentId: ctx.agentId, userKey: caller.sub ?? sessionHash, sessionHash: ctx.sessionHash,
+      });
+      if (!limit.allowed) {
+        deps.audit('rate_limited', { ...caller, tool: tool.name, limitKind: limit.kind, limit: limit.limit, windowSeconds: limit.windowSeconds, retryAfterSeconds: limit.retryAfterSeconds });
+        recordToolCall(tool.name, 'rate_limited', 0);
+        onRateLimited(limit.retryAfterSeconds);
+        return promptText(`Rate limit reached (${limit.limit} calls per minute per ${limit.kind}). Try again in ${limit.retryAfterSeconds} s. (Request ID ${ctx.requestId})`);
+      }
+      return undefined;
+    },
+    onExecuted: (e) => {
+      const user = rallyUser();
+      deps.audit('tool_executed', { ...caller, ...(user ? { rallyUser: user } : {}), tool: e.tool, outcome: e.outcome, durationMs: e.durationMs, ...(e.rallyObject ? { rallyObject: e.rallyObject } : {}), ...(e.errCode ? { errCode: e.errCode } : {}) });
+      recordToolCall(e.tool, e.outcome, e.durationMs);
+    },
+  };
+}
+
+/** Tools for an anonymous tools/list: same definitions and policy, no Rally access (tools/call is never anonymous). */
+export async function anonymousToolList(deps: Deps, ctx: RequestContext): Promise<(server: McpServer) => void> {
+  const { policy } = await deps.auth();
+  const isWrite = (name: string) => !(TOOL_DEFINITIONS.find((t) => t.name === name)?.readOnly ?? false);
+  return (server) => registerToolList(server, (name) => policy.isToolVisible({ agentId: ctx.agentId, tool: name, toolIsWrite: isWrite(name) }));
+}
+
+function registerToolList(server: McpServer, isToolAllowed: (name: string) => boolean): void {
   const refuse = () => Promise.reject(new LinkRequiredError('not_linked'));
   registerRallyTools(server, {
+    isToolAllowed,
     rally: new Proxy({}, { get: () => refuse }) as ToolContext['rally'],
     requestId: 'anonymous',
     log: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } },

@@ -6,13 +6,15 @@
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { Deps } from '../app/deps.js';
+import { forRequest, type Deps } from '../app/deps.js';
+import { audit } from '../audit/audit.js';
+import { createInstanceLimits } from '../ratelimit/limiter.js';
 import { buildRequestContext, type RequestContext } from '../app/request-context.js';
 import { isUnavailable } from '../http/unavailable.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { authenticate, challenge, McpAuthError, missingScopes, type McpPrincipal } from './auth.js';
 import { buildMcpServer } from './server.js';
-import { createCallContext, registerToolList } from './call-context.js';
+import { anonymousToolList, createCallContext } from './call-context.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';
 import { rememberClientCapabilities } from './capabilities.js';
 import { serveToolRest } from './rest.js';
@@ -53,14 +55,16 @@ function scopesNeeded(msgs: readonly RpcMessage[]): string[] {
   return writes ? ['rally.read', 'rally.write'] : calls ? ['rally.read'] : [];
 }
 
-export function createMcpHandler(deps: Deps) {
-  const origins = allowedOrigins(deps);
+export function createMcpHandler(baseDeps: Deps) {
+  const origins = allowedOrigins(baseDeps);
+  const instance = createInstanceLimits({ maxConcurrent: baseDeps.config.MAX_CONCURRENT_REQUESTS });
   return async (req: Request, res: Response): Promise<void> => {
-    const ctx = buildRequestContext(req, deps.log, deps.config.GOOGLE_CLOUD_PROJECT, 'mcp');
+    const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'mcp');
+    const deps = forRequest(baseDeps, ctx);
     res.set('X-Request-Id', ctx.requestId);
     const origin = req.get('origin');
     if (origin !== undefined && !origins.has(origin)) {
-      ctx.log.warn('access_denied', { reason: 'origin_not_allowed', audit: true });
+      audit(ctx.log, 'access_denied', { reason: 'origin_not_allowed' }, ctx);
       res.status(403).json(jsonRpcError(null, -32000, 'Origin not allowed.')); // G4
       return;
     }
@@ -78,11 +82,20 @@ export function createMcpHandler(deps: Deps) {
       res.status(400).json(jsonRpcError(null, -32600, 'Request JSON is nested too deeply.'));
       return;
     }
+    const release = instance.tryAcquire();
+    if (!release) {
+      ctx.log.warn('instance_busy', { limit: baseDeps.config.MAX_CONCURRENT_REQUESTS });
+      res.status(503).set('Retry-After', '1').json(jsonRpcError(null, -32000, `The server is busy. Try again shortly. (Request ID ${ctx.requestId})`));
+      return;
+    }
+    res.once('close', release);
     try {
       if (req.path.startsWith('/tools/')) await serveToolRest(deps, ctx, req, res);
       else await serve(deps, ctx, req, res);
     } catch (err) {
       respondError(ctx, res, err);
+    } finally {
+      release();
     }
   };
 }
@@ -109,12 +122,11 @@ async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Respons
   const msgs = messages(req.body);
   const principal = await principalFor(deps, req, msgs);
   if (!principal) {
-    const server = buildMcpServer((s) => registerToolList(s));
-    return runServer(server, req, res);
+    return runServer(buildMcpServer(await anonymousToolList(deps, ctx)), req, res);
   }
   const missing = missingScopes(principal, scopesNeeded(msgs));
   if (missing.length) {
-    ctx.log.info('access_denied', { reason: 'insufficient_scope', scope: missing.join(' '), audit: true });
+    deps.audit('access_denied', { reason: 'insufficient_scope', scope: missing.join(' '), clientId: principal.kind === 'grant' ? principal.token.clientId : undefined });
     throw new McpAuthError('insufficient_scope', 403, `This tool needs the ${missing.join(' ')} scope.`, challenge(deps, {
       error: 'insufficient_scope', scope: scopesNeeded(msgs).join(' '), error_description: `Needs ${missing.join(' ')}`,
     }));

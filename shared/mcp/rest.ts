@@ -52,6 +52,11 @@ export async function serveToolRest(deps: Deps, ctx: RequestContext, req: Reques
       });
       return;
     }
+    if (call.rateLimited) {
+      res.status(429).set({ 'Retry-After': String(call.rateLimited.retryAfterSeconds), 'Cache-Control': 'no-store' })
+        .json({ error: 'rate_limited', message: (result.content as Array<{ text?: string }>)[0]?.text, requestId: ctx.requestId });
+      return;
+    }
     if (link?.pendingConfirmation) {
       res.status(401).set('Cache-Control', 'no-store').json({ error: 'confirmation_required', message: (result.content as Array<{ text?: string }>)[0]?.text, requestId: ctx.requestId });
       return;

@@ -5,7 +5,8 @@
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { publicUrls } from '../config/config.js';
-import type { Deps } from '../app/deps.js';
+import { forRequest, type Deps } from '../app/deps.js';
+import { buildRequestContext } from '../app/request-context.js';
 import { sendErrorPage } from '../http/html.js';
 import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
 import { OAuthError } from './errors.js';
@@ -67,12 +68,14 @@ async function handleRegister(deps: Deps, req: Request, res: Response): Promise<
   if (!req.is('application/json')) throw new OAuthError('invalid_client_metadata', 'The body must be application/json.');
   const { db } = await deps.auth();
   const registered = await registerClient(db, req.body, deps.clock.now());
-  deps.log.info('client_registered', { clientId: registered.client_id, clientName: registered.client_name, audit: true });
+  deps.audit('client_registered', { clientId: registered.client_id });
   res.status(201).json(registered);
 }
 
-export function createAuthorizationHandler(deps: Deps) {
+export function createAuthorizationHandler(baseDeps: Deps) {
   return async (req: Request, res: Response): Promise<void> => {
+    const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'authorization');
+    const deps = forRequest(baseDeps, ctx);
     const route = routeFor(req.path);
     if (!route) {
       res.status(404).json({ error: 'not_found' });

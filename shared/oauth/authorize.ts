@@ -162,7 +162,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     createdAt: now,
     expiresAt: addSeconds(now, deps.config.STATE_TTL_SECONDS),
   });
-  deps.log.info('consent_granted', { clientId: ar.clientId, audit: true });
+  deps.audit('consent_granted', { clientId: ar.clientId });
   res
     .set('Cache-Control', 'no-store')
     .append('Set-Cookie', bindingCookie(deps.config.BINDING_COOKIE_NAME, browserSecret))

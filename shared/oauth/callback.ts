@@ -9,7 +9,8 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import { publicUrls } from '../config/config.js';
-import type { Deps } from '../app/deps.js';
+import { forRequest, type Deps } from '../app/deps.js';
+import { buildRequestContext } from '../app/request-context.js';
 import { addSeconds } from '../app/clock.js';
 import { randomToken } from '../crypto/hash.js';
 import { html, sendErrorPage, sendPage } from '../http/html.js';
@@ -28,8 +29,9 @@ const Sealed = z.object({ clientState: z.string().optional(), rallyVerifier: z.s
 
 export const rallySubject = (u: RallyUser) => `rally:${u.objectId}`;
 
-export function createOAuthCallbackHandler(deps: Deps) {
+export function createOAuthCallbackHandler(baseDeps: Deps) {
   return async (req: Request, res: Response): Promise<void> => {
+    const deps = forRequest(baseDeps, buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'oauthCallback'));
     try {
       await handleCallback(deps, req, res);
     } catch (err) {
@@ -56,7 +58,7 @@ async function handleCallback(deps: Deps, req: Request, res: Response): Promise<
   const auth = await deps.auth();
   const consumed = await consumeLinkTransaction(auth.db, q.state, readCookie(req, deps.config.BINDING_COOKIE_NAME), now);
   if (!consumed.ok) {
-    deps.log.warn('oauth_callback_refused', { reason: consumed.reason, audit: true });
+    deps.audit('access_denied', { reason: `callback_${consumed.reason}` });
     if (consumed.reason === 'browser_mismatch') {
       sendErrorPage(res, 403, 'This sign-in belongs to another browser', 'For your safety, a sign-in can only be completed in the browser that started it. Start again from your application.');
     } else {
@@ -68,12 +70,12 @@ async function handleCallback(deps: Deps, req: Request, res: Response): Promise<
   const secrets = Sealed.parse(JSON.parse(new TextDecoder().decode((await auth.sealer.unseal(tx.sealed, linkTxPath(q.state))).plaintext)));
   const expectedIss = deps.config.RALLY_ISSUER ?? deps.config.RALLY_BASE_URL;
   if (q.iss !== undefined && q.iss !== expectedIss) {
-    deps.log.warn('oauth_callback_refused', { reason: 'issuer_mismatch', audit: true }); // B8
+    deps.audit('access_denied', { reason: 'callback_issuer_mismatch' }); // B8
     sendErrorPage(res, 400, 'Sign-in could not be completed', 'The response did not come from the expected Rally server. Start again from your application.');
     return;
   }
   if (q.error !== undefined || !q.code) {
-    deps.log.info('sign_in_cancelled', { reason: q.error === 'access_denied' ? 'access_denied' : 'rally_error', audit: true }); // B9
+    deps.audit('sign_in_failed', { outcome: 'denied', reason: q.error === 'access_denied' ? 'access_denied' : 'rally_error', mode: tx.kind }); // B9
     const back = tx.kind === 'authorize' && tx.redirectUri
       ? clientRedirect(tx.redirectUri, issuer, { error: 'access_denied', state: secrets.clientState })
       : undefined;
@@ -90,7 +92,7 @@ async function handleCallback(deps: Deps, req: Request, res: Response): Promise<
   } catch (err) {
     if (isUnavailable(err)) throw err;
     // B14/B15: the state is spent; nothing was stored; the user starts again.
-    deps.log.warn('rally_code_exchange_failed', { errName: err instanceof Error ? err.name : typeof err, errCode: (err as { oauthError?: string }).oauthError, audit: true });
+    deps.audit('sign_in_failed', { reason: 'rally_code_exchange_failed', errCode: (err as { oauthError?: string }).oauthError ?? (err instanceof Error ? err.name : 'unknown'), mode: tx.kind });
     sendErrorPage(res, 502, 'Rally did not complete the sign-in', 'Rally could not be reached or refused the sign-in. Start again from your application.');
     return;
   }
@@ -123,7 +125,7 @@ async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction,
     grantId, sub, clientId, redirectUri: tx.redirectUri!, codeChallenge: tx.codeChallenge!, scopes: tx.scopes ?? [], resource: tx.resource!,
     createdAt: now, expiresAt: addSeconds(now, deps.config.AUTH_CODE_TTL_SECONDS),
   });
-  deps.log.info('sign_in_completed', { clientId, sub, rallyUser: rallyUser.userName, count: revoked, mode: 'oauth', audit: true });
+  deps.audit('sign_in_completed', { clientId, sub, rallyUser: rallyUser.userName, count: revoked, mode: 'oauth', grantId });
   res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(tx.redirectUri!, issuer, { code, state: clientState }));
 }
 
@@ -131,7 +133,7 @@ async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction,
 async function completeRelink(deps: Deps, res: Response, tx: LinkTransaction, tokens: RallyTokens, rallyUser: RallyUser) {
   const auth = await deps.auth();
   if (!tx.grantId || tx.sub !== rallySubject(rallyUser)) {
-    deps.log.warn('relink_refused', { reason: 'different_rally_user', audit: true });
+    deps.audit('access_denied', { reason: 'different_rally_user', mode: 'relink', ...(tx.sub ? { sub: tx.sub } : {}) });
     sendErrorPage(res, 403, 'Signed in as a different Rally user', 'This connection was requested for another Rally account, so nothing was changed. Sign in to Rally as the account your application uses.');
     return;
   }
@@ -142,6 +144,6 @@ async function completeRelink(deps: Deps, res: Response, tx: LinkTransaction, to
     sendErrorPage(res, 403, 'Signed in as a different Rally user', 'Nothing was changed.');
     return;
   }
-  deps.log.info('sign_in_completed', { sub: tx.sub, rallyUser: rallyUser.userName, mode: 'relink', audit: true });
+  deps.audit('sign_in_completed', { ...(tx.sub ? { sub: tx.sub } : {}), rallyUser: rallyUser.userName, mode: 'relink' });
   sendPage(res, 200, 'Rally is connected', html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>`);
 }

@@ -82,7 +82,7 @@ export async function handleToken(deps: Deps, req: Request, res: Response): Prom
     if (!redeemed.ok) {
       if (redeemed.reason === 'reused') {
         await revokeGrant(db, redeemed.grantId, now); // H14: the first redemption's tokens stop working
-        deps.log.warn('token_revoked', { reason: 'code_reuse', clientId: client.clientId, audit: true });
+        deps.audit('token_revoked', { reason: 'code_reuse', clientId: client.clientId, grantId: redeemed.grantId });
       }
       throw new OAuthError('invalid_grant', 'The authorization code is invalid, expired or already used.', { internal: redeemed.reason });
     }
@@ -99,7 +99,7 @@ export async function handleToken(deps: Deps, req: Request, res: Response): Prom
     await createRefreshToken(db, refreshToken, {
       grantId, sub, clientId: client.clientId, scopes, createdAt: now, expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
     });
-    deps.log.info('token_issued', { clientId: client.clientId, sub, audit: true });
+    deps.audit('token_issued', { clientId: client.clientId, sub, grantId });
   } else if (form.grant_type === 'refresh_token') {
     if (!form.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required.');
     if (form.resource !== undefined && form.resource !== resource) throw new OAuthError('invalid_target', `resource must be ${resource}.`);
@@ -108,7 +108,7 @@ export async function handleToken(deps: Deps, req: Request, res: Response): Prom
       clientId: client.clientId, now, graceSeconds: deps.config.REFRESH_GRACE_SECONDS, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS,
     });
     if (!rotated.ok) {
-      if (rotated.reason === 'reused') deps.log.warn('token_revoked', { reason: 'refresh_reuse', clientId: client.clientId, audit: true });
+      if (rotated.reason === 'reused') deps.audit('token_revoked', { reason: 'refresh_reuse', clientId: client.clientId, grantId: rotated.grantId });
       throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked.', { internal: rotated.reason });
     }
     grantId = rotated.record.grantId;
@@ -119,7 +119,7 @@ export async function handleToken(deps: Deps, req: Request, res: Response): Prom
       if (!wanted || !wanted.every((s) => scopes.includes(s))) throw new OAuthError('invalid_scope', 'A refresh cannot add scopes.');
       scopes = wanted;
     }
-    deps.log.info('token_refreshed', { clientId: client.clientId, sub, audit: true });
+    deps.audit('token_refreshed', { clientId: client.clientId, sub, grantId });
   } else {
     throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
   }
@@ -151,7 +151,7 @@ export async function handleRevoke(deps: Deps, req: Request, res: Response): Pro
     if (verified?.clientId === client.clientId) grantId = verified.grantId;
   }
   if (grantId && (await revokeGrant(db, grantId, now))) {
-    deps.log.info('token_revoked', { reason: 'client_request', clientId: client.clientId, audit: true });
+    deps.audit('token_revoked', { reason: 'client_request', clientId: client.clientId, grantId });
   }
   res.status(200).end();
 }

@@ -68,7 +68,7 @@ export async function handleConnect(deps: Deps, req: Request, res: Response): Pr
   const tx = await consumeConnectTransaction(db, id, now);
   if (!tx) return sendErrorPage(res, 404, 'This link has expired', 'Connection links work once and for 10 minutes. Ask your agent again to get a new one.');
   if ((req.body as { decision?: unknown } | undefined)?.decision !== 'continue') {
-    deps.log.info('sign_in_cancelled', { mode: tx.kind, audit: true });
+    deps.audit('sign_in_failed', { outcome: 'denied', reason: 'cancelled', mode: tx.kind });
     return sendPage(res, 200, 'Cancelled', html`<h1>Nothing was connected</h1><p>You can close this window.</p>`);
   }
   const { sealer, rally } = await deps.auth();
@@ -86,7 +86,7 @@ export async function handleConnect(deps: Deps, req: Request, res: Response): Pr
     createdAt: now,
     expiresAt: addSeconds(now, deps.config.STATE_TTL_SECONDS),
   });
-  deps.log.info('sign_in_started', { mode: tx.kind, agentId: tx.agentId, audit: true });
+  deps.audit('sign_in_started', { mode: tx.kind });
   res
     .set('Cache-Control', 'no-store')
     .append('Set-Cookie', bindingCookie(deps.config.BINDING_COOKIE_NAME, browserSecret))

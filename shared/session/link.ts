@@ -21,7 +21,7 @@ export async function completeSessionLink(deps: Deps, res: Response, tx: LinkTra
   if (!sessionHash) throw new Error('session link transaction without session');
   const existing = await auth.tokens.read(sessionPrincipal(sessionHash));
   if (existing && existing.rallyUser.objectId !== rallyUser.objectId) {
-    deps.log.warn('session_link_refused', { reason: 'different_rally_user', audit: true });
+    deps.audit('access_denied', { reason: 'different_rally_user', mode: 'session' });
     sendErrorPage(res, 403, 'Signed in as a different Rally user', 'This agent session is already connected to another Rally account, so nothing was changed. Disconnect it from the agent first.');
     return;
   }
@@ -31,7 +31,7 @@ export async function completeSessionLink(deps: Deps, res: Response, tx: LinkTra
     pendingBinding(sessionHash),
   );
   await storePendingLink(auth.db, sessionHash, { sealed, rallyUser, code, ttlSeconds: PENDING_TTL_SECONDS }, deps.clock.now());
-  deps.log.info('sign_in_completed', { rallyUser: rallyUser.userName, mode: 'session_pending', audit: true });
+  deps.audit('sign_in_completed', { rallyUser: rallyUser.userName, mode: 'session_pending' });
   const shown = `${code.slice(0, 3)} ${code.slice(3)}`;
   sendPage(res, 200, 'Rally is connected', html`<h1>Rally is connected.</h1>
 <p>One last step: return to your agent and give it this confirmation code. You can then close this window.</p>
@@ -48,7 +48,7 @@ export async function confirmSessionLink(deps: Deps, sessionHash: string, code: 
   const digits = code.replace(/\D/g, '');
   const result = await confirmPendingLink(auth.db, sessionHash, digits, deps.clock.now());
   if (!result.ok) {
-    deps.log.warn('session_link_confirmation_failed', { reason: result.reason, audit: true });
+    deps.audit('access_denied', { reason: `confirmation_${result.reason}`, mode: 'session' }); // C4: every miss, and the lock-out, is logged
     return result;
   }
   const opened = await auth.sealer.unseal(result.sealed, pendingBinding(sessionHash));
@@ -59,6 +59,6 @@ export async function confirmSessionLink(deps: Deps, sessionHash: string, code: 
     if (err instanceof LinkUserMismatchError) return { ok: false, reason: 'different_user' };
     throw err;
   }
-  deps.log.info('session_linked', { rallyUser: result.rallyUser.userName, audit: true });
+  deps.audit('session_linked', { rallyUser: result.rallyUser.userName });
   return result;
 }

@@ -52,27 +52,54 @@ async function execute(spec: AnyToolSpec, rawArgs: unknown, ctx: ToolContext, op
     throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${spec.name}: ${describeIssues(parsed.error)}`);
   }
   const log = ctx.log.child({ tool: spec.name });
+  const refusal = await ctx.guard?.(spec);
+  if (refusal) return refusal;
+  if (ctx.isToolAllowed && !ctx.isToolAllowed(spec.name)) {
+    return { isError: true, content: [{ type: 'text', text: `The tool ${spec.name} is not available to this client or agent. (Request ID ${ctx.requestId})` }] };
+  }
+  const started = performance.now();
+  const idArg = (parsed.data as { id?: unknown }).id;
+  const done = (outcome: 'success' | 'error', rallyObject: unknown, errCode?: string) =>
+    ctx.onExecuted?.({
+      tool: spec.name, outcome, durationMs: performance.now() - started,
+      ...(typeof rallyObject === 'string' ? { rallyObject } : {}), ...(errCode ? { errCode } : {}),
+    });
   try {
     const out = await spec.run(parsed.data, { ...ctx, log, disconnect: () => ctx.disconnect() });
     const checked = spec.output.safeParse(out.structured);
     if (!checked.success) throw new Error(`output of ${spec.name} does not match its schema`); // a bug: generic error below
-    log.info('tool_completed', { outcome: 'ok' });
+    done('success', formattedIdIn(checked.data) ?? idArg);
     return { content: [{ type: 'text', text: out.text }], structuredContent: checked.data as Record<string, unknown> };
   } catch (err) {
-    if (err instanceof LinkRequiredError && options.onLinkRequired) return options.onLinkRequired(err);
+    if (err instanceof LinkRequiredError && options.onLinkRequired) {
+      done('error', idArg, err.code);
+      return options.onLinkRequired(err);
+    }
+    done('error', idArg, String((err as { code?: unknown }).code ?? (err instanceof Error ? err.name : 'error')));
     return toToolResult(err, { requestId: ctx.requestId, log });
   }
 }
 
+/** The FormattedID a result is about (top level or one level down), for the audit trail. */
+function formattedIdIn(structured: unknown): string | undefined {
+  if (typeof structured !== 'object' || structured === null) return undefined;
+  for (const v of Object.values(structured)) {
+    const id = (v as { formattedId?: unknown } | null)?.formattedId;
+    if (typeof id === 'string') return id;
+  }
+  return undefined;
+}
+
 /**
  * Registers every tool `ctx.isToolAllowed` permits. Tools that are not allowed
- * are neither listed nor callable.
+ * are not listed, and calling one is refused with a clear error.
  */
 export function registerRallyTools(server: McpServer, ctx: ToolContext, options: RegisterOptions = {}): void {
+  // Every tool stays callable here so a hidden one gets the guard's clear refusal, not "unknown tool".
   const allowed = new Map<string, AnyToolSpec>();
   for (const spec of [...ALL_TOOLS, ...(options.extraTools ?? [])]) {
-    if (ctx.isToolAllowed && !ctx.isToolAllowed(spec.name)) continue;
     allowed.set(spec.name, spec);
+    if (ctx.isToolAllowed && !ctx.isToolAllowed(spec.name)) continue;
     server.registerTool(
       spec.name,
       { title: spec.title, description: spec.description, inputSchema: spec.input, outputSchema: spec.output, annotations: spec.annotations },

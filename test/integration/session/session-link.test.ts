@@ -138,7 +138,7 @@ describe('session-link mode', () => {
     const late = await rest('confirm_rally_link', { code }, headers);
     expect(late.json.isError).toBe(true);
     expect(late.json.content[0].text).toContain('No sign-in is waiting');
-    expect(stack.logs.some((l) => l.includes('"session_link_confirmation_failed"') && l.includes('"locked"'))).toBe(true);
+    expect(stack.logs.some((l) => l.includes('"event":"access_denied"') && l.includes('"confirmation_locked"'))).toBe(true);
   });
 
   it('C7: a session linked to alice is never switched to bob', async () => {

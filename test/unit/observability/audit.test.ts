@@ -45,6 +45,10 @@ const cases: Array<[AuditEvent, AuditFields, Record<string, unknown>]> = [
     { severity: 'INFO', message: 'rally_disconnected', event: 'rally_disconnected', ...common, sub: 'u1', mode: 'grant', outcome: 'success' }],
   ['session_linked', { rallyUser: 'bob@example.com' },
     { severity: 'INFO', message: 'session_linked', event: 'session_linked', ...common, rallyUser: 'bob@example.com' }],
+  ['sign_in_failed', { reason: 'rally_code_exchange_failed', errCode: 'invalid_grant', mode: 'authorize' },
+    { severity: 'WARNING', message: 'sign_in_failed', event: 'sign_in_failed', ...common, outcome: 'error', reason: 'rally_code_exchange_failed', errCode: 'invalid_grant', mode: 'authorize' }],
+  ['client_registered', { clientId: 'rmcp_abc' },
+    { severity: 'INFO', message: 'client_registered', event: 'client_registered', ...common, clientId: 'rmcp_abc' }],
 ];
 
 describe('audit()', () => {
