@@ -5,7 +5,6 @@
  * @module
  */
 import type { Firestore } from '@google-cloud/firestore';
-import { FieldValue } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../crypto/hash.js';
 import { addSeconds, isExpired } from '../app/clock.js';
@@ -25,7 +24,7 @@ const Pending = z.object({
 });
 const SessionDoc = z.object({
   elicitationUrl: z.boolean().optional(),
-  pending: Pending.optional(),
+  pending: Pending.nullish(),
   createdAt: zTimestamp.optional(),
   expiresAt: zTimestamp,
 });
@@ -80,13 +79,13 @@ export function confirmPendingLink(db: Firestore, sessionHash: string, code: str
     if (sha256Id(`confirm:${sessionHash}:${code}`) !== pending.codeHash) {
       const attempts = pending.attempts + 1;
       if (attempts >= MAX_CONFIRMATION_ATTEMPTS) {
-        t.update(ref, { pending: FieldValue.delete() });
+        t.update(ref, { pending: null });
         return { ok: false, reason: 'locked' } as const;
       }
       t.update(ref, { 'pending.attempts': attempts });
       return { ok: false, reason: 'mismatch', remaining: MAX_CONFIRMATION_ATTEMPTS - attempts } as const;
     }
-    t.update(ref, { pending: FieldValue.delete() });
+    t.update(ref, { pending: null });
     return { ok: true, sealed: pending.sealed, rallyUser: pending.rallyUser } as const;
   });
 }

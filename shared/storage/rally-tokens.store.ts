@@ -7,7 +7,6 @@
  * @module
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
-import { FieldValue } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id, randomToken } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/sealer.js';
@@ -28,12 +27,12 @@ export type RallyUser = z.infer<typeof RallyUser>;
 const RallyTokensDoc = z.object({
   principalKind: z.enum(['grant', 'session']),
   status: z.enum(['linked', 'refresh_failed']),
-  sealed: z.string().optional(),
+  sealed: z.string().nullish(),
   rallyUser: RallyUser,
   accessExpiresAt: zTimestamp,
   version: z.number().int(),
-  leaseHolder: z.string().optional(),
-  leaseUntil: zTimestamp.optional(),
+  leaseHolder: z.string().nullish(),
+  leaseUntil: zTimestamp.nullish(),
   linkedAt: zTimestamp,
   updatedAt: zTimestamp,
   expiresAt: zTimestamp,
@@ -260,7 +259,7 @@ export class RallyTokenStore {
         if (adopted?.tokens) return adopted;
         throw new LinkRequiredError('refresh_failed', { cause: err });
       }
-      await withStoreRetry(() => ref.update({ leaseHolder: FieldValue.delete(), leaseUntil: FieldValue.delete() })).catch(() => {});
+      await withStoreRetry(() => ref.update({ leaseHolder: null, leaseUntil: null })).catch(() => {});
       throw err;
     }
     // D4: Rally may not rotate; keep the old refresh token then.
@@ -275,8 +274,8 @@ export class RallyTokenStore {
         status: 'linked',
         accessExpiresAt: merged.accessExpiresAt,
         version: doc.version + 1,
-        leaseHolder: FieldValue.delete(),
-        leaseUntil: FieldValue.delete(),
+        leaseHolder: null,
+        leaseUntil: null,
         updatedAt: now,
         expiresAt: addSeconds(now, this.#o.ttlSeconds),
       });
@@ -295,7 +294,7 @@ export class RallyTokenStore {
       const snap = await t.get(ref);
       if (!snap.exists) return undefined;
       if (snap.get('version') !== version) return snap.data();
-      t.update(ref, { status: 'refresh_failed', sealed: FieldValue.delete(), leaseHolder: FieldValue.delete(), leaseUntil: FieldValue.delete() });
+      t.update(ref, { status: 'refresh_failed', sealed: null, leaseHolder: null, leaseUntil: null });
       return undefined;
     });
     if (!newer) return undefined;
