@@ -100,10 +100,12 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       linkRequired = { url: undefined, pendingConfirmation: true };
       return promptText('Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.');
     }
-    const clientName = principal.kind === 'grant' ? principal.token.clientId : 'Agent session';
     const target = principal.kind === 'grant'
-      ? { kind: 'relink' as const, grantId: principal.token.grantId, sub: principal.token.sub, clientName }
-      : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: ctx.agentId ? `Copilot agent ${ctx.agentId}` : 'Agent session' };
+      ? {
+          kind: 'relink' as const, grantId: principal.token.grantId, sub: principal.token.sub,
+          clientName: (await getGrant(services.db, principal.token.grantId))?.clientName ?? 'Your MCP client',
+        }
+      : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: 'An agent session (session-link mode)' };
     const connect = await createConnectLink(deps, target, ctx.agentId);
     linkRequired = { url: connect.url, pendingConfirmation: false };
     rdeps.audit('sign_in_started', { mode: target.kind, reason: err.reason, ...caller });
