@@ -19,6 +19,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/mcp', fn: 'mcp' },
   { path: '/tools/**', fn: 'mcp' },
   { path: '/oauth/callback', fn: 'oauthCallback' },
+  { path: '/docs', fn: 'protectedResourceMetadata' },
   { path: '/.well-known/oauth-protected-resource', fn: 'protectedResourceMetadata' },
   { path: '/.well-known/oauth-protected-resource/**', fn: 'protectedResourceMetadata' },
   { path: '/.well-known/oauth-authorization-server', fn: 'authorization' },

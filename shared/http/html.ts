@@ -59,6 +59,7 @@ button{flex:1;font:600 15px system-ui,sans-serif;padding:11px 16px;border-radius
 button.primary{background:#0d5fb3;color:#fff}button.secondary{background:#fff;color:#0d5fb3}
 .warn{background:#fff6e5;border:1px solid #f0c36d;padding:10px 14px;border-radius:8px}
 .muted{color:#5b6875;font-size:13px}
+pre{background:#f7f9fb;padding:12px;border-radius:8px;overflow:auto;font-size:13px}
 `;
 
 export function page(title: string, body: SafeHtml): string {

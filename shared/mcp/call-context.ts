@@ -49,7 +49,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     link = await auth.tokens.read(key);
     if (!link && principal.kind === 'grant') {
       // No tokens: either the user disconnected (re-link) or the grant was revoked (401, the client signs in again).
-      const grant = await getGrant(auth.db, principal.token.grantId);
+      const grant = await getGrant(auth.db, principal.token.grantId, deps.clock.now());
       if (grant?.status !== 'active') {
         throw new McpAuthError('invalid_token', 401, 'This authorization was revoked.', challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }));
       }
@@ -103,7 +103,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     const target = principal.kind === 'grant'
       ? {
           kind: 'relink' as const, grantId: principal.token.grantId, sub: principal.token.sub,
-          clientName: (await getGrant(services.db, principal.token.grantId))?.clientName ?? 'Your MCP client',
+          clientName: (await getGrant(services.db, principal.token.grantId, deps.clock.now()))?.clientName ?? 'Your MCP client',
         }
       : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: 'An agent session (session-link mode)' };
     const connect = await createConnectLink(deps, target, ctx.agentId);

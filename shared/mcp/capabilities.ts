@@ -23,6 +23,6 @@ export async function rememberClientCapabilities(deps: Deps, principal: McpPrinc
 
 export async function supportsUrlElicitation(deps: Deps, principal: McpPrincipal): Promise<boolean> {
   const { db } = await deps.auth();
-  if (principal.kind === 'grant') return (await getGrant(db, principal.token.grantId))?.elicitationUrl === true;
+  if (principal.kind === 'grant') return (await getGrant(db, principal.token.grantId, deps.clock.now()))?.elicitationUrl === true;
   return (await getSession(db, principal.session.hash))?.elicitationUrl === true;
 }

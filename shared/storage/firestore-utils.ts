@@ -43,12 +43,36 @@ function isConnectionError(err: unknown): boolean {
   return /ECONNREFUSED|ECONNRESET|fetch failed|socket hang up|ETIMEDOUT|EHOSTUNREACH/i.test(msg);
 }
 
-/** Runs `op` with bounded retries and full jitter; maps persistent failure to StoreUnavailableError. */
-export async function withStoreRetry<T>(op: () => Promise<T>, attempts = 3): Promise<T> {
+/** How long one Firestore operation may take before we answer 503 (the client library may otherwise wait minutes). */
+export const STORE_OPERATION_TIMEOUT_MS = 8000;
+
+class StoreTimeoutError extends Error {
+  constructor() {
+    super('Firestore did not answer in time');
+    this.name = 'StoreTimeoutError';
+  }
+}
+
+/** Bounds `op`: a hung call becomes StoreUnavailableError (F5), never a request that waits forever. */
+function withTimeout<T>(op: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreTimeoutError()), ms);
+  });
+  return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs `op` with bounded retries and full jitter; maps persistent failure to
+ * StoreUnavailableError. A timed-out attempt is not retried: it may still land,
+ * and single-use writes must not be repeated blindly.
+ */
+export async function withStoreRetry<T>(op: () => Promise<T>, attempts = 3, timeoutMs = STORE_OPERATION_TIMEOUT_MS): Promise<T> {
   for (let i = 1; ; i++) {
     try {
-      return await op();
+      return await withTimeout(op(), timeoutMs);
     } catch (err) {
+      if (err instanceof StoreTimeoutError) throw new StoreUnavailableError({ cause: err });
       const code = statusOf(err);
       const retryable = (code !== undefined && RETRYABLE.has(code)) || isConnectionError(err);
       if (retryable && i < attempts) {

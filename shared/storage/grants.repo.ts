@@ -7,6 +7,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../crypto/hash.js';
+import { isExpired } from '../app/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
@@ -29,12 +30,13 @@ export type Grant = z.infer<typeof GrantDoc>;
 
 export const grantPath = (grantId: string) => `${COLLECTIONS.grants}/${sha256Id(grantId)}`;
 
-export async function getGrant(db: Firestore, grantId: string): Promise<Grant | undefined> {
+/** The grant, or undefined when it does not exist or has expired (F2: TTL deletion lags). */
+export async function getGrant(db: Firestore, grantId: string, now: Date): Promise<Grant | undefined> {
   const snap = await withStoreRetry(() => db.doc(grantPath(grantId)).get());
   if (!snap.exists) return undefined;
   const parsed = GrantDoc.safeParse(snap.data());
   if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.grants);
-  return parsed.data;
+  return isExpired(parsed.data.expiresAt, now) ? undefined : parsed.data;
 }
 
 export async function createGrant(db: Firestore, grant: Grant): Promise<void> {

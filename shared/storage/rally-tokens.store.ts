@@ -10,7 +10,7 @@ import type { DocumentReference, Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id, randomToken } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/sealer.js';
-import { addSeconds, type Clock } from '../app/clock.js';
+import { addSeconds, isExpired, type Clock } from '../app/clock.js';
 import type { Logger } from '../logging/logger.js';
 import { LinkRequiredError } from '../auth/link-required.js';
 import { COLLECTIONS } from './collections.js';
@@ -111,10 +111,11 @@ export class RallyTokenStore {
     return this.#open(principal, snap.data());
   }
 
-  async #open(principal: string, data: unknown): Promise<StoredLink> {
+  async #open(principal: string, data: unknown): Promise<StoredLink | undefined> {
     const parsed = RallyTokensDoc.safeParse(data);
     if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.rallyTokens);
     const doc = parsed.data;
+    if (isExpired(doc.expiresAt, this.#o.clock.now())) return undefined; // F2: TTL lags; an expired link is no link
     const base = { principal, status: doc.status, rallyUser: doc.rallyUser, version: doc.version };
     if (doc.status !== 'linked' || !doc.sealed) return { ...base, tokens: undefined };
     const key = sha256Id(principal);
@@ -230,7 +231,7 @@ export class RallyTokenStore {
       if (step.kind === 'gone') throw new LinkRequiredError('refresh_failed');
       if (step.kind === 'changed') {
         const link = await this.#open(principal, step.data);
-        if (link.tokens) return link;
+        if (link?.tokens) return link;
         throw new LinkRequiredError('refresh_failed');
       }
       if (step.kind === 'busy') {
@@ -297,8 +298,7 @@ export class RallyTokenStore {
       t.update(ref, { status: 'refresh_failed', sealed: null, leaseHolder: null, leaseUntil: null });
       return undefined;
     });
-    if (!newer) return undefined;
-    return this.#open(principal, newer);
+    return newer ? this.#open(principal, newer) : undefined;
   }
 }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flag, NO_ENV_FILE, REPO_ROOT, runDeploy, type RunResult } from './deploy-runner.js';
+import { COLLECTIONS } from '../../shared/storage/collections.js';
 
 const MUTATING = /^(create|enable|update|add|add-iam-policy-binding|deploy|delete|disable)$/;
 const SECRET_VALUE = 'rally-secret-IDEMPOTENCE-8c1e55';
@@ -63,7 +64,7 @@ describe('deploy.sh idempotence (fake gcloud with state)', () => {
     const m = mutations(firstCalls);
     expect(m.filter((c) => c.startsWith('services enable'))).toHaveLength(1);
     expect(m).toContain('firestore databases create');
-    expect(m.filter((c) => c.startsWith('firestore fields ttls update'))).toHaveLength(11);
+    expect(m.filter((c) => c.startsWith('firestore fields ttls update'))).toHaveLength(Object.keys(COLLECTIONS).length);
     expect(m).toEqual(expect.arrayContaining([
       'iam service-accounts create rally-mcp-fn',
       'secrets create rally-client-secret', 'secrets create rally-mcp-sealing-key', 'secrets create rally-mcp-signing-key',

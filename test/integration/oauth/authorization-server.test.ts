@@ -269,13 +269,17 @@ describe('authorization server (group H)', () => {
       const body = (await res.json()) as Record<string, unknown>;
       expect(body).toMatchObject({ issuer: base, code_challenge_methods_supported: ['S256'], authorization_response_iss_parameter_supported: true, client_id_metadata_document_supported: true });
     }
-    const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json();
+    const prm = (await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()) as { resource_documentation: string };
     expect(prm).toEqual({
       resource: `${base}/mcp`, authorization_servers: [base], scopes_supported: ['rally.read', 'rally.write'], bearer_methods_supported: ['header'],
       resource_name: 'Rally MCP server', resource_documentation: `${base}/docs`,
     });
     const init = await mcpCall(stack.mcpUrl, initializeBody());
     expect(init.json.result.serverInfo.name).toBe('rally-mcp');
+    // The documentation link in the metadata is a real page.
+    const docs = await fetch(prm.resource_documentation);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain(`&quot;url&quot;: &quot;${base}/mcp&quot;`);
   });
 
   it('consent denied → access_denied back to the client with state and iss; nothing sent to Rally', async () => {
