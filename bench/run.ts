@@ -1,0 +1,436 @@
+/**
+ * `npm run bench`: warm tool-call latency/throughput (ours vs the bare-SDK
+ * baseline vs the sandbox requests alone), cold start, module-load time,
+ * Firestore and Secret Manager cost per call, and peak RSS. Prints a table
+ * with PASS/FAIL per target and writes bench/results/latest.json.
+ *
+ * Everything runs on 127.0.0.1 against the local stack (Firestore emulator +
+ * in-process Rally sandbox). Every loop is bounded by a count and a deadline.
+ *
+ * Env knobs: BENCH_QUICK=1 (fewer rounds), BENCH_CPU_PROF=1 (ours runs with
+ * --cpu-prof into bench/results/prof/).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { startLocalStack, type LocalStack } from '../dev/local-stack.js';
+import { ensureLocalKeys, LOCAL_SECRET_NAMES } from '../dev/local-keys.js';
+import { startSecretManagerStandin } from '../dev/secret-manager-standin.js';
+import type { RallySandbox, RecordedRequest } from '../rally-sandbox/types.js';
+import { signIn } from '../test/helpers/oauth-flow.js';
+import { isToolSuccess, MCP_HEADERS, post, toolCall, agent } from './lib/http.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { median, round, summarize, type Summary } from './lib/stats.js';
+import { cpuMsOf, memoryOf, REPO_ROOT, sampleRss, spawnServer, waitUntil, type BenchServer, type ServerKind } from './lib/procs.js';
+import { startFirestoreProxy } from './lib/firestore-proxy.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+const RESULTS = join(REPO_ROOT, 'bench/results');
+const PROF_DIR = join(RESULTS, 'prof');
+const N_USERS = 32;
+const BENCH_DEADLINE = Date.now() + 290_000; // whole-run guard (~5 min)
+
+const log = (msg: string) => process.stdout.write(`[bench +${((performance.now()) / 1000).toFixed(1)}s] ${msg}\n`);
+const checkDeadline = (what: string) => {
+  if (Date.now() > BENCH_DEADLINE) throw new Error(`bench exceeded its time budget before ${what}`);
+};
+
+interface Client {
+  readonly user: string;
+  /** Our OAuth access token. */
+  readonly accessToken: string;
+  /** The sandbox token the baseline uses (a fixed ZSESSIONID). */
+  readonly rallyToken: string;
+  /** A story the user can read (US1 for alice, their first private story otherwise). */
+  readonly itemId: string;
+  plan: string[][];
+}
+
+/** Phases of a warm get_rally_issue, from the sandbox log: FormattedID queries that ran together form one parallel phase. */
+function toPlan(reqs: readonly RecordedRequest[]): string[][] {
+  const plan: string[][] = [];
+  let parallel: string[] | undefined;
+  for (const r of reqs) {
+    if (!r.url.startsWith('/slm/webservice/')) continue;
+    if (/[?&]query=%28FormattedID/.test(r.url)) {
+      if (!parallel) plan.push((parallel = []));
+      parallel.push(r.url);
+    } else {
+      parallel = undefined;
+      plan.push([r.url]);
+    }
+  }
+  return plan;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
+const oursCall = (server: BenchServer, c: Client) => post(`${server.url}/mcp`, toolCall('get_rally_issue', { id: c.itemId }), { ...MCP_HEADERS, authorization: `Bearer ${c.accessToken}` });
+const baselineCall = (server: BenchServer, c: Client) => post(`${server.url}/mcp`, toolCall('get_rally_issue', { id: c.itemId }), { ...MCP_HEADERS, 'x-bench-rally-token': c.rallyToken });
+const errOf = (r: { status: number; body: string }, ok: boolean) => (ok ? undefined : `HTTP ${r.status} ${r.body.slice(0, 200)}`);
+
+/** (c) the sandbox requests alone, as plain fetches from this process. */
+async function sandboxOnly(sandbox: RallySandbox, c: Client): Promise<string | undefined> {
+  for (const phase of c.plan) {
+    const statuses = await Promise.all(phase.map(async (p) => {
+      const res = await fetch(`${sandbox.url}${p}`, { headers: { ZSESSIONID: c.rallyToken, accept: 'application/json' } });
+      await res.arrayBuffer();
+      return res.status;
+    }));
+    const bad = statuses.find((s) => s !== 200);
+    if (bad) return `sandbox HTTP ${bad}`;
+  }
+  return undefined;
+}
+
+interface WarmRow {
+  readonly scenario: string;
+  readonly concurrency: number;
+  readonly users: number;
+  readonly ours: Summary & { rps: number; errors: number; cpuMsPerCall: number };
+  readonly baseline: Summary & { rps: number; errors: number; cpuMsPerCall: number };
+  readonly sandbox: Summary & { rps: number; errors: number };
+}
+
+const merge = (results: LoadResult[]) => {
+  const lat = results.flatMap((r) => r.latencies);
+  const elapsed = results.reduce((a, r) => a + r.elapsedMs, 0);
+  const errors = results.reduce((a, r) => a + r.errors, 0);
+  const s = summarize(lat);
+  const firstError = results.find((r) => r.firstError)?.firstError;
+  if (firstError) log(`  errors seen: ${errors}, first: ${firstError}`);
+  return { ...s, rps: (lat.length / elapsed) * 1000, errors };
+};
+
+async function warmScenario(
+  name: string, ours: BenchServer, baseline: BenchServer, sandbox: RallySandbox, clients: readonly Client[],
+  o: { concurrency: number; rounds: number; perRun: number; maxMs: number },
+): Promise<WarmRow> {
+  const pick = (w: number) => clients[w % clients.length]!;
+  const runA = () => runLoad({ concurrency: o.concurrency, requests: o.perRun, maxMs: o.maxMs }, async (w) => {
+    const r = await oursCall(ours, pick(w));
+    return errOf(r, isToolSuccess(r));
+  });
+  const runB = () => runLoad({ concurrency: o.concurrency, requests: o.perRun, maxMs: o.maxMs }, async (w) => {
+    const r = await baselineCall(baseline, pick(w));
+    return errOf(r, isToolSuccess(r));
+  });
+  const a: LoadResult[] = [];
+  const b: LoadResult[] = [];
+  const cpu = { a: 0, b: 0 };
+  const timed = async (side: 'a' | 'b') => {
+    const pid = (side === 'a' ? ours : baseline).child.pid!;
+    const before = cpuMsOf(pid);
+    const r = await (side === 'a' ? runA() : runB());
+    cpu[side] += cpuMsOf(pid) - before;
+    (side === 'a' ? a : b).push(r);
+  };
+  for (let round = 0; round < o.rounds; round++) {
+    checkDeadline(`${name} round ${round}`);
+    // ABBA order so drift and noise hit both sides equally
+    if (round % 2 === 0) {
+      await timed('a');
+      await timed('b');
+    } else {
+      await timed('b');
+      await timed('a');
+    }
+  }
+  const c: LoadResult[] = [];
+  for (let round = 0; round < Math.max(1, o.rounds / 2); round++) {
+    c.push(await runLoad({ concurrency: o.concurrency, requests: o.perRun, maxMs: o.maxMs }, (w) => sandboxOnly(sandbox, pick(w))));
+  }
+  const okCount = (rs: LoadResult[]) => rs.reduce((n, r) => n + r.latencies.length, 0);
+  const row = {
+    scenario: name, concurrency: o.concurrency, users: Math.min(clients.length, o.concurrency),
+    ours: { ...merge(a), cpuMsPerCall: cpu.a / okCount(a) }, baseline: { ...merge(b), cpuMsPerCall: cpu.b / okCount(b) }, sandbox: merge(c),
+  };
+  log(`${name}: ours p50 ${row.ours.p50.toFixed(1)} p99 ${row.ours.p99.toFixed(1)} ${row.ours.rps.toFixed(0)}/s | baseline p50 ${row.baseline.p50.toFixed(1)} p99 ${row.baseline.p99.toFixed(1)} ${row.baseline.rps.toFixed(0)}/s | sandbox p50 ${row.sandbox.p50.toFixed(1)} ${row.sandbox.rps.toFixed(0)}/s | server CPU/call ours ${row.ours.cpuMsPerCall.toFixed(2)} ms, baseline ${row.baseline.cpuMsPerCall.toFixed(2)} ms`);
+  return row;
+}
+
+async function startOurs(kind: ServerKind, env: Record<string, string>, probeClient: Client, prof = false): Promise<{ server: BenchServer; readyMs: number }> {
+  const server = await spawnServer(kind, env, prof ? { nodeArgs: [`--cpu-prof`, `--cpu-prof-dir=${PROF_DIR}`] } : {});
+  const readyMs = await waitUntil(server, async () => isToolSuccess(await oursCall(server, probeClient)));
+  return { server, readyMs };
+}
+
+async function startBaseline(kind: ServerKind, env: Record<string, string>, probeClient: Client): Promise<{ server: BenchServer; readyMs: number }> {
+  const server = await spawnServer(kind, env);
+  const readyMs = await waitUntil(server, async () => isToolSuccess(await baselineCall(server, probeClient)));
+  return { server, readyMs };
+}
+
+function moduleLoadMs(spec: string, env: Record<string, string>, tsx: boolean): { ms: number; rssMb: number } {
+  const args = [...(tsx ? ['--import', 'tsx'] : []), join(REPO_ROOT, 'bench/servers/module-load.mjs'), spec];
+  const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`module-load ${spec} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; rssMb: number };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  if (CPU_PROF) mkdirSync(PROF_DIR, { recursive: true });
+  const serverErrors: string[] = [];
+  log('starting local stack (emulator + sandbox + one server)…');
+  const stack: LocalStack = await startLocalStack({
+    sandboxOptions: { extraUsers: N_USERS },
+    onServerLog: (line) => {
+      if (/"severity":"(ERROR|CRITICAL)"/.test(line)) serverErrors.push(line.slice(0, 300));
+    },
+  });
+  const results: Record<string, unknown> = { startedAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, quick: QUICK };
+  const extra: BenchServer[] = [];
+  try {
+    const sandbox = stack.sandbox!;
+    const stories = sandbox.items('hierarchicalrequirement');
+    const storyOf = (user: string) => {
+      if (user === 'alice') return 'US1';
+      const s = stories.find((i) => String(i.Name).startsWith(`${user} story 1`));
+      if (!s) throw new Error(`no story for ${user}`);
+      return String(s.FormattedID);
+    };
+    const users = ['alice', ...Array.from({ length: N_USERS }, (_, i) => `user${String(i + 1).padStart(3, '0')}`)];
+    log(`signing in ${users.length} users…`);
+    const clients: Client[] = await mapLimit(users, 6, async (user) => {
+      const s = await signIn(stack.url, user);
+      return { user, accessToken: s.accessToken, rallyToken: sandbox.issueTokens(user).access_token, itemId: storyOf(user), plan: [] };
+    });
+    const alice = clients[0]!;
+    const others = clients.slice(1);
+
+    // ---- our server (compiled) and the plans it makes, per user ----------------------------------------
+    const serverEnv = { ...stack.serverEnv };
+    const ours = (await startOurs('ours-dist', serverEnv, alice, CPU_PROF)).server;
+    extra.push(ours);
+    for (const c of clients) {
+      await oursCall(ours, c); // warm (first call per user may differ)
+      sandbox.clearRequests();
+      const r = await oursCall(ours, c);
+      if (!isToolSuccess(r)) throw new Error(`ours failed for ${c.user}: ${r.status} ${r.body.slice(0, 300)}`);
+      c.plan = toPlan(sandbox.requests());
+    }
+    const planShape = alice.plan.map((p) => p.map((u) => u.split('?')[0]!.replace(/\d{6,}/g, '<oid>')));
+    log(`warm get_rally_issue makes ${alice.plan.flat().length} WSAPI requests in ${alice.plan.length} phases: ${JSON.stringify(planShape)}`);
+    results.wsapiPlan = { requests: alice.plan.flat().length, phases: planShape };
+
+    const plansFile = join(mkdtempSync(join(tmpdir(), 'rally-bench-')), 'plans.json');
+    writeFileSync(plansFile, JSON.stringify(Object.fromEntries(clients.map((c) => [c.rallyToken, c.plan]))));
+    const baselineEnv = { RALLY_BASE_URL: sandbox.url, BASELINE_PLANS_FILE: plansFile, NODE_ENV: 'production' };
+    if (process.env.BENCH_PROFILE_ONLY === '1') {
+      // Focused CPU profile of ours under the c32 load only (no comparison, no targets).
+      await ours.stop();
+      extra.length = 0;
+      mkdirSync(PROF_DIR, { recursive: true });
+      const prof = (await startOurs('ours-dist', serverEnv, alice, true)).server;
+      extra.push(prof);
+      await runLoad({ concurrency: 8, requests: 200, maxMs: 10_000 }, async (w) => errOf(...[await oursCall(prof, others[w % others.length]!)].map((r) => [r, isToolSuccess(r)] as const)[0]!));
+      const r = await runLoad({ concurrency: 32, requests: 3000, maxMs: 15_000 }, async (w) => {
+        const res = await oursCall(prof, others[w % others.length]!);
+        return errOf(res, isToolSuccess(res));
+      });
+      log(`profiled c32: ${JSON.stringify(summarize(r.latencies))}, ${((r.latencies.length / r.elapsedMs) * 1000).toFixed(0)}/s; profile in bench/results/prof/`);
+      return;
+    }
+    const baseline = (await startBaseline('baseline', baselineEnv, alice)).server;
+    extra.push(baseline);
+
+    // ---- warm -------------------------------------------------------------------------------------
+    log('warm-up…');
+    const warm = { concurrency: 8, requests: QUICK ? 100 : 300, maxMs: 20_000 };
+    const checked = async (p: Promise<{ status: number; body: string }>) => {
+      const r = await p;
+      return errOf(r, isToolSuccess(r as Parameters<typeof isToolSuccess>[0]));
+    };
+    await runLoad(warm, (w) => checked(oursCall(ours, clients[w % clients.length]!)));
+    await runLoad(warm, (w) => checked(baselineCall(baseline, clients[w % clients.length]!)));
+    await runLoad(warm, (w) => sandboxOnly(sandbox, clients[w % clients.length]!));
+
+    const rounds = QUICK ? 2 : 4;
+    const warmRows: WarmRow[] = [];
+    warmRows.push(await warmScenario('c1 alice US1', ours, baseline, sandbox, [alice], { concurrency: 1, rounds, perRun: QUICK ? 60 : 150, maxMs: 8_000 }));
+    const rssOurs = sampleRss(ours.child.pid!);
+    const rssBase = sampleRss(baseline.child.pid!);
+    warmRows.push(await warmScenario(`c32 ${N_USERS} users`, ours, baseline, sandbox, others, { concurrency: 32, rounds, perRun: QUICK ? 400 : 1200, maxMs: 12_000 }));
+    const peakOurs = rssOurs.stop();
+    const peakBase = rssBase.stop();
+    const memory = {
+      ours: { ...memoryOf(ours.child.pid!), sampledPeakMb: peakOurs },
+      baseline: { ...memoryOf(baseline.child.pid!), sampledPeakMb: peakBase },
+    };
+    log(`memory: ours VmHWM ${memory.ours.hwmMb.toFixed(1)} MB, baseline VmHWM ${memory.baseline.hwmMb.toFixed(1)} MB`);
+    warmRows.push(await warmScenario('c32 alice only (info)', ours, baseline, sandbox, [alice], { concurrency: 32, rounds: 2, perRun: QUICK ? 200 : 600, maxMs: 10_000 }));
+    results.warm = warmRows;
+    results.memory = memory;
+    results.oursStackServerErrors = serverErrors.slice(0, 20);
+    await ours.stop();
+    await baseline.stop();
+    extra.length = 0;
+
+    // ---- cold start ---------------------------------------------------------------------------------
+    checkDeadline('cold start');
+    log('cold start…');
+    const cold: Record<string, number[]> = { 'ours-dist': [], baseline: [], 'ours-tsx': [], 'baseline-tsx': [] };
+    const coldTrials = QUICK ? 3 : 5;
+    for (let i = 0; i < coldTrials; i++) {
+      for (const [ok, bk] of [['ours-dist', 'baseline'], ...(i < 3 ? [['ours-tsx', 'baseline-tsx']] : [])] as Array<[ServerKind, ServerKind]>) {
+        const o = await startOurs(ok, serverEnv, alice);
+        await o.server.stop();
+        cold[ok]!.push(o.readyMs);
+        const b = await startBaseline(bk, baselineEnv, alice);
+        await b.server.stop();
+        cold[bk]!.push(b.readyMs);
+      }
+    }
+    const coldMedian = Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, median(v)]));
+    log(`cold start medians (ms): ${JSON.stringify(Object.fromEntries(Object.entries(coldMedian).map(([k, v]) => [k, round(v, 0)])))}`);
+    results.coldStart = { trials: cold, median: coldMedian };
+
+    // ---- module load --------------------------------------------------------------------------------
+    checkDeadline('module load');
+    log('module load…');
+    const entries = ['functions/mcp/index', 'functions/authorization/index', 'functions/oauth-callback/index', 'functions/protected-resource-metadata/index', 'functions/index'];
+    const moduleLoad: Array<{ entry: string; distMs: number; tsxMs: number; distRssMb: number }> = [];
+    const modEnv = { ...serverEnv, FUNCTION_TARGET: 'mcp' };
+    for (const e of entries) {
+      const dist: number[] = [];
+      const tsx: number[] = [];
+      let rss = 0;
+      for (let i = 0; i < 3; i++) {
+        const d = moduleLoadMs(join(REPO_ROOT, 'dist', `${e}.js`), modEnv, false);
+        dist.push(d.ms);
+        rss = d.rssMb;
+        tsx.push(moduleLoadMs(join(REPO_ROOT, `${e}.ts`), modEnv, true).ms);
+      }
+      moduleLoad.push({ entry: e, distMs: median(dist), tsxMs: median(tsx), distRssMb: rss });
+    }
+    const bDist: number[] = [];
+    const bTsx: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      bDist.push(moduleLoadMs(join(REPO_ROOT, 'bench/servers/baseline-fn.mjs'), baselineEnv, false).ms);
+      bTsx.push(moduleLoadMs(join(REPO_ROOT, 'bench/servers/baseline-fn.mjs'), baselineEnv, true).ms);
+    }
+    moduleLoad.push({ entry: 'baseline (bench/servers/baseline-fn.mjs)', distMs: median(bDist), tsxMs: median(bTsx), distRssMb: NaN });
+    results.moduleLoad = moduleLoad;
+    for (const m of moduleLoad) log(`  import ${m.entry}: dist ${m.distMs.toFixed(0)} ms, tsx ${m.tsxMs.toFixed(0)} ms`);
+
+    // ---- cost per call: Firestore (counting proxy) + Secret Manager (stand-in) -----------------------
+    checkDeadline('cost');
+    log('cost per call (Firestore proxy + Secret Manager stand-in)…');
+    results.cost = await measureCost(stack.firestoreHost);
+
+    // ---- report ------------------------------------------------------------------------------------
+    const report = buildReport(results);
+    results.targets = report.targets;
+    writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`\n${report.text}\nwrote bench/results/latest.json\n`);
+  } finally {
+    for (const s of extra) await s.stop().catch(() => {});
+    agent.destroy();
+    await stack.stop();
+  }
+}
+
+async function measureCost(emulatorHost: string) {
+  const standin = await startSecretManagerStandin();
+  const proxy = await startFirestoreProxy(emulatorHost);
+  const keysDir = mkdtempSync(join(tmpdir(), 'rally-bench-keys-'));
+  await ensureLocalKeys(keysDir, { rallyClientSecret: randomBytes(21).toString('hex') });
+  const names = Object.values(LOCAL_SECRET_NAMES);
+  for (const n of names) standin.addVersion(n, readFileSync(join(keysDir, n, '1')));
+  const stack = await startLocalStack({
+    firestoreHost: proxy.host,
+    keysDir,
+    env: { SECRET_SOURCE: 'secret-manager', DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url, SECRET_MANAGER_PROJECT: standin.projectId },
+  });
+  try {
+    proxy.reset();
+    const s = await signIn(stack.url, 'alice');
+    const signInCounts = proxy.counts();
+    const call = () => post(`${stack.url}/mcp`, toolCall('get_rally_issue', { id: 'US1' }), { ...MCP_HEADERS, authorization: `Bearer ${s.accessToken}` });
+    for (let i = 0; i < 5; i++) if (!isToolSuccess(await call())) throw new Error('cost: warm-up call failed');
+    proxy.reset();
+    const N = 50;
+    for (let i = 0; i < N; i++) if (!isToolSuccess(await call())) throw new Error('cost: call failed');
+    const counts = proxy.counts();
+    const perSecret = Object.fromEntries(names.map((n) => [n, standin.accessCount(n)]));
+    log(`  Firestore per ${N} warm calls: ${JSON.stringify(counts)}; Secret Manager accesses: ${JSON.stringify(perSecret)}`);
+    return {
+      warmCalls: N,
+      firestoreCalls: counts,
+      firestoreReadsPerCall: proxy.reads() / N,
+      firestoreWritesPerCall: proxy.writes() / N,
+      signInFirestoreCalls: signInCounts,
+      secretManagerAccesses: perSecret,
+      secretManagerMaxPerSecret: Math.max(...Object.values(perSecret)),
+    };
+  } finally {
+    await stack.stop();
+    await proxy.stop();
+    await standin.stop();
+  }
+}
+
+function buildReport(r: Record<string, any>): { text: string; targets: Array<{ target: string; value: string; pass: boolean }> } {
+  const lines: string[] = [];
+  const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+  lines.push('Warm tools/call get_rally_issue (ms; rps = completed calls per second)');
+  lines.push('scenario                   | ours p50  p99    rps | base p50  p99    rps | sandbox p50  p99   rps | p50 a/b  p99 a/b  rps a/b | p50 a-c | CPU ms/call ours base');
+  for (const w of r.warm as WarmRow[]) {
+    lines.push(
+      `${w.scenario.padEnd(26)} | ${f(w.ours.p50).padStart(7)} ${f(w.ours.p99).padStart(6)} ${f(w.ours.rps, 0).padStart(5)} | ${f(w.baseline.p50).padStart(7)} ${f(w.baseline.p99).padStart(6)} ${f(w.baseline.rps, 0).padStart(5)} | ${f(w.sandbox.p50).padStart(10)} ${f(w.sandbox.p99).padStart(5)} ${f(w.sandbox.rps, 0).padStart(5)} | ${f(w.ours.p50 / w.baseline.p50, 2).padStart(7)} ${f(w.ours.p99 / w.baseline.p99, 2).padStart(8)} ${f(w.ours.rps / w.baseline.rps, 2).padStart(8)} | ${f(w.ours.p50 - w.sandbox.p50).padStart(7)} | ${f(w.ours.cpuMsPerCall, 2).padStart(8)} ${f(w.baseline.cpuMsPerCall, 2).padStart(5)}` +
+        (w.ours.errors || w.baseline.errors ? `  (errors ours ${w.ours.errors}, base ${w.baseline.errors})` : ''),
+    );
+  }
+  const c32 = (r.warm as WarmRow[]).find((w) => w.scenario.startsWith('c32') && !w.scenario.includes('alice'))!;
+  const cold = r.coldStart.median as Record<string, number>;
+  lines.push('');
+  lines.push(`Cold start, process start → first authenticated tools/call (median ms): ours dist ${f(cold['ours-dist']!, 0)}, baseline ${f(cold.baseline!, 0)}; ours tsx ${f(cold['ours-tsx']!, 0)}, baseline tsx ${f(cold['baseline-tsx']!, 0)}`);
+  lines.push('Module load, import() in a fresh process (median of 3, ms):');
+  for (const m of r.moduleLoad) lines.push(`  ${String(m.entry).padEnd(48)} dist ${f(m.distMs, 0).padStart(5)}   tsx ${f(m.tsxMs, 0).padStart(5)}`);
+  const mem = r.memory;
+  lines.push(`Peak RSS (VmHWM, MB) after warm + c32: ours ${f(mem.ours.hwmMb)}, baseline ${f(mem.baseline.hwmMb)} (sampled peak during c32: ${f(mem.ours.sampledPeakMb)} / ${f(mem.baseline.sampledPeakMb)})`);
+  const cost = r.cost;
+  lines.push(`Firestore per warm call: ${f(cost.firestoreReadsPerCall, 2)} reads, ${f(cost.firestoreWritesPerCall, 2)} writes (${JSON.stringify(cost.firestoreCalls)} over ${cost.warmCalls} calls)`);
+  lines.push(`Secret Manager accesses per instance lifetime: ${JSON.stringify(cost.secretManagerAccesses)}`);
+  const targets = [
+    { target: 'warm p50 ≤ 1.15× baseline (c32)', value: `${f(c32.ours.p50 / c32.baseline.p50, 2)}×`, pass: c32.ours.p50 <= 1.15 * c32.baseline.p50 },
+    { target: 'warm p99 ≤ 1.3× baseline (c32)', value: `${f(c32.ours.p99 / c32.baseline.p99, 2)}×`, pass: c32.ours.p99 <= 1.3 * c32.baseline.p99 },
+    { target: 'throughput ≥ 0.85× baseline (c32)', value: `${f(c32.ours.rps / c32.baseline.rps, 2)}×`, pass: c32.ours.rps >= 0.85 * c32.baseline.rps },
+    { target: 'cold start ≤ 1.3× baseline (dist)', value: `${f(cold['ours-dist']! / cold.baseline!, 2)}×`, pass: cold['ours-dist']! <= 1.3 * cold.baseline! },
+    { target: '≤ 1 Firestore read per warm call', value: f(cost.firestoreReadsPerCall, 2), pass: cost.firestoreReadsPerCall <= 1 },
+    { target: '0 Firestore writes per warm call', value: f(cost.firestoreWritesPerCall, 2), pass: cost.firestoreWritesPerCall === 0 },
+    { target: '≤ 1 Secret Manager access per secret/instance', value: String(cost.secretManagerMaxPerSecret), pass: cost.secretManagerMaxPerSecret <= 1 },
+    { target: 'peak RSS ≤ 1.3× baseline', value: `${f(mem.ours.hwmMb / mem.baseline.hwmMb, 2)}×`, pass: mem.ours.hwmMb <= 1.3 * mem.baseline.hwmMb },
+  ];
+  lines.push('');
+  lines.push('Targets');
+  for (const t of targets) lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.target.padEnd(46)} ${t.value}`);
+  return { text: lines.join('\n'), targets };
+}
+
+const watchdog = setTimeout(() => {
+  process.stderr.write('bench: hard time limit reached, exiting\n');
+  process.exit(1);
+}, 420_000);
+watchdog.unref();
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
