@@ -7,7 +7,7 @@ import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } fr
 import { z } from 'zod';
 import type { Clock } from '../app/clock.js';
 import { SecretUnavailableError } from '../secrets/errors.js';
-import { randomToken } from './hash.js';
+import { randomToken, sha256Id } from './hash.js';
 import type { KeyRing, SigningKeyPair } from './key-ring.js';
 
 export interface AccessTokenClaims {
@@ -86,7 +86,10 @@ function rejectionOf(err: unknown): AccessTokenRejection {
   return 'malformed';
 }
 
+const VERIFIED_CACHE_LIMIT = 10_000;
+
 export function createAccessTokenSigner(ring: KeyRing<SigningKeyPair>, options: AccessTokenSignerOptions): AccessTokenSigner {
+  const verified = new Map<string, VerifiedAccessToken>();
   const { issuer, clock } = options;
   return {
     async sign(claims) {
@@ -116,6 +119,11 @@ export function createAccessTokenSigner(ring: KeyRing<SigningKeyPair>, options: 
     async verify(token, expected) {
       if (typeof token !== 'string' || token.length === 0) throw new AccessTokenError('malformed');
       if (token.length > MAX_TOKEN_CHARS) throw new AccessTokenError('too_long');
+      // A signature that verified once verifies again: skip the crypto until the token expires.
+      // Revocation does not depend on this (the grant's token record is read on every tool call).
+      const cacheKey = `${expected.audience} ${sha256Id(token)}`;
+      const hit = verified.get(cacheKey);
+      if (hit && hit.expiresAt + CLOCK_TOLERANCE_SECONDS > clock.now().getTime() / 1000) return hit;
       let payload: unknown;
       try {
         ({ payload } = await jwtVerify(
@@ -146,7 +154,7 @@ export function createAccessTokenSigner(ring: KeyRing<SigningKeyPair>, options: 
       const parsed = Payload.safeParse(payload);
       if (!parsed.success) throw new AccessTokenError('claims');
       const p = parsed.data;
-      return {
+      const result: VerifiedAccessToken = {
         sub: p.sub,
         clientId: p.client_id,
         scopes: p.scope.split(' ').filter(Boolean),
@@ -154,6 +162,9 @@ export function createAccessTokenSigner(ring: KeyRing<SigningKeyPair>, options: 
         expiresAt: p.exp,
         jti: p.jti,
       };
+      if (verified.size >= VERIFIED_CACHE_LIMIT) verified.delete(verified.keys().next().value!);
+      verified.set(cacheKey, result);
+      return result;
     },
   };
 }

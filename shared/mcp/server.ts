@@ -5,6 +5,7 @@
  * @module
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 
 export const SERVER_INFO = { name: 'rally-mcp', title: 'Rally', version: '0.1.0' } as const;
 
@@ -14,9 +15,13 @@ export const SERVER_INSTRUCTIONS =
 
 export type ToolRegistrar = (server: McpServer) => void;
 
+/** Stateless and compiled-schema caching: safe to share, costly to rebuild on every request. */
+let validator: AjvJsonSchemaValidator | undefined;
+
 export function buildMcpServer(registerTools: ToolRegistrar): McpServer {
   const server = new McpServer(SERVER_INFO, {
     instructions: SERVER_INSTRUCTIONS,
+    jsonSchemaValidator: (validator ??= new AjvJsonSchemaValidator()),
     capabilities: { tools: { listChanged: false } },
   });
   registerTools(server);

@@ -59,6 +59,8 @@ export interface QueryOptions {
 }
 
 export interface RallyClient {
+  /** Whose Rally access this client uses (the limiter key): per-user caches are keyed by it. */
+  readonly principalKey: string;
   query(type: RallyType, options?: QueryOptions): Promise<QueryPage>;
   read(type: RallyType, oid: string, fetch?: readonly string[] | true): Promise<RallyObject>;
   create(type: RallyType, fields: Readonly<Record<string, unknown>>, fetch?: readonly string[] | true): Promise<RallyObject>;
@@ -319,6 +321,7 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
   const wrapperName = (type: RallyType): string => type; // Rally accepts wrapper keys case-insensitively
 
   return {
+    principalKey: options.limiterKey,
     async query(type, opts = {}) {
       assertType(type);
       return parseQuery(await send({ method: 'GET', segments: [type], params: queryParams(opts) }));

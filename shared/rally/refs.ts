@@ -36,22 +36,32 @@ export interface UserDefaults {
   readonly project?: { readonly oid: string; readonly name: string };
 }
 
-const cache = new WeakMap<RallyClient, Promise<UserDefaults>>();
+/**
+ * Per instance, per Rally user: a warm tool call then needs no GET /user or
+ * /userprofile. A changed default project shows up within DEFAULTS_TTL_MS.
+ */
+const cache = new Map<string, { readonly at: number; readonly value: Promise<UserDefaults> }>();
+const DEFAULTS_TTL_MS = 5 * 60_000;
+const CACHE_LIMIT = 5000;
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /**
  * The caller's Rally identity and default workspace/project (GET /user, then its
- * UserProfile). Cached per client, and clients are built per request.
+ * UserProfile), cached for the client's Rally principal (`rally.principalKey`).
  */
-export function userDefaults(rally: RallyClient): Promise<UserDefaults> {
-  let pending = cache.get(rally);
-  if (!pending) {
-    pending = loadDefaults(rally);
-    pending.catch(() => cache.delete(rally));
-    cache.set(rally, pending);
-  }
-  return pending;
+export function userDefaults(rally: RallyClient, options: { fresh?: boolean } = {}): Promise<UserDefaults> {
+  const key = rally.principalKey;
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit && !options.fresh && now - hit.at < DEFAULTS_TTL_MS) return hit.value;
+  const value = loadDefaults(rally);
+  value.catch(() => {
+    if (cache.get(key)?.value === value) cache.delete(key);
+  });
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(key, { at: now, value });
+  return value;
 }
 
 async function loadDefaults(rally: RallyClient): Promise<UserDefaults> {

@@ -26,7 +26,7 @@ export const getRallyUser = defineTool({
   input: z.object({}).strict(),
   output: z.object({ user: UserOut }),
   async run(_args, ctx) {
-    const d = await userDefaults(ctx.rally);
+    const d = await userDefaults(ctx.rally, { fresh: true }); // "who am I" always asks Rally
     const named = (n: { oid: string; name: string } | undefined) => (n ? { objectId: n.oid, name: rallyText(n.name) } : null);
     const user = {
       objectId: d.userOid, userName: enumText(d.userName, 120), displayName: rallyText(d.displayName), email: enumText(d.email, 120),
