@@ -16,6 +16,7 @@ import type { RallyTokens } from '../storage/rally-tokens.store.js';
 import { loadPolicy, type Policy } from '../policy/policy.js';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js';
 import { TOOL_DEFINITIONS } from '../mcp/tools/register.js';
+import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../rally/limiter.js';
 import type { Deps } from './deps.js';
 
 export interface AuthServices {
@@ -31,6 +32,8 @@ export interface AuthServices {
   /** Tool policy (read-only, allowed tools, rate limits per client and agent), validated at load. */
   readonly policy: Policy;
   readonly rateLimiter: RateLimiter;
+  /** Instance-wide cap on concurrent Rally requests per Rally user (Rally allows 12). */
+  readonly rallyLimiter: ConcurrencyLimiter;
 }
 
 export async function createAuthServices(deps: Deps): Promise<AuthServices> {
@@ -64,6 +67,7 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     rallyClientSecret,
     policy,
     rateLimiter,
+    rallyLimiter: createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER),
     refreshRally: async (refreshToken) => refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
   };
 }

@@ -12,7 +12,6 @@ import type { RequestContext } from '../app/request-context.js';
 import { LinkRequiredError } from '../auth/link-required.js';
 import { createTokenProvider } from '../auth/token-provider.js';
 import { createRallyClient } from '../rally/client.js';
-import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../rally/limiter.js';
 import { getGrant } from '../storage/grants.repo.js';
 import { grantPrincipal, sessionPrincipal, type StoredLink } from '../storage/rally-tokens.store.js';
 import { createConnectLink } from '../session/connect.js';
@@ -26,8 +25,6 @@ import { supportsUrlElicitation } from './capabilities.js';
 import { getSession } from '../session/sessions.repo.js';
 import { sessionTools } from '../session/session.tools.js';
 import { SERVER_INFO } from './server.js';
-
-const limiters = new WeakMap<Deps, ConcurrencyLimiter>();
 
 export interface CallContext {
   register(server: McpServer): void;
@@ -55,8 +52,6 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       }
     }
   }
-  let limiter = limiters.get(deps);
-  if (!limiter) limiters.set(deps, (limiter = createConcurrencyLimiter(deps.config.RALLY_MAX_CONCURRENCY_PER_USER)));
   const lazyAuth = () => deps.auth();
   const tokenProvider = o.needsRally
     ? createTokenProvider((await lazyAuth()).tokens, link, async (rt) => (await lazyAuth()).refreshRally(rt), deps.clock)
@@ -66,7 +61,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     fetch: deps.fetch,
     tokens: tokenProvider,
     labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
-    limiter,
+    limiter: services.rallyLimiter,
     limiterKey: link ? `rally-user:${link.rallyUser.objectId}` : key,
     timeoutMs: deps.config.RALLY_TIMEOUT_MS,
     userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${deps.config.PUBLIC_BASE_URL})`,

@@ -156,6 +156,17 @@ describe('tools over HTTP /mcp', () => {
     }
   });
 
+  it('a burst of 24 tool calls from one user queues at 4 concurrent Rally requests (Rally allows 12); none fails', async () => {
+    stack.sandbox!.injectFault({ pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement', fault: { kind: 'latency', ms: 150 } });
+    const before = stack.sandbox!.stats().maxConcurrent.bob ?? 0;
+    expect(before).toBeLessThanOrEqual(4);
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => bob.callTool({ name: 'get_rally_issue', arguments: { id: `US${(i % 10) + 1}` } })));
+    expect(results.filter((r) => r.isError)).toEqual([]);
+    const peak = stack.sandbox!.stats().maxConcurrent.bob!;
+    expect(peak).toBeGreaterThan(1); // the calls really overlapped…
+    expect(peak).toBeLessThanOrEqual(4); // …but never beyond RALLY_MAX_CONCURRENCY_PER_USER
+  });
+
   it('D9: disconnect_rally forgets the tokens; the next call asks to reconnect', async () => {
     const carol = await clientFor('alice');
     const bye = await carol.callTool({ name: 'disconnect_rally', arguments: {} });
