@@ -50,7 +50,7 @@ function allowedOrigins(deps: Deps): Set<string> {
 
 /** Scopes needed by the tools a request calls (writes need rally.write). */
 function scopesNeeded(msgs: readonly RpcMessage[]): string[] {
-  const writes = msgs.some((m) => m.method === 'tools/call' && TOOL_DEFINITIONS.some((t: { name: string; readOnly: boolean }) => t.name === m.params?.name && !t.readOnly));
+  const writes = msgs.some((m) => m.method === 'tools/call' && TOOL_DEFINITIONS.some((t) => t.name === m.params?.name && !t.readOnly));
   const calls = msgs.some((m) => m.method === 'tools/call');
   return writes ? ['rally.read', 'rally.write'] : calls ? ['rally.read'] : [];
 }

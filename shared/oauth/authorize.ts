@@ -10,11 +10,9 @@ import type { Deps } from '../app/deps.js';
 import { addSeconds } from '../app/clock.js';
 import { randomToken, sha256Id } from '../crypto/hash.js';
 import { html, sendErrorPage, sendPage } from '../http/html.js';
-import { bindingCookie, readCookie } from '../http/cookies.js';
 import { createAuthRequest, consumeAuthRequest, authRequestPath } from '../storage/auth-requests.repo.js';
-import { createLinkTransaction, linkTxPath } from '../storage/link-transactions.repo.js';
 import { resolveClient, redirectUriMatches } from './clients.js';
-import { buildRallyAuthorizeUrl } from './rally-oauth.js';
+import { redirectToRally } from './rally-redirect.js';
 import { parseScopes, type Scope } from './scopes.js';
 import { singleParams } from './params.js';
 
@@ -130,7 +128,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     return;
   }
   const now = deps.clock.now();
-  const { db, sealer, rally } = await deps.auth();
+  const { db, sealer } = await deps.auth();
   const consumed = await consumeAuthRequest(db, requestId, csrf, now);
   if (!consumed.ok) {
     deps.log.warn('consent_refused', { reason: consumed.reason });
@@ -146,25 +144,14 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     res.set('Cache-Control', 'no-store').redirect(303, clientRedirect(ar.redirectUri, issuer, { error: 'access_denied', state: clientState }));
     return;
   }
-  const browserSecret = readCookie(req, deps.config.BINDING_COOKIE_NAME) ?? randomToken(32);
-  const state = randomToken(32);
-  const verifier = randomToken(48);
-  await createLinkTransaction(db, state, {
+  deps.audit('consent_granted', { clientId: ar.clientId });
+  await redirectToRally(deps, req, res, {
     kind: 'authorize',
-    browserHash: sha256Id(browserSecret),
     clientId: ar.clientId,
     clientName: ar.clientName,
     redirectUri: ar.redirectUri,
     codeChallenge: ar.codeChallenge,
     scopes: ar.scopes,
     resource: ar.resource,
-    sealed: await sealer.seal(JSON.stringify({ clientState, rallyVerifier: verifier }), linkTxPath(state)),
-    createdAt: now,
-    expiresAt: addSeconds(now, deps.config.STATE_TTL_SECONDS),
-  });
-  deps.audit('consent_granted', { clientId: ar.clientId });
-  res
-    .set('Cache-Control', 'no-store')
-    .append('Set-Cookie', bindingCookie(deps.config.BINDING_COOKIE_NAME, browserSecret))
-    .redirect(303, buildRallyAuthorizeUrl(rally, state, verifier));
+  }, clientState);
 }

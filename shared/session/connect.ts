@@ -12,9 +12,7 @@ import type { Deps } from '../app/deps.js';
 import { addSeconds } from '../app/clock.js';
 import { randomToken, sha256Id } from '../crypto/hash.js';
 import { html, sendErrorPage, sendPage } from '../http/html.js';
-import { bindingCookie, readCookie } from '../http/cookies.js';
-import { createLinkTransaction, linkTxPath } from '../storage/link-transactions.repo.js';
-import { buildRallyAuthorizeUrl } from '../oauth/rally-oauth.js';
+import { redirectToRally } from '../oauth/rally-redirect.js';
 import { isSameOriginPost } from '../oauth/authorize.js';
 import { consumeConnectTransaction, createConnectTransaction, findConnectTransaction, type ConnectTransaction } from './connect-transactions.repo.js';
 
@@ -71,26 +69,14 @@ export async function handleConnect(deps: Deps, req: Request, res: Response): Pr
     deps.audit('sign_in_failed', { outcome: 'denied', reason: 'cancelled', mode: tx.kind });
     return sendPage(res, 200, 'Cancelled', html`<h1>Nothing was connected</h1><p>You can close this window.</p>`);
   }
-  const { sealer, rally } = await deps.auth();
-  const browserSecret = readCookie(req, deps.config.BINDING_COOKIE_NAME) ?? randomToken(32);
-  const state = randomToken(32);
-  const verifier = randomToken(48);
-  await createLinkTransaction(db, state, {
+  deps.audit('sign_in_started', { mode: tx.kind });
+  await redirectToRally(deps, req, res, {
     kind: tx.kind,
-    browserHash: sha256Id(browserSecret),
     clientName: tx.clientName,
     ...(tx.grantId ? { grantId: tx.grantId } : {}),
     ...(tx.sub ? { sub: tx.sub } : {}),
     ...(tx.sessionHash ? { sessionHash: tx.sessionHash } : {}),
-    sealed: await sealer.seal(JSON.stringify({ rallyVerifier: verifier }), linkTxPath(state)),
-    createdAt: now,
-    expiresAt: addSeconds(now, deps.config.STATE_TTL_SECONDS),
   });
-  deps.audit('sign_in_started', { mode: tx.kind });
-  res
-    .set('Cache-Control', 'no-store')
-    .append('Set-Cookie', bindingCookie(deps.config.BINDING_COOKIE_NAME, browserSecret))
-    .redirect(303, buildRallyAuthorizeUrl(rally, state, verifier));
 }
 
 function renderConnectPage(deps: Deps, res: Response, id: string, tx: ConnectTransaction): void {

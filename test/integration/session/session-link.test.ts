@@ -169,7 +169,8 @@ describe('session-link mode', () => {
     const before = stack.sandbox!.requests().filter((r) => r.url === '/login/oauth2/token').length;
     const statuses = await Promise.all(Array.from({ length: 50 }, () => fetch(back.url, { headers: { cookie }, redirect: 'manual' }).then((r) => r.status)));
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
-    expect(statuses.filter((s) => s === 400)).toHaveLength(49);
+    expect(statuses.filter((s) => s !== 200).every((s) => s === 400 || s === 503)).toBe(true); // 503: lock queue outlasted the deadline
+    expect(statuses.filter((s) => s === 400).length).toBeGreaterThan(0);
     expect(stack.sandbox!.requests().filter((r) => r.url === '/login/oauth2/token').length - before).toBe(1);
   });
 
