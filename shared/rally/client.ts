@@ -21,6 +21,7 @@ export const WSAPI_PATH = '/slm/webservice/v2.0';
 const INTEGRATION_NAME = 'rally-mcp';
 const INTEGRATION_VENDOR = 'rally-mcp-gcp';
 const MAX_RALLY_MESSAGES = 5;
+const SLOW_RALLY_MS = 2000;
 
 export interface RallyClientOptions {
   /** Rally host from configuration (RALLY_BASE_URL), e.g. https://rally1.rallydev.com. Never from input. */
@@ -205,8 +206,10 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
       return { kind: 'retryable', cause: err };
     }
     const status = res.status;
-    log.info('rally_request_completed', {
-      method: req.method, rallyType: req.segments[0], rallyStatus: status, durationMs: options.clock.now().getTime() - started,
+    const durationMs = options.clock.now().getTime() - started;
+    // Every Rally request at debug (the audit line has the tool's duration); slow or failed ones at warn.
+    (status >= 400 || durationMs > SLOW_RALLY_MS ? log.warn : log.debug)('rally_request_completed', {
+      method: req.method, rallyType: req.segments[0], rallyStatus: status, durationMs,
     });
     if (status === 401) {
       await res.body?.cancel().catch(() => undefined);
