@@ -36,25 +36,24 @@ export interface CallContext {
 
 /** `deps` must be bound to the request (`forRequest`), so audit events carry its metadata. */
 export async function createCallContext(deps: Deps, ctx: RequestContext, principal: McpPrincipal, o: { needsRally: boolean; surface: 'mcp' | 'rest' }): Promise<CallContext> {
-  const rdeps = deps;
   const key = principal.kind === 'grant' ? grantPrincipal(principal.token.grantId) : sessionPrincipal(principal.session.hash);
   const caller = principal.kind === 'grant' ? { clientId: principal.token.clientId, sub: principal.token.sub } : {};
   const services = await deps.auth();
   let link: StoredLink | undefined;
+  let linkRequired: CallContext['linkRequired'];
+  let rateLimited: CallContext['rateLimited'];
   if (o.needsRally) {
-    const auth = await deps.auth();
-    link = await auth.tokens.read(key);
+    link = await services.tokens.read(key);
     if (!link && principal.kind === 'grant') {
       // No tokens: either the user disconnected (re-link) or the grant was revoked (401, the client signs in again).
-      const grant = await getGrant(auth.db, principal.token.grantId, deps.clock.now());
+      const grant = await getGrant(services.db, principal.token.grantId, deps.clock.now());
       if (grant?.status !== 'active') {
         throw new McpAuthError('invalid_token', 401, 'This authorization was revoked.', challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }));
       }
     }
   }
-  const lazyAuth = () => deps.auth();
   const tokenProvider = o.needsRally
-    ? createTokenProvider((await lazyAuth()).tokens, link, async (rt) => (await lazyAuth()).refreshRally(rt), deps.clock)
+    ? createTokenProvider(services.tokens, link, (rt) => services.refreshRally(rt), deps.clock)
     : { accessToken: () => Promise.reject(new LinkRequiredError('not_linked')), refreshAfterUnauthorized: () => Promise.reject(new LinkRequiredError('not_linked')) };
   const rally = createRallyClient({
     baseUrl: deps.config.RALLY_BASE_URL,
@@ -75,20 +74,18 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     clock: deps.clock,
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     disconnect: async () => {
-      await (await deps.auth()).tokens.remove(key);
-      rdeps.audit('rally_disconnected', { mode: principal.kind, ...caller });
+      await services.tokens.remove(key);
+      deps.audit('rally_disconnected', { mode: principal.kind, ...caller });
     },
     ...toolPolicy(deps, ctx, services, caller, principal.kind === 'session' ? principal.session.hash : undefined, () => link?.rallyUser.userName, (s) => {
       rateLimited = { retryAfterSeconds: s };
     }),
   };
 
-  let linkRequired: CallContext['linkRequired'];
-  let rateLimited: CallContext['rateLimited'];
   const linkPrompt = async (linkErr: LinkRequiredError): Promise<CallToolResult> => {
     let err = linkErr;
     if (principal.kind === 'session' && err.reason === 'not_linked') {
-      const session = await getSession((await deps.auth()).db, principal.session.hash);
+      const session = await getSession(services.db, principal.session.hash);
       if (session?.pending && session.pending.expiresAt > deps.clock.now()) err = new LinkRequiredError('pending_confirmation');
     }
     if (err.reason === 'pending_confirmation') {
@@ -103,7 +100,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: 'An agent session (session-link mode)' };
     const connect = await createConnectLink(deps, target, ctx.agentId);
     linkRequired = { url: connect.url, pendingConfirmation: false };
-    rdeps.audit('sign_in_started', { mode: target.kind, reason: err.reason, ...caller });
+    deps.audit('sign_in_started', { mode: target.kind, reason: err.reason, ...caller });
     const message = `Sign in to Rally to let this agent read and update your work items. Verification code: ${connect.verificationCode}.`;
     if (o.surface === 'mcp' && (await supportsUrlElicitation(deps, principal))) {
       throw new UrlElicitationRequiredError([{ mode: 'url', elicitationId: connect.elicitationId, url: connect.url, message }], 'Rally is not connected for this user.');
