@@ -10,7 +10,7 @@ import { sha256Id } from '../crypto/hash.js';
 import { isExpired } from '../app/clock.js';
 import { COLLECTIONS } from '../storage/collections.js';
 import { stripUndefined } from '../storage/clients.repo.js';
-import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from '../storage/firestore-utils.js';
+import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from '../storage/firestore-utils.js';
 
 const ConnectTxDoc = z.object({
   kind: z.enum(['relink', 'session']),
@@ -43,15 +43,13 @@ export async function findConnectTransaction(db: Firestore, id: string, now: Dat
 }
 
 /** Consumes the link exactly once (A6: unknown, expired or used → undefined). */
-export function consumeConnectTransaction(db: Firestore, id: string, now: Date): Promise<ConnectTransaction | undefined> {
-  if (!ID.test(id)) return Promise.resolve(undefined);
+export async function consumeConnectTransaction(db: Firestore, id: string, now: Date): Promise<ConnectTransaction | undefined> {
+  if (!ID.test(id)) return undefined;
   const ref = db.doc(path(id));
-  return transact(db, async (t) => {
-    const snap = await t.get(ref);
-    if (!snap.exists) return undefined;
-    const parsed = ConnectTxDoc.safeParse(snap.data());
-    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.connectTransactions);
-    t.delete(ref);
-    return isExpired(parsed.data.expiresAt, now) ? undefined : parsed.data;
-  });
+  const snap = await withStoreRetry(() => ref.get());
+  if (!snap.exists || !snap.updateTime) return undefined;
+  const parsed = ConnectTxDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.connectTransactions);
+  if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return undefined;
+  return isExpired(parsed.data.expiresAt, now) ? undefined : parsed.data;
 }

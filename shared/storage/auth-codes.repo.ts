@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { sha256Id } from '../crypto/hash.js';
 import { isExpired } from '../app/clock.js';
 import { COLLECTIONS } from './collections.js';
-import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
 
 const AuthCodeDoc = z.object({
   grantId: z.string(),
@@ -34,16 +34,15 @@ export async function createAuthCode(db: Firestore, code: string, doc: Omit<Auth
 export type RedeemCodeResult = { ok: true; code: AuthCode } | { ok: false; reason: 'missing' | 'expired' } | { ok: false; reason: 'reused'; grantId: string };
 
 /** Marks the code used exactly once. */
-export function redeemAuthCode(db: Firestore, code: string, now: Date): Promise<RedeemCodeResult> {
+export async function redeemAuthCode(db: Firestore, code: string, now: Date): Promise<RedeemCodeResult> {
   const ref = db.doc(codePath(code));
-  return transact(db, async (t) => {
-    const snap = await t.get(ref);
-    if (!snap.exists) return { ok: false, reason: 'missing' } as const;
-    const parsed = AuthCodeDoc.safeParse(snap.data());
-    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.authCodes);
-    if (isExpired(parsed.data.expiresAt, now)) return { ok: false, reason: 'expired' } as const;
-    if (parsed.data.usedAt) return { ok: false, reason: 'reused', grantId: parsed.data.grantId } as const;
-    t.update(ref, { usedAt: now });
-    return { ok: true, code: parsed.data } as const;
-  });
+  const snap = await withStoreRetry(() => ref.get());
+  if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
+  const parsed = AuthCodeDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.authCodes);
+  if (isExpired(parsed.data.expiresAt, now)) return { ok: false, reason: 'expired' };
+  const reused = { ok: false, reason: 'reused', grantId: parsed.data.grantId } as const;
+  if (parsed.data.usedAt) return reused;
+  // Exactly one redemption marks the code used; a concurrent second one is a reuse (H14).
+  return (await writeIfUnchanged(ref, snap.updateTime, { update: { usedAt: now } })) ? { ok: true, code: parsed.data } : reused;
 }

@@ -9,7 +9,7 @@ import { sha256Id } from '../crypto/hash.js';
 import { isExpired } from '../app/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
-import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
 
 const AuthRequestDoc = z.object({
   clientId: z.string(),
@@ -37,16 +37,14 @@ export type ConsumeAuthRequestResult =
   | { ok: false; reason: 'missing' | 'expired' | 'csrf_mismatch' };
 
 /** Consumes the request exactly once, if the CSRF token matches and it has not expired (C10). */
-export function consumeAuthRequest(db: Firestore, requestId: string, csrf: string, now: Date): Promise<ConsumeAuthRequestResult> {
+export async function consumeAuthRequest(db: Firestore, requestId: string, csrf: string, now: Date): Promise<ConsumeAuthRequestResult> {
   const ref = db.doc(authRequestPath(requestId));
-  return transact(db, async (t) => {
-    const snap = await t.get(ref);
-    if (!snap.exists) return { ok: false, reason: 'missing' } as const;
-    const parsed = AuthRequestDoc.safeParse(snap.data());
-    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.authRequests);
-    if (parsed.data.csrfHash !== sha256Id(csrf)) return { ok: false, reason: 'csrf_mismatch' } as const;
-    t.delete(ref);
-    if (isExpired(parsed.data.expiresAt, now)) return { ok: false, reason: 'expired' } as const;
-    return { ok: true, request: parsed.data } as const;
-  });
+  const snap = await withStoreRetry(() => ref.get());
+  if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
+  const parsed = AuthRequestDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.authRequests);
+  if (parsed.data.csrfHash !== sha256Id(csrf)) return { ok: false, reason: 'csrf_mismatch' };
+  if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return { ok: false, reason: 'missing' };
+  if (isExpired(parsed.data.expiresAt, now)) return { ok: false, reason: 'expired' };
+  return { ok: true, request: parsed.data };
 }

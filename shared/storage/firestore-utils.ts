@@ -3,7 +3,7 @@
  * retries for contention, and one error for "Firestore is not answering".
  * @module
  */
-import type { Firestore, Transaction } from '@google-cloud/firestore';
+import type { DocumentReference, Firestore, Timestamp, Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
 
 /** A Firestore Timestamp on read (written as a JS Date). */
@@ -82,6 +82,31 @@ export async function withStoreRetry<T>(op: () => Promise<T>, attempts = 3, time
       if ((code !== undefined && UNAVAILABLE.has(code)) || isConnectionError(err)) throw new StoreUnavailableError({ cause: err });
       throw err;
     }
+  }
+}
+
+/** gRPC FAILED_PRECONDITION: a write's precondition (e.g. `lastUpdateTime`) did not hold. */
+export function isPreconditionFailure(err: unknown): boolean {
+  return statusOf(err) === 9 || (err instanceof StoreUnavailableError && statusOf(err.cause) === 9);
+}
+
+/**
+ * Consume-once without a lock queue: read outside a transaction, then write
+ * with `lastUpdateTime` as precondition. Under 50-way contention exactly one
+ * writer wins and the others fail fast (F3), instead of queueing on a
+ * transaction lock until a deadline. Returns false when someone else won.
+ */
+export async function writeIfUnchanged(
+  ref: DocumentReference, updateTime: Timestamp, write: { delete: true } | { update: Record<string, unknown> },
+): Promise<boolean> {
+  try {
+    await withStoreRetry(() =>
+      'delete' in write ? ref.delete({ lastUpdateTime: updateTime }) : ref.update(write.update, { lastUpdateTime: updateTime }),
+    );
+    return true;
+  } catch (err) {
+    if (isPreconditionFailure(err) || statusOf(err) === 5 /* NOT_FOUND */) return false;
+    throw err;
   }
 }
 

@@ -10,7 +10,7 @@ import { sha256Id } from '../crypto/hash.js';
 import { isExpired } from '../app/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
-import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
 
 const LinkTxDoc = z.object({
   /** authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link mode. */
@@ -47,19 +47,17 @@ export type ConsumeLinkTxResult =
  * deleted and refused even if TTL has not swept them (B5). A wrong or missing
  * browser binding refuses without consuming (B3, C2, C6).
  */
-export function consumeLinkTransaction(db: Firestore, state: string, browserSecret: string | undefined, now: Date): Promise<ConsumeLinkTxResult> {
+export async function consumeLinkTransaction(db: Firestore, state: string, browserSecret: string | undefined, now: Date): Promise<ConsumeLinkTxResult> {
   const ref = db.doc(linkTxPath(state));
-  return transact(db, async (t) => {
-    const snap = await t.get(ref);
-    if (!snap.exists) return { ok: false, reason: 'missing' } as const;
-    const parsed = LinkTxDoc.safeParse(snap.data());
-    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.linkTransactions);
-    if (isExpired(parsed.data.expiresAt, now)) {
-      t.delete(ref);
-      return { ok: false, reason: 'expired' } as const;
-    }
-    if (!browserSecret || sha256Id(browserSecret) !== parsed.data.browserHash) return { ok: false, reason: 'browser_mismatch' } as const;
-    t.delete(ref);
-    return { ok: true, tx: parsed.data } as const;
-  });
+  const snap = await withStoreRetry(() => ref.get());
+  if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
+  const parsed = LinkTxDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.linkTransactions);
+  if (isExpired(parsed.data.expiresAt, now)) {
+    await writeIfUnchanged(ref, snap.updateTime, { delete: true });
+    return { ok: false, reason: 'expired' };
+  }
+  if (!browserSecret || sha256Id(browserSecret) !== parsed.data.browserHash) return { ok: false, reason: 'browser_mismatch' };
+  if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return { ok: false, reason: 'missing' }; // someone else consumed it
+  return { ok: true, tx: parsed.data };
 }
