@@ -10,7 +10,7 @@ import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js'
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, signInToRallySandbox } from '../../helpers/browser.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
-import { browse, CookieJar, initializeBody, mcpCall, toolCallBody } from '../../helpers/oauth-flow.js';
+import { browse, CookieJar, initializeBody, mcpCall, signIn, toolCallBody } from '../../helpers/oauth-flow.js';
 
 describe('session-link mode', () => {
   let stack: TestStack;
@@ -192,6 +192,20 @@ describe('session-link mode', () => {
     const both = await rest('get_rally_user', {}, { ...linked, 'x-ms-copilot-session-id': randomUUID() });
     expect(both.status).toBe(401);
     expect((await rest('get_rally_user', {}, linked)).status).toBe(200);
+  });
+
+  it('G3: a linked session value presented with another user’s token, or a bad token, never reaches that session’s state', async () => {
+    const aliceSession = { 'Session-ID': randomUUID() };
+    const { code } = await pendingLink(aliceSession, 'alice');
+    expect((await rest('confirm_rally_link', { code }, aliceSession)).status).toBe(200);
+    const bob = await signIn(stack.url, 'bob');
+    // With a bearer, the token's user decides; the session header is only a label.
+    const withBob = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { ...aliceSession, authorization: `Bearer ${bob.accessToken}` });
+    expect(JSON.stringify(withBob.json.result.structuredContent)).toContain('bob@example.com');
+    expect(JSON.stringify(withBob.json)).not.toContain('alice@example.com');
+    // A bad bearer never falls back to the session.
+    const bad = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { ...aliceSession, authorization: 'Bearer not-a-token' });
+    expect(bad.status).toBe(401);
   });
 
   it('bob’s session never sees alice’s private items', async () => {
