@@ -17,6 +17,10 @@ import { loadPolicy, type Policy } from '../policy/policy.js';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js';
 import { TOOL_DEFINITIONS } from '../mcp/tools/register.js';
 import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../rally/limiter.js';
+import { createRallyClient, type RallyClient } from '../rally/client.js';
+import type { RallyRequestLabels, RallyTokenProvider } from '../rally/ports.js';
+import type { Logger } from '../logging/logger.js';
+import { SERVER_INFO } from '../mcp/server.js';
 import type { Deps } from './deps.js';
 
 export interface AuthServices {
@@ -34,6 +38,8 @@ export interface AuthServices {
   readonly rateLimiter: RateLimiter;
   /** Instance-wide cap on concurrent Rally requests per Rally user (Rally allows 12). */
   readonly rallyLimiter: ConcurrencyLimiter;
+  /** A WSAPI client for one request: configured host, timeout, User-Agent and the shared limiter. */
+  rallyClient(o: { tokens: RallyTokenProvider; labels: RallyRequestLabels; limiterKey: string; log: Logger }): RallyClient;
 }
 
 export async function createAuthServices(deps: Deps): Promise<AuthServices> {
@@ -56,6 +62,7 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
   const policy = await loadPolicy(config, source, { knownTools: TOOL_DEFINITIONS.map((t) => t.name) });
   deps.log.info('policy_loaded', { policy: policy.fingerprint, mode: policy.source });
   const rateLimiter = createRateLimiter({ db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS });
+  const rallyLimiter = createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER);
   const rallyClientSecret = async () =>
     new TextDecoder().decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION)).trim();
   return {
@@ -67,7 +74,16 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     rallyClientSecret,
     policy,
     rateLimiter,
-    rallyLimiter: createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER),
+    rallyLimiter,
+    rallyClient: (o) => createRallyClient({
+      ...o,
+      baseUrl: config.RALLY_BASE_URL,
+      fetch: deps.fetch,
+      limiter: rallyLimiter,
+      timeoutMs: config.RALLY_TIMEOUT_MS,
+      userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${config.PUBLIC_BASE_URL})`,
+      clock: deps.clock,
+    }),
     refreshRally: async (refreshToken) => refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
   };
 }

@@ -11,7 +11,6 @@ import type { Deps } from '../app/deps.js';
 import type { RequestContext } from '../app/request-context.js';
 import { LinkRequiredError } from '../auth/link-required.js';
 import { createTokenProvider } from '../auth/token-provider.js';
-import { createRallyClient } from '../rally/client.js';
 import { getGrant } from '../storage/grants.repo.js';
 import { grantPrincipal, sessionPrincipal, type StoredLink } from '../storage/rally-tokens.store.js';
 import { createConnectLink } from '../session/connect.js';
@@ -24,7 +23,6 @@ import { challenge, McpAuthError, type McpPrincipal } from './auth.js';
 import { supportsUrlElicitation } from './capabilities.js';
 import { getSession } from '../session/sessions.repo.js';
 import { sessionTools } from '../session/session.tools.js';
-import { SERVER_INFO } from './server.js';
 
 export interface CallContext {
   register(server: McpServer): void;
@@ -55,16 +53,10 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
   const tokenProvider = o.needsRally
     ? createTokenProvider(services.tokens, link, (rt) => services.refreshRally(rt), deps.clock)
     : { accessToken: () => Promise.reject(new LinkRequiredError('not_linked')), refreshAfterUnauthorized: () => Promise.reject(new LinkRequiredError('not_linked')) };
-  const rally = createRallyClient({
-    baseUrl: deps.config.RALLY_BASE_URL,
-    fetch: deps.fetch,
+  const rally = services.rallyClient({
     tokens: tokenProvider,
     labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
-    limiter: services.rallyLimiter,
     limiterKey: link ? `rally-user:${link.rallyUser.objectId}` : key,
-    timeoutMs: deps.config.RALLY_TIMEOUT_MS,
-    userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${deps.config.PUBLIC_BASE_URL})`,
-    clock: deps.clock,
     log: ctx.log,
   });
   const toolContext: ToolContext = {

@@ -10,7 +10,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import { publicUrls } from '../config/config.js';
 import { forRequest, type Deps } from '../app/deps.js';
-import { buildRequestContext } from '../app/request-context.js';
+import { buildRequestContext, type RequestContext } from '../app/request-context.js';
 import { addSeconds } from '../app/clock.js';
 import { randomToken } from '../crypto/hash.js';
 import { html, sendErrorPage, sendPage } from '../http/html.js';
@@ -19,7 +19,8 @@ import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../sto
 import { createGrant, revokeOtherGrants } from '../storage/grants.repo.js';
 import { createAuthCode } from '../storage/auth-codes.repo.js';
 import { grantPrincipal, LinkUserMismatchError, type RallyTokens, type RallyUser } from '../storage/rally-tokens.store.js';
-import { exchangeRallyCode, fetchRallyIdentity } from './rally-oauth.js';
+import { exchangeRallyCode } from './rally-oauth.js';
+import type { AuthServices } from '../app/auth-services.js';
 import { clientRedirect } from './authorize.js';
 import { singleParams } from './params.js';
 import { completeSessionLink } from '../session/link.js';
@@ -31,9 +32,10 @@ export const rallySubject = (u: RallyUser) => `rally:${u.objectId}`;
 
 export function createOAuthCallbackHandler(baseDeps: Deps) {
   return async (req: Request, res: Response): Promise<void> => {
-    const deps = forRequest(baseDeps, buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'oauthCallback'));
+    const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'oauthCallback');
+    const deps = forRequest(baseDeps, ctx);
     try {
-      await handleCallback(deps, req, res);
+      await handleCallback(deps, ctx, req, res);
     } catch (err) {
       if (isUnavailable(err)) return respondUnavailable(res, deps.log, err, 'html');
       deps.log.error('oauth_callback_failed', { errName: err instanceof Error ? err.name : typeof err });
@@ -42,7 +44,25 @@ export function createOAuthCallbackHandler(baseDeps: Deps) {
   };
 }
 
-async function handleCallback(deps: Deps, req: Request, res: Response): Promise<void> {
+const Identity = z.object({
+  ObjectID: z.union([z.number(), z.string()]).transform(String).pipe(z.string().regex(/^\d{1,20}$/)),
+  UserName: z.string().min(1).max(256),
+  DisplayName: z.string().max(256).nullish(),
+});
+
+/** Who signed in: `GET /user` with the fresh token, through the same WSAPI client the tools use. */
+async function whoSignedIn(auth: AuthServices, ctx: RequestContext, accessToken: string): Promise<RallyUser> {
+  const rally = auth.rallyClient({
+    tokens: { accessToken: async () => accessToken, refreshAfterUnauthorized: () => Promise.reject(new Error('fresh token refused')) },
+    labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
+    limiterKey: `sign-in:${ctx.requestId}`, // who this is is not known yet
+    log: ctx.log,
+  });
+  const u = Identity.parse(await rally.currentUser(['ObjectID', 'UserName', 'DisplayName']));
+  return { objectId: u.ObjectID, userName: u.UserName, ...(u.DisplayName ? { displayName: u.DisplayName } : {}) };
+}
+
+async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
   if (req.method !== 'GET') {
     res.status(405).set('Allow', 'GET').end(); // B11: the redirect is always a GET
     return;
@@ -88,7 +108,7 @@ async function handleCallback(deps: Deps, req: Request, res: Response): Promise<
   try {
     const secret = await auth.rallyClientSecret();
     tokens = await exchangeRallyCode(auth.rally, deps.fetch, secret, q.code, secrets.rallyVerifier, () => deps.clock.now());
-    rallyUser = await fetchRallyIdentity(auth.rally, deps.fetch, tokens.accessToken);
+    rallyUser = await whoSignedIn(auth, ctx, tokens.accessToken);
   } catch (err) {
     if (isUnavailable(err)) throw err;
     // B14/B15: the state is spent; nothing was stored; the user starts again.

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { addSeconds } from '../app/clock.js';
 import type { FetchLike } from '../app/deps.js';
-import { RallyRefreshRejected, type RallyTokens, type RallyUser } from '../storage/rally-tokens.store.js';
+import { RallyRefreshRejected, type RallyTokens } from '../storage/rally-tokens.store.js';
 
 export const RALLY_SCOPE = 'alm';
 
@@ -105,26 +105,4 @@ export async function refreshRallyTokens(
     if (err instanceof RallyTokenResponseError && err.oauthError === 'invalid_grant') throw new RallyRefreshRejected();
     throw err;
   }
-}
-
-const UserEnvelope = z.object({
-  User: z.object({
-    ObjectID: z.union([z.number(), z.string()]).transform(String).pipe(z.string().regex(/^\d{1,20}$/)),
-    UserName: z.string().min(1).max(256),
-    DisplayName: z.string().max(256).nullish(),
-  }),
-});
-
-/** Who signed in: GET /user with the fresh token (ZSESSIONID only; never follows redirects). */
-export async function fetchRallyIdentity(c: RallyOAuthConfig, fetchFn: FetchLike, accessToken: string): Promise<RallyUser> {
-  const res = await fetchFn(new URL('/slm/webservice/v2.0/user?fetch=ObjectID,UserName,DisplayName', c.baseUrl), {
-    headers: { ZSESSIONID: accessToken, Accept: 'application/json' },
-    redirect: 'manual',
-    signal: AbortSignal.timeout(c.timeoutMs),
-  });
-  if (res.status !== 200) throw new RallyTokenResponseError(res.status, 'user_lookup_failed');
-  const parsed = UserEnvelope.safeParse(await res.json().catch(() => undefined));
-  if (!parsed.success) throw new RallyTokenResponseError(res.status, 'user_lookup_invalid');
-  const u = parsed.data.User;
-  return { objectId: u.ObjectID, userName: u.UserName, ...(u.DisplayName ? { displayName: u.DisplayName } : {}) };
 }
