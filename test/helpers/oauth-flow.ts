@@ -68,18 +68,23 @@ export interface FlowOptions {
   /** Stop when the browser would be sent to a URL starting with this. */
   readonly stopAt: string;
   readonly maxSteps?: number;
+  /** Sees every response before it is followed (tests that record what passed by). */
+  readonly onResponse?: (url: string, res: Response) => void;
 }
 
 /** Follows redirects and submits forms like a user would, until the browser is sent to `stopAt`. */
-export async function browse(startUrl: string, o: FlowOptions): Promise<{ url: string; status: number; body: string; steps: string[] }> {
+export async function browse(startUrl: string, o: FlowOptions): Promise<{ url: string; status: number; body: string; steps: string[]; visited: string[] }> {
   const jar = o.jar ?? new CookieJar();
   const steps: string[] = [];
+  const visited: string[] = [];
   let next: { url: string; init: RequestInit } = { url: startUrl, init: { method: 'GET' } };
   for (let i = 0; i < (o.maxSteps ?? 12); i++) {
-    if (next.url.startsWith(o.stopAt)) return { url: next.url, status: 0, body: '', steps };
+    visited.push(next.url);
+    if (next.url.startsWith(o.stopAt)) return { url: next.url, status: 0, body: '', steps, visited };
     const cookie = jar.header(next.url);
     const res = await fetch(next.url, { ...next.init, redirect: 'manual', headers: { ...(next.init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
     jar.store(next.url, res);
+    o.onResponse?.(next.url, res);
     steps.push(`${next.init.method} ${new URL(next.url).pathname} -> ${res.status}`);
     const location = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && location) {
@@ -89,7 +94,7 @@ export async function browse(startUrl: string, o: FlowOptions): Promise<{ url: s
     }
     const body = await res.text();
     const form = res.status === 200 ? parseForms(body, next.url)[0] : undefined;
-    if (!form) return { url: next.url, status: res.status, body, steps };
+    if (!form) return { url: next.url, status: res.status, body, steps, visited };
     const fields = { ...form.fields };
     if ('username' in fields) {
       fields.username = o.username;

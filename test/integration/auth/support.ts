@@ -10,7 +10,7 @@ import { createDeps, type Deps } from '../../../shared/app/deps.js';
 import { loadConfig } from '../../../shared/config/config.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { COLLECTIONS } from '../../../shared/storage/collections.js';
-import { CookieJar, mcpCall, parseForms, registerTestClient, toolCallBody } from '../../helpers/oauth-flow.js';
+import { browse, CookieJar, mcpCall, parseForms, registerTestClient, toolCallBody } from '../../helpers/oauth-flow.js';
 import type { TestStack } from '../../helpers/stack.js';
 
 export const BINDING_COOKIE = '__Host-rally-mcp-tx';
@@ -77,47 +77,20 @@ export interface RecordedSignIn {
 }
 
 async function follow(base: string, startUrl: string, username: string, stopAt: string, jar: CookieJar) {
-  const urls: string[] = [];
   let rallyAuthorizeUrl: URL | undefined;
   let bindingCookie: string | undefined;
-  let next: { url: string; init: RequestInit } = { url: startUrl, init: { method: 'GET' } };
-  for (let i = 0; i < 14; i++) {
-    urls.push(next.url);
-    if (next.url.startsWith(stopAt)) return { final: new URL(next.url), urls, rallyAuthorizeUrl, bindingCookie };
-    const cookie = jar.header(next.url);
-    const res = await fetch(next.url, { ...next.init, redirect: 'manual', headers: { ...(next.init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
-    jar.store(next.url, res);
-    const location = res.headers.get('location');
-    if (new URL(next.url).pathname === '/consent' && location) {
+  const end = await browse(startUrl, {
+    username, stopAt, jar, maxSteps: 14,
+    onResponse: (url, res) => {
+      const location = res.headers.get('location');
+      if (new URL(url).pathname !== '/consent' || !location) return;
       rallyAuthorizeUrl = new URL(location);
       const set = res.headers.getSetCookie().find((c) => c.startsWith(`${BINDING_COOKIE}=`));
       bindingCookie = set?.split(';')[0]?.slice(BINDING_COOKIE.length + 1);
-    }
-    if (res.status >= 300 && res.status < 400 && location) {
-      await res.body?.cancel();
-      next = { url: new URL(location, next.url).toString(), init: { method: 'GET' } };
-      continue;
-    }
-    const body = await res.text();
-    const form = res.status === 200 ? parseForms(body, next.url)[0] : undefined;
-    if (!form) throw new Error(`sign-in stopped at ${next.url}: ${res.status} ${body.slice(0, 300)}`);
-    const fields = { ...form.fields };
-    if ('username' in fields) {
-      fields.username = username;
-      fields.password = username;
-    }
-    const button = form.buttons.find((b) => /allow|continue/i.test(`${b.value} ${b.text}`)) ?? form.buttons.find((b) => b.name);
-    if (button?.name) fields[button.name] = button.value;
-    next = {
-      url: form.action,
-      init: {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(form.action).origin, 'sec-fetch-site': 'same-origin' },
-        body: new URLSearchParams(fields).toString(),
-      },
-    };
-  }
-  throw new Error(`sign-in did not finish: ${urls.join(' → ')} (base ${base})`);
+    },
+  });
+  if (!end.url.startsWith(stopAt)) throw new Error(`sign-in did not finish: ${end.steps.join(' → ')} (base ${base})`);
+  return { final: new URL(end.url), urls: end.visited, rallyAuthorizeUrl, bindingCookie };
 }
 
 /** Register → authorize → consent → Rally sign-in → callback → token, recording every secret on the way. */
