@@ -31,7 +31,7 @@ Commands:
   teardown                Delete functions, hosting, metrics, dashboard, secrets and the
                           service account (needs --yes). Keeps Firestore unless --delete-database.
 
-Options (each also settable in deploy.env, see deploy.env.example):
+Options (each also settable in deploy.env, see deploy.example.env):
   --project ID                  GCP project id                        (GCP_PROJECT)
   --region REGION               Functions region, e.g. us-central1    (GCP_REGION)
   --firestore-location LOC      Firestore location (default: region)  (FIRESTORE_LOCATION)
