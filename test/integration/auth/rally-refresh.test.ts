@@ -5,14 +5,12 @@
  * sandbox request log is never cleared (K1 reads the Rally tokens from it).
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Deps } from '../../../shared/app/deps.js';
 import { grantPrincipal, rallyTokensPath, type StoredLink } from '../../../shared/storage/rally-tokens.store.js';
 import { grantPath } from '../../../shared/storage/grants.repo.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import type { RecordedRequest } from '../../../rally-sandbox/types.js';
-import { callTool, depsFor, dumpFirestore, JOSE_LIKE, recordedSignIn, refreshCount, resultText, sandboxOf, type RecordedSignIn } from './support.js';
+import { callTool, depsFor, dumpFirestore, JOSE_LIKE, recordedSignIn, refreshCount, resultText, sandboxOf, type RecordedSignIn, listen } from './support.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -303,20 +301,3 @@ describe('K1. Logs', () => {
     }
   });
 });
-
-async function listen(): Promise<{ port: number; hits: string[]; close(): Promise<void> }> {
-  const hits: string[] = [];
-  const server: Server = createServer((req, res) => {
-    hits.push(`${req.method} ${req.url}`);
-    res.end('{}');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    hits,
-    close: () => new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-  };
-}

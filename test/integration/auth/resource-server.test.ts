@@ -3,8 +3,6 @@
  * G7), /mcp as a resource server (I1–I5) and error hygiene (K2), against the
  * real server process, the Firestore emulator and the Rally sandbox.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../../../shared/app/deps.js';
 import { addSeconds } from '../../../shared/app/clock.js';
@@ -14,7 +12,7 @@ import { COLLECTIONS } from '../../../shared/storage/collections.js';
 import { pkceChallenge } from '../../../shared/oauth/rally-oauth.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { CookieJar, initializeBody, mcpCall, signIn, type SignedIn } from '../../helpers/oauth-flow.js';
-import { BINDING_COOKIE, callTool, consentToRally, depsFor, JOSE_LIKE, resultText, sandboxOf, sha256Id, wsapi } from './support.js';
+import { BINDING_COOKIE, callTool, consentToRally, depsFor, JOSE_LIKE, resultText, sandboxOf, sha256Id, wsapi, listen } from './support.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -388,20 +386,3 @@ describe('K2. Error responses', () => {
     }
   });
 });
-
-async function listen(): Promise<{ port: number; hits: string[]; close(): Promise<void> }> {
-  const hits: string[] = [];
-  const server: Server = createServer((req, res) => {
-    hits.push(`${req.method} ${req.url}`);
-    res.end('{}');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    hits,
-    close: () => new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-  };
-}

@@ -4,6 +4,8 @@
  * direct Firestore reads through an in-process Deps built from the stack's
  * own server environment, and small /mcp call wrappers.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { createDeps, type Deps } from '../../../shared/app/deps.js';
@@ -178,3 +180,21 @@ export function sandboxOf(stack: TestStack) {
 }
 
 export const refreshCount = (stack: TestStack): number => sandboxOf(stack).stats().tokenRequests.refresh_token ?? 0;
+
+/** A throwaway HTTP server on loopback that records what reaches it (e.g. "another origin" for D7). */
+export async function listen(): Promise<{ port: number; hits: string[]; close(): Promise<void> }> {
+  const hits: string[] = [];
+  const server: Server = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hits,
+    close: () => new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    }),
+  };
+}

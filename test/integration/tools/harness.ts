@@ -75,6 +75,25 @@ export async function connect(
   };
 }
 
+export interface ToolHarness {
+  sandbox: RallySandboxHandle;
+  /** Reconnected with fresh state before every test; a test may replace it (e.g. other options). */
+  mcp: Connected;
+}
+
+/** One sandbox per test file, reset and reconnected before each test. */
+export function useToolHarness(): ToolHarness {
+  const h = {} as ToolHarness;
+  beforeAll(async () => { h.sandbox = await startSandbox(); });
+  afterAll(async () => { await h.sandbox.stop(); });
+  beforeEach(async () => {
+    h.sandbox.reset();
+    h.mcp = await connect(h.sandbox);
+  });
+  afterEach(async () => { await h.mcp.close(); });
+  return h;
+}
+
 /** WSAPI requests (not OAuth) the sandbox recorded. */
 export const wsapiRequests = (sandbox: RallySandboxHandle) => sandbox.requests().filter((r) => r.url.startsWith('/slm/webservice/'));
 

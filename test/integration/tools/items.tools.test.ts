@@ -1,19 +1,9 @@
-import type { RallySandboxHandle } from '../../../rally-sandbox/index.js';
 import { ALICE_PRIVATE_STORIES, CLOSED_PROJECT_STORY, HOSTILE_DEFECT, HOSTILE_STORIES } from '../../../rally-sandbox/seed.js';
-import { WEB, connect, startSandbox, textOf, wsapiRequests, type Connected } from './harness.js';
+import { WEB, connect, textOf, useToolHarness, wsapiRequests } from './harness.js';
 
-let sandbox: RallySandboxHandle;
-let mcp: Connected;
+const h = useToolHarness();
 
-beforeAll(async () => { sandbox = await startSandbox(); });
-afterAll(async () => { await sandbox.stop(); });
-beforeEach(async () => {
-  sandbox.reset();
-  mcp = await connect(sandbox);
-});
-afterEach(async () => { await mcp.close(); });
-
-const call = (name: string, args: Record<string, unknown>) => mcp.client.callTool({ name, arguments: args });
+const call = (name: string, args: Record<string, unknown>) => h.mcp.client.callTool({ name, arguments: args });
 const structured = <T = Record<string, any>>(r: Awaited<ReturnType<typeof call>>) => r.structuredContent as T; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('get_rally_issue', () => {
@@ -44,7 +34,7 @@ describe('get_rally_issue', () => {
   it('resolves FormattedIDs by querying each candidate type, not by prefix', async () => {
     const r = await call('get_rally_issue', { id: 'DE2' });
     expect(structured(r).item).toMatchObject({ kind: 'defect', formattedId: 'DE2', name: { text: 'Checkout total off by one cent' } });
-    const paths = wsapiRequests(sandbox).map((q) => q.url.split('?')[0]);
+    const paths = wsapiRequests(h.sandbox).map((q) => q.url.split('?')[0]);
     expect(paths).toEqual(expect.arrayContaining([
       '/slm/webservice/v2.0/hierarchicalrequirement', '/slm/webservice/v2.0/defect', '/slm/webservice/v2.0/task',
     ]));
@@ -64,13 +54,14 @@ describe('get_rally_issue', () => {
   });
 
   it('I5: bob cannot read alice\'s private story; no fallback to broader credentials', async () => {
-    await mcp.close();
-    mcp = await connect(sandbox, { user: 'bob' });
-    sandbox.clearRequests();
+    await h.mcp.close();
+    await h.mcp.close(); // replace the default connection
+    h.mcp = await connect(h.sandbox, { user: 'bob' });
+    h.sandbox.clearRequests();
     const r = await call('get_rally_issue', { id: ALICE_PRIVATE_STORIES[0] });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/^No work item matches that name or ID, or you cannot see it in Rally\. \(Request ID: req-test-1\)$/);
-    for (const req of wsapiRequests(sandbox)) expect(req.user).toBe('bob');
+    for (const req of wsapiRequests(h.sandbox)) expect(req.user).toBe('bob');
   });
 
   it('I5: a story in a closed project is invisible to queries', async () => {
@@ -80,7 +71,7 @@ describe('get_rally_issue', () => {
   });
 
   it('I5: reading a closed-project story by ObjectID surfaces Rally\'s 403 as a tool error', async () => {
-    const oid = String(sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === CLOSED_PROJECT_STORY)?.ObjectID);
+    const oid = String(h.sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === CLOSED_PROJECT_STORY)?.ObjectID);
     const r = await call('get_rally_issue', { id: oid });
     expect(r).toEqual({
       isError: true,

@@ -1,19 +1,9 @@
-import type { RallySandboxHandle } from '../../../rally-sandbox/index.js';
 import { TOOL_DEFINITIONS } from '../../../shared/mcp/tools/register.js';
-import { connect, startSandbox, textOf, wsapiRequests, type Connected } from './harness.js';
+import { connect, textOf, useToolHarness, wsapiRequests } from './harness.js';
 
-let sandbox: RallySandboxHandle;
-let mcp: Connected;
+const h = useToolHarness();
 
-beforeAll(async () => { sandbox = await startSandbox(); });
-afterAll(async () => { await sandbox.stop(); });
-beforeEach(async () => {
-  sandbox.reset();
-  mcp = await connect(sandbox);
-});
-afterEach(async () => { await mcp.close(); });
-
-const call = (name: string, args: Record<string, unknown> = {}) => mcp.client.callTool({ name, arguments: args });
+const call = (name: string, args: Record<string, unknown> = {}) => h.mcp.client.callTool({ name, arguments: args });
 
 const ALL = [
   'get_rally_issue', 'create_rally_story', 'create_rally_defect', 'create_rally_task', 'update_rally_item', 'add_rally_comment',
@@ -22,7 +12,7 @@ const ALL = [
 
 describe('tool listing', () => {
   it('lists every tool with a title, strict input schema, output schema and annotations', async () => {
-    const { tools } = await mcp.client.listTools();
+    const { tools } = await h.mcp.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([...ALL].sort());
     for (const t of tools) {
       expect(t.title).toBeTruthy();
@@ -50,14 +40,15 @@ describe('tool listing', () => {
   });
 
   it('hides and refuses tools the policy does not allow', async () => {
-    await mcp.close();
+    await h.mcp.close();
     const readOnly = new Set(TOOL_DEFINITIONS.filter((d) => d.readOnly).map((d) => d.name));
-    mcp = await connect(sandbox, { isToolAllowed: (t) => readOnly.has(t) });
-    const { tools } = await mcp.client.listTools();
+    await h.mcp.close(); // replace the default connection
+    h.mcp = await connect(h.sandbox, { isToolAllowed: (t) => readOnly.has(t) });
+    const { tools } = await h.mcp.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([...readOnly].sort());
     const refused = await call('create_rally_story', { name: 'x' });
     expect(refused).toEqual({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/^The tool create_rally_story is not available to this client or agent\. \(Request ID /) }] });
-    expect(wsapiRequests(sandbox)).toHaveLength(0);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });
 });
 
@@ -82,8 +73,8 @@ describe('J8: invalid arguments → -32602, no Rally call', () => {
   ];
   it.each(bad)('%s %j', async (name, args) => {
     await expect(call(name, args)).rejects.toMatchObject({ code: -32602 });
-    expect(wsapiRequests(sandbox)).toHaveLength(0);
-    expect(mcp.disconnects.count).toBe(0);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(0);
+    expect(h.mcp.disconnects.count).toBe(0);
   });
 
   it('answers an unknown tool with -32602', async () => {
@@ -94,7 +85,7 @@ describe('J8: invalid arguments → -32602, no Rally call', () => {
 describe('D6: outbound requests', () => {
   it('carry only ZSESSIONID for auth plus request labels', async () => {
     await call('get_rally_issue', { id: 'US1' });
-    const reqs = wsapiRequests(sandbox);
+    const reqs = wsapiRequests(h.sandbox);
     expect(reqs.length).toBeGreaterThan(0);
     for (const r of reqs) {
       expect(r.headers.authorization).toBeUndefined();
@@ -110,46 +101,47 @@ describe('D6: outbound requests', () => {
 
 describe('Rally error mapping (fault injection)', () => {
   it('retries reads on 503 and succeeds', async () => {
-    sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/user', method: 'GET', times: 2, fault: { kind: 'status', status: 503 } });
+    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/user', method: 'GET', times: 2, fault: { kind: 'status', status: 503 } });
     const r = await call('get_rally_user');
     expect(r.isError).toBeFalsy();
   });
 
   it('turns persistent 503 into "Rally is unavailable"', async () => {
-    sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'status', status: 503, body: '<html>down</html>', contentType: 'text/html' } });
+    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'status', status: 503, body: '<html>down</html>', contentType: 'text/html' } });
     const r = await call('get_rally_issue', { id: 'US1' });
     expect(r).toEqual({ content: [{ type: 'text', text: 'Rally is unavailable right now, try again shortly. (Request ID: req-test-1)' }], isError: true });
   });
 
   it('treats a connection reset like an outage', async () => {
-    sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'reset' } });
+    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'reset' } });
     const r = await call('get_rally_user');
     expect(textOf(r)).toBe('Rally is unavailable right now, try again shortly. (Request ID: req-test-1)');
   });
 
   it('D7: does not follow a redirect to another origin', async () => {
-    sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'redirect', location: 'http://127.0.0.1:1/steal' } });
+    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'redirect', location: 'http://127.0.0.1:1/steal' } });
     const r = await call('get_rally_user');
     expect(textOf(r)).toBe('Rally is unavailable right now, try again shortly. (Request ID: req-test-1)');
-    expect(wsapiRequests(sandbox)).toHaveLength(1);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(1);
   });
 
   it('401 → refresh once → retry succeeds', async () => {
-    sandbox.expireAccessTokens('alice');
+    h.sandbox.expireAccessTokens('alice');
     const r = await call('get_rally_user');
     expect(r.isError).toBeFalsy();
-    expect(mcp.refreshes.count).toBe(1);
+    expect(h.mcp.refreshes.count).toBe(1);
   });
 
   it('revoked grant → LinkRequiredError reaches the transport (not an isError result)', async () => {
-    await mcp.close();
-    mcp = await connect(sandbox, { canRefresh: false });
-    sandbox.revokeGrants('alice');
+    await h.mcp.close();
+    await h.mcp.close(); // replace the default connection
+    h.mcp = await connect(h.sandbox, { canRefresh: false });
+    h.sandbox.revokeGrants('alice');
     await expect(call('get_rally_user')).rejects.toMatchObject({ message: expect.stringContaining('Rally link required (revoked)') });
   });
 
   it('never includes stack traces or internals in error text', async () => {
-    sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'status', status: 200, body: '{"not":"rally"', contentType: 'application/json' } });
+    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'status', status: 200, body: '{"not":"rally"', contentType: 'application/json' } });
     const r = await call('get_rally_issue', { id: 'US1' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).not.toMatch(/at |\.ts|127\.0\.0\.1|ZSESSIONID/);

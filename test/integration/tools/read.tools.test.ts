@@ -1,18 +1,8 @@
-import type { RallySandboxHandle } from '../../../rally-sandbox/index.js';
-import { connect, startSandbox, textOf, wsapiRequests, type Connected } from './harness.js';
+import { connect, textOf, useToolHarness, wsapiRequests } from './harness.js';
 
-let sandbox: RallySandboxHandle;
-let mcp: Connected;
+const h = useToolHarness();
 
-beforeAll(async () => { sandbox = await startSandbox(); });
-afterAll(async () => { await sandbox.stop(); });
-beforeEach(async () => {
-  sandbox.reset();
-  mcp = await connect(sandbox);
-});
-afterEach(async () => { await mcp.close(); });
-
-const call = (name: string, args: Record<string, unknown> = {}) => mcp.client.callTool({ name, arguments: args });
+const call = (name: string, args: Record<string, unknown> = {}) => h.mcp.client.callTool({ name, arguments: args });
 const structured = (r: Awaited<ReturnType<typeof call>>) => r.structuredContent as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const queryOf = (url: string) => new URL(url, 'http://x').searchParams.get('query');
 
@@ -20,7 +10,7 @@ describe('search_rally_items', () => {
   it('compiles structured filters into one correct query', async () => {
     const r = await call('search_rally_items', { types: ['defect'], text: 'Export', state: 'Submitted', owner: 'me', iteration: 'current' });
     expect(r.isError).toBeFalsy();
-    const req = wsapiRequests(sandbox).find((q) => q.url.startsWith('/slm/webservice/v2.0/defect?'));
+    const req = wsapiRequests(h.sandbox).find((q) => q.url.startsWith('/slm/webservice/v2.0/defect?'));
     expect(queryOf(req?.url ?? '')).toMatch(
       /^\(\(\(\(\(Name contains "Export"\) AND \(State = "Submitted"\)\) AND \(Owner = \/user\/\d+\)\) AND \(Iteration\.StartDate <= today\)\) AND \(Iteration\.EndDate >= today\)\)$/,
     );
@@ -55,17 +45,17 @@ describe('search_rally_items', () => {
 
   it('refuses a cursor from a different query without calling Rally', async () => {
     const first = structured(await call('search_rally_items', { types: ['story'], pageSize: 5 }));
-    sandbox.clearRequests();
+    h.sandbox.clearRequests();
     const r = await call('search_rally_items', { types: ['defect'], pageSize: 5, cursor: first.nextCursor });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toBe('The cursor belongs to a different search. Repeat the search without a cursor. (Request ID: req-test-1)');
-    expect(wsapiRequests(sandbox)).toHaveLength(0);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });
 
   it('ANDs a valid raw query with the structured filters', async () => {
     const r = await call('search_rally_items', { types: ['story'], query: '((Blocked = true) OR (PlanEstimate > 5))', text: 'a' });
     expect(r.isError).toBeFalsy();
-    const req = wsapiRequests(sandbox).find((q) => q.url.startsWith('/slm/webservice/v2.0/hierarchicalrequirement?'));
+    const req = wsapiRequests(h.sandbox).find((q) => q.url.startsWith('/slm/webservice/v2.0/hierarchicalrequirement?'));
     expect(queryOf(req?.url ?? '')).toBe('((Name contains "a") AND ((Blocked = true) OR (PlanEstimate > 5)))');
   });
 
@@ -73,7 +63,7 @@ describe('search_rally_items', () => {
     const r = await call('search_rally_items', { query: '(Name = x) OR (Owner.UserName = bob' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toBe('The search could not be expressed as a safe Rally query (raw query rejected: unbalanced_parentheses). (Request ID: req-test-1)');
-    expect(wsapiRequests(sandbox).filter((q) => q.url.includes('query='))).toHaveLength(0);
+    expect(wsapiRequests(h.sandbox).filter((q) => q.url.includes('query='))).toHaveLength(0);
   });
 
   it('shows Rally\'s parse error for a raw query Rally rejects', async () => {
@@ -86,12 +76,13 @@ describe('search_rally_items', () => {
     await expect(call('search_rally_items', { text: 'x") OR (Owner.UserName = "bob' })).rejects.toMatchObject({ code: -32602 });
     await expect(call('search_rally_items', { order: 'Name; drop' })).rejects.toMatchObject({ code: -32602 });
     await expect(call('search_rally_items', { pageSize: 5000 })).rejects.toMatchObject({ code: -32602 });
-    expect(wsapiRequests(sandbox)).toHaveLength(0);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });
 
   it('I5: bob never sees alice\'s private items', async () => {
-    await mcp.close();
-    mcp = await connect(sandbox, { user: 'bob' });
+    await h.mcp.close();
+    await h.mcp.close(); // replace the default connection
+    h.mcp = await connect(h.sandbox, { user: 'bob' });
     const r = await call('search_rally_items', { types: ['story'], text: 'Alice private', pageSize: 50 });
     expect(structured(r).items).toEqual([]);
   });
@@ -139,11 +130,11 @@ describe('get_rally_user', () => {
 describe('disconnect_rally', () => {
   it('deletes stored tokens and points to Authorized Applications', async () => {
     const r = await call('disconnect_rally');
-    expect(mcp.disconnects.count).toBe(1);
+    expect(h.mcp.disconnects.count).toBe(1);
     expect(textOf(r)).toBe(
       'Your Rally connection was removed from this server. To revoke access completely, open Rally, go to your profile > ' +
         'Application Manager > Authorized Applications, and remove this app. Rally has no way for other services to revoke its access.',
     );
-    expect(wsapiRequests(sandbox)).toHaveLength(0);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });
 });

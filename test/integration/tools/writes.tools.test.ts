@@ -1,22 +1,12 @@
-import type { RallySandboxHandle } from '../../../rally-sandbox/index.js';
 import { ALICE_PRIVATE_STORIES } from '../../../rally-sandbox/seed.js';
-import { connect, startSandbox, textOf, wsapiRequests, type Connected } from './harness.js';
+import { connect, textOf, useToolHarness, wsapiRequests } from './harness.js';
 
-let sandbox: RallySandboxHandle;
-let mcp: Connected;
+const h = useToolHarness();
 
-beforeAll(async () => { sandbox = await startSandbox(); });
-afterAll(async () => { await sandbox.stop(); });
-beforeEach(async () => {
-  sandbox.reset();
-  mcp = await connect(sandbox);
-});
-afterEach(async () => { await mcp.close(); });
-
-const call = (name: string, args: Record<string, unknown>) => mcp.client.callTool({ name, arguments: args });
+const call = (name: string, args: Record<string, unknown>) => h.mcp.client.callTool({ name, arguments: args });
 const structured = (r: Awaited<ReturnType<typeof call>>) => r.structuredContent as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const writes = () => wsapiRequests(sandbox).filter((r) => r.method !== 'GET');
-const byName = (type: string, name: string) => sandbox.items(type).filter((i) => i.Name === name);
+const writes = () => wsapiRequests(h.sandbox).filter((r) => r.method !== 'GET');
+const byName = (type: string, name: string) => h.sandbox.items(type).filter((i) => i.Name === name);
 
 describe('create_rally_story', () => {
   it('creates a story with resolved refs and escaped description', async () => {
@@ -45,9 +35,9 @@ describe('create_rally_story', () => {
       { name: 'x', owner: 'a") OR (Name = "b' },
       {},
     ]) {
-      sandbox.clearRequests();
+      h.sandbox.clearRequests();
       await expect(call('create_rally_story', args)).rejects.toMatchObject({ code: -32602 });
-      expect(wsapiRequests(sandbox)).toHaveLength(0);
+      expect(wsapiRequests(h.sandbox)).toHaveLength(0);
     }
   });
 
@@ -59,7 +49,7 @@ describe('create_rally_story', () => {
   });
 
   it('never retries a create when Rally answers 503 (no duplicates)', async () => {
-    sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement/create', method: 'POST', fault: { kind: 'status', status: 503 } });
+    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement/create', method: 'POST', fault: { kind: 'status', status: 503 } });
     const r = await call('create_rally_story', { name: 'Only once' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toBe('Rally is unavailable right now, try again shortly. (Request ID: req-test-1)');
@@ -80,7 +70,7 @@ describe('create_rally_defect', () => {
 
   it('J8: rejects a severity outside Rally\'s list', async () => {
     await expect(call('create_rally_defect', { name: 'x', severity: 'Critical' })).rejects.toMatchObject({ code: -32602 });
-    expect(wsapiRequests(sandbox)).toHaveLength(0);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });
 });
 
@@ -93,8 +83,9 @@ describe('create_rally_task', () => {
   });
 
   it('I5: bob cannot add a task to alice\'s private story', async () => {
-    await mcp.close();
-    mcp = await connect(sandbox, { user: 'bob' });
+    await h.mcp.close();
+    await h.mcp.close(); // replace the default connection
+    h.mcp = await connect(h.sandbox, { user: 'bob' });
     const r = await call('create_rally_task', { workProduct: ALICE_PRIVATE_STORIES[0], name: 'sneaky' });
     expect(r.isError).toBe(true);
     expect(writes()).toHaveLength(0);
@@ -104,7 +95,7 @@ describe('create_rally_task', () => {
 
 describe('update_rally_item (J7)', () => {
   it('is annotated destructive', async () => {
-    const { tools } = await mcp.client.listTools();
+    const { tools } = await h.mcp.client.listTools();
     expect(tools.find((t) => t.name === 'update_rally_item')?.annotations).toEqual({
       title: 'Update Rally work item', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true,
     });
@@ -119,14 +110,14 @@ describe('update_rally_item (J7)', () => {
     });
     expect(textOf(r).split('\n')[0]).toBe('Preview only, nothing changed in US1 (story). Call again with confirm: true to apply.');
     expect(writes()).toHaveLength(0);
-    expect(sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')).toMatchObject({ ScheduleState: 'Defined' });
+    expect(h.sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')).toMatchObject({ ScheduleState: 'Defined' });
   });
 
   it('with confirm: true applies the change', async () => {
     const r = await call('update_rally_item', { id: 'US1', scheduleState: 'Completed', blocked: true, blockedReason: 'API down', confirm: true });
     expect(structured(r)).toMatchObject({ applied: true, item: { scheduleState: 'Completed' } });
     expect(writes()).toHaveLength(1);
-    expect(sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')).toMatchObject({ ScheduleState: 'Completed', Blocked: true, BlockedReason: 'API down' });
+    expect(h.sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')).toMatchObject({ ScheduleState: 'Completed', Blocked: true, BlockedReason: 'API down' });
   });
 
   it('changes a defect state and owner', async () => {
@@ -144,7 +135,7 @@ describe('update_rally_item (J7)', () => {
   it('J8: rejects confirm as a string and unknown fields', async () => {
     await expect(call('update_rally_item', { id: 'US1', name: 'x', confirm: 'yes' })).rejects.toMatchObject({ code: -32602 });
     await expect(call('update_rally_item', { id: 'US1', Owner: '/user/1', confirm: true })).rejects.toMatchObject({ code: -32602 });
-    expect(wsapiRequests(sandbox)).toHaveLength(0);
+    expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });
 });
 
@@ -153,7 +144,7 @@ describe('add_rally_comment', () => {
     const r = await call('add_rally_comment', { id: 'US2', text: 'Looks good <script>x</script>' });
     expect(r.isError).toBeFalsy();
     expect(structured(r)).toMatchObject({ item: { formattedId: 'US2' } });
-    const post = sandbox.items('conversationpost').find((p) => String(p.Text).includes('Looks good'));
+    const post = h.sandbox.items('conversationpost').find((p) => String(p.Text).includes('Looks good'));
     expect(post?.Text).toBe('<p>Looks good &lt;script&gt;x&lt;/script&gt;</p>');
     expect(writes().map((w) => w.url.split('?')[0])).toEqual(['/slm/webservice/v2.0/conversationpost/create']);
   });
