@@ -13,14 +13,13 @@ import { createAccessTokenSigner, type AccessTokenSigner } from '../crypto/acces
 import { RallyTokenStore } from '../storage/rally-tokens.store.js';
 import { refreshRallyTokens, type RallyOAuthConfig } from '../oauth/rally-oauth.js';
 import type { RallyTokens } from '../storage/rally-tokens.store.js';
-import { loadPolicy, type Policy } from '../policy/policy.js';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js';
-import { TOOL_DEFINITIONS } from '../mcp/tools/register.js';
 import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../rally/limiter.js';
 import { createRallyClient, type RallyClient } from '../rally/client.js';
 import type { RallyRequestLabels, RallyTokenProvider } from '../rally/ports.js';
 import type { Logger } from '../logging/logger.js';
-import { SERVER_INFO } from '../mcp/server.js';
+import { SERVER_INFO } from './version.js';
+import type { SecretSource } from '../secrets/secret-source.js';
 import type { Deps } from './deps.js';
 
 export interface AuthServices {
@@ -33,8 +32,8 @@ export interface AuthServices {
   rallyClientSecret(): Promise<string>;
   /** Refreshes Rally tokens with our client credentials. */
   refreshRally(refreshToken: string): Promise<RallyTokens>;
-  /** Tool policy (read-only, allowed tools, rate limits per client and agent), validated at load. */
-  readonly policy: Policy;
+  /** The instance's cached secret source (keys, Rally client secret, an optional policy secret). */
+  readonly secrets: SecretSource;
   readonly rateLimiter: RateLimiter;
   /** Instance-wide cap on concurrent Rally requests per Rally user (Rally allows 12). */
   readonly rallyLimiter: ConcurrencyLimiter;
@@ -59,8 +58,6 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     usePkce: config.RALLY_PKCE,
     timeoutMs: config.RALLY_TIMEOUT_MS,
   };
-  const policy = await loadPolicy(config, source, { knownTools: TOOL_DEFINITIONS.map((t) => t.name) });
-  deps.log.info('policy_loaded', { policy: policy.fingerprint, mode: policy.source });
   const rateLimiter = createRateLimiter({ db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS });
   const rallyLimiter = createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER);
   const rallyClientSecret = async () =>
@@ -72,7 +69,7 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     tokens,
     rally,
     rallyClientSecret,
-    policy,
+    secrets: source,
     rateLimiter,
     rallyLimiter,
     rallyClient: (o) => createRallyClient({

@@ -17,6 +17,8 @@ import { createConnectLink } from '../session/connect.js';
 import { registerRallyTools, TOOL_DEFINITIONS } from './tools/register.js';
 import type { AuthServices } from '../app/auth-services.js';
 import { checkRateLimits } from '../ratelimit/enforce.js';
+import type { Policy } from '../policy/policy.js';
+import { toolPolicy } from './tool-policy.js';
 import { recordToolCall } from '../metrics/summary.js';
 import type { ToolContext } from './tools/context.js';
 import { challenge, McpAuthError, type McpPrincipal } from './auth.js';
@@ -69,7 +71,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       await services.tokens.remove(key);
       deps.audit('rally_disconnected', { mode: principal.kind, ...caller });
     },
-    ...toolPolicy(deps, ctx, services, caller, principal.kind === 'session' ? principal.session.hash : undefined, () => link?.rallyUser.userName, (s) => {
+    ...guards(deps, ctx, services, await toolPolicy(deps), caller, principal.kind === 'session' ? principal.session.hash : undefined, () => link?.rallyUser.userName, (s) => {
       rateLimited = { retryAfterSeconds: s };
     }),
   };
@@ -124,23 +126,23 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
  * Client-id rules are enforced by our tokens; agent-id rules rely on a header
  * the client asserts, so they only constrain well-behaved clients.
  */
-function toolPolicy(
-  deps: Deps, ctx: RequestContext, services: AuthServices, caller: { clientId?: string; sub?: string }, sessionHash: string | undefined,
+function guards(
+  deps: Deps, ctx: RequestContext, services: AuthServices, policy: Policy, caller: { clientId?: string; sub?: string }, sessionHash: string | undefined,
   rallyUser: () => string | undefined, onRateLimited: (retryAfterSeconds: number) => void,
 ): Pick<ToolContext, 'isToolAllowed' | 'guard' | 'onExecuted'> {
   const who = { clientId: caller.clientId, agentId: ctx.agentId };
   const isWrite = (name: string) => !(TOOL_DEFINITIONS.find((t) => t.name === name)?.readOnly ?? false);
   return {
-    isToolAllowed: (name) => services.policy.isToolVisible({ ...who, tool: name, toolIsWrite: isWrite(name) }),
+    isToolAllowed: (name) => policy.isToolVisible({ ...who, tool: name, toolIsWrite: isWrite(name) }),
     guard: async (tool) => {
-      const decision = services.policy.decide({ ...who, tool: tool.name, toolIsWrite: !tool.readOnly });
+      const decision = policy.decide({ ...who, tool: tool.name, toolIsWrite: !tool.readOnly });
       if (!decision.allowed) {
-        deps.audit('policy_denied', { ...caller, tool: tool.name, reason: decision.reason, policy: services.policy.fingerprint });
+        deps.audit('policy_denied', { ...caller, tool: tool.name, reason: decision.reason, policy: policy.fingerprint });
         recordToolCall(tool.name, 'denied', 0);
         const why = decision.reason === 'read_only' ? 'This agent is read-only: it cannot change Rally.' : 'This tool is not enabled for this agent.';
         return promptText(`${why} (Request ID ${ctx.requestId})`);
       }
-      const limit = await checkRateLimits(services.rateLimiter, services.policy.limitsFor(who), {
+      const limit = await checkRateLimits(services.rateLimiter, policy.limitsFor(who), {
         agentId: ctx.agentId, userKey: caller.sub ?? sessionHash, sessionHash: ctx.sessionHash,
       });
       if (!limit.allowed) {
@@ -161,7 +163,7 @@ function toolPolicy(
 
 /** Tools for an anonymous tools/list: same definitions and policy, no Rally access (tools/call is never anonymous). */
 export async function anonymousToolList(deps: Deps, ctx: RequestContext): Promise<(server: McpServer) => void> {
-  const { policy } = await deps.auth();
+  const policy = await toolPolicy(deps);
   const isWrite = (name: string) => !(TOOL_DEFINITIONS.find((t) => t.name === name)?.readOnly ?? false);
   return (server) => registerToolList(server, (name) => policy.isToolVisible({ agentId: ctx.agentId, tool: name, toolIsWrite: isWrite(name) }));
 }

@@ -1,0 +1,25 @@
+/**
+ * The instance's tool policy, loaded and validated on first use by the MCP
+ * function only (the OAuth functions never need the tool catalogue).
+ * @module
+ */
+import type { Deps } from '../app/deps.js';
+import type { Config } from '../config/config.js';
+import { loadPolicy, type Policy } from '../policy/policy.js';
+import { TOOL_DEFINITIONS } from './tools/register.js';
+
+const loaded = new WeakMap<Config, Promise<Policy>>();
+
+export function toolPolicy(deps: Deps): Promise<Policy> {
+  let p = loaded.get(deps.config); // per-request Deps copies share one config object
+  if (!p) {
+    p = deps.auth().then(async (services) => {
+      const policy = await loadPolicy(deps.config, services.secrets, { knownTools: TOOL_DEFINITIONS.map((t) => t.name) });
+      deps.log.info('policy_loaded', { policy: policy.fingerprint, mode: policy.source });
+      return policy;
+    });
+    p.catch(() => loaded.delete(deps.config)); // a failed load is retried by the next request
+    loaded.set(deps.config, p);
+  }
+  return p;
+}
