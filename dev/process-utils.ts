@@ -29,23 +29,50 @@ export function isPortInUse(port: number, host = '127.0.0.1'): Promise<boolean> 
   });
 }
 
-/** Polls `url` until it answers (any HTTP status) or `timeoutMs` passes. */
-export async function waitForHttp(url: string, options: { timeoutMs?: number; child?: ChildProcess } = {}): Promise<void> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+export interface WaitForHttpOptions {
+  readonly timeoutMs?: number;
+  /** Stop waiting (and say so) when this process exits first. */
+  readonly child?: ChildProcess;
+  /**
+   * The body (trimmed) the awaited server answers with. Without it any HTTP answer
+   * counts, which another server that grabbed the port would also give.
+   */
+  readonly body?: string;
+}
+
+/** Polls `url` until it answers (any HTTP status, or `body`) or `timeoutMs` passes. */
+export async function waitForHttp(url: string, options: WaitForHttpOptions = {}): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (options.child && options.child.exitCode !== null) {
       throw new Error(`process exited with code ${options.child.exitCode} before ${url} answered`);
     }
+    let answer: string | undefined;
     try {
       // 'connection: close' so no keep-alive socket holds the caller's event loop open
       const res = await fetch(url, { signal: AbortSignal.timeout(1000), headers: { connection: 'close' } });
-      await res.body?.cancel();
-      return;
+      if (options.body === undefined) {
+        await res.body?.cancel();
+        return;
+      }
+      answer = await res.text();
+      if (answer.trim() === options.body) return;
     } catch {
-      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${options.timeoutMs ?? 60_000} ms`);
-      await sleep(150);
+      /* not listening yet */
     }
+    if (Date.now() > deadline) {
+      const got = answer === undefined ? '' : ` (it answered, but not as expected: ${JSON.stringify(answer.slice(0, 80))})`;
+      throw new Error(`${url} did not answer within ${timeoutMs} ms${got}`);
+    }
+    await sleep(150);
   }
+}
+
+/** Resolves when the child's output streams have closed, or after `ms`. */
+export function outputClosed(child: ChildProcess, ms = 2000): Promise<void> {
+  if (child.stdout === null && child.stderr === null) return Promise.resolve();
+  return Promise.race([new Promise<void>((resolve) => child.once('close', () => resolve())), sleep(ms, undefined, { ref: false })]);
 }
 
 /** Spawns `cmd` as the leader of a new process group. */
@@ -61,7 +88,8 @@ export async function killGroup(child: ChildProcess, graceMs = 3000): Promise<vo
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   killQuietly(child.pid, 'SIGTERM');
-  const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs).then(() => true)]);
+  // unref'd: a grace timer left running must not keep the caller's process alive
+  const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs, undefined, { ref: false }).then(() => true)]);
   killQuietly(child.pid, 'SIGKILL'); // the group may outlive its leader (java under gcloud)
   if (timedOut) await exited;
 }
