@@ -5,11 +5,41 @@
  * @module
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** A port nobody listens on right now (the OS picks it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A port nobody listens on right now, for a server another process will bind.
+ *
+ * Between our check and that bind the port can be taken. Ports the OS hands
+ * out itself (listen(0), outgoing connections, the emulator's extra sockets)
+ * come from its ephemeral range, so we pick below that range, where only
+ * deliberate choices like this one land; the OS's pick is the fallback.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const below = Math.min(ephemeralRangeStart(), 32_768);
+  for (let attempt = 0; attempt < 20 && below > PICK_FLOOR; attempt++) {
+    const port = PICK_FLOOR + randomInt(below - PICK_FLOOR);
+    if (!(await isPortInUse(port, host))) return port;
+  }
+  return osAssignedPort(host);
+}
+
+const PICK_FLOOR = 20_000;
+
+/** The first port of the kernel's ephemeral range (Linux), or IANA's 49152 elsewhere. */
+function ephemeralRangeStart(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 0 ? first : 49_152;
+  } catch {
+    return 49_152;
+  }
+}
+
+function osAssignedPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
