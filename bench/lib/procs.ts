@@ -1,6 +1,6 @@
 /** Server processes the benchmarks start themselves (so they own the pid): ours, from dist or tsx, and the baseline. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, killGroup } from '../../dev/process-utils.js';
@@ -94,6 +94,20 @@ export function sampleRss(pid: number, everyMs = 50): { stop(): number } {
       return peak;
     },
   };
+}
+
+/** The Java process of the Firestore emulator listening on `port`, if one runs here. */
+export function emulatorPid(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.some((a) => a.endsWith('firestore.CloudFirestore')) && cmd.includes(`--port=${port}`)) return Number(entry);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return undefined;
 }
 
 /** CPU time (user + system) a process has used so far, in ms (from /proc/<pid>/stat, clock ticks at 100 Hz). */

@@ -7,9 +7,10 @@ import { createServer } from 'node:http';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 
 const dist = new URL('../../dist/', import.meta.url);
+// `main` first, as functions-framework loads it: it switches on the build's compile cache.
+await import(new URL('functions/index.js', dist).href);
 const { loadConfig } = await import(new URL('shared/config/config.js', dist).href);
 loadConfig();
-await import(new URL('functions/index.js', dist).href);
 const { routeFor } = await import(new URL('shared/app/routes.js', dist).href);
 
 const port = Number(process.env.PORT ?? 8080);
