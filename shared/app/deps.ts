@@ -11,6 +11,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { AuthServices } from './auth-services.js';
 import { audit, type AuditEvent, type AuditFields } from '../audit/audit.js';
 import type { RequestContext } from './request-context.js';
+import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../storage/firestore-rest.js';
 
 export type FetchLike = typeof fetch;
 
@@ -21,6 +22,8 @@ export interface Deps {
   readonly fetch: FetchLike;
   /** Firestore is created on first use: metadata endpoints never pay for it. */
   db(): Promise<Firestore>;
+  /** Lean single-document reads for the warm tool-call path (same database as `db`). */
+  readonly documents: DocumentReader;
   /** Keys, sealer, token store, policy: built on first use, then shared by the instance's requests. */
   auth(): Promise<AuthServices>;
   /** Writes an audit event (with the request's Copilot metadata once bound by `forRequest`). */
@@ -50,11 +53,24 @@ export async function createFirestore(config: Config): Promise<Firestore> {
   });
 }
 
+/** Firestore's REST endpoint for `documents`: the emulator locally, else Google's with the function's credentials. */
+export function createDocumentReader(config: Config, fetch: FetchLike): DocumentReader {
+  const emulator = config.FIRESTORE_EMULATOR_HOST;
+  return createRestDocumentReader({
+    baseUrl: emulator ? `http://${emulator}` : 'https://firestore.googleapis.com',
+    projectId: config.GOOGLE_CLOUD_PROJECT,
+    databaseId: config.FIRESTORE_DATABASE_ID,
+    accessToken: emulator ? async () => 'owner' : googleAccessToken(), // the emulator's admin token, as the client library sends it
+    fetch,
+  });
+}
+
 export interface DepsOverrides {
   readonly log?: Logger;
   readonly clock?: Clock;
   readonly fetch?: FetchLike;
   readonly db?: Firestore;
+  readonly documents?: DocumentReader;
 }
 
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
@@ -67,6 +83,8 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     audit: (event, fields = {}) => audit(log, event, fields, {}),
     clock: overrides.clock ?? systemClock,
     fetch: overrides.fetch ?? globalThis.fetch.bind(globalThis),
+    // Not `overrides.fetch`: that one stands in for Rally in tests.
+    documents: overrides.documents ?? createDocumentReader(config, globalThis.fetch.bind(globalThis)),
     db: () => (db ??= createFirestore(config).catch((err: unknown) => {
       db = undefined;
       throw err;

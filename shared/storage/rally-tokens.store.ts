@@ -16,6 +16,7 @@ import { LinkRequiredError } from '../auth/link-required.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import type { DocumentReader } from './firestore-rest.js';
 
 export const grantPrincipal = (grantId: string) => `grant:${grantId}`;
 export const sessionPrincipal = (sessionHash: string) => `session:${sessionHash}`;
@@ -77,6 +78,8 @@ export class RallyRefreshRejected extends Error {
 
 export interface RallyTokenStoreOptions {
   readonly db: Firestore;
+  /** The warm read (REST); writes and transactions go through `db`. */
+  readonly documents: DocumentReader;
   readonly sealer: Sealer;
   readonly clock: Clock;
   readonly log: Logger;
@@ -106,9 +109,8 @@ export class RallyTokenStore {
 
   /** One Firestore read. Undefined when the principal has no link. */
   async read(principal: string): Promise<StoredLink | undefined> {
-    const snap = await withStoreRetry(() => this.#ref(principal).get());
-    if (!snap.exists) return undefined;
-    return this.#open(principal, snap.data());
+    const data = await withStoreRetry(() => this.#o.documents.get(rallyTokensPath(principal)));
+    return data === undefined ? undefined : this.#open(principal, data);
   }
 
   async #open(principal: string, data: unknown): Promise<StoredLink | undefined> {
