@@ -75,8 +75,13 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
         return undefined;
       }
       if (!res.ok) throw new FirestoreRestError(await errorCode(res), res.status);
-      const body = (await res.json()) as { fields?: unknown };
-      return decodeFields(body.fields ?? {}, path.split('/')[0]!);
+      let body: { fields?: unknown };
+      try {
+        body = (await res.json()) as { fields?: unknown };
+      } catch (err) {
+        throw new FirestoreRestError(GRPC_CODE.INTERNAL!, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
+      }
+      return decodeFields(body?.fields ?? {}, path.split('/')[0]!);
     },
   };
 }

@@ -75,6 +75,7 @@ describe('createRestDocumentReader', () => {
     [json(401, { error: { code: 401, status: 'UNAUTHENTICATED' } }), 16],
     [new Response('<html>bad gateway</html>', { status: 502 }), 14],
     [new Response('teapot', { status: 418 }), 2],
+    [new Response('<html>200 but not JSON</html>', { status: 200 }), 13],
   ])('an error answer → FirestoreRestError with the gRPC code (%#)', async (res, code) => {
     const { r } = reader(() => res);
     await expect(r.get('rally_tokens/x')).rejects.toMatchObject({ name: 'FirestoreRestError', code });
