@@ -49,7 +49,8 @@ const GRPC_CODE: Record<string, number> = {
 const DOC_PATH = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
 export function createRestDocumentReader(o: RestDocumentReaderOptions): DocumentReader {
-  const root = `${o.baseUrl.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(o.projectId)}/databases/${encodeURIComponent(o.databaseId)}/documents/`;
+  const database = `projects/${encodeURIComponent(o.projectId)}/databases/${encodeURIComponent(o.databaseId)}`;
+  const root = `${o.baseUrl.replace(/\/+$/, '')}/v1/${database}/documents/`;
   const timeoutMs = o.timeoutMs ?? STORE_OPERATION_TIMEOUT_MS;
   return {
     async get(path) {
@@ -64,7 +65,8 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
       let res: Response;
       try {
         res = await o.fetch(root + path, {
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+          // The resource-prefix header is what the client library sends for routing and project isolation.
+          headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'google-cloud-resource-prefix': database },
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {

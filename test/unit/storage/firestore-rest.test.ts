@@ -9,9 +9,10 @@ import { CorruptRecordError, StoreUnavailableError, withStoreRetry } from '../..
 type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
 
 function reader(handler: Handler, token: () => Promise<string> = async () => 'tok') {
-  const calls: Array<{ url: string; auth: string | null }> = [];
+  const calls: Array<{ url: string; auth: string | null; prefix: string | null }> = [];
   const fetch = (async (url: string, init: RequestInit) => {
-    calls.push({ url, auth: new Headers(init.headers).get('authorization') });
+    const h = new Headers(init.headers);
+    calls.push({ url, auth: h.get('authorization'), prefix: h.get('google-cloud-resource-prefix') });
     return handler(url, init);
   }) as typeof globalThis.fetch;
   return { calls, r: createRestDocumentReader({ baseUrl: 'https://firestore.example/', projectId: 'p-1', databaseId: '(default)', accessToken: token, fetch }) };
@@ -54,7 +55,11 @@ describe('createRestDocumentReader', () => {
   it('GETs the document by path with the bearer token and decodes its fields', async () => {
     const { r, calls } = reader(() => json(200, { name: 'n', fields: { v: { integerValue: '3' } } }));
     expect(await r.get('rally_tokens/abc_DEF-123')).toEqual({ v: 3 });
-    expect(calls).toEqual([{ url: 'https://firestore.example/v1/projects/p-1/databases/(default)/documents/rally_tokens/abc_DEF-123', auth: 'Bearer tok' }]);
+    expect(calls).toEqual([{
+      url: 'https://firestore.example/v1/projects/p-1/databases/(default)/documents/rally_tokens/abc_DEF-123',
+      auth: 'Bearer tok',
+      prefix: 'projects/p-1/databases/(default)',
+    }]);
   });
 
   it('404 → undefined (no such document)', async () => {
