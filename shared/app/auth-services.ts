@@ -4,7 +4,6 @@
  * on first use; Secret Manager failures surface as SecretUnavailableError (503).
  * @module
  */
-import type { Firestore } from '@google-cloud/firestore';
 import { publicUrls } from '../config/config.js';
 import { createSecretSourceFromConfig } from '../secrets/secret-source.js';
 import { createSealingKeyRing, createSigningKeyRing } from '../crypto/key-ring.js';
@@ -23,7 +22,6 @@ import type { SecretSource } from '../secrets/secret-source.js';
 import type { Deps } from './deps.js';
 
 export interface AuthServices {
-  readonly db: Firestore;
   readonly sealer: Sealer;
   readonly signer: AccessTokenSigner;
   readonly tokens: RallyTokenStore;
@@ -43,14 +41,15 @@ export interface AuthServices {
 
 export async function createAuthServices(deps: Deps): Promise<AuthServices> {
   const { config } = deps;
-  const db = await deps.db();
+  // No Firestore client here: a warm tool call reads its one document over REST, so an MCP
+  // instance loads the client library only when it first writes (deps.db()).
   const source = createSecretSourceFromConfig(config);
   const sealer = createSealer(createSealingKeyRing(source, config.SEALING_KEY_NAME, config.SEALING_KEY_VERSIONS));
   const signer = createAccessTokenSigner(createSigningKeyRing(source, config.SIGNING_KEY_NAME, config.SIGNING_KEY_VERSIONS), {
     issuer: publicUrls(config).issuer,
     clock: deps.clock,
   });
-  const tokens = new RallyTokenStore({ db, documents: deps.documents, sealer, clock: deps.clock, log: deps.log, ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS });
+  const tokens = new RallyTokenStore({ db: deps.db, documents: deps.documents, sealer, clock: deps.clock, log: deps.log, ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS });
   const rally: RallyOAuthConfig = {
     baseUrl: config.RALLY_BASE_URL,
     clientId: config.RALLY_CLIENT_ID,
@@ -58,12 +57,17 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     usePkce: config.RALLY_PKCE,
     timeoutMs: config.RALLY_TIMEOUT_MS,
   };
-  const rateLimiter = createRateLimiter({ db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS });
+  let limiter: Promise<RateLimiter> | undefined; // only policies with limits use it
+  const rateLimiter: RateLimiter = {
+    consume: async (...args) => {
+      limiter ??= deps.db().then((db) => createRateLimiter({ db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS }));
+      return (await limiter).consume(...args);
+    },
+  };
   const rallyLimiter = createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER);
   const rallyClientSecret = async () =>
     new TextDecoder().decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION)).trim();
   return {
-    db,
     sealer,
     signer,
     tokens,

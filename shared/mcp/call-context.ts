@@ -46,7 +46,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     link = await services.tokens.read(key);
     if (!link && principal.kind === 'grant') {
       // No tokens: either the user disconnected (re-link) or the grant was revoked (401, the client signs in again).
-      const grant = await getGrant(services.db, principal.token.grantId, deps.clock.now());
+      const grant = await getGrant(await deps.db(), principal.token.grantId, deps.clock.now());
       if (grant?.status !== 'active') {
         throw new McpAuthError('invalid_token', 401, 'This authorization was revoked.', challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }));
       }
@@ -79,7 +79,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
   const linkPrompt = async (linkErr: LinkRequiredError): Promise<CallToolResult> => {
     let err = linkErr;
     if (principal.kind === 'session' && err.reason === 'not_linked') {
-      const session = await getSession(services.db, principal.session.hash);
+      const session = await getSession(await deps.db(), principal.session.hash);
       if (session?.pending && session.pending.expiresAt > deps.clock.now()) err = new LinkRequiredError('pending_confirmation');
     }
     if (err.reason === 'pending_confirmation') {
@@ -89,7 +89,7 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     const target = principal.kind === 'grant'
       ? {
           kind: 'relink' as const, grantId: principal.token.grantId, sub: principal.token.sub,
-          clientName: (await getGrant(services.db, principal.token.grantId, deps.clock.now()))?.clientName ?? 'Your MCP client',
+          clientName: (await getGrant(await deps.db(), principal.token.grantId, deps.clock.now()))?.clientName ?? 'Your MCP client',
         }
       : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: 'An agent session (session-link mode)' };
     const connect = await createConnectLink(deps, target, ctx.agentId);

@@ -15,14 +15,14 @@ export function declaresUrlElicitation(capabilities: unknown): boolean {
 }
 
 export async function rememberClientCapabilities(deps: Deps, principal: McpPrincipal, capabilities: unknown): Promise<void> {
-  const { db } = await deps.auth();
+  const db = await deps.db();
   const url = declaresUrlElicitation(capabilities);
   if (principal.kind === 'grant') await recordElicitationSupport(db, principal.token.grantId, url);
   else await recordSessionCapabilities(db, principal.session.hash, url, deps.clock.now());
 }
 
 export async function supportsUrlElicitation(deps: Deps, principal: McpPrincipal): Promise<boolean> {
-  const { db } = await deps.auth();
+  const db = await deps.db();
   if (principal.kind === 'grant') return (await getGrant(db, principal.token.grantId, deps.clock.now()))?.elicitationUrl === true;
   return (await getSession(db, principal.session.hash))?.elicitationUrl === true;
 }

@@ -66,7 +66,7 @@ async function serveMetadata(deps: Deps, _req: Request, res: Response): Promise<
 async function handleRegister(deps: Deps, req: Request, res: Response): Promise<void> {
   res.set('Cache-Control', 'no-store');
   if (!req.is('application/json')) throw new OAuthError('invalid_client_metadata', 'The body must be application/json.');
-  const { db } = await deps.auth();
+  const db = await deps.db();
   const registered = await registerClient(db, req.body, deps.clock.now());
   deps.audit('client_registered', { clientId: registered.client_id });
   res.status(201).json(registered);

@@ -41,7 +41,7 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
     return;
   }
   const q = params.values;
-  const { db } = await deps.auth();
+  const db = await deps.db();
   const clientId = q.client_id;
   const client = clientId
     ? await resolveClient(clientId, { db, now, allowLoopbackCimd: deps.config.DANGEROUSLY_ALLOW_LOOPBACK_CIMD })
@@ -128,7 +128,8 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     return;
   }
   const now = deps.clock.now();
-  const { db, sealer } = await deps.auth();
+  const { sealer } = await deps.auth();
+  const db = await deps.db();
   const consumed = await consumeAuthRequest(db, requestId, csrf, now);
   if (!consumed.ok) {
     deps.log.warn('consent_refused', { reason: consumed.reason });

@@ -76,7 +76,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
   }
   const now = deps.clock.now();
   const auth = await deps.auth();
-  const consumed = await consumeLinkTransaction(auth.db, q.state, readCookie(req, deps.config.BINDING_COOKIE_NAME), now);
+  const consumed = await consumeLinkTransaction(await deps.db(), q.state, readCookie(req, deps.config.BINDING_COOKIE_NAME), now);
   if (!consumed.ok) {
     deps.audit('access_denied', { reason: `callback_${consumed.reason}` });
     if (consumed.reason === 'browser_mismatch') {
@@ -134,14 +134,15 @@ async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction,
   const grantId = randomToken(24);
   const sub = rallySubject(rallyUser);
   const clientId = tx.clientId!;
-  await createGrant(auth.db, {
+  const db = await deps.db();
+  await createGrant(db, {
     grantId, sub, clientId, clientName: tx.clientName ?? clientId, scopes: tx.scopes ?? [], status: 'active',
     createdAt: now, expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
   });
   await auth.tokens.link(grantPrincipal(grantId), 'grant', tokens, rallyUser);
-  const revoked = await revokeOtherGrants(auth.db, sub, clientId, grantId, now); // H21
+  const revoked = await revokeOtherGrants(db, sub, clientId, grantId, now); // H21
   const code = randomToken(32);
-  await createAuthCode(auth.db, code, {
+  await createAuthCode(db, code, {
     grantId, sub, clientId, redirectUri: tx.redirectUri!, codeChallenge: tx.codeChallenge!, scopes: tx.scopes ?? [], resource: tx.resource!,
     createdAt: now, expiresAt: addSeconds(now, deps.config.AUTH_CODE_TTL_SECONDS),
   });

@@ -16,7 +16,8 @@ import { buildRallyAuthorizeUrl } from './rally-oauth.js';
 export type PendingSignIn = Omit<LinkTransaction, 'browserHash' | 'sealed' | 'createdAt' | 'expiresAt'>;
 
 export async function redirectToRally(deps: Deps, req: Request, res: Response, pending: PendingSignIn, clientState?: string): Promise<void> {
-  const { db, sealer, rally } = await deps.auth();
+  const { sealer, rally } = await deps.auth();
+  const db = await deps.db();
   const now = deps.clock.now();
   // Reusing the browser's binding secret lets two sign-ins run in two tabs of one browser.
   const browserSecret = readCookie(req, deps.config.BINDING_COOKIE_NAME) ?? randomToken(32);

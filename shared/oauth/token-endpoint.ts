@@ -41,7 +41,7 @@ function credentials(req: Request, form: Record<string, string>): ClientCredenti
 /** Authenticates the client (H13: a bad secret is invalid_client, and nothing is consumed). */
 async function authenticateClient(deps: Deps, req: Request, form: Record<string, string>): Promise<RegisteredClient> {
   const creds = credentials(req, form);
-  const { db } = await deps.auth();
+  const db = await deps.db();
   const client = creds.clientId
     ? await resolveClient(creds.clientId, { db, now: deps.clock.now(), allowLoopbackCimd: deps.config.DANGEROUSLY_ALLOW_LOOPBACK_CIMD })
     : undefined;
@@ -67,7 +67,8 @@ export async function handleToken(deps: Deps, req: Request, res: Response): Prom
   res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   const form = readForm(req);
   const client = await authenticateClient(deps, req, form);
-  const { db, signer } = await deps.auth();
+  const { signer } = await deps.auth();
+  const db = await deps.db();
   const { resource } = publicUrls(deps.config);
   const now = deps.clock.now();
 
@@ -141,7 +142,8 @@ export async function handleRevoke(deps: Deps, req: Request, res: Response): Pro
   const form = readForm(req);
   const client = await authenticateClient(deps, req, form);
   if (!form.token) throw new OAuthError('invalid_request', 'token is required.');
-  const { db, signer } = await deps.auth();
+  const { signer } = await deps.auth();
+  const db = await deps.db();
   const now = deps.clock.now();
   let grantId: string | undefined;
   const refresh = await findRefreshToken(db, form.token);

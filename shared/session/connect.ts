@@ -40,7 +40,7 @@ export async function createConnectLink(deps: Deps, target: ConnectFor, agentId:
   const id = randomToken(32);
   const now = deps.clock.now();
   const code = verificationCode();
-  const { db } = await deps.auth();
+  const db = await deps.db();
   await createConnectTransaction(db, id, {
     ...target,
     ...(agentId ? { agentId } : {}),
@@ -54,7 +54,7 @@ export async function createConnectLink(deps: Deps, target: ConnectFor, agentId:
 export async function handleConnect(deps: Deps, req: Request, res: Response): Promise<void> {
   const id = req.path.slice('/connect/'.length);
   const now = deps.clock.now();
-  const { db } = await deps.auth();
+  const db = await deps.db();
   if (req.method === 'GET') {
     const tx = await findConnectTransaction(db, id, now);
     if (!tx) return sendErrorPage(res, 404, 'This link has expired', 'Connection links work once and for 10 minutes. Ask your agent again to get a new one.');

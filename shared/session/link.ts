@@ -30,7 +30,7 @@ export async function completeSessionLink(deps: Deps, res: Response, tx: LinkTra
     JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.accessExpiresAt.toISOString() }),
     pendingBinding(sessionHash),
   );
-  await storePendingLink(auth.db, sessionHash, { sealed, rallyUser, code, ttlSeconds: PENDING_TTL_SECONDS }, deps.clock.now());
+  await storePendingLink(await deps.db(), sessionHash, { sealed, rallyUser, code, ttlSeconds: PENDING_TTL_SECONDS }, deps.clock.now());
   deps.audit('sign_in_completed', { rallyUser: rallyUser.userName, mode: 'session_pending' });
   const shown = `${code.slice(0, 3)} ${code.slice(3)}`;
   sendPage(res, 200, 'Rally is connected', html`<h1>Rally is connected.</h1>
@@ -46,7 +46,7 @@ export type ConfirmOutcome = ConfirmResult | { ok: false; reason: 'different_use
 export async function confirmSessionLink(deps: Deps, sessionHash: string, code: string): Promise<ConfirmOutcome> {
   const auth = await deps.auth();
   const digits = code.replace(/\D/g, '');
-  const result = await confirmPendingLink(auth.db, sessionHash, digits, deps.clock.now());
+  const result = await confirmPendingLink(await deps.db(), sessionHash, digits, deps.clock.now());
   if (!result.ok) {
     deps.audit('access_denied', { reason: `confirmation_${result.reason}`, mode: 'session' }); // C4: every miss, and the lock-out, is logged
     return result;

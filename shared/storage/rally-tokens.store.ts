@@ -77,8 +77,9 @@ export class RallyRefreshRejected extends Error {
 }
 
 export interface RallyTokenStoreOptions {
-  readonly db: Firestore;
-  /** The warm read (REST); writes and transactions go through `db`. */
+  /** Writes and transactions; the client library loads on first use (a warm read never needs it). */
+  readonly db: () => Promise<Firestore>;
+  /** The warm read (REST). */
   readonly documents: DocumentReader;
   readonly sealer: Sealer;
   readonly clock: Clock;
@@ -103,8 +104,8 @@ export class RallyTokenStore {
     this.#o = { leaseSeconds: 15, waitForRefreshMs: 10_000, ...options };
   }
 
-  #ref(principal: string): DocumentReference {
-    return this.#o.db.doc(rallyTokensPath(principal));
+  async #ref(principal: string): Promise<DocumentReference> {
+    return (await this.#o.db()).doc(rallyTokensPath(principal));
   }
 
   /** One Firestore read. Undefined when the principal has no link. */
@@ -157,9 +158,10 @@ export class RallyTokenStore {
   async #reseal(principal: string, version: number, tokens: RallyTokens): Promise<void> {
     try {
       const sealed = await this.#seal(principal, tokens);
-      await transact(this.#o.db, async (t) => {
-        const snap = await t.get(this.#ref(principal));
-        if (snap.exists && snap.get('version') === version) t.update(this.#ref(principal), { sealed });
+      const ref = await this.#ref(principal);
+      await transact(await this.#o.db(), async (t) => {
+        const snap = await t.get(ref);
+        if (snap.exists && snap.get('version') === version) t.update(ref, { sealed });
       });
     } catch {
       /* the next read tries again */
@@ -173,8 +175,8 @@ export class RallyTokenStore {
   async link(principal: string, kind: 'grant' | 'session', tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
     const now = this.#o.clock.now();
     const sealed = await this.#seal(principal, tokens);
-    const ref = this.#ref(principal);
-    await transact(this.#o.db, async (t) => {
+    const ref = await this.#ref(principal);
+    await transact(await this.#o.db(), async (t) => {
       const snap = await t.get(ref);
       const existing = snap.exists ? RallyTokensDoc.safeParse(snap.data()) : undefined;
       if (existing?.success && existing.data.rallyUser.objectId !== rallyUser.objectId) throw new LinkUserMismatchError();
@@ -195,7 +197,8 @@ export class RallyTokenStore {
 
   /** Forgets the principal's Rally tokens (D9). Idempotent. */
   async remove(principal: string): Promise<void> {
-    await withStoreRetry(() => this.#ref(principal).delete());
+    const ref = await this.#ref(principal);
+    await withStoreRetry(() => ref.delete());
     this.#cache.delete(sha256Id(principal));
   }
 
@@ -214,11 +217,11 @@ export class RallyTokenStore {
 
   async #refresh(observed: StoredLink, refresher: RallyRefresher): Promise<StoredLink> {
     const { principal } = observed;
-    const ref = this.#ref(principal);
+    const ref = await this.#ref(principal);
     const deadline = Date.now() + this.#o.waitForRefreshMs;
     for (;;) {
       const now = this.#o.clock.now();
-      const step = await transact(this.#o.db, async (t) => {
+      const step = await transact(await this.#o.db(), async (t) => {
         const snap = await t.get(ref);
         if (!snap.exists) return { kind: 'gone' } as const;
         const parsed = RallyTokensDoc.safeParse(snap.data());
@@ -246,7 +249,7 @@ export class RallyTokenStore {
   }
 
   async #refreshHoldingLease(principal: string, doc: RallyTokensDoc, refresher: RallyRefresher): Promise<StoredLink> {
-    const ref = this.#ref(principal);
+    const ref = await this.#ref(principal);
     const current = await this.#unseal(principal, doc);
     if (!current?.refreshToken) {
       await this.#markFailed(principal, doc.version);
@@ -269,7 +272,7 @@ export class RallyTokenStore {
     const merged: RallyTokens = { ...fresh, refreshToken: fresh.refreshToken ?? current.refreshToken };
     const sealed = await this.#seal(principal, merged);
     const now = this.#o.clock.now();
-    const stored = await transact(this.#o.db, async (t) => {
+    const stored = await transact(await this.#o.db(), async (t) => {
       const snap = await t.get(ref);
       if (!snap.exists || snap.get('version') !== doc.version) return false;
       t.update(ref, {
@@ -292,8 +295,8 @@ export class RallyTokenStore {
 
   /** Marks the record unusable unless someone stored newer tokens, which are returned instead. */
   async #markFailed(principal: string, version: number): Promise<StoredLink | undefined> {
-    const ref = this.#ref(principal);
-    const newer = await transact(this.#o.db, async (t) => {
+    const ref = await this.#ref(principal);
+    const newer = await transact(await this.#o.db(), async (t) => {
       const snap = await t.get(ref);
       if (!snap.exists) return undefined;
       if (snap.get('version') !== version) return snap.data();

@@ -12,7 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
-import { createDocumentReader, createFirestore } from '../../../shared/app/deps.js';
+import { createDeps, createDocumentReader, createFirestore } from '../../../shared/app/deps.js';
+import { createAuthServices } from '../../../shared/app/auth-services.js';
+import { createLogger } from '../../../shared/logging/logger.js';
+import { grantPrincipal } from '../../../shared/storage/rally-tokens.store.js';
+import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { loadConfig, type Config } from '../../../shared/config/config.js';
 import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../../../shared/storage/firestore-rest.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
@@ -23,8 +27,12 @@ let config: Config;
 let db: Firestore;
 let documents: DocumentReader;
 
+let projectId: string;
+const configEnv = () => ({ NODE_ENV: 'development', PUBLIC_BASE_URL: 'http://127.0.0.1:1', GOOGLE_CLOUD_PROJECT: projectId, RALLY_CLIENT_ID: 'c', FIRESTORE_EMULATOR_HOST: emulatorHost() });
+
 beforeAll(async () => {
-  config = loadConfig({ NODE_ENV: 'development', PUBLIC_BASE_URL: 'http://127.0.0.1:1', GOOGLE_CLOUD_PROJECT: demoProjectId(), RALLY_CLIENT_ID: 'c', FIRESTORE_EMULATOR_HOST: emulatorHost() });
+  projectId = demoProjectId();
+  config = loadConfig(configEnv());
   db = await createFirestore(config);
   documents = createDocumentReader(config, fetch);
 });
@@ -53,6 +61,24 @@ describe('REST document reads (emulator)', () => {
     const viaRest = await documents.get(path);
     expect(normal(viaRest)).toEqual(normal(viaLibrary));
     expect(normal(viaRest)).toMatchObject({ version: 7, accessExpiresAt: '2026-11-23T01:02:03.456Z', big: 2 ** 40 });
+  });
+
+  it('a warm read through the token store never touches the Firestore client library', async () => {
+    const keys = mkdtempSync(join(tmpdir(), 'rally-mcp-keys-'));
+    await ensureLocalKeys(keys, { rallyClientSecret: randomBytes(21).toString('hex') });
+    const withKeys = loadConfig({ ...configEnv(), SECRET_SOURCE: 'file', SECRETS_DIR: keys });
+    const quiet = { log: createLogger({ level: 'error', write: () => {} }) };
+    const principal = grantPrincipal(randomBytes(12).toString('hex'));
+    const writer = await createDeps(withKeys, quiet).auth();
+    await writer.tokens.link(principal, 'grant', { accessToken: 'rally-at', refreshToken: 'rally-rt', accessExpiresAt: new Date(Date.now() + 3_600_000) }, { objectId: '1', userName: 'alice@example.com' });
+
+    const fresh = createDeps(withKeys, quiet); // a new instance
+    let clientLoads = 0;
+    const services = await createAuthServices({ ...fresh, db: () => (clientLoads++, fresh.db()) });
+    const link = await services.tokens.read(principal);
+    expect(link?.tokens?.accessToken).toBe('rally-at');
+    expect(link?.rallyUser.userName).toBe('alice@example.com');
+    expect(clientLoads).toBe(0);
   });
 
   it('a missing document → undefined, like `exists: false`', async () => {

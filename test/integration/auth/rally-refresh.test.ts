@@ -34,7 +34,7 @@ afterAll(async () => {
 
 const gidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
 const principalOf = (s: RecordedSignIn) => grantPrincipal(gidOf(s.accessToken));
-const tokensDoc = async (s: RecordedSignIn) => (await deps.auth()).db.doc(rallyTokensPath(principalOf(s))).get();
+const tokensDoc = async (s: RecordedSignIn) => (await deps.db()).doc(rallyTokensPath(principalOf(s))).get();
 const storedLink = async (s: RecordedSignIn): Promise<StoredLink | undefined> => (await deps.auth()).tokens.read(principalOf(s));
 const since = (mark: number): readonly RecordedRequest[] => sandboxOf(stack).requests().slice(mark);
 const mcpOf = (instance: number) => `${stack.instanceUrls[instance]}/mcp`;
@@ -247,7 +247,7 @@ describe('D. Using and refreshing Rally tokens', () => {
     expect(d.json.result.structuredContent.disconnected).toBe(true);
     expect(d.json.result.structuredContent.nextStep).toMatch(/Authorized Applications/);
     expect((await tokensDoc(s)).exists).toBe(false);
-    const grant = await (await deps.auth()).db.doc(grantPath(gidOf(s.accessToken))).get();
+    const grant = await (await deps.db()).doc(grantPath(gidOf(s.accessToken))).get();
     expect(grant.get('status')).toBe('active');
     const mark = sandboxOf(stack).requests().length;
     const next = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
@@ -287,7 +287,7 @@ describe('K1. Logs', () => {
       remember(`file.${name}`, raw);
       if (raw.startsWith('{')) remember(`file.${name}.d`, (JSON.parse(raw) as { d?: string }).d);
     }
-    for (const doc of await dumpFirestore((await deps.auth()).db)) {
+    for (const doc of await dumpFirestore(await deps.db())) {
       for (const m of doc.json.matchAll(/"(sealed|sealedState)":"([^"]+)"/g)) remember(`firestore.${doc.collection}.${m[1]}`, m[2]);
     }
     expect(secrets.size).toBeGreaterThan(40);

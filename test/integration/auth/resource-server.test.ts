@@ -21,7 +21,7 @@ let alice: SignedIn;
 const errorBodies: Array<{ what: string; body: string }> = [];
 
 const metadataUrl = () => `${stack.url}/.well-known/oauth-protected-resource/mcp`;
-const countDocs = async (collection: string) => (await (await deps.auth()).db.collection(collection).get()).size;
+const countDocs = async (collection: string) => (await (await deps.db()).collection(collection).get()).size;
 const keep = (what: string, body: unknown) => errorBodies.push({ what, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 beforeAll(async () => {
@@ -53,7 +53,8 @@ describe('A. Starting the Rally authorization', () => {
     const challenge = url.searchParams.get('code_challenge') ?? '';
     expect(challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The transaction behind this state holds the verifier of exactly this challenge.
-    const { db, sealer } = await deps.auth();
+    const { sealer } = await deps.auth();
+    const db = await deps.db();
     const tx = await db.doc(linkTxPath(state)).get();
     expect(tx.exists).toBe(true);
     const secrets = JSON.parse(new TextDecoder().decode((await sealer.unseal(tx.get('sealed') as string, linkTxPath(state))).plaintext)) as { rallyVerifier: string };
@@ -69,7 +70,8 @@ describe('A. Starting the Rally authorization', () => {
     const b = new URL(second.location ?? '');
     expect(a.searchParams.get('state')).not.toBe(b.searchParams.get('state'));
     expect(a.searchParams.get('code_challenge')).not.toBe(b.searchParams.get('code_challenge'));
-    const { db, sealer } = await deps.auth();
+    const { sealer } = await deps.auth();
+    const db = await deps.db();
     const verifiers = await Promise.all([a, b].map(async (u) => {
       const state = u.searchParams.get('state') ?? '';
       const doc = await db.doc(linkTxPath(state)).get();
@@ -136,7 +138,7 @@ describe('A. Starting the Rally authorization', () => {
   it('A6: an unknown or expired connect id → 404 page on GET and POST; no link transaction is created', async () => {
     const before = await countDocs(COLLECTIONS.linkTransactions);
     const unknown = randomBytes(32).toString('base64url');
-    const { db } = await deps.auth();
+    const db = await deps.db();
     const expired = randomBytes(32).toString('base64url');
     const now = new Date();
     await createConnectTransaction(db, expired, {

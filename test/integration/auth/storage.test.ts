@@ -28,7 +28,7 @@ let db: Firestore;
 beforeAll(async () => {
   stack = await startTestStack({ env: { SESSION_LINK_MODE: 'false' } });
   deps = depsFor(stack);
-  db = (await deps.auth()).db;
+  db = await deps.db();
 });
 afterAll(async () => {
   await stack?.stop();
@@ -292,7 +292,7 @@ describe('F4. Transaction retries', () => {
   it('F4: a refresh whose transactions are all forced to retry calls Rally exactly once, outside any transaction, and bumps the version once', async () => {
     const { sealer } = await deps.auth();
     const { db: wrapped, stats } = conflicting(db);
-    const store = new RallyTokenStore({ db: wrapped, documents: deps.documents, sealer, clock: { now: () => new Date() }, log: createLogger({ write: () => {} }), ttlSeconds: 3600 });
+    const store = new RallyTokenStore({ db: async () => wrapped, documents: deps.documents, sealer, clock: { now: () => new Date() }, log: createLogger({ write: () => {} }), ttlSeconds: 3600 });
     const principal = grantPrincipal(`f4-${randomBytes(8).toString('hex')}`);
     const initial: RallyTokens = { accessToken: 'old-access-token', refreshToken: 'old-refresh-token', accessExpiresAt: addSeconds(new Date(), -10) };
     await store.link(principal, 'grant', initial, { objectId: '1', userName: 'f4@example.com' });
