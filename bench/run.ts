@@ -201,6 +201,7 @@ async function main(): Promise<void> {
   });
   const results: Record<string, unknown> = { startedAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, quick: QUICK };
   const extra: BenchServer[] = [];
+  const extraStops: Array<() => Promise<void>> = [];
   try {
     const sandbox = stack.sandbox!;
     const stories = sandbox.items('hierarchicalrequirement');
@@ -220,7 +221,14 @@ async function main(): Promise<void> {
     const others = clients.slice(1);
 
     // ---- our server (compiled) and the plans it makes, per user ----------------------------------------
-    const serverEnv = { ...stack.serverEnv };
+    // Keys come from Secret Manager (a local stand-in), as deployed: cold start includes its client.
+    const standin = await startSecretManagerStandin();
+    extraStops.push(() => standin.stop());
+    for (const n of Object.values(LOCAL_SECRET_NAMES)) standin.addVersion(n, readFileSync(join(stack.serverEnv.SECRETS_DIR!, n, '1')));
+    const serverEnv = {
+      ...stack.serverEnv,
+      SECRET_SOURCE: 'secret-manager', DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url, SECRET_MANAGER_PROJECT: standin.projectId,
+    };
     const emulatorJava = emulatorPid(Number(stack.firestoreHost.split(':').pop()));
     const ours = (await startOurs('ours-dist', serverEnv, alice, CPU_PROF)).server;
     extra.push(ours);
@@ -349,6 +357,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${report.text}\nwrote bench/results/latest.json\n`);
   } finally {
     for (const s of extra) await s.stop().catch(() => {});
+    for (const stop of extraStops) await stop().catch(() => {});
     agent.destroy();
     await stack.stop();
   }
