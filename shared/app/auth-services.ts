@@ -57,13 +57,7 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     usePkce: config.RALLY_PKCE,
     timeoutMs: config.RALLY_TIMEOUT_MS,
   };
-  let limiter: Promise<RateLimiter> | undefined; // only policies with limits use it
-  const rateLimiter: RateLimiter = {
-    consume: async (...args) => {
-      limiter ??= deps.db().then((db) => createRateLimiter({ db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS }));
-      return (await limiter).consume(...args);
-    },
-  };
+  const rateLimiter = createRateLimiter({ db: deps.db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS });
   const rallyLimiter = createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER);
   const rallyClientSecret = async () =>
     new TextDecoder().decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION)).trim();

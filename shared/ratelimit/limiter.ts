@@ -58,7 +58,8 @@ export interface RateLimiter {
 }
 
 export interface RateLimiterOptions {
-  readonly db: Firestore;
+  /** Loaded on the first consume: policies without limits never pay for the client library. */
+  readonly db: () => Promise<Firestore>;
   readonly clock: Clock;
   /** Shards per (key, window); capped at `limit`. Default 4 (config RATE_LIMIT_SHARDS). */
   readonly shards?: number;
@@ -102,12 +103,11 @@ function countOf(snap: DocumentSnapshot, capacity: number): number {
 }
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const { db, clock } = options;
+  const { clock } = options;
   const maxShards = options.shards ?? 4;
   const margin = options.ttlMarginSeconds ?? 120;
   const random = options.random ?? Math.random;
   if (!Number.isInteger(maxShards) || maxShards < 1) throw new RangeError('shards must be a positive integer');
-  const col = db.collection(COLLECTIONS.rateLimits);
 
   return {
     async consume(key, limit, windowSeconds) {
@@ -116,6 +116,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       const now = clock.now();
       const win = windowOf(now, windowSeconds);
       const retryAfterSeconds = Math.max(1, Math.ceil((win.end - now.getTime()) / 1000));
+      const db = await options.db();
+      const col = db.collection(COLLECTIONS.rateLimits);
       const n = Math.min(maxShards, limit);
       const prefix = `${sha256Id(key)}_${win.start / 1000}`;
       const shards: Shard[] = Array.from({ length: n }, (_, i) => ({

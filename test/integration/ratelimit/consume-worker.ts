@@ -20,7 +20,7 @@ const db = new Firestore({
   projectId, host, ssl: false, preferRest: true,
   customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(projectId),
 } as ConstructorParameters<typeof Firestore>[0]);
-const limiter = createRateLimiter({ db, clock: { now: () => new Date(Number(nowMs)) }, shards: Number(shards) });
+const limiter = createRateLimiter({ db: async () => db, clock: { now: () => new Date(Number(nowMs)) }, shards: Number(shards) });
 
 // Warm the client (first-request setup) before signalling readiness, so both processes really overlap.
 await db.collection('warmup').doc('x').get();

@@ -60,7 +60,7 @@ describe('Firestore rate limiter (emulator)', () => {
     { limit: 10, shards: 4 },
     { limit: 3, shards: 8 },
   ])('allows exactly $limit of 3x$limit concurrent consumes with $shards shard(s)', async ({ limit, shards }) => {
-    const limiter = createRateLimiter({ db, clock: fixedClock(NOW), shards });
+    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards });
     const results = await Promise.all(Array.from({ length: 3 * limit }, () => limiter.consume('agent:concurrent', limit, 60)));
     expect(allowedOf(results)).toBe(limit);
     for (const r of results.filter((x) => !x.allowed)) {
@@ -78,7 +78,7 @@ describe('Firestore rate limiter (emulator)', () => {
   });
 
   it('counts sequential consumes down to zero, then refuses with the time left in the window', async () => {
-    const limiter = createRateLimiter({ db, clock: fixedClock(NOW), shards: 1 });
+    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards: 1 });
     const seen = [];
     for (let i = 0; i < 4; i++) seen.push(await limiter.consume('user:alice', 3, 60));
     expect(seen).toEqual([
@@ -91,7 +91,7 @@ describe('Firestore rate limiter (emulator)', () => {
 
   it('keeps keys apart and starts afresh in the next window', async () => {
     let now = NOW;
-    const limiter = createRateLimiter({ db, clock: { now: () => now }, shards: 2 });
+    const limiter = createRateLimiter({ db: async () => db, clock: { now: () => now }, shards: 2 });
     expect((await limiter.consume('user:a', 1, 60)).allowed).toBe(true);
     expect((await limiter.consume('user:a', 1, 60)).allowed).toBe(false);
     expect((await limiter.consume('user:b', 1, 60)).allowed).toBe(true);
@@ -103,7 +103,7 @@ describe('Firestore rate limiter (emulator)', () => {
 
   it('stores counters under hashed ids with expiresAt after the window end (TTL)', async () => {
     const key = 'agent:copilot-agent-7f3e@contoso';
-    const limiter = createRateLimiter({ db, clock: fixedClock(NOW), shards: 4, ttlMarginSeconds: 120 });
+    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards: 4, ttlMarginSeconds: 120 });
     for (let i = 0; i < 6; i++) await limiter.consume(key, 8, 60);
     const docs = (await db.collection(COLLECTIONS.rateLimits).get()).docs;
     expect(docs.length).toBeGreaterThan(0);
@@ -118,7 +118,7 @@ describe('Firestore rate limiter (emulator)', () => {
   });
 
   it('treats an unreadable counter as full (fails closed)', async () => {
-    const limiter = createRateLimiter({ db, clock: fixedClock(NOW), shards: 1 });
+    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards: 1 });
     const { start } = windowOf(NOW, 60);
     await db.collection(COLLECTIONS.rateLimits).doc(`${sha256Id('user:x')}_${start / 1000}_0`).set({ count: 'lots' });
     expect((await limiter.consume('user:x', 5, 60)).allowed).toBe(false);
