@@ -49,7 +49,7 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     issuer: publicUrls(config).issuer,
     clock: deps.clock,
   });
-  const tokens = new RallyTokenStore({ db: deps.db, documents: deps.documents, sealer, clock: deps.clock, log: deps.log, ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS });
+  const tokens = new RallyTokenStore({ db: deps.db, documents: deps.documents, sealer, clock: deps.clock, log: deps.log, ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS, cacheSeconds: config.LINK_CACHE_SECONDS });
   const rally: RallyOAuthConfig = {
     baseUrl: config.RALLY_BASE_URL,
     clientId: config.RALLY_CLIENT_ID,

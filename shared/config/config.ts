@@ -67,6 +67,12 @@ export const ConfigSchema = z
     STATE_TTL_SECONDS: seconds(600, 600),
     /** Grace window in which a rotated-out refresh token may be retried once (lost response). */
     REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(300).default(60),
+    /**
+     * How long an instance reuses a Rally link it has read before reading Firestore again (0 = every
+     * tool call reads). Also the bound on how long a revocation or disconnect made elsewhere takes
+     * to reach a warm instance (see docs/operating.md "Link cache").
+     */
+    LINK_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
 
     /**
      * Name of the browser-binding cookie. `__Host-` makes the browser enforce host-only + Secure;

@@ -120,7 +120,7 @@ export function createAccessTokenSigner(ring: KeyRing<SigningKeyPair>, options: 
       if (typeof token !== 'string' || token.length === 0) throw new AccessTokenError('malformed');
       if (token.length > MAX_TOKEN_CHARS) throw new AccessTokenError('too_long');
       // A signature that verified once verifies again: skip the crypto until the token expires.
-      // Revocation does not depend on this (the grant's token record is read on every tool call).
+      // Revocation does not depend on this: a tool call needs the grant's token record (see RallyTokenStore.read).
       const cacheKey = `${expected.audience} ${sha256Id(token)}`;
       const hit = verified.get(cacheKey);
       if (hit && hit.expiresAt + CLOCK_TOLERANCE_SECONDS > clock.now().getTime() / 1000) return hit;

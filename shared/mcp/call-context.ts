@@ -1,6 +1,6 @@
 /**
  * Everything one /mcp request needs to run tools: the caller's Rally link
- * (one Firestore read, only when a tool is called), a Rally client bound to
+ * (at most one Firestore read, only when a tool is called), a Rally client bound to
  * it, and the mapping of "Rally is not connected" to a sign-in prompt:
  * URL elicitation (-32042) for clients that declared it, else a link.
  * @module

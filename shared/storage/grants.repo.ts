@@ -1,7 +1,8 @@
 /**
  * One grant per (Rally user, MCP client) authorization. Revoking a grant
- * also deletes its Rally tokens, which is what /mcp checks on every tool
- * call, so revocation takes effect at once. Doc id = sha256(grant id).
+ * also deletes its Rally tokens, which is what /mcp reads for a tool call,
+ * so a revocation reaches every MCP instance within LINK_CACHE_SECONDS (the
+ * token store's per-instance link cache). Doc id = sha256(grant id).
  * @module
  */
 import type { Firestore } from '@google-cloud/firestore';

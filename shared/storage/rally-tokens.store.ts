@@ -4,6 +4,14 @@
  * document (E1); refresh is single-flight across instances through a lease
  * kept on the same document, and Rally is never called inside a transaction
  * (D1–D5, F4). Doc id = sha256("grant:<id>" | "session:<hash>").
+ *
+ * A usable link an instance has read is reused for `cacheSeconds` (default 5)
+ * without reading Firestore again: a burst of tool calls costs one read, not
+ * one per call. Whatever this instance changes (refresh, disconnect, re-link,
+ * a failed refresh) updates or drops its copy at once; a change made by
+ * another instance or function (revocation, disconnect elsewhere) reaches
+ * this one within `cacheSeconds` (RFC 7009 §2.2 propagation delay). Absence
+ * and unusable links are never cached, so a fresh sign-in is seen at once.
  * @module
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
@@ -89,44 +97,80 @@ export interface RallyTokenStoreOptions {
   readonly leaseSeconds?: number;
   /** How long a caller waits for another instance's refresh. */
   readonly waitForRefreshMs?: number;
+  /** How long a usable link read from Firestore is reused without reading again; 0 reads on every call. */
+  readonly cacheSeconds?: number;
 }
 
+/** Links kept per instance (oldest dropped first). */
 const CACHE_LIMIT = 2000;
+
+type UsableLink = StoredLink & { readonly tokens: RallyTokens };
+
+interface CachedLink {
+  readonly link: UsableLink;
+  /** When this copy was read or written (ms since epoch, injected clock). */
+  readonly at: number;
+  /** The record's own TTL (F2): a cached copy never outlives it. */
+  readonly expiresAt: Date;
+}
 
 export class RallyTokenStore {
   readonly #o: Required<RallyTokenStoreOptions>;
   readonly #holder = randomToken(9);
-  /** Unsealed tokens by document and version: a warm call pays no decryption (invalidated by version). */
-  readonly #cache = new Map<string, { version: number; tokens: RallyTokens }>();
+  /** Usable links by document id: reused without a read for `cacheSeconds`, and without unsealing while the version is unchanged. */
+  readonly #cache = new Map<string, CachedLink>();
   readonly #refreshing = new Map<string, Promise<StoredLink>>();
 
   constructor(options: RallyTokenStoreOptions) {
-    this.#o = { leaseSeconds: 15, waitForRefreshMs: 10_000, ...options };
+    this.#o = { leaseSeconds: 15, waitForRefreshMs: 10_000, cacheSeconds: 5, ...options };
   }
 
   async #ref(principal: string): Promise<DocumentReference> {
     return (await this.#o.db()).doc(rallyTokensPath(principal));
   }
 
-  /** One Firestore read. Undefined when the principal has no link. */
+  /** At most one Firestore read (none while a usable copy is fresh). Undefined when the principal has no link. */
   async read(principal: string): Promise<StoredLink | undefined> {
+    const key = sha256Id(principal);
+    const cached = this.#cache.get(key);
+    if (cached && this.#isFresh(cached)) return cached.link;
     const data = await withStoreRetry(() => this.#o.documents.get(rallyTokensPath(principal)));
-    return data === undefined ? undefined : this.#open(principal, data);
+    if (data === undefined) {
+      this.#cache.delete(key);
+      return undefined;
+    }
+    return this.#open(principal, data);
+  }
+
+  #isFresh(c: CachedLink): boolean {
+    const now = this.#o.clock.now();
+    const age = now.getTime() - c.at;
+    return age >= 0 && age < this.#o.cacheSeconds * 1000 && !isExpired(c.expiresAt, now);
   }
 
   async #open(principal: string, data: unknown): Promise<StoredLink | undefined> {
     const parsed = RallyTokensDoc.safeParse(data);
     if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.rallyTokens);
     const doc = parsed.data;
-    if (isExpired(doc.expiresAt, this.#o.clock.now())) return undefined; // F2: TTL lags; an expired link is no link
-    const base = { principal, status: doc.status, rallyUser: doc.rallyUser, version: doc.version };
-    if (doc.status !== 'linked' || !doc.sealed) return { ...base, tokens: undefined };
     const key = sha256Id(principal);
+    if (isExpired(doc.expiresAt, this.#o.clock.now())) {
+      this.#cache.delete(key);
+      return undefined; // F2: TTL lags; an expired link is no link
+    }
+    const base = { principal, status: doc.status, rallyUser: doc.rallyUser, version: doc.version };
+    if (doc.status !== 'linked' || !doc.sealed) {
+      this.#cache.delete(key);
+      return { ...base, tokens: undefined };
+    }
     const cached = this.#cache.get(key);
-    if (cached && cached.version === doc.version) return { ...base, tokens: cached.tokens };
-    const tokens = await this.#unseal(principal, doc);
-    if (tokens) this.#remember(key, doc.version, tokens);
-    return { ...base, tokens };
+    const tokens = cached?.link.version === doc.version ? cached.link.tokens : await this.#unseal(principal, doc);
+    if (!tokens) {
+      this.#cache.delete(key);
+      return { ...base, tokens: undefined };
+    }
+    const link = { ...base, tokens };
+    this.#remember(key, link, doc.expiresAt);
+    return link;
   }
 
   async #unseal(principal: string, doc: RallyTokensDoc): Promise<RallyTokens | undefined> {
@@ -144,9 +188,10 @@ export class RallyTokenStore {
     }
   }
 
-  #remember(key: string, version: number, tokens: RallyTokens): void {
+  #remember(key: string, link: UsableLink, expiresAt: Date): void {
+    this.#cache.delete(key); // re-insert: the map's order is the eviction order
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.set(key, { version, tokens });
+    this.#cache.set(key, { link, at: this.#o.clock.now().getTime(), expiresAt });
   }
 
   async #seal(principal: string, tokens: RallyTokens): Promise<string> {
@@ -193,6 +238,7 @@ export class RallyTokenStore {
         expiresAt: addSeconds(now, this.#o.ttlSeconds),
       }));
     });
+    this.#cache.delete(sha256Id(principal)); // the next read sees the new tokens
   }
 
   /** Forgets the principal's Rally tokens (D9). Idempotent. */
@@ -210,7 +256,12 @@ export class RallyTokenStore {
     const key = sha256Id(observed.principal);
     const inFlight = this.#refreshing.get(key);
     if (inFlight) return inFlight; // same instance: one refresh, everyone waits for it
-    const p = this.#refresh(observed, refresher).finally(() => this.#refreshing.delete(key));
+    const p = this.#refresh(observed, refresher)
+      .catch((err: unknown) => {
+        this.#cache.delete(key); // whatever went wrong, the copy we held is no longer to be trusted
+        throw err;
+      })
+      .finally(() => this.#refreshing.delete(key));
     this.#refreshing.set(key, p);
     return p;
   }
@@ -288,9 +339,10 @@ export class RallyTokenStore {
       return true;
     });
     if (!stored) throw new LinkRequiredError('refresh_failed');
-    this.#remember(sha256Id(principal), doc.version + 1, merged);
+    const link: UsableLink = { principal, status: 'linked', rallyUser: doc.rallyUser, version: doc.version + 1, tokens: merged };
+    this.#remember(sha256Id(principal), link, addSeconds(now, this.#o.ttlSeconds));
     this.#o.log.info('rally_token_refreshed', {});
-    return { principal, status: 'linked', rallyUser: doc.rallyUser, version: doc.version + 1, tokens: merged };
+    return link;
   }
 
   /** Marks the record unusable unless someone stored newer tokens, which are returned instead. */

@@ -16,6 +16,19 @@ export interface TestStack extends LocalStack {
 /** Server logs of the whole run land here; global teardown scans them for secrets (K1). */
 export const SERVER_LOG_DIR = join(new URL('../..', import.meta.url).pathname, 'test-results', 'server-logs');
 
+/**
+ * Test stacks reuse a Rally link for 1 s instead of the default 5 s
+ * (LINK_CACHE_SECONDS), so the cache is on in every test but a test that
+ * revokes or breaks something behind a warm server waits only briefly.
+ */
+export const TEST_LINK_CACHE_SECONDS = 1;
+
+/** Waits until no server instance may still serve a link it read before now (its LINK_CACHE_SECONDS). */
+export async function waitOutLinkCache(stack: Pick<LocalStack, 'serverEnv'>): Promise<void> {
+  const seconds = Number(stack.serverEnv.LINK_CACHE_SECONDS ?? 5);
+  await new Promise((r) => setTimeout(r, seconds * 1000 + 100));
+}
+
 export async function startTestStack(options: Omit<LocalStackOptions, 'firestoreHost' | 'onServerLog'> = {}): Promise<TestStack> {
   const logs: string[] = [];
   mkdirSync(SERVER_LOG_DIR, { recursive: true });
@@ -24,6 +37,7 @@ export async function startTestStack(options: Omit<LocalStackOptions, 'firestore
     firestoreHost: emulatorHost(),
     projectId: demoProjectId(),
     ...options,
+    env: { LINK_CACHE_SECONDS: String(TEST_LINK_CACHE_SECONDS), ...options.env },
     onServerLog: (line) => {
       logs.push(line);
       appendFileSync(file, `${line}\n`);

@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const counts = { faultsInjected: 0, requests: 0, itemsCreated: 0, errorsWithRequestId: 0, fiveHundreds: 0, firestoreDownToolCallMaxMs: 0, firestoreDownRegisterMs: 0 };
+const counts = { faultsInjected: 0, requests: 0, itemsCreated: 0, errorsWithRequestId: 0, fiveHundreds: 0, firestoreDownToolCallMaxMs: 0, firestoreDownRegisterMs: 0, servedFromLinkCache: 0 };
 afterAll(() => recordSummary('faults', counts));
 
 /** While broken: a tool error or JSON-RPC error that quotes a request id, or a 503 with X-Request-Id; never a 500. */
@@ -152,31 +152,46 @@ describe('Firestore unavailable for ~10 s (dedicated emulator, restarted on the 
     await emulator?.stop();
   });
 
-  test('503 with a request id while down, no hang, recovery without restarting the server', async () => {
+  test('503 with a request id while down (after the link cache window), no hang, no partial create, recovery without restarting the server', async () => {
     const port = await freePort();
     emulator = await startFirestoreEmulator({ port });
-    stack = await startLocalStack({ firestoreHost: emulator.host, projectId: demoProjectId() });
+    const linkCacheMs = 5_000; // the production default, stated so the window below is explicit
+    stack = await startLocalStack({ firestoreHost: emulator.host, projectId: demoProjectId(), env: { LINK_CACHE_SECONDS: String(linkCacheMs / 1000) } });
     const token = (await signIn(stack.url, 'alice')).accessToken;
     expectOk(await callTool(stack.url, token, 'get_rally_issue', { id: 'US1' }));
+    const linkReadBy = Date.now(); // the server's copy of alice's link was read before this
 
     await emulator.stop();
     emulator = undefined;
     counts.faultsInjected++;
     const downSince = Date.now();
-    const during: ToolOutcome[] = [];
+    const during: Array<{ o: ToolOutcome; startedAt: number; story?: string }> = [];
     while (Date.now() - downSince < 10_000) {
+      const startedAt = Date.now();
+      const story = `fs-down ${randomBytes(4).toString('hex')}`;
       const [a, b] = await Promise.all([
         callTool(stack.url, token, 'get_rally_issue', { id: 'US1' }, {}, 45_000),
-        callTool(stack.url, token, 'create_rally_story', { name: `fs-down ${randomBytes(4).toString('hex')}` }, {}, 45_000),
+        callTool(stack.url, token, 'create_rally_story', { name: story }, {}, 45_000),
       ]);
-      during.push(a, b);
+      during.push({ o: a, startedAt }, { o: b, startedAt, story });
       await sleep(1000);
     }
-    for (const o of during) {
-      expectClearError(o);
+    const created = (name: string) => stack.sandbox!.items('hierarchicalrequirement').filter((i) => i.Name === name).length;
+    for (const { o, startedAt, story } of during) {
       expect(o.ms).toBeLessThan(45_000);
+      if (!o.isError && startedAt < linkReadBy + linkCacheMs) {
+        // Within LINK_CACHE_SECONDS the instance still holds alice's link: the call needs no Firestore and succeeds.
+        expectOk(o);
+        counts.servedFromLinkCache++;
+        if (story) expect(created(story)).toBe(1);
+        continue;
+      }
+      expectClearError(o); // after the window every call needs Firestore: a clear error, and nothing half-done
+      if (story) expect(created(story)).toBe(0);
     }
-    counts.firestoreDownToolCallMaxMs = Math.round(Math.max(...during.map((o) => o.ms)));
+    expect(during.filter((d) => d.startedAt >= linkReadBy + linkCacheMs).length).toBeGreaterThanOrEqual(4);
+    counts.itemsCreated += during.filter((d) => d.story && !d.o.isError).length;
+    counts.firestoreDownToolCallMaxMs = Math.round(Math.max(...during.map((d) => d.o.ms)));
     // a write-only surface (client registration) must answer 503 within a bounded time too
     const regStart = Date.now();
     const reg = await fetch(`${stack.url}/register`, {

@@ -7,6 +7,7 @@ import { jest } from '@jest/globals';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../../../dev/firestore-emulator.js';
 import { startLocalStack, type LocalStack } from '../../../dev/local-stack.js';
 import { demoProjectId } from '../../helpers/env.js';
+import { TEST_LINK_CACHE_SECONDS, waitOutLinkCache } from '../../helpers/stack.js';
 import { registerTestClient, signIn, type SignedIn } from '../../helpers/oauth-flow.js';
 import { callTool, DEFAULT_REDIRECT, JOSE_LIKE, pkce } from './support.js';
 
@@ -20,13 +21,14 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   emulator = await startFirestoreEmulator();
-  stack = await startLocalStack({ firestoreHost: emulator.host, projectId: demoProjectId(), env: { SESSION_LINK_MODE: 'false' }, onServerLog: (l) => logs.push(l) });
+  stack = await startLocalStack({ firestoreHost: emulator.host, projectId: demoProjectId(), env: { SESSION_LINK_MODE: 'false', LINK_CACHE_SECONDS: String(TEST_LINK_CACHE_SECONDS) }, onServerLog: (l) => logs.push(l) });
   alice = await signIn(stack.url, 'alice');
   clientId = await registerTestClient(stack.url, DEFAULT_REDIRECT);
   const warm = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_user');
   expect(warm.status).toBe(200);
   expect(warm.json.result.structuredContent.user.userName).toBe('alice@example.com');
   await emulator.stop();
+  await waitOutLinkCache(stack); // past the window in which the warm call's copy of the link may be reused
 });
 afterAll(async () => {
   await stack?.stop();

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { Deps } from '../../../shared/app/deps.js';
 import { grantPrincipal, rallyTokensPath, type StoredLink } from '../../../shared/storage/rally-tokens.store.js';
 import { grantPath } from '../../../shared/storage/grants.repo.js';
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import type { RecordedRequest } from '../../../rally-sandbox/types.js';
 import { callTool, depsFor, dumpFirestore, JOSE_LIKE, recordedSignIn, refreshCount, resultText, sandboxOf, type RecordedSignIn, listen } from './support.js';
 
@@ -271,6 +271,7 @@ describe('K1. Logs', () => {
     remember('alice.refreshed.refresh', ours.refresh_token);
     const rev = await fetch(`${stack.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: ours.refresh_token, client_id: s.clientId }) });
     expect(rev.status).toBe(200);
+    await waitOutLinkCache(stack);
     expect((await callTool(stack.mcpUrl, ours.access_token, 'get_rally_user')).status).toBe(401);
 
     // Rally-side values, as the sandbox received them.

@@ -10,7 +10,7 @@ import { linkTxPath } from '../../../shared/storage/link-transactions.repo.js';
 import { createConnectTransaction } from '../../../shared/session/connect-transactions.repo.js';
 import { COLLECTIONS } from '../../../shared/storage/collections.js';
 import { pkceChallenge } from '../../../shared/oauth/rally-oauth.js';
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import { CookieJar, initializeBody, mcpCall, signIn, type SignedIn } from '../../helpers/oauth-flow.js';
 import { BINDING_COOKIE, callTool, consentToRally, depsFor, JOSE_LIKE, resultText, sandboxOf, sha256Id, wsapi, listen } from './support.js';
 
@@ -323,11 +323,12 @@ describe('I. /mcp as resource server', () => {
     expect(r.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
-  it('I3: a token whose grant was revoked (POST /revoke) → 401 invalid_token on tools/call, and no Rally request', async () => {
+  it('I3: a token whose grant was revoked (POST /revoke) → 401 invalid_token on tools/call once LINK_CACHE_SECONDS have passed, and no Rally request', async () => {
     const s = await signIn(stack.url, 'alice');
     expect((await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user')).status).toBe(200);
     const rev = await fetch(`${stack.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: s.refreshToken, client_id: s.clientId }) });
     expect(rev.status).toBe(200);
+    await waitOutLinkCache(stack); // the warm instance may serve the link it read for that long (RFC 7009 §2.2)
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
     const r = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');

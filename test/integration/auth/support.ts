@@ -22,8 +22,9 @@ export const DEFAULT_REDIRECT = 'http://127.0.0.1:33418/callback';
 export const sha256Id = (v: string): string => createHash('sha256').update(v, 'utf8').digest('base64url');
 
 /** Deps in the test process, on the same emulator project, keys and config as the stack's servers. */
+/** The test's own view of the stack's stores. It reads Firestore every time (no link cache): tests inspect the truth. */
 export function depsFor(stack: TestStack, overrides: Record<string, string> = {}, clock?: { now(): Date }): Deps {
-  const config = loadConfig({ ...stack.serverEnv, ...overrides });
+  const config = loadConfig({ ...stack.serverEnv, LINK_CACHE_SECONDS: '0', ...overrides });
   return createDeps(config, { log: createLogger({ level: 'error', write: () => {} }), ...(clock ? { clock } : {}) });
 }
 

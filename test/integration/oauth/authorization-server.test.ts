@@ -2,7 +2,7 @@
  * Security cases H (the server as MCP authorization server), over real HTTP
  * against the local stack and the Rally sandbox.
  */
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
   authorizeToRedirect, CookieJar, initializeBody, mcpCall, pkcePair, registerTestClient, signIn, tokenRequest, toolCallBody,
 } from '../../helpers/oauth-flow.js';
@@ -155,6 +155,7 @@ describe('authorization server (group H)', () => {
     expect((await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth)).status).toBe(200);
     const second = await tokenRequest(base, form);
     expect(second.json.error).toBe('invalid_grant');
+    await waitOutLinkCache(stack); // the warm instance may serve the link it read for LINK_CACHE_SECONDS
     const after = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
     expect(after.status).toBe(401);
     expect(after.headers.get('www-authenticate')).toContain('error="invalid_token"');

@@ -12,7 +12,7 @@ import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotoc
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, signInToRallySandbox } from '../../helpers/browser.js';
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 
 class TestProvider implements OAuthClientProvider {
   info: OAuthClientInformationMixed | undefined;
@@ -128,6 +128,7 @@ describe('MCP SDK client against the deployed shape (default mode)', () => {
       body: new URLSearchParams({ token: provider.saved!.refresh_token!, client_id: provider.info!.client_id }),
     });
     expect(revoke.status).toBe(200);
+    await waitOutLinkCache(stack); // the warm instance may serve the link it read for LINK_CACHE_SECONDS
     const before = provider.authorizationUrls.length;
     // The access token is refused (401) and the SDK's refresh gets invalid_grant: it drops its tokens and
     // sends the user to sign in again.

@@ -14,6 +14,7 @@ describe('loadConfig', () => {
     expect(c.SESSION_LINK_MODE).toBe(false);
     expect(c.RALLY_PKCE).toBe(true);
     expect(c.SEALING_KEY_VERSIONS).toEqual(['1']);
+    expect(c.LINK_CACHE_SECONDS).toBe(5);
     expect(publicUrls(c).resourceMetadata).toBe('https://rally-mcp.example.com/.well-known/oauth-protected-resource/mcp');
   });
 
@@ -30,6 +31,12 @@ describe('loadConfig', () => {
       expect(problems).toContain(key);
     }
     expect(problems).not.toContain('soon-secret-value');
+  });
+
+  it('bounds the link cache: 0 switches it off, more than 60 s of revocation delay is refused', () => {
+    expect(loadConfig({ ...valid, LINK_CACHE_SECONDS: '0' }).LINK_CACHE_SECONDS).toBe(0);
+    expect(loadConfig({ ...valid, LINK_CACHE_SECONDS: '60' }).LINK_CACHE_SECONDS).toBe(60);
+    for (const bad of ['61', '-1', '2.5', 'soon']) expect(() => loadConfig({ ...valid, LINK_CACHE_SECONDS: bad })).toThrow(/LINK_CACHE_SECONDS/);
   });
 
   it('refuses file keys, http origins and test endpoints in production', () => {
