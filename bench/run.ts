@@ -225,9 +225,11 @@ async function main(): Promise<void> {
     const standin = await startSecretManagerStandin();
     extraStops.push(() => standin.stop());
     for (const n of Object.values(LOCAL_SECRET_NAMES)) standin.addVersion(n, readFileSync(join(stack.serverEnv.SECRETS_DIR!, n, '1')));
+    // As deployed: the platform sets FUNCTION_TARGET, so an MCP instance loads only the MCP function.
     const serverEnv = {
       ...stack.serverEnv,
       SECRET_SOURCE: 'secret-manager', DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url, SECRET_MANAGER_PROJECT: standin.projectId,
+      FUNCTION_TARGET: 'mcp',
     };
     const emulatorJava = emulatorPid(Number(stack.firestoreHost.split(':').pop()));
     const ours = (await startOurs('ours-dist', serverEnv, alice, CPU_PROF)).server;
@@ -301,8 +303,7 @@ async function main(): Promise<void> {
     log('cold start…');
     const cold: Record<string, number[]> = { 'ours-dist': [], baseline: [], 'ours-tsx': [], 'baseline-tsx': [] };
     const coldTrials = QUICK ? 3 : 5;
-    // As deployed: the platform sets FUNCTION_TARGET, so an MCP instance loads only the MCP function.
-    const coldEnv = { ...serverEnv, FUNCTION_TARGET: 'mcp' };
+    const coldEnv = serverEnv;
     for (let i = 0; i < coldTrials; i++) {
       for (const [ok, bk] of [['ours-dist', 'baseline'], ...(i < 3 ? [['ours-tsx', 'baseline-tsx']] : [])] as Array<[ServerKind, ServerKind]>) {
         const o = await startOurs(ok, coldEnv, alice);
@@ -348,7 +349,9 @@ async function main(): Promise<void> {
     // ---- cost per call: Firestore (counting proxy) + Secret Manager (stand-in) -----------------------
     checkDeadline('cost');
     log('cost per call (Firestore proxy + Secret Manager stand-in)…');
-    results.cost = await measureCost(stack.firestoreHost);
+    results.cost = await measureCost(stack.firestoreHost, {});
+    // The bound without the link cache: every call reads its link (what a call pays after LINK_CACHE_SECONDS idle).
+    results.costNoLinkCache = await measureCost(stack.firestoreHost, { LINK_CACHE_SECONDS: '0' });
 
     // ---- report ------------------------------------------------------------------------------------
     const report = buildReport(results);
@@ -363,7 +366,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function measureCost(emulatorHost: string) {
+async function measureCost(emulatorHost: string, extraEnv: Record<string, string>) {
   const standin = await startSecretManagerStandin();
   const proxy = await startFirestoreProxy(emulatorHost);
   const keysDir = mkdtempSync(join(tmpdir(), 'rally-bench-keys-'));
@@ -373,7 +376,7 @@ async function measureCost(emulatorHost: string) {
   const stack = await startLocalStack({
     firestoreHost: proxy.host,
     keysDir,
-    env: { SECRET_SOURCE: 'secret-manager', DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url, SECRET_MANAGER_PROJECT: standin.projectId },
+    env: { SECRET_SOURCE: 'secret-manager', DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url, SECRET_MANAGER_PROJECT: standin.projectId, ...extraEnv },
   });
   try {
     proxy.reset();
@@ -386,7 +389,7 @@ async function measureCost(emulatorHost: string) {
     for (let i = 0; i < N; i++) if (!isToolSuccess(await call())) throw new Error('cost: call failed');
     const counts = proxy.counts();
     const perSecret = Object.fromEntries(names.map((n) => [n, standin.accessCount(n)]));
-    log(`  Firestore per ${N} warm calls: ${JSON.stringify(counts)}; Secret Manager accesses: ${JSON.stringify(perSecret)}`);
+    log(`  ${JSON.stringify(extraEnv)}: Firestore per ${N} warm calls: ${JSON.stringify(counts)}; Secret Manager accesses: ${JSON.stringify(perSecret)}`);
     return {
       warmCalls: N,
       firestoreCalls: counts,
@@ -428,15 +431,17 @@ function buildReport(r: Record<string, any>): { text: string; targets: Array<{ t
   const mem = r.memory;
   lines.push(`Peak RSS (VmHWM, MB) after warm + c32: ours ${f(mem.ours.hwmMb)}, baseline ${f(mem.baseline.hwmMb)} (sampled peak during c32: ${f(mem.ours.sampledPeakMb)} / ${f(mem.baseline.sampledPeakMb)})`);
   const cost = r.cost;
-  lines.push(`Firestore per warm call: ${f(cost.firestoreReadsPerCall, 2)} reads, ${f(cost.firestoreWritesPerCall, 2)} writes (${JSON.stringify(cost.firestoreCalls)} over ${cost.warmCalls} calls)`);
+  const bare = r.costNoLinkCache;
+  lines.push(`Firestore per warm call: ${f(cost.firestoreReadsPerCall, 2)} reads, ${f(cost.firestoreWritesPerCall, 2)} writes (${JSON.stringify(cost.firestoreCalls)} over ${cost.warmCalls} calls); with LINK_CACHE_SECONDS=0: ${f(bare.firestoreReadsPerCall, 2)} reads, ${f(bare.firestoreWritesPerCall, 2)} writes`);
   lines.push(`Secret Manager accesses per instance lifetime: ${JSON.stringify(cost.secretManagerAccesses)}`);
   const targets = [
     { target: 'warm p50 ≤ 1.15× baseline (c32)', value: `${f(c32.ours.p50 / c32.baseline.p50, 2)}×`, pass: c32.ours.p50 <= 1.15 * c32.baseline.p50 },
     { target: 'warm p99 ≤ 1.3× baseline (c32)', value: `${f(c32.ours.p99 / c32.baseline.p99, 2)}×`, pass: c32.ours.p99 <= 1.3 * c32.baseline.p99 },
     { target: 'throughput ≥ 0.85× baseline (c32)', value: `${f(c32.ours.rps / c32.baseline.rps, 2)}×`, pass: c32.ours.rps >= 0.85 * c32.baseline.rps },
     { target: 'cold start ≤ 1.3× baseline (dist)', value: `${f(cold['ours-dist']! / cold.baseline!, 2)}×`, pass: cold['ours-dist']! <= 1.3 * cold.baseline! },
-    { target: '≤ 1 Firestore read per warm call', value: f(cost.firestoreReadsPerCall, 2), pass: cost.firestoreReadsPerCall <= 1 },
-    { target: '0 Firestore writes per warm call', value: f(cost.firestoreWritesPerCall, 2), pass: cost.firestoreWritesPerCall === 0 },
+    // Judged on the worse of the two runs: the bound must hold with the link cache off too.
+    { target: '≤ 1 Firestore read per warm call', value: `${f(cost.firestoreReadsPerCall, 2)} (cache off ${f(bare.firestoreReadsPerCall, 2)})`, pass: Math.max(cost.firestoreReadsPerCall, bare.firestoreReadsPerCall) <= 1 },
+    { target: '0 Firestore writes per warm call', value: `${f(cost.firestoreWritesPerCall, 2)} (cache off ${f(bare.firestoreWritesPerCall, 2)})`, pass: cost.firestoreWritesPerCall === 0 && bare.firestoreWritesPerCall === 0 },
     { target: '≤ 1 Secret Manager access per secret/instance', value: String(cost.secretManagerMaxPerSecret), pass: cost.secretManagerMaxPerSecret <= 1 },
     { target: 'peak RSS ≤ 1.3× baseline', value: `${f(mem.ours.hwmMb / mem.baseline.hwmMb, 2)}×`, pass: mem.ours.hwmMb <= 1.3 * mem.baseline.hwmMb },
   ];
