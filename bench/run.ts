@@ -301,9 +301,12 @@ async function main(): Promise<void> {
     // ---- cold start ---------------------------------------------------------------------------------
     checkDeadline('cold start');
     log('cold start…');
-    const cold: Record<string, number[]> = { 'ours-dist': [], baseline: [], 'ours-tsx': [], 'baseline-tsx': [] };
+    const cold: Record<string, number[]> = { 'ours-dist': [], baseline: [], 'ours-tsx': [], 'baseline-tsx': [], 'ours-dist-file-keys': [] };
     const coldTrials = QUICK ? 3 : 5;
     const coldEnv = serverEnv;
+    // Information only: the same server with keys from files instead of Secret Manager (not deployable; NODE_ENV=development),
+    // which isolates what the Secret Manager client costs a cold instance.
+    const fileKeysEnv = { ...stack.serverEnv, FUNCTION_TARGET: 'mcp' };
     for (let i = 0; i < coldTrials; i++) {
       for (const [ok, bk] of [['ours-dist', 'baseline'], ...(i < 3 ? [['ours-tsx', 'baseline-tsx']] : [])] as Array<[ServerKind, ServerKind]>) {
         const o = await startOurs(ok, coldEnv, alice);
@@ -313,6 +316,9 @@ async function main(): Promise<void> {
         await b.server.stop();
         cold[bk]!.push(b.readyMs);
       }
+      const f = await startOurs('ours-dist', fileKeysEnv, alice);
+      await f.server.stop();
+      cold['ours-dist-file-keys']!.push(f.readyMs);
     }
     const coldMedian = Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, median(v)]));
     log(`cold start medians (ms): ${JSON.stringify(Object.fromEntries(Object.entries(coldMedian).map(([k, v]) => [k, round(v, 0)])))}`);
@@ -426,6 +432,7 @@ function buildReport(r: Record<string, any>): { text: string; targets: Array<{ t
   const cold = r.coldStart.median as Record<string, number>;
   lines.push('');
   lines.push(`Cold start, process start → first authenticated tools/call (median ms): ours dist ${f(cold['ours-dist']!, 0)}, baseline ${f(cold.baseline!, 0)}; ours tsx ${f(cold['ours-tsx']!, 0)}, baseline tsx ${f(cold['baseline-tsx']!, 0)}`);
+  lines.push(`  (info) ours dist with keys from files instead of Secret Manager: ${f(cold['ours-dist-file-keys']!, 0)} ms = ${f(cold['ours-dist-file-keys']! / cold.baseline!, 2)}× baseline`);
   lines.push('Module load, import() in a fresh process (median of 3, ms):');
   for (const m of r.moduleLoad) lines.push(`  ${String(m.entry).padEnd(48)} dist ${f(m.distMs, 0).padStart(5)}   tsx ${f(m.tsxMs, 0).padStart(5)}`);
   const mem = r.memory;
