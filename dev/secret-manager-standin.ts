@@ -35,6 +35,10 @@ export interface SecretManagerStandin {
   setChecksumMode(mode: 'correct' | 'wrong' | 'omit'): void;
   /** Successful and failed :access calls that reached the server, per secret and version. */
   accessCount(name?: string, version?: string): number;
+  /** Every :access call in arrival order, with its arrival time (performance.now()). */
+  accessLog(): ReadonlyArray<{ readonly name: string; readonly version: string; readonly at: number }>;
+  /** Delay before each answer, standing in for the network distance to Google's endpoint. */
+  setLatency(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -67,7 +71,19 @@ export async function startSecretManagerStandin(options: SecretManagerStandinOpt
   let unavailable = false;
   let checksumMode: 'correct' | 'wrong' | 'omit' = 'correct';
 
+  const log: Array<{ name: string; version: string; at: number }> = [];
+  let latencyMs = 0;
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const arrivedAt = performance.now();
+    if (latencyMs > 0) {
+      setTimeout(() => answer(req, res, arrivedAt), latencyMs);
+      return;
+    }
+    answer(req, res, arrivedAt);
+  };
+
+  const answer = (req: IncomingMessage, res: ServerResponse, arrivedAt: number): void => {
     const url = new URL(req.url ?? '/', 'http://standin');
     const match = ACCESS_PATH.exec(decodeURIComponent(url.pathname));
     if (req.method !== 'GET' || !match) {
@@ -81,6 +97,7 @@ export async function startSecretManagerStandin(options: SecretManagerStandinOpt
         ? String(versions ? versions.findLastIndex((v) => v.state === 'ENABLED') + 1 : 0)
         : requested;
     counts.set(`${name}\u0000${resolved}`, (counts.get(`${name}\u0000${resolved}`) ?? 0) + 1);
+    log.push({ name, version: resolved, at: arrivedAt });
     const resource = `projects/${project}/secrets/${name}/versions/${resolved}`;
     if (unavailable) {
       sendError(res, 'UNAVAILABLE', 'The service is currently unavailable.');
@@ -175,6 +192,10 @@ export async function startSecretManagerStandin(options: SecretManagerStandinOpt
     },
     setChecksumMode(mode) {
       checksumMode = mode;
+    },
+    accessLog: () => [...log],
+    setLatency(ms) {
+      latencyMs = ms;
     },
     accessCount(name, version) {
       let n = 0;

@@ -37,6 +37,13 @@ export interface AuthServices {
   readonly rallyLimiter: ConcurrencyLimiter;
   /** A WSAPI client for one request: configured host, timeout, User-Agent and the shared limiter. */
   rallyClient(o: { tokens: RallyTokenProvider; labels: RallyRequestLabels; limiterKey: string; log: Logger }): RallyClient;
+  /**
+   * Starts loading the current signing and sealing keys together, for a function whose every
+   * request needs both (a tool call verifies, then unseals): one Secret Manager round trip on a
+   * cold instance instead of two in a row. Never rejects; a failure is not cached, and the
+   * request that needs the key reports it (503).
+   */
+  prefetchKeys(): void;
 }
 
 export async function createAuthServices(deps: Deps): Promise<AuthServices> {
@@ -44,8 +51,10 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
   // No Firestore client here: a warm tool call reads its one document over REST, so an MCP
   // instance loads the client library only when it first writes (deps.db()).
   const source = createSecretSourceFromConfig(config);
-  const sealer = createSealer(createSealingKeyRing(source, config.SEALING_KEY_NAME, config.SEALING_KEY_VERSIONS));
-  const signer = createAccessTokenSigner(createSigningKeyRing(source, config.SIGNING_KEY_NAME, config.SIGNING_KEY_VERSIONS), {
+  const sealingKeys = createSealingKeyRing(source, config.SEALING_KEY_NAME, config.SEALING_KEY_VERSIONS);
+  const signingKeys = createSigningKeyRing(source, config.SIGNING_KEY_NAME, config.SIGNING_KEY_VERSIONS);
+  const sealer = createSealer(sealingKeys);
+  const signer = createAccessTokenSigner(signingKeys, {
     issuer: publicUrls(config).issuer,
     clock: deps.clock,
   });
@@ -80,5 +89,8 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
       clock: deps.clock,
     }),
     refreshRally: async (refreshToken) => refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
+    prefetchKeys: () => {
+      void Promise.allSettled([signingKeys.current(), sealingKeys.current()]);
+    },
   };
 }

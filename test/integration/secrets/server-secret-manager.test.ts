@@ -54,6 +54,25 @@ describe('server keys from Secret Manager', () => {
     }
   });
 
+  it('a cold MCP instance fetches the signing and sealing keys together: one Secret Manager round trip before the first tool call, not two in a row', async () => {
+    const s = await signIn(stack.url, 'alice');
+    await stack.restartInstance(0); // cold: no key loaded
+    const latencyMs = 400;
+    standin.setLatency(latencyMs);
+    const since = performance.now();
+    try {
+      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+      expect(JSON.stringify(res.json.result.structuredContent)).toContain('alice@example.com');
+    } finally {
+      standin.setLatency(0);
+    }
+    const fetched = standin.accessLog().filter((a) => a.at >= since);
+    const at = (name: string) => fetched.find((a) => a.name === name)?.at ?? NaN;
+    expect(fetched.map((a) => a.name).sort()).toEqual([LOCAL_SECRET_NAMES.sealingKey, LOCAL_SECRET_NAMES.signingKey].sort());
+    // One after the other, the second request would arrive only after the first answer (≥ latencyMs later).
+    expect(Math.abs(at(LOCAL_SECRET_NAMES.sealingKey) - at(LOCAL_SECRET_NAMES.signingKey))).toBeLessThan(latencyMs / 2);
+  });
+
   it('E8: Secret Manager unreachable at cold start → 503 with a request id and no fallback key; recovery without a restart', async () => {
     await standin.setUnavailable(true, 'refuse-connections');
     await stack.restartInstance(0); // a cold instance: nothing cached
