@@ -1,7 +1,8 @@
 /**
  * The instance's auth machinery, built once: secret source, key rings,
  * sealer, access-token signer and the Rally token store. Keys load lazily
- * on first use; Secret Manager failures surface as SecretUnavailableError (503).
+ * on first use (or together, through prefetchKeys); Secret Manager failures
+ * surface as SecretUnavailableError (503).
  * @module
  */
 import { publicUrls } from '../config/config.js';
