@@ -59,7 +59,7 @@ export function createMcpHandler(baseDeps: Deps) {
   const origins = allowedOrigins(baseDeps);
   const instance = createInstanceLimits({ maxConcurrent: baseDeps.config.MAX_CONCURRENT_REQUESTS });
   // Built on the instance's first request, which is most likely a tool call: it needs both keys.
-  baseDeps.auth().then((s) => s.prefetchKeys(), () => {}); // a failure here is reported by the request itself
+  void baseDeps.auth().then((s) => s.prefetchKeys(), () => {}); // a failure here is reported by the request itself
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'mcp');
     const deps = forRequest(baseDeps, ctx);
