@@ -48,8 +48,12 @@ export const ConfigSchema = z
     RALLY_MAX_CONCURRENCY_PER_USER: z.coerce.number().int().min(1).max(12).default(4),
     RALLY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
 
-    /** Where secrets come from. `file` is for the local stack only and is refused when NODE_ENV=production. */
-    SECRET_SOURCE: z.enum(['secret-manager', 'file']).default('secret-manager'),
+    /**
+     * Where secrets come from: `secret-manager` reads them with the client library; `mounted` reads
+     * the Secret Manager versions Cloud Run mounts as files (`SECRETS_DIR/<name>/<version>`, what
+     * deploy.sh deploys); `file` is local key files, refused when NODE_ENV=production.
+     */
+    SECRET_SOURCE: z.enum(['secret-manager', 'mounted', 'file']).default('secret-manager'),
     SECRETS_DIR: z.string().min(1).optional(),
     SECRET_MANAGER_PROJECT: z.string().min(1).optional(),
     /** Test/dev only: talk to a local Secret Manager stand-in over plain HTTP, e.g. http://127.0.0.1:9090 */
@@ -103,11 +107,14 @@ export const ConfigSchema = z
     NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   })
   .superRefine((c, ctx) => {
-    if (c.SECRET_SOURCE === 'file' && !c.SECRETS_DIR) {
-      ctx.addIssue({ code: 'custom', path: ['SECRETS_DIR'], message: 'is required when SECRET_SOURCE=file' });
+    if ((c.SECRET_SOURCE === 'file' || c.SECRET_SOURCE === 'mounted') && !c.SECRETS_DIR) {
+      ctx.addIssue({ code: 'custom', path: ['SECRETS_DIR'], message: `is required when SECRET_SOURCE=${c.SECRET_SOURCE}` });
+    }
+    if (c.SECRET_SOURCE === 'mounted' && c.SECRETS_DIR && !c.SECRETS_DIR.startsWith('/')) {
+      ctx.addIssue({ code: 'custom', path: ['SECRETS_DIR'], message: 'must be the absolute mount path when SECRET_SOURCE=mounted' });
     }
     if (c.SECRET_SOURCE === 'file' && c.NODE_ENV === 'production') {
-      ctx.addIssue({ code: 'custom', path: ['SECRET_SOURCE'], message: 'file keys are for local development; production must use secret-manager' });
+      ctx.addIssue({ code: 'custom', path: ['SECRET_SOURCE'], message: 'file keys are for local development; production must use mounted or secret-manager' });
     }
     if (c.NODE_ENV === 'production' && !c.PUBLIC_BASE_URL.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });

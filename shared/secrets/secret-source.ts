@@ -1,6 +1,7 @@
 /**
  * Where secrets come from: the SecretSource port, an instance-lifetime cache,
- * and the config-driven choice between Secret Manager and local files.
+ * and the config-driven choice between the Secret Manager client, mounted
+ * Secret Manager volumes, and local key files.
  * @module
  */
 import type { Config } from '../config/config.js';
@@ -9,7 +10,7 @@ import { createFileSecretSource } from './file-source.js';
 import { createSecretManagerSource } from './secret-manager-source.js';
 
 export { SecretUnavailableError, type SecretSource, type SecretUnavailableReason } from './errors.js';
-export { createFileSecretSource } from './file-source.js';
+export { createFileSecretSource, type FileSecretSourceOptions } from './file-source.js';
 export { createSecretManagerSource, type SecretManagerSourceOptions } from './secret-manager-source.js';
 
 /**
@@ -41,8 +42,9 @@ export function createCachedSecretSource(inner: SecretSource): SecretSource {
 export function createSecretSourceFromConfig(
   config: Pick<Config, 'SECRET_SOURCE' | 'SECRETS_DIR' | 'SECRET_MANAGER_PROJECT' | 'GOOGLE_CLOUD_PROJECT' | 'DANGEROUSLY_SECRET_MANAGER_ENDPOINT'>,
 ): SecretSource {
-  if (config.SECRET_SOURCE === 'file') {
-    if (!config.SECRETS_DIR) throw new Error('SECRETS_DIR is required when SECRET_SOURCE=file'); // also enforced by config
+  if (config.SECRET_SOURCE === 'file' || config.SECRET_SOURCE === 'mounted') {
+    // Same layout either way: Cloud Run mounts each version at <SECRETS_DIR>/<name>/<version>.
+    if (!config.SECRETS_DIR) throw new Error(`SECRETS_DIR is required when SECRET_SOURCE=${config.SECRET_SOURCE}`); // also enforced by config
     return createCachedSecretSource(createFileSecretSource(config.SECRETS_DIR));
   }
   return createCachedSecretSource(

@@ -45,4 +45,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...valid, DANGEROUSLY_SECRET_MANAGER_ENDPOINT: 'http://127.0.0.1:1' })).toThrow(/DANGEROUSLY_SECRET_MANAGER_ENDPOINT/);
     expect(loadConfig({ ...valid, NODE_ENV: 'development', SECRET_SOURCE: 'file', SECRETS_DIR: '/tmp/k', PUBLIC_BASE_URL: 'http://localhost:8080' }).SECRET_SOURCE).toBe('file');
   });
+
+  it('accepts mounted Secret Manager volumes in production, at an absolute path only', () => {
+    expect(loadConfig({ ...valid, SECRET_SOURCE: 'mounted', SECRETS_DIR: '/etc/secrets' }).SECRET_SOURCE).toBe('mounted');
+    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'mounted' })).toThrow(/SECRETS_DIR is required when SECRET_SOURCE=mounted/);
+    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'mounted', SECRETS_DIR: 'etc/secrets' })).toThrow(/SECRETS_DIR must be the absolute mount path/);
+    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'vault' })).toThrow(/SECRET_SOURCE/);
+  });
 });

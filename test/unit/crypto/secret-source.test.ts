@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,44 @@ describe('createFileSecretSource', () => {
       expect(err).toBeInstanceOf(SecretUnavailableError);
       expect((err as SecretUnavailableError).reason).toBe('invalid_request');
     }
+  });
+
+  test('a stalled read fails unreachable at the deadline, is never doubled, and the file is read afresh once it returns', async () => {
+    const reads: Array<(bytes: Uint8Array) => void> = [];
+    const src = createFileSecretSource('/mnt', {
+      timeoutMs: 50,
+      read: () => new Promise<Uint8Array>((resolve) => reads.push(resolve)),
+    });
+    const first = await src.access('a', '1').catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(SecretUnavailableError);
+    expect((first as SecretUnavailableError).reason).toBe('unreachable');
+    // The first read is still stuck: a second caller waits on it instead of starting another.
+    const second = src.access('a', '1');
+    expect(reads).toHaveLength(1);
+    reads[0]!(new TextEncoder().encode('late'));
+    const got = await second;
+    expect(new TextDecoder().decode(got)).toBe('late');
+    got.fill(0); // a caller zeroing its copy corrupts nothing
+    const third = src.access('a', '1');
+    expect(reads).toHaveLength(2);
+    reads[1]!(new TextEncoder().encode('again'));
+    expect(new TextDecoder().decode(await third)).toBe('again');
+  });
+
+  test('a real blocking read (a FIFO with no writer) times out instead of hanging the caller', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'secrets-fifo-'));
+    await mkdir(join(dir, 'k'));
+    const fifo = join(dir, 'k', '1');
+    execFileSync('mkfifo', [fifo]);
+    const src = createFileSecretSource(dir, { timeoutMs: 200 });
+    const t0 = performance.now();
+    const err = await src.access('k', '1').catch((e: unknown) => e);
+    expect((err as SecretUnavailableError).reason).toBe('unreachable');
+    expect(performance.now() - t0).toBeLessThan(5_000); // bounded, not hung (the deadline is 200 ms)
+    // The open() is still blocked in the thread pool; a writer releases it and a waiting caller gets the bytes.
+    const waiting = src.access('k', '1');
+    await writeFile(fifo, 'from-the-volume');
+    expect(new TextDecoder().decode(await waiting)).toBe('from-the-volume');
   });
 });
 
