@@ -45,6 +45,9 @@ Options (each also settable in deploy.env, see deploy.example.env):
   --min-instances N             Warm instances for the mcp function (0 or 1; default 0)
                                                                       (MCP_MIN_INSTANCES)
   --no-dashboard                Skip the Cloud Monitoring dashboard   (DEPLOY_DASHBOARD=false)
+  --secret-source S             How functions get secrets: mounted (default; Cloud Run mounts
+                                the pinned versions as files) or secret-manager (the client
+                                library reads them)                   (SECRET_SOURCE)
   --env-file FILE               Settings file (default: ./deploy.env)
   --dry-run                     Print every command, in order, and run none of them.
                                 Checks are assumed to find nothing (an empty project).
@@ -93,6 +96,7 @@ while [[ $# -gt 0 ]]; do
     --min-instances) need_value "$@"; FLAG[MCP_MIN_INSTANCES]=$2; shift 2 ;;
     --session-link-mode) FLAG[SESSION_LINK_MODE]=true; shift ;;
     --no-dashboard) FLAG[DEPLOY_DASHBOARD]=false; shift ;;
+    --secret-source) need_value "$@"; FLAG[SECRET_SOURCE]=$2; shift 2 ;;
     --env-file) need_value "$@"; ENV_FILE=$2; shift 2 ;;
     --dry-run) DRY_RUN=true; shift ;;
     --yes) CONFIRMED=true; shift ;;
@@ -104,7 +108,7 @@ done
 
 # ---------------------------------------------------------------- settings
 readonly SETTINGS=(GCP_PROJECT GCP_REGION FIRESTORE_LOCATION PUBLIC_BASE_URL RALLY_BASE_URL
-  RALLY_CLIENT_ID RALLY_CLIENT_SECRET_FILE SESSION_LINK_MODE MCP_MIN_INSTANCES DEPLOY_DASHBOARD
+  RALLY_CLIENT_ID RALLY_CLIENT_SECRET_FILE SESSION_LINK_MODE MCP_MIN_INSTANCES DEPLOY_DASHBOARD SECRET_SOURCE
   SERVICE_ACCOUNT_NAME RALLY_CLIENT_SECRET_NAME SEALING_KEY_NAME SIGNING_KEY_NAME
   ALLOWED_ORIGINS LOG_LEVEL FIREBASE_TOOLS_VERSION)
 declare -A FILE_SETTING=()
@@ -142,6 +146,9 @@ SESSION_LINK_MODE=$(setting SESSION_LINK_MODE false)
 MCP_MIN_INSTANCES=$(setting MCP_MIN_INSTANCES 0)
 [[ $MCP_MIN_INSTANCES =~ ^[01]$ ]] || die '--min-instances must be 0 or 1'
 DEPLOY_DASHBOARD=$(setting DEPLOY_DASHBOARD true)
+SECRET_SOURCE=$(setting SECRET_SOURCE mounted)
+[[ $SECRET_SOURCE == mounted || $SECRET_SOURCE == secret-manager ]] || die '--secret-source must be mounted or secret-manager'
+readonly SECRETS_MOUNT=/etc/secrets
 SA_NAME=$(setting SERVICE_ACCOUNT_NAME rally-mcp-fn)
 SA_EMAIL="${SA_NAME}@${PROJECT}.iam.gserviceaccount.com"
 RALLY_SECRET=$(setting RALLY_CLIENT_SECRET_NAME rally-client-secret)
@@ -395,7 +402,7 @@ env_vars() {
     "GOOGLE_CLOUD_PROJECT=${PROJECT}"
     "RALLY_BASE_URL=${RALLY_BASE_URL}"
     "RALLY_CLIENT_ID=${RALLY_CLIENT_ID}"
-    SECRET_SOURCE=secret-manager
+    "SECRET_SOURCE=${SECRET_SOURCE}"
     "RALLY_CLIENT_SECRET_NAME=${RALLY_SECRET}"
     "RALLY_CLIENT_SECRET_VERSION=${RALLY_SECRET_VERSION}"
     "SEALING_KEY_NAME=${SEALING_SECRET}"
@@ -408,6 +415,7 @@ env_vars() {
   # Firebase Hosting (the front door, also for a custom domain on it)
   # forwards only the cookie named __session to the functions.
   vars+=(BINDING_COOKIE_NAME=__session)
+  [[ $SECRET_SOURCE == mounted ]] && vars+=("SECRETS_DIR=${SECRETS_MOUNT}")
   [[ -n $ALLOWED_ORIGINS ]] && vars+=("ALLOWED_ORIGINS=${ALLOWED_ORIGINS}")
   # "^;^" switches gcloud's list delimiter, since version lists contain commas.
   local IFS=';'
@@ -426,6 +434,28 @@ sizing() {
   esac
 }
 
+# One volume per secret at ${SECRETS_MOUNT}/<secret>, one file per pinned version, e.g.
+# /etc/secrets/rally-mcp-sealing-key/2: the layout SECRET_SOURCE=mounted reads. The files
+# are not environment variables, and Cloud Run fetches each from Secret Manager when read.
+secret_mounts() {
+  local mounts=() pair name versions v
+  for pair in "${RALLY_SECRET}=${RALLY_SECRET_VERSION}" "${SEALING_SECRET}=${SEALING_VERSIONS}" "${SIGNING_SECRET}=${SIGNING_VERSIONS}"; do
+    name=${pair%%=*} versions=${pair#*=}
+    for v in ${versions//,/ }; do mounts+=("${SECRETS_MOUNT}/${name}:/${v}=${name}:${v}"); done
+  done
+  local IFS=','
+  printf '%s' "${mounts[*]}"
+}
+
+# The metadata function reads no secret, so it gets none mounted. With the
+# client library, --clear-secrets removes mounts an earlier deploy made.
+secrets_flag() {
+  if [[ $1 == protectedResourceMetadata ]]; then printf '%s' '--clear-secrets'
+  elif [[ $SECRET_SOURCE == mounted ]]; then printf '%s' "--set-secrets=$(secret_mounts)"
+  else printf '%s' '--clear-secrets'
+  fi
+}
+
 deploy_functions() {
   step 'Functions (gen2, Node 22; built in Cloud Build by npm run gcp-build)'
   local fn memory cpu concurrency timeout max min envs
@@ -437,7 +467,7 @@ deploy_functions() {
       --service-account="$SA_EMAIL" --ingress-settings=all \
       --memory="$memory" --cpu="$cpu" --concurrency="$concurrency" --timeout="$timeout" \
       --max-instances="$max" --min-instances="$min" \
-      --set-env-vars="$envs" --quiet
+      --set-env-vars="$envs" "$(secrets_flag "$fn")" --quiet
   done
 }
 

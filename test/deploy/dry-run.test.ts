@@ -22,6 +22,28 @@ function envOf(argv: readonly string[]): Record<string, string> {
   return Object.fromEntries(raw.slice(3).split(';').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
+/** `--set-secrets=/etc/secrets/s:/2=s:2,…` → { '/etc/secrets/s/2': 's:2', … } (mount path + file → secret:version) */
+function mountsOf(argv: readonly string[]): Record<string, string> {
+  const raw = flag(argv, 'set-secrets');
+  if (!raw) throw new Error('expected --set-secrets');
+  return Object.fromEntries(raw.split(',').map((m) => {
+    const [path, ref] = m.split('=') as [string, string];
+    const [mountPath, file] = path.split(':') as [string, string];
+    return [`${mountPath}${file}`, ref];
+  }));
+}
+
+/** Every file SECRET_SOURCE=mounted will read for this env: `<SECRETS_DIR>/<name>/<version>` → `name:version`. */
+function filesReadFor(env: Record<string, string>): Record<string, string> {
+  const config = loadConfig(env);
+  const refs: Array<[string, string]> = [
+    [config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION],
+    ...config.SEALING_KEY_VERSIONS.map((v): [string, string] => [config.SEALING_KEY_NAME, v]),
+    ...config.SIGNING_KEY_VERSIONS.map((v): [string, string] => [config.SIGNING_KEY_NAME, v]),
+  ];
+  return Object.fromEntries(refs.map(([n, v]) => [`${config.SECRETS_DIR}/${n}/${v}`, `${n}:${v}`]));
+}
+
 const startsWith = (argv: readonly string[], ...prefix: string[]) =>
   prefix.every((p, i) => argv[i + 1] === p) && (argv[0]?.startsWith('--project=') ?? false);
 
@@ -136,7 +158,11 @@ describe('deploy.sh --dry-run (deploy)', () => {
     expect(adds.find((c) => c.line.includes('rally-client-secret'))!.line).toMatch(/--data-file=- < \S+rally-secret\.txt$/);
     expect(result.stdout).not.toContain(SECRET_VALUE);
     expect(result.stdout).not.toMatch(/"kty"|"d":|BEGIN PRIVATE KEY/);
-    expect(result.stdout).not.toMatch(/--set-secrets|--update-secrets/);
+    // Secrets reach functions only as mounted files (`/path:/file=secret:version`), never as env vars (`NAME=secret:version`).
+    expect(result.stdout).not.toMatch(/--update-secrets/);
+    for (const m of result.stdout.match(/--set-secrets=\S+/g) ?? []) {
+      for (const entry of m.slice('--set-secrets='.length).split(',')) expect(entry).toMatch(/^\/etc\/secrets\/[\w-]+:\/\d+=[\w-]+:\d+$/);
+    }
   });
 
   describe('functions', () => {
@@ -177,7 +203,20 @@ describe('deploy.sh --dry-run (deploy)', () => {
         expect(Object.values(env).join(' ')).not.toMatch(/latest/i);
         const config = loadConfig(env);
         expect(config.SEALING_KEY_VERSIONS).toEqual(['1']);
-        expect(config.SECRET_SOURCE).toBe('secret-manager');
+        expect(config.SECRET_SOURCE).toBe('mounted');
+        expect(config.SECRETS_DIR).toBe('/etc/secrets');
+      }
+    });
+
+    it('mounts exactly the pinned versions the functions read, as files, never as env vars; the metadata function gets none', () => {
+      for (const a of deploys()) {
+        if (a[3] === 'protectedResourceMetadata') {
+          expect(a).toContain('--clear-secrets');
+          expect(flag(a, 'set-secrets')).toBeUndefined();
+          continue;
+        }
+        expect(mountsOf(a)).toEqual(filesReadFor(envOf(a)));
+        expect(flag(a, 'set-secrets')).not.toMatch(/latest|(^|,)[A-Z_]+=/); // pinned, and no secret env var
       }
     });
   });
@@ -214,6 +253,19 @@ describe('deploy.sh options', () => {
     expect(envOf(mcp).SESSION_LINK_MODE).toBe('true');
   });
 
+  it('--secret-source secret-manager deploys the client-library reader and clears earlier mounts', async () => {
+    const r = await runDeploy([...BASE, '--secret-source', 'secret-manager']);
+    expect(r.code).toBe(0);
+    const deploys = gcloudCalls(parseCommands(r.stdout)).filter((a) => startsWith(a, 'functions', 'deploy'));
+    expect(deploys).toHaveLength(4);
+    for (const d of deploys) {
+      expect(loadConfig(envOf(d)).SECRET_SOURCE).toBe('secret-manager');
+      expect(envOf(d).SECRETS_DIR).toBeUndefined();
+      expect(d).toContain('--clear-secrets');
+      expect(flag(d, 'set-secrets')).toBeUndefined();
+    }
+  });
+
   it('a custom origin changes every printed URL', async () => {
     const r = await runDeploy([...BASE, '--public-base-url', 'https://rally-mcp.example.com/']);
     expect(r.code).toBe(0);
@@ -242,6 +294,7 @@ describe('deploy.sh options', () => {
     [['--dry-run', ...NO_ENV_FILE, '--project', 'demo-proj'], /--region/],
     [[...BASE, '--bogus'], /unknown option '--bogus'/],
     [[...BASE, '--min-instances', '5'], /--min-instances must be 0 or 1/],
+    [[...BASE, '--secret-source', 'env'], /--secret-source must be mounted or secret-manager/],
     [['rotate-key', 'nope', ...BASE], /unknown key 'nope'/],
     [['teardown', '--project', 'demo-proj', '--region', 'us-central1', ...NO_ENV_FILE], /--yes/],
   ])('refuses %j', async (args, message) => {
@@ -270,6 +323,9 @@ describe('deploy.sh rotate-key --dry-run', () => {
     const deploys = calls.filter((a) => startsWith(a, 'functions', 'deploy'));
     expect(deploys).toHaveLength(4);
     for (const d of deploys) expect(envOf(d)).toMatchObject({ ...versions, RALLY_CLIENT_SECRET_VERSION: '1' });
+    const mcp = deploys.find((d) => d[3] === 'mcp')!;
+    expect(mountsOf(mcp)).toEqual(filesReadFor(envOf(mcp))); // the new version is mounted beside the old one
+    expect(Object.values(mountsOf(mcp))).toContain(`${secret}:2`);
     expect(calls.some((a) => a.includes('create'))).toBe(false);
   });
 });
