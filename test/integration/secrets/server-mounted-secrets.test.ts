@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalKeys, LOCAL_SECRET_NAMES } from '../../../dev/local-keys.js';
+import { startSecretVolumeStandin, type SecretVolumeStandin } from '../../../dev/secret-volume-standin.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { mcpCall, signIn, toolCallBody } from '../../helpers/oauth-flow.js';
 
@@ -54,5 +55,36 @@ describe('server keys from mounted Secret Manager volumes', () => {
     }
     const ok = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
     expect(JSON.stringify(ok.json.result.structuredContent)).toContain('bob@example.com');
+  });
+});
+
+describe('server keys from a mounted volume that counts reads', () => {
+  let stack: TestStack;
+  let volume: SecretVolumeStandin;
+
+  beforeAll(async () => {
+    const keysDir = mkdtempSync(join(tmpdir(), 'rally-mcp-keys-'));
+    await ensureLocalKeys(keysDir, { rallyClientSecret: 'counted-client-secret-0123456789abcdef' });
+    volume = startSecretVolumeStandin(keysDir, Object.values(LOCAL_SECRET_NAMES).map((n) => [n, '1'] as const));
+    stack = await startTestStack({ keysDir, env: { SECRET_SOURCE: 'mounted', SECRETS_DIR: volume.dir } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await volume?.stop();
+  });
+
+  it('each mounted version is read once per instance (each read is one Secret Manager access on Cloud Run)', async () => {
+    const s = await signIn(stack.url, 'alice');
+    for (let i = 0; i < 5; i++) {
+      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}, i + 2), { authorization: `Bearer ${s.accessToken}` });
+      expect(JSON.stringify(res.json.result.structuredContent)).toContain('alice@example.com');
+    }
+    for (const name of Object.values(LOCAL_SECRET_NAMES)) expect({ name, reads: volume.reads(name, '1') }).toEqual({ name, reads: 1 });
+    // A new instance reads its keys afresh: the count is per instance, and the counter counts.
+    await stack.restartInstance(0);
+    const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+    expect(JSON.stringify(res.json.result.structuredContent)).toContain('alice@example.com');
+    expect(volume.reads(LOCAL_SECRET_NAMES.sealingKey, '1')).toBe(2);
+    expect(volume.reads(LOCAL_SECRET_NAMES.signingKey, '1')).toBe(2);
   });
 });
