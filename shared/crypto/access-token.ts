@@ -3,7 +3,11 @@
  * under a key ring whose `kid` is the Secret Manager version.
  * @module
  */
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+// jose's subpath exports: the package root would load all of jose (46 modules) at cold start.
+import type { JWTHeaderParameters } from 'jose';
+import * as joseErrors from 'jose/errors';
+import { SignJWT } from 'jose/jwt/sign';
+import { jwtVerify } from 'jose/jwt/verify';
 import { z } from 'zod';
 import type { Clock } from '../app/clock.js';
 import { SecretUnavailableError } from '../secrets/errors.js';

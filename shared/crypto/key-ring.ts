@@ -5,7 +5,7 @@
  * @module
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { importJWK } from 'jose';
+import { importJWK } from 'jose/key/import'; // a subpath: the root would load all of jose
 import { z } from 'zod';
 import type { SecretSource } from '../secrets/errors.js';
 

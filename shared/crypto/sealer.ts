@@ -5,7 +5,11 @@
  * to another document does not open (E1, E3, E4, E6).
  * @module
  */
-import { CompactEncrypt, compactDecrypt, errors as joseErrors, type CompactJWEHeaderParameters } from 'jose';
+// jose's subpath exports: the package root would load all of jose at cold start.
+import type { CompactJWEHeaderParameters } from 'jose';
+import { compactDecrypt } from 'jose/jwe/compact/decrypt';
+import { CompactEncrypt } from 'jose/jwe/compact/encrypt';
+import * as joseErrors from 'jose/errors';
 import { SecretUnavailableError } from '../secrets/errors.js';
 import { sha256Id } from './hash.js';
 import { KeyRingError, type KeyRing } from './key-ring.js';
