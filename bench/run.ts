@@ -318,8 +318,9 @@ async function main(): Promise<void> {
     checkDeadline('cold start');
     log('cold start…');
     const cold: Record<string, number[]> = { 'ours-dist': [], baseline: [], 'ours-tsx': [], 'baseline-tsx': [], 'ours-dist-client-library': [] };
-    // Nine in a full run: on this shared machine single cold starts vary by ±30 %, and the median of five moved the ratio by 0.2.
-    const coldTrials = QUICK ? 3 : 9;
+    // Fifteen in a full run: on this shared machine single cold starts vary by ±30 %, and medians of five or nine
+    // moved the ratio by up to 0.2 between runs.
+    const coldTrials = QUICK ? 3 : 15;
     const coldEnv = serverEnv;
     for (let i = 0; i < coldTrials; i++) {
       for (const [ok, bk] of [['ours-dist', 'baseline'], ...(i < 3 ? [['ours-tsx', 'baseline-tsx']] : [])] as Array<[ServerKind, ServerKind]>) {
@@ -335,8 +336,10 @@ async function main(): Promise<void> {
       cold['ours-dist-client-library']!.push(c.readyMs);
     }
     const coldMedian = Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, median(v)]));
+    // Information: each ours start over the baseline start right after it, which cancels slow drifts in machine load.
+    const pairedRatio = median(cold['ours-dist']!.map((o, i) => o / cold.baseline![i]!));
     log(`cold start medians (ms): ${JSON.stringify(Object.fromEntries(Object.entries(coldMedian).map(([k, v]) => [k, round(v, 0)])))}`);
-    results.coldStart = { trials: cold, median: coldMedian };
+    results.coldStart = { trials: cold, median: coldMedian, pairedRatioMedian: pairedRatio };
 
     // ---- module load --------------------------------------------------------------------------------
     checkDeadline('module load');
@@ -458,6 +461,7 @@ function buildReport(r: Record<string, any>): { text: string; targets: Array<{ t
   const cold = r.coldStart.median as Record<string, number>;
   lines.push('');
   lines.push(`Cold start, process start → first authenticated tools/call (median ms): ours dist ${f(cold['ours-dist']!, 0)}, baseline ${f(cold.baseline!, 0)}; ours tsx ${f(cold['ours-tsx']!, 0)}, baseline tsx ${f(cold['baseline-tsx']!, 0)}`);
+  lines.push(`  (info) median of the per-trial ratios (each ours start / the baseline start after it): ${f(r.coldStart.pairedRatioMedian, 2)}×`);
   lines.push(`  ours reads its keys from mounted Secret Manager files (deploy.sh's default). (info) With the client library instead (--secret-source secret-manager): ${f(cold['ours-dist-client-library']!, 0)} ms = ${f(cold['ours-dist-client-library']! / cold.baseline!, 2)}× baseline`);
   lines.push('Module load, import() in a fresh process (median of 3, ms):');
   for (const m of r.moduleLoad) lines.push(`  ${String(m.entry).padEnd(48)} dist ${f(m.distMs, 0).padStart(5)}   tsx ${f(m.tsxMs, 0).padStart(5)}`);

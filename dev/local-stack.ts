@@ -35,6 +35,11 @@ export interface LocalStackOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Directory of file-source secrets (default: a fresh temp dir). */
   readonly keysDir?: string;
+  /**
+   * Serve a deployable build instead of the TypeScript sources: the path of its `main`
+   * (e.g. `<dir>/dist/bundle/index.js`), served by bench/servers/serve-dist.mjs.
+   */
+  readonly buildMain?: string;
   /** How many server processes share the emulator and sandbox (default 1). */
   readonly instances?: number;
   /** Every line the server processes print (stdout and stderr). */
@@ -113,9 +118,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const children: ChildProcess[] = [];
     const startInstance = async (i: number) => {
-      const child = spawnGroup(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'dev/serve.ts')], {
+      const args = options.buildMain ? [join(REPO_ROOT, 'bench/servers/serve-dist.mjs')] : ['--import', 'tsx', join(REPO_ROOT, 'dev/serve.ts')];
+      const child = spawnGroup(process.execPath, args, {
         cwd: REPO_ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...serverEnv, PORT: String(ports[i]) },
+        env: {
+          PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...serverEnv, PORT: String(ports[i]),
+          ...(options.buildMain ? { OURS_MAIN: options.buildMain } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const forward = (buf: Buffer) => {

@@ -1,7 +1,8 @@
 /**
- * Build step (after tsc): fills dist/.compile-cache with V8's compiled code for
- * every module a function instance loads, including those it loads lazily on
- * its first request (Firestore, Secret Manager, the auth services). The
+ * Build step (after tsc and scripts/bundle.mjs): fills dist/.compile-cache with
+ * V8's compiled code for every module a function instance loads, including
+ * those it loads lazily on its first request (Firestore, Secret Manager, the
+ * auth services' chunk). The
  * deployed image ships the cache, so a cold instance skips most compiling.
  * Node keeps one cache per Node version (and checks each entry against the
  * file's content), so the cache must be written by the Node that will run the
@@ -11,7 +12,7 @@
  * error, only a cache that is never read.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -43,10 +44,12 @@ const cacheDir = new URL('.compile-cache', dist).pathname;
 rmSync(cacheDir, { recursive: true, force: true });
 mkdirSync(cacheDir, { recursive: true });
 
-// functions/index.js switches the cache on (the directory now exists), then loads all four functions.
-await import(new URL('functions/index.js', dist).href);
-// What the first requests load on demand.
-await import(new URL('shared/app/auth-services.js', dist).href);
+// `main` (bundle/index.js) switches the cache on (the directory now exists), then loads all four functions.
+await import(new URL('bundle/index.js', dist).href);
+// Every other chunk: what the first requests load on demand.
+for (const file of readdirSync(new URL('bundle/', dist)).sort()) {
+  if (file.endsWith('.js')) await import(new URL(`bundle/${file}`, dist).href);
+}
 const { createNoCredentialsAuth } = await import(new URL('shared/app/no-credentials-auth.js', dist).href);
 const { Firestore } = await import('@google-cloud/firestore');
 const { SecretManagerServiceClient } = await import('@google-cloud/secret-manager');

@@ -1,14 +1,21 @@
 /**
- * Our server from the compiled JS (`npm run build` → dist/), served exactly
+ * Our server from the deployable build (`npm run build` → package.json `main`,
+ * the bundle in dist/bundle), served exactly
  * like dev/serve.ts + dev/front-door.ts do it (which run the TypeScript via
  * tsx). The benchmarks use this so ours and the baseline both run plain JS.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { pathToFileURL } from 'node:url';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 
-const dist = new URL('../../dist/', import.meta.url);
 // `main` first, as functions-framework loads it: it switches on the build's compile cache.
-await import(new URL('functions/index.js', dist).href);
+// OURS_MAIN: another build's main (the build test serves one it made in a temp dir).
+const { main } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+const mainUrl = process.env.OURS_MAIN ? pathToFileURL(process.env.OURS_MAIN) : new URL(`../../${main}`, import.meta.url);
+await import(mainUrl.href);
+// The same build's tsc output, for the config check and the route table (dist/bundle/index.js → dist/).
+const dist = new URL('../', mainUrl);
 const { loadConfig } = await import(new URL('shared/config/config.js', dist).href);
 loadConfig();
 const { routeFor } = await import(new URL('shared/app/routes.js', dist).href);
