@@ -344,20 +344,23 @@ async function main(): Promise<void> {
     // ---- module load --------------------------------------------------------------------------------
     checkDeadline('module load');
     log('module load…');
-    const entries = ['functions/mcp/index', 'functions/authorization/index', 'functions/oauth-callback/index', 'functions/protected-resource-metadata/index', 'functions/index'];
+    // What a deployed instance imports: `main` (the bundle) with the platform's FUNCTION_TARGET; tsx runs the sources.
+    const { main } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { main: string };
+    const targets = ['mcp', 'authorization', 'oauthCallback', 'protectedResourceMetadata', ''];
     const moduleLoad: Array<{ entry: string; distMs: number; tsxMs: number; distRssMb: number }> = [];
-    const modEnv = coldEnv;
-    for (const e of entries) {
+    for (const target of targets) {
+      const { FUNCTION_TARGET: _, ...withoutTarget } = coldEnv;
+      const modEnv = target ? { ...withoutTarget, FUNCTION_TARGET: target } : withoutTarget;
       const dist: number[] = [];
       const tsx: number[] = [];
       let rss = 0;
       for (let i = 0; i < 3; i++) {
-        const d = moduleLoadMs(join(REPO_ROOT, 'dist', `${e}.js`), modEnv, false);
+        const d = moduleLoadMs(join(REPO_ROOT, main), modEnv, false);
         dist.push(d.ms);
         rss = d.rssMb;
-        tsx.push(moduleLoadMs(join(REPO_ROOT, `${e}.ts`), modEnv, true).ms);
+        tsx.push(moduleLoadMs(join(REPO_ROOT, 'functions/index.ts'), modEnv, true).ms);
       }
-      moduleLoad.push({ entry: e, distMs: median(dist), tsxMs: median(tsx), distRssMb: rss });
+      moduleLoad.push({ entry: `main, FUNCTION_TARGET=${target || '(unset: all four)'}`, distMs: median(dist), tsxMs: median(tsx), distRssMb: rss });
     }
     const bDist: number[] = [];
     const bTsx: number[] = [];
