@@ -64,8 +64,12 @@ describe('deployable build', () => {
     expect(cacheFiles().length).toBeGreaterThan(300);
   });
 
-  it('main is the bundle', () => {
+  it('main is the bundle, and imports only node: built-ins statically (so the compile cache is on before anything else compiles)', () => {
     expect(MAIN).toBe('dist/bundle/index.js');
+    const source = readFileSync(join(dir, MAIN), 'utf8');
+    const staticImports = [...source.matchAll(/^import\s[^;]*?from\s*["']([^"']+)["']/gms)].map((m) => m[1]);
+    expect(staticImports.length).toBeGreaterThan(0);
+    expect(staticImports.filter((s) => !s!.startsWith('node:'))).toEqual([]);
   });
 
   it.each(['mcp', 'authorization'])('FUNCTION_TARGET=%s → only that function is registered, from bundle chunks only, with the cache on', (target) => {
