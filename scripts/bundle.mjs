@@ -3,10 +3,11 @@
  * (dist/functions, dist/shared) into dist/bundle, `main` for the deployed
  * functions. Node resolves, reads and links each ES module on its own, and an
  * MCP instance loads about 90 of ours on its first call: as a few chunks they
- * cost a cold start about 50 ms less (bench). Packages stay external, so
- * there is one copy of zod, the MCP SDK and the Google clients, shared with
- * what they import themselves; only BUNDLED_PACKAGES join the bundle. Lazy imports stay lazy (one chunk each), so an
- * instance still loads only the function it serves.
+ * cost a cold start about 50 ms less (README, Performance). Packages stay
+ * external, so there is one copy of zod, the MCP SDK and the Google clients,
+ * shared with what they import themselves; only BUNDLED_PACKAGES join the
+ * bundle. Lazy imports stay lazy (one chunk each), so an instance still loads
+ * only the function it serves.
  * Usage: node scripts/bundle.mjs [distDir]
  */
 import { rmSync } from 'node:fs';
