@@ -348,8 +348,8 @@ async function main(): Promise<void> {
     const { main } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { main: string };
     const targets = ['mcp', 'authorization', 'oauthCallback', 'protectedResourceMetadata', ''];
     const moduleLoad: Array<{ entry: string; distMs: number; tsxMs: number; distRssMb: number }> = [];
+    const { FUNCTION_TARGET: _, ...withoutTarget } = coldEnv;
     for (const target of targets) {
-      const { FUNCTION_TARGET: _, ...withoutTarget } = coldEnv;
       const modEnv = target ? { ...withoutTarget, FUNCTION_TARGET: target } : withoutTarget;
       const dist: number[] = [];
       const tsx: number[] = [];

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 
 // `main` first, as functions-framework loads it: it switches on the build's compile cache.
@@ -35,7 +35,9 @@ const httpServer = createServer((req, res) => {
   }
   serverFor(fn).emit('request', req, res);
 });
-httpServer.listen(port, '127.0.0.1');
+// Names the build it serves, so a test can tell this server from the one running the sources.
+httpServer.listen(port, '127.0.0.1', () =>
+  process.stdout.write(`${JSON.stringify({ severity: 'INFO', event: 'server_listening', port, main: fileURLToPath(mainUrl) })}\n`));
 const stop = () => httpServer.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -86,6 +86,8 @@ describe('deployable build', () => {
   it('the bundle serves sign-in and a tool call end to end (keys from a mounted-style directory)', async () => {
     const stack = await startTestStack({ buildMain: join(dir, MAIN), env: { SECRET_SOURCE: 'mounted' } });
     try {
+      // The server is the build's, not the sources'.
+      expect(stack.logs.some((l) => l.includes('"server_listening"') && l.includes(`"main":${JSON.stringify(join(dir, MAIN))}`))).toBe(true);
       const s = await signIn(stack.url, 'alice');
       const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_issue', { id: 'US1' }), { authorization: `Bearer ${s.accessToken}` });
       expect(res.json.result.isError).toBeFalsy();
