@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Firestore } from '@google-cloud/firestore';
 import { addSeconds } from '../app/clock.js';
 import { randomToken, sha256Id } from '../crypto/hash.js';
-import { findClient, saveClient, TOKEN_ENDPOINT_AUTH_METHODS, type RegisteredClient } from '../storage/clients.repo.js';
+import { findClient, GRANT_TYPES, saveClient, TOKEN_ENDPOINT_AUTH_METHODS, type RegisteredClient } from '../storage/clients.repo.js';
 import { OAuthError } from './errors.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -66,7 +66,7 @@ export const ClientMetadata = z.object({
   redirect_uris: z.array(z.string().max(512)).min(1).max(10),
   client_name: z.string().trim().min(1).max(100).optional(),
   token_endpoint_auth_method: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).default('none'),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).default(['authorization_code', 'refresh_token']),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default([...GRANT_TYPES]),
   response_types: z.array(z.literal('code')).default(['code']),
   scope: z.string().max(200).optional(),
   application_type: z.enum(['native', 'web']).optional(),
@@ -100,6 +100,7 @@ export async function registerClient(db: Firestore, body: unknown, now: Date) {
     clientName: m.client_name ?? 'Unnamed MCP client',
     redirectUris: m.redirect_uris,
     tokenEndpointAuthMethod: m.token_endpoint_auth_method,
+    grantTypes: m.grant_types,
     ...(secret ? { clientSecretHash: sha256Id(secret) } : {}),
     source: 'dcr',
     createdAt: now,
@@ -137,6 +138,7 @@ export async function resolveClient(clientId: string, o: ClientResolverOptions):
     clientName: doc.client_name ?? new URL(clientId).host,
     redirectUris: doc.redirect_uris,
     tokenEndpointAuthMethod: 'none',
+    grantTypes: doc.grant_types,
     source: 'cimd',
     createdAt: o.now,
     expiresAt: addSeconds(o.now, CIMD_CACHE_SECONDS),

@@ -11,6 +11,8 @@ import { COLLECTIONS } from './collections.js';
 import { CorruptRecordError, withStoreRetry, zTimestamp } from './firestore-utils.js';
 
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_post', 'client_secret_basic'] as const;
+export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
 
 const ClientDoc = z.object({
   clientId: z.string(),
@@ -18,6 +20,8 @@ const ClientDoc = z.object({
   redirectUris: z.array(z.string()).min(1),
   tokenEndpointAuthMethod: z.enum(TOKEN_ENDPOINT_AUTH_METHODS),
   clientSecretHash: z.string().optional(),
+  /** Grant types the client registered (L18); absent on records written before it was kept: both. */
+  grantTypes: z.array(z.enum(GRANT_TYPES)).optional(),
   source: z.enum(['dcr', 'cimd']),
   createdAt: zTimestamp,
   expiresAt: zTimestamp,
