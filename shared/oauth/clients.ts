@@ -4,6 +4,7 @@
  * @module
  */
 import { lookup } from 'node:dns/promises';
+import type { LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -13,11 +14,13 @@ import { addSeconds } from '../app/clock.js';
 import { randomToken, sha256Id } from '../crypto/hash.js';
 import { findClient, GRANT_TYPES, saveClient, TOKEN_ENDPOINT_AUTH_METHODS, type RegisteredClient } from '../storage/clients.repo.js';
 import { OAuthError } from './errors.js';
+import { isLoopbackAddress, isPublicAddress } from './public-address.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 const DCR_CLIENT_TTL_SECONDS = 90 * 86_400;
 const CIMD_MAX_BYTES = 5 * 1024;
-const CIMD_TIMEOUT_MS = 3000;
+/** L6: the whole fetch (DNS, connect, headers, body) must be done by then. */
+const CIMD_DEADLINE_MS = 3000;
 const CIMD_CACHE_SECONDS = 3600;
 
 /** H5: https, or http on a loopback host; no userinfo, no fragment, nothing invisible. */
@@ -123,6 +126,8 @@ export interface ClientResolverOptions {
   readonly db: Firestore;
   readonly now: Date;
   readonly allowLoopbackCimd: boolean;
+  /** L6: the total deadline of a CIMD fetch; tests shorten it (default 3 s). */
+  readonly cimdDeadlineMs?: number;
 }
 
 /** A registered client, or a CIMD client fetched (and cached) on first sight. Undefined: unknown (H1). */
@@ -131,7 +136,8 @@ export async function resolveClient(clientId: string, o: ClientResolverOptions):
   const known = await findClient(o.db, clientId, o.now);
   if (known) return known;
   if (!isCimdUrl(clientId, o.allowLoopbackCimd)) return undefined;
-  const doc = await fetchClientMetadataDocument(clientId, o.allowLoopbackCimd).catch(() => undefined);
+  const fetchOptions = { allowLoopback: o.allowLoopbackCimd, deadlineMs: o.cimdDeadlineMs ?? CIMD_DEADLINE_MS };
+  const doc = await fetchClientMetadataDocument(clientId, fetchOptions).catch(() => undefined);
   if (!doc) return undefined;
   const client: RegisteredClient = {
     clientId,
@@ -157,41 +163,65 @@ function isCimdUrl(clientId: string, allowLoopback: boolean): boolean {
   }
 }
 
-/** True for addresses a metadata fetch must never reach (SSRF). */
-export function isPrivateAddress(ip: string): boolean {
-  if (isIP(ip) === 6) {
-    const v = ip.toLowerCase();
-    if (v.startsWith('::ffff:')) return isPrivateAddress(v.slice(7));
-    return v === '::1' || v === '::' || /^f[cd]/.test(v) || /^fe[89ab]/.test(v);
-  }
-  const [a = 0, b = 0] = ip.split('.').map(Number);
-  return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
-}
-
 const CimdDocument = ClientMetadata.extend({ client_id: z.string() });
 
-/** Fetches a CIMD: https only, 3 s, 5 KiB, public addresses only (the resolved address is the one connected to). */
-async function fetchClientMetadataDocument(url: string, allowLoopback: boolean) {
+interface CimdFetchOptions {
+  readonly allowLoopback: boolean;
+  readonly deadlineMs: number;
+}
+
+/**
+ * Fetches a CIMD: https, public addresses only (L5), 5 KiB, and one deadline
+ * for DNS, connect, headers and body together (L6: a socket timeout is only
+ * an idle timeout, which a host dripping one byte at a time never trips).
+ */
+async function fetchClientMetadataDocument(url: string, o: CimdFetchOptions) {
+  const deadline = AbortSignal.timeout(o.deadlineMs);
   const target = new URL(url);
+  const pinned = await beforeDeadline(checkedAddress(target, o.allowLoopback), deadline);
+  if (!pinned) return undefined;
+  const body = await getCapped(target, pinned, deadline);
+  const parsed = CimdDocument.safeParse(JSON.parse(body));
+  if (!parsed.success || parsed.data.client_id !== url) return undefined;
+  for (const uri of parsed.data.redirect_uris) if (validateRedirectUri(uri)) return undefined;
+  return parsed.data;
+}
+
+/** L5: the address to connect to, when every address the host has is allowed; otherwise undefined (no connection). */
+async function checkedAddress(target: URL, allowLoopback: boolean): Promise<LookupAddress | undefined> {
   const host = target.hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true });
-  const pick = addresses[0];
-  if (!pick) return undefined;
-  const loopbackOk = allowLoopback && target.protocol === 'http:';
-  if (addresses.some((a) => isPrivateAddress(a.address)) && !loopbackOk) return undefined;
-  const body = await new Promise<string>((resolve, reject) => {
+  const family = isIP(host);
+  const addresses = family ? [{ address: host, family }] : await lookup(host, { all: true });
+  // DANGEROUSLY_ALLOW_LOOPBACK_CIMD admits plain http to this machine and nothing else (isCimdUrl checked the name).
+  const allowed = allowLoopback && target.protocol === 'http:' ? isLoopbackAddress : isPublicAddress;
+  return addresses.length > 0 && addresses.every((a) => allowed(a.address)) ? addresses[0] : undefined;
+}
+
+function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abandon = () => reject(new Error('CIMD deadline passed'));
+    if (deadline.aborted) abandon();
+    deadline.addEventListener('abort', abandon, { once: true });
+    work.then(resolve, reject).finally(() => deadline.removeEventListener('abort', abandon));
+  });
+}
+
+/** GET with a 200-only, 5 KiB body, connected to `pinned` and torn down when `deadline` fires, wherever it is. */
+function getCapped(target: URL, pinned: LookupAddress, deadline: AbortSignal): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
       target,
       {
         method: 'GET',
         headers: { accept: 'application/json' },
-        timeout: CIMD_TIMEOUT_MS,
-        // Connect to the address we checked, not a second DNS answer (rebinding).
-        lookup: (_h, _o, cb) => (cb as (e: null, a: string, f: number) => void)(null, pick.address, pick.family),
+        agent: false, // a fresh socket: never a pooled one connected for an earlier answer
+        // Connect to the address we checked, not a second DNS answer (rebinding). Node asks with
+        // `all: true` when it may try several families (autoSelectFamily): answer in that shape too.
+        lookup: (_host, options, cb) => (options.all ? cb(null, [pinned]) : cb(null, pinned.address, pinned.family)),
       },
       (res: IncomingMessage) => {
         if (res.statusCode !== 200) {
-          res.resume();
+          req.destroy();
           reject(new Error(`status ${res.statusCode}`));
           return;
         }
@@ -206,12 +236,15 @@ async function fetchClientMetadataDocument(url: string, allowLoopback: boolean) 
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
+    const abandon = () => {
+      const err = new Error('CIMD deadline passed');
+      reject(err);
+      req.destroy(err);
+    };
+    if (deadline.aborted) abandon();
+    deadline.addEventListener('abort', abandon, { once: true });
+    req.on('close', () => deadline.removeEventListener('abort', abandon));
     req.on('error', reject);
     req.end();
   });
-  const parsed = CimdDocument.safeParse(JSON.parse(body));
-  if (!parsed.success || parsed.data.client_id !== url) return undefined;
-  for (const uri of parsed.data.redirect_uris) if (validateRedirectUri(uri)) return undefined;
-  return parsed.data;
 }
