@@ -56,7 +56,12 @@ export async function revokeGrant(db: Firestore, grantId: string, now: Date): Pr
   });
 }
 
-/** H21: a new consent by the same user for the same client revokes the older grants. */
+/**
+ * H21: a new consent by the same user for the same client revokes the older
+ * grants. Called when the new grant's code is redeemed, not when it is issued,
+ * so a sign-in through a crafted /authorize whose code is never redeemed
+ * cannot end a working grant (L16).
+ */
 export async function revokeOtherGrants(db: Firestore, sub: string, clientId: string, keepGrantId: string, now: Date): Promise<number> {
   const snaps = await withStoreRetry(() =>
     db.collection(COLLECTIONS.grants).where('sub', '==', sub).where('clientId', '==', clientId).where('status', '==', 'active').get(),
