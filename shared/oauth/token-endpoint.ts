@@ -13,7 +13,7 @@ import { addSeconds } from '../app/clock.js';
 import { randomToken, sha256Id } from '../crypto/hash.js';
 import { redeemAuthCode, type RedeemRefusal } from '../storage/auth-codes.repo.js';
 import { createRefreshToken, findRefreshToken, rotateRefreshToken } from '../storage/refresh-tokens.repo.js';
-import { revokeGrant, revokeOtherGrants } from '../storage/grants.repo.js';
+import { revokeGrant, revokeOlderGrants } from '../storage/grants.repo.js';
 import { GRANT_TYPES, type GrantType, type RegisteredClient } from '../storage/clients.repo.js';
 import { resolveClient } from './clients.js';
 import { OAuthError } from './errors.js';
@@ -156,7 +156,7 @@ async function exchangeCode(deps: Deps, client: RegisteredClient, form: Record<s
   }
   const { grantId, sub, scopes } = redeemed.code;
   // H21 once the new consent is really in use, so a sign-in whose code is never redeemed ends nothing (L16).
-  const superseded = await revokeOtherGrants(db, sub, client.clientId, grantId, now);
+  const superseded = await revokeOlderGrants(db, sub, client.clientId, grantId, now);
   if (superseded > 0) deps.audit('token_revoked', { reason: 'new_consent', clientId: client.clientId, sub, count: superseded });
   let refreshToken: string | undefined;
   if (allowedGrantTypes(client).includes('refresh_token')) {

@@ -214,6 +214,20 @@ describe('token endpoint (issue 14, group L)', () => {
     expect(auditLines('token_revoked', 'new_consent').some((l) => l.includes(victim.clientId))).toBe(true);
   });
 
+  it('H21 (with L16): two consents by the same user redeemed in reverse order → the newer grant survives, the older is revoked', async () => {
+    const clientId = await registerTestClient(base, REDIRECT);
+    const older = await authorizeToRedirect(base, { clientId, username: 'bob' });
+    const newer = await authorizeToRedirect(base, { clientId, username: 'bob' });
+    const redeem = (c: typeof older) => tokenRequest(base, {
+      grant_type: 'authorization_code', code: c.redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: c.verifier, client_id: clientId,
+    });
+    const fromNewer = await redeem(newer);
+    const fromOlder = await redeem(older);
+    expect([fromNewer.status, fromOlder.status]).toEqual([200, 200]);
+    expect((await refreshAt(base, clientId)(fromNewer.json.refresh_token)).status).toBe(200);
+    expect((await refreshAt(base, clientId)(fromOlder.json.refresh_token)).json.error).toBe('invalid_grant');
+  });
+
   it('L17: a refresh asking for a scope the grant lacks → invalid_scope, and the refresh token is not burned (still works after the grace window, injected clock)', async () => {
     const s = await signIn(base, 'alice', { scope: 'rally.read' });
     const refresh = refreshAt(clocked.url, s.clientId);
