@@ -16,7 +16,7 @@ import { randomToken } from '../crypto/hash.js';
 import { html, sendErrorPage, sendPage } from '../http/html.js';
 import { readCookie } from '../http/cookies.js';
 import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../storage/link-transactions.repo.js';
-import { createGrant, revokeOtherGrants } from '../storage/grants.repo.js';
+import { createGrant } from '../storage/grants.repo.js';
 import { createAuthCode } from '../storage/auth-codes.repo.js';
 import { grantPrincipal, LinkUserMismatchError, type RallyTokens, type RallyUser } from '../storage/rally-tokens.store.js';
 import { exchangeRallyCode } from './rally-oauth.js';
@@ -140,13 +140,12 @@ async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction,
     createdAt: now, expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
   });
   await auth.tokens.link(grantPrincipal(grantId), 'grant', tokens, rallyUser);
-  const revoked = await revokeOtherGrants(db, sub, clientId, grantId, now); // H21
   const code = randomToken(32);
   await createAuthCode(db, code, {
     grantId, sub, clientId, redirectUri: tx.redirectUri!, codeChallenge: tx.codeChallenge!, scopes: tx.scopes ?? [], resource: tx.resource!,
     createdAt: now, expiresAt: addSeconds(now, deps.config.AUTH_CODE_TTL_SECONDS),
   });
-  deps.audit('sign_in_completed', { clientId, sub, rallyUser: rallyUser.userName, count: revoked, mode: 'oauth', grantId });
+  deps.audit('sign_in_completed', { clientId, sub, rallyUser: rallyUser.userName, mode: 'oauth', grantId });
   res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(tx.redirectUri!, issuer, { code, state: clientState }));
 }
 

@@ -56,15 +56,26 @@ export async function revokeGrant(db: Firestore, grantId: string, now: Date): Pr
   });
 }
 
-/** H21: a new consent by the same user for the same client revokes the older grants. */
-export async function revokeOtherGrants(db: Firestore, sub: string, clientId: string, keepGrantId: string, now: Date): Promise<number> {
+/**
+ * H21: a new consent by the same user for the same client revokes the grants
+ * created before it. Called when the new grant's code is redeemed, not when it
+ * is issued, so a sign-in through a crafted /authorize whose code is never
+ * redeemed cannot end a working grant (L16). Only older grants go: of two
+ * consents redeemed in either order, the newer one survives.
+ */
+export async function revokeOlderGrants(db: Firestore, sub: string, clientId: string, keepGrantId: string, now: Date): Promise<number> {
   const snaps = await withStoreRetry(() =>
     db.collection(COLLECTIONS.grants).where('sub', '==', sub).where('clientId', '==', clientId).where('status', '==', 'active').get(),
   );
+  const active = snaps.docs.flatMap((doc) => {
+    const parsed = GrantDoc.safeParse(doc.data());
+    return parsed.success ? [parsed.data] : []; // a corrupt grant is refused on every read anyway
+  });
+  const kept = active.find((g) => g.grantId === keepGrantId);
+  if (!kept) return 0; // already revoked by a newer consent
   let revoked = 0;
-  for (const doc of snaps.docs) {
-    const id = doc.get('grantId') as unknown;
-    if (typeof id === 'string' && id !== keepGrantId && (await revokeGrant(db, id, now))) revoked++;
+  for (const g of active) {
+    if (g.grantId !== keepGrantId && g.createdAt < kept.createdAt && (await revokeGrant(db, g.grantId, now))) revoked++;
   }
   return revoked;
 }

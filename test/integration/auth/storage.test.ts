@@ -36,6 +36,8 @@ afterAll(async () => {
 
 const gidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
 const count = async (collection: string) => (await db.collection(collection).get()).size;
+/** What the code fixtures below were issued for, so a redemption passes the L4 checks. */
+const sameRequest = { clientId: 'c', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43) };
 const form = (o: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o).toString() });
 
 describe('E. What Firestore holds after a full flow', () => {
@@ -234,7 +236,7 @@ describe('F3. Consume-once under 50-way concurrency (emulator)', () => {
     const code = randomBytes(32).toString('base64url');
     const now = new Date();
     await createAuthCode(db, code, { grantId: 'g', sub: 's', clientId: 'c', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43), scopes: [], resource: 'r', createdAt: now, expiresAt: addSeconds(now, 60) });
-    const results = await settle(() => redeemAuthCode(db, code, new Date()));
+    const results = await settle(() => redeemAuthCode(db, code, sameRequest, new Date()));
     expect(results.filter((r) => r.status === 'fulfilled' && r.value.ok)).toHaveLength(1);
   });
 
@@ -323,11 +325,11 @@ describe('F4. Transaction retries', () => {
     const code = randomBytes(32).toString('base64url');
     const now = new Date();
     await createAuthCode(db, code, { grantId: 'g', sub: 's', clientId: 'c', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43), scopes: [], resource: 'r', createdAt: now, expiresAt: addSeconds(now, 60) });
-    const results = await Promise.all(Array.from({ length: 10 }, () => redeemAuthCode(wrapped, code, new Date())));
+    const results = await Promise.all(Array.from({ length: 10 }, () => redeemAuthCode(wrapped, code, sameRequest, new Date())));
     expect(stats.callbacks).toBe(0); // no transaction callback to re-run
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect(results.filter((r) => !r.ok)).toEqual(Array.from({ length: 9 }, () => ({ ok: false, reason: 'reused', grantId: 'g' })));
-    expect(await redeemAuthCode(db, code, new Date())).toEqual({ ok: false, reason: 'reused', grantId: 'g' });
+    expect(await redeemAuthCode(db, code, sameRequest, new Date())).toEqual({ ok: false, reason: 'reused', grantId: 'g' });
   });
 });
 
