@@ -146,7 +146,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     return;
   }
   deps.audit('consent_granted', { clientId: ar.clientId });
-  await redirectToRally(deps, req, res, {
+  await redirectToRally(deps, res, {
     kind: 'authorize',
     clientId: ar.clientId,
     clientName: ar.clientName,
