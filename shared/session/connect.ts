@@ -38,6 +38,7 @@ export type ConnectFor =
 
 /** Creates a single-use connect link. The URL holds only an opaque id: no session value, token or PII (A3). */
 export async function createConnectLink(deps: Deps, target: ConnectFor, agentId: string | undefined): Promise<ConnectLink> {
+  deps.limitAddress('connect_link'); // L20: any unlinked session id can ask for one (AddressThrottledError)
   const id = randomToken(32);
   const now = deps.clock.now();
   const code = verificationCode();
