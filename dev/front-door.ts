@@ -24,6 +24,13 @@ export function createFrontDoor(): Server {
     return s;
   };
   return createServer((req, res) => {
+    // As Google's front end does: append the address that connected to us, so the functions read
+    // the client address from the right-most X-Forwarded-For entry, as deployed (L20).
+    const peer = req.socket.remoteAddress;
+    if (peer) {
+      const sent = req.headers['x-forwarded-for'];
+      req.headers['x-forwarded-for'] = sent ? `${Array.isArray(sent) ? sent.join(', ') : sent}, ${peer}` : peer;
+    }
     const pathname = new URL(req.url ?? '/', 'http://front-door').pathname;
     const fn = routeFor(pathname);
     if (!fn) {

@@ -113,6 +113,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SECRETS_DIR: keysDir,
       SESSION_LINK_MODE: 'true',
       DANGEROUSLY_ALLOW_LOOPBACK_CIMD: 'true',
+      // Every local user, test and benchmark client connects from one loopback address: the
+      // per-address limits (L20) would refuse them. A test that checks the limits sets its own.
+      ADDRESS_LIMIT_AUTHORIZE_PER_MINUTE: '0',
+      ADDRESS_LIMIT_REGISTER_PER_MINUTE: '0',
+      ADDRESS_LIMIT_SESSION_INITIALIZE_PER_MINUTE: '0',
+      ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE: '0',
       ...options.env,
     };
 

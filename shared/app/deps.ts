@@ -12,6 +12,7 @@ import type { AuthServices } from './auth-services.js';
 import { audit, type AuditEvent, type AuditFields } from '../audit/audit.js';
 import type { RequestContext } from './request-context.js';
 import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../storage/firestore-rest.js';
+import { AddressThrottledError, clientAddress, createAddressThrottle, type AddressLimitKind, type AddressThrottle } from '../ratelimit/address-throttle.js';
 
 export type FetchLike = typeof fetch;
 
@@ -28,11 +29,34 @@ export interface Deps {
   auth(): Promise<AuthServices>;
   /** Writes an audit event (with the request's Copilot metadata once bound by `forRequest`). */
   audit(event: AuditEvent, fields?: AuditFields): void;
+  /** The instance's buckets for unauthenticated writes, by client address (L20). */
+  readonly addressThrottle: AddressThrottle;
+  /**
+   * Call before an unauthenticated request creates a Firestore document: throws
+   * AddressThrottledError when the request's client address is over its `kind` limit.
+   * Bound to the request's address by `forRequest` (outside a request, all share one bucket).
+   */
+  limitAddress(kind: AddressLimitKind): void;
 }
 
-/** The same dependencies, logging and auditing with one request's context. */
+function addressLimiter(throttle: AddressThrottle, address: string, log: Logger): Deps['limitAddress'] {
+  return (kind) => {
+    const decision = throttle.take(kind, address);
+    if (decision.allowed) return;
+    log.warn('address_throttled', { limitKind: kind, limit: decision.limit, retryAfterSeconds: decision.retryAfterSeconds });
+    throw new AddressThrottledError(kind, decision.limit, decision.retryAfterSeconds);
+  };
+}
+
+/** The same dependencies, logging, auditing and throttling with one request's context. */
 export function forRequest(deps: Deps, ctx: RequestContext): Deps {
-  return { ...deps, log: ctx.log, audit: (event, fields = {}) => audit(ctx.log, event, fields, ctx) };
+  const address = clientAddress(ctx.forwardedFor, ctx.peerAddress, deps.config.TRUSTED_PROXY_HOPS);
+  return {
+    ...deps,
+    log: ctx.log,
+    audit: (event, fields = {}) => audit(ctx.log, event, fields, ctx),
+    limitAddress: addressLimiter(deps.addressThrottle, address, ctx.log),
+  };
 }
 
 /** Firestore over REST (`preferRest`) avoids loading gRPC at cold start. */
@@ -77,11 +101,23 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
   let db: Promise<Firestore> | undefined = overrides.db ? Promise.resolve(overrides.db) : undefined;
   let auth: Promise<AuthServices> | undefined;
   const log = overrides.log ?? createLogger({ level: config.LOG_LEVEL });
+  const clock = overrides.clock ?? systemClock;
+  const addressThrottle = createAddressThrottle({
+    clock,
+    limits: {
+      authorize: config.ADDRESS_LIMIT_AUTHORIZE_PER_MINUTE,
+      register: config.ADDRESS_LIMIT_REGISTER_PER_MINUTE,
+      session_initialize: config.ADDRESS_LIMIT_SESSION_INITIALIZE_PER_MINUTE,
+      connect_link: config.ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE,
+    },
+  });
   const deps: Deps = {
     config,
     log,
     audit: (event, fields = {}) => audit(log, event, fields, {}),
-    clock: overrides.clock ?? systemClock,
+    clock,
+    addressThrottle,
+    limitAddress: addressLimiter(addressThrottle, 'outside-a-request', log),
     fetch: overrides.fetch ?? globalThis.fetch.bind(globalThis),
     // Not `overrides.fetch`: that one stands in for Rally in tests.
     documents: overrides.documents ?? createDocumentReader(config, globalThis.fetch.bind(globalThis)),

@@ -21,6 +21,9 @@ export interface RequestContext {
   readonly sessionHash: string | undefined;
   readonly traceId: string | undefined;
   readonly spanId: string | undefined;
+  /** X-Forwarded-For as received and the TCP peer: where the client address is read from (never logged). */
+  readonly forwardedFor: string | undefined;
+  readonly peerAddress: string | undefined;
   readonly log: Logger;
 }
 
@@ -53,5 +56,8 @@ export function buildRequestContext(req: Request, base: Logger, projectId: strin
     ...(trace.traceId ? { 'logging.googleapis.com/trace': `projects/${projectId}/traces/${trace.traceId}` } : {}),
     ...(trace.spanId ? { 'logging.googleapis.com/spanId': trace.spanId } : {}),
   });
-  return { requestId, correlationId, agentId, sessionHash, traceId: trace.traceId, spanId: trace.spanId, log };
+  return {
+    requestId, correlationId, agentId, sessionHash, traceId: trace.traceId, spanId: trace.spanId,
+    forwardedFor: req.get('x-forwarded-for'), peerAddress: req.socket?.remoteAddress, log,
+  };
 }

@@ -107,6 +107,19 @@ export const ConfigSchema = z
     POLICY_SECRET_VERSION: z.string().regex(/^\d+$/, 'must be a numeric secret version').default('1'),
     /** Shards per rate-limit counter window (see shared/ratelimit/limiter.ts); more shards, more write headroom per key. */
     RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
+    /**
+     * L20: per-instance, per-client-address limits (requests per minute, 0 = off) on the
+     * unauthenticated requests that create Firestore documents (see shared/ratelimit/address-throttle.ts).
+     */
+    ADDRESS_LIMIT_AUTHORIZE_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(120),
+    ADDRESS_LIMIT_REGISTER_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
+    ADDRESS_LIMIT_SESSION_INITIALIZE_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(60),
+    ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
+    /**
+     * How many proxies in front of the functions append to X-Forwarded-For; the client address is
+     * the entry this many from the right (1: the one Google's front end appends). Never the left-most.
+     */
+    TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(5).default(1),
     /** In-process cap on concurrent /mcp requests per instance (answered 503 beyond it). */
     MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(1000).default(80),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

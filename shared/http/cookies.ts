@@ -1,6 +1,8 @@
 /**
  * The browser-binding cookie of a sign-in (RFC 9700 §4.7; security cases B3, C12).
- * Set only after the user approves, immediately before the redirect to Rally.
+ * Set only after the user approves, immediately before the redirect to Rally,
+ * always with a value the server just minted (L15); `readCookie` serves only
+ * the callback's comparison, never as a source of a value to bind to.
  * @module
  */
 import type { Request } from '@google-cloud/functions-framework';

@@ -10,6 +10,7 @@ import { buildRequestContext } from '../app/request-context.js';
 import { sendErrorPage } from '../http/html.js';
 import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
 import { OAuthError } from './errors.js';
+import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { handleAuthorize, handleConsent } from './authorize.js';
 import { handleRevoke, handleToken } from './token-endpoint.js';
 import { registerClient } from './clients.js';
@@ -65,6 +66,7 @@ async function serveMetadata(deps: Deps, _req: Request, res: Response): Promise<
 
 async function handleRegister(deps: Deps, req: Request, res: Response): Promise<void> {
   res.set('Cache-Control', 'no-store');
+  deps.limitAddress('register'); // L20: open registration stores a client record
   if (!req.is('application/json')) throw new OAuthError('invalid_client_metadata', 'The body must be application/json.');
   const db = await deps.db();
   const registered = await registerClient(db, req.body, deps.clock.now());
@@ -98,10 +100,16 @@ export function createAuthorizationHandler(baseDeps: Deps) {
   };
 }
 
-function sendError(deps: Deps, res: Response, kind: 'json' | 'html', err: unknown): void {
-  if (isUnavailable(err)) return respondUnavailable(res, deps.log, err, kind);
+function sendError(deps: Deps, res: Response, kind: 'json' | 'html', caught: unknown): void {
+  if (isUnavailable(caught)) return respondUnavailable(res, deps.log, caught, kind);
   if (res.headersSent) return;
+  const err = caught instanceof AddressThrottledError
+    ? new OAuthError('temporarily_unavailable', `Too many requests from your network. Try again in ${caught.retryAfterSeconds} seconds.`, {
+        status: 429, retryAfterSeconds: caught.retryAfterSeconds, internal: `address limit ${caught.kind}`,
+      })
+    : caught;
   if (err instanceof OAuthError) {
+    if (err.retryAfterSeconds !== undefined) res.set('Retry-After', String(err.retryAfterSeconds));
     deps.log.info('oauth_error', { errCode: err.code, reason: err.internal });
     if (kind === 'html') return sendErrorPage(res, err.status, 'Request refused', err.description);
     if (err.code === 'invalid_client' && err.status === 401) res.set('WWW-Authenticate', 'Basic realm="rally-mcp"');

@@ -33,6 +33,7 @@ const SCOPE_TEXT: Record<Scope, string> = {
 };
 
 export async function handleAuthorize(deps: Deps, req: Request, res: Response): Promise<void> {
+  deps.limitAddress('authorize'); // L20: anyone can call this, and it stores an auth request
   const { issuer, resource } = publicUrls(deps.config);
   const now = deps.clock.now();
   const params = singleParams(new URL(req.originalUrl ?? req.url, issuer).searchParams);
@@ -146,7 +147,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     return;
   }
   deps.audit('consent_granted', { clientId: ar.clientId });
-  await redirectToRally(deps, req, res, {
+  await redirectToRally(deps, res, {
     kind: 'authorize',
     clientId: ar.clientId,
     clientName: ar.clientName,

@@ -16,7 +16,7 @@ import { randomToken } from '../crypto/hash.js';
 import { html, sendErrorPage, sendPage } from '../http/html.js';
 import { readCookie } from '../http/cookies.js';
 import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../storage/link-transactions.repo.js';
-import { createGrant } from '../storage/grants.repo.js';
+import { createGrant, GrantNotActiveError, requireActiveGrant } from '../storage/grants.repo.js';
 import { createAuthCode } from '../storage/auth-codes.repo.js';
 import { grantPrincipal, LinkUserMismatchError, type RallyTokens, type RallyUser } from '../storage/rally-tokens.store.js';
 import { exchangeRallyCode } from './rally-oauth.js';
@@ -30,8 +30,26 @@ const Sealed = z.object({ clientState: z.string().optional(), rallyVerifier: z.s
 
 export const rallySubject = (u: RallyUser) => `rally:${u.objectId}`;
 
+/**
+ * Headers on every answer of the callback, whichever branch or mapper writes it (L14, RFC 9700
+ * §4.2.4): its URL carries a code and our state, so no answer may be cached, and no page or
+ * redirect may hand that URL on as a Referer (our other pages say `same-origin`, for their forms;
+ * the callback has no form of ours).
+ */
+const CALLBACK_ANSWER_HEADERS = { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' } as const;
+
+/** Applies `headers` when the response head is written, so no later `set` can override them. */
+function forceHeadersOnEveryAnswer(res: Response, headers: Readonly<Record<string, string>>): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: Response, ...args: Parameters<Response['writeHead']>) {
+    for (const [name, value] of Object.entries(headers)) this.setHeader(name, value);
+    return writeHead.apply(this, args);
+  } as Response['writeHead'];
+}
+
 export function createOAuthCallbackHandler(baseDeps: Deps) {
   return async (req: Request, res: Response): Promise<void> => {
+    forceHeadersOnEveryAnswer(res, CALLBACK_ANSWER_HEADERS);
     const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'oauthCallback');
     const deps = forRequest(baseDeps, ctx);
     try {
@@ -80,7 +98,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
   if (!consumed.ok) {
     deps.audit('access_denied', { reason: `callback_${consumed.reason}` });
     if (consumed.reason === 'browser_mismatch') {
-      sendErrorPage(res, 403, 'This sign-in belongs to another browser', 'For your safety, a sign-in can only be completed in the browser that started it. Start again from your application.');
+      sendErrorPage(res, 403, 'This sign-in belongs to another browser', 'For your safety, a sign-in can only be completed in the browser that started it, and only the latest one started in this browser. Start again from your application.');
     } else {
       sendErrorPage(res, 400, 'This sign-in link has expired', 'It was already used or is too old. Start again from your application.');
     }
@@ -130,7 +148,6 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
 async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction, clientState: string | undefined, tokens: RallyTokens, rallyUser: RallyUser) {
   const { issuer } = publicUrls(deps.config);
   const now = deps.clock.now();
-  const auth = await deps.auth();
   const grantId = randomToken(24);
   const sub = rallySubject(rallyUser);
   const clientId = tx.clientId!;
@@ -139,7 +156,7 @@ async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction,
     grantId, sub, clientId, clientName: tx.clientName ?? clientId, scopes: tx.scopes ?? [], status: 'active',
     createdAt: now, expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
   });
-  await auth.tokens.link(grantPrincipal(grantId), 'grant', tokens, rallyUser);
+  await linkGrant(deps, grantId, tokens, rallyUser);
   const code = randomToken(32);
   await createAuthCode(db, code, {
     grantId, sub, clientId, redirectUri: tx.redirectUri!, codeChallenge: tx.codeChallenge!, scopes: tx.scopes ?? [], resource: tx.resource!,
@@ -149,17 +166,28 @@ async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction,
   res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(tx.redirectUri!, issuer, { code, state: clientState }));
 }
 
+/** Every grant link goes through here: only an active grant takes tokens, checked in the storing transaction (L2). */
+async function linkGrant(deps: Deps, grantId: string, tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
+  const auth = await deps.auth();
+  await auth.tokens.link(grantPrincipal(grantId), 'grant', tokens, rallyUser, requireActiveGrant(grantId, deps.clock.now()));
+}
+
 /** Default mode re-link from /connect: only the same Rally user may restore a grant's link (C1, C7). */
 async function completeRelink(deps: Deps, res: Response, tx: LinkTransaction, tokens: RallyTokens, rallyUser: RallyUser) {
-  const auth = await deps.auth();
   if (!tx.grantId || tx.sub !== rallySubject(rallyUser)) {
     deps.audit('access_denied', { reason: 'different_rally_user', mode: 'relink', ...(tx.sub ? { sub: tx.sub } : {}) });
     sendErrorPage(res, 403, 'Signed in as a different Rally user', 'This connection was requested for another Rally account, so nothing was changed. Sign in to Rally as the account your application uses.');
     return;
   }
   try {
-    await auth.tokens.link(grantPrincipal(tx.grantId), 'grant', tokens, rallyUser);
+    await linkGrant(deps, tx.grantId, tokens, rallyUser);
   } catch (err) {
+    if (err instanceof GrantNotActiveError) {
+      // L2: revoked (or expired) after the re-link was handed out; it stays revoked.
+      deps.audit('access_denied', { reason: 'grant_not_active', mode: 'relink', ...(tx.sub ? { sub: tx.sub } : {}) });
+      sendErrorPage(res, 403, 'Sign-in could not be completed', 'This connection is no longer authorized, so nothing was changed. Sign in again from your application.');
+      return;
+    }
     if (!(err instanceof LinkUserMismatchError)) throw err;
     sendErrorPage(res, 403, 'Signed in as a different Rally user', 'Nothing was changed.');
     return;

@@ -46,12 +46,15 @@ export class OAuthError extends Error {
   /** For the log only (never secrets). */
   readonly internal: string | undefined;
   readonly status: number;
-  constructor(code: OAuthErrorCode, description: string, options: { internal?: string; status?: number; cause?: unknown } = {}) {
+  /** Sent as Retry-After (e.g. with a 429). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: OAuthErrorCode, description: string, options: { internal?: string; status?: number; retryAfterSeconds?: number; cause?: unknown } = {}) {
     super(`${code}: ${description}`, { cause: options.cause });
     this.name = 'OAuthError';
     this.code = code;
     this.description = description;
     this.internal = options.internal;
     this.status = options.status ?? STATUS[code];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }

@@ -1,26 +1,30 @@
 /**
  * The one way a browser is sent to Rally: a fresh `state` and PKCE pair, the
  * pending sign-in stored under the state's hash (verifier and client state
- * sealed), the browser bound by its cookie (set only now, after the user
- * approved — C11), and a 303 to Rally's authorize URL built from config only.
+ * sealed), the browser bound by a cookie minted now, after the user
+ * approved (C11, L15), and a 303 to Rally's authorize URL built from config only.
  * @module
  */
-import type { Request, Response } from '@google-cloud/functions-framework';
+import type { Response } from '@google-cloud/functions-framework';
 import type { Deps } from '../app/deps.js';
 import { addSeconds } from '../app/clock.js';
 import { randomToken, sha256Id } from '../crypto/hash.js';
-import { bindingCookie, readCookie } from '../http/cookies.js';
+import { bindingCookie } from '../http/cookies.js';
 import { createLinkTransaction, linkTxPath, type LinkTransaction } from '../storage/link-transactions.repo.js';
 import { buildRallyAuthorizeUrl } from './rally-oauth.js';
 
 export type PendingSignIn = Omit<LinkTransaction, 'browserHash' | 'sealed' | 'createdAt' | 'expiresAt'>;
 
-export async function redirectToRally(deps: Deps, req: Request, res: Response, pending: PendingSignIn, clientState?: string): Promise<void> {
+export async function redirectToRally(deps: Deps, res: Response, pending: PendingSignIn, clientState?: string): Promise<void> {
   const { sealer, rally } = await deps.auth();
   const db = await deps.db();
   const now = deps.clock.now();
-  // Reusing the browser's binding secret lets two sign-ins run in two tabs of one browser.
-  const browserSecret = readCookie(req, deps.config.BINDING_COOKIE_NAME) ?? randomToken(32);
+  // L15: always minted here, never taken from the request. A value the browser already sends may
+  // have been planted (cookie tossing from a sibling host; `__session` behind Hosting has no
+  // `__Host-` protection), and a planted value the attacker knows would bind this sign-in to them.
+  // The price: one sign-in per browser at a time. A newer consent replaces the cookie, so an older
+  // sign-in still open in another tab fails at the callback (403) and is simply started again.
+  const browserSecret = randomToken(32);
   const state = randomToken(32);
   const verifier = randomToken(48);
   await createLinkTransaction(db, state, {

@@ -15,6 +15,7 @@ import { html, sendErrorPage, sendPage } from '../http/html.js';
 import { redirectToRally } from '../oauth/rally-redirect.js';
 import { isSameOriginPost } from '../oauth/authorize.js';
 import { consumeConnectTransaction, createConnectTransaction, findConnectTransaction, type ConnectTransaction } from './connect-transactions.repo.js';
+import { isGrantActive } from '../storage/grants.repo.js';
 
 const CONNECT_TTL_SECONDS = 600;
 
@@ -37,6 +38,7 @@ export type ConnectFor =
 
 /** Creates a single-use connect link. The URL holds only an opaque id: no session value, token or PII (A3). */
 export async function createConnectLink(deps: Deps, target: ConnectFor, agentId: string | undefined): Promise<ConnectLink> {
+  deps.limitAddress('connect_link'); // L20: any unlinked session id can ask for one (AddressThrottledError)
   const id = randomToken(32);
   const now = deps.clock.now();
   const code = verificationCode();
@@ -55,22 +57,27 @@ export async function handleConnect(deps: Deps, req: Request, res: Response): Pr
   const id = req.path.slice('/connect/'.length);
   const now = deps.clock.now();
   const db = await deps.db();
+  // A re-link for a grant revoked since the link was handed out is dead too (L2). This only spares
+  // the user a pointless Rally sign-in: the callback's storing transaction is what enforces it.
+  const isLive = async (tx: ConnectTransaction | undefined): Promise<boolean> =>
+    tx !== undefined && (tx.kind !== 'relink' || (tx.grantId !== undefined && (await isGrantActive(db, tx.grantId, now))));
+  const expired = () => sendErrorPage(res, 404, 'This link has expired', 'Connection links work once and for 10 minutes. Ask your agent again to get a new one.');
   if (req.method === 'GET') {
     const tx = await findConnectTransaction(db, id, now);
-    if (!tx) return sendErrorPage(res, 404, 'This link has expired', 'Connection links work once and for 10 minutes. Ask your agent again to get a new one.');
+    if (!tx || !(await isLive(tx))) return expired();
     return renderConnectPage(deps, res, id, tx);
   }
   if (!isSameOriginPost(req, publicUrls(deps.config).issuer)) {
     return sendErrorPage(res, 403, 'Request refused', 'This confirmation did not come from this server’s page.');
   }
   const tx = await consumeConnectTransaction(db, id, now);
-  if (!tx) return sendErrorPage(res, 404, 'This link has expired', 'Connection links work once and for 10 minutes. Ask your agent again to get a new one.');
+  if (!tx || !(await isLive(tx))) return expired();
   if ((req.body as { decision?: unknown } | undefined)?.decision !== 'continue') {
     deps.audit('sign_in_failed', { outcome: 'denied', reason: 'cancelled', mode: tx.kind });
     return sendPage(res, 200, 'Cancelled', html`<h1>Nothing was connected</h1><p>You can close this window.</p>`);
   }
   deps.audit('sign_in_started', { mode: tx.kind });
-  await redirectToRally(deps, req, res, {
+  await redirectToRally(deps, res, {
     kind: tx.kind,
     clientName: tx.clientName,
     ...(tx.grantId ? { grantId: tx.grantId } : {}),

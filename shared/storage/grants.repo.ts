@@ -5,14 +5,14 @@
  * token store's per-instance link cache). Doc id = sha256(grant id).
  * @module
  */
-import type { Firestore } from '@google-cloud/firestore';
+import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../crypto/hash.js';
 import { isExpired } from '../app/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
-import { rallyTokensPath, grantPrincipal } from './rally-tokens.store.js';
+import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.store.js';
 
 const GrantDoc = z.object({
   grantId: z.string(),
@@ -82,4 +82,34 @@ export async function revokeOlderGrants(db: Firestore, sub: string, clientId: st
 
 export async function recordElicitationSupport(db: Firestore, grantId: string, elicitationUrl: boolean): Promise<void> {
   await withStoreRetry(() => db.doc(grantPath(grantId)).update({ elicitationUrl }));
+}
+
+/** The grant was revoked, has expired or does not exist: nothing may be linked to it (L2). */
+export class GrantNotActiveError extends Error {
+  readonly code = 'grant_not_active';
+  constructor() {
+    super('the grant is not active');
+    this.name = 'GrantNotActiveError';
+  }
+}
+
+async function readActiveGrant(t: Transaction, db: Firestore, grantId: string, now: Date): Promise<void> {
+  const snap = await t.get(db.doc(grantPath(grantId)));
+  if (!snap.exists) throw new GrantNotActiveError();
+  const parsed = GrantDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.grants);
+  if (parsed.data.status !== 'active' || isExpired(parsed.data.expiresAt, now)) throw new GrantNotActiveError();
+}
+
+/**
+ * L2: Rally tokens may be stored for a grant only while it is active, read in the transaction
+ * that stores them. revokeGrant writes the status and deletes the tokens in one transaction, so
+ * either the revocation sees the new tokens and deletes them, or the link sees `revoked` and
+ * stores nothing; a revoked grant never comes back.
+ */
+export const requireActiveGrant = (grantId: string, now: Date): LinkPrecondition => (t, db) => readActiveGrant(t, db, grantId, now);
+
+/** The same check outside a transaction, for a page that must not offer a dead link (advisory only). */
+export async function isGrantActive(db: Firestore, grantId: string, now: Date): Promise<boolean> {
+  return (await getGrant(db, grantId, now))?.status === 'active';
 }

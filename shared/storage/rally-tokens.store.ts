@@ -14,7 +14,7 @@
  * and unusable links are never cached, so a fresh sign-in is seen at once.
  * @module
  */
-import type { DocumentReference, Firestore } from '@google-cloud/firestore';
+import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id, randomToken } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/sealer.js';
@@ -72,6 +72,13 @@ export class LinkUserMismatchError extends Error {
     this.name = 'LinkUserMismatchError';
   }
 }
+
+/**
+ * A read that must hold for a link to be stored, run inside the same transaction as the write
+ * (e.g. "the grant is still active", L2): it throws to refuse, and a concurrent change to what it
+ * read makes Firestore retry the whole transaction.
+ */
+export type LinkPrecondition = (t: Transaction, db: Firestore) => Promise<void>;
 
 /** The refresh call to Rally; throws RallyRefreshRejected on invalid_grant. */
 export type RallyRefresher = (refreshToken: string) => Promise<RallyTokens>;
@@ -215,13 +222,16 @@ export class RallyTokenStore {
 
   /**
    * Stores fresh tokens from a sign-in. A principal already linked to another
-   * Rally user is never silently switched (C7).
+   * Rally user is never silently switched (C7). `precondition` reads inside the same
+   * transaction, so what it checked still holds when the tokens land.
    */
-  async link(principal: string, kind: 'grant' | 'session', tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
+  async link(principal: string, kind: 'grant' | 'session', tokens: RallyTokens, rallyUser: RallyUser, precondition?: LinkPrecondition): Promise<void> {
     const now = this.#o.clock.now();
     const sealed = await this.#seal(principal, tokens);
     const ref = await this.#ref(principal);
-    await transact(await this.#o.db(), async (t) => {
+    const db = await this.#o.db();
+    await transact(db, async (t) => {
+      await precondition?.(t, db);
       const snap = await t.get(ref);
       const existing = snap.exists ? RallyTokensDoc.safeParse(snap.data()) : undefined;
       if (existing?.success && existing.data.rallyUser.objectId !== rallyUser.objectId) throw new LinkUserMismatchError();

@@ -238,6 +238,108 @@ describe('OAuth callback (groups B and C)', () => {
     expect(JSON.stringify(ok.json.result.structuredContent)).toContain('alice@example.com');
   });
 
+  /** alice signs in, disconnects Rally, and a tool call hands out a /connect/<id> re-link for her grant. */
+  async function relinkAfterDisconnect() {
+    const alice = await signIn(base, 'alice');
+    const auth = { authorization: `Bearer ${alice.accessToken}` };
+    expect((await mcpCall(stack.mcpUrl, toolCallBody('disconnect_rally', {}), auth)).json.result.isError).toBeFalsy();
+    const prompt = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
+    const link = /\((http[^)]+\/connect\/[A-Za-z0-9_-]+)\)/.exec(prompt.json.result.content[0].text)![1]!;
+    const revoke = async () => {
+      const res = await fetch(`${base}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: alice.refreshToken, client_id: alice.clientId }) });
+      expect(res.status).toBe(200);
+    };
+    const toolStatus = async () => (await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth)).status;
+    return { link, revoke, toolStatus };
+  }
+
+  it('L2: after disconnect_rally and POST /revoke, completing the old re-link is refused; nothing is stored and the revoked token stays 401', async () => {
+    const { link, revoke, toolStatus } = await relinkAfterDisconnect();
+    await revoke();
+    expect(await toolStatus()).toBe(401);
+    const tokensBefore = await countDocs(COLLECTIONS.rallyTokens);
+    const res = await browse(link, { username: 'alice', stopAt: 'never' });
+    expect(res.body).not.toContain('Rally is connected.');
+    expect(res.status).toBe(404); // the dead re-link is not even offered
+    expect(await countDocs(COLLECTIONS.rallyTokens)).toBe(tokensBefore);
+    expect(await toolStatus()).toBe(401);
+  });
+
+  it('L2: a grant revoked while its re-link is at Rally stays revoked: the callback refuses inside the storing transaction', async () => {
+    const { link, revoke, toolStatus } = await relinkAfterDisconnect();
+    const jar = new CookieJar();
+    const atRally = await browse(link, { username: 'alice', stopAt: stack.sandbox!.url, jar });
+    await revoke(); // the user is signing in at Rally meanwhile
+    expect(await toolStatus()).toBe(401);
+    const tokensBefore = await countDocs(COLLECTIONS.rallyTokens);
+    const back = await rallyCallback(new URL(atRally.url));
+    const res = await callback(back, jar);
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('no longer authorized');
+    expect(await countDocs(COLLECTIONS.rallyTokens)).toBe(tokensBefore);
+    expect(await toolStatus()).toBe(401);
+  });
+
+  it('L14: every callback answer, errors included, carries Cache-Control: no-store and Referrer-Policy: no-referrer', async () => {
+    const answers: Array<[string, Response]> = [];
+    answers.push(['405', await fetch(`${base}/oauth/callback?state=x&code=y`, { method: 'POST' })]);
+    answers.push(['missing state', await callback(`${base}/oauth/callback?code=abc`)]);
+    answers.push(['duplicated state', await callback(`${base}/oauth/callback?code=abc&state=a&state=b`)]);
+    answers.push(['unknown state', await callback(`${base}/oauth/callback?code=abc&state=unknown-state`)]);
+    const mismatch = await startLink();
+    answers.push(['another browser', await callback(await rallyCallback(mismatch.rallyUrl), new CookieJar())]);
+    const denied = await startLink();
+    answers.push(['denied at Rally', await callback(await rallyCallback(denied.rallyUrl, 'alice', 'deny'), denied.jar)]);
+    const failing = await startLink();
+    const failingBack = await rallyCallback(failing.rallyUrl);
+    stack.sandbox!.injectFault({ pathPrefix: '/login/oauth2/token', times: 1, fault: { kind: 'status', status: 503 } });
+    answers.push(['token exchange failed', await callback(failingBack, failing.jar)]);
+    const ok = await startLink();
+    answers.push(['success', await callback(await rallyCallback(ok.rallyUrl), ok.jar)]);
+    const seen = answers.map(([kind, res]) => [kind, res.status, res.headers.get('cache-control'), res.headers.get('referrer-policy')]);
+    expect(seen).toEqual([
+      ['405', 405, 'no-store', 'no-referrer'],
+      ['missing state', 400, 'no-store', 'no-referrer'],
+      ['duplicated state', 400, 'no-store', 'no-referrer'],
+      ['unknown state', 400, 'no-store', 'no-referrer'],
+      ['another browser', 403, 'no-store', 'no-referrer'],
+      ['denied at Rally', 400, 'no-store', 'no-referrer'],
+      ['token exchange failed', 502, 'no-store', 'no-referrer'],
+      ['success', 302, 'no-store', 'no-referrer'],
+    ]);
+  });
+
+  it('L15: a binding cookie planted in the browser is not adopted: consent sets a fresh value, and the planted one cannot complete the callback', async () => {
+    const name = stack.serverEnv.BINDING_COOKIE_NAME ?? '__Host-rally-mcp-tx';
+    const planted = 'planted-by-a-sibling-site-0123456789';
+    const jar = new CookieJar();
+    // What a tossed cookie looks like to us: the browser sends it with its first request.
+    const plantedJar = Object.assign(Object.create(CookieJar.prototype) as CookieJar, {
+      store: (url: string, res: Response) => jar.store(url, res),
+      header: (url: string) => jar.header(url) ?? (new URL(url).origin === new URL(base).origin ? `${name}=${planted}` : undefined),
+      clear: () => jar.clear(),
+    });
+    const id = await registerTestClient(base, REDIRECT);
+    const url = new URL(`${base}/authorize`);
+    const { challenge } = pkcePair();
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 's' })) url.searchParams.set(k, v);
+    const setCookies: string[] = [];
+    const end = await browse(url.toString(), {
+      username: 'alice', stopAt: stack.sandbox!.url, jar: plantedJar,
+      onResponse: (u, res) => {
+        if (new URL(u).pathname === '/consent') setCookies.push(...res.headers.getSetCookie());
+      },
+    });
+    const minted = setCookies.map((c) => new RegExp(`^${name}=([^;]*)`).exec(c)?.[1]).find(Boolean);
+    expect(minted).toBeDefined();
+    expect(minted).not.toBe(planted);
+    const back = await rallyCallback(new URL(end.url));
+    const withPlanted = await fetch(back, { redirect: 'manual', headers: { cookie: `${name}=${planted}` } });
+    expect(withPlanted.status).toBe(403);
+    const withMinted = await fetch(back, { redirect: 'manual', headers: { cookie: `${name}=${minted}` } });
+    expect(withMinted.status).toBe(302);
+  });
+
   it('A6: an unknown or used connect link → 404 page and no transaction', async () => {
     const txs = await countDocs(COLLECTIONS.linkTransactions);
     const res = await fetch(`${base}/connect/${'A'.repeat(43)}`);

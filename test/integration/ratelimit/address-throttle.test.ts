@@ -1,0 +1,145 @@
+/**
+ * L20: unauthenticated requests that would create Firestore documents are
+ * throttled per client address before any write. Black-box over real HTTP:
+ * clients connect from distinct loopback addresses (127.0.0.x), and the
+ * local front door appends the connecting address to X-Forwarded-For as
+ * Google's front end does.
+ */
+import { request } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { Firestore } from '@google-cloud/firestore';
+import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { initializeBody, pkcePair, registerTestClient, toolCallBody } from '../../helpers/oauth-flow.js';
+import { createNoCredentialsAuth } from '../../../shared/app/no-credentials-auth.js';
+import { COLLECTIONS } from '../../../shared/storage/collections.js';
+
+const REDIRECT = 'http://127.0.0.1:33418/callback';
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** One HTTP request made from the local address `from`. */
+function fromAddress(from: string, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, localAddress: from }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+const rpcResult = (a: Answer): any => {
+  const data = a.body.split('\n').find((l) => l.startsWith('data: '));
+  return JSON.parse(data ? data.slice(6) : a.body);
+};
+
+describe('L20: per-address throttle of unauthenticated writes', () => {
+  let stack: TestStack;
+  let db: Firestore;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      env: {
+        SESSION_LINK_MODE: 'true',
+        ADDRESS_LIMIT_REGISTER_PER_MINUTE: '2',
+        ADDRESS_LIMIT_AUTHORIZE_PER_MINUTE: '3',
+        ADDRESS_LIMIT_SESSION_INITIALIZE_PER_MINUTE: '2',
+        ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE: '2',
+      },
+    });
+    db = new Firestore({
+      projectId: stack.projectId, host: stack.firestoreHost, ssl: false, preferRest: true,
+      customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(stack.projectId),
+    } as ConstructorParameters<typeof Firestore>[0]);
+    // A cold server's first Firestore write can outlast its deadline on a loaded machine (503):
+    // warm it from an address no test uses, so the counted requests below meet a warm server.
+    for (let i = 0; i < 3 && (await register('127.0.0.250')).status === 503; i++);
+  });
+  afterAll(async () => {
+    await db?.terminate();
+    await stack?.stop();
+  });
+
+  const countDocs = async (name: string) => (await db.collection(name).get()).size;
+
+  const register = (from: string, headers: Record<string, string> = {}) =>
+    fromAddress(from, `${stack.url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ client_name: 'L20 client', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }),
+    });
+
+  it('L20: /register — the 3rd registration from one address in a minute gets 429 + Retry-After and stores no client; a forged X-Forwarded-For does not help; another address is unaffected', async () => {
+    expect((await register('127.0.0.2')).status).toBe(201);
+    expect((await register('127.0.0.2')).status).toBe(201);
+    const before = await countDocs(COLLECTIONS.clients);
+    const refused = await register('127.0.0.2');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(refused.body)).toEqual({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/^Too many requests from your network\. Try again in \d+ seconds\.$/) });
+    expect((await register('127.0.0.2', { 'x-forwarded-for': '198.51.100.23' })).status).toBe(429); // the left-most entry is the client's own
+    expect(await countDocs(COLLECTIONS.clients)).toBe(before);
+    expect((await register('127.0.0.3')).status).toBe(201);
+    expect(await countDocs(COLLECTIONS.clients)).toBe(before + 1);
+  });
+
+  it('L20: /authorize — the 4th authorization request from one address gets a 429 page with Retry-After and stores no auth request; another address is unaffected', async () => {
+    const clientId = await registerTestClient(stack.url, REDIRECT);
+    const url = new URL(`${stack.url}/authorize`);
+    const { challenge } = pkcePair();
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 's' })) url.searchParams.set(k, v);
+    for (let i = 0; i < 3; i++) expect((await fromAddress('127.0.0.4', url.toString())).status).toBe(200);
+    const before = await countDocs(COLLECTIONS.authRequests);
+    const refused = await fromAddress('127.0.0.4', url.toString());
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['content-type']).toContain('text/html');
+    expect(refused.body).toContain('Too many requests from your network');
+    expect(await countDocs(COLLECTIONS.authRequests)).toBe(before);
+    expect((await fromAddress('127.0.0.5', url.toString())).status).toBe(200);
+    expect(await countDocs(COLLECTIONS.authRequests)).toBe(before + 1);
+  });
+
+  const mcp = (from: string, body: unknown, sessionId: string) =>
+    fromAddress(from, stack.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'Session-ID': sessionId },
+      body: JSON.stringify(body),
+    });
+
+  it('L20: session-link initialize — past the limit, new sessions from one address create no session document (the handshake still succeeds); another address is unaffected', async () => {
+    const initialize = (from: string) => mcp(from, initializeBody({ elicitation: { url: {} } }), randomUUID());
+    for (let i = 0; i < 2; i++) expect((await initialize('127.0.0.6')).status).toBe(200);
+    const before = await countDocs(COLLECTIONS.sessions);
+    const throttled = await initialize('127.0.0.6');
+    expect(throttled.status).toBe(200);
+    expect(rpcResult(throttled).result.serverInfo).toBeDefined();
+    expect(await countDocs(COLLECTIONS.sessions)).toBe(before);
+    expect((await initialize('127.0.0.7')).status).toBe(200);
+    expect(await countDocs(COLLECTIONS.sessions)).toBe(before + 1);
+  });
+
+  it('L20: tool calls from unlinked sessions — the 3rd connect link from one address is refused with a clear error and Retry-After data, and stores no connect transaction; another address is unaffected', async () => {
+    const call = (from: string) => mcp(from, toolCallBody('get_rally_user', {}), randomUUID());
+    for (let i = 0; i < 2; i++) {
+      const prompt = rpcResult(await call('127.0.0.8'));
+      expect(prompt.result.content[0].text).toContain('/connect/');
+    }
+    const before = await countDocs(COLLECTIONS.connectTransactions);
+    const refused = rpcResult(await call('127.0.0.8'));
+    expect(refused.result).toBeUndefined();
+    expect(refused.error.message).toMatch(/^Too many requests from your network address\. Try again in \d+ s\.$/);
+    expect(refused.error.data).toEqual({ reason: 'rate_limited', retryAfterSeconds: expect.any(Number) });
+    expect(await countDocs(COLLECTIONS.connectTransactions)).toBe(before);
+    expect(rpcResult(await call('127.0.0.9')).result.content[0].text).toContain('/connect/');
+    expect(await countDocs(COLLECTIONS.connectTransactions)).toBe(before + 1);
+  });
+});
