@@ -1,7 +1,10 @@
 /**
  * The /mcp endpoint: stateless Streamable HTTP (a fresh server and
- * transport per request), with transport checks (G4, G7), authentication
- * (I1–I3) and the mapping of errors to HTTP in this one place.
+ * transport per request), with transport checks (G4, G7), the protocol
+ * revision check before authentication (M5), authentication (I1–I3) and the
+ * mapping of errors to HTTP in this one place. What a principal may do is
+ * decided by the one execution path, shared/mcp/execute.ts; this surface
+ * only parses and maps its outcomes (shared/mcp/mcp-outcome.ts).
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
