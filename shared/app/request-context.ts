@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request } from '@google-cloud/functions-framework';
 import type { Logger } from '../logging/logger.js';
-import { sha256Id } from '../crypto/hash.js';
+import { sessionIdentityOf } from '../session/session-id.js';
 
 /** Printable, no spaces or separators that could split a log field or header. */
 const LABEL = /^[A-Za-z0-9._:@\-]{1,128}$/;
@@ -17,7 +17,7 @@ export interface RequestContext {
   readonly requestId: string;
   readonly correlationId: string | undefined;
   readonly agentId: string | undefined;
-  /** Hash of the correlation session id (x-ms-copilot-session-id, else mcp-session-id); raw values are never kept. */
+  /** 16-character label of the request's session (shared/session/session-id.ts, the one derivation); raw values are never kept. */
   readonly sessionHash: string | undefined;
   readonly traceId: string | undefined;
   readonly spanId: string | undefined;
@@ -45,8 +45,7 @@ export function buildRequestContext(req: Request, base: Logger, projectId: strin
   const trace = parseTrace(req);
   const correlationId = label(req.get('x-ms-correlation-id')) ?? trace.traceId;
   const agentId = label(req.get('x-ms-copilot-agent-id'));
-  const rawSession = req.get('x-ms-copilot-session-id') ?? req.get('mcp-session-id');
-  const sessionHash = rawSession ? sha256Id(`session-id:${rawSession.trim()}`).slice(0, 16) : undefined;
+  const sessionHash = sessionIdentityOf(req)?.label;
   const log = base.child({
     function: functionName,
     requestId,

@@ -62,9 +62,3 @@ export async function authenticate(deps: Deps, req: Request): Promise<McpPrincip
   }
   throw new McpAuthError('missing_token', 401, 'Sign-in required.', challenge(deps, { scope: SCOPES.join(' ') }));
 }
-
-/** I3 / step-up: the scopes a call needs that the token lacks (empty when enough). */
-export function missingScopes(principal: McpPrincipal, needed: readonly string[]): string[] {
-  if (principal.kind !== 'grant') return [];
-  return needed.filter((s) => !principal.token.scopes.includes(s));
-}

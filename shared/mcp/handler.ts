@@ -1,7 +1,10 @@
 /**
  * The /mcp endpoint: stateless Streamable HTTP (a fresh server and
- * transport per request), with transport checks (G4, G7), authentication
- * (I1–I3) and the mapping of errors to HTTP in this one place.
+ * transport per request), with transport checks (G4, G7), the protocol
+ * revision check before authentication (M5), authentication (I1–I3) and the
+ * mapping of errors to HTTP in this one place. What a principal may do is
+ * decided by the one execution path, shared/mcp/execute.ts; this surface
+ * only parses and maps its outcomes (shared/mcp/mcp-outcome.ts).
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -12,11 +15,13 @@ import { createInstanceLimits } from '../ratelimit/limiter.js';
 import { buildRequestContext, type RequestContext } from '../app/request-context.js';
 import { isUnavailable } from '../http/unavailable.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { authenticate, challenge, McpAuthError, missingScopes, type McpPrincipal } from './auth.js';
+import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { authenticate, McpAuthError, type McpPrincipal } from './auth.js';
 import { buildMcpServer } from './server.js';
-import { anonymousToolList, createCallContext } from './call-context.js';
-import { TOOL_DEFINITIONS } from './tools/register.js';
-import { rememberClientCapabilities } from './capabilities.js';
+import { anonymousToolList, openExecution } from './execute.js';
+import { toMcpResult } from './mcp-outcome.js';
+import { registerToolCatalogue } from './tools/register.js';
+import { rememberClientCapabilities, supportsUrlElicitation } from './capabilities.js';
 import { serveToolRest } from './rest.js';
 
 const MAX_JSON_DEPTH = 32;
@@ -48,12 +53,12 @@ function allowedOrigins(deps: Deps): Set<string> {
   return new Set([new URL(deps.config.PUBLIC_BASE_URL).origin, ...deps.config.ALLOWED_ORIGINS]);
 }
 
-/** Scopes needed by the tools a request calls (writes need rally.write). */
-function scopesNeeded(msgs: readonly RpcMessage[]): string[] {
-  const writes = msgs.some((m) => m.method === 'tools/call' && TOOL_DEFINITIONS.some((t) => t.name === m.params?.name && !t.readOnly));
-  const calls = msgs.some((m) => m.method === 'tools/call');
-  return writes ? ['rally.read', 'rally.write'] : calls ? ['rally.read'] : [];
-}
+/** The tools a request calls, for the scope check of the one execution path. */
+const toolCallsIn = (msgs: readonly RpcMessage[]): string[] =>
+  msgs.filter((m) => m.method === 'tools/call').map((m) => (typeof m.params?.name === 'string' ? m.params.name : ''));
+
+/** JSON-RPC UnsupportedProtocolVersion (MCP 2026-07-28; SDK v2 clients read `data.supported`). */
+const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 
 export function createMcpHandler(baseDeps: Deps) {
   const origins = allowedOrigins(baseDeps);
@@ -103,11 +108,28 @@ export function createMcpHandler(baseDeps: Deps) {
 }
 
 /**
- * Methods served without a token: the handshake and the tool list (public
- * information). Every tools/call needs a principal, so clients meet the 401
- * (and run the OAuth flow) when they first use a tool.
+ * Methods served without a token: the handshake, discovery and the tool list
+ * (public information). Every tools/call needs a principal, so clients meet
+ * the 401 (and run the OAuth flow) when they first use a tool.
  */
-const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'ping', 'tools/list']);
+const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'ping', 'tools/list', 'server/discover']);
+
+/**
+ * M5: a protocol revision we do not serve is answered 400 with the supported
+ * ones, before authentication: a client negotiating its version (SDK v2
+ * `versionNegotiation: 'auto'`, MCP Inspector) must learn this before it can
+ * sign in, or it stops at "requires authorization" instead of falling back.
+ */
+function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): object | undefined {
+  const requested = req.get('mcp-protocol-version');
+  if (requested === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
+  const id = msgs.length === 1 && msgs[0]!.id !== undefined ? msgs[0]!.id : null;
+  const shown = requested.slice(0, 40);
+  return jsonRpcError(id, UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${shown} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`, {
+    supported: SUPPORTED_PROTOCOL_VERSIONS,
+    requested: shown,
+  });
+}
 
 async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[]): Promise<McpPrincipal | undefined> {
   try {
@@ -122,22 +144,21 @@ async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[
 
 async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
   const msgs = messages(req.body);
+  const unsupported = unsupportedProtocolVersion(req, msgs);
+  if (unsupported) {
+    res.status(400).set('Cache-Control', 'no-store').json(unsupported);
+    return;
+  }
   const principal = await principalFor(deps, req, msgs);
   if (!principal) {
-    return runServer(buildMcpServer(await anonymousToolList(deps, ctx)), req, res);
+    const visible = await anonymousToolList(deps, ctx);
+    return runServer(buildMcpServer((s) => registerToolCatalogue(s, visible, () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Sign-in required.')))), req, res);
   }
-  const missing = missingScopes(principal, scopesNeeded(msgs));
-  if (missing.length) {
-    deps.audit('access_denied', { reason: 'insufficient_scope', scope: missing.join(' '), clientId: principal.kind === 'grant' ? principal.token.clientId : undefined });
-    throw new McpAuthError('insufficient_scope', 403, `This tool needs the ${missing.join(' ')} scope.`, challenge(deps, {
-      error: 'insufficient_scope', scope: scopesNeeded(msgs).join(' '), error_description: `Needs ${missing.join(' ')}`,
-    }));
-  }
+  const execution = await openExecution(deps, ctx, principal, { toolCalls: toolCallsIn(msgs) }); // 403 insufficient_scope before anything runs
   const init = msgs.find((m) => m.method === 'initialize');
   if (init) await rememberClientCapabilities(deps, principal, init.params?.capabilities);
-  const callsTools = msgs.some((m) => m.method === 'tools/call');
-  const call = await createCallContext(deps, ctx, principal, { needsRally: callsTools, surface: 'mcp' });
-  return runServer(buildMcpServer((s) => call.register(s)), req, res);
+  const call = async (name: string, args: unknown) => toMcpResult(await execution.call(name, args), () => supportsUrlElicitation(deps, principal));
+  return runServer(buildMcpServer((s) => registerToolCatalogue(s, execution.visibleTools, call)), req, res);
 }
 
 async function runServer(server: McpServer, req: Request, res: Response): Promise<void> {

@@ -1,19 +1,18 @@
 /**
  * The designed plain-HTTP shape: `POST /tools/<tool_name>` with the JSON
- * arguments as the body. It runs the very same MCP server (same tools,
- * validation, policy and audit) through the SDK's in-memory client, and
- * maps the outcome to HTTP: 401 + authUrl when Rally is not linked.
+ * arguments as the body. Parse → authenticate → the one execution path
+ * (shared/mcp/execute.ts: scope, arguments, policy, limits, audit) → map the
+ * typed outcome to HTTP here, in this surface's one error mapper:
+ * 401 + authUrl when Rally is not linked, 403 insufficient_scope, 429 +
+ * Retry-After, 400 invalid_arguments.
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Deps } from '../app/deps.js';
 import type { RequestContext } from '../app/request-context.js';
-import { authenticate, challenge } from './auth.js';
-import { buildMcpServer } from './server.js';
-import { createCallContext } from './call-context.js';
+import { isUnavailable } from '../http/unavailable.js';
+import { authenticate, challenge, McpAuthError } from './auth.js';
+import { insufficientScopeError, openExecution, type ToolOutcome } from './execute.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';
 import { CONFIRM_TOOL } from '../session/session.tools.js';
 
@@ -33,43 +32,66 @@ export async function serveToolRest(deps: Deps, ctx: RequestContext, req: Reques
     res.status(400).json({ error: 'invalid_request', message: 'The body must be a JSON object with the tool arguments.', requestId: ctx.requestId });
     return;
   }
-  const principal = await authenticate(deps, req);
-  const call = await createCallContext(deps, ctx, principal, { needsRally: true, surface: 'rest' });
-  const server = buildMcpServer((s) => call.register(s));
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'rest-twin', version: '1.0.0' });
   try {
-    await server.connect(serverSide);
-    await client.connect(clientSide);
-    const result = await client.callTool({ name, arguments: req.body as Record<string, unknown> });
-    const link = call.linkRequired;
-    if (link?.url) {
-      res.status(401).set({ 'WWW-Authenticate': challenge(deps, { error: 'invalid_token', error_description: 'Rally is not connected' }), 'Cache-Control': 'no-store' }).json({
-        error: 'authorization_required',
-        authUrl: link.url,
-        message: (result.content as Array<{ text?: string }>)[0]?.text,
-        requestId: ctx.requestId,
-      });
-      return;
-    }
-    if (call.rateLimited) {
-      res.status(429).set({ 'Retry-After': String(call.rateLimited.retryAfterSeconds), 'Cache-Control': 'no-store' })
-        .json({ error: 'rate_limited', message: (result.content as Array<{ text?: string }>)[0]?.text, requestId: ctx.requestId });
-      return;
-    }
-    if (link?.pendingConfirmation) {
-      res.status(401).set('Cache-Control', 'no-store').json({ error: 'confirmation_required', message: (result.content as Array<{ text?: string }>)[0]?.text, requestId: ctx.requestId });
-      return;
-    }
-    res.status(200).set('Cache-Control', 'no-store').json(result);
+    const principal = await authenticate(deps, req);
+    const execution = await openExecution(deps, ctx, principal, { toolCalls: [name] });
+    respondOutcome(deps, ctx, res, await execution.call(name, req.body));
   } catch (err) {
-    if (err instanceof McpError && err.code === ErrorCode.InvalidParams) {
-      res.status(400).json({ error: 'invalid_arguments', message: err.message.replace(/^MCP error -?\d+: /, ''), requestId: ctx.requestId });
-      return;
-    }
-    throw err;
-  } finally {
-    await client.close();
-    await server.close();
+    respondRestError(ctx, res, err);
   }
+}
+
+function respondOutcome(deps: Deps, ctx: RequestContext, res: Response, outcome: ToolOutcome): void {
+  const requestId = ctx.requestId;
+  res.set('Cache-Control', 'no-store');
+  switch (outcome.kind) {
+    case 'result':
+    case 'policy_denied': // a refusal the agent should read, as on /mcp: an isError tool result
+      res.status(200).json(outcome.kind === 'result' ? outcome.result : { isError: true, content: [{ type: 'text', text: outcome.message }] });
+      return;
+    case 'unknown_tool': // a grant asking for a session-only tool
+      res.status(404).json({ error: 'unknown_tool', message: 'No such tool.' });
+      return;
+    case 'invalid_arguments':
+      res.status(400).json({ error: 'invalid_arguments', message: outcome.message, requestId });
+      return;
+    case 'insufficient_scope':
+      respondRestError(ctx, res, insufficientScopeError(deps, outcome.needed, outcome.missing));
+      return;
+    case 'rate_limited':
+      res.status(429).set('Retry-After', String(outcome.retryAfterSeconds)).json({ error: 'rate_limited', message: outcome.message, requestId });
+      return;
+    case 'link_required':
+      res.status(401).set('WWW-Authenticate', challenge(deps, { error: 'invalid_token', error_description: 'Rally is not connected' }))
+        .json({ error: 'authorization_required', authUrl: outcome.url, message: outcome.message, requestId });
+      return;
+    case 'confirmation_required':
+      res.status(401).json({ error: 'confirmation_required', message: outcome.message, requestId });
+      return;
+    default: {
+      const never: never = outcome;
+      throw new Error(`unhandled outcome ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** The REST surface's error mapper: 400/401/403 with WWW-Authenticate for auth, 503 for outages, else a generic 500. */
+export function respondRestError(ctx: RequestContext, res: Response, err: unknown): void {
+  if (res.headersSent) {
+    ctx.log.error('rest_request_failed_after_headers', { errName: err instanceof Error ? err.name : typeof err });
+    return;
+  }
+  res.set('Cache-Control', 'no-store');
+  if (err instanceof McpAuthError) {
+    if (err.wwwAuthenticate) res.set('WWW-Authenticate', err.wwwAuthenticate);
+    res.status(err.status).json({ error: err.code, message: err.publicMessage, requestId: ctx.requestId });
+    return;
+  }
+  if (isUnavailable(err)) {
+    ctx.log.error('dependency_unavailable', { errCode: String((err as { code?: unknown }).code) });
+    res.status(503).set('Retry-After', '5').json({ error: 'temporarily_unavailable', message: 'The service is temporarily unavailable. Try again shortly.', requestId: ctx.requestId });
+    return;
+  }
+  ctx.log.error('rest_request_failed', { errName: err instanceof Error ? err.name : typeof err });
+  res.status(500).json({ error: 'server_error', message: 'Internal error.', requestId: ctx.requestId });
 }

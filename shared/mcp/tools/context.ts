@@ -1,12 +1,13 @@
 /**
- * What every tool receives: a per-request Rally client and labels. Built by
- * the auth layer for each MCP request; tools never read globals.
+ * What every tool receives: a per-request Rally client, a cursor codec and
+ * labels. Built for each request (shared/mcp/call-context.ts); tools never
+ * read globals. Gates are not part of it: see shared/mcp/execute.ts.
  * @module
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Clock } from '../../app/clock.js';
 import type { Logger } from '../../logging/logger.js';
 import type { RallyClient } from '../../rally/client.js';
+import type { CursorCodec } from './cursor.js';
 
 export interface ToolContext {
   readonly rally: RallyClient;
@@ -15,21 +16,8 @@ export interface ToolContext {
   readonly clock: Clock;
   /** Rally's web origin for item links, e.g. https://rally1.rallydev.com (from configuration). */
   readonly rallyWebBaseUrl: string;
-  /** Policy filter: tools for which this returns false are neither listed nor callable. */
-  readonly isToolAllowed?: (tool: string) => boolean;
+  /** Seals and opens paging cursors for this caller (L19). */
+  readonly cursors: CursorCodec;
   /** Deletes the caller's stored Rally tokens (Rally has no revocation endpoint). */
   disconnect(): Promise<void>;
-  /** Checked after argument validation, before the tool runs: a refusal (policy, rate limit) as a tool result. */
-  readonly guard?: (tool: { readonly name: string; readonly readOnly: boolean }) => Promise<CallToolResult | undefined>;
-  /** Told about every finished execution (audit trail, metrics). */
-  readonly onExecuted?: (event: ToolExecution) => void;
-}
-
-export interface ToolExecution {
-  readonly tool: string;
-  readonly outcome: 'success' | 'error';
-  readonly durationMs: number;
-  /** The Rally object touched, e.g. "US12", when known. */
-  readonly rallyObject?: string;
-  readonly errCode?: string;
 }

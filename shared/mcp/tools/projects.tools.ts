@@ -6,14 +6,14 @@ import { z } from 'zod';
 import { listIterations, listProjects } from '../../rally/projects.api.js';
 import { isQuotableValue } from '../../rally/query.js';
 import { oidOf } from '../../rally/refs.js';
-import { CursorInput, decodeCursor, encodeCursor, queryHash } from './cursor.js';
+import { CursorInput, type CursorCodec } from './cursor.js';
 import { PageSize, ProjectRef, WorkspaceId } from './inputs.js';
 import { RallyText, RefOut, dateOrNull, enumText, fitItems, numberOrNull, rallyText, refOut, renderText } from './output.js';
 import { READ_ONLY, defineTool } from './spec.js';
 
-function nextCursorFor(start: number, kept: number, total: number, hash: string): string | null {
+async function nextCursorFor(cursors: CursorCodec, query: unknown, start: number, kept: number, total: number): Promise<string | null> {
   const next = start + kept;
-  return kept > 0 && next <= total ? encodeCursor({ start: next, typeIndex: 0 }, hash) : null;
+  return kept > 0 && next <= total ? cursors.seal({ start: next, typeIndex: 0 }, query) : null;
 }
 
 const ProjectLine = z.object({ objectId: z.string(), name: RallyText, state: z.string().nullable(), parent: RefOut });
@@ -36,8 +36,8 @@ export const listRallyProjects = defineTool({
   output: ProjectsOut,
   async run(args, ctx) {
     const { cursor, ...rest } = args;
-    const hash = queryHash({ tool: 'projects', ...rest });
-    const pos = decodeCursor(cursor, hash);
+    const query = { tool: 'projects', ...rest };
+    const pos = await ctx.cursors.open(cursor, query);
     const page = await listProjects(ctx.rally, {
       start: pos.start, pageSize: args.pageSize, includeClosed: args.includeClosed,
       ...(args.nameContains !== undefined ? { nameContains: args.nameContains } : {}),
@@ -45,7 +45,7 @@ export const listRallyProjects = defineTool({
     });
     const all = page.results.map((p) => ({ objectId: oidOf(p) ?? '0', name: rallyText(p.Name), state: enumText(p.State), parent: refOut(p.Parent) }));
     const { kept } = fitItems(all);
-    const structured = { total: page.totalResultCount, projects: kept, nextCursor: nextCursorFor(pos.start, kept.length, page.totalResultCount, hash) };
+    const structured = { total: page.totalResultCount, projects: kept, nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount) };
     return { structured, text: renderText(`${kept.length} of ${page.totalResultCount} project(s).`, structured) };
   },
 });
@@ -73,8 +73,8 @@ export const listRallyIterations = defineTool({
   output: IterationsOut,
   async run(args, ctx) {
     const { cursor, ...rest } = args;
-    const hash = queryHash({ tool: 'iterations', ...rest });
-    const pos = decodeCursor(cursor, hash);
+    const query = { tool: 'iterations', ...rest };
+    const pos = await ctx.cursors.open(cursor, query);
     const { page } = await listIterations(ctx.rally, {
       start: pos.start, pageSize: args.pageSize, timeframe: args.timeframe,
       ...(args.project !== undefined ? { project: args.project } : {}),
@@ -86,7 +86,7 @@ export const listRallyIterations = defineTool({
       plannedVelocity: numberOrNull(i.PlannedVelocity), project: refOut(i.Project),
     }));
     const { kept } = fitItems(all);
-    const structured = { total: page.totalResultCount, iterations: kept, nextCursor: nextCursorFor(pos.start, kept.length, page.totalResultCount, hash) };
+    const structured = { total: page.totalResultCount, iterations: kept, nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount) };
     return { structured, text: renderText(`${kept.length} of ${page.totalResultCount} iteration(s).`, structured) };
   },
 });

@@ -1,12 +1,13 @@
 /**
- * Registers the Rally tools on an McpServer. Arguments are validated here
- * against each tool's strict zod schema *before* any Rally call, and a
- * violation is answered as JSON-RPC -32602 Invalid params (security case J8):
- * SDK 1.32's own tools/call handler would turn it into an `isError` result.
+ * The tool catalogue and the plain tool runner: argument validation against
+ * each tool's strict zod schema *before* any Rally call (J8), running a tool
+ * and mapping its errors, and listing tools on an McpServer. No gate lives
+ * here: scope, policy, rate limits and audit are decided by the one execution
+ * path in shared/mcp/execute.ts.
  * @module
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema, ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { LinkRequiredError } from '../../auth/link-required.js';
 import { ITEM_TOOLS } from './items.tools.js';
@@ -15,6 +16,7 @@ import { SEARCH_TOOLS } from './search.tools.js';
 import type { ToolContext } from './context.js';
 import type { AnyToolSpec } from './spec.js';
 import { toToolResult } from './tool-errors.js';
+import { InvalidCursorError } from './cursor.js';
 import { USER_TOOLS } from './user.tools.js';
 
 export const ALL_TOOLS: readonly AnyToolSpec[] = [...ITEM_TOOLS, ...SEARCH_TOOLS, ...PROJECT_TOOLS, ...USER_TOOLS];
@@ -28,16 +30,6 @@ export interface ToolDefinition {
 
 export const TOOL_DEFINITIONS: readonly ToolDefinition[] = ALL_TOOLS.map(({ name, title, readOnly }) => ({ name, title, readOnly }));
 
-export interface RegisterOptions {
-  /**
-   * Turns "Rally is not connected" into the sign-in prompt: a tool result with a link, or a thrown
-   * URL elicitation (-32042), which leaves the handler as a JSON-RPC error. Default: rethrow.
-   */
-  readonly onLinkRequired?: (err: LinkRequiredError) => Promise<CallToolResult>;
-  /** Tools that exist only in some modes (e.g. session-link confirmation), served like the others. */
-  readonly extraTools?: readonly AnyToolSpec[];
-}
-
 /** Short, input-free description of what was wrong (paths and zod messages only). */
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -46,37 +38,38 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-async function execute(spec: AnyToolSpec, rawArgs: unknown, ctx: ToolContext, options: RegisterOptions): Promise<CallToolResult> {
+export type ParsedArgs = { readonly ok: true; readonly args: unknown } | { readonly ok: false; readonly message: string };
+
+/** Validates arguments against the tool's strict schema (J8); nothing reaches Rally before this passes. */
+export function parseToolArgs(spec: AnyToolSpec, rawArgs: unknown): ParsedArgs {
   const parsed = spec.input.safeParse(rawArgs ?? {});
-  if (!parsed.success) {
-    throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${spec.name}: ${describeIssues(parsed.error)}`);
-  }
+  return parsed.success ? { ok: true, args: parsed.data } : { ok: false, message: `Invalid arguments for tool ${spec.name}: ${describeIssues(parsed.error)}` };
+}
+
+/** What running one tool produced; gates (scope, policy, limits, audit) are applied by the caller (shared/mcp/execute.ts). */
+export type ToolRun =
+  | { readonly kind: 'done'; readonly result: CallToolResult; readonly outcome: 'success' | 'error'; readonly rallyObject?: string; readonly errCode?: string }
+  | { readonly kind: 'invalid_arguments'; readonly message: string }
+  | { readonly kind: 'link_required'; readonly error: LinkRequiredError; readonly rallyObject?: string };
+
+/** Runs a tool on already validated arguments and maps its errors (style §3.2). Never throws for Rally or input problems. */
+export async function runTool(spec: AnyToolSpec, args: unknown, ctx: ToolContext): Promise<ToolRun> {
   const log = ctx.log.child({ tool: spec.name });
-  const refusal = await ctx.guard?.(spec);
-  if (refusal) return refusal;
-  if (ctx.isToolAllowed && !ctx.isToolAllowed(spec.name)) {
-    return { isError: true, content: [{ type: 'text', text: `The tool ${spec.name} is not available to this client or agent. (Request ID ${ctx.requestId})` }] };
-  }
-  const started = performance.now();
-  const idArg = (parsed.data as { id?: unknown }).id;
-  const done = (outcome: 'success' | 'error', rallyObject: unknown, errCode?: string) =>
-    ctx.onExecuted?.({
-      tool: spec.name, outcome, durationMs: performance.now() - started,
-      ...(typeof rallyObject === 'string' ? { rallyObject } : {}), ...(errCode ? { errCode } : {}),
-    });
+  const idArg = (args as { id?: unknown }).id;
+  const object = (v: unknown) => (typeof v === 'string' ? { rallyObject: v } : {});
   try {
-    const out = await spec.run(parsed.data, { ...ctx, log, disconnect: () => ctx.disconnect() });
+    const out = await spec.run(args, { ...ctx, log, disconnect: () => ctx.disconnect() });
     const checked = spec.output.safeParse(out.structured);
     if (!checked.success) throw new Error(`output of ${spec.name} does not match its schema`); // a bug: generic error below
-    done('success', formattedIdIn(checked.data) ?? idArg);
-    return { content: [{ type: 'text', text: out.text }], structuredContent: checked.data as Record<string, unknown> };
+    return {
+      kind: 'done', outcome: 'success', ...object(formattedIdIn(checked.data) ?? idArg),
+      result: { content: [{ type: 'text', text: out.text }], structuredContent: checked.data as Record<string, unknown> },
+    };
   } catch (err) {
-    if (err instanceof LinkRequiredError && options.onLinkRequired) {
-      done('error', idArg, err.code);
-      return options.onLinkRequired(err);
-    }
-    done('error', idArg, String((err as { code?: unknown }).code ?? (err instanceof Error ? err.name : 'error')));
-    return toToolResult(err, { requestId: ctx.requestId, log });
+    if (err instanceof LinkRequiredError) return { kind: 'link_required', error: err, ...object(idArg) };
+    if (err instanceof InvalidCursorError) return { kind: 'invalid_arguments', message: `Invalid arguments for tool ${spec.name}: cursor: ${err.publicMessage}` };
+    const errCode = String((err as { code?: unknown }).code ?? (err instanceof Error ? err.name : 'error'));
+    return { kind: 'done', outcome: 'error', errCode, ...object(idArg), result: toToolResult(err, { requestId: ctx.requestId, log }) };
   }
 }
 
@@ -91,27 +84,20 @@ function formattedIdIn(structured: unknown): string | undefined {
 }
 
 /**
- * Registers every tool `ctx.isToolAllowed` permits. Tools that are not allowed
- * are not listed, and calling one is refused with a clear error.
+ * Lists `visible` on an McpServer and routes every tools/call to `call`
+ * (the surface's adapter over the one execution path). The SDK's own
+ * tools/call handler is replaced so invalid arguments become -32602 (J8)
+ * instead of an isError result, and a hidden tool still gets the gate's
+ * clear refusal rather than "unknown tool".
  */
-export function registerRallyTools(server: McpServer, ctx: ToolContext, options: RegisterOptions = {}): void {
-  // Every tool stays callable here so a hidden one gets the guard's clear refusal, not "unknown tool".
-  const allowed = new Map<string, AnyToolSpec>();
-  for (const spec of [...ALL_TOOLS, ...(options.extraTools ?? [])]) {
-    allowed.set(spec.name, spec);
-    if (ctx.isToolAllowed && !ctx.isToolAllowed(spec.name)) continue;
+export function registerToolCatalogue(server: McpServer, visible: readonly AnyToolSpec[], call: (name: string, args: unknown) => Promise<CallToolResult>): void {
+  for (const spec of visible) {
     server.registerTool(
       spec.name,
       { title: spec.title, description: spec.description, inputSchema: spec.input, outputSchema: spec.output, annotations: spec.annotations },
       // Not reached: the tools/call handler below replaces the SDK's. Kept correct in case it is ever removed.
-      (args: unknown) => execute(spec, args, ctx, options),
+      (args: unknown) => call(spec.name, args),
     );
   }
-  // Replace the SDK's tools/call handler (registered by the first registerTool above or by the
-  // capability in buildMcpServer) so invalid arguments become -32602 instead of an isError result.
-  server.server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    const spec = allowed.get(request.params.name);
-    if (!spec) throw new McpError(ErrorCode.InvalidParams, 'Unknown tool.');
-    return execute(spec, request.params.arguments, ctx, options);
-  });
+  server.server.setRequestHandler(CallToolRequestSchema, async (request) => call(request.params.name, request.params.arguments));
 }

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { searchItems } from '../../rally/search.api.js';
 import { isQuotableValue } from '../../rally/query.js';
-import { CursorInput, decodeCursor, encodeCursor, queryHash } from './cursor.js';
+import { CursorInput } from './cursor.js';
 import { DefectState, IterationRef, LookupName, OwnerRef, PageSize, ProjectRef, ScheduleState, WorkspaceId } from './inputs.js';
 import { ItemKind, ItemSummary, KIND_TO_TYPE, fitItems, itemSummary, renderText } from './output.js';
 import { READ_ONLY, defineTool } from './spec.js';
@@ -59,10 +59,10 @@ export const searchRallyItems = defineTool({
   async run(args, ctx) {
     const kinds = args.state !== undefined ? (['defect'] as const) : (args.types ?? (['story', 'defect'] as const));
     const { cursor, pageSize, ...filters } = args;
-    const hash = queryHash({ ...filters, kinds, pageSize });
-    const pos = decodeCursor(cursor, hash);
+    const query = { tool: 'search', ...filters, kinds, pageSize };
+    const pos = await ctx.cursors.open(cursor, query);
     const kind = kinds[pos.typeIndex];
-    if (kind === undefined) throw new Error('cursor type index out of range'); // the hash check makes this unreachable
+    if (kind === undefined) throw new Error('cursor type index out of range'); // the MAC over the query makes this unreachable
     const page = await searchItems(ctx.rally, {
       type: KIND_TO_TYPE[kind],
       filters: {
@@ -90,7 +90,7 @@ export const searchRallyItems = defineTool({
       kind,
       totalForKind: page.totalResultCount,
       items: kept,
-      nextCursor: next ? encodeCursor(next, hash) : null,
+      nextCursor: next ? await ctx.cursors.seal(next, query) : null,
       truncated: omitted > 0 ? `${omitted} more items on this page were left out to keep the result small.` : null,
     };
     const summary = `${kept.length} of ${page.totalResultCount} ${kind} item(s) from #${pos.start}${next ? '; more available with nextCursor' : ''}.`;

@@ -4,6 +4,7 @@
  * real server process, the Firestore emulator and the Rally sandbox.
  */
 import { randomBytes } from 'node:crypto';
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import type { Deps } from '../../../shared/app/deps.js';
 import { addSeconds } from '../../../shared/app/clock.js';
 import { linkTxPath } from '../../../shared/storage/link-transactions.repo.js';
@@ -11,7 +12,9 @@ import { createConnectTransaction } from '../../../shared/session/connect-transa
 import { COLLECTIONS } from '../../../shared/storage/collections.js';
 import { pkceChallenge } from '../../../shared/oauth/rally-oauth.js';
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
-import { CookieJar, initializeBody, mcpCall, signIn, type SignedIn } from '../../helpers/oauth-flow.js';
+import { CookieJar, initializeBody, mcpCall, signIn, toolCallBody, type SignedIn } from '../../helpers/oauth-flow.js';
+
+const toolCallBodyFor = (name: string) => toolCallBody(name, {});
 import { BINDING_COOKIE, callTool, consentToRally, depsFor, JOSE_LIKE, resultText, sandboxOf, sha256Id, wsapi, listen } from './support.js';
 
 let stack: TestStack;
@@ -235,6 +238,50 @@ describe('G. Transport', () => {
     expect(sandbox.requests()).toEqual([]);
   });
 
+  it('M5: an unsupported MCP-Protocol-Version without credentials → 400 listing the supported versions, before authentication', async () => {
+    for (const body of [
+      { jsonrpc: '2.0', id: 'probe-1', method: 'server/discover', params: {} },
+      { jsonrpc: '2.0', id: 'probe-2', method: 'tools/call', params: { name: 'get_rally_user', arguments: {} } },
+    ]) {
+      const r = await mcpCall(stack.mcpUrl, body, { 'mcp-protocol-version': '2026-07-28' });
+      expect(r.status).toBe(400);
+      expect(r.headers.get('www-authenticate')).toBeNull();
+      expect(r.json).toEqual({
+        jsonrpc: '2.0', id: body.id,
+        error: {
+          code: -32022,
+          message: 'Unsupported protocol version: 2026-07-28 (supported versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07)',
+          data: { supported: ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'], requested: '2026-07-28' },
+        },
+      });
+    }
+    // A supported revision without credentials still meets the 401 on tools/call.
+    const call = await mcpCall(stack.mcpUrl, toolCallBodyFor('get_rally_user'), { 'mcp-protocol-version': '2025-11-25' });
+    expect(call.status).toBe(401);
+  });
+
+  it('M5: an SDK v2 client in automatic mode with no credentials falls back to 2025-11-25 and lists the public tools', async () => {
+    const client = new ClientV2({ name: 'sdk-v2-auto', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    const seen: string[] = [];
+    const transport = new TransportV2(new URL(stack.mcpUrl), {
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        seen.push(`${(init?.headers as Headers | undefined)?.get?.('mcp-protocol-version') ?? '-'} → ${res.status}`);
+        return res;
+      },
+    });
+    await client.connect(transport);
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['get_rally_issue', 'search_rally_items', 'create_rally_story']));
+      expect(seen[0]).toBe('2026-07-28 → 400'); // the probe, answered before authentication
+      expect(seen.some((s) => s.endsWith('401'))).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('G7: a body over MAX_BODY_BYTES → 413 before any tool runs (no Rally request)', async () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
@@ -354,6 +401,37 @@ describe('I. /mcp as resource server', () => {
     const rd = await callTool(stack.mcpUrl, reader.accessToken, 'get_rally_user');
     expect(rd.status).toBe(200);
     expect(rd.json.result.isError).toBeUndefined();
+  });
+
+  it('L1: a rally.read token cannot run add_rally_comment / update_rally_item(confirm) through POST /tools/<tool> → 403 insufficient_scope as on /mcp; no Rally write', async () => {
+    const reader = await signIn(stack.url, 'alice', { scope: 'rally.read' });
+    const sandbox = sandboxOf(stack);
+    const rest = async (tool: string, args: Record<string, unknown>) => {
+      const res = await fetch(`${stack.url}/tools/${tool}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${reader.accessToken}` }, body: JSON.stringify(args) });
+      return { status: res.status, headers: res.headers, json: (await res.json()) as any };
+    };
+    const before = sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')!;
+    sandbox.clearRequests();
+    for (const [tool, args] of [
+      ['add_rally_comment', { id: 'US1', text: 'written with a read-only token' }],
+      ['update_rally_item', { id: 'US1', scheduleState: 'Completed', confirm: true }],
+      ['create_rally_story', { name: 'should not exist' }],
+    ] as const) {
+      const w = await rest(tool, args);
+      expect({ tool, status: w.status }).toEqual({ tool, status: 403 });
+      expect(w.headers.get('www-authenticate')).toBe(
+        `Bearer error="insufficient_scope", scope="rally.read rally.write", error_description="Needs rally.write", resource_metadata="${metadataUrl()}"`,
+      );
+      expect(w.json).toEqual({ error: 'insufficient_scope', message: 'This tool needs the rally.write scope.', requestId: expect.any(String) });
+      keep('REST 403 scope', w.json);
+    }
+    expect(sandbox.requests()).toEqual([]); // not even a read: refused before the Rally link is loaded
+    expect(sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')).toEqual(before);
+    expect(stack.logs.some((l) => l.includes('"event":"access_denied"') && l.includes('"insufficient_scope"') && l.includes(reader.clientId))).toBe(true);
+    // The same token still reads over REST.
+    const rd = await rest('get_rally_user', {});
+    expect(rd.status).toBe(200);
+    expect(rd.json.structuredContent.user.userName).toBe('alice@example.com');
   });
 
   it('I5: bob reading an item in alice\'s private project → tool error, every Rally request made as bob (no fallback)', async () => {

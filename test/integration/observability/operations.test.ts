@@ -86,6 +86,19 @@ describe('Copilot headers, audit trail, policy and rate limits', () => {
     expect(anon.json.result.tools.map((t: { name: string }) => t.name)).not.toContain('create_rally_story');
   });
 
+  it('L1: the read-only policy holds on POST /tools/<tool> as on /mcp: ro-agent creates and comments nothing over REST', async () => {
+    const s = await signIn(stack.url, 'alice');
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${s.accessToken}`, 'x-ms-copilot-agent-id': 'ro-agent' };
+    const before = { stories: stack.sandbox!.items('hierarchicalrequirement').length, comments: stack.sandbox!.items('conversationpost').length };
+    for (const [tool, args] of [['create_rally_story', { name: 'Should not exist (REST)' }], ['add_rally_comment', { id: 'US1', text: 'no' }]] as const) {
+      const res = await fetch(`${stack.url}/tools/${tool}`, { method: 'POST', headers, body: JSON.stringify(args) });
+      expect({ tool, status: res.status }).toEqual({ tool, status: 200 });
+      expect(await res.json()).toEqual({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/^This agent is read-only: it cannot change Rally\. \(Request ID /) }] });
+    }
+    expect({ stories: stack.sandbox!.items('hierarchicalrequirement').length, comments: stack.sandbox!.items('conversationpost').length }).toEqual(before);
+    expect(auditLines(stack, 'policy_denied').filter((l) => l.metadata?.copilot_agent_id === 'ro-agent' && l.tool === 'add_rally_comment')).not.toHaveLength(0);
+  });
+
   it('a limit of 6 calls per user per minute holds exactly across two server processes', async () => {
     // Start well inside a minute window so the burst cannot straddle two windows.
     const second = new Date().getUTCSeconds();

@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, signInToRallySandbox } from '../../helpers/browser.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { browse, CookieJar, initializeBody, mcpCall, signIn, toolCallBody } from '../../helpers/oauth-flow.js';
+import { sha256Id } from '../../../shared/crypto/hash.js';
 
 describe('session-link mode', () => {
   let stack: TestStack;
@@ -184,6 +185,21 @@ describe('session-link mode', () => {
     expect(onlyMcpSession.status).toBe(401);
   });
 
+  it('L11: weak session ids (the alphabet run, the whole alphabet, well-known example UUIDs, nil/max, repeats, runs) → 400 with advice, nothing stored', async () => {
+    const weak = [
+      'ABCDEFGHIJKLMNOPQRSTUV', 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
+      '123e4567-e89b-42d3-a456-426614174000', 'f47ac10b-58cc-4372-a567-0e02b2c3d479', '00000000-0000-0000-0000-000000000000',
+      'ffffffff-ffff-ffff-ffff-ffffffffffff', 'abababababababababababababababab', '0123456789012345678901234567890123',
+    ];
+    for (const value of weak) {
+      for (const header of ['Session-ID', 'x-ms-copilot-session-id']) {
+        const res = await rest('get_rally_user', {}, { [header]: value });
+        expect({ value, header, status: res.status, error: res.json.error }).toEqual({ value, header, status: 400, error: 'invalid_session' });
+        expect(res.json.message).toContain('randomUUID');
+      }
+    }
+  });
+
   it('header precedence: x-ms-copilot-session-id wins over Session-ID', async () => {
     const linked = { 'Session-ID': randomUUID() };
     const { code } = await pendingLink(linked, 'bob');
@@ -216,5 +232,58 @@ describe('session-link mode', () => {
     expect(res.status).toBe(200);
     expect(res.json.isError).toBe(true);
     expect(JSON.stringify(res.json)).not.toMatch(/Alice Private/);
+  });
+});
+
+describe('L12: one session identity for credential, limits, logs and audit', () => {
+  let stack: TestStack;
+  const POLICY = { version: 1, defaults: { rateLimits: { perSessionPerMinute: 3 } }, clients: {}, agents: {} };
+
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { SESSION_LINK_MODE: 'true', POLICY_JSON: JSON.stringify(POLICY) } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const rest = async (headers: Record<string, string>) => {
+    const res = await fetch(`${stack.url}/tools/get_rally_user`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+    return { status: res.status, headers: res.headers, json: (await res.json()) as any };
+  };
+  const lines = () => stack.logs.map((l) => { try { return JSON.parse(l) as Record<string, any>; } catch { return undefined; } }).filter((l): l is Record<string, any> => l !== undefined);
+
+  it('L12: a Session-ID user is rate-limited per session, and its audit lines carry the same sessionHash as x-ms-copilot-session-id would', async () => {
+    // The per-minute window has no injectable clock across processes: start well inside one so the burst cannot straddle two.
+    const second = new Date().getUTCSeconds();
+    if (second > 45) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+    const value = randomUUID();
+    const label = sha256Id(`session-id:${value}`).slice(0, 16);
+    const asSessionId = { 'Session-ID': value, 'x-ms-client-request-id': randomUUID() };
+    // Three calls of the session (two as Session-ID, one as x-ms-copilot-session-id: the same session) are served…
+    expect((await rest(asSessionId)).status).toBe(401); // authorization_required: served, not limited
+    expect((await rest({ 'Session-ID': value })).status).toBe(401);
+    expect((await rest({ 'x-ms-copilot-session-id': value })).status).toBe(401);
+    // …the fourth in the minute is refused, whichever header carries the session.
+    const limited = await rest({ 'Session-ID': value });
+    expect(limited.status).toBe(429);
+    expect(limited.json.error).toBe('rate_limited');
+    expect(limited.json.message).toMatch(/^Rate limit reached \(3 calls per minute per (session|user)\)/);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await rest({ 'x-ms-copilot-session-id': value })).status).toBe(429);
+    // Another session is not affected.
+    expect((await rest({ 'Session-ID': randomUUID() })).status).toBe(401);
+
+    const audit = lines().filter((l) => l.audit === true);
+    const first = audit.filter((l) => l.requestId === asSessionId['x-ms-client-request-id']);
+    expect(first.map((l) => l.event)).toEqual(expect.arrayContaining(['tool_executed', 'sign_in_started']));
+    for (const l of first) {
+      expect(l.sessionHash).toBe(label);
+      expect(l.metadata.copilot_session_id).toBe(label);
+    }
+    const rateLimited = audit.filter((l) => l.event === 'rate_limited' && l.sessionHash === label);
+    expect(rateLimited).toHaveLength(2);
+    for (const l of rateLimited) expect(l.metadata.copilot_session_id).toBe(label);
+    // README's "everything in session Y" query: both headers' lines share the one label.
+    expect(new Set(audit.filter((l) => l.metadata?.copilot_session_id === label).map((l) => l.event))).toEqual(new Set(['tool_executed', 'sign_in_started', 'rate_limited']));
   });
 });

@@ -1,8 +1,10 @@
 /**
  * In-process MCP server with the Rally tools, connected to the SDK's real
  * Client over an in-memory transport, with a real Rally client against the
- * real sandbox.
+ * real sandbox. Tool calls go through the one execution path
+ * (shared/mcp/execute.ts) with a test policy, no limits and no audit.
  */
+import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { startRallySandbox, type RallySandboxHandle } from '../../../rally-sandbox/index.js';
@@ -10,12 +12,18 @@ import { LinkRequiredError } from '../../../shared/auth/link-required.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { buildMcpServer } from '../../../shared/mcp/server.js';
 import type { ToolContext } from '../../../shared/mcp/tools/context.js';
-import { registerRallyTools } from '../../../shared/mcp/tools/register.js';
+import { ALL_TOOLS, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
+import { createCursorCodec } from '../../../shared/mcp/tools/cursor.js';
+import { createExecution } from '../../../shared/mcp/execute.js';
+import { toMcpResult } from '../../../shared/mcp/mcp-outcome.js';
+import { createPolicy } from '../../../shared/policy/policy.js';
 import { createRallyClient } from '../../../shared/rally/client.js';
 import { createConcurrencyLimiter } from '../../../shared/rally/limiter.js';
 import type { RallyTokenProvider } from '../../../shared/rally/ports.js';
 
 export const WEB = 'https://rally.example.test';
+/** One cursor MAC key per test process (production derives it from the sealing key). */
+const cursorKey = new Uint8Array(randomBytes(32));
 export const REQUEST_ID = 'req-test-1';
 
 export function startSandbox(): Promise<RallySandboxHandle> {
@@ -61,10 +69,19 @@ export async function connect(
   });
   const ctx: ToolContext = {
     rally, requestId: REQUEST_ID, log, clock: { now: () => new Date() }, rallyWebBaseUrl: WEB,
-    ...(options.isToolAllowed ? { isToolAllowed: options.isToolAllowed } : {}),
+    cursors: createCursorCodec(async () => cursorKey, `test:${user}`),
     disconnect: async () => { disconnects.count++; },
   };
-  const server = buildMcpServer((s) => registerRallyTools(s, ctx));
+  const allowed = options.isToolAllowed;
+  const policy = createPolicy({ version: 1, defaults: allowed ? { allowedTools: ALL_TOOLS.map((t) => t.name).filter(allowed) } : {}, clients: {}, agents: {} });
+  const execution = createExecution({
+    caller: { scopes: undefined }, catalogue: ALL_TOOLS, tools: ctx, policy,
+    consumeRateLimits: async () => ({ allowed: true }),
+    audit: () => {},
+    linkPrompt: (err) => Promise.reject(err), // reaches the transport as a JSON-RPC error
+    rallyUser: () => undefined,
+  });
+  const server = buildMcpServer((s) => registerToolCatalogue(s, execution.visibleTools, async (name, args) => toMcpResult(await execution.call(name, args), async () => false)));
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);
   const client = new Client({ name: 'integration-test', version: '1.0.0' });

@@ -63,8 +63,8 @@ describe('tools over HTTP /mcp', () => {
     const page2 = await alice.callTool({ name: 'search_rally_items', arguments: { types: ['story'], pageSize: 5, order: 'formattedId', cursor: first.nextCursor } });
     const second = page2.structuredContent as { items: Array<{ formattedId: string }> };
     expect(second.items.map((i) => i.formattedId)).not.toContain(first.items[0]!.formattedId);
-    const foreign = await alice.callTool({ name: 'search_rally_items', arguments: { types: ['defect'], cursor: first.nextCursor } });
-    expect(foreign.isError).toBe(true); // a cursor from another search is refused
+    const foreign = await alice.callTool({ name: 'search_rally_items', arguments: { types: ['defect'], cursor: first.nextCursor } }).then(() => undefined, (e: unknown) => e);
+    expect((foreign as { code?: number }).code).toBe(-32602); // a cursor from another search is refused (L19)
 
     const projects = await alice.callTool({ name: 'list_rally_projects', arguments: {} });
     expect((projects.structuredContent as { projects: unknown[] }).projects.length).toBeGreaterThan(0);
@@ -91,6 +91,18 @@ describe('tools over HTTP /mcp', () => {
     expect((defect.structuredContent as { created: { formattedId: string } }).created.formattedId).toMatch(/^DE\d+$/);
     const me = await bob.callTool({ name: 'get_rally_user', arguments: {} });
     expect(me.structuredContent).toMatchObject({ user: { userName: 'bob@example.com' } });
+  });
+
+  it('L19: alice’s search cursor presented by bob (same query) → -32602 invalid params, no Rally call; it still works for alice', async () => {
+    const args = { types: ['story'], pageSize: 5, order: 'formattedId' };
+    const page1 = await alice.callTool({ name: 'search_rally_items', arguments: args });
+    const cursor = (page1.structuredContent as { nextCursor: string }).nextCursor;
+    const before = wsapiCount();
+    const stolen = await bob.callTool({ name: 'search_rally_items', arguments: { ...args, cursor } }).then(() => undefined, (e: unknown) => e);
+    expect(stolen).toMatchObject({ code: -32602, message: expect.stringContaining('The cursor is not valid for this search') });
+    expect(wsapiCount()).toBe(before);
+    const own = await alice.callTool({ name: 'search_rally_items', arguments: { ...args, cursor } });
+    expect(own.isError).toBeFalsy();
   });
 
   it('J8 / D validation: every class of bad argument → -32602, and no Rally request', async () => {

@@ -43,13 +43,33 @@ describe('search_rally_items', () => {
     expect(second.items.map((i: { name: { text: string } }) => i.name.text)).toContain('Export drops owner');
   });
 
-  it('refuses a cursor from a different query without calling Rally', async () => {
-    const first = structured(await call('search_rally_items', { types: ['story'], pageSize: 5 }));
+  it('L19: a cursor edited to another offset, forged, or taken to another query → -32602 invalid params; no Rally call', async () => {
+    const first = structured(await call('search_rally_items', { types: ['story'], pageSize: 5, order: 'formattedId' }));
+    const sealed = Buffer.from(first.nextCursor as string, 'base64url');
+    const body = sealed.subarray(0, sealed.length - 16).toString('utf8');
+    expect(JSON.parse(body)).toEqual({ v: 2, s: 6, t: 0 });
+    const tag = sealed.subarray(sealed.length - 16);
+    const attempts = {
+      // the same MAC on an edited body: skip ahead to item 50
+      editedOffset: Buffer.concat([Buffer.from(body.replace('"s":6', '"s":50')), tag]).toString('base64url'),
+      // a cursor in the old unkeyed format, as an attacker would write it
+      forgedUnkeyed: Buffer.from(JSON.stringify({ v: 1, s: 40, t: 0, h: 'AAAAAAAAAAAAAAAA' })).toString('base64url'),
+      // a valid body with a guessed tag
+      forgedTag: Buffer.concat([Buffer.from(body), Buffer.alloc(16)]).toString('base64url'),
+      truncated: (first.nextCursor as string).slice(0, -2),
+    };
     h.sandbox.clearRequests();
-    const r = await call('search_rally_items', { types: ['defect'], pageSize: 5, cursor: first.nextCursor });
-    expect(r.isError).toBe(true);
-    expect(textOf(r)).toBe('The cursor belongs to a different search. Repeat the search without a cursor. (Request ID: req-test-1)');
+    for (const [what, cursor] of Object.entries(attempts)) {
+      const err = await call('search_rally_items', { types: ['story'], pageSize: 5, order: 'formattedId', cursor }).then(() => undefined, (e: unknown) => e);
+      expect({ what, code: (err as { code?: number })?.code }).toEqual({ what, code: -32602 });
+      expect((err as Error).message).toMatch(/cursor: The cursor is not valid for this search .*Repeat the search without a cursor\./);
+    }
+    const otherQuery = await call('search_rally_items', { types: ['defect'], pageSize: 5, cursor: first.nextCursor }).then(() => undefined, (e: unknown) => e);
+    expect((otherQuery as { code?: number })?.code).toBe(-32602);
     expect(wsapiRequests(h.sandbox)).toHaveLength(0);
+    // The genuine cursor still opens the next page.
+    const second = structured(await call('search_rally_items', { types: ['story'], pageSize: 5, order: 'formattedId', cursor: first.nextCursor }));
+    expect(second.items).toHaveLength(5);
   });
 
   it('ANDs a valid raw query with the structured filters', async () => {
