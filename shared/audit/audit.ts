@@ -56,7 +56,7 @@ export interface AuditFields {
   readonly grantId?: string;
   readonly count?: number;
   /** rate_limited: which limit tripped, its value, window and the advised wait. */
-  readonly limitKind?: 'agent' | 'user' | 'session';
+  readonly limitKind?: 'agent' | 'user' | 'session' | 'address';
   readonly limit?: number;
   readonly windowSeconds?: number;
   readonly retryAfterSeconds?: number;

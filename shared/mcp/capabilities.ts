@@ -8,7 +8,6 @@ import type { Deps } from '../app/deps.js';
 import { getGrant, recordElicitationSupport } from '../storage/grants.repo.js';
 import { getSession, recordSessionCapabilities } from '../session/sessions.repo.js';
 import type { McpPrincipal } from './auth.js';
-import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 
 export function declaresUrlElicitation(capabilities: unknown): boolean {
   const e = (capabilities as { elicitation?: unknown } | null | undefined)?.elicitation;
@@ -21,15 +20,8 @@ export async function rememberClientCapabilities(deps: Deps, principal: McpPrinc
     await recordElicitationSupport(await deps.db(), principal.token.grantId, url);
     return;
   }
-  // L20: any session id creates a session document here. Over the address limit the hint is not
-  // stored and the handshake still succeeds: the client gets link prompts instead of -32042, and
-  // nothing is written. (/mcp's error mapper has no 429 for a throttled handshake yet.)
-  try {
-    deps.limitAddress('session_initialize');
-  } catch (err) {
-    if (err instanceof AddressThrottledError) return;
-    throw err;
-  }
+  // L20: any session id creates a session document here: an address over its limit gets 429 (respondError).
+  deps.limitAddress('session_initialize');
   await recordSessionCapabilities(await deps.db(), principal.session.hash, url, deps.clock.now());
 }
 

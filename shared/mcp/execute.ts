@@ -26,6 +26,7 @@ import type { Deps } from '../app/deps.js';
 import type { RequestContext } from '../app/request-context.js';
 import type { AuditEvent, AuditFields } from '../audit/audit.js';
 import type { LinkRequiredError } from '../auth/link-required.js';
+import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { recordToolCall } from '../metrics/summary.js';
 import type { Policy } from '../policy/policy.js';
 import { checkRateLimits, type LimitCheck } from '../ratelimit/enforce.js';
@@ -180,8 +181,19 @@ export function createExecution(parts: ExecutionParts): Execution {
       ...(run.rallyObject ? { rallyObject: run.rallyObject } : {}), ...(errCode ? { errCode } : {}),
     });
     recordToolCall(name, outcome, durationMs);
-    if (run.kind === 'link_required') return parts.linkPrompt(run.error);
+    if (run.kind === 'link_required') return linkPromptOrThrottled(name, run.error);
     return { kind: 'result', result: run.result };
+  }
+
+  /** A sign-in prompt writes a connect transaction: an address over its L20 limit gets the rate-limit outcome instead. */
+  async function linkPromptOrThrottled(name: string, err: LinkRequiredError): Promise<ToolOutcome> {
+    try {
+      return await parts.linkPrompt(err);
+    } catch (caught) {
+      if (!(caught instanceof AddressThrottledError)) throw caught;
+      parts.audit('rate_limited', { ...ids, tool: name, limitKind: 'address', limit: caught.limit, windowSeconds: 60, retryAfterSeconds: caught.retryAfterSeconds });
+      return { kind: 'rate_limited', retryAfterSeconds: caught.retryAfterSeconds, message: `${caught.message} ${rid}` };
+    }
   }
 
   return { visibleTools, call };

@@ -17,6 +17,7 @@ import { isUnavailable } from '../http/unavailable.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { authenticate, McpAuthError, type McpPrincipal } from './auth.js';
+import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { buildMcpServer } from './server.js';
 import { anonymousToolList, openExecution } from './execute.js';
 import { toMcpResult } from './mcp-outcome.js';
@@ -179,6 +180,11 @@ export function respondError(ctx: RequestContext, res: Response, err: unknown): 
   if (err instanceof McpAuthError) {
     if (err.wwwAuthenticate) res.set('WWW-Authenticate', err.wwwAuthenticate);
     res.status(err.status).set('Cache-Control', 'no-store').json(jsonRpcError(null, -32001, `${err.publicMessage} (Request ID ${ctx.requestId})`));
+    return;
+  }
+  if (err instanceof AddressThrottledError) {
+    res.status(429).set({ 'Retry-After': String(err.retryAfterSeconds), 'Cache-Control': 'no-store' })
+      .json(jsonRpcError(null, -32000, `${err.message} (Request ID ${ctx.requestId})`, err.data)); // L20
     return;
   }
   if (isUnavailable(err)) {

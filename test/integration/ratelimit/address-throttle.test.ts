@@ -115,19 +115,20 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
       body: JSON.stringify(body),
     });
 
-  it('L20: session-link initialize — past the limit, new sessions from one address create no session document (the handshake still succeeds); another address is unaffected', async () => {
+  it('L20: session-link initialize — past the limit, a new session from one address gets 429 with Retry-After and creates no session document; another address is unaffected', async () => {
     const initialize = (from: string) => mcp(from, initializeBody({ elicitation: { url: {} } }), randomUUID());
     for (let i = 0; i < 2; i++) expect((await initialize('127.0.0.6')).status).toBe(200);
     const before = await countDocs(COLLECTIONS.sessions);
     const throttled = await initialize('127.0.0.6');
-    expect(throttled.status).toBe(200);
-    expect(rpcResult(throttled).result.serverInfo).toBeDefined();
+    expect(throttled.status).toBe(429);
+    expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
+    expect(rpcResult(throttled).error.message).toMatch(/^Too many requests from your network address\. Try again in \d+ s\./);
     expect(await countDocs(COLLECTIONS.sessions)).toBe(before);
     expect((await initialize('127.0.0.7')).status).toBe(200);
     expect(await countDocs(COLLECTIONS.sessions)).toBe(before + 1);
   });
 
-  it('L20: tool calls from unlinked sessions — the 3rd connect link from one address is refused with a clear error and Retry-After data, and stores no connect transaction; another address is unaffected', async () => {
+  it('L20: tool calls from unlinked sessions — the 3rd connect link from one address is refused with a clear tool error (429 + Retry-After on POST /tools), and stores no connect transaction; another address is unaffected', async () => {
     const call = (from: string) => mcp(from, toolCallBody('get_rally_user', {}), randomUUID());
     for (let i = 0; i < 2; i++) {
       const prompt = rpcResult(await call('127.0.0.8'));
@@ -135,9 +136,13 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
     }
     const before = await countDocs(COLLECTIONS.connectTransactions);
     const refused = rpcResult(await call('127.0.0.8'));
-    expect(refused.result).toBeUndefined();
-    expect(refused.error.message).toMatch(/^Too many requests from your network address\. Try again in \d+ s\.$/);
-    expect(refused.error.data).toEqual({ reason: 'rate_limited', retryAfterSeconds: expect.any(Number) });
+    expect(refused.result.isError).toBe(true);
+    expect(refused.result.content[0].text).toMatch(/^Too many requests from your network address\. Try again in \d+ s\./);
+    const rest = await fromAddress('127.0.0.8', stack.mcpUrl.replace(/\/mcp$/, '/tools/get_rally_user'), {
+      method: 'POST', headers: { 'content-type': 'application/json', 'Session-ID': randomUUID() }, body: '{}',
+    });
+    expect(rest.status).toBe(429);
+    expect(Number(rest.headers['retry-after'])).toBeGreaterThan(0);
     expect(await countDocs(COLLECTIONS.connectTransactions)).toBe(before);
     expect(rpcResult(await call('127.0.0.9')).result.content[0].text).toContain('/connect/');
     expect(await countDocs(COLLECTIONS.connectTransactions)).toBe(before + 1);
