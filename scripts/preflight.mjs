@@ -34,6 +34,7 @@ const INSTALL = {
   javaTooOld: (version) => `Java ${version} is too old: the Firestore emulator needs Java ${MIN_JAVA}+ (Debian/Ubuntu: sudo apt-get install default-jre-headless; macOS: brew install --cask temurin)`,
   shellcheck: 'shellcheck not found: the tests lint deploy.sh with it (Debian/Ubuntu: sudo apt-get install shellcheck; macOS: brew install shellcheck)',
   chromiumPath: (path) => `CHROMIUM_PATH=${path} is not an executable file: point it at a Chromium or Chrome binary, or unset it`,
+  chromiumUnpack: (why) => `the bundled Chromium could not be unpacked into node_modules/.cache (${why}): free some disk, or run npm install again`,
   chromiumBroken: (why) => `the bundled Chromium cannot start (${why}): install its libraries (Debian/Ubuntu: sudo apt-get install libnss3)`,
   chromiumNone: (platform) => `no Chromium for the browser tests (the bundled one is for Linux x64 only, this is ${platform}): install one (Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask google-chrome) or set CHROMIUM_PATH`,
 };
@@ -100,7 +101,11 @@ export async function findBrowser({ root = REPO_ROOT, env = process.env, platfor
   if (platform === 'linux' && arch === 'x64') {
     const bundled = bundledChromium(root);
     if (!bundled) return { missingPackage: 'node_modules/@sparticuz/chromium' };
-    return { executable: await unpackChromium(bundled, onUnpack), label: 'bundled Chromium', bundled: true };
+    try {
+      return { executable: await unpackChromium(bundled, onUnpack), label: 'bundled Chromium', bundled: true };
+    } catch (err) {
+      return { problem: INSTALL.chromiumUnpack(err.message) };
+    }
   }
   const found = SYSTEM_BROWSERS.find(isExecutableFile);
   return found ? { executable: found, label: found } : { problem: INSTALL.chromiumNone(`${platform} ${arch}`) };
@@ -118,6 +123,7 @@ function gcloudSdkRoot(gcloud) {
 
 /** The major version a Java install declares in its `release` file, or undefined if it has none. */
 function javaMajor(java) {
+  if (!java) return undefined;
   try {
     const release = readFileSync(join(dirname(dirname(realpathSync(java))), 'release'), 'utf8');
     const version = /^JAVA_VERSION="([^"]+)"/m.exec(release)?.[1];
@@ -173,8 +179,8 @@ export async function preflight(mode, { root = REPO_ROOT, env = process.env, nod
   if (mode === 'test' || !env.FIRESTORE_EMULATOR_HOST) {
     const emulator = emulatorProblems(env, platform);
     problems.push(...emulator);
-    const java = which('java', env);
-    if (!emulator.length) found.push('gcloud with the Firestore emulator', `Java${java ? ` ${javaMajor(java)?.major ?? ''}` : ''}`.trim());
+    const javaVersion = emulator.length ? undefined : javaMajor(which('java', env));
+    if (!emulator.length) found.push('gcloud with the Firestore emulator', javaVersion ? `Java ${javaVersion.major}` : 'Java');
   }
   if (mode === 'test') {
     const browser = await findBrowser({ root, env, platform, arch, onUnpack });
@@ -203,19 +209,21 @@ function chromiumVersion(executable) {
   }
 }
 
-if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const mode = process.argv[2];
+async function main(mode) {
   if (mode !== 'start' && mode !== 'test') {
     process.stderr.write('usage: node scripts/preflight.mjs start|test\n');
-    process.exit(2);
+    return 2;
   }
   const started = process.hrtime.bigint();
   const onUnpack = () => process.stdout.write('preflight: unpacking the bundled Chromium (once, a few seconds)\n');
   const { problems, found } = await preflight(mode, { onUnpack });
   const ms = Number((process.hrtime.bigint() - started) / 1_000_000n);
-  if (problems.length) {
-    for (const line of problems) process.stderr.write(`preflight: ${line}\n`);
-    process.exit(1);
-  }
+  for (const line of problems) process.stderr.write(`preflight: ${line}\n`);
+  if (problems.length) return 1;
   process.stdout.write(`preflight: ok for npm ${mode}: ${found.join(', ')} (${ms} ms)\n`);
+  return 0;
+}
+
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv[2]); // exitCode, not exit(): lets stderr drain into a pipe
 }

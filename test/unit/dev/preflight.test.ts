@@ -135,6 +135,15 @@ describe('preflight of npm test', () => {
       expect(r.lines).toEqual(['preflight: npm packages not installed (no node_modules/@sparticuz/chromium): run npm install']);
     });
 
+    it('when the packed file is damaged: says it could not be unpacked, and leaves no partial binary behind', () => {
+      const machine = fakeMachine((m) => write(join(m.root, 'node_modules/@sparticuz/chromium/bin/chromium.br'), 'not brotli'));
+      const r = run(machine, 'test');
+      expect(r.status).toBe(1);
+      expect(r.lines).toHaveLength(1);
+      expect(r.lines[0]).toMatch(/^preflight: the bundled Chromium could not be unpacked into node_modules\/\.cache \(.+\): free some disk, or run npm install again$/);
+      expect(readdirSync(join(machine.root, 'node_modules/.cache/rally-mcp/chromium-0.0.0-fake'))).toEqual([]);
+    });
+
     it('when a shared library is missing: names the library and how to install it', () => {
       const r = run(fakeMachine((m) => write(join(m.root, 'node_modules/@sparticuz/chromium/bin/chromium.br'),
         brotliCompressSync('#!/bin/sh\necho "chromium: error while loading shared libraries: libnss3.so: cannot open shared object file" >&2\nexit 127\n'))), 'test');
