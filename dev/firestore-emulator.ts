@@ -3,7 +3,8 @@
  * on a free port. Used by `npm start` and by the tests, which never skip it.
  * @module
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { emulatorProblems } from '../scripts/preflight.mjs';
 import { freePort, killGroup, outputClosed, spawnGroup, waitForHttp } from './process-utils.js';
 
 export interface FirestoreEmulator {
@@ -23,23 +24,9 @@ export interface StartEmulatorOptions {
   readonly pickPort?: () => Promise<number>;
 }
 
-/** One-line reason the emulator cannot run here, or undefined if it can. */
+/** One-line reason the emulator cannot run here (the preflight's check), or undefined if it can. */
 export function emulatorPrerequisiteProblem(): string | undefined {
-  const has = (cmd: string, args: string[]) => {
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!has('gcloud', ['--version'])) {
-    return 'gcloud not found: install the Google Cloud CLI and its Firestore emulator (Debian: apt-get install google-cloud-cli google-cloud-cli-firestore-emulator), or set FIRESTORE_EMULATOR_HOST to a running emulator.';
-  }
-  if (!has('java', ['-version'])) {
-    return 'java not found: the Firestore emulator needs a Java runtime (Debian: apt-get install openjdk-17-jre-headless), or set FIRESTORE_EMULATOR_HOST to a running emulator.';
-  }
-  return undefined;
+  return emulatorProblems()[0];
 }
 
 /**

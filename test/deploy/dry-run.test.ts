@@ -332,7 +332,7 @@ describe('deploy.sh rotate-key --dry-run', () => {
 
 describe('deploy.sh is shellcheck-clean', () => {
   it('has no shellcheck findings', () => {
-    // CI must install shellcheck (apt-get install -y shellcheck); a missing binary fails here.
+    // shellcheck is a system package (README, Quick start); the preflight of npm test names it when missing.
     expect(() => execFileSync('shellcheck', ['--severity=style', 'deploy.sh'], { cwd: new URL('../../', import.meta.url), stdio: 'pipe' })).not.toThrow();
   });
 });

@@ -1,10 +1,10 @@
 /**
- * Headless Chromium for tests (system /usr/bin/chromium through playwright-core),
- * and a helper that completes the Rally sandbox sign-in in a page.
+ * Headless Chromium for tests through playwright-core (the bundled Chromium of
+ * @sparticuz/chromium on Linux x64, else a system one: scripts/preflight.mjs
+ * finds it), and a helper that completes the Rally sandbox sign-in in a page.
  */
 import { chromium, type Browser, type Page } from 'playwright-core';
-
-export const CHROMIUM_PATH = '/usr/bin/chromium';
+import { findBrowser } from '../../scripts/preflight.mjs';
 
 /** Flags that keep Chromium offline except for the pages a test opens. */
 export const CHROMIUM_ARGS = [
@@ -13,8 +13,10 @@ export const CHROMIUM_ARGS = [
 ] as const;
 
 /** A fresh headless browser; every context it creates is incognito-like (no shared profile). Close it in afterAll. */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS] });
+export async function launchBrowser(): Promise<Browser> {
+  const browser = await findBrowser();
+  if (!('executable' in browser)) throw new Error('problem' in browser ? browser.problem : `${browser.missingPackage} is missing: run npm install`);
+  return chromium.launch({ executablePath: browser.executable, args: [...CHROMIUM_ARGS] });
 }
 
 export interface SignInOptions {
