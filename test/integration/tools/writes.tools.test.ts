@@ -94,14 +94,14 @@ describe('create_rally_task', () => {
 });
 
 describe('update_rally_item (J7)', () => {
-  it('is annotated destructive', async () => {
+  it('J7: update_rally_item is annotated destructive', async () => {
     const { tools } = await h.mcp.client.listTools();
     expect(tools.find((t) => t.name === 'update_rally_item')?.annotations).toEqual({
       title: 'Update Rally work item', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true,
     });
   });
 
-  it('without confirm returns a preview and writes nothing', async () => {
+  it('J7: without confirm update_rally_item returns a preview and writes nothing', async () => {
     const r = await call('update_rally_item', { id: 'US1', scheduleState: 'Completed', planEstimate: 8 });
     expect(r.isError).toBeFalsy();
     expect(structured(r)).toMatchObject({
