@@ -45,6 +45,9 @@ export interface LoggerOptions {
 export const MAX_LOG_STRING_CHARS = 1000;
 
 const REDACTED = '[redacted]';
+type Replacer = (match: string, ...groups: string[]) => string;
+const mixesCharacterClasses = (m: string): boolean => Number(/[a-z]/.test(m)) + Number(/[A-Z]/.test(m)) + Number(/[0-9]/.test(m)) >= 2;
+
 /**
  * Shapes of our secrets. JOSE compact serialisations: our access tokens (EdDSA
  * JWTs) and sealed blobs (JWE). Opaque base64url runs of 40+ characters:
@@ -54,13 +57,16 @@ const REDACTED = '[redacted]';
  * Not caught by shape: UUID session ids and Rally's 32-hex refresh tokens,
  * which look exactly like the request and trace ids logs must keep.
  */
-const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, string]> = [
-  [/eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}/g, REDACTED],
-  [/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,}/g, REDACTED],
-  [/\b(bearer|basic)\s+[^\s"',;]+/gi, `$1 ${REDACTED}`],
-  [/\b(access_token|refresh_token|id_token|code_verifier|code|client_secret|token|state|password|zsessionid|session-id|x-ms-copilot-session-id|cookie|authorization)(["']?\s*[:=]\s*["']?)[^\s&"',;]+/gi, `$1$2${REDACTED}`],
+const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, Replacer]> = [
+  [/eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}/g, () => REDACTED],
+  // Random data mixes character classes; a long snake_case name or a run of one letter does not.
+  [/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,}/g, (m) => (mixesCharacterClasses(m) ? REDACTED : m)],
+  [/\b(bearer|basic)\s+[^\s"',;]+/gi, (_m, scheme) => `${scheme} ${REDACTED}`],
+  [/\b(access_token|refresh_token|id_token|code_verifier|code|client_secret|token|state|password|zsessionid|session-id|x-ms-copilot-session-id|cookie|authorization)(["']?\s*[:=]\s*["']?)[^\s&"',;]+/gi,
+    (_m, name, separator) => `${name}${separator}${REDACTED}`],
 ];
 
+/** Cuts `text` to MAX_LOG_STRING_CHARS and replaces whatever has the shape of one of our secrets. */
 export function redactSecrets(text: string): string {
   let out = text.length > MAX_LOG_STRING_CHARS ? `${text.slice(0, MAX_LOG_STRING_CHARS)}…` : text;
   for (const [shape, replacement] of SECRET_SHAPES) out = out.replace(shape, replacement);
