@@ -12,6 +12,7 @@ import { createLogger } from '../logging/logger.js';
 import { readBody } from '../http/body.js';
 import { EdgeError, type EdgeAnswer } from '../http/edge-error.js';
 import { registerEdgeAnswer, takeOverFrameworkEdges } from './framework.js';
+import { buildRequestContext } from './request-context.js';
 
 export type Handler = (req: ff.Request, res: ff.Response) => Promise<void> | void;
 
@@ -72,7 +73,8 @@ export function defineFunction(name: string, build: (deps: Deps) => Handler | Pr
         res.destroy();
         return;
       }
-      b.deps.log.info('request_refused', { function: name, errCode: err.code, status: err.status });
+      const { log } = buildRequestContext(req, b.deps.log, b.deps.config.GOOGLE_CLOUD_PROJECT, name);
+      log.info('request_refused', { errCode: err.code, status: err.status });
       if (!req.complete) res.set('Connection', 'close'); // do not read the rest of a body we refused
       options.answerEdgeError(err, req, res);
       return;

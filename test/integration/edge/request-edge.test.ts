@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { freePort, killGroup, spawnGroup, waitForHttp } from '../../../dev/process-utils.js';
 
 /** Small, so size cases stay fast; the gate reads MAX_BODY_BYTES from config like any deployment. */
 const MAX_BODY_BYTES = 65_536;
@@ -233,6 +234,42 @@ describe('requests that fail before the handlers (issue 22)', () => {
     expectSurfaceAnswer(await post(stack, '/.well-known/oauth-protected-resource/%ff%', '', {}), 'oauth-json', 400);
     await settleLogs(stack);
     expectCleanLogs(stack, from, [linkId]);
+  });
+
+  it('M1/M4/M6 under functions-framework\'s own CLI, as Cloud Functions gen2 starts our main (`functions-framework --target=authorization`): our answers; everything printed, the framework\'s own lines included, is JSON without the secret', async () => {
+    const port = await freePort();
+    const root = new URL('../../..', import.meta.url).pathname;
+    const lines: string[] = [];
+    const child = spawnGroup(process.execPath, ['--import', 'tsx', `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, '--target=authorization', `--source=${root}functions/index.ts`], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...stack.serverEnv, FUNCTION_TARGET: 'authorization', PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (b: Buffer) => lines.push(...b.toString().split('\n').filter((l) => l.trim()));
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${url}/.well-known/oauth-authorization-server`, { child, timeoutMs: 60_000 });
+      const cli = { ...stack, url } as TestStack;
+      const secret = refreshToken();
+      expectSurfaceAnswer(await post(cli, '/token', `{"grant_type":"refresh_token","refresh_token":"${secret}",}`, { 'content-type': 'application/json' }), 'oauth-json', 400);
+      expectSurfaceAnswer(await post(cli, '/register', gzipSync(`{"client_name":"${secret}"}`), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 'oauth-json', 415);
+      expectSurfaceAnswer(await post(cli, '/register', nested(10_000, `"${secret}"`), { 'content-type': 'application/json' }), 'oauth-json', 400);
+      expectSurfaceAnswer(await post(cli, '/consent', `csrf=${secret}%zz`, { 'content-type': 'application/x-www-form-urlencoded' }), 'page', 400);
+      expectSurfaceAnswer(await post(cli, `/connect/${secret}%zz`, '', {}), 'page', 400);
+      expect((await post(cli, '/register', JSON.stringify({ client_name: 'cli', redirect_uris: ['http://127.0.0.1:4000/cb'], token_endpoint_auth_method: 'none' }), { 'content-type': 'application/json' })).status).toBe(201);
+      await new Promise((r) => setTimeout(r, 300)); // the child's last lines
+      expect(lines.some((l) => l.includes('request_refused'))).toBe(true);
+      // Outside production the framework prints "Serving function..." with console.log: routed through our logger.
+      expect(lines.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ event: 'console_output', message: 'Serving function...' }));
+      for (const line of lines) {
+        expect({ line, json: (() => { try { return typeof JSON.parse(line) === 'object'; } catch { return false; } })() }).toEqual({ line, json: true });
+        expect(line).not.toContain(secret);
+      }
+    } finally {
+      await killGroup(child);
+    }
   });
 
   it('property: generated malformed bodies carrying a generated secret, to every endpoint of every function → only our mappers answer, the stack keeps answering, and no log line holds a secret or a raw control character', async () => {
