@@ -45,6 +45,8 @@ export interface LoggerOptions {
 export const MAX_LOG_STRING_CHARS = 1000;
 
 const REDACTED = '[redacted]';
+/** Nothing shorter can hold a shape below: `Bearer ` + 16, `token=` + a 22-character session id, 40 opaque characters. */
+const SHORTEST_REDACTABLE_CHARS = 23;
 type Replacer = (match: string, ...groups: string[]) => string;
 const mixesCharacterClasses = (m: string): boolean => Number(/[a-z]/.test(m)) + Number(/[A-Z]/.test(m)) + Number(/[0-9]/.test(m)) >= 2;
 
@@ -68,6 +70,7 @@ const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, Replacer]> = [
 
 /** Cuts `text` to MAX_LOG_STRING_CHARS and replaces whatever has the shape of one of our secrets. */
 export function redactSecrets(text: string): string {
+  if (text.length < SHORTEST_REDACTABLE_CHARS) return text; // most values are short labels: skip the regexes
   let out = text.length > MAX_LOG_STRING_CHARS ? `${text.slice(0, MAX_LOG_STRING_CHARS)}…` : text;
   for (const [shape, replacement] of SECRET_SHAPES) out = out.replace(shape, replacement);
   return out;
