@@ -55,7 +55,7 @@ function readCapped(req: Request, maxBytes: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     const cleanup = () => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
       total += chunk.length;
@@ -75,8 +75,8 @@ function readCapped(req: Request, maxBytes: number): Promise<Buffer> {
       cleanup();
       reject(err);
     };
-    const onAborted = () => onError(new Error('request aborted'));
-    req.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted);
+    const onClose = () => onError(new Error('request closed before its body ended')); // 'end' would have removed this listener
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
 }
 
