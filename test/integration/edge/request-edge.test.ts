@@ -225,6 +225,21 @@ describe('requests that fail before the handlers (issue 22)', () => {
     expectCleanLogs(stack, from, []);
   });
 
+  it('M6: a client that hangs up halfway through its body → the read ends (request_aborted), nothing answers 500, the function keeps answering', async () => {
+    const from = stack.logs.length;
+    const req = httpRequest(`${stack.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '10000' } });
+    req.on('error', () => {});
+    req.write('grant_type=refresh_token&refresh_token=');
+    await new Promise((r) => setTimeout(r, 200));
+    req.destroy();
+    const deadline = Date.now() + 5000;
+    while (!stack.logs.slice(from).some((l) => JSON.parse(l).event === 'request_aborted')) {
+      if (Date.now() > deadline) throw new Error('request_aborted was never logged');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expectSurfaceAnswer(await post(stack, '/token', '{', { 'content-type': 'application/json' }), 'oauth-json', 400);
+  });
+
   it('M6: a path the framework\'s router cannot decode (/tools/%E0%A4%A, /connect/<id>%zz) → the surface\'s 400, and the path is not logged', async () => {
     const from = stack.logs.length;
     const linkId = refreshToken();
