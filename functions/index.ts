@@ -16,6 +16,10 @@ const compileCache = new URL('../.compile-cache', import.meta.url).pathname;
 if (existsSync(compileCache)) enableCompileCache(compileCache);
 
 const { functionTarget } = await import('../shared/config/config.js');
+// One logger for everything this process prints: what the framework and libraries print on their
+// own (crash handler, Express's final handler) becomes a JSON line without request data.
+const { createLogger, routeConsoleToLogger } = await import('../shared/logging/logger.js');
+routeConsoleToLogger(createLogger());
 
 const ENTRIES: Record<string, () => Promise<unknown>> = {
   mcp: () => import('./mcp/index.js'),

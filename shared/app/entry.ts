@@ -1,13 +1,18 @@
 /**
  * Wiring shared by the four function entries: build dependencies once per
- * instance, build the handler once, and turn a failed start-up into a clean
- * 503 rather than a stack trace.
+ * instance, build the handler once, turn a failed start-up into a clean 503
+ * rather than a stack trace, and read every request body ourselves, answering
+ * a body we refuse in the function's own error shape before its handler runs.
  * @module
  */
 import * as ff from '@google-cloud/functions-framework';
 import { getDeps, type Deps } from './deps.js';
 import { ConfigError } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
+import { readBody } from '../http/body.js';
+import { EdgeError, type EdgeAnswer } from '../http/edge-error.js';
+import { registerEdgeAnswer, takeOverFrameworkEdges } from './framework.js';
+import { buildRequestContext } from './request-context.js';
 
 export type Handler = (req: ff.Request, res: ff.Response) => Promise<void> | void;
 
@@ -24,20 +29,30 @@ function leaveFrameworkDomain(): void {
   (process as { domain?: { exit(): void } | null }).domain?.exit();
 }
 
-export function defineFunction(
-  name: string,
-  build: (deps: Deps) => Handler | Promise<Handler>,
-  loadDeps: () => Promise<Deps> = getDeps,
-): ff.HttpFunction {
-  let handler: Promise<Handler> | undefined;
+export interface FunctionOptions {
+  /** Answers a request refused before the handler (bad body or URL) in this function's error shape. */
+  readonly answerEdgeError: EdgeAnswer;
+  readonly loadDeps?: () => Promise<Deps>;
+}
+
+interface Built {
+  readonly deps: Deps;
+  readonly handler: Handler;
+}
+
+export function defineFunction(name: string, build: (deps: Deps) => Handler | Promise<Handler>, options: FunctionOptions): ff.HttpFunction {
+  takeOverFrameworkEdges();
+  registerEdgeAnswer(name, options.answerEdgeError);
+  const loadDeps = options.loadDeps ?? getDeps;
+  let built: Promise<Built> | undefined;
   const fn: ff.HttpFunction = async (req, res) => {
     leaveFrameworkDomain();
-    let h: Handler;
+    let b: Built;
     try {
-      h = await (handler ??= loadDeps()
-        .then(build)
+      b = await (built ??= loadDeps()
+        .then(async (deps) => ({ deps, handler: await build(deps) }))
         .catch((err: unknown) => {
-          handler = undefined;
+          built = undefined;
           throw err;
         }));
     } catch (err) {
@@ -50,7 +65,28 @@ export function defineFunction(
       res.status(503).set('Cache-Control', 'no-store').json({ error: 'temporarily_unavailable', error_description: 'The service is starting or misconfigured. Try again shortly.' });
       return;
     }
-    await h(req, res);
+    try {
+      await readBody(req, { maxBytes: b.deps.config.MAX_BODY_BYTES });
+    } catch (err) {
+      if (!(err instanceof EdgeError)) {
+        b.deps.log.info('request_aborted', { function: name }); // the client went away mid-body
+        res.destroy();
+        return;
+      }
+      const { log } = buildRequestContext(req, b.deps.log, b.deps.config.GOOGLE_CLOUD_PROJECT, name);
+      log.info('request_refused', { errCode: err.code, status: err.status });
+      if (!req.complete) res.set('Connection', 'close'); // do not read the rest of a body we refused
+      options.answerEdgeError(err, req, res);
+      return;
+    }
+    try {
+      await b.handler(req, res);
+    } catch (err) {
+      // Handlers map their own errors; this only keeps a bug's message out of the framework's crash page.
+      b.deps.log.error('function_failed', { function: name, errName: err instanceof Error ? err.name : typeof err });
+      if (res.headersSent) res.destroy();
+      else res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error' });
+    }
   };
   ff.http(name, fn);
   return fn;

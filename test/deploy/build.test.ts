@@ -48,7 +48,8 @@ function loadMain(target: string): { registered: string[]; cacheDir: string | un
       try { ff.getTestServer(n); return true; } catch { return false; }
     });
     const ourModules = loaded.filter((u) => u.includes(${JSON.stringify(`${dir}/dist/`)})).map((u) => u.slice(${JSON.stringify(`file://${dir}/dist/`)}.length));
-    console.log(JSON.stringify({ registered, cacheDir: getCompileCacheDir(), ourModules }));
+    // stdout, not console.log: main routes console output through the product's logger
+    process.stdout.write(JSON.stringify({ registered, cacheDir: getCompileCacheDir(), ourModules }) + '\\n');
     process.exit(0);`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], {
     cwd: dir,

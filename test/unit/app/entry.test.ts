@@ -8,6 +8,11 @@ import * as ff from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { defineFunction } from '../../../shared/app/entry.js';
 import type { Deps } from '../../../shared/app/deps.js';
+import { answerOAuthJsonEdgeError } from '../../../shared/oauth/edge-answer.js';
+import { silentLogger } from '../../../shared/logging/logger.js';
+
+/** Just what the wrapper itself reads from Deps. */
+const stubDeps = { config: { MAX_BODY_BYTES: 1_000_000 }, log: silentLogger } as unknown as Deps;
 
 const domainNow = () => (process as { domain?: unknown }).domain ?? null;
 
@@ -28,7 +33,7 @@ describe('defineFunction', () => {
       const before = domainNow() !== null;
       await new Promise((r) => setTimeout(r, 1));
       res.json({ domain: before || domainNow() !== null });
-    }, async () => ({}) as Deps);
+    }, { answerEdgeError: answerOAuthJsonEdgeError, loadDeps: async () => stubDeps });
 
     const plain = await serve('entry-test-plain');
     const ours = await serve('entry-test-ours');
@@ -43,10 +48,13 @@ describe('defineFunction', () => {
 
   it('dependencies that fail to load → 503 temporarily_unavailable, and the next request tries again', async () => {
     let attempts = 0;
-    defineFunction('entry-test-broken', () => (_req, res) => void res.json({ ok: true }), async () => {
-      attempts++;
-      if (attempts === 1) throw new Error('Secret Manager unreachable');
-      return {} as Deps;
+    defineFunction('entry-test-broken', () => (_req, res) => void res.json({ ok: true }), {
+      answerEdgeError: answerOAuthJsonEdgeError,
+      loadDeps: async () => {
+        attempts++;
+        if (attempts === 1) throw new Error('Secret Manager unreachable');
+        return stubDeps;
+      },
     });
     const s = await serve('entry-test-broken');
     try {
