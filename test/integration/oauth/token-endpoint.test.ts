@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { answerAuthorizationEdgeError } from '../../../shared/oauth/edge-answer.js';
 import { defineFunction } from '../../../shared/app/entry.js';
 import { createAuthorizationHandler } from '../../../shared/oauth/authorization-server.js';
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
@@ -20,7 +21,7 @@ const GRACE_SECONDS = 60;
 async function serveWithClock(stack: TestStack, name: string) {
   const clock = { offsetSeconds: 0, now: () => new Date(Date.now() + clock.offsetSeconds * 1000) };
   const deps = depsFor(stack, {}, clock);
-  defineFunction(name, createAuthorizationHandler, async () => deps);
+  defineFunction(name, createAuthorizationHandler, { answerEdgeError: answerAuthorizationEdgeError, loadDeps: async () => deps });
   const fn = getTestServer(name);
   const server: Server = createServer((req, res) => fn.emit('request', req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
