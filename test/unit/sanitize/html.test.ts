@@ -1,4 +1,5 @@
 import { htmlToText, safeHttpUrl, styleHides } from '../../../shared/sanitize/html.js';
+import { unescapeCss } from '../../../shared/sanitize/css.js';
 
 const clean = (html: string, max = 4000) => htmlToText(html, max);
 
@@ -145,5 +146,70 @@ describe('safeHttpUrl', () => {
     [undefined, undefined],
   ])('%j → %j', (raw, expected) => {
     expect(safeHttpUrl(raw)).toBe(expected);
+  });
+});
+
+describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
+  it.each([
+    ['a hex escape with a space', 'display:\\6e one'],
+    ['a six-digit hex escape', 'display:\\00006eone'],
+    ['an escaped letter', 'disp\\lay:none'],
+    ['an escaped property name', 'di\\73 play:none'],
+    ['visibility with a hex escape', 'visibility:\\68 idden'],
+    ['a comment inside the declaration', 'display:/**/none'],
+    ['uppercase and !important', 'DISPLAY:NONE!IMPORTANT'],
+    ['content-visibility', 'content-visibility:hidden'],
+    ['opacity 0.01', 'opacity:0.01'],
+    ['opacity 0.0', 'opacity:0.0'],
+    ['opacity 1%', 'opacity:1%'],
+    ['negative opacity', 'opacity:-1'],
+    ['opacity through calc()', 'opacity:calc(0)'],
+    ['font-size 0', 'font-size:0'],
+    ['font-size 0.1px', 'font-size:0.1px'],
+    ['font-size 1px', 'font-size:1px'],
+    ['font-size 0.2em', 'font-size:0.2em'],
+    ['the font shorthand', 'font:0/0 a'],
+    ['an escaped font-size', 'font-size:\\31 px'],
+    ['off-screen left', 'position:absolute;left:-9999px'],
+    ['off-screen top', 'position:absolute;top:-10000px'],
+    ['off-screen right', 'position:absolute;right:99999px'],
+    ['text-indent', 'text-indent:-9999px'],
+    ['a negative margin in em', 'margin-left:-100em'],
+    ['translate', 'transform:translateX(-9999px)'],
+    ['scale', 'transform:scale(0)'],
+    ['clip rect', 'position:absolute;clip:rect(0 0 0 0)'],
+    ['clip-path', 'clip-path:inset(50%)'],
+    ['zero width with overflow hidden', 'width:0;overflow:hidden'],
+    ['one pixel high with overflow hidden', 'height:1px;overflow:hidden'],
+    ['transparent color', 'color:transparent'],
+    ['a zero-alpha color', 'color:rgba(0,0,0,0)'],
+    ['zoom', 'zoom:0.01'],
+  ])('L8: %s (%s)', (_name, style) => {
+    expect(clean(`<p>ok <span style="${style.replace(/"/g, '&quot;')}">secret</span></p>`)).toBe('ok');
+  });
+
+  it('L8: effects add up down the tree: half-size inside half-size, faint inside faint', () => {
+    expect(clean('<div style="font-size:0.3em"><span style="font-size:0.5em">secret</span></div>ok')).toBe('ok');
+    expect(clean('<div style="opacity:0.3"><p style="opacity:0.3">secret</p></div>ok')).toBe('ok');
+    expect(clean('<div style="transform:scale(0.5)"><p style="font-size:8px">secret</p></div>ok')).toBe('ok');
+  });
+
+  it('L8: the hidden attribute, in any form', () => {
+    expect(clean('<p hidden="until-found">secret</p><p HIDDEN>secret</p>ok')).toBe('ok');
+  });
+
+  it('L8: ordinary Office and Rally styling stays visible', () => {
+    const html = '<p style="margin-left:.5in;text-indent:-.25in;font-size:11.0pt;font-family:&quot;Calibri&quot;,sans-serif">one</p>' +
+      '<p style="color:#333;background-color:#fff;opacity:.9;font-size:x-small">two</p><p style="margin:0 0 0 36pt;width:60%">three</p>';
+    expect(clean(html)).toBe('one\n\ntwo\n\nthree');
+  });
+});
+
+describe('unescapeCss (CSS Syntax Level 3 §4.3.7)', () => {
+  it.each([
+    ['\\6e one', 'none'], ['\\6E\r\none', 'none'], ['\\00006eone', 'none'], ['\\6e\tone', 'none'], ['\\l', 'l'], ['\\0 x', '\ufffdx'],
+    ['\\d800 x', '\ufffdx'], ['\\110000 x', '\ufffdx'], ['x\\', 'x\ufffd'], ['a/* c */b', 'ab'], ['a/* open', 'a'], ['\\1F600 x', '😀x'],
+  ])('%j → %j', (css, expected) => {
+    expect(unescapeCss(css)).toBe(expected);
   });
 });
