@@ -12,9 +12,14 @@ export interface Rendering {
   readonly fontPx: number;
   readonly opacity: number;
   readonly scale: number;
+  /** Some ancestor (or the element) clips overflow / is sized below MIN_BOX_PX: together they clip its content away. */
+  readonly clipsOverflow: boolean;
+  readonly tinyBox: boolean;
+  /** How far right of the container's left edge content starts (negative: pulled towards or past the edge). */
+  readonly offsetXPx: number;
 }
 
-export const ROOT_RENDERING: Rendering = { fontPx: 16, opacity: 1, scale: 1 };
+export const ROOT_RENDERING: Rendering = { fontPx: 16, opacity: 1, scale: 1, clipsOverflow: false, tinyBox: false, offsetXPx: 0 };
 
 /** Below these, text counts as hidden (tests use the same numbers against Chromium). */
 export const MIN_VISIBLE_FONT_PX = 6;
@@ -188,6 +193,8 @@ export interface StyleVerdict {
    * a large negative inline margin or spacing moves everything that follows with it.
    */
   readonly shiftsFollowing: boolean;
+  /** Negative inline margins: how far the content after this element (on the same line) moves left. */
+  readonly lineShiftPx: number;
   /** What this element passes to its children. */
   readonly rendering: Rendering;
 }
@@ -205,11 +212,22 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
     return size === undefined ? px : Math.min(px ?? Infinity, fontSizePx(size, parent.fontPx));
   }, undefined as number | undefined) ?? parent.fontPx;
   let shiftsFollowing = false;
-  let clipsOverflow = false;
-  let tinyBox = false;
+  let offsetXPx = parent.offsetXPx;
+  let lineShiftPx = 0;
+  // With escapes or comments our reading may differ from the browser's (it drops "3\36pt"),
+  // so a value that would move text back into view is only trusted from a plain style.
+  const isPlain = !/\\|\/\*/.test(style);
+  const px = (token: string | undefined): number => {
+    const v = token === undefined ? 0 : lengthPx(token, fontPx, 1920, 1920) ?? 0;
+    return isPlain ? v : Math.min(0, v);
+  };
+  let clipsOverflow = parent.clipsOverflow;
+  let tinyBox = parent.tinyBox; // an auto-sized child of a tiny box is tiny too
   for (const [prop, value] of decls) {
     switch (prop) {
       case 'display': hidden ||= value === 'none'; break;
+      // Out of flow inside a clipping ancestor: the ancestor may shrink to nothing around it.
+      case 'position': hidden ||= parent.clipsOverflow && value !== 'static' && value !== 'relative' && !KEEPS_PARENT.has(value); break;
       case 'visibility': hidden ||= value === 'hidden' || value === 'collapse'; break;
       case 'content-visibility': hidden ||= value === 'hidden'; break;
       case 'opacity': opacity = Math.min(opacity, parent.opacity * Math.max(0, KEEPS_PARENT.has(value) ? 1 : numberOrPercent(value) ?? 0)); break;
@@ -231,17 +249,26 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
         const pulls = value.split(' ').some((v) => offscreen(v, fontPx, false));
         hidden ||= pulls;
         shiftsFollowing ||= pulls;
+        const m = px(value.split(' ')[0]);
+        if (prop === 'margin-left' || prop === 'margin-inline-start' || prop === 'margin-inline') offsetXPx += m;
+        if (prop.startsWith('margin')) lineShiftPx += Math.min(0, m);
         break;
       }
+      case 'padding-left': case 'padding-inline-start': offsetXPx += Math.max(0, px(value)); break;
+      case 'padding': offsetXPx += Math.max(0, px(boxSides(value)[3])); break;
       case 'left': case 'top': case 'margin-top': case 'text-indent':
       case 'inset-inline-start': case 'inset-block-start': case 'margin-block-start':
-        hidden ||= offscreen(value.split(' ')[0] ?? '', fontPx, false); break;
+        hidden ||= offscreen(value.split(' ')[0] ?? '', fontPx, false);
+        if (prop === 'left' || prop === 'text-indent' || prop === 'inset-inline-start') offsetXPx += px(value.split(' ')[0]);
+        break;
       case 'right': case 'bottom': case 'inset-inline-end': case 'inset-block-end':
         hidden ||= offscreen(value, fontPx, true); break;
       case 'margin': case 'inset': {
         const [t, r, b, l] = boxSides(value);
         hidden ||= offscreen(t, fontPx, false) || offscreen(l, fontPx, false) || (prop === 'inset' && (offscreen(r, fontPx, true) || offscreen(b, fontPx, true)));
         shiftsFollowing ||= prop === 'margin' && (offscreen(l, fontPx, false) || offscreen(r, fontPx, false));
+        offsetXPx += px(l);
+        if (prop === 'margin') lineShiftPx += Math.min(0, px(l)) + Math.min(0, px(r));
         break;
       }
       case 'overflow': case 'overflow-x': case 'overflow-y': case 'overflow-clip-margin':
@@ -254,8 +281,17 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
     }
   }
   hidden ||= (clipsOverflow && tinyBox) || opacity < MIN_VISIBLE_OPACITY || fontPx * scale < MIN_VISIBLE_FONT_PX;
-  return { hidden: hidden || shiftsFollowing, shiftsFollowing, rendering: { fontPx, opacity, scale } };
+  return {
+    hidden: hidden || shiftsFollowing, shiftsFollowing, lineShiftPx, rendering: { fontPx, opacity, scale, clipsOverflow, tinyBox, offsetXPx },
+  };
 }
+
+// A glyph is at least this wide (in em): underestimating text width can only drop more.
+const MIN_GLYPH_EM = 0.25;
+
+/** True when text of `chars` visible characters, starting `offsetPx` from the left edge, ends before it. */
+export const endsOffLeft = (chars: number, offsetPx: number, r: Rendering): boolean =>
+  offsetPx < 0 && offsetPx + chars * r.fontPx * r.scale * MIN_GLYPH_EM <= 0;
 
 /** True when an inline style hides its element's text for a parent at the defaults. */
 export const styleHides = (style: string): boolean => applyStyle(style, ROOT_RENDERING).hidden;

@@ -7,7 +7,7 @@
 import { parseFragment } from 'parse5';
 import { adapter } from 'parse5-htmlparser2-tree-adapter';
 import { isTag, isText, type ChildNode, type Element } from 'domhandler';
-import { applyStyle, ROOT_RENDERING, type Rendering, type StyleVerdict } from './css.js';
+import { applyStyle, endsOffLeft, ROOT_RENDERING, type Rendering, type StyleVerdict } from './css.js';
 import { cleanMultiline, stripInvisible } from './text.js';
 
 export { styleHides } from './css.js';
@@ -44,8 +44,8 @@ const SENTINELS = /[\u0001\u0002\u0003]/g;
  */
 function look(el: Element, parent: Rendering): StyleVerdict {
   const a = el.attribs;
-  if ('hidden' in a || (a['aria-hidden'] ?? '').trim().toLowerCase() === 'true') return { hidden: true, shiftsFollowing: false, rendering: parent };
-  return a.style === undefined ? { hidden: false, shiftsFollowing: false, rendering: parent } : applyStyle(a.style, parent);
+  if ('hidden' in a || (a['aria-hidden'] ?? '').trim().toLowerCase() === 'true') return { hidden: true, shiftsFollowing: false, lineShiftPx: 0, rendering: parent };
+  return a.style === undefined ? { hidden: false, shiftsFollowing: false, lineShiftPx: 0, rendering: parent } : applyStyle(a.style, parent);
 }
 
 /** An absolute http(s) URL with credentials removed, or undefined. */
@@ -67,10 +67,19 @@ export function safeHttpUrl(raw: string | undefined): string | undefined {
 interface WalkState {
   rendering: Rendering;
   /** Shared by the inline content of one line: set once something pulls the rest of the line off screen. */
-  line: { shifted: boolean };
+  line: { shifted: boolean; offsetPx: number };
   listDepth: number;
   inPre: boolean;
   inCell: boolean;
+}
+
+/** True when some inline descendant pulls the rest of the line away (checked for elements we skip). */
+function inlineShiftWithin(el: Element, rendering: Rendering): boolean {
+  return el.children.some((c) => {
+    if (!isTag(c) || STARTS_LINE.has(c.name.toLowerCase())) return false;
+    const verdict = look(c, rendering);
+    return verdict.shiftsFollowing || inlineShiftWithin(c, verdict.rendering);
+  });
 }
 
 function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): void {
@@ -78,6 +87,7 @@ function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): v
     if (isText(node)) {
       if (state.line.shifted) continue;
       let t = stripInvisible(node.data).replace(SENTINELS, '');
+      if (endsOffLeft(t.replace(/\s/g, '').length, state.rendering.offsetXPx + state.line.offsetPx, state.rendering)) continue;
       if (!state.inPre || state.inCell) t = t.replace(/\s+/g, ' ');
       // inside <pre>, source newlines are hard newlines and survive as-is
       out.push(t);
@@ -88,12 +98,15 @@ function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): v
     if (DROPPED.has(name) || (state.line.shifted && !STARTS_LINE.has(name))) continue;
     const verdict = look(node, state.rendering);
     if (STARTS_LINE.has(name)) {
-      if (!verdict.hidden) walkElement(node, name, { ...state, rendering: verdict.rendering, line: { shifted: false } }, out);
+      if (!verdict.hidden) walkElement(node, name, { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 } }, out);
       state.line.shifted = false; // what follows a block (or <br>) starts on a new line
+      state.line.offsetPx = 0;
       continue;
     }
-    if (verdict.shiftsFollowing) state.line.shifted = true; // e.g. an inline span with margin-left:-9999px
+    // e.g. an inline span with margin-left:-9999px; a hidden span (clip-path, opacity) still takes part in layout
+    if (verdict.shiftsFollowing || (verdict.hidden && inlineShiftWithin(node, verdict.rendering))) state.line.shifted = true;
     if (!verdict.hidden) walkElement(node, name, { ...state, rendering: verdict.rendering }, out);
+    state.line.offsetPx += verdict.lineShiftPx;
   }
 }
 
@@ -137,7 +150,7 @@ function walkElement(el: Element, name: string, state: WalkState, out: string[])
         .filter(({ verdict }) => !verdict.hidden);
       const rendered = cells.map(({ cell, verdict }) => {
         const parts: string[] = [];
-        textOf(cell.children, { ...state, rendering: verdict.rendering, line: { shifted: false }, inCell: true }, parts);
+        textOf(cell.children, { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 }, inCell: true }, parts);
         return parts.join('').replace(SENTINELS, ' ').replace(/\s+/g, ' ').trim();
       });
       out.push(NL, rendered.join(' | '), NL);
@@ -178,7 +191,7 @@ export function htmlToText(html: string, maxChars: number): string {
   // elements, foster parenting), so "hidden" is decided on the tree a browser would render.
   const doc = parseFragment(html, { treeAdapter: adapter });
   const out: string[] = [];
-  textOf(doc.children, { rendering: ROOT_RENDERING, line: { shifted: false }, listDepth: 0, inPre: false, inCell: false }, out);
+  textOf(doc.children, { rendering: ROOT_RENDERING, line: { shifted: false, offsetPx: 0 }, listDepth: 0, inPre: false, inCell: false }, out);
   const text = out
     .join('')
     .replace(/[\u0001\u0003][\u0001\u0003 \t]*/g, (run) => (run.includes(PARA) ? '\n\n' : '\n'))

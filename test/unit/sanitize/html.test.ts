@@ -194,6 +194,18 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
     expect(clean('<div style="transform:scale(0.5)"><p style="font-size:8px">secret</p></div>ok')).toBe('ok');
   });
 
+  it('L8: classes Chromium showed us: a margin that drags the rest of the line, mis-nested tags, clipping set on an ancestor', () => {
+    expect(clean('<p><span style="margin-left:-9999px">a</span> secret <b>secret</b></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="clip-path:inset(50%)"><span style="margin-left:-9999px">a</span></span> secret</p>ok')).toBe('ok');
+    // A browser closes the <p> at the inner <p> and re-opens <b style=display:none> around what follows.
+    expect(clean('<p><b style="display:none"><span><p>secret</p> secret</span> secret</b></p>ok')).toBe('ok');
+    expect(clean('<div style="width:0"><div style="overflow:hidden">secret</div></div>ok')).toBe('ok');
+    expect(clean('<span style="transform:rotate(10deg);display:block">secret</span>ok')).toBe('ok');
+    expect(clean('<div style="margin-left:-0.25in"><span style="zoom:0.5">secret</span></div>ok')).toBe('ok'); // small text, small pull
+    expect(clean('<div style="text-indent:-24px;margin-left:3\\000036pt">secret</div>ok')).toBe('ok'); // Chromium drops "3\\36pt"
+    expect(clean('<span style="overflow:hidden;position:absolute"><span style="position:absolute">secret</span></span>ok')).toBe('ok');
+  });
+
   it('L8: the hidden attribute, in any form', () => {
     expect(clean('<p hidden="until-found">secret</p><p HIDDEN>secret</p>ok')).toBe('ok');
   });
