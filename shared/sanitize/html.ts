@@ -1,12 +1,16 @@
 /**
  * Rally rich text (Description, Notes, discussion posts) to readable plain
- * text. Parses with htmlparser2 into a domhandler tree and walks it, keeping
- * only visible text (security cases J1, J3, J4).
+ * text. Parses with parse5 (the WHATWG algorithm) into a domhandler tree and walks it, keeping
+ * only visible text (security cases J1, J3, J4, L8).
  * @module
  */
-import { parseDocument } from 'htmlparser2';
+import { parseFragment } from 'parse5';
+import { adapter } from 'parse5-htmlparser2-tree-adapter';
 import { isTag, isText, type ChildNode, type Element } from 'domhandler';
+import { applyStyle, endsOffLeft, ROOT_RENDERING, type Rendering, type StyleVerdict } from './css.js';
 import { cleanMultiline, stripInvisible } from './text.js';
+
+export { styleHides } from './css.js';
 
 /** Elements whose whole subtree is never shown. */
 const DROPPED = new Set([
@@ -23,6 +27,8 @@ const BLOCK = new Set([
 ]);
 /** Elements that get a blank line around them. */
 const PARAGRAPH = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
+/** Elements whose content starts a new line box, so a shift before them does not reach it. */
+const STARTS_LINE = new Set([...BLOCK, ...PARAGRAPH, 'br', 'li', 'tr', 'td', 'th']);
 
 // Sentinels for structure. Text nodes are stripped of every control character first,
 // so Rally content can never forge one.
@@ -31,31 +37,15 @@ const INDENT = '\u0002'; // one level of list indentation
 const PARA = '\u0003'; // paragraph break: a run containing one is a blank line
 const SENTINELS = /[\u0001\u0002\u0003]/g;
 
-const HIDING_STYLE: ReadonlyArray<(prop: string, value: string) => boolean> = [
-  (p, v) => p === 'display' && v === 'none',
-  (p, v) => p === 'visibility' && (v === 'hidden' || v === 'collapse'),
-  (p, v) => p === 'font-size' && /^0*(\.0*)?([a-z%]+)?$/.test(v),
-  (p, v) => p === 'opacity' && /^0*(\.0*)?%?$/.test(v),
-];
-
-/** True when inline style hides the element (display:none, visibility:hidden, font-size:0, opacity:0). */
-export function styleHides(style: string): boolean {
-  const decls = style.replace(/\/\*[\s\S]*?\*\//g, '').toLowerCase().split(';');
-  for (const decl of decls) {
-    const idx = decl.indexOf(':');
-    if (idx < 0) continue;
-    const prop = decl.slice(0, idx).replace(/\s+/g, '');
-    const value = decl.slice(idx + 1).replace(/!\s*important/g, '').replace(/\s+/g, '');
-    if (HIDING_STYLE.some((hides) => hides(prop, value))) return true;
-  }
-  return false;
-}
-
-function isHidden(el: Element): boolean {
+/**
+ * Whether an element is hidden, and what it passes to its children. `hidden` hides in
+ * every browser; aria-hidden text is visible but explicitly not meant for assistive
+ * readers, and the model reads like one, so it is dropped too.
+ */
+function look(el: Element, parent: Rendering): StyleVerdict {
   const a = el.attribs;
-  if ('hidden' in a) return true;
-  if ((a['aria-hidden'] ?? '').trim().toLowerCase() === 'true') return true;
-  return a.style !== undefined && styleHides(a.style);
+  if ('hidden' in a || (a['aria-hidden'] ?? '').trim().toLowerCase() === 'true') return { hidden: true, shiftsFollowing: false, lineShiftPx: 0, rendering: parent };
+  return a.style === undefined ? { hidden: false, shiftsFollowing: false, lineShiftPx: 0, rendering: parent } : applyStyle(a.style, parent);
 }
 
 /** An absolute http(s) URL with credentials removed, or undefined. */
@@ -75,15 +65,29 @@ export function safeHttpUrl(raw: string | undefined): string | undefined {
 }
 
 interface WalkState {
+  rendering: Rendering;
+  /** Shared by the inline content of one line: set once something pulls the rest of the line off screen. */
+  line: { shifted: boolean; offsetPx: number };
   listDepth: number;
   inPre: boolean;
   inCell: boolean;
 }
 
+/** True when some inline descendant pulls the rest of the line away (checked for elements we skip). */
+function inlineShiftWithin(el: Element, rendering: Rendering): boolean {
+  return el.children.some((c) => {
+    if (!isTag(c) || STARTS_LINE.has(c.name.toLowerCase())) return false;
+    const verdict = look(c, rendering);
+    return verdict.shiftsFollowing || inlineShiftWithin(c, verdict.rendering);
+  });
+}
+
 function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): void {
   for (const node of nodes) {
     if (isText(node)) {
+      if (state.line.shifted) continue;
       let t = stripInvisible(node.data).replace(SENTINELS, '');
+      if (endsOffLeft(t.replace(/\s/g, '').length, state.rendering.offsetXPx + state.line.offsetPx, state.rendering)) continue;
       if (!state.inPre || state.inCell) t = t.replace(/\s+/g, ' ');
       // inside <pre>, source newlines are hard newlines and survive as-is
       out.push(t);
@@ -91,8 +95,18 @@ function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): v
     }
     if (!isTag(node)) continue; // comments, CDATA, directives, processing instructions
     const name = node.name.toLowerCase();
-    if (DROPPED.has(name) || isHidden(node)) continue;
-    walkElement(node, name, state, out);
+    if (DROPPED.has(name) || (state.line.shifted && !STARTS_LINE.has(name))) continue;
+    const verdict = look(node, state.rendering);
+    if (STARTS_LINE.has(name)) {
+      if (!verdict.hidden) walkElement(node, name, { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 } }, out);
+      state.line.shifted = false; // what follows a block (or <br>) starts on a new line
+      state.line.offsetPx = 0;
+      continue;
+    }
+    // e.g. an inline span with margin-left:-9999px; a hidden span (clip-path, opacity) still takes part in layout
+    if (verdict.shiftsFollowing || (verdict.hidden && inlineShiftWithin(node, verdict.rendering))) state.line.shifted = true;
+    if (!verdict.hidden) walkElement(node, name, { ...state, rendering: verdict.rendering }, out);
+    state.line.offsetPx += verdict.lineShiftPx;
   }
 }
 
@@ -130,10 +144,13 @@ function walkElement(el: Element, name: string, state: WalkState, out: string[])
       return;
     }
     case 'tr': {
-      const cells = el.children.filter((c): c is Element => isTag(c) && ['td', 'th'].includes(c.name.toLowerCase()) && !isHidden(c));
-      const rendered = cells.map((cell) => {
+      const cells = el.children
+        .filter((c): c is Element => isTag(c) && ['td', 'th'].includes(c.name.toLowerCase()))
+        .map((cell) => ({ cell, verdict: look(cell, state.rendering) }))
+        .filter(({ verdict }) => !verdict.hidden);
+      const rendered = cells.map(({ cell, verdict }) => {
         const parts: string[] = [];
-        textOf(cell.children, { ...state, inCell: true }, parts);
+        textOf(cell.children, { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 }, inCell: true }, parts);
         return parts.join('').replace(SENTINELS, ' ').replace(/\s+/g, ' ').trim();
       });
       out.push(NL, rendered.join(' | '), NL);
@@ -170,9 +187,11 @@ function walkElement(el: Element, name: string, state: WalkState, out: string[])
  * table rows as "a | b", then cleaned and capped at `maxChars`.
  */
 export function htmlToText(html: string, maxChars: number): string {
-  const doc = parseDocument(html, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+  // parse5 builds the tree the way a browser does (implied end tags, reconstructed formatting
+  // elements, foster parenting), so "hidden" is decided on the tree a browser would render.
+  const doc = parseFragment(html, { treeAdapter: adapter });
   const out: string[] = [];
-  textOf(doc.children, { listDepth: 0, inPre: false, inCell: false }, out);
+  textOf(doc.children, { rendering: ROOT_RENDERING, line: { shifted: false, offsetPx: 0 }, listDepth: 0, inPre: false, inCell: false }, out);
   const text = out
     .join('')
     .replace(/[\u0001\u0003][\u0001\u0003 \t]*/g, (run) => (run.includes(PARA) ? '\n\n' : '\n'))

@@ -2,9 +2,10 @@
  * Cleaning for every Rally string that reaches tool output: invisible and
  * control characters removed, Markdown images and non-http(s) links
  * neutralised, whitespace collapsed, length capped with a visible marker
- * (security cases J1, J3, J4).
+ * (security cases J1, J3, J4, L7).
  * @module
  */
+import { decodeHTMLStrict } from 'entities';
 
 /** Per-field caps (characters). */
 export const MAX_NAME_CHARS = 500;
@@ -29,37 +30,77 @@ export function stripInvisible(s: string): string {
     .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '');
 }
 
-const SAFE_SCHEME = /^https?:\/\//i;
-// A link target with at most one level of balanced parentheses, e.g. javascript:alert(1).
-const TARGET = String.raw`\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(?:\s+"[^"\n]*")?\s*`;
-const MD_IMAGE = new RegExp(String.raw`!\[([^\]\n]{0,1000})\]\(${TARGET}\)`, 'g');
-const MD_IMAGE_REF = /!\[([^\]\n]{0,1000})\]\[[^\]\n]{0,200}\]/g;
-const MD_LINK = new RegExp(String.raw`\[([^\]\n]{0,1000})\]\(${TARGET}\)`, 'g');
-const MD_REF_DEF = /^\s{0,3}\[[^\]\n]{1,200}\]:\s*\S+.*$/gm;
+// ---- Markdown: a best-effort readability pass, then a total gate ----
+//
+// The gate is what makes the output safe; the patterns before it only make common
+// Markdown read better (an image becomes "[image]" without its URL, a link "label (url)").
+// The gate substitutes characters instead of backslash-escaping them: tool results carry
+// Rally text inside JSON, and JSON doubles every backslash, so "\[" would reach a
+// Markdown renderer as "\\[" — an escaped backslash followed by a live "[".
+
+// Character references a renderer could decode into Markdown punctuation (CommonMark
+// decodes them in link destinations, and some renderers decode them before parsing).
+// They are decoded here so the gate sees the character; "&amp;" is kept as written.
+const CHAR_REF = /&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});/g;
+const ASCII_PUNCTUATION = /^[!-/:-@[-`{-~]$/;
+const decodePunctuationRefs = (s: string): string =>
+  s.replace(CHAR_REF, (ref) => {
+    const ch = decodeHTMLStrict(ref);
+    return ch !== '&' && ASCII_PUNCTUATION.test(ch) ? ch : ref;
+  });
+
+const LABEL = String.raw`((?:[^\[\]\n\\]|\\.|\[[^\[\]\n]{0,200}\]){0,500})`;
+const DEST = String.raw`<[^<>\n]*>|(?:[^\s()<>\\]|\\.|\((?:[^\s()\\]|\\.|\([^\s()]*\))*\))+`;
+const TITLE = String.raw`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)`;
+const TARGET = String.raw`\(\s*(${DEST})?(?:\s+(?:${TITLE}))?\s*\)`;
+const MD_IMAGE = new RegExp(String.raw`!\[${LABEL}\](?:${TARGET}|\[[^\[\]\n]{0,200}\])?`, 'g');
+const MD_LINK = new RegExp(String.raw`\[${LABEL}\]${TARGET}`, 'g');
+const MD_REF_DEF = /^ {0,3}\[[^\]\n]{1,999}\]:.*$/gm;
 const BAD_SCHEME = /\b(?:javascript|vbscript|livescript)\s*:[^\s]*|\b(?:data|file|blob|filesystem):(?=\S)[^\s]*/gi;
 
+/** "label (url)" for an http(s) target (credentials dropped), else the label alone. */
+function linkText(label: string, rawTarget: string | undefined): string {
+  const text = label.trim();
+  const target = (rawTarget ?? '').replace(/^<|>$/g, '').replace(/\\(.)/g, '$1');
+  const url = /^https?:\/\//i.test(target) ? safeUrl(target) : undefined;
+  if (!url) return text;
+  return text && text !== target && text !== url ? `${text} (${url})` : url;
+}
+
+function safeUrl(raw: string): string | undefined {
+  try {
+    const url = new URL(raw);
+    url.username = '';
+    url.password = '';
+    return url.href;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Neutralises Markdown that a chat client could render into a request or a
- * dangerous link: images become "[image]", links become "text (url)" for
- * http(s) targets and plain text otherwise, reference definitions are dropped,
- * bare javascript:/data:/vbscript:/file: URLs become "[link removed]", and a literal
- * "<" that would open a tag becomes "‹".
+ * The gate: after it no "[" or "]" remains (so no image, link, reference definition or
+ * footnote can form, in the text alone or next to JSON's own brackets), and no "<" that
+ * could open an HTML tag or an autolink (it stays only before whitespace). The
+ * substitutes are look-alikes, so the text still reads the same.
+ */
+export function gateMarkdown(s: string): string {
+  return s.replace(/\[/g, '［').replace(/\]/g, '］').replace(/<(?![ \t\n])/g, '‹');
+}
+
+/**
+ * Makes Rally text inert in any CommonMark/GFM renderer: images become "[image]", links
+ * "text (url)" for http(s) targets and plain text otherwise, reference definitions are
+ * dropped, bare javascript:/data:/vbscript:/file: URLs become "[link removed]"; then
+ * {@link gateMarkdown} removes every bracket and tag opener whatever the patterns missed.
  */
 export function neutraliseMarkdown(s: string): string {
-  return s
+  const readable = decodePunctuationRefs(s)
     .replace(MD_IMAGE, '[image]')
-    .replace(MD_IMAGE_REF, '[image]')
-    .replace(MD_LINK, (_m, text: string, target: string) => {
-      const label = text.trim();
-      if (SAFE_SCHEME.test(target)) return label && label !== target ? `${label} (${target})` : target;
-      return label;
-    })
+    .replace(MD_LINK, (_m, label: string, target: string | undefined) => linkText(label, target))
     .replace(MD_REF_DEF, '')
-    .replace(BAD_SCHEME, '[link removed]')
-    .replace(/!\[/g, '[')
-    // Literal tag-like text (from escaped entities) must not become markup in a client that
-    // renders HTML inside Markdown, e.g. an <img> that fetches an attacker URL.
-    .replace(/<(?=[A-Za-z/!?])/g, '‹');
+    .replace(BAD_SCHEME, '[link removed]');
+  return gateMarkdown(readable);
 }
 
 /** Collapses runs of spaces and tabs, trims lines (keeping bounded indentation), and keeps at most one blank line. */

@@ -17,18 +17,20 @@ import {
   DefectState, Description, Estimate, ItemId, ItemName, IterationRef, OwnerRef, Priority, ProjectRef, ReleaseRef, ScheduleState, Severity, TaskState,
 } from './inputs.js';
 import {
-  ItemSummary, RallyText, RefOut, TYPE_TO_KIND, UserOut, boolOrNull, dateOrNull, enumText, itemSummary, numberOrNull, rallyRichText,
-  rallyText, refOut, renderText, userOut,
+  EnumOut, ITEM_STATES, ItemSummary, PRIORITIES, RallyText, RefOut, SCHEDULE_STATES, SEVERITIES, TYPE_TO_KIND, UserOut, boolOrNull, dateOrNull,
+  formattedIdOrNull, itemSummary, numberOrNull, rallyEnum, rallyRichText, rallyText, refOut, renderText, userOut,
 } from './output.js';
 import { CHANGES, CREATES, READ_ONLY, defineTool } from './spec.js';
 import { ToolInputError } from './tool-errors.js';
 
 // ---------- get_rally_issue ----------
 
-const TaskLine = z.object({ formattedId: z.string().nullable(), objectId: z.string(), name: RallyText, state: z.string().nullable(), owner: UserOut });
+const TaskStateOut = EnumOut(ITEM_STATES);
+const TaskLine = z.object({ formattedId: z.string().nullable(), objectId: z.string(), name: RallyText, state: TaskStateOut, owner: UserOut });
+const TaskStateCount = z.object({ state: TaskStateOut, count: z.number() });
 const ItemDetailOut = ItemSummary.extend({
-  severity: z.string().nullable(),
-  priority: z.string().nullable(),
+  severity: EnumOut(SEVERITIES),
+  priority: EnumOut(PRIORITIES),
   blocked: z.boolean().nullable(),
   blockedReason: RallyText.nullable(),
   planEstimate: z.number().nullable(),
@@ -38,7 +40,7 @@ const ItemDetailOut = ItemSummary.extend({
   iteration: RefOut,
   release: RefOut,
   parent: z.object({ formattedId: z.string().nullable(), objectId: z.string(), name: RallyText }).nullable(),
-  tasks: z.object({ total: z.number(), byState: z.record(z.string(), z.number()), listed: z.array(TaskLine) }).nullable(),
+  tasks: z.object({ total: z.number(), byState: z.array(TaskStateCount), listed: z.array(TaskLine) }).nullable(),
   description: RallyText,
   notes: RallyText,
   createdAt: z.string().nullable(),
@@ -51,21 +53,24 @@ function parentOf(obj: RallyObject): z.infer<typeof ItemDetailOut>['parent'] {
   const r = refOut(p);
   if (!r) return null;
   const fid = p && typeof p === 'object' ? (p as { FormattedID?: unknown }).FormattedID : undefined;
-  return { formattedId: enumText(fid, 16), objectId: r.objectId, name: r.name };
+  return { formattedId: formattedIdOrNull(fid), objectId: r.objectId, name: r.name };
 }
 
 export function toDetail(details: ItemDetails, webBase: string): z.infer<typeof ItemDetailOut> {
   const { object: o, type } = details.item;
   const tasks = details.tasks;
-  const byState: Record<string, number> = {};
+  // A list, not a record: a state the workspace defined is Rally text and must not become a key.
+  const counts = new Map<string, { state: z.infer<typeof TaskStateOut>; count: number }>();
   for (const t of tasks?.items ?? []) {
-    const s = enumText(t.State) ?? 'None';
-    byState[s] = (byState[s] ?? 0) + 1;
+    const state = rallyEnum(ITEM_STATES, t.State);
+    const key = JSON.stringify(state);
+    counts.set(key, { state, count: (counts.get(key)?.count ?? 0) + 1 });
   }
+  const byState = [...counts.values()];
   return {
     ...itemSummary(o, type, webBase),
-    severity: enumText(o.Severity),
-    priority: enumText(o.Priority),
+    severity: rallyEnum(SEVERITIES, o.Severity),
+    priority: rallyEnum(PRIORITIES, o.Priority),
     blocked: boolOrNull(o.Blocked),
     blockedReason: typeof o.BlockedReason === 'string' && o.BlockedReason ? rallyText(o.BlockedReason) : null,
     planEstimate: numberOrNull(o.PlanEstimate),
@@ -80,7 +85,7 @@ export function toDetail(details: ItemDetails, webBase: string): z.infer<typeof 
         total: tasks.total,
         byState, // counts cover the listed tasks (the first MAX_TASKS_LISTED)
         listed: tasks.items.slice(0, MAX_TASKS_LISTED).map((t) => ({
-          formattedId: enumText(t.FormattedID, 16), objectId: oidOf(t) ?? '0', name: rallyText(t.Name), state: enumText(t.State), owner: userOut(t.Owner),
+          formattedId: formattedIdOrNull(t.FormattedID), objectId: oidOf(t) ?? '0', name: rallyText(t.Name), state: rallyEnum(ITEM_STATES, t.State), owner: userOut(t.Owner),
         })),
       }
       : null,
@@ -91,6 +96,7 @@ export function toDetail(details: ItemDetails, webBase: string): z.infer<typeof 
   };
 }
 
+/** Server-written: a FormattedID that passed formattedIdOrNull, or the numeric ObjectID, and our kind (L9). */
 const headline = (i: { formattedId: string | null; objectId: string; kind: string }) => `${i.formattedId ?? i.objectId} (${i.kind})`;
 
 export const getRallyIssue = defineTool({
@@ -231,8 +237,8 @@ function checkApplicable(item: ResolvedItem, c: ItemChanges): void {
 const CURRENT: Readonly<Record<keyof ItemChanges, (o: RallyObject) => unknown>> = {
   name: (o) => rallyText(o.Name),
   description: (o) => rallyRichText(o.Description ?? '', 500),
-  scheduleState: (o) => enumText(o.ScheduleState),
-  state: (o) => enumText(o.State),
+  scheduleState: (o) => rallyEnum(SCHEDULE_STATES, o.ScheduleState),
+  state: (o) => rallyEnum(ITEM_STATES, o.State),
   owner: (o) => userOut(o.Owner),
   planEstimate: (o) => numberOrNull(o.PlanEstimate),
   iteration: (o) => refOut(o.Iteration),

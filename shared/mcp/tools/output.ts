@@ -1,7 +1,8 @@
 /**
  * Output shapes shared by the tools. Every string written by Rally users sits
  * in a `RallyText` object that names its source and marks it untrusted
- * (security case J5); IDs, URLs, dates and enumerations are plain fields.
+ * (security cases J5, L9); IDs, URLs, dates and drop-down values we know are
+ * plain fields, and a drop-down value we do not know is RallyText too.
  * @module
  */
 import { z } from 'zod';
@@ -26,8 +27,32 @@ export const rallyRichText = (html: unknown, max: number): RallyText => ({
   source: 'rally', untrusted: true, text: typeof html === 'string' ? htmlToText(html, max) : '',
 });
 
-/** A short controlled value (state, severity, FormattedID): cleaned, capped, or null. */
-export const enumText = (v: unknown, max = 64): string | null => (typeof v === 'string' && v.length > 0 ? cleanLine(v, max) : null);
+/**
+ * Drop-down values Rally ships with. Workspace admins can rename or add values, so a
+ * value outside these lists is Rally-authored text and travels as RallyText (L9).
+ */
+export const SCHEDULE_STATES = ['Defined', 'In-Progress', 'Completed', 'Accepted'] as const;
+export const ITEM_STATES = ['Submitted', 'Open', 'Fixed', 'Closed', 'Defined', 'In-Progress', 'Completed'] as const;
+export const SEVERITIES = ['None', 'Crash/Data Loss', 'Major Problem', 'Minor Problem', 'Cosmetic'] as const;
+export const PRIORITIES = ['None', 'Resolve Immediately', 'High Attention', 'Normal', 'Low'] as const;
+export const PROJECT_STATES = ['Open', 'Closed'] as const;
+export const ITERATION_STATES = ['Planning', 'Committed', 'Accepted'] as const;
+
+/** A drop-down value: one of ours as a plain string, anything else wrapped as untrusted Rally text. */
+export const EnumOut = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.union([z.enum(values), RallyText]).nullable().describe(`One of ${values.join(', ')}; a value the workspace defined itself comes as Rally text.`);
+
+export function rallyEnum<T extends readonly string[]>(values: T, v: unknown): T[number] | RallyText | null {
+  if (typeof v !== 'string' || v.length === 0) return null;
+  return (values as readonly string[]).includes(v) ? (v as T[number]) : rallyText(v, 64);
+}
+
+// Rally builds FormattedIDs from a prefix an admin picks and a number; user names are
+// e-mail addresses. Values outside these shapes are not passed on as plain fields.
+const FORMATTED_ID = /^[A-Za-z]{1,10}[0-9]{1,12}$/;
+const USER_NAME = /^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}$/;
+export const formattedIdOrNull = (v: unknown): string | null => (typeof v === 'string' && FORMATTED_ID.test(v) ? v : null);
+export const userNameOrNull = (v: unknown): string | null => (typeof v === 'string' && v.length <= 254 && USER_NAME.test(v) ? v : null);
 export const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 export const boolOrNull = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
 export const dateOrNull = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) ? v : null);
@@ -52,7 +77,7 @@ export const userOut = (ref: unknown): z.infer<typeof UserOut> => {
   const oid = refOid(ref);
   if (!oid || !ref || typeof ref !== 'object') return null;
   const r = ref as { DisplayName?: unknown; UserName?: unknown; _refObjectName?: unknown };
-  return { objectId: oid, displayName: rallyText(r.DisplayName ?? r._refObjectName ?? ''), userName: enumText(r.UserName, 120) };
+  return { objectId: oid, displayName: rallyText(r.DisplayName ?? r._refObjectName ?? ''), userName: userNameOrNull(r.UserName) };
 };
 
 /** The fields every listed work item carries. */
@@ -61,8 +86,8 @@ export const ItemSummary = z.object({
   objectId: z.string(),
   formattedId: z.string().nullable(),
   name: RallyText,
-  scheduleState: z.string().nullable(),
-  state: z.string().nullable(),
+  scheduleState: EnumOut(SCHEDULE_STATES),
+  state: EnumOut(ITEM_STATES),
   owner: UserOut,
   url: z.string(),
 });
@@ -73,10 +98,10 @@ export function itemSummary(obj: RallyObject, type: WorkItemType, webBase: strin
   return {
     kind: TYPE_TO_KIND[type],
     objectId: oid,
-    formattedId: enumText(obj.FormattedID, 16),
+    formattedId: formattedIdOrNull(obj.FormattedID),
     name: rallyText(obj.Name ?? obj._refObjectName),
-    scheduleState: enumText(obj.ScheduleState),
-    state: enumText(obj.State),
+    scheduleState: rallyEnum(SCHEDULE_STATES, obj.ScheduleState),
+    state: rallyEnum(ITEM_STATES, obj.State),
     owner: userOut(obj.Owner),
     url: webUrl(webBase, type, oid),
   };
@@ -98,7 +123,10 @@ export function fitItems<T>(items: readonly T[], overheadChars = 600): { kept: T
   return { kept, omitted: items.length - kept.length };
 }
 
-/** Text rendering: a one-line summary plus the structured content as JSON. */
+/**
+ * Text rendering: a one-line summary plus the structured content as JSON. The summary is
+ * ours alone (L9): counts, kinds, validated IDs and URLs, never a Rally-authored string.
+ */
 export function renderText(summary: string, structured: unknown): string {
   return `${summary}\n${JSON.stringify(structured)}`;
 }

@@ -8,7 +8,9 @@ import { isQuotableValue } from '../../rally/query.js';
 import { oidOf } from '../../rally/refs.js';
 import { CursorInput, type CursorCodec } from './cursor.js';
 import { PageSize, ProjectRef, WorkspaceId } from './inputs.js';
-import { RallyText, RefOut, dateOrNull, enumText, fitItems, numberOrNull, rallyText, refOut, renderText } from './output.js';
+import {
+  EnumOut, ITERATION_STATES, PROJECT_STATES, RallyText, RefOut, dateOrNull, fitItems, numberOrNull, rallyEnum, rallyText, refOut, renderText,
+} from './output.js';
 import { READ_ONLY, defineTool } from './spec.js';
 
 async function nextCursorFor(cursors: CursorCodec, query: unknown, start: number, kept: number, total: number): Promise<string | null> {
@@ -16,7 +18,7 @@ async function nextCursorFor(cursors: CursorCodec, query: unknown, start: number
   return kept > 0 && next <= total ? cursors.seal({ start: next, typeIndex: 0 }, query) : null;
 }
 
-const ProjectLine = z.object({ objectId: z.string(), name: RallyText, state: z.string().nullable(), parent: RefOut });
+const ProjectLine = z.object({ objectId: z.string(), name: RallyText, state: EnumOut(PROJECT_STATES), parent: RefOut });
 const ProjectsOut = z.object({ total: z.number(), projects: z.array(ProjectLine), nextCursor: z.string().nullable() });
 
 export const listRallyProjects = defineTool({
@@ -43,7 +45,7 @@ export const listRallyProjects = defineTool({
       ...(args.nameContains !== undefined ? { nameContains: args.nameContains } : {}),
       ...(args.workspace !== undefined ? { workspace: args.workspace } : {}),
     });
-    const all = page.results.map((p) => ({ objectId: oidOf(p) ?? '0', name: rallyText(p.Name), state: enumText(p.State), parent: refOut(p.Parent) }));
+    const all = page.results.map((p) => ({ objectId: oidOf(p) ?? '0', name: rallyText(p.Name), state: rallyEnum(PROJECT_STATES, p.State), parent: refOut(p.Parent) }));
     const { kept } = fitItems(all);
     const structured = { total: page.totalResultCount, projects: kept, nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount) };
     return { structured, text: renderText(`${kept.length} of ${page.totalResultCount} project(s).`, structured) };
@@ -51,7 +53,7 @@ export const listRallyProjects = defineTool({
 });
 
 const IterationLine = z.object({
-  objectId: z.string(), name: RallyText, state: z.string().nullable(), startDate: z.string().nullable(), endDate: z.string().nullable(),
+  objectId: z.string(), name: RallyText, state: EnumOut(ITERATION_STATES), startDate: z.string().nullable(), endDate: z.string().nullable(),
   plannedVelocity: z.number().nullable(), project: RefOut,
 });
 const IterationsOut = z.object({ total: z.number(), iterations: z.array(IterationLine), nextCursor: z.string().nullable() });
@@ -82,7 +84,7 @@ export const listRallyIterations = defineTool({
       ...(args.workspace !== undefined ? { workspace: args.workspace } : {}),
     });
     const all = page.results.map((i) => ({
-      objectId: oidOf(i) ?? '0', name: rallyText(i.Name), state: enumText(i.State), startDate: dateOrNull(i.StartDate), endDate: dateOrNull(i.EndDate),
+      objectId: oidOf(i) ?? '0', name: rallyText(i.Name), state: rallyEnum(ITERATION_STATES, i.State), startDate: dateOrNull(i.StartDate), endDate: dateOrNull(i.EndDate),
       plannedVelocity: numberOrNull(i.PlannedVelocity), project: refOut(i.Project),
     }));
     const { kept } = fitItems(all);

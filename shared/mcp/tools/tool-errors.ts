@@ -9,6 +9,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LinkRequiredError } from '../../auth/link-required.js';
 import type { Logger } from '../../logging/logger.js';
 import { RallyApiError, RallyLookupError, RallyQueryError, type RallyErrorCode } from '../../rally/errors.js';
+import { MAX_MESSAGE_CHARS } from '../../sanitize/index.js';
+import { rallyText } from './output.js';
 
 /** A problem with the arguments that only shows once they are interpreted (e.g. a cursor for another query). */
 export class ToolInputError extends Error {
@@ -39,7 +41,8 @@ export function toToolResult(err: unknown, ctx: { readonly requestId: string; re
   if (err instanceof RallyApiError) {
     ctx.log.warn('tool_rally_error', { errCode: err.code, rallyStatus: err.status });
     if (err.code === 'rally_unavailable') return errorResult(`Rally is unavailable right now, try again shortly. (${rid})`);
-    const said = err.rallyErrors.length ? ` Rally's message: "${err.rallyErrors.join('" / "')}"` : '';
+    // Rally's messages can echo Rally data (names, values), so they travel as RallyText, never inside our sentence (L9).
+    const said = err.rallyErrors.length ? ` Rally's messages, as data: ${JSON.stringify(err.rallyErrors.map((m) => rallyText(m, MAX_MESSAGE_CHARS)))}` : '';
     return errorResult(`${RALLY_MESSAGES[err.code]}${said} (${rid})`);
   }
   if (err instanceof RallyLookupError) {

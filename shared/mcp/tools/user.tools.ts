@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { userDefaults } from '../../rally/refs.js';
-import { RallyText, enumText, rallyText, renderText } from './output.js';
+import { RallyText, rallyText, renderText, userNameOrNull } from './output.js';
 import { READ_ONLY, defineTool } from './spec.js';
 
 const Named = z.object({ objectId: z.string(), name: RallyText }).nullable();
@@ -29,11 +29,12 @@ export const getRallyUser = defineTool({
     const d = await userDefaults(ctx.rally, { fresh: true }); // "who am I" always asks Rally
     const named = (n: { oid: string; name: string } | undefined) => (n ? { objectId: n.oid, name: rallyText(n.name) } : null);
     const user = {
-      objectId: d.userOid, userName: enumText(d.userName, 120), displayName: rallyText(d.displayName), email: enumText(d.email, 120),
+      objectId: d.userOid, userName: userNameOrNull(d.userName), displayName: rallyText(d.displayName), email: userNameOrNull(d.email),
       defaultWorkspace: named(d.workspace), defaultProject: named(d.project),
     };
     const structured = { user };
-    return { structured, text: renderText(`Connected to Rally as ${user.userName ?? user.objectId}.`, structured) };
+    // The summary names the account by its numeric ObjectID only: user names are Rally data (L9).
+    return { structured, text: renderText(`Connected to Rally as user ${user.objectId}.`, structured) };
   },
 });
 

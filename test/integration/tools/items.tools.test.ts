@@ -22,7 +22,7 @@ describe('get_rally_issue', () => {
       source: 'rally', untrusted: true,
       text: 'As a support lead I want the owner in the export so handoffs are clear.\n\nAcceptance criteria\n\n' +
         '- Owner column present\n- Sorted by Created\n  - newest first\n\nField | Source\nOwner | User.DisplayName\n\n' +
-        '[image]\n\nDesign notes: wiki (https://wiki.example.com/exports) old link',
+        '［image］\n\nDesign notes: wiki (https://wiki.example.com/exports) old link',
     });
     expect(item.tasks.listed.map((t: { name: { text: string } }) => t.name.text)).toEqual([
       'Design: Add owner column to CSV export', 'Implement: Add owner column to CSV export',
@@ -81,7 +81,7 @@ describe('get_rally_issue', () => {
 
   describe('J1/J3/J4/J5: hostile descriptions', () => {
     const expected: Record<string, string> = {
-      script: 'Steps attached.\n\n[image]',
+      script: 'Steps attached.\n\n［image］',
       style: 'Styled report.',
       eventHandlers: 'Click me\n\nx',
       javascriptLink: 'details more spaced',
@@ -90,9 +90,9 @@ describe('get_rally_issue', () => {
       entities: '‹b>escaped‹/b> & café ‹script>alert(1)‹/script> "quoted" 😀',
       zeroWidthBidi: 'Payment fails for eman resu and isolated text.',
       unicodeTags: 'Looks harmless.',
-      markdownImage: 'See [image] and click (https://attacker.example/phish).',
-      dataUrl: 'Logo: [link removed] and [image].',
-      combined: 'Steps attached.\n\n[image]details\n\n‹b>escaped‹/b> & café',
+      markdownImage: 'See ［image］ and click (https://attacker.example/phish).',
+      dataUrl: 'Logo: ［link removed］ and ［image］.',
+      combined: 'Steps attached.\n\n［image］details\n\n‹b>escaped‹/b> & café',
     };
     it.each(Object.entries(expected))('%s', async (kind, text) => {
       const r = await call('get_rally_issue', { id: HOSTILE_STORIES[kind as keyof typeof HOSTILE_STORIES] });
@@ -118,7 +118,7 @@ describe('get_rally_issue', () => {
       const r = await call('get_rally_issue', { id: HOSTILE_DEFECT });
       const item = structured(r).item;
       expect(item.notes).toEqual({ source: 'rally', untrusted: true, text: 'Routine bug.\n\nPayment fails for eman resu and isolated text.' });
-      expect(item.description.text).toBe('Steps attached.\n\n[image]details\n\n‹b>escaped‹/b> & café');
+      expect(item.description.text).toBe('Steps attached.\n\n［image］details\n\n‹b>escaped‹/b> & café');
     });
   });
 });

@@ -89,7 +89,7 @@ describe('search_rally_items', () => {
   it('shows Rally\'s parse error for a raw query Rally rejects', async () => {
     const r = await call('search_rally_items', { types: ['story'], query: '(Name zobolts x)' });
     expect(r.isError).toBe(true);
-    expect(textOf(r)).toMatch(/^Rally rejected the request\. Rally's message: "Could not parse: .+" \(Request ID: req-test-1\)$/);
+    expect(textOf(r)).toMatch(/^Rally rejected the request\. Rally's messages, as data: \[\{"source":"rally","untrusted":true,"text":"Could not parse: .+"\}\] \(Request ID: req-test-1\)$/);
   });
 
   it('J8: an injection attempt in text is refused with -32602 and no Rally call', async () => {
