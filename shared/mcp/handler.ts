@@ -1,6 +1,7 @@
 /**
  * The /mcp endpoint: stateless Streamable HTTP (a fresh server and
- * transport per request), with transport checks (G4, G7), the protocol
+ * transport per request; bodies were read and bounded by shared/http/body.ts,
+ * G7), with the origin check (G4), the protocol
  * revision check before authentication (M5), authentication (I1–I3) and the
  * mapping of errors to HTTP in this one place. What a principal may do is
  * decided by the one execution path, shared/mcp/execute.ts; this surface
@@ -25,8 +26,6 @@ import { registerToolCatalogue } from './tools/register.js';
 import { rememberClientCapabilities, supportsUrlElicitation } from './capabilities.js';
 import { serveToolRest } from './rest.js';
 
-const MAX_JSON_DEPTH = 32;
-
 export function jsonRpcError(id: string | number | null, code: number, message: string, data?: unknown) {
   return { jsonrpc: '2.0' as const, id, error: { code, message, ...(data === undefined ? {} : { data }) } };
 }
@@ -40,14 +39,6 @@ interface RpcMessage {
 function messages(body: unknown): RpcMessage[] {
   const list = Array.isArray(body) ? body : [body];
   return list.filter((m): m is RpcMessage => typeof m === 'object' && m !== null);
-}
-
-function depth(v: unknown, limit: number): number {
-  if (typeof v !== 'object' || v === null) return 0;
-  if (limit <= 0) return 1;
-  let max = 0;
-  for (const child of Object.values(v)) max = Math.max(max, depth(child, limit - 1));
-  return max + 1;
 }
 
 function allowedOrigins(deps: Deps): Set<string> {
@@ -79,15 +70,6 @@ export function createMcpHandler(baseDeps: Deps) {
     if (req.method !== 'POST') {
       // Stateless server: no SSE stream to resume and no session to delete (405, not 401: Copilot Studio probes with GET).
       res.status(405).set('Allow', 'POST').json(jsonRpcError(null, -32000, 'Method not allowed.'));
-      return;
-    }
-    const length = Number(req.get('content-length') ?? (req as Request & { rawBody?: Buffer }).rawBody?.length ?? 0);
-    if (length > deps.config.MAX_BODY_BYTES) {
-      res.status(413).json(jsonRpcError(null, -32600, `Request body too large (limit ${deps.config.MAX_BODY_BYTES} bytes).`)); // G7
-      return;
-    }
-    if (depth(req.body, MAX_JSON_DEPTH + 1) > MAX_JSON_DEPTH) {
-      res.status(400).json(jsonRpcError(null, -32600, 'Request JSON is nested too deeply.'));
       return;
     }
     const release = instance.tryAcquire();
