@@ -98,7 +98,10 @@ function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): v
     if (DROPPED.has(name) || (state.line.shifted && !STARTS_LINE.has(name))) continue;
     const verdict = look(node, state.rendering);
     if (STARTS_LINE.has(name)) {
-      if (!verdict.hidden) walkElement(node, name, { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 } }, out);
+      // A hidden block may generate no box at all (display:none) and then ends no line: what follows it
+      // stays on the shifted line, so only a shown block resets the shift (errs towards hiding).
+      if (verdict.hidden) continue;
+      walkElement(node, name, { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 } }, out);
       state.line.shifted = false; // what follows a block (or <br>) starts on a new line
       state.line.offsetPx = 0;
       continue;

@@ -204,6 +204,8 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
     expect(clean('<div style="margin-left:-0.25in"><span style="zoom:0.5">secret</span></div>ok')).toBe('ok'); // small text, small pull
     expect(clean('<div style="text-indent:-24px;margin-left:3\\000036pt">secret</div>ok')).toBe('ok'); // Chromium drops "3\\36pt"
     expect(clean('<span style="overflow:hidden;position:absolute"><span style="position:absolute">secret</span></span>ok')).toBe('ok');
+    // A display:none block makes no box, so it does not end the dragged line (found by the Chromium property, seed -439871997).
+    expect(clean('<span style="margin-left:-9999px"></span><p style="display:none"></p><span>secret</span><p>ok</p>')).toBe('ok');
   });
 
   it('L8: the hidden attribute, in any form', () => {
