@@ -199,6 +199,9 @@ export interface StyleVerdict {
   readonly rendering: Rendering;
 }
 
+/** CSS functions whose value depends on what an inline style cannot see. */
+const UNCOMPUTABLE = /\b(?:var|env|attr|if|inherit-value)\s*\(/i;
+
 /** Applies an inline style to what the parent passes down and says whether the element's text is hidden. */
 export function applyStyle(style: string, parent: Rendering): StyleVerdict {
   let opacity = parent.opacity;
@@ -224,6 +227,12 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
   let clipsOverflow = parent.clipsOverflow;
   let tinyBox = parent.tinyBox; // an auto-sized child of a tiny box is tiny too
   for (const [prop, value] of decls) {
+    // A value we cannot compute here (custom properties, environment, attributes) may resolve to
+    // display:none, visibility:hidden or any other hiding value: it hides (Rally's editor writes none).
+    if (!prop.startsWith('--') && UNCOMPUTABLE.test(value)) {
+      hidden = true;
+      continue;
+    }
     switch (prop) {
       case 'display': hidden ||= value === 'none'; break;
       // Out of flow inside a clipping ancestor: the ancestor may shrink to nothing around it.

@@ -192,7 +192,7 @@ describe('RallyClient', () => {
       const err = (await client.create('defect', { Name: 'x' }).catch((e: unknown) => e)) as RallyApiError;
       expect(err.code).toBe('rally_rejected');
       expect(err.rallyErrors).toHaveLength(5);
-      expect(err.rallyErrors[0]).toBe(`Validation error: evil [image] ${'z'.repeat(269)}… [truncated: 131 more characters]`);
+      expect(err.rallyErrors[0]).toBe(`Validation error: evil ［image］ ${'z'.repeat(269)}… [truncated: 131 more characters]`);
     });
 
     it('returns a parsed query page with warnings', async () => {

@@ -11,10 +11,11 @@ import { htmlToText } from '../../../shared/sanitize/html.js';
 import { launchBrowser } from '../../helpers/browser.js';
 
 const DECLARATIONS: ReadonlyArray<readonly [string, readonly string[]]> = [
-  ['display', ['none', 'block', 'inline']],
-  ['visibility', ['hidden', 'collapse', 'visible']],
-  ['content-visibility', ['hidden', 'visible']],
-  ['opacity', ['0', '0.0', '0.01', '.05', '0.09', '0.1', '0.5', '1', '5%', '50%']],
+  ['display', ['none', 'block', 'inline', 'var(--h)', 'var(--nope, none)']],
+  ['visibility', ['hidden', 'collapse', 'visible', 'var(--h)', 'var(--nope, hidden)']],
+  ['content-visibility', ['hidden', 'visible', 'var(--h)']],
+  ['--h', ['none', 'hidden', '0', 'block']], // custom properties, defined here or on an ancestor (found by a black-box attack)
+  ['opacity', ['var(--h)', '0', '0.0', '0.01', '.05', '0.09', '0.1', '0.5', '1', '5%', '50%']],
   ['font-size', ['0', '0.1px', '1px', '3px', '5px', '6px', '8px', '12px', '0.2em', '0.5em', '2em', '10%', 'xx-small', '1pt', '4pt', '0.1in']],
   ['font', ['0/0 a', '12px serif', 'bold 1px serif']],
   ['position', ['absolute', 'relative']],

@@ -208,6 +208,17 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
     expect(clean('<span style="margin-left:-9999px"></span><p style="display:none"></p><span>secret</span><p>ok</p>')).toBe('ok');
   });
 
+  it('L8: custom properties and other values only a browser can compute hide (display:var(--x) with --x:none, here or on an ancestor)', () => {
+    expect(clean('<p><span style="--x:none;display:var(--x)">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="display:var(--nope, none)">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="--v:hidden;visibility:var(--v)">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="visibility:var(--v, hidden)">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="--c:hidden;content-visibility:var(--c);display:block">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<div style="--x:none"><span style="display:VAR(--x)">secret</span></div><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="display:v\\61r(--x)">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="--x:none">shown</span></p>')).toBe('shown'); // a definition alone hides nothing
+  });
+
   it('L8: the hidden attribute, in any form', () => {
     expect(clean('<p hidden="until-found">secret</p><p HIDDEN>secret</p>ok')).toBe('ok');
   });
