@@ -111,7 +111,7 @@ export function estimateEntropyBits(symbols: readonly number[], bitsPerSymbol: n
 
 interface Estimators {
   readonly zxcvbn: ZxcvbnFactory;
-  /** zxcvbn's word lists merged: a word (≥ 2 characters, with a letter) and log2 of its best rank. */
+  /** zxcvbn's word lists merged: a word (≥ 3 characters, with a letter) and log2 of its best rank. */
   readonly wordBits: ReadonlyMap<string, number>;
 }
 
@@ -143,13 +143,16 @@ function wordBitsOf(lists: Record<string, unknown>): Map<string, number> {
   for (const list of Object.values(lists)) {
     if (!Array.isArray(list)) continue;
     list.forEach((word: unknown, rank) => {
-      if (typeof word !== 'string' || word.length < 2 || word.length > MAX_WORD_LENGTH || !/[a-z]/.test(word)) return;
-      const cost = Math.log2(rank + 1) + 1; // its rank, and a bit for the case of its first letter
+      if (typeof word !== 'string' || word.length < 3 || word.length > MAX_WORD_LENGTH || !/[a-z]/.test(word)) return;
+      const cost = Math.log2(rank + 1);
       if (cost < (bits.get(word) ?? Infinity)) bits.set(word, cost);
     });
   }
   return bits;
 }
+
+/** A word as people write it (`word`, `Word`, `WORD`) costs 2 bits; in random case, a bit a letter, as in random text. */
+const caseBits = (word: string): number => (/^(?:[a-z0-9]+|[A-Z][a-z0-9]*|[A-Z0-9]+)$/.test(word) ? 2 : word.length);
 
 /**
  * The cheapest spelling of the value as words from zxcvbn's lists, separators and other symbols at the
@@ -161,9 +164,9 @@ function wordsBits(wordBits: ReadonlyMap<string, number>, value: string, bitsPer
   const best = [0];
   for (let end = 1; end <= lower.length; end++) {
     let cost = best[end - 1]! + (/[-_ .]/.test(lower[end - 1]!) ? Math.min(SEPARATOR_BITS, bitsPerSymbol) : bitsPerSymbol);
-    for (let start = Math.max(0, end - MAX_WORD_LENGTH); start < end - 1; start++) {
+    for (let start = Math.max(0, end - MAX_WORD_LENGTH); start < end - 2; start++) {
       const word = wordBits.get(lower.slice(start, end));
-      if (word !== undefined) cost = Math.min(cost, best[start]! + word);
+      if (word !== undefined) cost = Math.min(cost, best[start]! + word + caseBits(value.slice(start, end)));
     }
     best.push(cost);
   }
