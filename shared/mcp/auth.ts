@@ -56,7 +56,7 @@ export async function authenticate(deps: Deps, req: Request): Promise<McpPrincip
     }
   }
   if (deps.config.SESSION_LINK_MODE) {
-    const session = readSessionHeader(req);
+    const session = await readSessionHeader(req);
     if (session.kind === 'ok') return { kind: 'session', session: session.credential };
     if (session.kind === 'weak') throw new McpAuthError('invalid_session', 400, session.message);
   }
