@@ -14,7 +14,7 @@ import { createTokenProvider } from '../auth/token-provider.js';
 import { getGrant } from '../storage/grants.repo.js';
 import { grantPrincipal, sessionPrincipal, type StoredLink } from '../storage/rally-tokens.store.js';
 import { createConnectLink } from '../session/connect.js';
-import { getSession } from '../session/sessions.repo.js';
+import { dropPendingLink, getSession } from '../session/sessions.repo.js';
 import { sessionTools } from '../session/session.tools.js';
 import type { ToolContext } from './tools/context.js';
 import type { AnyToolSpec } from './tools/spec.js';
@@ -98,6 +98,8 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
     disconnect: async () => {
       await services.tokens.remove(key);
+      // A sign-in still waiting for its confirmation code must not link the session after a disconnect (L2).
+      if (principal.kind === 'session') await dropPendingLink(await deps.db(), principal.session.hash);
       deps.audit('rally_disconnected', { mode: principal.kind, ...caller });
     },
   };

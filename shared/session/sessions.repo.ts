@@ -10,7 +10,7 @@ import { sha256Id } from '../crypto/hash.js';
 import { addSeconds, isExpired } from '../app/clock.js';
 import { COLLECTIONS } from '../storage/collections.js';
 import { RallyUser } from '../storage/rally-tokens.store.js';
-import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from '../storage/firestore-utils.js';
+import { CorruptRecordError, statusOf, transact, withStoreRetry, zTimestamp } from '../storage/firestore-utils.js';
 
 export const MAX_CONFIRMATION_ATTEMPTS = 5;
 const SESSION_TTL_SECONDS = 30 * 86_400;
@@ -66,6 +66,15 @@ export type ConfirmResult =
   | { ok: true; sealed: string; rallyUser: RallyUser }
   | { ok: false; reason: 'none' | 'locked' }
   | { ok: false; reason: 'mismatch'; remaining: number };
+
+/** Drops a pending, unconfirmed sign-in (disconnect): its confirmation code can no longer link the session (L2). */
+export async function dropPendingLink(db: Firestore, sessionHash: string): Promise<void> {
+  try {
+    await withStoreRetry(() => db.doc(sessionPath(sessionHash)).update({ pending: null }));
+  } catch (err) {
+    if (statusOf(err) !== 5) throw err; // NOT_FOUND: no session, nothing pending
+  }
+}
 
 /** Checks the code submitted over this session; five misses destroy the pending sign-in (C4). */
 export function confirmPendingLink(db: Firestore, sessionHash: string, code: string, now: Date): Promise<ConfirmResult> {

@@ -142,6 +142,16 @@ describe('session-link mode', () => {
     expect(stack.logs.some((l) => l.includes('"event":"access_denied"') && l.includes('"confirmation_locked"'))).toBe(true);
   });
 
+  it('L2: disconnect_rally in session-link mode also drops a pending, unconfirmed sign-in: its code can no longer link the session', async () => {
+    const headers = { 'Session-ID': randomUUID() };
+    const { code } = await pendingLink(headers, 'alice');
+    expect((await rest('disconnect_rally', {}, headers)).status).toBe(200);
+    expect((await rest('confirm_rally_link', { code }, headers)).json.content[0].text).toContain('No sign-in is waiting');
+    expect((await rest('get_rally_user', {}, headers)).status).toBe(401);
+    // A session that never signed in has no session document: disconnecting it is still a plain success.
+    expect((await rest('disconnect_rally', {}, { 'Session-ID': randomUUID() })).status).toBe(200);
+  });
+
   it('C7: a session linked to alice is never switched to bob', async () => {
     const headers = { 'Session-ID': randomUUID() };
     const { code } = await pendingLink(headers, 'alice');
