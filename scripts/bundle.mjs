@@ -17,7 +17,7 @@ import { build } from 'esbuild';
 
 // Small pure-ESM libraries only we use, bundled too (about 55 modules at cold start). Everything
 // else stays external: zod and the MCP SDK must be the one copy the SDK itself imports.
-const BUNDLED_PACKAGES = new Set(['jose', 'parse5', 'parse5-htmlparser2-tree-adapter', 'domhandler', 'domelementtype', 'entities']);
+const BUNDLED_PACKAGES = new Set(['jose', 'parse5', 'parse5-htmlparser2-tree-adapter', 'domhandler', 'domelementtype', 'entities', 'color-name']);
 const packageOf = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
 const externalPackages = {
   name: 'external-packages',

@@ -6,6 +6,7 @@
  * that can hide text counts as hiding.
  * @module
  */
+import COLOR_NAMES from 'color-name';
 
 /** What a parent passes down: its computed font size, and how much it scales and fades its content. */
 export interface Rendering {
@@ -17,13 +18,27 @@ export interface Rendering {
   readonly tinyBox: boolean;
   /** How far right of the container's left edge content starts (negative: pulled towards or past the edge). */
   readonly offsetXPx: number;
+  /** The text colour content inherits, when we can tell. */
+  readonly color: Rgb | undefined;
+  /** The opaque colour behind the content, when we can tell (an image or gradient: undefined). */
+  readonly background: Rgb | undefined;
 }
 
-export const ROOT_RENDERING: Rendering = { fontPx: 16, opacity: 1, scale: 1, clipsOverflow: false, tinyBox: false, offsetXPx: 0 };
+export type Rgb = readonly [number, number, number];
+
+/** Rally shows rich text black on white. */
+export const ROOT_RENDERING: Rendering = {
+  fontPx: 16, opacity: 1, scale: 1, clipsOverflow: false, tinyBox: false, offsetXPx: 0, color: [0, 0, 0], background: [255, 255, 255],
+};
 
 /** Below these, text counts as hidden (tests use the same numbers against Chromium). */
 export const MIN_VISIBLE_FONT_PX = 6;
 export const MIN_VISIBLE_OPACITY = 0.1;
+/**
+ * Text in (nearly) the colour behind it is unreadable to a person reviewing the item in Rally, but
+ * not to the model: a WCAG contrast ratio below this hides it (#fff on #f0f0f0 is 1.14; #ddd on white 1.36).
+ */
+export const MIN_VISIBLE_CONTRAST = 1.25;
 const MIN_BOX_PX = 5; // a clipped box smaller than this shows nothing readable
 const OFFSCREEN_NEAR_PX = 200; // moved this far towards the top or left
 const OFFSCREEN_FAR_PX = 1000; // moved this far towards the bottom or right
@@ -146,6 +161,49 @@ function colorAlpha(value: string): number {
   return numberOrPercent(alpha) ?? 0;
 }
 
+/** An opaque colour as [r, g, b] (alpha ≥ 0.9), or undefined for anything we cannot read as one. */
+export function opaqueRgb(value: string): Rgb | undefined {
+  const named = COLOR_NAMES[value];
+  if (named) return named;
+  const hex = /^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/.exec(value)?.[1];
+  if (hex) {
+    const full = hex.length <= 4 ? [...hex].map((c) => c + c).join('') : hex;
+    return colorAlpha(value) >= 0.9 ? [0, 2, 4].map((i) => parseInt(full.slice(i, i + 2), 16)) as unknown as Rgb : undefined;
+  }
+  const fn = /^rgba?\((.*)\)$/.exec(value)?.[1];
+  if (fn === undefined || colorAlpha(value) < 0.9) return undefined;
+  const parts = fn.split(/[\s,/]+/).filter(Boolean).slice(0, 3);
+  const channels = parts.map((p) => (p.endsWith('%') ? (numberOrPercent(p) ?? NaN) * 255 : Number(p)));
+  return channels.length === 3 && channels.every((c) => Number.isFinite(c)) ? channels.map((c) => Math.min(255, Math.max(0, c))) as unknown as Rgb : undefined;
+}
+
+/** Text drawn with this rendering cannot be told from what is behind it (decided per text run: a child may set its own colour). */
+export const isUnreadable = (r: Rendering): boolean =>
+  r.color !== undefined && r.background !== undefined && contrastRatio(r.color, r.background) < MIN_VISIBLE_CONTRAST;
+
+/** WCAG 2 contrast ratio of two colours (1: identical, 21: black on white). */
+export function contrastRatio(a: Rgb, b: Rgb): number {
+  const luminance = (c: Rgb) => {
+    const [r, g, bl] = c.map((v) => {
+      const s = v / 255;
+      return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/** The colour a `background` shorthand paints, undefined when it also paints an image or gradient we cannot see. */
+function backgroundOf(value: string, parent: Rgb | undefined): Rgb | undefined {
+  if (/\b(?:url|image|image-set|cross-fade|element|paint)\s*\(|gradient\s*\(/.test(value)) return undefined;
+  for (const token of value.split(/\s+(?![^(]*\))/)) {
+    const rgb = opaqueRgb(token);
+    if (rgb) return rgb;
+  }
+  return parent; // no colour (or a translucent one): what is behind shows through
+}
+
 /** Top, right, bottom, left of a 1–4 value box shorthand (margin, inset). */
 function boxSides(value: string): [string, string, string, string] {
   const v = value.split(' ');
@@ -224,6 +282,8 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
     const v = token === undefined ? 0 : lengthPx(token, fontPx, 1920, 1920) ?? 0;
     return isPlain ? v : Math.min(0, v);
   };
+  let color = parent.color;
+  let background = parent.background;
   let clipsOverflow = parent.clipsOverflow;
   let tinyBox = parent.tinyBox; // an auto-sized child of a tiny box is tiny too
   for (const [prop, value] of decls) {
@@ -245,7 +305,12 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
       case 'scale': scale *= value === 'none' ? 1 : value.split(' ').reduce((s, a) => s * Math.abs(numberOrPercent(a) ?? 0), 1); break;
       case 'translate': hidden ||= value !== 'none' && value.split(' ').some((a) => offscreen(a, fontPx, false)); break;
       case 'color':
-      case '-webkit-text-fill-color': hidden ||= colorAlpha(value) < MIN_VISIBLE_OPACITY; break;
+      case '-webkit-text-fill-color':
+        hidden ||= colorAlpha(value) < MIN_VISIBLE_OPACITY;
+        if (!KEEPS_PARENT.has(value) && value !== 'currentcolor') color = opaqueRgb(value);
+        break;
+      case 'background-color': background = value === 'transparent' || KEEPS_PARENT.has(value) ? background : opaqueRgb(value); break;
+      case 'background': background = KEEPS_PARENT.has(value) ? background : backgroundOf(value, background); break;
       case 'clip': hidden ||= value !== 'auto' && !KEEPS_PARENT.has(value); break;
       case 'clip-path':
       case 'mask':
@@ -291,7 +356,8 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
   }
   hidden ||= (clipsOverflow && tinyBox) || opacity < MIN_VISIBLE_OPACITY || fontPx * scale < MIN_VISIBLE_FONT_PX;
   return {
-    hidden: hidden || shiftsFollowing, shiftsFollowing, lineShiftPx, rendering: { fontPx, opacity, scale, clipsOverflow, tinyBox, offsetXPx },
+    hidden: hidden || shiftsFollowing, shiftsFollowing, lineShiftPx,
+    rendering: { fontPx, opacity, scale, clipsOverflow, tinyBox, offsetXPx, color, background },
   };
 }
 

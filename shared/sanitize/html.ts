@@ -7,7 +7,7 @@
 import { parseFragment } from 'parse5';
 import { adapter } from 'parse5-htmlparser2-tree-adapter';
 import { isTag, isText, type ChildNode, type Element } from 'domhandler';
-import { applyStyle, endsOffLeft, ROOT_RENDERING, type Rendering, type StyleVerdict } from './css.js';
+import { applyStyle, endsOffLeft, isUnreadable, ROOT_RENDERING, type Rendering, type StyleVerdict } from './css.js';
 import { cleanMultiline, stripInvisible } from './text.js';
 
 export { styleHides } from './css.js';
@@ -45,7 +45,18 @@ const SENTINELS = /[\u0001\u0002\u0003]/g;
 function look(el: Element, parent: Rendering): StyleVerdict {
   const a = el.attribs;
   if ('hidden' in a || (a['aria-hidden'] ?? '').trim().toLowerCase() === 'true') return { hidden: true, shiftsFollowing: false, lineShiftPx: 0, rendering: parent };
-  return a.style === undefined ? { hidden: false, shiftsFollowing: false, lineShiftPx: 0, rendering: parent } : applyStyle(a.style, parent);
+  const style = legacyColors(el.name.toLowerCase(), a) + (a.style ?? '');
+  return style === '' ? { hidden: false, shiftsFollowing: false, lineShiftPx: 0, rendering: parent } : applyStyle(style, parent);
+}
+
+const LEGACY_BGCOLOR = new Set(['body', 'table', 'tr', 'td', 'th']);
+
+/** `<font color>` and `bgcolor` paint like their CSS properties (before the inline style, which wins). */
+function legacyColors(name: string, a: Record<string, string>): string {
+  // HTML's legacy colour parsing reads "ffffff" as #ffffff.
+  const colour = (v: string) => (/^[0-9a-f]{3}(?:[0-9a-f]{3})?$/i.test(v.trim()) ? `#${v.trim()}` : v.trim()).replace(/[;:]/g, '');
+  return (name === 'font' && a.color !== undefined ? `color:${colour(a.color)};` : '') +
+    (LEGACY_BGCOLOR.has(name) && a.bgcolor !== undefined ? `background-color:${colour(a.bgcolor)};` : '');
 }
 
 /** An absolute http(s) URL with credentials removed, or undefined. */
@@ -85,7 +96,7 @@ function inlineShiftWithin(el: Element, rendering: Rendering): boolean {
 function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): void {
   for (const node of nodes) {
     if (isText(node)) {
-      if (state.line.shifted) continue;
+      if (state.line.shifted || isUnreadable(state.rendering)) continue;
       let t = stripInvisible(node.data).replace(SENTINELS, '');
       if (endsOffLeft(t.replace(/\s/g, '').length, state.rendering.offsetXPx + state.line.offsetPx, state.rendering)) continue;
       if (!state.inPre || state.inCell) t = t.replace(/\s+/g, ' ');

@@ -219,6 +219,22 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
     expect(clean('<p><span style="--x:none">shown</span></p>')).toBe('shown'); // a definition alone hides nothing
   });
 
+  it('L8: text in (nearly) the colour behind it is dropped; readable colours stay (found by a black-box attack)', () => {
+    expect(clean('<p><font color="#ffffff">secret</font></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><font color="ffffff">secret</font></p><p>ok</p>')).toBe('ok'); // legacy colour parsing
+    expect(clean('<p><span style="color:#fff">secret</span></p><p>ok</p>')).toBe('ok'); // Rally shows rich text on white
+    expect(clean('<p><span style="color:white;background-color:white">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<p><span style="color:#fffffe">secret</span> <span style="color:SNOW">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(clean('<div style="background:#222 none"><span style="color:rgb(40, 40, 40)">secret</span></div><p>ok</p>')).toBe('ok');
+    expect(clean('<table bgcolor="#333"><tr><td><span style="color:#333">secret</span></td></tr></table><p>ok</p>')).toBe('ok');
+    expect(clean('<p style="color:#fff"><b>secret</b></p><p>ok</p>')).toBe('ok'); // inherited
+    // Readable: white on a dark or red background, dark grey on white, a colour on an image we cannot see.
+    expect(clean('<p><span style="color:#fff;background:#c00">alert</span> <span style="color:#555">note</span></p>')).toBe('alert note');
+    expect(clean('<div style="background-color:#000"><span style="color:white">dark</span></div>')).toBe('dark');
+    expect(clean('<div style="background:url(x.png) #fff"><span style="color:#fff">img</span></div>')).toBe('img');
+    expect(clean('<p><span color="#ffffff">span</span></p>')).toBe('span'); // only <font> honours color=
+  });
+
   it('L8: the hidden attribute, in any form', () => {
     expect(clean('<p hidden="until-found">secret</p><p HIDDEN>secret</p>ok')).toBe('ok');
   });
