@@ -50,7 +50,7 @@ await import(new URL('bundle/index.js', dist).href);
 for (const file of readdirSync(new URL('bundle/', dist)).sort()) {
   if (file.endsWith('.js')) await import(new URL(`bundle/${file}`, dist).href);
 }
-const { createNoCredentialsAuth } = await import(new URL('shared/app/no-credentials-auth.js', dist).href);
+const { createNoCredentialsAuth } = await import(new URL('shared/kernel/no-credentials-auth.js', dist).href);
 const { Firestore } = await import('@google-cloud/firestore');
 const { SecretManagerServiceClient } = await import('@google-cloud/secret-manager');
 // Constructing the clients (no network, no credentials) loads their transport and protocol modules too.

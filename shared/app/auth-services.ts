@@ -8,44 +8,16 @@
 import { publicUrls } from '../config/config.js';
 import { createSecretSourceFromConfig } from '../secrets/secret-source.js';
 import { createSealingKeyRing, createSigningKeyRing } from '../crypto/key-ring.js';
-import { createSealer, type Sealer } from '../crypto/sealer.js';
-import { createAccessTokenSigner, type AccessTokenSigner } from '../crypto/access-token.js';
-import { RallyTokenStore } from '../storage/rally-tokens.store.js';
-import { refreshRallyTokens, type RallyOAuthConfig } from '../oauth/rally-oauth.js';
-import type { RallyTokens } from '../storage/rally-tokens.store.js';
-import { createRateLimiter, type RateLimiter } from '../ratelimit/limiter.js';
-import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../rally/limiter.js';
-import { createRallyClient, type RallyClient } from '../rally/client.js';
-import type { RallyRequestLabels, RallyTokenProvider } from '../rally/ports.js';
-import type { Logger } from '../logging/logger.js';
-import { SERVER_INFO } from './version.js';
-import type { SecretSource } from '../secrets/secret-source.js';
-import type { Deps } from './deps.js';
-
-export interface AuthServices {
-  readonly sealer: Sealer;
-  readonly signer: AccessTokenSigner;
-  readonly tokens: RallyTokenStore;
-  readonly rally: RallyOAuthConfig;
-  /** The Rally OAuth client secret (cached by the secret source). */
-  rallyClientSecret(): Promise<string>;
-  /** Refreshes Rally tokens with our client credentials. */
-  refreshRally(refreshToken: string): Promise<RallyTokens>;
-  /** The instance's cached secret source (keys, Rally client secret, an optional policy secret). */
-  readonly secrets: SecretSource;
-  readonly rateLimiter: RateLimiter;
-  /** Instance-wide cap on concurrent Rally requests per Rally user (Rally allows 12). */
-  readonly rallyLimiter: ConcurrencyLimiter;
-  /** A WSAPI client for one request: configured host, timeout, User-Agent and the shared limiter. */
-  rallyClient(o: { tokens: RallyTokenProvider; labels: RallyRequestLabels; limiterKey: string; log: Logger }): RallyClient;
-  /**
-   * Starts loading the current signing and sealing keys together, for a function whose every
-   * request needs both (a tool call verifies, then unseals): one Secret Manager round trip on a
-   * cold instance instead of two in a row. Never rejects; a failure is not cached, and the
-   * request that needs the key reports it (503).
-   */
-  prefetchKeys(): void;
-}
+import { createSealer } from '../crypto/sealer.js';
+import { createAccessTokenSigner } from '../crypto/access-token.js';
+import { RallyTokenStore } from '../rally-link/link-store.js';
+import { refreshRallyTokens, type RallyOAuthConfig } from '../rally/oauth.js';
+import { createRateLimiter } from '../ratelimit/rate-limiter.js';
+import { createConcurrencyLimiter } from '../rally/concurrency.js';
+import { createRallyClient } from '../rally/client.js';
+import { SERVER_INFO } from '../kernel/version.js';
+import type { AuthServices } from '../services/auth-services.js';
+import type { Deps } from '../services/deps.js';
 
 export async function createAuthServices(deps: Deps): Promise<AuthServices> {
   const { config } = deps;

@@ -7,57 +7,13 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { loadConfig, type Config } from '../config/config.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { systemClock, type Clock } from './clock.js';
-import type { AuthServices } from './auth-services.js';
-import { audit, type AuditEvent, type AuditFields } from '../audit/audit.js';
-import type { RequestContext } from './request-context.js';
-import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../storage/firestore-rest.js';
-import { AddressThrottledError, clientAddress, createAddressThrottle, type AddressLimitKind, type AddressThrottle } from '../ratelimit/address-throttle.js';
-
-export type FetchLike = typeof fetch;
-
-export interface Deps {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly clock: Clock;
-  readonly fetch: FetchLike;
-  /** Firestore is created on first use: metadata endpoints never pay for it. */
-  db(): Promise<Firestore>;
-  /** Lean single-document reads for the warm tool-call path (same database as `db`). */
-  readonly documents: DocumentReader;
-  /** Keys, sealer, token store, policy: built on first use, then shared by the instance's requests. */
-  auth(): Promise<AuthServices>;
-  /** Writes an audit event (with the request's Copilot metadata once bound by `forRequest`). */
-  audit(event: AuditEvent, fields?: AuditFields): void;
-  /** The instance's buckets for unauthenticated writes, by client address (L20). */
-  readonly addressThrottle: AddressThrottle;
-  /**
-   * Call before an unauthenticated request creates a Firestore document: throws
-   * AddressThrottledError when the request's client address is over its `kind` limit.
-   * Bound to the request's address by `forRequest` (outside a request, all share one bucket).
-   */
-  limitAddress(kind: AddressLimitKind): void;
-}
-
-function addressLimiter(throttle: AddressThrottle, address: string, log: Logger): Deps['limitAddress'] {
-  return (kind) => {
-    const decision = throttle.take(kind, address);
-    if (decision.allowed) return;
-    log.warn('address_throttled', { limitKind: kind, limit: decision.limit, retryAfterSeconds: decision.retryAfterSeconds });
-    throw new AddressThrottledError(kind, decision.limit, decision.retryAfterSeconds);
-  };
-}
-
-/** The same dependencies, logging, auditing and throttling with one request's context. */
-export function forRequest(deps: Deps, ctx: RequestContext): Deps {
-  const address = clientAddress(ctx.forwardedFor, ctx.peerAddress, deps.config.TRUSTED_PROXY_HOPS);
-  return {
-    ...deps,
-    log: ctx.log,
-    audit: (event, fields = {}) => audit(ctx.log, event, fields, ctx),
-    limitAddress: addressLimiter(deps.addressThrottle, address, ctx.log),
-  };
-}
+import { systemClock, type Clock } from '../kernel/clock.js';
+import type { FetchLike } from '../kernel/fetch.js';
+import type { AuthServices } from '../services/auth-services.js';
+import { addressLimiter, type Deps } from '../services/deps.js';
+import { audit } from '../audit/audit.js';
+import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../store/firestore-rest.js';
+import { createAddressThrottle } from '../ratelimit/address-throttle.js';
 
 /** Firestore over REST (`preferRest`) avoids loading gRPC at cold start. */
 export async function createFirestore(config: Config): Promise<Firestore> {
@@ -71,7 +27,7 @@ export async function createFirestore(config: Config): Promise<Firestore> {
           host: config.FIRESTORE_EMULATOR_HOST,
           ssl: false,
           customHeaders: { Authorization: 'Bearer owner' },
-          authClient: (await import('./no-credentials-auth.js')).createNoCredentialsAuth(config.GOOGLE_CLOUD_PROJECT),
+          authClient: (await import('../kernel/no-credentials-auth.js')).createNoCredentialsAuth(config.GOOGLE_CLOUD_PROJECT),
         }
       : {}),
   });

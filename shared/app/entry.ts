@@ -6,13 +6,14 @@
  * @module
  */
 import * as ff from '@google-cloud/functions-framework';
-import { getDeps, type Deps } from './deps.js';
+import { getDeps } from './deps.js';
+import { type Deps } from '../services/deps.js';
 import { ConfigError } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
 import { readBody } from '../http/body.js';
 import { EdgeError, type EdgeAnswer } from '../http/edge-error.js';
 import { registerEdgeAnswer, takeOverFrameworkEdges } from './framework.js';
-import { buildRequestContext } from './request-context.js';
+import { buildRequestContext } from '../http/request-context.js';
 
 export type Handler = (req: ff.Request, res: ff.Response) => Promise<void> | void;
 

@@ -64,7 +64,7 @@ export interface AuditFields {
   readonly policy?: string;
 }
 
-/** The per-request labels; `RequestContext` (shared/app/request-context.ts) satisfies this. */
+/** The per-request labels; `RequestContext` (shared/http/request-context.ts) satisfies this. */
 export interface AuditContext {
   readonly requestId?: string | undefined;
   readonly correlationId?: string | undefined;

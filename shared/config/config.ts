@@ -105,7 +105,7 @@ export const ConfigSchema = z
     /** Secret Manager secret holding the policy JSON, read at the pinned POLICY_SECRET_VERSION. */
     POLICY_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Secret Manager secret id').optional(),
     POLICY_SECRET_VERSION: z.string().regex(/^\d+$/, 'must be a numeric secret version').default('1'),
-    /** Shards per rate-limit counter window (see shared/ratelimit/limiter.ts); more shards, more write headroom per key. */
+    /** Shards per rate-limit counter window (see shared/ratelimit/rate-limiter.ts); more shards, more write headroom per key. */
     RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
     /**
      * L20: per-instance, per-client-address limits (requests per minute, 0 = off) on the

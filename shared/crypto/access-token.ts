@@ -9,9 +9,9 @@ import * as joseErrors from 'jose/errors';
 import { SignJWT } from 'jose/jwt/sign';
 import { jwtVerify } from 'jose/jwt/verify';
 import { z } from 'zod';
-import type { Clock } from '../app/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import { SecretUnavailableError } from '../secrets/errors.js';
-import { randomToken, sha256Id } from './hash.js';
+import { randomToken, sha256Id } from '../kernel/hash.js';
 import type { KeyRing, SigningKeyPair } from './key-ring.js';
 
 export interface AccessTokenClaims {

@@ -11,7 +11,7 @@ import { compactDecrypt } from 'jose/jwe/compact/decrypt';
 import { CompactEncrypt } from 'jose/jwe/compact/encrypt';
 import * as joseErrors from 'jose/errors';
 import { SecretUnavailableError } from '../secrets/errors.js';
-import { sha256Id } from './hash.js';
+import { sha256Id } from '../kernel/hash.js';
 import { KeyRingError, type KeyRing } from './key-ring.js';
 
 export interface UnsealResult {

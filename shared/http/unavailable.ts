@@ -5,7 +5,7 @@
  */
 import type { Response } from '@google-cloud/functions-framework';
 import type { Logger } from '../logging/logger.js';
-import { sendErrorPage } from './html.js';
+import { sendErrorPage } from './pages.js';
 
 const UNAVAILABLE_CODES = new Set(['secret_unavailable', 'store_unavailable', 'key_disabled_all']);
 

@@ -6,20 +6,21 @@
  * see shared/mcp/execute.ts.
  * @module
  */
-import type { Deps } from '../app/deps.js';
-import type { RequestContext } from '../app/request-context.js';
-import type { AuthServices } from '../app/auth-services.js';
-import { LinkRequiredError } from '../auth/link-required.js';
-import { createTokenProvider } from '../auth/token-provider.js';
-import { getGrant } from '../storage/grants.repo.js';
-import { grantPrincipal, sessionPrincipal, type StoredLink } from '../storage/rally-tokens.store.js';
-import { createConnectLink } from '../session/connect.js';
-import { dropPendingLink, getSession } from '../session/sessions.repo.js';
-import { sessionTools } from '../session/session.tools.js';
+import type { Deps } from '../services/deps.js';
+import type { RequestContext } from '../http/request-context.js';
+import type { AuthServices } from '../services/auth-services.js';
+import { LinkRequiredError } from '../rally/link-required.js';
+import { createTokenProvider } from '../rally-link/token-provider.js';
+import { getGrant } from '../store/grants.repo.js';
+import { type StoredLink } from '../rally-link/link-store.js';
+import { grantPrincipal, sessionPrincipal } from '../store/rally-tokens.repo.js';
+import { createConnectLink } from '../session-link/connect.js';
+import { dropPendingLink, getSession } from '../store/sessions.repo.js';
+import { sessionTools } from './tools/session.tools.js';
 import type { ToolContext } from './tools/context.js';
 import type { AnyToolSpec } from './tools/spec.js';
 import { createCursorCodec, deriveCursorKey } from './tools/cursor.js';
-import { challenge, McpAuthError, type McpPrincipal } from './auth.js';
+import { challenge, McpAuthError, type McpPrincipal } from './principal.js';
 
 /** "Rally is not connected", as the surfaces need it: a link to open, or a code to wait for. */
 export type LinkPrompt =

@@ -4,10 +4,10 @@
  * grant or session when `initialize` arrives.
  * @module
  */
-import type { Deps } from '../app/deps.js';
-import { getGrant, recordElicitationSupport } from '../storage/grants.repo.js';
-import { getSession, recordSessionCapabilities } from '../session/sessions.repo.js';
-import type { McpPrincipal } from './auth.js';
+import type { Deps } from '../services/deps.js';
+import { getGrant, recordElicitationSupport } from '../store/grants.repo.js';
+import { getSession, recordSessionCapabilities } from '../store/sessions.repo.js';
+import type { McpPrincipal } from './principal.js';
 
 export function declaresUrlElicitation(capabilities: unknown): boolean {
   const e = (capabilities as { elicitation?: unknown } | null | undefined)?.elicitation;

@@ -2,7 +2,7 @@
  * The one place that decides what a principal may do with a tool call (L1).
  *
  * Every surface — /mcp (JSON-RPC), `POST /tools/<tool>` (REST), and any later
- * protocol revision — authenticates with shared/mcp/auth.ts, then calls
+ * protocol revision — authenticates with shared/mcp/principal.ts, then calls
  * `openExecution` and `Execution.call`, and only maps the typed
  * `ToolOutcome` to its wire format with its one error mapper. The gates run
  * here, in this order, for every call on every surface:
@@ -13,7 +13,7 @@
  *   2. arguments  — the tool's strict schema (J8), before any Rally call;
  *   3. policy     — read-only agents, allowed tools (shared/policy);
  *   4. rate limits — per agent, user and session; the session is the one
- *                   identity of shared/session/session-id.ts (L12);
+ *                   identity of shared/http/session-id.ts (L12);
  *   5. run and audit — `tool_executed` for every run, `access_denied`,
  *                   `policy_denied`, `rate_limited` for every refusal.
  *
@@ -22,15 +22,15 @@
  * @module
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Deps } from '../app/deps.js';
-import type { RequestContext } from '../app/request-context.js';
+import type { Deps } from '../services/deps.js';
+import type { RequestContext } from '../http/request-context.js';
 import type { AuditEvent, AuditFields } from '../audit/audit.js';
-import type { LinkRequiredError } from '../auth/link-required.js';
+import type { LinkRequiredError } from '../rally/link-required.js';
 import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { recordToolCall } from '../metrics/summary.js';
 import type { Policy } from '../policy/policy.js';
 import { checkRateLimits, type LimitCheck } from '../ratelimit/enforce.js';
-import { challenge, McpAuthError, type McpPrincipal } from './auth.js';
+import { challenge, McpAuthError, type McpPrincipal } from './principal.js';
 import { createCallContext, type LinkPrompt } from './call-context.js';
 import { toolPolicy } from './tool-policy.js';
 import type { ToolContext } from './tools/context.js';

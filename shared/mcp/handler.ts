@@ -10,14 +10,14 @@
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { forRequest, type Deps } from '../app/deps.js';
+import { forRequest, type Deps } from '../services/deps.js';
 import { audit } from '../audit/audit.js';
-import { createInstanceLimits } from '../ratelimit/limiter.js';
-import { buildRequestContext, type RequestContext } from '../app/request-context.js';
+import { createInstanceLimits } from '../ratelimit/rate-limiter.js';
+import { buildRequestContext, type RequestContext } from '../http/request-context.js';
 import { isUnavailable } from '../http/unavailable.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
-import { authenticate, McpAuthError, type McpPrincipal } from './auth.js';
+import { authenticate, McpAuthError, type McpPrincipal } from './principal.js';
 import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { buildMcpServer } from './server.js';
 import { anonymousToolList, openExecution } from './execute.js';

@@ -8,13 +8,13 @@
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
-import type { Deps } from '../app/deps.js';
-import type { RequestContext } from '../app/request-context.js';
+import type { Deps } from '../services/deps.js';
+import type { RequestContext } from '../http/request-context.js';
 import { isUnavailable } from '../http/unavailable.js';
-import { authenticate, challenge, McpAuthError } from './auth.js';
+import { authenticate, challenge, McpAuthError } from './principal.js';
 import { insufficientScopeError, openExecution, type ToolOutcome } from './execute.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';
-import { CONFIRM_TOOL } from '../session/session.tools.js';
+import { CONFIRM_TOOL } from './tools/session.tools.js';
 
 const TOOL_NAME = /^[a-z_]{1,64}$/;
 

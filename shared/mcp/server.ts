@@ -7,7 +7,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 
-import { SERVER_INFO } from '../app/version.js';
+import { SERVER_INFO } from '../kernel/version.js';
 
 export { SERVER_INFO };
 

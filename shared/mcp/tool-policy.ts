@@ -3,7 +3,7 @@
  * function only (the OAuth functions never need the tool catalogue).
  * @module
  */
-import type { Deps } from '../app/deps.js';
+import type { Deps } from '../services/deps.js';
 import type { Config } from '../config/config.js';
 import { loadPolicy, type Policy } from '../policy/policy.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';

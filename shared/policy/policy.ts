@@ -20,7 +20,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError, type Config } from '../config/config.js';
-import { sha256Id } from '../crypto/hash.js';
+import { sha256Id } from '../kernel/hash.js';
 import type { SecretSource } from '../secrets/secret-source.js';
 
 const perMinute = z.number().int().min(1).max(1_000_000);

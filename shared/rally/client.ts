@@ -4,12 +4,12 @@
  * first (a 401 body is HTML). Plain typed operations; no MCP knowledge.
  * @module
  */
-import { LinkRequiredError } from '../auth/link-required.js';
-import type { Clock } from '../app/clock.js';
+import { LinkRequiredError } from './link-required.js';
+import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../logging/logger.js';
 import { cleanLine, MAX_MESSAGE_CHARS } from '../sanitize/text.js';
 import { RallyApiError, type RallyErrorCode } from './errors.js';
-import type { ConcurrencyLimiter } from './limiter.js';
+import type { ConcurrencyLimiter } from './concurrency.js';
 import type { RallyRequestLabels, RallyTokenProvider } from './ports.js';
 import {
   FIELD_NAME, MAX_PAGE_SIZE, OBJECT_ID, ORDER, OperationResultSchema, QueryResultSchema, RALLY_COLLECTIONS, RallyObjectSchema,

@@ -10,7 +10,7 @@
  * @module
  */
 import { isIP } from 'node:net';
-import type { Clock } from '../app/clock.js';
+import type { Clock } from '../kernel/clock.js';
 
 /** The unauthenticated writes we throttle, one bucket per kind and address. */
 export type AddressLimitKind = 'authorize' | 'register' | 'session_initialize' | 'connect_link';

@@ -6,7 +6,7 @@
  * @module
  */
 import type { RateLimits } from '../policy/policy.js';
-import type { RateLimiter } from './limiter.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 export type LimitKind = 'agent' | 'user' | 'session';
 

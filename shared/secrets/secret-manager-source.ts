@@ -6,7 +6,7 @@
  * Google credentials.
  * @module
  */
-import { createNoCredentialsAuth } from '../app/no-credentials-auth.js';
+import { createNoCredentialsAuth } from '../kernel/no-credentials-auth.js';
 import type { protos, SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { crc32c } from './crc32c.js';
 import { assertSecretRef, SecretUnavailableError, type SecretSource, type SecretUnavailableReason } from './errors.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../shared/config/config.js';
-import { COLLECTIONS, TTL_FIELD } from '../../shared/storage/collections.js';
+import { COLLECTIONS, TTL_FIELD } from '../../shared/store/collections.js';
 import { flag, gcloudCalls, NO_ENV_FILE, parseCommands, runDeploy, type RunResult } from './deploy-runner.js';
 
 const BASE = ['--dry-run', '--project', 'demo-proj', '--region', 'us-central1', ...NO_ENV_FILE];

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFirebaseJson, buildFirestoreIndexes, toFileText } from '../../ops/hosting-config.js';
 import { ROUTES, routeFor } from '../../shared/app/routes.js';
-import { COLLECTIONS, TTL_FIELD } from '../../shared/storage/collections.js';
+import { COLLECTIONS, TTL_FIELD } from '../../shared/store/collections.js';
 import { REPO_ROOT } from './deploy-runner.js';
 
 const committed = (name: string) => readFileSync(join(REPO_ROOT, name), 'utf8');

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flag, NO_ENV_FILE, REPO_ROOT, runDeploy, type RunResult } from './deploy-runner.js';
-import { COLLECTIONS } from '../../shared/storage/collections.js';
+import { COLLECTIONS } from '../../shared/store/collections.js';
 
 const MUTATING = /^(create|enable|update|add|add-iam-policy-binding|deploy|delete|disable)$/;
 const SECRET_VALUE = 'rally-secret-IDEMPOTENCE-8c1e55';

@@ -7,7 +7,7 @@ import { assertFails, assertSucceeds, initializeTestEnvironment, type RulesTestE
 import { collection, deleteDoc, doc, getDoc, getDocs, setDoc, setLogLevel, updateDoc, type Firestore } from 'firebase/firestore';
 import { fileURLToPath } from 'node:url';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../../dev/firestore-emulator.js';
-import { COLLECTIONS } from '../../shared/storage/collections.js';
+import { COLLECTIONS } from '../../shared/store/collections.js';
 import { demoProjectId } from '../helpers/env.js';
 
 const RULES = fileURLToPath(new URL('../../firestore.rules', import.meta.url));

@@ -4,7 +4,7 @@
  * read globals. Gates are not part of it: see shared/mcp/execute.ts.
  * @module
  */
-import type { Clock } from '../../app/clock.js';
+import type { Clock } from '../../kernel/clock.js';
 import type { Logger } from '../../logging/logger.js';
 import type { RallyClient } from '../../rally/client.js';
 import type { CursorCodec } from './cursor.js';

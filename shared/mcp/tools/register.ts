@@ -9,7 +9,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CallToolRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { LinkRequiredError } from '../../auth/link-required.js';
+import { LinkRequiredError } from '../../rally/link-required.js';
 import { ITEM_TOOLS } from './items.tools.js';
 import { PROJECT_TOOLS } from './projects.tools.js';
 import { SEARCH_TOOLS } from './search.tools.js';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { initializeBody, mcpCall, signIn, toolCallBody } from '../../helpers/oauth-flow.js';
-import { sha256Id } from '../../../shared/crypto/hash.js';
+import { sha256Id } from '../../../shared/kernel/hash.js';
 
 const POLICY = {
   version: 1,

@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { Firestore } from '@google-cloud/firestore';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { initializeBody, pkcePair, registerTestClient, toolCallBody } from '../../helpers/oauth-flow.js';
-import { createNoCredentialsAuth } from '../../../shared/app/no-credentials-auth.js';
-import { COLLECTIONS } from '../../../shared/storage/collections.js';
+import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
+import { COLLECTIONS } from '../../../shared/store/collections.js';
 
 const REDIRECT = 'http://127.0.0.1:33418/callback';
 

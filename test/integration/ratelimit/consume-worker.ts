@@ -6,8 +6,8 @@
  */
 import { createInterface } from 'node:readline';
 import { Firestore } from '@google-cloud/firestore';
-import { createNoCredentialsAuth } from '../../../shared/app/no-credentials-auth.js';
-import { createRateLimiter } from '../../../shared/ratelimit/limiter.js';
+import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
+import { createRateLimiter } from '../../../shared/ratelimit/rate-limiter.js';
 
 const [projectId, key, limit, windowSeconds, count, nowMs, shards] = process.argv.slice(2);
 const host = process.env.FIRESTORE_EMULATOR_HOST;

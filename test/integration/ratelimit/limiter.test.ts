@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
-import { createRateLimiter, shardCapacity, windowOf, type RateLimitResult } from '../../../shared/ratelimit/limiter.js';
-import { COLLECTIONS } from '../../../shared/storage/collections.js';
-import { sha256Id } from '../../../shared/crypto/hash.js';
-import { createNoCredentialsAuth } from '../../../shared/app/no-credentials-auth.js';
+import { createRateLimiter, shardCapacity, windowOf, type RateLimitResult } from '../../../shared/ratelimit/rate-limiter.js';
+import { COLLECTIONS } from '../../../shared/store/collections.js';
+import { sha256Id } from '../../../shared/kernel/hash.js';
+import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:http';
 import * as ff from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { defineFunction } from '../../../shared/app/entry.js';
-import type { Deps } from '../../../shared/app/deps.js';
-import { answerOAuthJsonEdgeError } from '../../../shared/oauth/edge-answer.js';
+import type { Deps } from '../../../shared/services/deps.js';
+import { answerOAuthJsonEdgeError } from '../../../shared/oauth-as/edge-answer.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 
 /** Just what the wrapper itself reads from Deps. */

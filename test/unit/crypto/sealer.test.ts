@@ -2,7 +2,7 @@ import { CompactEncrypt } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { createSealer, UnsealError } from '../../../shared/crypto/sealer.js';
 import { createSealingKeyRing, KeyRingError } from '../../../shared/crypto/key-ring.js';
-import { sha256Id } from '../../../shared/crypto/hash.js';
+import { sha256Id } from '../../../shared/kernel/hash.js';
 import { SecretUnavailableError } from '../../../shared/secrets/secret-source.js';
 import { memorySource, SEALING, sourceWithKeys } from './fixtures.js';
 

@@ -1,6 +1,6 @@
 /** Canned-response fetch and token provider for client unit tests. */
 import { createRallyClient, type RallyClient, type RallyClientOptions } from '../../../shared/rally/client.js';
-import { createConcurrencyLimiter } from '../../../shared/rally/limiter.js';
+import { createConcurrencyLimiter } from '../../../shared/rally/concurrency.js';
 import type { RallyTokenProvider } from '../../../shared/rally/ports.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 

@@ -1,0 +1,64 @@
+/**
+ * Who is calling /mcp: a verified bearer token of ours (default mode), or,
+ * when session-link mode is on and no bearer is sent, a session header.
+ * Failures become 401/403 with WWW-Authenticate (RFC 6750 §3, RFC 9728 §5.1).
+ * @module
+ */
+import type { Request } from '@google-cloud/functions-framework';
+import { publicUrls } from '../config/config.js';
+import type { Deps } from '../services/deps.js';
+import { AccessTokenError, type VerifiedAccessToken } from '../crypto/access-token.js';
+import { SCOPES } from '../oauth-as/scopes.js';
+import { readSessionHeader, type SessionCredential } from '../http/session-id.js';
+
+export type McpPrincipal =
+  | { readonly kind: 'grant'; readonly token: VerifiedAccessToken }
+  | { readonly kind: 'session'; readonly session: SessionCredential };
+
+/** A refusal at the HTTP layer, before any MCP processing. */
+export class McpAuthError extends Error {
+  readonly code: 'missing_token' | 'invalid_token' | 'insufficient_scope' | 'invalid_session';
+  readonly status: 401 | 403 | 400;
+  readonly wwwAuthenticate: string | undefined;
+  readonly publicMessage: string;
+  constructor(code: McpAuthError['code'], status: 401 | 403 | 400, publicMessage: string, wwwAuthenticate?: string) {
+    super(code);
+    this.name = 'McpAuthError';
+    this.code = code;
+    this.status = status;
+    this.publicMessage = publicMessage;
+    this.wwwAuthenticate = wwwAuthenticate;
+  }
+}
+
+const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+
+export function challenge(deps: Pick<Deps, 'config'>, params: Record<string, string> = {}): string {
+  const all = { ...params, resource_metadata: publicUrls(deps.config).resourceMetadata };
+  return `Bearer ${Object.entries(all).map(([k, v]) => `${k}=${q(v)}`).join(', ')}`;
+}
+
+export async function authenticate(deps: Deps, req: Request): Promise<McpPrincipal> {
+  const header = req.get('authorization');
+  if (header !== undefined) {
+    const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
+    if (!m) {
+      throw new McpAuthError('invalid_token', 401, 'Malformed Authorization header.', challenge(deps, { error: 'invalid_token', error_description: 'Malformed bearer token' }));
+    }
+    const { signer } = await deps.auth();
+    try {
+      const token = await signer.verify(m[1]!, { audience: publicUrls(deps.config).resource });
+      return { kind: 'grant', token };
+    } catch (err) {
+      if (!(err instanceof AccessTokenError)) throw err; // e.g. Secret Manager down → 503, not 401
+      deps.audit('access_denied', { reason: `token_${err.reason}` });
+      throw new McpAuthError('invalid_token', 401, 'The access token is invalid or expired.', challenge(deps, { error: 'invalid_token', error_description: 'The access token is invalid or expired' }));
+    }
+  }
+  if (deps.config.SESSION_LINK_MODE) {
+    const session = await readSessionHeader(req);
+    if (session.kind === 'ok') return { kind: 'session', session: session.credential };
+    if (session.kind === 'weak') throw new McpAuthError('invalid_session', 400, session.message);
+  }
+  throw new McpAuthError('missing_token', 401, 'Sign-in required.', challenge(deps, { scope: SCOPES.join(' ') }));
+}

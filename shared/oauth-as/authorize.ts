@@ -1,0 +1,152 @@
+/**
+ * GET /authorize and POST /consent: validate the MCP client's request,
+ * ask the user (per-client consent against the confused deputy), then send
+ * the browser to Rally with our own state and PKCE pair.
+ * @module
+ */
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { publicUrls } from '../config/config.js';
+import type { Deps } from '../services/deps.js';
+import { addSeconds } from '../kernel/clock.js';
+import { randomToken, sha256Id } from '../kernel/hash.js';
+import { html, sendErrorPage, sendPage } from '../http/pages.js';
+import { createAuthRequest, consumeAuthRequest, authRequestPath } from '../store/auth-requests.repo.js';
+import { resolveClient, redirectUriMatches } from './clients.js';
+import { redirectToRally } from '../rally-link/sign-in.js';
+import { parseScopes, type Scope } from './scopes.js';
+import { singleParams } from '../http/params.js';
+import { isSameOriginPost } from '../http/origin.js';
+
+const AUTH_REQUEST_TTL_SECONDS = 600;
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+
+/** Builds `redirectUri` + params, keeping any query the registered URI already had; always adds `iss` (H9). */
+export function clientRedirect(redirectUri: string, issuer: string, params: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri);
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
+  url.searchParams.set('iss', issuer);
+  return url.toString();
+}
+
+const SCOPE_TEXT: Record<Scope, string> = {
+  'rally.read': 'Read your Rally work items, projects and iterations',
+  'rally.write': 'Create and update stories, defects, tasks and comments as you',
+};
+
+export async function handleAuthorize(deps: Deps, req: Request, res: Response): Promise<void> {
+  deps.limitAddress('authorize'); // L20: anyone can call this, and it stores an auth request
+  const { issuer, resource } = publicUrls(deps.config);
+  const now = deps.clock.now();
+  const params = singleParams(new URL(req.originalUrl ?? req.url, issuer).searchParams);
+  if (!params.ok) {
+    sendErrorPage(res, 400, 'Invalid sign-in request', `The parameter "${params.duplicate}" appears more than once. Start the sign-in again from your application.`);
+    return;
+  }
+  const q = params.values;
+  const db = await deps.db();
+  const clientId = q.client_id;
+  const client = clientId
+    ? await resolveClient(clientId, { db, now, allowLoopbackCimd: deps.config.DANGEROUSLY_ALLOW_LOOPBACK_CIMD })
+    : undefined;
+  if (!client) {
+    sendErrorPage(res, 400, 'Unknown application', 'This application is not registered with this server. Start the sign-in again from your application.');
+    return;
+  }
+  let redirectUri = q.redirect_uri;
+  if (redirectUri === undefined) {
+    if (client.redirectUris.length !== 1) {
+      sendErrorPage(res, 400, 'Invalid sign-in request', 'The application did not say where to return after sign-in.');
+      return;
+    }
+    redirectUri = client.redirectUris[0]!;
+  } else if (!redirectUriMatches(redirectUri, client.redirectUris)) {
+    sendErrorPage(res, 400, 'Invalid sign-in request', 'The return address does not match the one this application registered.');
+    return;
+  }
+  // From here on errors go back to the (validated) client (RFC 6749 §4.1.2.1).
+  const back = (error: string, description: string) => {
+    res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(redirectUri, issuer, { error, error_description: description, state: q.state }));
+  };
+  if (q.state !== undefined && q.state.length > 512) return back('invalid_request', 'state is too long.');
+  if (q.response_type !== 'code') return back('unsupported_response_type', 'Only response_type=code is supported.');
+  if (!q.code_challenge) return back('invalid_request', 'code_challenge is required (PKCE).');
+  if (q.code_challenge_method !== 'S256') return back('invalid_request', 'code_challenge_method must be S256.');
+  if (!S256_CHALLENGE.test(q.code_challenge)) return back('invalid_request', 'code_challenge must be 43 base64url characters.');
+  if (q.resource !== undefined && q.resource !== resource) return back('invalid_target', `resource must be ${resource}.`);
+  const scopes = parseScopes(q.scope);
+  if (!scopes) return back('invalid_scope', 'Unknown scope requested.');
+
+  const requestId = randomToken(24);
+  const csrf = randomToken(24);
+  const { sealer } = await deps.auth();
+  await createAuthRequest(db, requestId, {
+    clientId: client.clientId,
+    clientName: client.clientName,
+    redirectUri,
+    codeChallenge: q.code_challenge,
+    scopes,
+    resource,
+    csrfHash: sha256Id(csrf),
+    ...(q.state !== undefined ? { sealedState: await sealer.seal(q.state, authRequestPath(requestId)) } : {}),
+    createdAt: now,
+    expiresAt: addSeconds(now, AUTH_REQUEST_TTL_SECONDS),
+  });
+  const redirectHost = new URL(redirectUri).host;
+  const loopbackOnly = client.redirectUris.every((u) => /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)[:/]/.test(u));
+  sendPage(
+    res,
+    200,
+    'Allow access to Rally?',
+    html`<h1>Allow ${client.clientName} to use Rally as you?</h1>
+<p>An application is asking to work with your Broadcom Rally account through this server.</p>
+<dl><dt>Application</dt><dd>${client.clientName}</dd>
+<dt>Returns to</dt><dd>${redirectHost}</dd>
+<dt>Registered</dt><dd>${client.source === 'cimd' ? `by metadata at ${new URL(client.clientId).host}` : 'by the application itself (unverified name)'}</dd>
+<dt>Requested</dt><dd>${scopes.map((s) => html`<div>${SCOPE_TEXT[s]}</div>`)}</dd>
+<dt>Started</dt><dd>${now.toISOString().replace('T', ' ').slice(0, 19)} UTC</dd></dl>
+${loopbackOnly ? html`<p class="warn">This application runs on your own computer (it returns to ${redirectHost}). Continue only if you just started signing in from it.</p>` : ''}
+<p>Next, Rally will ask you to sign in and allow access. You can withdraw access at any time.</p>
+<form method="post" action="/consent"><input type="hidden" name="request_id" value="${requestId}"><input type="hidden" name="csrf" value="${csrf}">
+<div class="actions"><button class="secondary" name="decision" value="deny" type="submit">Cancel</button><button class="primary" name="decision" value="allow" type="submit">Allow</button></div></form>`,
+    [new URL(deps.config.RALLY_BASE_URL).origin, new URL(redirectUri).origin],
+  );
+}
+
+export async function handleConsent(deps: Deps, req: Request, res: Response): Promise<void> {
+  const { issuer } = publicUrls(deps.config);
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const requestId = typeof body.request_id === 'string' ? body.request_id : undefined;
+  const csrf = typeof body.csrf === 'string' ? body.csrf : undefined;
+  if (!isSameOriginPost(req, issuer) || !requestId || !csrf || requestId.length > 64 || csrf.length > 64) {
+    sendErrorPage(res, 403, 'Request refused', 'This confirmation did not come from this server’s page. Start the sign-in again from your application.');
+    return;
+  }
+  const now = deps.clock.now();
+  const { sealer } = await deps.auth();
+  const db = await deps.db();
+  const consumed = await consumeAuthRequest(db, requestId, csrf, now);
+  if (!consumed.ok) {
+    deps.log.warn('consent_refused', { reason: consumed.reason });
+    sendErrorPage(res, 403, 'This sign-in request has expired', 'It was already used, has expired, or did not come from this page. Start the sign-in again from your application.');
+    return;
+  }
+  const ar = consumed.request;
+  const clientState = ar.sealedState
+    ? new TextDecoder().decode((await sealer.unseal(ar.sealedState, authRequestPath(requestId))).plaintext)
+    : undefined;
+  if (body.decision !== 'allow') {
+    deps.log.info('consent_denied', { clientId: ar.clientId });
+    res.set('Cache-Control', 'no-store').redirect(303, clientRedirect(ar.redirectUri, issuer, { error: 'access_denied', state: clientState }));
+    return;
+  }
+  deps.audit('consent_granted', { clientId: ar.clientId });
+  await redirectToRally(deps, res, {
+    kind: 'authorize',
+    clientId: ar.clientId,
+    clientName: ar.clientName,
+    redirectUri: ar.redirectUri,
+    codeChallenge: ar.codeChallenge,
+    scopes: ar.scopes,
+    resource: ar.resource,
+  }, clientState);
+}

@@ -1,0 +1,66 @@
+/**
+ * Session-link mode: finishing a sign-in. The callback holds the Rally
+ * tokens pending (sealed) until the code shown in the browser is submitted
+ * over the originating session (C3–C5); a session linked to one Rally user
+ * is never switched to another (C7).
+ * @module
+ */
+import { randomInt } from 'node:crypto';
+import type { Response } from '@google-cloud/functions-framework';
+import type { Deps } from '../services/deps.js';
+import { html, sendErrorPage, sendPage } from '../http/pages.js';
+import type { LinkTransaction } from '../store/link-transactions.repo.js';
+import { LinkUserMismatchError } from '../rally-link/link-store.js';
+import { sessionPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
+import { type RallyTokens } from '../rally/oauth.js';
+import { confirmPendingLink, pendingBinding, storePendingLink, type ConfirmResult } from '../store/sessions.repo.js';
+
+const PENDING_TTL_SECONDS = 600;
+
+export async function completeSessionLink(deps: Deps, res: Response, tx: LinkTransaction, tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
+  const auth = await deps.auth();
+  const sessionHash = tx.sessionHash;
+  if (!sessionHash) throw new Error('session link transaction without session');
+  const existing = await auth.tokens.read(sessionPrincipal(sessionHash));
+  if (existing && existing.rallyUser.objectId !== rallyUser.objectId) {
+    deps.audit('access_denied', { reason: 'different_rally_user', mode: 'session' });
+    sendErrorPage(res, 403, 'Signed in as a different Rally user', 'This agent session is already connected to another Rally account, so nothing was changed. Disconnect it from the agent first.');
+    return;
+  }
+  const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  const sealed = await auth.sealer.seal(
+    JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.accessExpiresAt.toISOString() }),
+    pendingBinding(sessionHash),
+  );
+  await storePendingLink(await deps.db(), sessionHash, { sealed, rallyUser, code, ttlSeconds: PENDING_TTL_SECONDS }, deps.clock.now());
+  deps.audit('sign_in_completed', { rallyUser: rallyUser.userName, mode: 'session_pending' });
+  const shown = `${code.slice(0, 3)} ${code.slice(3)}`;
+  sendPage(res, 200, 'Rally is connected', html`<h1>Rally is connected.</h1>
+<p>One last step: return to your agent and give it this confirmation code. You can then close this window.</p>
+<p><span class="code">${shown}</span></p>
+<p class="warn">Type this code only into <strong>your own</strong> agent chat. Never give it to anyone else: it unlocks your Rally account for the chat that receives it.</p>
+<p class="muted">The code expires in 10 minutes.</p>`);
+}
+
+export type ConfirmOutcome = ConfirmResult | { ok: false; reason: 'different_user' };
+
+/** The code, submitted over the session that started the sign-in, activates the pending tokens. */
+export async function confirmSessionLink(deps: Deps, sessionHash: string, code: string): Promise<ConfirmOutcome> {
+  const auth = await deps.auth();
+  const digits = code.replace(/\D/g, '');
+  const result = await confirmPendingLink(await deps.db(), sessionHash, digits, deps.clock.now());
+  if (!result.ok) {
+    deps.audit('access_denied', { reason: `confirmation_${result.reason}`, mode: 'session' }); // C4: every miss, and the lock-out, is logged
+    return result;
+  }
+  const opened = await auth.sealer.unseal(result.sealed, pendingBinding(sessionHash));
+  const body = JSON.parse(new TextDecoder().decode(opened.plaintext)) as { a: string; r?: string; e: string };
+  try {
+    await auth.tokens.link(sessionPrincipal(sessionHash), 'session', { accessToken: body.a, refreshToken: body.r, accessExpiresAt: new Date(body.e) }, result.rallyUser);
+  } catch (err) {
+    if (err instanceof LinkUserMismatchError) return { ok: false, reason: 'different_user' };
+    throw err;
+  }
+  deps.audit('session_linked', { rallyUser: result.rallyUser.userName });
+  return result;
+}

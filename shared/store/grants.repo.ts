@@ -1,0 +1,115 @@
+/**
+ * One grant per (Rally user, MCP client) authorization. Revoking a grant
+ * also deletes its Rally tokens, which is what /mcp reads for a tool call,
+ * so a revocation reaches every MCP instance within LINK_CACHE_SECONDS (the
+ * token store's per-instance link cache). Doc id = sha256(grant id).
+ * @module
+ */
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { sha256Id } from '../kernel/hash.js';
+import { isExpired } from '../kernel/clock.js';
+import { COLLECTIONS } from './collections.js';
+import { stripUndefined } from './clients.repo.js';
+import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.repo.js';
+
+const GrantDoc = z.object({
+  grantId: z.string(),
+  sub: z.string(),
+  clientId: z.string(),
+  clientName: z.string(),
+  scopes: z.array(z.string()),
+  status: z.enum(['active', 'revoked']),
+  /** Whether the client declared URL-mode elicitation at initialize (stateless requests cannot ask). */
+  elicitationUrl: z.boolean().optional(),
+  createdAt: zTimestamp,
+  revokedAt: zTimestamp.optional(),
+  expiresAt: zTimestamp,
+});
+export type Grant = z.infer<typeof GrantDoc>;
+
+export const grantPath = (grantId: string) => `${COLLECTIONS.grants}/${sha256Id(grantId)}`;
+
+/** The grant, or undefined when it does not exist or has expired (F2: TTL deletion lags). */
+export async function getGrant(db: Firestore, grantId: string, now: Date): Promise<Grant | undefined> {
+  const snap = await withStoreRetry(() => db.doc(grantPath(grantId)).get());
+  if (!snap.exists) return undefined;
+  const parsed = GrantDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.grants);
+  return isExpired(parsed.data.expiresAt, now) ? undefined : parsed.data;
+}
+
+export async function createGrant(db: Firestore, grant: Grant): Promise<void> {
+  await withStoreRetry(() => db.doc(grantPath(grant.grantId)).create(stripUndefined(grant)));
+}
+
+/** Revokes a grant and deletes its Rally tokens in one atomic write. Idempotent. */
+export async function revokeGrant(db: Firestore, grantId: string, now: Date): Promise<boolean> {
+  return transact(db, async (t) => {
+    const ref = db.doc(grantPath(grantId));
+    const snap = await t.get(ref);
+    if (!snap.exists || snap.get('status') === 'revoked') return false;
+    t.update(ref, { status: 'revoked', revokedAt: now });
+    t.delete(db.doc(rallyTokensPath(grantPrincipal(grantId))));
+    return true;
+  });
+}
+
+/**
+ * H21: a new consent by the same user for the same client revokes the grants
+ * created before it. Called when the new grant's code is redeemed, not when it
+ * is issued, so a sign-in through a crafted /authorize whose code is never
+ * redeemed cannot end a working grant (L16). Only older grants go: of two
+ * consents redeemed in either order, the newer one survives.
+ */
+export async function revokeOlderGrants(db: Firestore, sub: string, clientId: string, keepGrantId: string, now: Date): Promise<number> {
+  const snaps = await withStoreRetry(() =>
+    db.collection(COLLECTIONS.grants).where('sub', '==', sub).where('clientId', '==', clientId).where('status', '==', 'active').get(),
+  );
+  const active = snaps.docs.flatMap((doc) => {
+    const parsed = GrantDoc.safeParse(doc.data());
+    return parsed.success ? [parsed.data] : []; // a corrupt grant is refused on every read anyway
+  });
+  const kept = active.find((g) => g.grantId === keepGrantId);
+  if (!kept) return 0; // already revoked by a newer consent
+  let revoked = 0;
+  for (const g of active) {
+    if (g.grantId !== keepGrantId && g.createdAt < kept.createdAt && (await revokeGrant(db, g.grantId, now))) revoked++;
+  }
+  return revoked;
+}
+
+export async function recordElicitationSupport(db: Firestore, grantId: string, elicitationUrl: boolean): Promise<void> {
+  await withStoreRetry(() => db.doc(grantPath(grantId)).update({ elicitationUrl }));
+}
+
+/** The grant was revoked, has expired or does not exist: nothing may be linked to it (L2). */
+export class GrantNotActiveError extends Error {
+  readonly code = 'grant_not_active';
+  constructor() {
+    super('the grant is not active');
+    this.name = 'GrantNotActiveError';
+  }
+}
+
+async function readActiveGrant(t: Transaction, db: Firestore, grantId: string, now: Date): Promise<void> {
+  const snap = await t.get(db.doc(grantPath(grantId)));
+  if (!snap.exists) throw new GrantNotActiveError();
+  const parsed = GrantDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.grants);
+  if (parsed.data.status !== 'active' || isExpired(parsed.data.expiresAt, now)) throw new GrantNotActiveError();
+}
+
+/**
+ * L2: Rally tokens may be stored for a grant only while it is active, read in the transaction
+ * that stores them. revokeGrant writes the status and deletes the tokens in one transaction, so
+ * either the revocation sees the new tokens and deletes them, or the link sees `revoked` and
+ * stores nothing; a revoked grant never comes back.
+ */
+export const requireActiveGrant = (grantId: string, now: Date): LinkPrecondition => (t, db) => readActiveGrant(t, db, grantId, now);
+
+/** The same check outside a transaction, for a page that must not offer a dead link (advisory only). */
+export async function isGrantActive(db: Firestore, grantId: string, now: Date): Promise<boolean> {
+  return (await getGrant(db, grantId, now))?.status === 'active';
+}

@@ -1,0 +1,63 @@
+/**
+ * The OAuth `state` we send to Rally → the pending sign-in it belongs to.
+ * Doc id = sha256(state); single use, consumed atomically at the callback;
+ * bound to the browser that approved it by the hash of the binding cookie.
+ * @module
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { sha256Id } from '../kernel/hash.js';
+import { isExpired } from '../kernel/clock.js';
+import { COLLECTIONS } from './collections.js';
+import { stripUndefined } from './clients.repo.js';
+import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
+
+const LinkTxDoc = z.object({
+  /** authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link mode. */
+  kind: z.enum(['authorize', 'relink', 'session']),
+  browserHash: z.string(),
+  clientId: z.string().optional(),
+  clientName: z.string().optional(),
+  redirectUri: z.string().optional(),
+  codeChallenge: z.string().optional(),
+  scopes: z.array(z.string()).optional(),
+  resource: z.string().optional(),
+  grantId: z.string().optional(),
+  sub: z.string().optional(),
+  sessionHash: z.string().optional(),
+  /** JWE of { clientState?, rallyVerifier? }, bound to this document. */
+  sealed: z.string(),
+  createdAt: zTimestamp,
+  expiresAt: zTimestamp,
+});
+export type LinkTransaction = z.infer<typeof LinkTxDoc>;
+
+export const linkTxPath = (state: string) => `${COLLECTIONS.linkTransactions}/${sha256Id(state)}`;
+
+export async function createLinkTransaction(db: Firestore, state: string, doc: LinkTransaction): Promise<void> {
+  await withStoreRetry(() => db.doc(linkTxPath(state)).create(stripUndefined(doc)));
+}
+
+export type ConsumeLinkTxResult =
+  | { ok: true; tx: LinkTransaction }
+  | { ok: false; reason: 'missing' | 'expired' | 'browser_mismatch' };
+
+/**
+ * Consumes the transaction exactly once (B4, B6, F3). Expired records are
+ * deleted and refused even if TTL has not swept them (B5). A wrong or missing
+ * browser binding refuses without consuming (B3, C2, C6).
+ */
+export async function consumeLinkTransaction(db: Firestore, state: string, browserSecret: string | undefined, now: Date): Promise<ConsumeLinkTxResult> {
+  const ref = db.doc(linkTxPath(state));
+  const snap = await withStoreRetry(() => ref.get());
+  if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
+  const parsed = LinkTxDoc.safeParse(snap.data());
+  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.linkTransactions);
+  if (isExpired(parsed.data.expiresAt, now)) {
+    await writeIfUnchanged(ref, snap.updateTime, { delete: true });
+    return { ok: false, reason: 'expired' };
+  }
+  if (!browserSecret || sha256Id(browserSecret) !== parsed.data.browserHash) return { ok: false, reason: 'browser_mismatch' };
+  if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return { ok: false, reason: 'missing' }; // someone else consumed it
+  return { ok: true, tx: parsed.data };
+}

@@ -1,0 +1,40 @@
+/**
+ * The `rally_tokens` collection: one document per principal (a grant in default mode, a session
+ * in session-link mode), id = sha256(principal). The sealed tokens and the refresh lease live on
+ * the same document; shared/rally-link/link-store.ts is the only writer.
+ * @module
+ */
+import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { z } from 'zod';
+import { sha256Id } from '../kernel/hash.js';
+import { COLLECTIONS } from './collections.js';
+import { zTimestamp } from './firestore-utils.js';
+
+export const grantPrincipal = (grantId: string) => `grant:${grantId}`;
+export const sessionPrincipal = (sessionHash: string) => `session:${sessionHash}`;
+export const rallyTokensPath = (principal: string) => `${COLLECTIONS.rallyTokens}/${sha256Id(principal)}`;
+
+export const RallyUser = z.object({ objectId: z.string(), userName: z.string(), displayName: z.string().optional() });
+export type RallyUser = z.infer<typeof RallyUser>;
+
+export const RallyTokensDoc = z.object({
+  principalKind: z.enum(['grant', 'session']),
+  status: z.enum(['linked', 'refresh_failed']),
+  sealed: z.string().nullish(),
+  rallyUser: RallyUser,
+  accessExpiresAt: zTimestamp,
+  version: z.number().int(),
+  leaseHolder: z.string().nullish(),
+  leaseUntil: zTimestamp.nullish(),
+  linkedAt: zTimestamp,
+  updatedAt: zTimestamp,
+  expiresAt: zTimestamp,
+});
+export type RallyTokensDoc = z.infer<typeof RallyTokensDoc>;
+
+/**
+ * A read that must hold for a link to be stored, run inside the same transaction as the write
+ * (e.g. "the grant is still active", L2): it throws to refuse, and a concurrent change to what it
+ * read makes Firestore retry the whole transaction.
+ */
+export type LinkPrecondition = (t: Transaction, db: Firestore) => Promise<void>;

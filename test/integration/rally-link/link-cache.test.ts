@@ -1,0 +1,175 @@
+/**
+ * The token store's link cache (LINK_CACHE_SECONDS) against the real
+ * emulator: a burst of tool calls costs one Firestore read; whatever this
+ * instance changes is seen at once; what another instance or function
+ * changes (revocation, disconnect) is seen within the window, never later;
+ * absence and unusable links are never cached. Two stores on one Firestore
+ * play two instances; one injected clock drives both.
+ */
+import { jest } from '@jest/globals';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Firestore } from '@google-cloud/firestore';
+import { createDeps } from '../../../shared/app/deps.js';
+import { addSeconds } from '../../../shared/kernel/clock.js';
+import { loadConfig } from '../../../shared/config/config.js';
+import { createLogger } from '../../../shared/logging/logger.js';
+import type { Sealer } from '../../../shared/crypto/sealer.js';
+import { LinkRequiredError } from '../../../shared/rally/link-required.js';
+import type { DocumentReader } from '../../../shared/store/firestore-rest.js';
+import { createGrant, revokeGrant } from '../../../shared/store/grants.repo.js';
+import { RallyTokenStore } from '../../../shared/rally-link/link-store.js';
+import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
+import { RallyRefreshRejected, type RallyTokens } from '../../../shared/rally/oauth.js';
+import { ensureLocalKeys } from '../../../dev/local-keys.js';
+import { demoProjectId, emulatorHost } from '../../helpers/env.js';
+
+jest.setTimeout(60_000);
+
+const CACHE_SECONDS = 5;
+let nowMs = Date.now();
+const clock = { now: () => new Date(nowMs) };
+const advance = (seconds: number) => {
+  nowMs += seconds * 1000;
+};
+
+let db: Firestore;
+let documents: DocumentReader;
+let sealer: Sealer;
+
+beforeAll(async () => {
+  const keys = mkdtempSync(join(tmpdir(), 'link-cache-keys-'));
+  await ensureLocalKeys(keys, { rallyClientSecret: randomBytes(21).toString('hex') });
+  const config = loadConfig({
+    NODE_ENV: 'development', PUBLIC_BASE_URL: 'http://127.0.0.1:1', GOOGLE_CLOUD_PROJECT: demoProjectId(), RALLY_CLIENT_ID: 'c',
+    FIRESTORE_EMULATOR_HOST: emulatorHost(), SECRET_SOURCE: 'file', SECRETS_DIR: keys,
+  });
+  const deps = createDeps(config, { log: createLogger({ write: () => {} }), clock });
+  db = await deps.db();
+  documents = deps.documents;
+  sealer = (await deps.auth()).sealer;
+});
+afterAll(async () => {
+  await db?.terminate();
+});
+
+/** One "instance": its own store, counting its Firestore reads and its unseals. */
+function instance(o: { cacheSeconds?: number; ttlSeconds?: number } = {}) {
+  const counts = { reads: 0, unseals: 0 };
+  const countingDocuments: DocumentReader = { get: (path) => (counts.reads++, documents.get(path)) };
+  const countingSealer: Sealer = { ...sealer, seal: (p, b) => sealer.seal(p, b), unseal: (s, b) => (counts.unseals++, sealer.unseal(s, b)) };
+  const store = new RallyTokenStore({
+    db: async () => db, documents: countingDocuments, sealer: countingSealer, clock, log: createLogger({ write: () => {} }),
+    ttlSeconds: o.ttlSeconds ?? 3600, cacheSeconds: o.cacheSeconds ?? CACHE_SECONDS,
+  });
+  return { store, counts };
+}
+
+const alice = { objectId: '4101', userName: 'alice@example.com' };
+const tokens = (tag: string): RallyTokens => ({ accessToken: `access-${tag}`, refreshToken: `refresh-${tag}`, accessExpiresAt: addSeconds(clock.now(), 3600) });
+const newPrincipal = () => grantPrincipal(`cache-${randomBytes(8).toString('hex')}`);
+
+describe('link cache', () => {
+  it('a burst within the window costs one Firestore read and one unseal; after the window it reads again but does not unseal an unchanged version', async () => {
+    const { store, counts } = instance();
+    const p = newPrincipal();
+    await store.link(p, 'grant', tokens('a'), alice);
+    for (let i = 0; i < 5; i++) {
+      expect((await store.read(p))?.tokens?.accessToken).toBe('access-a');
+      advance(0.9);
+    }
+    expect(counts).toEqual({ reads: 1, unseals: 1 });
+    advance(1); // 5.5 s after the first read
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-a');
+    expect(counts).toEqual({ reads: 2, unseals: 1 });
+  });
+
+  it('absence and unusable links are never cached: a link another instance stores is seen on the very next read', async () => {
+    const a = instance();
+    const b = instance();
+    const p = newPrincipal();
+    expect(await a.store.read(p)).toBeUndefined();
+    await b.store.link(p, 'grant', tokens('b'), alice);
+    expect((await a.store.read(p))?.tokens?.accessToken).toBe('access-b');
+    expect(a.counts.reads).toBe(2);
+  });
+
+  it('what this instance changes is seen at once: a refresh (new tokens, no read), a re-link, a disconnect', async () => {
+    const { store, counts } = instance();
+    const p = newPrincipal();
+    await store.link(p, 'grant', tokens('1'), alice);
+    const first = (await store.read(p))!;
+    const refreshed = await store.refresh(first, async () => tokens('2'));
+    expect(refreshed.tokens?.accessToken).toBe('access-2');
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-2');
+    expect(counts.reads).toBe(1); // the refresh wrote the new copy; no read needed
+    await store.link(p, 'grant', tokens('3'), alice);
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-3');
+    await store.remove(p);
+    expect(await store.read(p)).toBeUndefined();
+  });
+
+  it('a revocation or a disconnect made elsewhere reaches a warm instance within the window, never later', async () => {
+    const warm = instance();
+    const elsewhere = instance();
+    const revoked = newPrincipal();
+    const grantId = revoked.slice('grant:'.length);
+    await createGrant(db, { grantId, sub: 'rally:4101', clientId: 'c', clientName: 'x', scopes: ['rally.read'], status: 'active', createdAt: clock.now(), expiresAt: addSeconds(clock.now(), 3600) });
+    const disconnected = newPrincipal();
+    for (const p of [revoked, disconnected]) {
+      await elsewhere.store.link(p, 'grant', tokens('x'), alice);
+      expect((await warm.store.read(p))?.tokens).toBeDefined();
+    }
+    expect(await revokeGrant(db, grantId, clock.now())).toBe(true); // the authorization function's revocation
+    await elsewhere.store.remove(disconnected); // another MCP instance's disconnect
+    advance(CACHE_SECONDS - 0.5);
+    expect((await warm.store.read(revoked))?.tokens).toBeDefined(); // the documented window (RFC 7009 §2.2)
+    advance(0.5);
+    expect(await warm.store.read(revoked)).toBeUndefined();
+    expect(await warm.store.read(disconnected)).toBeUndefined();
+  });
+
+  it('a refresh that Rally rejects drops the copy: the next read goes to Firestore and finds the link unusable', async () => {
+    const { store, counts } = instance();
+    const p = newPrincipal();
+    await store.link(p, 'grant', tokens('r'), alice);
+    const link = (await store.read(p))!;
+    await expect(store.refresh(link, async () => Promise.reject(new RallyRefreshRejected()))).rejects.toBeInstanceOf(LinkRequiredError);
+    const after = await store.read(p);
+    expect(after).toMatchObject({ status: 'refresh_failed', tokens: undefined });
+    expect(counts.reads).toBe(2);
+    expect((await store.read(p))?.tokens).toBeUndefined();
+    expect(counts.reads).toBe(3); // unusable: not cached
+  });
+
+  it('a link another instance marked unusable (refresh rejected, same version) is not revived from the copy after the window', async () => {
+    const warm = instance();
+    const elsewhere = instance();
+    const p = newPrincipal();
+    await elsewhere.store.link(p, 'grant', tokens('f'), alice);
+    const seen = (await warm.store.read(p))!;
+    await expect(elsewhere.store.refresh(seen, async () => Promise.reject(new RallyRefreshRejected()))).rejects.toBeInstanceOf(LinkRequiredError);
+    advance(CACHE_SECONDS);
+    expect(await warm.store.read(p)).toMatchObject({ status: 'refresh_failed', version: seen.version, tokens: undefined });
+  });
+
+  it('a copy never outlives the record itself (F2), even inside the window', async () => {
+    const { store } = instance({ ttlSeconds: 3 });
+    const p = newPrincipal();
+    await store.link(p, 'grant', tokens('t'), alice);
+    advance(1);
+    expect((await store.read(p))?.tokens).toBeDefined();
+    advance(2.5); // the record expired 0.5 s ago; the copy is 2.5 s old
+    expect(await store.read(p)).toBeUndefined();
+  });
+
+  it('LINK_CACHE_SECONDS=0 reads Firestore on every call', async () => {
+    const { store, counts } = instance({ cacheSeconds: 0 });
+    const p = newPrincipal();
+    await store.link(p, 'grant', tokens('z'), alice);
+    for (let i = 0; i < 3; i++) expect((await store.read(p))?.tokens?.accessToken).toBe('access-z');
+    expect(counts).toEqual({ reads: 3, unseals: 1 });
+  });
+});
