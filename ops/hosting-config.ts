@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROUTES, type Route } from '../shared/app/routes.js';
-import { COLLECTIONS, TTL_FIELD, type CollectionName } from '../shared/storage/collections.js';
+import { COLLECTIONS, TTL_FIELD, type CollectionName } from '../shared/store/collections.js';
 
 export const DEFAULT_REGION = 'us-central1';
 
