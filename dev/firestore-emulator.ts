@@ -83,6 +83,8 @@ async function startOnPort(port: number, options: StartEmulatorOptions): Promise
 
 /** Deletes every document of `projectId` in the emulator (fast reset between tests). */
 export async function clearFirestore(host: string, projectId: string): Promise<void> {
-  const res = await fetch(`http://${host}/emulator/v1/projects/${projectId}/databases/(default)/documents`, { method: 'DELETE' });
+  const res = await fetch(`http://${host}/emulator/v1/projects/${projectId}/databases/(default)/documents`, {
+    method: 'DELETE',
+  });
   if (!res.ok) throw new Error(`emulator reset failed: HTTP ${res.status}`);
 }

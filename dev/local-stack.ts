@@ -72,7 +72,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     let emulator: FirestoreEmulator | undefined;
     const firestoreHost =
-      options.firestoreHost ?? (emulator = await startFirestoreEmulator(options.onEmulatorLog ? { onLog: options.onEmulatorLog } : {})).host;
+      options.firestoreHost ??
+      (emulator = await startFirestoreEmulator(options.onEmulatorLog ? { onLog: options.onEmulatorLog } : {})).host;
     if (emulator) cleanups.push(() => emulator!.stop());
     const projectId = options.projectId ?? `demo-rmcp-${randomBytes(4).toString('hex')}`;
     const instances = options.instances ?? 1;
@@ -124,11 +125,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const children: ChildProcess[] = [];
     const startInstance = async (i: number) => {
-      const args = options.buildMain ? [join(REPO_ROOT, 'bench/servers/serve-dist.mjs')] : ['--import', 'tsx', join(REPO_ROOT, 'dev/serve.ts')];
+      const args = options.buildMain
+        ? [join(REPO_ROOT, 'bench/servers/serve-dist.mjs')]
+        : ['--import', 'tsx', join(REPO_ROOT, 'dev/serve.ts')];
       const child = spawnGroup(process.execPath, args, {
         cwd: REPO_ROOT,
         env: {
-          PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...serverEnv, PORT: String(ports[i]),
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          ...serverEnv,
+          PORT: String(ports[i]),
           ...(options.buildMain ? { OURS_MAIN: options.buildMain } : {}),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -139,7 +145,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       child.stdout?.on('data', forward);
       child.stderr?.on('data', forward);
       children[i] = child;
-      await waitForHttp(`http://127.0.0.1:${ports[i]}/.well-known/oauth-protected-resource`, { child, timeoutMs: 60_000 });
+      await waitForHttp(`http://127.0.0.1:${ports[i]}/.well-known/oauth-protected-resource`, {
+        child,
+        timeoutMs: 60_000,
+      });
     };
     cleanups.push(async () => {
       await Promise.all(children.map((c) => killGroup(c)));

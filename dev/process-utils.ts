@@ -92,7 +92,8 @@ export async function waitForHttp(url: string, options: WaitForHttpOptions = {})
       /* not listening yet */
     }
     if (Date.now() > deadline) {
-      const got = answer === undefined ? '' : ` (it answered, but not as expected: ${JSON.stringify(answer.slice(0, 80))})`;
+      const got =
+        answer === undefined ? '' : ` (it answered, but not as expected: ${JSON.stringify(answer.slice(0, 80))})`;
       throw new Error(`${url} did not answer within ${timeoutMs} ms${got}`);
     }
     await sleep(150);
@@ -102,7 +103,10 @@ export async function waitForHttp(url: string, options: WaitForHttpOptions = {})
 /** Resolves when the child's output streams have closed, or after `ms`. */
 export function outputClosed(child: ChildProcess, ms = 2000): Promise<void> {
   if (child.stdout === null && child.stderr === null) return Promise.resolve();
-  return Promise.race([new Promise<void>((resolve) => child.once('close', () => resolve())), sleep(ms, undefined, { ref: false })]);
+  return Promise.race([
+    new Promise<void>((resolve) => child.once('close', () => resolve())),
+    sleep(ms, undefined, { ref: false }),
+  ]);
 }
 
 /** Spawns `cmd` as the leader of a new process group. */
@@ -119,7 +123,10 @@ export async function killGroup(child: ChildProcess, graceMs = 3000): Promise<vo
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   killQuietly(child.pid, 'SIGTERM');
   // unref'd: a grace timer left running must not keep the caller's process alive
-  const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs, undefined, { ref: false }).then(() => true)]);
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    sleep(graceMs, undefined, { ref: false }).then(() => true),
+  ]);
   killQuietly(child.pid, 'SIGKILL'); // the group may outlive its leader (java under gcloud)
   if (timedOut) await exited;
 }

@@ -63,7 +63,9 @@ function sendError(res: ServerResponse, status: keyof typeof STATUS_HTTP, messag
   res.end(JSON.stringify({ error: { code, message, status } }));
 }
 
-export async function startSecretManagerStandin(options: SecretManagerStandinOptions = {}): Promise<SecretManagerStandin> {
+export async function startSecretManagerStandin(
+  options: SecretManagerStandinOptions = {},
+): Promise<SecretManagerStandin> {
   const projectId = options.projectId ?? 'demo-secret-standin';
   const secrets = new Map<string, Version[]>();
   const counts = new Map<string, number>();
@@ -104,7 +106,11 @@ export async function startSecretManagerStandin(options: SecretManagerStandinOpt
       return;
     }
     if (project !== projectId) {
-      sendError(res, 'PERMISSION_DENIED', `Permission 'secretmanager.versions.access' denied for resource '${resource}' (or it may not exist).`);
+      sendError(
+        res,
+        'PERMISSION_DENIED',
+        `Permission 'secretmanager.versions.access' denied for resource '${resource}' (or it may not exist).`,
+      );
       return;
     }
     if (!versions) {
@@ -170,7 +176,10 @@ export async function startSecretManagerStandin(options: SecretManagerStandinOpt
     addVersion(name, payload) {
       const list = secrets.get(name) ?? [];
       secrets.set(name, list);
-      list.push({ data: typeof payload === 'string' ? new TextEncoder().encode(payload) : Uint8Array.from(payload), state: 'ENABLED' });
+      list.push({
+        data: typeof payload === 'string' ? new TextEncoder().encode(payload) : Uint8Array.from(payload),
+        state: 'ENABLED',
+      });
       return String(list.length);
     },
     disableVersion(name, version) {

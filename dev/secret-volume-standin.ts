@@ -20,7 +20,10 @@ export interface SecretVolumeStandin {
 }
 
 /** Serves `<sourceDir>/<name>/<version>` for each ref, counting reads. */
-export function startSecretVolumeStandin(sourceDir: string, refs: ReadonlyArray<readonly [name: string, version: string]>): SecretVolumeStandin {
+export function startSecretVolumeStandin(
+  sourceDir: string,
+  refs: ReadonlyArray<readonly [name: string, version: string]>,
+): SecretVolumeStandin {
   const dir = mkdtempSync(join(tmpdir(), 'rally-mcp-volume-'));
   const counts = mkdtempSync(join(tmpdir(), 'rally-mcp-volume-reads-'));
   const args: string[] = [];
@@ -32,7 +35,8 @@ export function startSecretVolumeStandin(sourceDir: string, refs: ReadonlyArray<
   }
   // Per file: `cat > fifo` blocks until a reader opens it, then counts the read. The pause lets that
   // reader see EOF before the next feed opens the pipe again (an early writer would append a second copy).
-  const feed = 'while [ $# -gt 0 ]; do (src=$1 fifo=$2 count=$3; while :; do cat "$src" > "$fifo" && echo >> "$count"; sleep 0.2; done) & shift 3; done; wait';
+  const feed =
+    'while [ $# -gt 0 ]; do (src=$1 fifo=$2 count=$3; while :; do cat "$src" > "$fifo" && echo >> "$count"; sleep 0.2; done) & shift 3; done; wait';
   const child: ChildProcess = spawnGroup('bash', ['-c', feed, 'secret-volume', ...args], { stdio: 'ignore' });
   return {
     dir,

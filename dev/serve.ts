@@ -22,11 +22,15 @@ startSummaryTimer((line) => process.stdout.write(`${line}\n`), 60_000);
 const server = createFrontDoor();
 server.on('error', (err: NodeJS.ErrnoException) => {
   process.stderr.write(
-    err.code === 'EADDRINUSE' ? `rally-mcp: port ${port} is already in use; set PORT to a free port\n` : `rally-mcp: ${err.message}\n`,
+    err.code === 'EADDRINUSE'
+      ? `rally-mcp: port ${port} is already in use; set PORT to a free port\n`
+      : `rally-mcp: ${err.message}\n`,
   );
   process.exit(3);
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ severity: 'INFO', event: 'server_listening', port })}\n`));
+server.listen(port, '127.0.0.1', () =>
+  process.stdout.write(`${JSON.stringify({ severity: 'INFO', event: 'server_listening', port })}\n`),
+);
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -29,7 +29,8 @@ function configOverrides(): Record<string, string> {
 const portText = process.env.PORT ?? '8080';
 const port = Number(portText);
 if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`PORT must be a port number, got "${portText}"`);
-if (await isPortInUse(port)) fail(`port ${port} is already in use; stop whatever uses it or run with PORT=<free port> npm start`);
+if (await isPortInUse(port))
+  fail(`port ${port} is already in use; stop whatever uses it or run with PORT=<free port> npm start`);
 const firestoreHost = process.env.FIRESTORE_EMULATOR_HOST;
 if (!firestoreHost) {
   const problem = emulatorPrerequisiteProblem();
@@ -37,12 +38,20 @@ if (!firestoreHost) {
 }
 
 const overrides = configOverrides();
-const realRally = overrides.RALLY_BASE_URL && overrides.RALLY_CLIENT_ID ? { baseUrl: overrides.RALLY_BASE_URL, clientId: overrides.RALLY_CLIENT_ID } : undefined;
+const realRally =
+  overrides.RALLY_BASE_URL && overrides.RALLY_CLIENT_ID
+    ? { baseUrl: overrides.RALLY_BASE_URL, clientId: overrides.RALLY_CLIENT_ID }
+    : undefined;
 try {
   // Validate the developer's overrides now, so a typo is one clear line, not a child crash.
   loadConfig({
-    NODE_ENV: 'development', PUBLIC_BASE_URL: `http://localhost:${port}`, GOOGLE_CLOUD_PROJECT: 'demo-rally-mcp',
-    RALLY_CLIENT_ID: 'x', SECRET_SOURCE: 'file', SECRETS_DIR: '.local/keys', ...overrides,
+    NODE_ENV: 'development',
+    PUBLIC_BASE_URL: `http://localhost:${port}`,
+    GOOGLE_CLOUD_PROJECT: 'demo-rally-mcp',
+    RALLY_CLIENT_ID: 'x',
+    SECRET_SOURCE: 'file',
+    SECRETS_DIR: '.local/keys',
+    ...overrides,
   });
 } catch (err) {
   if (err instanceof ConfigError) fail(err.message);

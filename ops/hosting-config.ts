@@ -15,10 +15,11 @@ import { COLLECTIONS, TTL_FIELD, type CollectionName } from '../shared/store/col
 export const DEFAULT_REGION = 'us-central1';
 
 /** Large fields nobody queries: exempt from automatic single-field indexes (cost, write latency, 1 MiB index limits). */
-export const INDEX_EXEMPT_FIELDS: readonly { readonly collectionGroup: CollectionName; readonly fieldPath: string }[] = [
-  { collectionGroup: COLLECTIONS.rallyTokens, fieldPath: 'sealed' },
-  { collectionGroup: COLLECTIONS.clients, fieldPath: 'metadata' },
-];
+export const INDEX_EXEMPT_FIELDS: readonly { readonly collectionGroup: CollectionName; readonly fieldPath: string }[] =
+  [
+    { collectionGroup: COLLECTIONS.rallyTokens, fieldPath: 'sealed' },
+    { collectionGroup: COLLECTIONS.clients, fieldPath: 'metadata' },
+  ];
 
 /**
  * Composite indexes the code's queries need. Currently none: every query is
@@ -44,8 +45,14 @@ export function buildFirebaseJson(routes: readonly Route[] = ROUTES, region: str
  * large fields get no index either.
  */
 export function buildFirestoreIndexes(collections: readonly CollectionName[] = Object.values(COLLECTIONS)) {
-  const ttl = [...collections].sort().map((c) => ({ collectionGroup: c, fieldPath: TTL_FIELD, ttl: true, indexes: [] as unknown[] }));
-  const exempt = INDEX_EXEMPT_FIELDS.map((f) => ({ collectionGroup: f.collectionGroup, fieldPath: f.fieldPath, indexes: [] as unknown[] }));
+  const ttl = [...collections]
+    .sort()
+    .map((c) => ({ collectionGroup: c, fieldPath: TTL_FIELD, ttl: true, indexes: [] as unknown[] }));
+  const exempt = INDEX_EXEMPT_FIELDS.map((f) => ({
+    collectionGroup: f.collectionGroup,
+    fieldPath: f.fieldPath,
+    indexes: [] as unknown[],
+  }));
   return { indexes: [...COMPOSITE_INDEXES], fieldOverrides: [...ttl, ...exempt] };
 }
 

@@ -17,7 +17,14 @@ const redirectUri = env.RALLY_REDIRECT_URI ?? 'http://127.0.0.1:8080/oauth/callb
 const extraUsers = Number(env.SANDBOX_EXTRA_USERS ?? 0);
 const autoApprove = env.SANDBOX_AUTO_APPROVE === 'true';
 
-const sandbox = await startRallySandbox({ port, clientId, clientSecret, redirectUris: [redirectUri], extraUsers, autoApprove });
+const sandbox = await startRallySandbox({
+  port,
+  clientId,
+  clientSecret,
+  redirectUris: [redirectUri],
+  extraUsers,
+  autoApprove,
+});
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out(`Rally sandbox listening on ${sandbox.url}`);
 out(`  RALLY_BASE_URL      ${sandbox.url}`);
@@ -31,7 +38,10 @@ out(`  client_secret       ${clientSecret}`);
 out(`  redirect_uri        ${redirectUri}`);
 out();
 out('Demo users (password = user name)');
-for (const u of SEED_USERS) out(`  ${u.login.padEnd(8)} password ${u.login.padEnd(8)} ${u.userName.padEnd(20)} API key ${sandbox.apiKey(u.login)}`);
+for (const u of SEED_USERS)
+  out(
+    `  ${u.login.padEnd(8)} password ${u.login.padEnd(8)} ${u.userName.padEnd(20)} API key ${sandbox.apiKey(u.login)}`,
+  );
 if (extraUsers > 0) out(`  user001 … user${String(extraUsers).padStart(3, '0')} (password = user name)`);
 out();
 out('Press Ctrl-C to stop.');

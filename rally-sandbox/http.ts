@@ -21,11 +21,19 @@ export interface Reply {
 }
 
 export function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(value) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(value),
+  };
 }
 
 export function html(status: number, body: string, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers }, body };
+  return {
+    status,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers },
+    body,
+  };
 }
 
 export function redirect(location: string): Reply {
@@ -38,7 +46,8 @@ export function cookie(header: string | undefined, name: string): string | undef
   const lower = name.toLowerCase();
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim().toLowerCase() === lower) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim().toLowerCase() === lower)
+      return decodeURIComponent(part.slice(eq + 1).trim());
   }
   return undefined;
 }

@@ -24,10 +24,23 @@ export { WSAPI_PREFIX } from './wsapi.js';
 /** The public sandbox plus a socket-free entry point (benchmarks, fast tests). */
 export interface RallySandboxHandle extends RallySandbox {
   /** Runs one request through the same pipeline as the server; `null` means the connection would be reset. */
-  dispatch(request: { method: string; url: string; headers?: Record<string, string>; body?: string }): Promise<Reply | null>;
+  dispatch(request: {
+    method: string;
+    url: string;
+    headers?: Record<string, string>;
+    body?: string;
+  }): Promise<Reply | null>;
 }
 
-interface MutableRecord { time: number; method: string; url: string; headers: Record<string, string>; body: string; user?: string; status: number }
+interface MutableRecord {
+  time: number;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  user?: string;
+  status: number;
+}
 
 const DAY = 86_400;
 
@@ -51,20 +64,27 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     return s;
   };
   let store = build();
-  const tokens = new TokenState({
-    accessTtl: options.accessTokenTtlSeconds ?? DAY,
-    refreshTtl: options.refreshTokenTtlSeconds ?? 180 * DAY,
-    codeTtl: options.codeTtlSeconds ?? 60,
-    rotate: options.rotateRefreshTokens ?? true,
-  }, () => now().getTime());
+  const tokens = new TokenState(
+    {
+      accessTtl: options.accessTokenTtlSeconds ?? DAY,
+      refreshTtl: options.refreshTokenTtlSeconds ?? 180 * DAY,
+      codeTtl: options.codeTtlSeconds ?? 60,
+      rotate: options.rotateRefreshTokens ?? true,
+    },
+    () => now().getTime(),
+  );
   const faults = new Faults();
   const limiter = new UserLimiter(options.maxConcurrentPerUser ?? 12, options.overLimit ?? 'wait');
   let log: MutableRecord[] = [];
   let tokenRequests: Record<string, number> = {};
   const oauth: OAuthDeps = {
     config: {
-      clientId: options.clientId, clientSecret: options.clientSecret, redirectUris: options.redirectUris,
-      acceptOpenidScope: options.acceptOpenidScope ?? false, pkce: options.pkce ?? 'ignore', autoApprove: options.autoApprove ?? false,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      redirectUris: options.redirectUris,
+      acceptOpenidScope: options.acceptOpenidScope ?? false,
+      pkce: options.pkce ?? 'ignore',
+      autoApprove: options.autoApprove ?? false,
     },
     tokens,
     store: () => store,
@@ -78,7 +98,8 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     if (fault?.kind === 'redirect') return redirect(fault.location);
     if (fault?.kind === 'status') {
       const body = fault.body ?? jettyPage(fault.status, 'Injected fault', req.path);
-      const type = fault.contentType ?? (body.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'application/json');
+      const type =
+        fault.contentType ?? (body.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'application/json');
       return { status: fault.status, headers: { 'content-type': type }, body };
     }
     const latency = fault?.kind === 'latency' ? fault.ms : 0;
@@ -92,7 +113,18 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
       rec.user = account.login;
       const slot = limiter.acquire(account.login);
       if (!(slot === true || (await slot))) {
-        return json(429, { OperationResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: ['Too many concurrent requests for this user'], Warnings: [] } }, { 'retry-after': '1' });
+        return json(
+          429,
+          {
+            OperationResult: {
+              _rallyAPIMajor: '2',
+              _rallyAPIMinor: '0',
+              Errors: ['Too many concurrent requests for this user'],
+              Warnings: [],
+            },
+          },
+          { 'retry-after': '1' },
+        );
       }
       try {
         if (latency > 0) await faults.sleep(latency, epoch);
@@ -113,7 +145,11 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     if (path === '/login/oauth2/auth/consent' && method === 'POST') return consent(req, oauth);
     if (path === '/login/oauth2/token') {
       if (method === 'POST') return token(req, oauth);
-      return json(405, { error: 'invalid_request', error_description: 'Use POST', client_id: null, client_secret: null }, { allow: 'POST' });
+      return json(
+        405,
+        { error: 'invalid_request', error_description: 'Use POST', client_id: null, client_secret: null },
+        { allow: 'POST' },
+      );
     }
     return html(404, jettyPage(404, 'Not Found', path));
   }
@@ -127,17 +163,35 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     } catch {
       // keep the raw path; routing will 404 it
     }
-    return { method: method.toUpperCase(), path, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), headers, body };
+    return {
+      method: method.toUpperCase(),
+      path,
+      query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+      headers,
+      body,
+    };
   }
 
-  async function run(method: string, url: string, headers: Record<string, string>, body: string): Promise<{ reply: Reply | null; rec: MutableRecord }> {
+  async function run(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ reply: Reply | null; rec: MutableRecord }> {
     const rec: MutableRecord = { time: Date.now(), method, url, headers, body, status: 0 };
     log.push(rec);
     let reply: Reply | null;
     try {
       reply = await pipeline(toRequest(method, url, headers, body), rec);
     } catch (err) {
-      reply = json(500, { OperationResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [`Sandbox error: ${(err as Error).message}`], Warnings: [] } });
+      reply = json(500, {
+        OperationResult: {
+          _rallyAPIMajor: '2',
+          _rallyAPIMinor: '0',
+          Errors: [`Sandbox error: ${(err as Error).message}`],
+          Warnings: [],
+        },
+      });
     }
     rec.status = reply?.status ?? 0;
     return { reply, rec };
@@ -148,15 +202,18 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      void run(req.method ?? 'GET', req.url ?? '/', headers, Buffer.concat(chunks).toString('utf8')).then(({ reply }) => {
-        if (reply === null) {
-          req.socket.destroy();
-          return;
-        }
-        res.writeHead(reply.status, { ...reply.headers, 'content-length': String(Buffer.byteLength(reply.body)) });
-        res.end(reply.body);
-      });
+      for (const [k, v] of Object.entries(req.headers))
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      void run(req.method ?? 'GET', req.url ?? '/', headers, Buffer.concat(chunks).toString('utf8')).then(
+        ({ reply }) => {
+          if (reply === null) {
+            req.socket.destroy();
+            return;
+          }
+          res.writeHead(reply.status, { ...reply.headers, 'content-length': String(Buffer.byteLength(reply.body)) });
+          res.end(reply.body);
+        },
+      );
     });
   }
 
@@ -211,12 +268,19 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     apiKey: (username) => apiKeyFor(loginOf(username)),
     stats() {
       const snap = limiter.snapshot();
-      return { tokenRequests: { ...tokenRequests }, maxConcurrent: snap.maxConcurrent, inFlight: snap.inFlight, queued: snap.queued };
+      return {
+        tokenRequests: { ...tokenRequests },
+        maxConcurrent: snap.maxConcurrent,
+        inFlight: snap.inFlight,
+        queued: snap.queued,
+      };
     },
     items(type) {
       const def = typeByPath(type);
       if (!def) throw new Error(`Unknown Rally type "${type}"`);
-      return [...store.all(def.key)].map((o) => JSON.parse(JSON.stringify({ ...o.values, _type: def.name })) as Record<string, unknown>);
+      return [...store.all(def.key)].map(
+        (o) => JSON.parse(JSON.stringify({ ...o.values, _type: def.name })) as Record<string, unknown>,
+      );
     },
     async dispatch(r) {
       const headers: Record<string, string> = {};

@@ -9,7 +9,10 @@ export class UserLimiter {
   private readonly queues = new Map<string, Array<() => void>>();
   private readonly maxSeen = new Map<string, number>();
 
-  constructor(private readonly max: number, private readonly mode: 'wait' | 'reject') {}
+  constructor(
+    private readonly max: number,
+    private readonly mode: 'wait' | 'reject',
+  ) {}
 
   /** Resolves true once the request holds a slot, or false when rejected. */
   acquire(user: string): Promise<boolean> | boolean {
@@ -43,7 +46,11 @@ export class UserLimiter {
     if (n > (this.maxSeen.get(user) ?? 0)) this.maxSeen.set(user, n);
   }
 
-  snapshot(): { maxConcurrent: Record<string, number>; inFlight: Record<string, number>; queued: Record<string, number> } {
+  snapshot(): {
+    maxConcurrent: Record<string, number>;
+    inFlight: Record<string, number>;
+    queued: Record<string, number>;
+  } {
     const queued: Record<string, number> = {};
     for (const [u, q] of this.queues) if (q.length > 0) queued[u] = q.length;
     return { maxConcurrent: Object.fromEntries(this.maxSeen), inFlight: Object.fromEntries(this.inFlight), queued };

@@ -28,7 +28,11 @@ export interface OAuthDeps {
 
 /** Rally's token error body: the extra null client_id/client_secret keys are real (§2.4). */
 function tokenError(status: number, error: string, description: string, headers: Record<string, string> = {}): Reply {
-  return json(status, { error, error_description: description, client_id: null, client_secret: null }, { 'cache-control': 'no-store', ...headers });
+  return json(
+    status,
+    { error, error_description: description, client_id: null, client_secret: null },
+    { 'cache-control': 'no-store', ...headers },
+  );
 }
 
 function withParams(base: string, params: Record<string, string | null>): string {
@@ -49,23 +53,44 @@ export function authorize(req: SandboxRequest, deps: OAuthDeps): Reply {
   const { config } = deps;
   const clientId = q.get('client_id');
   const redirectUri = q.get('redirect_uri');
-  if (clientId !== config.clientId) return html(400, errorPage('Unknown application', 'The client_id is not registered with Rally.'));
+  if (clientId !== config.clientId)
+    return html(400, errorPage('Unknown application', 'The client_id is not registered with Rally.'));
   // Exact string match, no normalisation: a mismatch never redirects (RFC 6749 §4.1.2.1).
   if (redirectUri === null || !config.redirectUris.includes(redirectUri)) {
-    return html(400, errorPage('Invalid redirect URI', 'The redirect_uri does not match the one registered for this application.'));
+    return html(
+      400,
+      errorPage('Invalid redirect URI', 'The redirect_uri does not match the one registered for this application.'),
+    );
   }
   const state = q.get('state');
   if (q.get('response_type') !== 'code') {
-    return redirect(withParams(redirectUri, { error: 'unsupported_response_type', error_description: 'response_type must be code', state }));
+    return redirect(
+      withParams(redirectUri, {
+        error: 'unsupported_response_type',
+        error_description: 'response_type must be code',
+        state,
+      }),
+    );
   }
   const scope = (q.get('scope') ?? '').trim();
   const allowed = new Set(config.acceptOpenidScope ? ['alm', 'openid'] : ['alm']);
   const scopes = scope.split(/\s+/).filter(Boolean);
   if (scopes.length === 0 || !scopes.every((s) => allowed.has(s))) {
-    return redirect(withParams(redirectUri, { error: 'invalid_scope', error_description: `Unsupported scope: ${scope || '(none)'}`, state }));
+    return redirect(
+      withParams(redirectUri, {
+        error: 'invalid_scope',
+        error_description: `Unsupported scope: ${scope || '(none)'}`,
+        state,
+      }),
+    );
   }
   const tx = deps.tokens.startTx({
-    clientId, redirectUri, state, scope, codeChallenge: q.get('code_challenge'), codeChallengeMethod: q.get('code_challenge_method'),
+    clientId,
+    redirectUri,
+    state,
+    scope,
+    codeChallenge: q.get('code_challenge'),
+    codeChallengeMethod: q.get('code_challenge_method'),
   });
   return html(200, signInPage({ tx: tx.id }));
 }
@@ -79,13 +104,23 @@ function consentFor(tx: SignInTx, login: string, deps: OAuthDeps): Reply {
   const store = deps.store();
   const account = store.accounts.get(login);
   const user = account ? store.get(account.userOid) : undefined;
-  return html(200, consentPage({
-    tx: tx.id, clientId: tx.clientId, redirectUri: tx.redirectUri,
-    displayName: String(user?.values.DisplayName ?? login), userName: String(user?.values.UserName ?? login),
-  }));
+  return html(
+    200,
+    consentPage({
+      tx: tx.id,
+      clientId: tx.clientId,
+      redirectUri: tx.redirectUri,
+      displayName: String(user?.values.DisplayName ?? login),
+      userName: String(user?.values.UserName ?? login),
+    }),
+  );
 }
 
-const expired = (): Reply => html(400, errorPage('Sign-in expired', 'This sign-in request is unknown or has expired. Start again from the application.'));
+const expired = (): Reply =>
+  html(
+    400,
+    errorPage('Sign-in expired', 'This sign-in request is unknown or has expired. Start again from the application.'),
+  );
 
 /** POST /login/oauth2/auth/signin: checks the password, then shows consent (or redirects when autoApprove). */
 export function signIn(req: SandboxRequest, deps: OAuthDeps): Reply {
@@ -95,7 +130,7 @@ export function signIn(req: SandboxRequest, deps: OAuthDeps): Reply {
   const username = (form.get('username') ?? '').trim();
   const password = form.get('password') ?? '';
   const store = deps.store();
-  const login = username.includes('@') ? username.split('@')[0] ?? '' : username;
+  const login = username.includes('@') ? (username.split('@')[0] ?? '') : username;
   const account = store.accounts.get(login);
   const user = account ? store.get(account.userOid) : undefined;
   const nameOk = account !== undefined && (username === login || user?.values.UserName === username);
@@ -113,13 +148,22 @@ export function consent(req: SandboxRequest, deps: OAuthDeps): Reply {
   if (!tx || tx.login === undefined) return expired();
   if (form.get('decision') !== 'allow') {
     deps.tokens.txs.delete(tx.id);
-    return redirect(withParams(tx.redirectUri, { error: 'access_denied', error_description: 'The user denied access', state: tx.state }));
+    return redirect(
+      withParams(tx.redirectUri, {
+        error: 'access_denied',
+        error_description: 'The user denied access',
+        state: tx.state,
+      }),
+    );
   }
   return finish(tx, tx.login, deps);
 }
 
 /** Client credentials from HTTP Basic (preferred by Rally's samples) or the form body. */
-function clientAuth(req: SandboxRequest, form: URLSearchParams): { id: string; secret: string; basic: boolean } | undefined {
+function clientAuth(
+  req: SandboxRequest,
+  form: URLSearchParams,
+): { id: string; secret: string; basic: boolean } | undefined {
   const auth = req.headers.authorization;
   if (auth?.toLowerCase().startsWith('basic ')) {
     const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
@@ -145,25 +189,43 @@ export function token(req: SandboxRequest, deps: OAuthDeps): Reply {
   const { config, tokens } = deps;
   const client = clientAuth(req, form);
   if (!client || client.id !== config.clientId || !safeEqual(client.secret, config.clientSecret)) {
-    return tokenError(401, 'invalid_client', 'Client authentication failed', client?.basic ? { 'www-authenticate': 'Basic realm="rally"' } : {});
+    return tokenError(
+      401,
+      'invalid_client',
+      'Client authentication failed',
+      client?.basic ? { 'www-authenticate': 'Basic realm="rally"' } : {},
+    );
   }
   if (grantType === 'authorization_code') {
     const rec = tokens.takeCode(form.get('code') ?? '');
-    if (!rec || rec.clientId !== client.id) return tokenError(400, 'invalid_grant', 'Invalid or expired authorization code');
-    if (form.get('redirect_uri') !== rec.redirectUri) return tokenError(400, 'invalid_grant', 'redirect_uri does not match the authorization request');
+    if (!rec || rec.clientId !== client.id)
+      return tokenError(400, 'invalid_grant', 'Invalid or expired authorization code');
+    if (form.get('redirect_uri') !== rec.redirectUri)
+      return tokenError(400, 'invalid_grant', 'redirect_uri does not match the authorization request');
     if (config.pkce === 'verify' && rec.codeChallenge !== null) {
       const verifier = form.get('code_verifier');
       const method = rec.codeChallengeMethod ?? 'plain';
-      const computed = verifier === null ? '' : method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
-      if (verifier === null || !safeEqual(computed, rec.codeChallenge)) return tokenError(400, 'invalid_grant', 'PKCE verification failed');
+      const computed =
+        verifier === null
+          ? ''
+          : method === 'S256'
+            ? createHash('sha256').update(verifier).digest('base64url')
+            : verifier;
+      if (verifier === null || !safeEqual(computed, rec.codeChallenge))
+        return tokenError(400, 'invalid_grant', 'PKCE verification failed');
     }
     const grant = tokens.newGrant(rec.login, client.id);
-    return json(200, { ...tokens.issue(grant), token_type: 'Bearer' }, { 'cache-control': 'no-store', pragma: 'no-cache' });
+    return json(
+      200,
+      { ...tokens.issue(grant), token_type: 'Bearer' },
+      { 'cache-control': 'no-store', pragma: 'no-cache' },
+    );
   }
   if (grantType === 'refresh_token') {
     const old = form.get('refresh_token') ?? '';
     const live = tokens.liveRefresh(old);
-    if (!live || live.grant.clientId !== client.id) return tokenError(400, 'invalid_grant', 'Invalid, expired or revoked refresh token');
+    if (!live || live.grant.clientId !== client.id)
+      return tokenError(400, 'invalid_grant', 'Invalid, expired or revoked refresh token');
     if (tokens.rotate) tokens.refresh.delete(old);
     const issued = tokens.issue(live.grant, tokens.rotate ? undefined : old);
     return json(200, { ...issued, token_type: 'Bearer' }, { 'cache-control': 'no-store', pragma: 'no-cache' });

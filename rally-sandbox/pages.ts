@@ -5,7 +5,10 @@
  */
 
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 }
 
 const CSS = `
@@ -55,7 +58,9 @@ export interface SignInView {
 }
 
 export function signInPage(v: SignInView): string {
-  return layout('Sign in - Rally', `<div class="card">
+  return layout(
+    'Sign in - Rally',
+    `<div class="card">
 <h1>Sign in to Rally</h1>
 <p class="sub">An application is requesting access to your Rally account.</p>
 ${v.error ? `<div class="error" role="alert">${escapeHtml(v.error)}</div>` : ''}
@@ -68,7 +73,8 @@ ${v.error ? `<div class="error" role="alert">${escapeHtml(v.error)}</div>` : ''}
 <div class="actions"><button type="submit" class="primary">Sign In</button></div>
 </form>
 <p class="foot">Development sandbox &middot; demo users sign in with their user name as password</p>
-</div>`);
+</div>`,
+  );
 }
 
 export interface ConsentView {
@@ -86,7 +92,9 @@ export function consentPage(v: ConsentView): string {
   } catch {
     // keep the raw value
   }
-  return layout('Authorization Request - Rally', `<div class="card wide">
+  return layout(
+    'Authorization Request - Rally',
+    `<div class="card wide">
 <h1>Authorization Request</h1>
 <p class="sub">Signed in as <strong>${escapeHtml(v.displayName)}</strong> (${escapeHtml(v.userName)})</p>
 <div class="app"><div class="icon">&#x2197;</div><div><strong>${escapeHtml(host)}</strong>
@@ -100,13 +108,17 @@ export function consentPage(v: ConsentView): string {
 <button type="submit" name="decision" value="allow" class="primary">Allow Access</button>
 </div></form>
 <p class="foot">You can revoke access later under My Settings &rarr; Authorized Applications.</p>
-</div>`);
+</div>`,
+  );
 }
 
 export function errorPage(title: string, message: string): string {
-  return layout(`${title} - Rally`, `<div class="card notice"><h1>${escapeHtml(title)}</h1>
+  return layout(
+    `${title} - Rally`,
+    `<div class="card notice"><h1>${escapeHtml(title)}</h1>
 <div class="error" role="alert">${escapeHtml(message)}</div>
-<p class="sub">The application that sent you here is misconfigured. No information was shared with it.</p></div>`);
+<p class="sub">The application that sent you here is misconfigured. No information was shared with it.</p></div>`,
+  );
 }
 
 /** Jetty's error page, as Rally's WSAPI sends it for 401/403/404 (rally-api.md §3.7). */

@@ -8,7 +8,11 @@ import { QueryError, type QueryNode, type QueryOp, type QueryValue } from './que
 import type { Store, StoredObject } from './store.js';
 
 type Getter = (obj: StoredObject) => unknown[];
-interface Resolved { readonly get: Getter; readonly field: FieldDef; readonly name: string }
+interface Resolved {
+  readonly get: Getter;
+  readonly field: FieldDef;
+  readonly name: string;
+}
 export type Predicate = (obj: StoredObject) => boolean;
 
 type Operand =
@@ -27,13 +31,19 @@ function resolvePath(type: TypeDef, path: readonly string[], store: Store): Reso
   const [head, ...rest] = path;
   const field = head === undefined ? undefined : type.fields[head === 'Rank' ? 'DragAndDropRank' : head];
   if (head === undefined || !field || field.kind === 'collection') {
-    throw new QueryError(`Could not find attribute "${head ?? ''}" on type ${type.name} in the query segment "${path.join('.')}"`);
+    throw new QueryError(
+      `Could not find attribute "${head ?? ''}" on type ${type.name} in the query segment "${path.join('.')}"`,
+    );
   }
   const name = head === 'Rank' ? 'DragAndDropRank' : head;
   if (rest.length === 0) return { get: (o) => [o.values[name]], field, name };
-  const targets: readonly TypeKey[] = field.kind === 'tags' ? ['tag'] : field.kind === 'ref' ? (field.refTypes ?? []) : [];
+  const targets: readonly TypeKey[] =
+    field.kind === 'tags' ? ['tag'] : field.kind === 'ref' ? (field.refTypes ?? []) : [];
   const target = targets.map((t) => TYPES[t]).find((t) => rest[0] !== undefined && rest[0] in t.fields);
-  if (!target) throw new QueryError(`Could not find attribute "${rest[0] ?? ''}" on type ${TYPES[targets[0] ?? type.key].name} in the query segment "${path.join('.')}"`);
+  if (!target)
+    throw new QueryError(
+      `Could not find attribute "${rest[0] ?? ''}" on type ${TYPES[targets[0] ?? type.key].name} in the query segment "${path.join('.')}"`,
+    );
   const inner = resolvePath(target, rest, store);
   const get: Getter = (o) => {
     const v = o.values[name];
@@ -127,7 +137,8 @@ function compare(field: FieldDef, leaf: unknown, o: Operand, store: Store): numb
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const isNullish = (v: unknown): boolean => v === null || v === undefined || v === '' || v === 'None' || (Array.isArray(v) && v.length === 0);
+const isNullish = (v: unknown): boolean =>
+  v === null || v === undefined || v === '' || v === 'None' || (Array.isArray(v) && v.length === 0);
 
 function leafMatches(field: FieldDef, op: QueryOp, leaf: unknown, o: Operand, store: Store): boolean {
   if (op === 'contains' || op === '!contains') {
@@ -142,13 +153,20 @@ function leafMatches(field: FieldDef, op: QueryOp, leaf: unknown, o: Operand, st
   }
   const c = compare(field, leaf, o, store);
   switch (op) {
-    case '=': return c === 0;
-    case '!=': return c !== 0;
-    case '<': return c !== undefined && c < 0;
-    case '<=': return c !== undefined && c <= 0;
-    case '>': return c !== undefined && c > 0;
-    case '>=': return c !== undefined && c >= 0;
-    default: return false;
+    case '=':
+      return c === 0;
+    case '!=':
+      return c !== 0;
+    case '<':
+      return c !== undefined && c < 0;
+    case '<=':
+      return c !== undefined && c <= 0;
+    case '>':
+      return c !== undefined && c > 0;
+    case '>=':
+      return c !== undefined && c >= 0;
+    default:
+      return false;
   }
 }
 
@@ -158,7 +176,9 @@ function compileCond(type: TypeDef, node: Extract<QueryNode, { kind: 'cond' }>, 
     throw new QueryError(`Operator ${node.op} is not supported for attribute "${node.path.join('.')}"`);
   }
   if (node.op === 'in') {
-    const items = node.value.text.split(',').map((s) => operand(field, { text: s.trim(), quoted: node.value.quoted }, now));
+    const items = node.value.text
+      .split(',')
+      .map((s) => operand(field, { text: s.trim(), quoted: node.value.quoted }, now));
     return (obj) => get(obj).some((leaf) => items.some((o) => leafMatches(field, '=', leaf, o, store)));
   }
   const o = operand(field, node.value, now);
@@ -182,16 +202,20 @@ export type Comparator = (a: StoredObject, b: StoredObject) => number;
 
 /** `FormattedID`, `CreationDate Desc`, `Rank`, comma lists; unknown attributes throw. */
 export function compileOrder(type: TypeDef, order: string | null, store: Store): Comparator {
-  const keys = (order ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((part) => {
-    const [attr = '', dir = 'asc'] = part.split(/\s+/);
-    let resolved: Resolved;
-    try {
-      resolved = resolvePath(type, attr.split('.'), store);
-    } catch {
-      throw new QueryError(`Cannot sort using unknown attribute ${attr}`);
-    }
-    return { ...resolved, desc: dir.toLowerCase() === 'desc' };
-  });
+  const keys = (order ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const [attr = '', dir = 'asc'] = part.split(/\s+/);
+      let resolved: Resolved;
+      try {
+        resolved = resolvePath(type, attr.split('.'), store);
+      } catch {
+        throw new QueryError(`Cannot sort using unknown attribute ${attr}`);
+      }
+      return { ...resolved, desc: dir.toLowerCase() === 'desc' };
+    });
   return (a, b) => {
     for (const k of keys) {
       const c = sortValue(k.field, k.name, k.get(a)[0], k.get(b)[0]);

@@ -32,7 +32,10 @@ class Parser {
     this.ws();
     const node = this.expr(0);
     this.ws();
-    if (this.pos < this.src.length) throw new QueryError(`Error parsing expression -- unexpected text "${this.src.slice(this.pos, this.pos + 20)}" after the closing parenthesis`);
+    if (this.pos < this.src.length)
+      throw new QueryError(
+        `Error parsing expression -- unexpected text "${this.src.slice(this.pos, this.pos + 20)}" after the closing parenthesis`,
+      );
     return node;
   }
 
@@ -45,11 +48,17 @@ class Parser {
       this.ws();
       const word = this.word();
       const op = word.toUpperCase();
-      if (op !== 'AND' && op !== 'OR') throw new QueryError(`Error parsing expression -- expected "AND" or "OR" but saw "${word || this.peek() || 'end of query'}" instead.`);
+      if (op !== 'AND' && op !== 'OR')
+        throw new QueryError(
+          `Error parsing expression -- expected "AND" or "OR" but saw "${word || this.peek() || 'end of query'}" instead.`,
+        );
       this.ws();
       const right = this.expr(depth + 1);
       this.ws();
-      if (this.peek() !== ')') throw new QueryError(`Error parsing expression -- expected ")" but saw "${this.word() || this.peek() || 'end of query'}" instead.`);
+      if (this.peek() !== ')')
+        throw new QueryError(
+          `Error parsing expression -- expected ")" but saw "${this.word() || this.peek() || 'end of query'}" instead.`,
+        );
       this.pos++;
       return { kind: 'bool', op, left, right };
     }
@@ -59,14 +68,20 @@ class Parser {
     this.ws();
     const value = this.value();
     this.ws();
-    if (this.peek() !== ')') throw new QueryError(`Error parsing expression -- expected ")" but saw "${this.word() || this.peek() || 'end of query'}" instead.`);
+    if (this.peek() !== ')')
+      throw new QueryError(
+        `Error parsing expression -- expected ")" but saw "${this.word() || this.peek() || 'end of query'}" instead.`,
+      );
     this.pos++;
     return { kind: 'cond', path, op, value };
   }
 
   private attr(): string[] {
     const m = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/.exec(this.src.slice(this.pos));
-    if (!m) throw new QueryError(`Error parsing expression -- expected an attribute name but saw "${this.src.slice(this.pos, this.pos + 20) || 'end of query'}"`);
+    if (!m)
+      throw new QueryError(
+        `Error parsing expression -- expected an attribute name but saw "${this.src.slice(this.pos, this.pos + 20) || 'end of query'}"`,
+      );
     this.pos += m[0].length;
     return m[0].split('.');
   }
@@ -99,7 +114,8 @@ class Parser {
       return { text: out, quoted: true };
     }
     const m = /^[^\s()"']+/.exec(this.src.slice(this.pos));
-    if (!m) throw new QueryError(`Error parsing expression -- expected a value but saw "${this.peek() || 'end of query'}"`);
+    if (!m)
+      throw new QueryError(`Error parsing expression -- expected a value but saw "${this.peek() || 'end of query'}"`);
     this.pos += m[0].length;
     return { text: m[0], quoted: false };
   }
@@ -113,7 +129,10 @@ class Parser {
   }
 
   private expect(ch: string): void {
-    if (this.peek() !== ch) throw new QueryError(`Error parsing expression -- expected "${ch}" but saw "${this.peek() || 'end of query'}" instead.`);
+    if (this.peek() !== ch)
+      throw new QueryError(
+        `Error parsing expression -- expected "${ch}" but saw "${this.peek() || 'end of query'}" instead.`,
+      );
     this.pos++;
   }
 

@@ -29,7 +29,10 @@ export const PROJECTS = {
   archive: 'Legacy Archive',
 } as const;
 
-const HOSTILE_ORDER = [...(Object.keys(HOSTILE_HTML) as (keyof typeof HOSTILE_HTML)[]), 'huge'] as const satisfies readonly HostileKind[];
+const HOSTILE_ORDER = [
+  ...(Object.keys(HOSTILE_HTML) as (keyof typeof HOSTILE_HTML)[]),
+  'huge',
+] as const satisfies readonly HostileKind[];
 
 /** Number of ordinary shared stories (US1…US20); hostile stories follow. */
 const SHARED_STORIES = 20;
@@ -67,16 +70,38 @@ function day(now: Date, offset: number, endOfDay = false): string {
 }
 
 const STORY_NAMES = [
-  'Add owner column to CSV export', 'Paginate search results', 'Remember filters in the URL', 'Onboarding wizard: three screens',
-  'Show delivery ETA on order page', 'Support Apple Pay at checkout', 'Bulk edit of product tags', 'Dark mode for the storefront',
-  'Order history export to PDF', 'Customer can reset password by SMS', 'Inventory sync every five minutes', 'Gift cards: partial redemption',
-  'Localise e-mails for DE and JA', 'Accessibility pass on checkout', 'Audit log for admin actions', 'Rate-limit login attempts',
-  'Faster image thumbnails', 'Wishlist sharing link', 'Mobile: push notification settings', 'Mobile: offline cart',
+  'Add owner column to CSV export',
+  'Paginate search results',
+  'Remember filters in the URL',
+  'Onboarding wizard: three screens',
+  'Show delivery ETA on order page',
+  'Support Apple Pay at checkout',
+  'Bulk edit of product tags',
+  'Dark mode for the storefront',
+  'Order history export to PDF',
+  'Customer can reset password by SMS',
+  'Inventory sync every five minutes',
+  'Gift cards: partial redemption',
+  'Localise e-mails for DE and JA',
+  'Accessibility pass on checkout',
+  'Audit log for admin actions',
+  'Rate-limit login attempts',
+  'Faster image thumbnails',
+  'Wishlist sharing link',
+  'Mobile: push notification settings',
+  'Mobile: offline cart',
 ];
 const DEFECT_NAMES = [
-  'Export drops owner', 'Checkout total off by one cent', 'Mojibake in order e-mails', 'Search returns archived products',
-  'Login button unresponsive on Safari', 'Duplicate order confirmation e-mail', 'Cart badge count not updated', 'Crash when uploading HEIC image',
-  'Timezone wrong on delivery ETA', 'Mobile: app freezes on slow network',
+  'Export drops owner',
+  'Checkout total off by one cent',
+  'Mojibake in order e-mails',
+  'Search returns archived products',
+  'Login button unresponsive on Safari',
+  'Duplicate order confirmation e-mail',
+  'Cart badge count not updated',
+  'Crash when uploading HEIC image',
+  'Timezone wrong on delivery ETA',
+  'Mobile: app freezes on slow network',
 ];
 
 export function seedStore(store: Store, options: SeedOptions): void {
@@ -95,12 +120,33 @@ export function seedStore(store: Store, options: SeedOptions): void {
   const archive = project(PROJECTS.archive, { State: 'Closed' });
 
   const addUser = (login: string, userName: string, displayName: string, defaultProject: number) => {
-    const profile = store.insert('userprofile', { ...base, DefaultWorkspace: ws.oid, DefaultProject: defaultProject, TimeZone: 'Etc/UTC', EmailNotificationEnabled: true }, created(700));
+    const profile = store.insert(
+      'userprofile',
+      {
+        ...base,
+        DefaultWorkspace: ws.oid,
+        DefaultProject: defaultProject,
+        TimeZone: 'Etc/UTC',
+        EmailNotificationEnabled: true,
+      },
+      created(700),
+    );
     const [first = displayName, last = ''] = displayName.split(' ');
-    const user = store.insert('user', {
-      ...base, UserName: userName, EmailAddress: userName, DisplayName: displayName, FirstName: first, LastName: last,
-      Disabled: false, SubscriptionAdmin: false, UserProfile: profile.oid,
-    }, created(700));
+    const user = store.insert(
+      'user',
+      {
+        ...base,
+        UserName: userName,
+        EmailAddress: userName,
+        DisplayName: displayName,
+        FirstName: first,
+        LastName: last,
+        Disabled: false,
+        SubscriptionAdmin: false,
+        UserProfile: profile.oid,
+      },
+      created(700),
+    );
     store.accounts.set(login, { login, password: login, userOid: user.oid, apiKey: options.apiKeyFor(login) });
     return user.oid;
   };
@@ -116,12 +162,36 @@ export function seedStore(store: Store, options: SeedOptions): void {
   store.grant(archive.oid, 'bob', 'editor');
 
   const iter = (Name: string, from: number, to: number, State: string) =>
-    store.insert('iteration', { ...base, Name, StartDate: day(now, from), EndDate: day(now, to, true), State, Project: online.oid, PlannedVelocity: 30 }, created(200)).oid;
+    store.insert(
+      'iteration',
+      {
+        ...base,
+        Name,
+        StartDate: day(now, from),
+        EndDate: day(now, to, true),
+        State,
+        Project: online.oid,
+        PlannedVelocity: 30,
+      },
+      created(200),
+    ).oid;
   const pastIt = iter('Sprint 41', -20, -7, 'Accepted');
   const currentIt = iter('Sprint 42', -6, 7, 'Committed');
   const futureIt = iter('Sprint 43', 8, 21, 'Planning');
   const rel = (Name: string, from: number, to: number, State: string) =>
-    store.insert('release', { ...base, Name, ReleaseStartDate: day(now, from), ReleaseDate: day(now, to, true), State, Project: online.oid, Version: Name.split(' ')[1] }, created(300)).oid;
+    store.insert(
+      'release',
+      {
+        ...base,
+        Name,
+        ReleaseStartDate: day(now, from),
+        ReleaseDate: day(now, to, true),
+        State,
+        Project: online.oid,
+        Version: Name.split(' ')[1],
+      },
+      created(300),
+    ).oid;
   const pastRel = rel('Release 2025.3', -120, -31, 'Accepted');
   const currentRel = rel('Release 2025.4', -30, 30, 'Active');
   const futureRel = rel('Release 2026.1', 31, 120, 'Planning');
@@ -133,12 +203,27 @@ export function seedStore(store: Store, options: SeedOptions): void {
   const releases = [currentRel, pastRel, futureRel, null];
   const owners = [alice, bob, null];
   const story = (Name: string, i: number, extra: Record<string, unknown> = {}) =>
-    store.insert('hierarchicalrequirement', {
-      ...base, Name, Project: i >= 18 ? mobile.oid : online.oid, ScheduleState: states[i % 4], PlanEstimate: [1, 2, 3, 5, 8, null][i % 6],
-      Owner: owners[i % 3], Iteration: iterations[i % 5], Release: releases[i % 4], Description: REALISTIC_HTML[i % REALISTIC_HTML.length],
-      Notes: i % 4 === 0 ? '<p>Reviewed with&nbsp;support.</p>' : '', Blocked: i % 7 === 3, BlockedReason: i % 7 === 3 ? 'Waiting on payments API' : '',
-      Ready: i % 5 === 1, Tags: i % 3 === 0 ? [tags[i % 4]] : [], ...extra,
-    }, created(60 - i));
+    store.insert(
+      'hierarchicalrequirement',
+      {
+        ...base,
+        Name,
+        Project: i >= 18 ? mobile.oid : online.oid,
+        ScheduleState: states[i % 4],
+        PlanEstimate: [1, 2, 3, 5, 8, null][i % 6],
+        Owner: owners[i % 3],
+        Iteration: iterations[i % 5],
+        Release: releases[i % 4],
+        Description: REALISTIC_HTML[i % REALISTIC_HTML.length],
+        Notes: i % 4 === 0 ? '<p>Reviewed with&nbsp;support.</p>' : '',
+        Blocked: i % 7 === 3,
+        BlockedReason: i % 7 === 3 ? 'Waiting on payments API' : '',
+        Ready: i % 5 === 1,
+        Tags: i % 3 === 0 ? [tags[i % 4]] : [],
+        ...extra,
+      },
+      created(60 - i),
+    );
   const stories = STORY_NAMES.slice(0, SHARED_STORIES).map((n, i) => story(n, i));
   const [us1, us2, us3] = stories;
   if (us1 && us2 && us3) {
@@ -149,35 +234,86 @@ export function seedStore(store: Store, options: SeedOptions): void {
     const html = kind === 'huge' ? hugeHtml() : HOSTILE_HTML[kind];
     story(`Hostile content: ${kind}`, i, { Project: online.oid, Description: html, Tags: [tags[1]] });
   }
-  for (const [i, n] of ['Alice private: salary review tool', 'Alice private: reorg plan', 'Alice private: vendor shortlist'].entries()) {
+  for (const [i, n] of [
+    'Alice private: salary review tool',
+    'Alice private: reorg plan',
+    'Alice private: vendor shortlist',
+  ].entries()) {
     story(n, i, { Project: alicePrivate.oid, Owner: alice, Iteration: null, Release: null });
   }
-  story('Bob private: conference talk notes', 1, { Project: bobPrivate.oid, Owner: bob, Iteration: null, Release: null });
+  story('Bob private: conference talk notes', 1, {
+    Project: bobPrivate.oid,
+    Owner: bob,
+    Iteration: null,
+    Release: null,
+  });
   story('Archived: legacy payment gateway', 2, { Project: archive.oid, Iteration: null, Release: null });
 
   const defStates = ['Submitted', 'Open', 'Fixed', 'Closed', 'Open'];
   const severities = ['Major Problem', 'Minor Problem', 'Crash/Data Loss', 'Cosmetic', 'None'];
   const priorities = ['High Attention', 'Normal', 'Resolve Immediately', 'Low', 'None'];
   const defect = (Name: string, i: number, extra: Record<string, unknown> = {}) =>
-    store.insert('defect', {
-      ...base, Name, Project: i === 9 ? mobile.oid : online.oid, State: defStates[i % 5], ScheduleState: states[(i + 1) % 4],
-      Severity: severities[i % 5], Priority: priorities[i % 5], Environment: i % 2 ? 'Production' : 'None', Owner: owners[(i + 1) % 3],
-      SubmittedBy: i % 2 ? alice : bob, Iteration: iterations[i % 5], Release: releases[i % 4], Requirement: stories[i]?.oid ?? null,
-      Description: REALISTIC_HTML[(i + 1) % REALISTIC_HTML.length], Resolution: i % 5 === 2 ? 'Code Change' : 'None',
-      Blocked: i === 4, BlockedReason: i === 4 ? 'Needs HEIC sample files' : '', FoundInBuild: `2025.4.${i}`, Tags: i % 4 === 0 ? [tags[0]] : [], ...extra,
-    }, created(30 - i));
+    store.insert(
+      'defect',
+      {
+        ...base,
+        Name,
+        Project: i === 9 ? mobile.oid : online.oid,
+        State: defStates[i % 5],
+        ScheduleState: states[(i + 1) % 4],
+        Severity: severities[i % 5],
+        Priority: priorities[i % 5],
+        Environment: i % 2 ? 'Production' : 'None',
+        Owner: owners[(i + 1) % 3],
+        SubmittedBy: i % 2 ? alice : bob,
+        Iteration: iterations[i % 5],
+        Release: releases[i % 4],
+        Requirement: stories[i]?.oid ?? null,
+        Description: REALISTIC_HTML[(i + 1) % REALISTIC_HTML.length],
+        Resolution: i % 5 === 2 ? 'Code Change' : 'None',
+        Blocked: i === 4,
+        BlockedReason: i === 4 ? 'Needs HEIC sample files' : '',
+        FoundInBuild: `2025.4.${i}`,
+        Tags: i % 4 === 0 ? [tags[0]] : [],
+        ...extra,
+      },
+      created(30 - i),
+    );
   const defects = DEFECT_NAMES.map((n, i) => defect(n, i));
-  const hostileDefect = defect('Hostile content: combined', 0, { Requirement: null, Description: HOSTILE_HTML.combined, Notes: HOSTILE_HTML.htmlComment + HOSTILE_HTML.zeroWidthBidi });
+  const hostileDefect = defect('Hostile content: combined', 0, {
+    Requirement: null,
+    Description: HOSTILE_HTML.combined,
+    Notes: HOSTILE_HTML.htmlComment + HOSTILE_HTML.zeroWidthBidi,
+  });
   defect('Archived: gateway timeout', 1, { Project: archive.oid, Requirement: null, Iteration: null, Release: null });
-  defect('Alice private: payroll rounding', 2, { Project: alicePrivate.oid, Requirement: null, Iteration: null, Release: null, Owner: alice });
+  defect('Alice private: payroll rounding', 2, {
+    Project: alicePrivate.oid,
+    Requirement: null,
+    Iteration: null,
+    Release: null,
+    Owner: alice,
+  });
 
   const taskStates = ['Defined', 'In-Progress', 'Completed'];
   const task = (wp: { oid: number; values: Record<string, unknown> }, Name: string, i: number) =>
-    store.insert('task', {
-      ...base, Name, WorkProduct: wp.oid, Project: wp.values.Project, Iteration: wp.values.Iteration, Release: wp.values.Release,
-      State: taskStates[i % 3], Estimate: [2, 4, 6][i % 3], ToDo: i % 3 === 2 ? 0 : [2, 3][i % 2], Actuals: i % 3, Owner: owners[i % 3],
-      Description: i % 2 ? '<p>Pair with QA.</p>' : '',
-    }, created(20 - (i % 10)));
+    store.insert(
+      'task',
+      {
+        ...base,
+        Name,
+        WorkProduct: wp.oid,
+        Project: wp.values.Project,
+        Iteration: wp.values.Iteration,
+        Release: wp.values.Release,
+        State: taskStates[i % 3],
+        Estimate: [2, 4, 6][i % 3],
+        ToDo: i % 3 === 2 ? 0 : [2, 3][i % 2],
+        Actuals: i % 3,
+        Owner: owners[i % 3],
+        Description: i % 2 ? '<p>Pair with QA.</p>' : '',
+      },
+      created(20 - (i % 10)),
+    );
   stories.slice(0, 8).forEach((s, i) => {
     task(s, `Design: ${String(s.values.Name)}`, i);
     task(s, `Implement: ${String(s.values.Name)}`, i + 1);
@@ -185,7 +321,11 @@ export function seedStore(store: Store, options: SeedOptions): void {
   defects.slice(0, 3).forEach((d, i) => task(d, `Reproduce: ${String(d.values.Name)}`, i));
 
   const post = (artifact: { oid: number }, user: number, Text: string, PostNumber: number) =>
-    store.insert('conversationpost', { ...base, Artifact: artifact.oid, User: user, Text, PostNumber }, created(5 - PostNumber));
+    store.insert(
+      'conversationpost',
+      { ...base, Artifact: artifact.oid, User: user, Text, PostNumber },
+      created(5 - PostNumber),
+    );
   if (us1) {
     post(us1, alice, '<p>Can we include the <b>owner e-mail</b> too?</p>', 1);
     post(us1, bob, '<p>Yes — adding it as a second column.</p>', 2);
@@ -198,10 +338,19 @@ export function seedStore(store: Store, options: SeedOptions): void {
     const uid = addUser(login, `${login}@example.com`, `User ${login.slice(4)}`, p.oid);
     store.grant(p.oid, login, 'editor');
     for (let k = 1; k <= 3; k++) {
-      store.insert('hierarchicalrequirement', {
-        ...base, Name: `${login} story ${k}: private backlog item`, Project: p.oid, Owner: uid, ScheduleState: states[k % 4],
-        PlanEstimate: k, Description: `<p>Only ${login} may read this.</p>`,
-      }, created(10));
+      store.insert(
+        'hierarchicalrequirement',
+        {
+          ...base,
+          Name: `${login} story ${k}: private backlog item`,
+          Project: p.oid,
+          Owner: uid,
+          ScheduleState: states[k % 4],
+          PlanEstimate: k,
+          Description: `<p>Only ${login} may read this.</p>`,
+        },
+        created(10),
+      );
     }
   }
 }

@@ -79,7 +79,10 @@ export class Serializer {
     const obj = this.store.get(oid);
     if (!obj) return null;
     const out: Record<string, unknown> = {
-      ...META_MAJOR, _ref: this.refUrl(obj), _refObjectUUID: obj.uuid, _refObjectName: this.refObjectName(obj),
+      ...META_MAJOR,
+      _ref: this.refUrl(obj),
+      _refObjectUUID: obj.uuid,
+      _refObjectName: this.refObjectName(obj),
     };
     if (fetch.names.size > 0 || fetch.all) {
       out._objectVersion = String(obj.version);
@@ -105,10 +108,18 @@ export class Serializer {
    * Full object (`fetch` absent or true), or metadata plus the fetched fields.
    * `trimmed` is the create response shape: metadata only unless fetched.
    */
-  object(obj: StoredObject, fetch: Fetch, opts: { readonly trimmed?: boolean; readonly justCreated?: boolean } = {}): Record<string, unknown> {
+  object(
+    obj: StoredObject,
+    fetch: Fetch,
+    opts: { readonly trimmed?: boolean; readonly justCreated?: boolean } = {},
+  ): Record<string, unknown> {
     const t = TYPES[obj.type];
     const out: Record<string, unknown> = {
-      ...META_MAJOR, _ref: this.refUrl(obj), _refObjectUUID: obj.uuid, _objectVersion: String(obj.version), _refObjectName: this.refObjectName(obj),
+      ...META_MAJOR,
+      _ref: this.refUrl(obj),
+      _refObjectUUID: obj.uuid,
+      _objectVersion: String(obj.version),
+      _refObjectName: this.refObjectName(obj),
     };
     const createdAt = opts.justCreated ? 'just now' : this.createdAt(obj);
     if (fetch.all) {
@@ -127,7 +138,13 @@ export class Serializer {
     return out;
   }
 
-  private fields(obj: StoredObject, t: TypeDef, out: Record<string, unknown>, include: (name: string) => boolean, fetch: Fetch): void {
+  private fields(
+    obj: StoredObject,
+    t: TypeDef,
+    out: Record<string, unknown>,
+    include: (name: string) => boolean,
+    fetch: Fetch,
+  ): void {
     for (const [name, field] of Object.entries(t.fields)) {
       if (include(name)) out[name] = this.value(obj, name, field, fetch);
     }
@@ -143,14 +160,22 @@ export class Serializer {
       case 'collection': {
         const c = field.collection;
         if (!c) return null;
-        return { ...META_MAJOR, _ref: `${this.base}/${TYPES[obj.type].name}/${obj.oid}/${name}`, _type: TYPES[c.type].name, Count: this.store.referrers(c.via, obj.oid).length };
+        return {
+          ...META_MAJOR,
+          _ref: `${this.base}/${TYPES[obj.type].name}/${obj.oid}/${name}`,
+          _type: TYPES[c.type].name,
+          Count: this.store.referrers(c.via, obj.oid).length,
+        };
       }
       case 'tags': {
         const ids = Array.isArray(v) ? (v as number[]) : [];
         const tags = ids.map((id) => this.store.get(id)).filter((x): x is StoredObject => x !== undefined);
         return {
-          ...META_MAJOR, _ref: `${this.base}/${TYPES[obj.type].name}/${obj.oid}/Tags`, _type: 'Tag',
-          _tagsNameArray: tags.map((tag) => ({ Name: tag.values.Name, _ref: `/tag/${tag.oid}` })), Count: tags.length,
+          ...META_MAJOR,
+          _ref: `${this.base}/${TYPES[obj.type].name}/${obj.oid}/Tags`,
+          _type: 'Tag',
+          _tagsNameArray: tags.map((tag) => ({ Name: tag.values.Name, _ref: `/tag/${tag.oid}` })),
+          Count: tags.length,
         };
       }
       default:

@@ -69,7 +69,10 @@ export class TokenState {
   readonly access = new Map<string, TokenRecord>();
   readonly refresh = new Map<string, TokenRecord>();
 
-  constructor(private readonly settings: TokenSettings, private readonly now: () => number) {}
+  constructor(
+    private readonly settings: TokenSettings,
+    private readonly now: () => number,
+  ) {}
 
   clear(): void {
     this.txs.clear();
@@ -95,8 +98,12 @@ export class TokenState {
     this.txs.delete(tx.id); // single use: a replayed form post finds nothing
     const code = randomAlnum(32);
     this.codes.set(code, {
-      login, clientId: tx.clientId, redirectUri: tx.redirectUri, codeChallenge: tx.codeChallenge,
-      codeChallengeMethod: tx.codeChallengeMethod, expiresAt: this.now() + this.settings.codeTtl * 1000,
+      login,
+      clientId: tx.clientId,
+      redirectUri: tx.redirectUri,
+      codeChallenge: tx.codeChallenge,
+      codeChallengeMethod: tx.codeChallengeMethod,
+      expiresAt: this.now() + this.settings.codeTtl * 1000,
     });
     return code;
   }
@@ -119,11 +126,19 @@ export class TokenState {
   issue(grant: Grant, keepRefresh?: string): { access_token: string; refresh_token: string; expires_in: number } {
     const accessToken = randomAlnum(42);
     const now = this.now();
-    this.access.set(accessToken, { login: grant.login, grantId: grant.id, expiresAt: now + this.settings.accessTtl * 1000 });
+    this.access.set(accessToken, {
+      login: grant.login,
+      grantId: grant.id,
+      expiresAt: now + this.settings.accessTtl * 1000,
+    });
     let refreshToken = keepRefresh;
     if (refreshToken === undefined) {
       refreshToken = randomHex(16);
-      this.refresh.set(refreshToken, { login: grant.login, grantId: grant.id, expiresAt: now + this.settings.refreshTtl * 1000 });
+      this.refresh.set(refreshToken, {
+        login: grant.login,
+        grantId: grant.id,
+        expiresAt: now + this.settings.refreshTtl * 1000,
+      });
     }
     return { access_token: accessToken, refresh_token: refreshToken, expires_in: this.settings.accessTtl };
   }

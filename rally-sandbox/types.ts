@@ -33,7 +33,11 @@ export interface RallySandboxOptions {
   /** Adds users `user001`…`userNNN` (password = user name), each with a private project and three stories named after them (load tests). */
   readonly extraUsers?: number;
   /** FormattedID prefixes (Rally defaults US, DE, TA; configurable per workspace in Rally). */
-  readonly formattedIdPrefixes?: { readonly hierarchicalrequirement?: string; readonly defect?: string; readonly task?: string };
+  readonly formattedIdPrefixes?: {
+    readonly hierarchicalrequirement?: string;
+    readonly defect?: string;
+    readonly task?: string;
+  };
   /** Clock for token expiry, `today` in queries and seed dates (default: the system clock). */
   readonly now?: () => Date;
 }

@@ -25,13 +25,39 @@ export function operationResult(errors: readonly string[], warnings: readonly st
   return json(200, { OperationResult: body });
 }
 
-export function queryResult(results: readonly unknown[], total: number, start: number, pageSize: number, warnings: readonly string[] = []): Reply {
-  return json(200, { QueryResult: { ...MAJOR, Errors: [], Warnings: warnings, TotalResultCount: total, StartIndex: start, PageSize: pageSize, Results: results } });
+export function queryResult(
+  results: readonly unknown[],
+  total: number,
+  start: number,
+  pageSize: number,
+  warnings: readonly string[] = [],
+): Reply {
+  return json(200, {
+    QueryResult: {
+      ...MAJOR,
+      Errors: [],
+      Warnings: warnings,
+      TotalResultCount: total,
+      StartIndex: start,
+      PageSize: pageSize,
+      Results: results,
+    },
+  });
 }
 
 /** Query-level errors: HTTP 200, zero counts (toolkit fixtures). */
 export function queryError(message: string): Reply {
-  return json(200, { QueryResult: { ...MAJOR, Errors: [message], Warnings: [], TotalResultCount: 0, StartIndex: 0, PageSize: 0, Results: [] } });
+  return json(200, {
+    QueryResult: {
+      ...MAJOR,
+      Errors: [message],
+      Warnings: [],
+      TotalResultCount: 0,
+      StartIndex: 0,
+      PageSize: 0,
+      Results: [],
+    },
+  });
 }
 
 /** 403 for closed or ungranted projects (KB 144480); Rally's body is unknown, so we send Jetty's page like the 401. */

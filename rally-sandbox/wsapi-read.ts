@@ -11,7 +11,16 @@ import { compileOrder, compileQuery, parseRefOid, type Predicate } from './query
 import { FETCH_ALL, FETCH_NONE, parseFetch } from './serialize.js';
 import type { StoredObject } from './store.js';
 import {
-  MAJOR, accessTo, forbidden, openReadableProjects, operationResult, projectAccess, projectOf, queryError, queryResult, type WsapiContext,
+  MAJOR,
+  accessTo,
+  forbidden,
+  openReadableProjects,
+  operationResult,
+  projectAccess,
+  projectOf,
+  queryError,
+  queryResult,
+  type WsapiContext,
 } from './wsapi-common.js';
 
 const MAX_PAGE = 2000;
@@ -34,7 +43,8 @@ function scopeProjects(ctx: WsapiContext, q: URLSearchParams): Set<number> | Rep
   if (param === null || param === '' || param.toLowerCase() === 'null') return readable;
   const oid = parseRefOid(param);
   const project = oid === undefined ? undefined : ctx.store.get(oid);
-  if (!project || project.type !== 'project') return queryError(`Could not read: Could not read referenced object ${param}`);
+  if (!project || project.type !== 'project')
+    return queryError(`Could not read: Could not read referenced object ${param}`);
   const access = projectAccess(ctx.store, ctx.account.login, project.oid);
   if (access === 'none' || access === 'closed') return forbidden(ctx.path);
   const scope = new Set([project.oid]);
@@ -62,7 +72,13 @@ function scopeProjects(ctx: WsapiContext, q: URLSearchParams): Set<number> | Rep
 }
 
 /** Runs query/order/paging/fetch over `candidates` and builds the QueryResult. */
-function runQuery(type: TypeDef, candidates: Iterable<StoredObject>, ctx: WsapiContext, q: URLSearchParams, visible: Predicate): Reply {
+function runQuery(
+  type: TypeDef,
+  candidates: Iterable<StoredObject>,
+  ctx: WsapiContext,
+  q: URLSearchParams,
+  visible: Predicate,
+): Reply {
   let predicate: Predicate = () => true;
   const text = q.get('query');
   try {
@@ -162,5 +178,7 @@ export function collection(type: TypeDef, oid: number, name: string, req: Sandbo
 /** `GET /subscription` */
 export function subscription(req: SandboxRequest, ctx: WsapiContext): Reply {
   const sub = ctx.store.all('subscription').next();
-  return sub.done ? json(200, { OperationResult: { ...MAJOR, Errors: ['Cannot find object to read'], Warnings: [] } }) : single(sub.value, req, ctx);
+  return sub.done
+    ? json(200, { OperationResult: { ...MAJOR, Errors: ['Cannot find object to read'], Warnings: [] } })
+    : single(sub.value, req, ctx);
 }

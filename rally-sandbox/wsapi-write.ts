@@ -10,7 +10,11 @@ import { FETCH_ALL, FETCH_NONE, parseFetch } from './serialize.js';
 import type { StoredObject } from './store.js';
 import { accessTo, forbidden, operationResult, projectAccess, type WsapiContext } from './wsapi-common.js';
 
-interface Parsed { readonly values: Record<string, unknown>; readonly errors: string[]; readonly warnings: string[] }
+interface Parsed {
+  readonly values: Record<string, unknown>;
+  readonly errors: string[];
+  readonly warnings: string[];
+}
 
 /** Unwraps `{"HierarchicalRequirement": {...}}`, matching the wrapper key case-insensitively (§3.1). */
 function unwrap(type: TypeDef, body: string): Record<string, unknown> | string {
@@ -22,7 +26,8 @@ function unwrap(type: TypeDef, body: string): Record<string, unknown> | string {
   }
   if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
     for (const [k, v] of Object.entries(parsed)) {
-      if (k.toLowerCase() === type.key && v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+      if (k.toLowerCase() === type.key && v && typeof v === 'object' && !Array.isArray(v))
+        return v as Record<string, unknown>;
     }
   }
   return `Cannot parse object: the request body must be {"${type.name}": {...}}`;
@@ -30,7 +35,14 @@ function unwrap(type: TypeDef, body: string): Record<string, unknown> | string {
 
 /** Resolves a ref given as "/type/oid", an absolute URL, or {"_ref": ...}. */
 function resolveRef(ctx: WsapiContext, field: FieldDef, raw: unknown): StoredObject | undefined {
-  const text = typeof raw === 'string' ? raw : raw && typeof raw === 'object' && typeof (raw as { _ref?: unknown })._ref === 'string' ? (raw as { _ref: string })._ref : typeof raw === 'number' ? String(raw) : undefined;
+  const text =
+    typeof raw === 'string'
+      ? raw
+      : raw && typeof raw === 'object' && typeof (raw as { _ref?: unknown })._ref === 'string'
+        ? (raw as { _ref: string })._ref
+        : typeof raw === 'number'
+          ? String(raw)
+          : undefined;
   if (text === undefined) return undefined;
   const oid = parseRefOid(text);
   const target = oid === undefined ? undefined : ctx.store.get(oid);
@@ -53,13 +65,15 @@ function convert(ctx: WsapiContext, type: TypeDef, name: string, field: FieldDef
       if (raw === null) return void (out.values[name] = '');
       if (typeof raw !== 'string' && typeof raw !== 'number') return bad('must be a string');
       const s = String(raw);
-      if (field.maxLength !== undefined && s.length > field.maxLength) return bad(`exceeds the maximum length of ${field.maxLength} characters`);
+      if (field.maxLength !== undefined && s.length > field.maxLength)
+        return bad(`exceeds the maximum length of ${field.maxLength} characters`);
       out.values[name] = s;
       return;
     }
     case 'enum': {
       const s = raw === null ? 'None' : String(raw);
-      if (!field.values?.includes(s)) return bad(`has an invalid value "${s}"; allowed values are: ${(field.values ?? []).join(', ')}`);
+      if (!field.values?.includes(s))
+        return bad(`has an invalid value "${s}"; allowed values are: ${(field.values ?? []).join(', ')}`);
       out.values[name] = s;
       return;
     }
@@ -91,7 +105,10 @@ function convert(ctx: WsapiContext, type: TypeDef, name: string, field: FieldDef
         return void (out.values[name] = null);
       }
       const target = resolveRef(ctx, field, raw);
-      if (!target) return void out.errors.push(`Could not read: Could not read referenced object ${typeof raw === 'string' ? raw : JSON.stringify(raw)}`);
+      if (!target)
+        return void out.errors.push(
+          `Could not read: Could not read referenced object ${typeof raw === 'string' ? raw : JSON.stringify(raw)}`,
+        );
       out.values[name] = target.oid;
       return;
     }
@@ -101,7 +118,8 @@ function convert(ctx: WsapiContext, type: TypeDef, name: string, field: FieldDef
       const ids: number[] = [];
       for (const item of list) {
         const tag = resolveRef(ctx, { kind: 'ref', refTypes: ['tag'] }, item);
-        if (!tag) return void out.errors.push(`Could not read: Could not read referenced object ${JSON.stringify(item)}`);
+        if (!tag)
+          return void out.errors.push(`Could not read: Could not read referenced object ${JSON.stringify(item)}`);
         ids.push(tag.oid);
       }
       out.values[name] = ids;
@@ -151,14 +169,18 @@ function completeCreate(ctx: WsapiContext, type: TypeDef, p: Parsed): void {
   for (const [name, field] of Object.entries(type.fields)) {
     if (!field.required) continue;
     const value = v[name];
-    if (value === undefined || value === null || value === '') p.errors.push(`Validation error: ${type.name}.${name} should not be null`);
+    if (value === undefined || value === null || value === '')
+      p.errors.push(`Validation error: ${type.name}.${name} should not be null`);
   }
 }
 
 function checkParent(ctx: WsapiContext, obj: StoredObject | undefined, p: Parsed): void {
   let cur = typeof p.values.Parent === 'number' ? ctx.store.get(p.values.Parent) : undefined;
   for (let guard = 0; cur && obj && guard < 1000; guard++) {
-    if (cur.oid === obj.oid) return void p.errors.push('Validation error: HierarchicalRequirement.Parent cannot be the story itself or one of its children');
+    if (cur.oid === obj.oid)
+      return void p.errors.push(
+        'Validation error: HierarchicalRequirement.Parent cannot be the story itself or one of its children',
+      );
     cur = typeof cur.values.Parent === 'number' ? ctx.store.get(cur.values.Parent) : undefined;
   }
 }
@@ -174,15 +196,35 @@ function projectGate(ctx: WsapiContext, projectOid: unknown, denied: string): Re
 
 /** POST|PUT /{type}/create */
 export function create(type: TypeDef, req: SandboxRequest, ctx: WsapiContext): Reply {
-  if (!type.writable) return json(200, { CreateResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [`Not authorized to create: ${type.name}`], Warnings: [] } });
+  if (!type.writable)
+    return json(200, {
+      CreateResult: {
+        _rallyAPIMajor: '2',
+        _rallyAPIMinor: '0',
+        Errors: [`Not authorized to create: ${type.name}`],
+        Warnings: [],
+      },
+    });
   const result = (errors: string[], warnings: string[], object?: unknown) =>
-    json(200, { CreateResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: errors, Warnings: warnings, ...(object === undefined ? {} : { Object: object }) } });
+    json(200, {
+      CreateResult: {
+        _rallyAPIMajor: '2',
+        _rallyAPIMinor: '0',
+        Errors: errors,
+        Warnings: warnings,
+        ...(object === undefined ? {} : { Object: object }),
+      },
+    });
   const raw = unwrap(type, req.body);
   if (typeof raw === 'string') return result([raw], []);
   const parsed = parseFields(ctx, type, raw);
   completeCreate(ctx, type, parsed);
   if (parsed.errors.length > 0) return result(parsed.errors, parsed.warnings);
-  const gate = projectGate(ctx, parsed.values.Project ?? projectOfNew(ctx, parsed), `Not authorized to create: ${type.name}`);
+  const gate = projectGate(
+    ctx,
+    parsed.values.Project ?? projectOfNew(ctx, parsed),
+    `Not authorized to create: ${type.name}`,
+  );
   if (gate) return gate.status === 403 ? gate : result([`Not authorized to create: ${type.name}`], parsed.warnings);
   const obj = ctx.store.insert(type.key, parsed.values, ctx.now);
   const fetch = parseFetch(req.query.get('fetch'), FETCH_NONE);
@@ -198,7 +240,8 @@ function projectOfNew(ctx: WsapiContext, p: Parsed): unknown {
 export function update(type: TypeDef, oid: number, req: SandboxRequest, ctx: WsapiContext): Reply {
   const obj = ctx.store.get(oid);
   const access = obj && obj.type === type.key ? accessTo(ctx.store, ctx.account.login, obj) : 'none';
-  if (!obj || access === 'none') return operationResult([`Could not read: Could not read ${type.name} ${oid} to update.`]);
+  if (!obj || access === 'none')
+    return operationResult([`Could not read: Could not read ${type.name} ${oid} to update.`]);
   if (access === 'closed') return forbidden(ctx.path);
   if (access !== 'write' || !type.writable) return operationResult([`Not authorized to update: ${type.name} ${oid}`]);
   const raw = unwrap(type, req.body);
@@ -222,9 +265,11 @@ export function remove(type: TypeDef, oid: number, ctx: WsapiContext): Reply {
   if (!obj || access === 'none') return operationResult(['Object to delete cannot be null']);
   if (access === 'closed') return forbidden(ctx.path);
   if (access !== 'write' || !type.writable) return operationResult([`Not authorized to delete: ${type.name} ${oid}`]);
-  for (const via of ['WorkProduct', 'Artifact']) for (const child of ctx.store.referrers(via, oid)) ctx.store.delete(child);
+  for (const via of ['WorkProduct', 'Artifact'])
+    for (const child of ctx.store.referrers(via, oid)) ctx.store.delete(child);
   for (const via of ['Parent', 'Requirement']) {
-    for (const ref of ctx.store.referrers(via, oid)) if (TYPES[ref.type].writable) ctx.store.update(ref, { [via]: null }, ctx.now);
+    for (const ref of ctx.store.referrers(via, oid))
+      if (TYPES[ref.type].writable) ctx.store.update(ref, { [via]: null }, ctx.now);
   }
   ctx.store.delete(obj);
   return operationResult([]);

@@ -25,7 +25,11 @@ export function presentedToken(req: SandboxRequest, acceptBearer: boolean): stri
 
 /** Resolves an API key (`_…`) or a live access token to its account. */
 export function authenticate(
-  req: SandboxRequest, store: Store, tokens: TokenState, apiKeys: ReadonlyMap<string, string>, acceptBearer: boolean,
+  req: SandboxRequest,
+  store: Store,
+  tokens: TokenState,
+  apiKeys: ReadonlyMap<string, string>,
+  acceptBearer: boolean,
 ): Account | undefined {
   const token = presentedToken(req, acceptBearer);
   if (!token) return undefined;
@@ -45,7 +49,8 @@ export function routeWsapi(req: SandboxRequest, sub: string, ctx: WsapiContext):
   const method = req.method;
   if (typeSeg === undefined) return operationResult(['Requested type name "" is unknown.']);
   const lower = typeSeg.toLowerCase();
-  if (method === 'GET' && rest.length === 0 && lower === 'user' && !req.query.has('query')) return currentUser(req, ctx);
+  if (method === 'GET' && rest.length === 0 && lower === 'user' && !req.query.has('query'))
+    return currentUser(req, ctx);
   if (method === 'GET' && rest.length === 0 && lower === 'subscription') return subscription(req, ctx);
   const type = typeByPath(typeSeg);
   if (!type) {
@@ -57,7 +62,8 @@ export function routeWsapi(req: SandboxRequest, sub: string, ctx: WsapiContext):
     if (method === 'GET') return query(type, req, ctx);
     return operationResult([`Cannot ${method} to a type URL; use /${type.key}/create`]);
   }
-  if (first.toLowerCase() === 'create' && second === undefined && (method === 'POST' || method === 'PUT')) return create(type, req, ctx);
+  if (first.toLowerCase() === 'create' && second === undefined && (method === 'POST' || method === 'PUT'))
+    return create(type, req, ctx);
   if (!/^\d{1,15}$/.test(first)) return operationResult([`Invalid ObjectID "${first}"`]);
   const oid = Number(first);
   if (second === undefined) {

@@ -17,12 +17,26 @@ import { build } from 'esbuild';
 
 // Small pure-ESM libraries only we use, bundled too (about 55 modules at cold start). Everything
 // else stays external: zod and the MCP SDK must be the one copy the SDK itself imports.
-const BUNDLED_PACKAGES = new Set(['jose', 'parse5', 'parse5-htmlparser2-tree-adapter', 'domhandler', 'domelementtype', 'entities', 'color-name']);
-const packageOf = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+const BUNDLED_PACKAGES = new Set([
+  'jose',
+  'parse5',
+  'parse5-htmlparser2-tree-adapter',
+  'domhandler',
+  'domelementtype',
+  'entities',
+  'color-name',
+]);
+const packageOf = (specifier) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 const externalPackages = {
   name: 'external-packages',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (BUNDLED_PACKAGES.has(packageOf(args.path)) ? undefined : { path: args.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      BUNDLED_PACKAGES.has(packageOf(args.path)) ? undefined : { path: args.path, external: true },
+    );
   },
 };
 

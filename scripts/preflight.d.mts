@@ -25,4 +25,7 @@ export function bundledChromium(root?: string): BundledChromium | undefined;
 export function unpackChromium(bundled: BundledChromium, onUnpack?: (executable: string) => void): Promise<string>;
 export function findBrowser(options?: Omit<PreflightOptions, 'nodeVersion'>): Promise<BrowserLookup>;
 export function emulatorProblems(env?: NodeJS.ProcessEnv, platform?: NodeJS.Platform): string[];
-export function preflight(mode: 'start' | 'test', options?: PreflightOptions): Promise<{ problems: string[]; found: string[] }>;
+export function preflight(
+  mode: 'start' | 'test',
+  options?: PreflightOptions,
+): Promise<{ problems: string[]; found: string[] }>;

@@ -14,7 +14,20 @@
  * Usage: node scripts/preflight.mjs start|test
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, createReadStream, createWriteStream, existsSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, mkdirSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  mkdirSync,
+  statSync,
+} from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -27,22 +40,35 @@ const MIN_JAVA = 11; // the emulator jar's classes are Java 11 bytecode
 // What each missing piece prints: what it is, then how to install it.
 const INSTALL = {
   npm: (missing) => `npm packages not installed (no ${missing.join(', ')}): run npm install`,
-  node: (version) => `Node ${MIN_NODE} not in use (this is Node ${version}): run through npm (npm start, npm test), which puts node_modules/.bin and its Node ${MIN_NODE} first on PATH`,
-  gcloud: 'gcloud not found: install the Google Cloud CLI and its Firestore emulator (Debian/Ubuntu, from Google Cloud\'s apt repository: sudo apt-get install google-cloud-cli google-cloud-cli-firestore-emulator; macOS: brew install --cask google-cloud-sdk && gcloud components install cloud-firestore-emulator)',
-  emulator: (sdk) => `Firestore emulator not installed in the Google Cloud CLI at ${sdk} (Debian/Ubuntu: sudo apt-get install google-cloud-cli-firestore-emulator; other installs: gcloud components install cloud-firestore-emulator)`,
+  node: (version) =>
+    `Node ${MIN_NODE} not in use (this is Node ${version}): run through npm (npm start, npm test), which puts node_modules/.bin and its Node ${MIN_NODE} first on PATH`,
+  gcloud:
+    "gcloud not found: install the Google Cloud CLI and its Firestore emulator (Debian/Ubuntu, from Google Cloud's apt repository: sudo apt-get install google-cloud-cli google-cloud-cli-firestore-emulator; macOS: brew install --cask google-cloud-sdk && gcloud components install cloud-firestore-emulator)",
+  emulator: (sdk) =>
+    `Firestore emulator not installed in the Google Cloud CLI at ${sdk} (Debian/Ubuntu: sudo apt-get install google-cloud-cli-firestore-emulator; other installs: gcloud components install cloud-firestore-emulator)`,
   java: `java not found: the Firestore emulator needs Java ${MIN_JAVA}+ (Debian/Ubuntu: sudo apt-get install default-jre-headless; macOS: brew install --cask temurin)`,
-  javaTooOld: (version) => `Java ${version} is too old: the Firestore emulator needs Java ${MIN_JAVA}+ (Debian/Ubuntu: sudo apt-get install default-jre-headless; macOS: brew install --cask temurin)`,
-  shellcheck: 'shellcheck not found: the tests lint deploy.sh with it (Debian/Ubuntu: sudo apt-get install shellcheck; macOS: brew install shellcheck)',
-  chromiumPath: (path) => `CHROMIUM_PATH=${path} is not an executable file: point it at a Chromium or Chrome binary, or unset it`,
-  chromiumUnpack: (why) => `the bundled Chromium could not be unpacked into node_modules/.cache (${why}): free some disk, or run npm install again`,
-  chromiumBroken: (why) => `the bundled Chromium cannot start (${why}): install its libraries (Debian/Ubuntu: sudo apt-get install libnss3)`,
-  chromiumNone: (platform) => `no Chromium for the browser tests (the bundled one is for Linux x64 only, this is ${platform}): install one (Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask google-chrome) or set CHROMIUM_PATH`,
+  javaTooOld: (version) =>
+    `Java ${version} is too old: the Firestore emulator needs Java ${MIN_JAVA}+ (Debian/Ubuntu: sudo apt-get install default-jre-headless; macOS: brew install --cask temurin)`,
+  shellcheck:
+    'shellcheck not found: the tests lint deploy.sh with it (Debian/Ubuntu: sudo apt-get install shellcheck; macOS: brew install shellcheck)',
+  chromiumPath: (path) =>
+    `CHROMIUM_PATH=${path} is not an executable file: point it at a Chromium or Chrome binary, or unset it`,
+  chromiumUnpack: (why) =>
+    `the bundled Chromium could not be unpacked into node_modules/.cache (${why}): free some disk, or run npm install again`,
+  chromiumBroken: (why) =>
+    `the bundled Chromium cannot start (${why}): install its libraries (Debian/Ubuntu: sudo apt-get install libnss3)`,
+  chromiumNone: (platform) =>
+    `no Chromium for the browser tests (the bundled one is for Linux x64 only, this is ${platform}): install one (Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask google-chrome) or set CHROMIUM_PATH`,
 };
 
 /** System browsers tried where the bundled Chromium does not run (not Linux x64). */
 const SYSTEM_BROWSERS = [
-  '/usr/bin/chromium', '/usr/bin/chromium-browser', '/snap/bin/chromium', '/usr/bin/google-chrome',
-  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome', '/Applications/Chromium.app/Contents/MacOS/Chromium',
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/snap/bin/chromium',
+  '/usr/bin/google-chrome',
+  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+  '/Applications/Chromium.app/Contents/MacOS/Chromium',
 ];
 
 const isExecutableFile = (path) => {
@@ -81,7 +107,11 @@ export async function unpackChromium(bundled, onUnpack = () => {}) {
   mkdirSync(dirname(bundled.executable), { recursive: true });
   const partial = `${bundled.executable}.${process.pid}.partial`;
   try {
-    await pipeline(createReadStream(bundled.packed), createBrotliDecompress(), createWriteStream(partial, { mode: 0o755 }));
+    await pipeline(
+      createReadStream(bundled.packed),
+      createBrotliDecompress(),
+      createWriteStream(partial, { mode: 0o755 }),
+    );
     renameSync(partial, bundled.executable);
   } finally {
     rmSync(partial, { force: true });
@@ -94,9 +124,17 @@ export async function unpackChromium(bundled, onUnpack = () => {}) {
  * bundled Chromium (one version everywhere, whatever the machine has); else a
  * system Chromium or Chrome. Returns { executable, label } or { problem }.
  */
-export async function findBrowser({ root = REPO_ROOT, env = process.env, platform = process.platform, arch = process.arch, onUnpack } = {}) {
+export async function findBrowser({
+  root = REPO_ROOT,
+  env = process.env,
+  platform = process.platform,
+  arch = process.arch,
+  onUnpack,
+} = {}) {
   if (env.CHROMIUM_PATH) {
-    return isExecutableFile(env.CHROMIUM_PATH) ? { executable: env.CHROMIUM_PATH, label: `Chromium at ${env.CHROMIUM_PATH}` } : { problem: INSTALL.chromiumPath(env.CHROMIUM_PATH) };
+    return isExecutableFile(env.CHROMIUM_PATH)
+      ? { executable: env.CHROMIUM_PATH, label: `Chromium at ${env.CHROMIUM_PATH}` }
+      : { problem: INSTALL.chromiumPath(env.CHROMIUM_PATH) };
   }
   if (platform === 'linux' && arch === 'x64') {
     const bundled = bundledChromium(root);
@@ -142,10 +180,15 @@ export function emulatorProblems(env = process.env, platform = process.platform)
   if (!gcloud) problems.push(INSTALL.gcloud);
   const sdk = gcloud && gcloudSdkRoot(gcloud);
   // An unusual layout (a snap, a wrapper script) is not judged: the emulator's start says why it fails.
-  if (sdk && !existsSync(join(sdk, 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar'))) problems.push(INSTALL.emulator(sdk));
+  if (sdk && !existsSync(join(sdk, 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar')))
+    problems.push(INSTALL.emulator(sdk));
   const java = which('java', env);
   // macOS ships /usr/bin/java as a stub that only asks for a Java install.
-  const stub = platform === 'darwin' && java === '/usr/bin/java' && !env.JAVA_HOME && !hasEntries('/Library/Java/JavaVirtualMachines');
+  const stub =
+    platform === 'darwin' &&
+    java === '/usr/bin/java' &&
+    !env.JAVA_HOME &&
+    !hasEntries('/Library/Java/JavaVirtualMachines');
   if (!java || stub) problems.push(INSTALL.java);
   const release = java && !stub ? javaMajor(java) : undefined;
   if (release && release.major < MIN_JAVA) problems.push(INSTALL.javaTooOld(release.version));
@@ -162,25 +205,43 @@ function hasEntries(dir) {
 
 const NPM_FILES = {
   start: ['node_modules/.bin/node', 'node_modules/.bin/tsx'],
-  test: ['node_modules/.bin/node', 'node_modules/.bin/tsx', 'node_modules/.bin/tsc', 'node_modules/.bin/jest', 'node_modules/playwright-core/package.json'],
+  test: [
+    'node_modules/.bin/node',
+    'node_modules/.bin/tsx',
+    'node_modules/.bin/tsc',
+    'node_modules/.bin/jest',
+    'node_modules/playwright-core/package.json',
+  ],
 };
 
 /**
  * Every missing prerequisite of `npm start` or `npm test`, one line each, and
  * what was found. Nothing here starts a process but the bundled Chromium's `--version`.
  */
-export async function preflight(mode, { root = REPO_ROOT, env = process.env, nodeVersion = process.versions.node, platform = process.platform, arch = process.arch, onUnpack } = {}) {
+export async function preflight(
+  mode,
+  {
+    root = REPO_ROOT,
+    env = process.env,
+    nodeVersion = process.versions.node,
+    platform = process.platform,
+    arch = process.arch,
+    onUnpack,
+  } = {},
+) {
   const missingFiles = NPM_FILES[mode].filter((f) => !existsSync(join(root, f)));
   const problems = [];
   const found = [];
-  if (Number(nodeVersion.split('.')[0]) < MIN_NODE && !missingFiles.includes('node_modules/.bin/node')) problems.push(INSTALL.node(nodeVersion));
+  if (Number(nodeVersion.split('.')[0]) < MIN_NODE && !missingFiles.includes('node_modules/.bin/node'))
+    problems.push(INSTALL.node(nodeVersion));
   else if (!missingFiles.length) found.push(`Node ${nodeVersion}`);
   // A caller's own emulator makes gcloud unnecessary for `npm start`; the tests start their own.
   if (mode === 'test' || !env.FIRESTORE_EMULATOR_HOST) {
     const emulator = emulatorProblems(env, platform);
     problems.push(...emulator);
     const javaVersion = emulator.length ? undefined : javaMajor(which('java', env));
-    if (!emulator.length) found.push('gcloud with the Firestore emulator', javaVersion ? `Java ${javaVersion.major}` : 'Java');
+    if (!emulator.length)
+      found.push('gcloud with the Firestore emulator', javaVersion ? `Java ${javaVersion.major}` : 'Java');
   }
   if (mode === 'test') {
     const browser = await findBrowser({ root, env, platform, arch, onUnpack });
@@ -201,7 +262,10 @@ export async function preflight(mode, { root = REPO_ROOT, env = process.env, nod
 /** Runs `chromium --version`: it fails at once when a shared library is missing. */
 function chromiumVersion(executable) {
   try {
-    const out = execFileSync(executable, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).toString();
+    const out = execFileSync(executable, ['--version'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 10_000,
+    }).toString();
     return { version: /[\d.]+/.exec(out)?.[0] ?? '' };
   } catch (err) {
     const stderr = err.stderr?.toString().trim().split('\n')[0];

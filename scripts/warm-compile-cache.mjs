@@ -56,7 +56,12 @@ const { SecretManagerServiceClient } = await import('@google-cloud/secret-manage
 // Constructing the clients (no network, no credentials) loads their transport and protocol modules too.
 void new Firestore({ projectId: 'compile-cache', preferRest: true });
 const auth = createNoCredentialsAuth('compile-cache');
-await new SecretManagerServiceClient({ projectId: 'compile-cache', fallback: true, apiEndpoint: 'localhost', auth }).initialize();
+await new SecretManagerServiceClient({
+  projectId: 'compile-cache',
+  fallback: true,
+  apiEndpoint: 'localhost',
+  auth,
+}).initialize();
 
 flushCompileCache();
 process.stdout.write(`compile cache for Node ${process.versions.node} written to ${cacheDir}\n`);

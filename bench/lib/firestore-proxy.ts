@@ -32,10 +32,13 @@ export async function startFirestoreProxy(target: string): Promise<FirestoreProx
   const server: Server = createServer((req, res) => {
     const kind = classify(req.method ?? 'GET', req.url ?? '/');
     counts[kind] = (counts[kind] ?? 0) + 1;
-    const up = request({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
+    const up = request(
+      { host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      },
+    );
     up.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -54,9 +57,10 @@ export async function startFirestoreProxy(target: string): Promise<FirestoreProx
     },
     reads: () => sum(READ_KINDS),
     writes: () => sum(WRITE_KINDS),
-    stop: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

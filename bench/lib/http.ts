@@ -13,15 +13,30 @@ export interface HttpResult {
 }
 
 /** One POST; rejects on network error or after `timeoutMs`. */
-export function post(url: string, body: string, headers: Record<string, string>, timeoutMs = 30_000): Promise<HttpResult> {
+export function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', agent, headers: { 'content-length': Buffer.byteLength(body), ...headers }, timeout: timeoutMs },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: 'POST',
+        agent,
+        headers: { 'content-length': Buffer.byteLength(body), ...headers },
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
@@ -31,7 +46,10 @@ export function post(url: string, body: string, headers: Record<string, string>,
   });
 }
 
-export const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } as const;
+export const MCP_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+} as const;
 
 /** Parses an SSE or JSON JSON-RPC answer. */
 export function parseRpc(body: string): any {

@@ -16,7 +16,10 @@ export interface LoadOptions {
 }
 
 /** `call(worker)` resolves to an error string or undefined on success. */
-export async function runLoad(o: LoadOptions, call: (worker: number) => Promise<string | undefined>): Promise<LoadResult> {
+export async function runLoad(
+  o: LoadOptions,
+  call: (worker: number) => Promise<string | undefined>,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;

@@ -32,7 +32,11 @@ export function argsFor(kind: ServerKind, extraNodeArgs: readonly string[] = [])
 }
 
 /** Spawns a server (own process group; stdout discarded, stderr kept for diagnostics). Does not wait. */
-export async function spawnServer(kind: ServerKind, env: Record<string, string>, o: { port?: number; nodeArgs?: string[] } = {}): Promise<BenchServer> {
+export async function spawnServer(
+  kind: ServerKind,
+  env: Record<string, string>,
+  o: { port?: number; nodeArgs?: string[] } = {},
+): Promise<BenchServer> {
   const port = o.port ?? (await freePort());
   const startedAt = performance.now();
   const child = spawn(process.execPath, argsFor(kind, o.nodeArgs), {
@@ -56,12 +60,19 @@ export async function spawnServer(kind: ServerKind, env: Record<string, string>,
 }
 
 /** Polls `probe` until it returns true; throws with the server's stderr if it exits or times out. */
-export async function waitUntil(server: BenchServer, probe: () => Promise<boolean>, timeoutMs = 60_000, intervalMs = 10): Promise<number> {
+export async function waitUntil(
+  server: BenchServer,
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+  intervalMs = 10,
+): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    if (server.child.exitCode !== null) throw new Error(`${server.kind} exited (${server.child.exitCode}): ${server.stderrTail()}`);
+    if (server.child.exitCode !== null)
+      throw new Error(`${server.kind} exited (${server.child.exitCode}): ${server.stderrTail()}`);
     if (await probe().catch(() => false)) return performance.now() - server.startedAt;
-    if (performance.now() > deadline) throw new Error(`${server.kind} not ready within ${timeoutMs} ms: ${server.stderrTail()}`);
+    if (performance.now() > deadline)
+      throw new Error(`${server.kind} not ready within ${timeoutMs} ms: ${server.stderrTail()}`);
     await sleep(intervalMs);
   }
 }
@@ -102,7 +113,8 @@ export function emulatorPid(port: number): number | undefined {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('firestore.CloudFirestore')) && cmd.includes(`--port=${port}`)) return Number(entry);
+      if (cmd.some((a) => a.endsWith('firestore.CloudFirestore')) && cmd.includes(`--port=${port}`))
+        return Number(entry);
     } catch {
       /* gone meanwhile */
     }

@@ -18,18 +18,22 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { z } from 'zod';
 
 const rallyBase = process.env.RALLY_BASE_URL ?? 'http://127.0.0.1:8089';
-const plans = process.env.BASELINE_PLANS_FILE ? JSON.parse(readFileSync(process.env.BASELINE_PLANS_FILE, 'utf8')) : JSON.parse(process.env.BASELINE_PLANS ?? '{}');
+const plans = process.env.BASELINE_PLANS_FILE
+  ? JSON.parse(readFileSync(process.env.BASELINE_PLANS_FILE, 'utf8'))
+  : JSON.parse(process.env.BASELINE_PLANS ?? '{}');
 const defaultToken = Object.keys(plans)[0];
 
 async function runPlan(token) {
   const plan = plans[token] ?? [];
   let item;
   for (const phase of plan) {
-    const bodies = await Promise.all(phase.map(async (path) => {
-      const res = await fetch(`${rallyBase}${path}`, { headers: { ZSESSIONID: token, accept: 'application/json' } });
-      if (!res.ok) throw new Error(`Rally HTTP ${res.status}`);
-      return res.json();
-    }));
+    const bodies = await Promise.all(
+      phase.map(async (path) => {
+        const res = await fetch(`${rallyBase}${path}`, { headers: { ZSESSIONID: token, accept: 'application/json' } });
+        if (!res.ok) throw new Error(`Rally HTTP ${res.status}`);
+        return res.json();
+      }),
+    );
     for (const b of bodies) {
       const r = b?.QueryResult?.Results?.[0];
       if (r && r.FormattedID) item ??= r;
@@ -41,10 +45,14 @@ async function runPlan(token) {
 ff.http('baseline', async (req, res) => {
   const token = req.get('x-bench-rally-token') ?? defaultToken;
   const server = new McpServer({ name: 'baseline', version: '1.0.0' }, { capabilities: { tools: {} } });
-  server.registerTool('get_rally_issue', { description: 'Get a Rally work item', inputSchema: { id: z.string() } }, async () => {
-    const item = await runPlan(token);
-    return { content: [{ type: 'text', text: JSON.stringify({ item }) }] };
-  });
+  server.registerTool(
+    'get_rally_issue',
+    { description: 'Get a Rally work item', inputSchema: { id: z.string() } },
+    async () => {
+      const item = await runPlan(token);
+      return { content: [{ type: 'text', text: JSON.stringify({ item }) }] };
+    },
+  );
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
   res.on('close', () => {
     void transport.close();
@@ -53,4 +61,3 @@ ff.http('baseline', async (req, res) => {
   await server.connect(transport);
   await transport.handleRequest(req, res, req.body);
 });
-

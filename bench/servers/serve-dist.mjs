@@ -12,7 +12,9 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 // `main` first, as functions-framework loads it: it switches on the build's compile cache.
 // OURS_MAIN: another build's main (the build test serves one it made in a temp dir).
 const { main } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-const mainUrl = process.env.OURS_MAIN ? pathToFileURL(process.env.OURS_MAIN) : new URL(`../../${main}`, import.meta.url);
+const mainUrl = process.env.OURS_MAIN
+  ? pathToFileURL(process.env.OURS_MAIN)
+  : new URL(`../../${main}`, import.meta.url);
 await import(mainUrl.href);
 // The same build's tsc output, for the config check and the route table (dist/bundle/index.js → dist/).
 const dist = new URL('../', mainUrl);
@@ -37,7 +39,10 @@ const httpServer = createServer((req, res) => {
 });
 // Names the build it serves, so a test can tell this server from the one running the sources.
 httpServer.listen(port, '127.0.0.1', () =>
-  process.stdout.write(`${JSON.stringify({ severity: 'INFO', event: 'server_listening', port, main: fileURLToPath(mainUrl) })}\n`));
+  process.stdout.write(
+    `${JSON.stringify({ severity: 'INFO', event: 'server_listening', port, main: fileURLToPath(mainUrl) })}\n`,
+  ),
+);
 const stop = () => httpServer.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -37,7 +37,8 @@ const area = (url: string): string => {
   const m = /\/(dist|shared|functions|dev|bench)\/(.*?)(\/[^/]+)?$/.exec(url);
   return m ? `${m[1]}/${m[2]}` : url;
 };
-const fnKey = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*node_modules\//, 'nm:').replace(/^.*\/(dist|shared|functions)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+const fnKey = (n: Node) =>
+  `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*node_modules\//, 'nm:').replace(/^.*\/(dist|shared|functions)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
 
 const sumBy = (key: (n: Node) => string) => {
   const m = new Map<string, number>();
@@ -66,7 +67,11 @@ for (const [k, t] of sumBy((n) => area(n.callFrame.url)).slice(0, top)) console.
 console.log('\nSelf time by function:');
 for (const [k, t] of sumBy(fnKey).slice(0, top)) console.log(`${pct(t)} ${k}`);
 console.log('\nInclusive time by function (project code only):');
-for (const [k, t] of [...inclusive].filter(([k]) => /(dist|shared|functions)\//.test(k) && !k.includes('nm:')).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(t)} ${k}`);
+for (const [k, t] of [...inclusive]
+  .filter(([k]) => /(dist|shared|functions)\//.test(k) && !k.includes('nm:'))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top))
+  console.log(`${pct(t)} ${k}`);
 // inclusive time per area (a sample counts once for every area on its stack)
 const inclArea = new Map<string, number>();
 for (const [id, t] of self) {

@@ -3,4 +3,6 @@ import { defineFunction } from '../../shared/app/entry.js';
 import { createAuthorizationHandler } from '../../shared/oauth-as/authorization-server.js';
 import { answerAuthorizationEdgeError } from '../../shared/oauth-as/edge-answer.js';
 
-export const authorization = defineFunction('authorization', createAuthorizationHandler, { answerEdgeError: answerAuthorizationEdgeError });
+export const authorization = defineFunction('authorization', createAuthorizationHandler, {
+  answerEdgeError: answerAuthorizationEdgeError,
+});

@@ -3,4 +3,6 @@ import { defineFunction } from '../../shared/app/entry.js';
 import { createOAuthCallbackHandler } from '../../shared/oauth-as/callback.js';
 import { answerPageEdgeError } from '../../shared/oauth-as/edge-answer.js';
 
-export const oauthCallback = defineFunction('oauthCallback', createOAuthCallbackHandler, { answerEdgeError: answerPageEdgeError });
+export const oauthCallback = defineFunction('oauthCallback', createOAuthCallbackHandler, {
+  answerEdgeError: answerPageEdgeError,
+});

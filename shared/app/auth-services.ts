@@ -31,7 +31,15 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     issuer: publicUrls(config).issuer,
     clock: deps.clock,
   });
-  const tokens = new RallyTokenStore({ db: deps.db, documents: deps.documents, sealer, clock: deps.clock, log: deps.log, ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS, cacheSeconds: config.LINK_CACHE_SECONDS });
+  const tokens = new RallyTokenStore({
+    db: deps.db,
+    documents: deps.documents,
+    sealer,
+    clock: deps.clock,
+    log: deps.log,
+    ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    cacheSeconds: config.LINK_CACHE_SECONDS,
+  });
   const rally: RallyOAuthConfig = {
     baseUrl: config.RALLY_BASE_URL,
     clientId: config.RALLY_CLIENT_ID,
@@ -42,7 +50,9 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
   const rateLimiter = createRateLimiter({ db: deps.db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS });
   const rallyLimiter = createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER);
   const rallyClientSecret = async () =>
-    new TextDecoder().decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION)).trim();
+    new TextDecoder()
+      .decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION))
+      .trim();
   return {
     sealer,
     signer,
@@ -52,16 +62,18 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     secrets: source,
     rateLimiter,
     rallyLimiter,
-    rallyClient: (o) => createRallyClient({
-      ...o,
-      baseUrl: config.RALLY_BASE_URL,
-      fetch: deps.fetch,
-      limiter: rallyLimiter,
-      timeoutMs: config.RALLY_TIMEOUT_MS,
-      userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${config.PUBLIC_BASE_URL})`,
-      clock: deps.clock,
-    }),
-    refreshRally: async (refreshToken) => refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
+    rallyClient: (o) =>
+      createRallyClient({
+        ...o,
+        baseUrl: config.RALLY_BASE_URL,
+        fetch: deps.fetch,
+        limiter: rallyLimiter,
+        timeoutMs: config.RALLY_TIMEOUT_MS,
+        userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${config.PUBLIC_BASE_URL})`,
+        clock: deps.clock,
+      }),
+    refreshRally: async (refreshToken) =>
+      refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
     prefetchKeys: () => {
       void Promise.allSettled([signingKeys.current(), sealingKeys.current()]);
     },

@@ -27,7 +27,9 @@ export async function createFirestore(config: Config): Promise<Firestore> {
           host: config.FIRESTORE_EMULATOR_HOST,
           ssl: false,
           customHeaders: { Authorization: 'Bearer owner' },
-          authClient: (await import('../kernel/no-credentials-auth.js')).createNoCredentialsAuth(config.GOOGLE_CLOUD_PROJECT),
+          authClient: (await import('../kernel/no-credentials-auth.js')).createNoCredentialsAuth(
+            config.GOOGLE_CLOUD_PROJECT,
+          ),
         }
       : {}),
   });
@@ -77,16 +79,18 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     fetch: overrides.fetch ?? globalThis.fetch.bind(globalThis),
     // Not `overrides.fetch`: that one stands in for Rally in tests.
     documents: overrides.documents ?? createDocumentReader(config, globalThis.fetch.bind(globalThis)),
-    db: () => (db ??= createFirestore(config).catch((err: unknown) => {
-      db = undefined;
-      throw err;
-    })),
-    auth: () => (auth ??= import('./auth-services.js')
-      .then((m) => m.createAuthServices(deps))
-      .catch((err: unknown) => {
-        auth = undefined;
+    db: () =>
+      (db ??= createFirestore(config).catch((err: unknown) => {
+        db = undefined;
         throw err;
       })),
+    auth: () =>
+      (auth ??= import('./auth-services.js')
+        .then((m) => m.createAuthServices(deps))
+        .catch((err: unknown) => {
+          auth = undefined;
+          throw err;
+        })),
   };
   return deps;
 }

@@ -41,7 +41,11 @@ interface Built {
   readonly handler: Handler;
 }
 
-export function defineFunction(name: string, build: (deps: Deps) => Handler | Promise<Handler>, options: FunctionOptions): ff.HttpFunction {
+export function defineFunction(
+  name: string,
+  build: (deps: Deps) => Handler | Promise<Handler>,
+  options: FunctionOptions,
+): ff.HttpFunction {
   takeOverFrameworkEdges();
   registerEdgeAnswer(name, options.answerEdgeError);
   const loadDeps = options.loadDeps ?? getDeps;
@@ -63,7 +67,13 @@ export function defineFunction(name: string, build: (deps: Deps) => Handler | Pr
         errName: err instanceof Error ? err.name : typeof err,
         reason: err instanceof ConfigError ? err.problems.join('; ') : undefined,
       });
-      res.status(503).set('Cache-Control', 'no-store').json({ error: 'temporarily_unavailable', error_description: 'The service is starting or misconfigured. Try again shortly.' });
+      res
+        .status(503)
+        .set('Cache-Control', 'no-store')
+        .json({
+          error: 'temporarily_unavailable',
+          error_description: 'The service is starting or misconfigured. Try again shortly.',
+        });
       return;
     }
     try {

@@ -56,14 +56,21 @@ function finalAnswer(req: Request, res: Response, err: unknown): void {
   const status = (err as { status?: unknown } | undefined)?.status;
   if (err === undefined || (status !== 400 && !(err instanceof URIError))) {
     log.error('request_unroutable', { errName: err instanceof Error ? err.name : typeof err });
-    res.status(err === undefined ? 404 : 500).set('Cache-Control', 'no-store').json({ error: err === undefined ? 'not_found' : 'server_error' });
+    res
+      .status(err === undefined ? 404 : 500)
+      .set('Cache-Control', 'no-store')
+      .json({ error: err === undefined ? 'not_found' : 'server_error' });
     return;
   }
   log.info('request_refused', { errCode: 'malformed_url', status: 400 });
   const edge = new EdgeError('malformed_url', 'The request URL is not validly percent-encoded.');
   const answer = answerFor(req);
   if (answer) answer(edge, req, res);
-  else res.status(400).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: edge.publicMessage });
+  else
+    res
+      .status(400)
+      .set('Cache-Control', 'no-store')
+      .json({ error: 'invalid_request', error_description: edge.publicMessage });
 }
 
 /**
@@ -76,13 +83,19 @@ export function takeOverFrameworkEdges(): void {
   const fromFramework = createRequire(createRequire(import.meta.url).resolve('@google-cloud/functions-framework'));
   const bodyParser = fromFramework('body-parser') as Record<string, unknown>;
   const express = fromFramework('express') as { application?: { handle?: Handle } };
-  for (const name of PARSERS) if (typeof bodyParser[name] !== 'function') throw new FrameworkChangedError(`body-parser has no ${name}()`);
+  for (const name of PARSERS)
+    if (typeof bodyParser[name] !== 'function') throw new FrameworkChangedError(`body-parser has no ${name}()`);
   const handle = express.application?.handle;
   if (typeof handle !== 'function') throw new FrameworkChangedError('express.application.handle is missing');
 
   const passThrough: Middleware = (_req, _res, next) => next();
   for (const name of PARSERS) bodyParser[name] = () => passThrough;
-  express.application!.handle = function (this: unknown, req: Request, res: Response, callback?: (err?: unknown) => void) {
+  express.application!.handle = function (
+    this: unknown,
+    req: Request,
+    res: Response,
+    callback?: (err?: unknown) => void,
+  ) {
     return handle.call(this, req, res, callback ?? ((err?: unknown) => finalAnswer(req, res, err)));
   };
   takenOver = true;

@@ -28,9 +28,20 @@ export type AuditEvent =
   | 'client_registered';
 
 export const AUDIT_EVENTS: readonly AuditEvent[] = [
-  'tool_executed', 'sign_in_started', 'sign_in_completed', 'consent_granted', 'token_issued', 'token_refreshed',
-  'token_revoked', 'access_denied', 'rate_limited', 'policy_denied', 'rally_disconnected', 'session_linked',
-  'sign_in_failed', 'client_registered',
+  'tool_executed',
+  'sign_in_started',
+  'sign_in_completed',
+  'consent_granted',
+  'token_issued',
+  'token_refreshed',
+  'token_revoked',
+  'access_denied',
+  'rate_limited',
+  'policy_denied',
+  'rally_disconnected',
+  'session_linked',
+  'sign_in_failed',
+  'client_registered',
 ];
 
 export type AuditOutcome = 'success' | 'error' | 'denied' | 'rate_limited';
@@ -87,13 +98,17 @@ function metadataOf(ctx: AuditContext): Record<string, string> {
   put('copilot_agent_id', ctx.agentId);
   put('copilot_correlation_id', ctx.correlationId);
   put('copilot_client_request_id', ctx.requestId);
-  put('copilot_session_id', ctx.sessionHash !== undefined && SESSION_HASH.test(ctx.sessionHash) ? ctx.sessionHash : undefined);
+  put(
+    'copilot_session_id',
+    ctx.sessionHash !== undefined && SESSION_HASH.test(ctx.sessionHash) ? ctx.sessionHash : undefined,
+  );
   return out;
 }
 
 /** WARNING for refusals and failures, INFO otherwise (so severity filters catch denials). */
 export function severityOf(event: AuditEvent, outcome: AuditOutcome | undefined): 'info' | 'warn' {
-  if (event === 'access_denied' || event === 'rate_limited' || event === 'policy_denied' || event === 'sign_in_failed') return 'warn';
+  if (event === 'access_denied' || event === 'rate_limited' || event === 'policy_denied' || event === 'sign_in_failed')
+    return 'warn';
   return outcome === undefined || outcome === 'success' ? 'info' : 'warn';
 }
 

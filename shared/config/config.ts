@@ -13,7 +13,10 @@ import { z } from 'zod';
 z.config({ jitless: true });
 
 const bool = (fallback: 'true' | 'false') =>
-  z.enum(['true', 'false', '1', '0', 'on', 'off']).default(fallback).transform((v) => v === 'true' || v === '1' || v === 'on');
+  z
+    .enum(['true', 'false', '1', '0', 'on', 'off'])
+    .default(fallback)
+    .transform((v) => v === 'true' || v === '1' || v === 'on');
 
 const seconds = (fallback: number, max = 31_536_000) => z.coerce.number().int().positive().max(max).default(fallback);
 
@@ -29,12 +32,20 @@ const baseUrl = z
 const csv = z
   .string()
   .default('')
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
 
 /** Secret Manager versions, newest first: the first seals/signs, the rest only open/verify. */
 const versions = z
   .string()
-  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be a comma-separated list of numeric secret versions, newest first, e.g. "3,2"')
+  .regex(
+    /^\s*\d+(\s*,\s*\d+)*\s*$/,
+    'must be a comma-separated list of numeric secret versions, newest first, e.g. "3,2"',
+  )
   .transform((s) => s.split(',').map((p) => p.trim()));
 
 export const ConfigSchema = z
@@ -43,7 +54,10 @@ export const ConfigSchema = z
     PUBLIC_BASE_URL: baseUrl,
     GOOGLE_CLOUD_PROJECT: z.string().regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'must be a GCP project id'),
     /** host:port of the Firestore emulator (local stack and tests only). */
-    FIRESTORE_EMULATOR_HOST: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+    FIRESTORE_EMULATOR_HOST: z
+      .string()
+      .regex(/^[\w.-]+:\d+$/, 'must be host:port')
+      .optional(),
     FIRESTORE_DATABASE_ID: z.string().min(1).default('(default)'),
 
     RALLY_BASE_URL: baseUrl.default('https://rally1.rallydev.com'),
@@ -88,7 +102,10 @@ export const ConfigSchema = z
      * Name of the browser-binding cookie. `__Host-` makes the browser enforce host-only + Secure;
      * behind Firebase Hosting only a cookie named `__session` reaches the function.
      */
-    BINDING_COOKIE_NAME: z.string().regex(/^(__Host-[A-Za-z0-9_-]+|__session)$/, 'must be __Host-<name> or __session').default('__Host-rally-mcp-tx'),
+    BINDING_COOKIE_NAME: z
+      .string()
+      .regex(/^(__Host-[A-Za-z0-9_-]+|__session)$/, 'must be __Host-<name> or __session')
+      .default('__Host-rally-mcp-tx'),
     /** Expected `iss` on Rally's authorization response, if Rally ever sends one (RFC 9207). */
     RALLY_ISSUER: baseUrl.optional(),
     /** Opt-in Session-ID / x-ms-copilot-session-id flow (see README "Session-link mode"). */
@@ -103,7 +120,10 @@ export const ConfigSchema = z
     /** Path to a policy JSON file (e.g. shipped with the deployment). */
     POLICY_FILE: z.string().min(1).optional(),
     /** Secret Manager secret holding the policy JSON, read at the pinned POLICY_SECRET_VERSION. */
-    POLICY_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Secret Manager secret id').optional(),
+    POLICY_SECRET: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a Secret Manager secret id')
+      .optional(),
     POLICY_SECRET_VERSION: z.string().regex(/^\d+$/, 'must be a numeric secret version').default('1'),
     /** Shards per rate-limit counter window (see shared/ratelimit/rate-limiter.ts); more shards, more write headroom per key. */
     RATE_LIMIT_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
@@ -127,22 +147,42 @@ export const ConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if ((c.SECRET_SOURCE === 'file' || c.SECRET_SOURCE === 'mounted') && !c.SECRETS_DIR) {
-      ctx.addIssue({ code: 'custom', path: ['SECRETS_DIR'], message: `is required when SECRET_SOURCE=${c.SECRET_SOURCE}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SECRETS_DIR'],
+        message: `is required when SECRET_SOURCE=${c.SECRET_SOURCE}`,
+      });
     }
     if (c.SECRET_SOURCE === 'mounted' && c.SECRETS_DIR && !c.SECRETS_DIR.startsWith('/')) {
-      ctx.addIssue({ code: 'custom', path: ['SECRETS_DIR'], message: 'must be the absolute mount path when SECRET_SOURCE=mounted' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SECRETS_DIR'],
+        message: 'must be the absolute mount path when SECRET_SOURCE=mounted',
+      });
     }
     if (c.SECRET_SOURCE === 'file' && c.NODE_ENV === 'production') {
-      ctx.addIssue({ code: 'custom', path: ['SECRET_SOURCE'], message: 'file keys are for local development; production must use mounted or secret-manager' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SECRET_SOURCE'],
+        message: 'file keys are for local development; production must use mounted or secret-manager',
+      });
     }
     if (c.NODE_ENV === 'production' && !c.PUBLIC_BASE_URL.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['PUBLIC_BASE_URL'], message: 'must be https:// in production' });
     }
     if (c.NODE_ENV === 'production' && c.DANGEROUSLY_SECRET_MANAGER_ENDPOINT) {
-      ctx.addIssue({ code: 'custom', path: ['DANGEROUSLY_SECRET_MANAGER_ENDPOINT'], message: 'is not allowed in production' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DANGEROUSLY_SECRET_MANAGER_ENDPOINT'],
+        message: 'is not allowed in production',
+      });
     }
     if (c.NODE_ENV === 'production' && c.DANGEROUSLY_ALLOW_LOOPBACK_CIMD) {
-      ctx.addIssue({ code: 'custom', path: ['DANGEROUSLY_ALLOW_LOOPBACK_CIMD'], message: 'is not allowed in production' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DANGEROUSLY_ALLOW_LOOPBACK_CIMD'],
+        message: 'is not allowed in production',
+      });
     }
   });
 

@@ -92,7 +92,10 @@ function rejectionOf(err: unknown): AccessTokenRejection {
 
 const VERIFIED_CACHE_LIMIT = 10_000;
 
-export function createAccessTokenSigner(ring: KeyRing<SigningKeyPair>, options: AccessTokenSignerOptions): AccessTokenSigner {
+export function createAccessTokenSigner(
+  ring: KeyRing<SigningKeyPair>,
+  options: AccessTokenSignerOptions,
+): AccessTokenSigner {
   const verified = new Map<string, VerifiedAccessToken>();
   const { issuer, clock } = options;
   return {

@@ -43,7 +43,8 @@ function createKeyRing<K>(
   const [currentKid] = versions;
   if (currentKid === undefined) throw new KeyRingError('invalid_key', `key ring ${name}: no versions configured`);
   for (const v of versions) {
-    if (!/^[1-9]\d*$/.test(v)) throw new KeyRingError('invalid_key', `key ring ${name}: version "${v}" is not a number`);
+    if (!/^[1-9]\d*$/.test(v))
+      throw new KeyRingError('invalid_key', `key ring ${name}: version "${v}" is not a number`);
   }
   const allowed = new Set(versions);
   const loaded = new Map<string, Promise<K>>();
@@ -79,7 +80,11 @@ const AES_256_KEY_B64URL = /^[A-Za-z0-9_-]{43}$/;
  * Sealing keys: each version's payload is base64url text of 32 random bytes
  * (surrounding whitespace ignored), imported as a non-extractable AES-KW key for A256KW.
  */
-export function createSealingKeyRing(source: SecretSource, name: string, versions: readonly string[]): KeyRing<CryptoKey> {
+export function createSealingKeyRing(
+  source: SecretSource,
+  name: string,
+  versions: readonly string[],
+): KeyRing<CryptoKey> {
   return createKeyRing(source, name, versions, async (payload, kid) => {
     const text = new TextDecoder().decode(payload).trim();
     if (!AES_256_KEY_B64URL.test(text)) {
@@ -87,7 +92,8 @@ export function createSealingKeyRing(source: SecretSource, name: string, version
     }
     const raw = new Uint8Array(Buffer.from(text, 'base64url'));
     try {
-      if (raw.byteLength !== 32) throw new KeyRingError('invalid_key', `key ring ${name}: version ${kid} is not 32 bytes`);
+      if (raw.byteLength !== 32)
+        throw new KeyRingError('invalid_key', `key ring ${name}: version ${kid} is not 32 bytes`);
       return await crypto.subtle.importKey('raw', raw, { name: 'AES-KW' }, false, ['wrapKey', 'unwrapKey']);
     } finally {
       raw.fill(0);
@@ -106,7 +112,11 @@ const Ed25519PrivateJwk = z.object({
  * Signing keys: each version's payload is an Ed25519 private JWK (`{kty:"OKP",crv:"Ed25519",x,d}`).
  * The public half is checked against `d`, so a mis-pasted `x` fails at load, not at verify time.
  */
-export function createSigningKeyRing(source: SecretSource, name: string, versions: readonly string[]): KeyRing<SigningKeyPair> {
+export function createSigningKeyRing(
+  source: SecretSource,
+  name: string,
+  versions: readonly string[],
+): KeyRing<SigningKeyPair> {
   return createKeyRing(source, name, versions, async (payload, kid) => {
     let jwk: z.infer<typeof Ed25519PrivateJwk>;
     try {
@@ -116,8 +126,11 @@ export function createSigningKeyRing(source: SecretSource, name: string, version
       throw new KeyRingError('invalid_key', `key ring ${name}: version ${kid} is not an Ed25519 private JWK`);
     }
     const derivedX = createPublicKey(createPrivateKey({ key: jwk, format: 'jwk' })).export({ format: 'jwk' }).x;
-    if (derivedX !== jwk.x) throw new KeyRingError('invalid_key', `key ring ${name}: version ${kid} has an x that does not match d`);
-    const privateKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, 'EdDSA', { extractable: false });
+    if (derivedX !== jwk.x)
+      throw new KeyRingError('invalid_key', `key ring ${name}: version ${kid} has an x that does not match d`);
+    const privateKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, 'EdDSA', {
+      extractable: false,
+    });
     const publicKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, 'EdDSA');
     if (!(privateKey instanceof CryptoKey) || !(publicKey instanceof CryptoKey)) {
       throw new KeyRingError('invalid_key', `key ring ${name}: version ${kid} did not import as a CryptoKey`);

@@ -84,7 +84,8 @@ export function createSealer(ring: KeyRing<CryptoKey>): Sealer {
             try {
               return await ring.byKid(header.kid);
             } catch (err) {
-              if (err instanceof KeyRingError && err.code === 'unknown_kid') throw new ResolverRejection(new UnsealError('unknown_kid'));
+              if (err instanceof KeyRingError && err.code === 'unknown_kid')
+                throw new ResolverRejection(new UnsealError('unknown_kid'));
               // An older version the backend refuses (disabled/destroyed): this record is unreadable,
               // not the service. The current version failing, or any outage, stays a 503 (E8).
               if (

@@ -35,12 +35,21 @@ function hasBody(req: Request): boolean {
 function mediaTypeOf(header: string | undefined): MediaType {
   const [essence = '', ...params] = (header ?? '').split(';');
   const type = MEDIA_TYPES[essence.trim().toLowerCase()];
-  if (!type) throw new EdgeError('media_type_unsupported', 'The body must be application/json or application/x-www-form-urlencoded.');
+  if (!type)
+    throw new EdgeError(
+      'media_type_unsupported',
+      'The body must be application/json or application/x-www-form-urlencoded.',
+    );
   for (const p of params) {
     const eq = p.indexOf('=');
     if (p.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
-    const charset = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
-    if (charset !== 'utf-8' && charset !== 'utf8') throw new EdgeError('charset_unsupported', 'The body must be UTF-8.');
+    const charset = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8')
+      throw new EdgeError('charset_unsupported', 'The body must be UTF-8.');
   }
   return type;
 }
@@ -91,7 +100,8 @@ export function exceedsJsonDepth(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
@@ -124,7 +134,9 @@ export function parseForm(text: string): Record<string, string | string[]> {
     // defineProperty, so a field named __proto__ is data, never the prototype.
     Object.defineProperty(out, name, {
       value: prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value],
-      enumerable: true, writable: true, configurable: true,
+      enumerable: true,
+      writable: true,
+      configurable: true,
     });
   }
   return out;
@@ -142,7 +154,10 @@ export async function readBody(req: Request, limits: BodyLimits): Promise<void> 
   const encoding = req.headers['content-encoding']?.trim().toLowerCase();
   if (encoding && encoding !== 'identity') {
     // L10: never inflate: a few KB of gzip can expand to gigabytes before any size check could run.
-    throw new EdgeError('content_encoding_unsupported', 'Compressed request bodies are not accepted (Content-Encoding).');
+    throw new EdgeError(
+      'content_encoding_unsupported',
+      'Compressed request bodies are not accepted (Content-Encoding).',
+    );
   }
   const type = mediaTypeOf(req.headers['content-type']);
   if (Number(req.headers['content-length'] ?? 0) > limits.maxBytes) throw tooLarge(limits.maxBytes);
@@ -159,7 +174,8 @@ export async function readBody(req: Request, limits: BodyLimits): Promise<void> 
     req.body = parseForm(text);
     return;
   }
-  if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) throw new EdgeError('json_too_deep', 'Request JSON is nested too deeply.');
+  if (exceedsJsonDepth(text, MAX_JSON_DEPTH))
+    throw new EdgeError('json_too_deep', 'Request JSON is nested too deeply.');
   try {
     req.body = JSON.parse(text);
   } catch {

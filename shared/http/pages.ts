@@ -5,7 +5,14 @@
  */
 import type { Response } from '@google-cloud/functions-framework';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"'`]/g, (c) => ESCAPES[c] ?? c);
 
@@ -36,7 +43,11 @@ export function pageSecurityHeaders(formActions: readonly string[] = []): Record
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
     Pragma: 'no-cache',
-    'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' ${formActions.join(' ')}; frame-ancestors 'none'; base-uri 'none'`.replace(/\s+;/g, ';'),
+    'Content-Security-Policy':
+      `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' ${formActions.join(' ')}; frame-ancestors 'none'; base-uri 'none'`.replace(
+        /\s+;/g,
+        ';',
+      ),
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on our own form posts.
@@ -63,10 +74,17 @@ pre{background:#f7f9fb;padding:12px;border-radius:8px;overflow:auto;font-size:13
 `;
 
 export function page(title: string, body: SafeHtml): string {
-  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title><style>${new SafeHtml(STYLE)}</style></head><body><header>Rally MCP server<span>for Copilot agents</span></header><main><div class="card">${body}</div></main></body></html>`.value;
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title><style>${new SafeHtml(STYLE)}</style></head><body><header>Rally MCP server<span>for Copilot agents</span></header><main><div class="card">${body}</div></main></body></html>`
+    .value;
 }
 
-export function sendPage(res: Response, status: number, title: string, body: SafeHtml, formActions: readonly string[] = []): void {
+export function sendPage(
+  res: Response,
+  status: number,
+  title: string,
+  body: SafeHtml,
+  formActions: readonly string[] = [],
+): void {
   res.status(status).set(pageSecurityHeaders(formActions)).send(page(title, body));
 }
 

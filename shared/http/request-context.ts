@@ -27,7 +27,8 @@ export interface RequestContext {
   readonly log: Logger;
 }
 
-const label = (v: string | undefined): string | undefined => (v !== undefined && LABEL.test(v.trim()) ? v.trim() : undefined);
+const label = (v: string | undefined): string | undefined =>
+  v !== undefined && LABEL.test(v.trim()) ? v.trim() : undefined;
 
 /** W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`) or X-Cloud-Trace-Context (`<32 hex>/<decimal span>;o=1`). */
 export function parseTrace(req: Request): { traceId?: string; spanId?: string } {
@@ -40,7 +41,12 @@ export function parseTrace(req: Request): { traceId?: string; spanId?: string } 
   return {};
 }
 
-export function buildRequestContext(req: Request, base: Logger, projectId: string, functionName: string): RequestContext {
+export function buildRequestContext(
+  req: Request,
+  base: Logger,
+  projectId: string,
+  functionName: string,
+): RequestContext {
   const requestId = label(req.get('x-ms-client-request-id')) ?? randomUUID();
   const trace = parseTrace(req);
   const correlationId = label(req.get('x-ms-correlation-id')) ?? trace.traceId;
@@ -56,7 +62,14 @@ export function buildRequestContext(req: Request, base: Logger, projectId: strin
     ...(trace.spanId ? { 'logging.googleapis.com/spanId': trace.spanId } : {}),
   });
   return {
-    requestId, correlationId, agentId, sessionHash, traceId: trace.traceId, spanId: trace.spanId,
-    forwardedFor: req.get('x-forwarded-for'), peerAddress: req.socket?.remoteAddress, log,
+    requestId,
+    correlationId,
+    agentId,
+    sessionHash,
+    traceId: trace.traceId,
+    spanId: trace.spanId,
+    forwardedFor: req.get('x-forwarded-for'),
+    peerAddress: req.socket?.remoteAddress,
+    log,
   };
 }

@@ -122,15 +122,22 @@ const SEPARATOR_BITS = 2;
 
 let zxcvbnLoading: Promise<Estimators> | undefined;
 function loadZxcvbn(): Promise<Estimators> {
-  zxcvbnLoading ??= Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')])
-    .then(([core, common, en]) => ({ wordBits: wordBitsOf({ ...common.dictionary, ...en.dictionary }), zxcvbn: new core.ZxcvbnFactory({
-      dictionary: { ...common.dictionary, ...en.dictionary },
-      graphs: common.adjacencyGraphs,
-      translations: en.translations,
-      // l33t substitutions multiply the work on hex and base64url (digits read as letters) tenfold.
-      l33tTable: {},
-      maxLength: ZXCVBN_MAX_LENGTH,
-    }) }))
+  zxcvbnLoading ??= Promise.all([
+    import('@zxcvbn-ts/core'),
+    import('@zxcvbn-ts/language-common'),
+    import('@zxcvbn-ts/language-en'),
+  ])
+    .then(([core, common, en]) => ({
+      wordBits: wordBitsOf({ ...common.dictionary, ...en.dictionary }),
+      zxcvbn: new core.ZxcvbnFactory({
+        dictionary: { ...common.dictionary, ...en.dictionary },
+        graphs: common.adjacencyGraphs,
+        translations: en.translations,
+        // l33t substitutions multiply the work on hex and base64url (digits read as letters) tenfold.
+        l33tTable: {},
+        maxLength: ZXCVBN_MAX_LENGTH,
+      }),
+    }))
     .catch((err: unknown) => {
       zxcvbnLoading = undefined; // a failed load must not poison the instance
       throw err;
@@ -163,7 +170,8 @@ function wordsBits(wordBits: ReadonlyMap<string, number>, value: string, bitsPer
   const lower = value.toLowerCase();
   const best = [0];
   for (let end = 1; end <= lower.length; end++) {
-    let cost = best[end - 1]! + (/[-_ .]/.test(lower[end - 1]!) ? Math.min(SEPARATOR_BITS, bitsPerSymbol) : bitsPerSymbol);
+    let cost =
+      best[end - 1]! + (/[-_ .]/.test(lower[end - 1]!) ? Math.min(SEPARATOR_BITS, bitsPerSymbol) : bitsPerSymbol);
     for (let start = Math.max(0, end - MAX_WORD_LENGTH); start < end - 2; start++) {
       const word = wordBits.get(lower.slice(start, end));
       if (word !== undefined) cost = Math.min(cost, best[start]! + word + caseBits(value.slice(start, end)));
@@ -178,8 +186,14 @@ function wordsBits(wordBits: ReadonlyMap<string, number>, value: string, bitsPer
  * length at the alphabet's width; a word, walk, sequence, repeat or date costs log2 of its guesses.
  */
 function zxcvbnBits(zxcvbn: ZxcvbnFactory, value: string, bitsPerSymbol: number): number {
-  return zxcvbn.check(value.slice(0, ZXCVBN_MAX_LENGTH)).sequence
-    .reduce((bits, item) => bits + (item.pattern === 'bruteforce' ? item.token.length * bitsPerSymbol : Math.log2(item.guesses) + MATCH_BITS), 0);
+  return zxcvbn
+    .check(value.slice(0, ZXCVBN_MAX_LENGTH))
+    .sequence.reduce(
+      (bits, item) =>
+        bits +
+        (item.pattern === 'bruteforce' ? item.token.length * bitsPerSymbol : Math.log2(item.guesses) + MATCH_BITS),
+      0,
+    );
 }
 
 /** The text a hex or base64url value encodes, when it is printable text (random bytes almost never are). */
@@ -193,7 +207,10 @@ function encodedText(value: string): string | undefined {
 function estimate({ zxcvbn, wordBits }: Estimators, value: string): number {
   const bitsPerSymbol = alphabetBits(value);
   return Math.min(
-    estimateEntropyBits([...value].map((c) => c.charCodeAt(0)), bitsPerSymbol),
+    estimateEntropyBits(
+      [...value].map((c) => c.charCodeAt(0)),
+      bitsPerSymbol,
+    ),
     zxcvbnBits(zxcvbn, value, bitsPerSymbol),
     wordsBits(wordBits, value.slice(0, ZXCVBN_MAX_LENGTH), bitsPerSymbol),
   );

@@ -35,9 +35,7 @@ export interface SessionCredential {
 }
 
 export type SessionHeaderResult =
-  | { kind: 'none' }
-  | { kind: 'weak'; message: string }
-  | { kind: 'ok'; credential: SessionCredential };
+  { kind: 'none' } | { kind: 'weak'; message: string } | { kind: 'ok'; credential: SessionCredential };
 
 export const WEAK_SESSION_MESSAGE =
   'The session id is too weak to protect your Rally access. Use a random UUID (v4) or at least 22 random base64url characters, ' +

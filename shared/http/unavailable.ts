@@ -14,12 +14,23 @@ export function isUnavailable(err: unknown): boolean {
   return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
 }
 
-export function respondUnavailable(res: Response, log: Logger, err: unknown, kind: 'json' | 'html', requestId?: string): void {
+export function respondUnavailable(
+  res: Response,
+  log: Logger,
+  err: unknown,
+  kind: 'json' | 'html',
+  requestId?: string,
+): void {
   log.error('dependency_unavailable', { errCode: String((err as { code?: unknown }).code), requestId });
   if (res.headersSent) return;
   res.status(503).set({ 'Retry-After': '5', 'Cache-Control': 'no-store' });
   if (kind === 'html') {
-    sendErrorPage(res, 503, 'Temporarily unavailable', 'The server cannot reach a service it depends on. Try again in a minute.');
+    sendErrorPage(
+      res,
+      503,
+      'Temporarily unavailable',
+      'The server cannot reach a service it depends on. Try again in a minute.',
+    );
     return;
   }
   res.json({

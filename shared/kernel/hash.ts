@@ -14,6 +14,7 @@ export function sha256Id(value: string): string {
  * Anything that guards access needs at least 16 bytes (128 bits, A1/G2); smaller sizes are for labels.
  */
 export function randomToken(bytes = 32): string {
-  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024) throw new RangeError('randomToken: bytes must be an integer in 1..1024');
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024)
+    throw new RangeError('randomToken: bytes must be an integer in 1..1024');
   return randomBytes(bytes).toString('base64url');
 }

@@ -12,7 +12,10 @@
  * No credentials, no token: only for local emulators and stand-ins.
  */
 export function createNoCredentialsAuth(projectId: string) {
-  const send = (url: string | URL, init: { method?: string; headers?: HeadersInit; body?: BodyInit | null; signal?: AbortSignal } = {}) =>
+  const send = (
+    url: string | URL,
+    init: { method?: string; headers?: HeadersInit; body?: BodyInit | null; signal?: AbortSignal } = {},
+  ) =>
     globalThis.fetch(url, {
       method: init.method ?? 'GET',
       headers: new Headers(init.headers),
@@ -32,8 +35,12 @@ export function createNoCredentialsAuth(projectId: string) {
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       const text = await res.text();
-      return { status: res.status, statusText: res.statusText, headers: res.headers, data: text ? (JSON.parse(text) as unknown) : undefined };
+      return {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+        data: text ? (JSON.parse(text) as unknown) : undefined,
+      };
     },
   };
 }
-

@@ -22,13 +22,52 @@ export interface Logger {
 
 /** Keys that may appear in a log line. Values must be labels, ids or numbers, never secrets. */
 export const LOGGABLE_FIELDS: ReadonlySet<string> = new Set([
-  'message', 'event', 'function', 'method', 'path', 'status', 'durationMs', 'errCode', 'errName', 'reason',
-  'requestId', 'correlationId', 'agentId', 'sessionHash', 'clientId', 'clientName', 'sub', 'rallyUser', 'grantId',
-  'tool', 'outcome', 'rallyStatus', 'rallyObject', 'rallyType', 'attempt', 'retryAfterSeconds', 'limit', 'scope',
-  'kid', 'port', 'url', 'count', 'redirectHost', 'instanceId', 'metadata', 'audit', 'policy', 'bytes', 'mode',
-  'logging.googleapis.com/trace', 'logging.googleapis.com/spanId', 'logging.googleapis.com/labels', 'logName',
+  'message',
+  'event',
+  'function',
+  'method',
+  'path',
+  'status',
+  'durationMs',
+  'errCode',
+  'errName',
+  'reason',
+  'requestId',
+  'correlationId',
+  'agentId',
+  'sessionHash',
+  'clientId',
+  'clientName',
+  'sub',
+  'rallyUser',
+  'grantId',
+  'tool',
+  'outcome',
+  'rallyStatus',
+  'rallyObject',
+  'rallyType',
+  'attempt',
+  'retryAfterSeconds',
+  'limit',
+  'scope',
+  'kid',
+  'port',
+  'url',
+  'count',
+  'redirectHost',
+  'instanceId',
+  'metadata',
+  'audit',
+  'policy',
+  'bytes',
+  'mode',
+  'logging.googleapis.com/trace',
+  'logging.googleapis.com/spanId',
+  'logging.googleapis.com/labels',
+  'logName',
   // audit / rate limiting (shared/audit, shared/ratelimit): labels and numbers only
-  'limitKind', 'windowSeconds',
+  'limitKind',
+  'windowSeconds',
   // console output routed through the logger: code locations only (routeConsoleToLogger)
   'stack',
 ]);
@@ -48,7 +87,8 @@ const REDACTED = '[redacted]';
 /** Nothing shorter can hold a shape below: `Bearer ` + 16, `token=` + a 22-character session id, 40 opaque characters. */
 const SHORTEST_REDACTABLE_CHARS = 23;
 type Replacer = (match: string, ...groups: string[]) => string;
-const mixesCharacterClasses = (m: string): boolean => Number(/[a-z]/.test(m)) + Number(/[A-Z]/.test(m)) + Number(/[0-9]/.test(m)) >= 2;
+const mixesCharacterClasses = (m: string): boolean =>
+  Number(/[a-z]/.test(m)) + Number(/[A-Z]/.test(m)) + Number(/[0-9]/.test(m)) >= 2;
 
 /**
  * Shapes of our secrets. JOSE compact serialisations: our access tokens (EdDSA
@@ -64,8 +104,10 @@ const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, Replacer]> = [
   // Random data mixes character classes; a long snake_case name or a run of one letter does not.
   [/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,}/g, (m) => (mixesCharacterClasses(m) ? REDACTED : m)],
   [/\b(bearer|basic)\s+[^\s"',;]+/gi, (_m, scheme) => `${scheme} ${REDACTED}`],
-  [/\b(access_token|refresh_token|id_token|code_verifier|code|client_secret|token|state|password|zsessionid|session-id|x-ms-copilot-session-id|cookie|authorization)(["']?\s*[:=]\s*["']?)[^\s&"',;]+/gi,
-    (_m, name, separator) => `${name}${separator}${REDACTED}`],
+  [
+    /\b(access_token|refresh_token|id_token|code_verifier|code|client_secret|token|state|password|zsessionid|session-id|x-ms-copilot-session-id|cookie|authorization)(["']?\s*[:=]\s*["']?)[^\s&"',;]+/gi,
+    (_m, name, separator) => `${name}${separator}${REDACTED}`,
+  ],
 ];
 
 /** Cuts `text` to MAX_LOG_STRING_CHARS and replaces whatever has the shape of one of our secrets. */
@@ -109,13 +151,25 @@ const escapeControls = (json: string): string =>
   json.replace(RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const min = LEVELS[({ debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR' } as const)[options.level ?? 'info']];
+  const min =
+    LEVELS[({ debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR' } as const)[options.level ?? 'info']];
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const base = pick(options.base ?? {});
   const emit = (severity: Severity, event: string, fields: LogFields = {}) => {
     if (LEVELS[severity] < min) return;
     const picked = pick(fields);
-    write(escapeControls(JSON.stringify({ severity, message: picked.message ?? event, ...base, ...picked, event, time: new Date().toISOString() })));
+    write(
+      escapeControls(
+        JSON.stringify({
+          severity,
+          message: picked.message ?? event,
+          ...base,
+          ...picked,
+          event,
+          time: new Date().toISOString(),
+        }),
+      ),
+    );
   };
   return {
     debug: (e, f) => emit('DEBUG', e, f),
@@ -134,7 +188,11 @@ const MAX_STACK_FRAMES = 10;
 
 /** Code locations of an error, never its message: a message can quote the request (JSON.parse does). */
 function framesOf(stack: string): string[] {
-  return stack.split('\n').filter((l) => STACK_FRAME.test(l)).slice(0, MAX_STACK_FRAMES).map((l) => l.trim());
+  return stack
+    .split('\n')
+    .filter((l) => STACK_FRAME.test(l))
+    .slice(0, MAX_STACK_FRAMES)
+    .map((l) => l.trim());
 }
 
 /** `Name: message` + frames, as console.error(err.stack) prints it → the name only. */
@@ -183,7 +241,10 @@ let consoleRouted = false;
 export function routeConsoleToLogger(log: Logger): void {
   if (consoleRouted) return;
   consoleRouted = true;
-  const to = (emit: (event: string, fields: LogFields) => void) => (...args: unknown[]) => emit('console_output', consoleFields(args));
+  const to =
+    (emit: (event: string, fields: LogFields) => void) =>
+    (...args: unknown[]) =>
+      emit('console_output', consoleFields(args));
   console.log = console.info = to(log.info);
   console.debug = to(log.debug);
   console.warn = to(log.warn);

@@ -66,8 +66,14 @@ function cursorKey(deps: Deps, services: AuthServices): Promise<Uint8Array> {
 }
 
 /** `deps` must be bound to the request (`forRequest`), so audit events carry its metadata. */
-export async function createCallContext(deps: Deps, ctx: RequestContext, principal: McpPrincipal, o: { needsRally: boolean }): Promise<CallContext> {
-  const key = principal.kind === 'grant' ? grantPrincipal(principal.token.grantId) : sessionPrincipal(principal.session.hash);
+export async function createCallContext(
+  deps: Deps,
+  ctx: RequestContext,
+  principal: McpPrincipal,
+  o: { needsRally: boolean },
+): Promise<CallContext> {
+  const key =
+    principal.kind === 'grant' ? grantPrincipal(principal.token.grantId) : sessionPrincipal(principal.session.hash);
   const caller = principal.kind === 'grant' ? { clientId: principal.token.clientId, sub: principal.token.sub } : {};
   const services = await deps.auth();
   let link: StoredLink | undefined;
@@ -77,13 +83,21 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       // No tokens: either the user disconnected (re-link) or the grant was revoked (401, the client signs in again).
       const grant = await getGrant(await deps.db(), principal.token.grantId, deps.clock.now());
       if (grant?.status !== 'active') {
-        throw new McpAuthError('invalid_token', 401, 'This authorization was revoked.', challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }));
+        throw new McpAuthError(
+          'invalid_token',
+          401,
+          'This authorization was revoked.',
+          challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }),
+        );
       }
     }
   }
   const tokenProvider = o.needsRally
     ? createTokenProvider(services.tokens, link, (rt) => services.refreshRally(rt), deps.clock)
-    : { accessToken: () => Promise.reject(new LinkRequiredError('not_linked')), refreshAfterUnauthorized: () => Promise.reject(new LinkRequiredError('not_linked')) };
+    : {
+        accessToken: () => Promise.reject(new LinkRequiredError('not_linked')),
+        refreshAfterUnauthorized: () => Promise.reject(new LinkRequiredError('not_linked')),
+      };
   const rally = services.rallyClient({
     tokens: tokenProvider,
     labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
@@ -109,20 +123,31 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
     let err = linkErr;
     if (principal.kind === 'session' && err.reason === 'not_linked') {
       const session = await getSession(await deps.db(), principal.session.hash);
-      if (session?.pending && session.pending.expiresAt > deps.clock.now()) err = new LinkRequiredError('pending_confirmation');
+      if (session?.pending && session.pending.expiresAt > deps.clock.now())
+        err = new LinkRequiredError('pending_confirmation');
     }
     if (err.reason === 'pending_confirmation') {
       return {
         kind: 'confirmation_required',
-        message: 'Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.',
+        message:
+          'Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.',
       };
     }
-    const target = principal.kind === 'grant'
-      ? {
-          kind: 'relink' as const, grantId: principal.token.grantId, sub: principal.token.sub,
-          clientName: (await getGrant(await deps.db(), principal.token.grantId, deps.clock.now()))?.clientName ?? 'Your MCP client',
-        }
-      : { kind: 'session' as const, sessionHash: principal.session.hash, clientName: 'An agent session (session-link mode)' };
+    const target =
+      principal.kind === 'grant'
+        ? {
+            kind: 'relink' as const,
+            grantId: principal.token.grantId,
+            sub: principal.token.sub,
+            clientName:
+              (await getGrant(await deps.db(), principal.token.grantId, deps.clock.now()))?.clientName ??
+              'Your MCP client',
+          }
+        : {
+            kind: 'session' as const,
+            sessionHash: principal.session.hash,
+            clientName: 'An agent session (session-link mode)',
+          };
     const connect = await createConnectLink(deps, target, ctx.agentId);
     deps.audit('sign_in_started', { mode: target.kind, reason: err.reason, ...caller });
     return {
@@ -132,7 +157,9 @@ export async function createCallContext(deps: Deps, ctx: RequestContext, princip
       elicitationMessage: `Sign in to Rally to let this agent read and update your work items. Verification code: ${connect.verificationCode}.`,
       message:
         `Rally is not connected. Open this link to sign in: [Connect Rally](${connect.url}) — check that the page shows the verification code ${connect.verificationCode}. ` +
-        (principal.kind === 'session' ? 'After signing in, give the agent the 6-digit confirmation code from the page, then retry.' : 'After signing in, retry this request.'),
+        (principal.kind === 'session'
+          ? 'After signing in, give the agent the 6-digit confirmation code from the page, then retry.'
+          : 'After signing in, retry this request.'),
     };
   };
 

@@ -11,10 +11,19 @@ import type { McpPrincipal } from './principal.js';
 
 export function declaresUrlElicitation(capabilities: unknown): boolean {
   const e = (capabilities as { elicitation?: unknown } | null | undefined)?.elicitation;
-  return typeof e === 'object' && e !== null && typeof (e as { url?: unknown }).url === 'object' && (e as { url?: unknown }).url !== null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { url?: unknown }).url === 'object' &&
+    (e as { url?: unknown }).url !== null
+  );
 }
 
-export async function rememberClientCapabilities(deps: Deps, principal: McpPrincipal, capabilities: unknown): Promise<void> {
+export async function rememberClientCapabilities(
+  deps: Deps,
+  principal: McpPrincipal,
+  capabilities: unknown,
+): Promise<void> {
   const url = declaresUrlElicitation(capabilities);
   if (principal.kind === 'grant') {
     await recordElicitationSupport(await deps.db(), principal.token.grantId, url);
@@ -27,6 +36,7 @@ export async function rememberClientCapabilities(deps: Deps, principal: McpPrinc
 
 export async function supportsUrlElicitation(deps: Deps, principal: McpPrincipal): Promise<boolean> {
   const db = await deps.db();
-  if (principal.kind === 'grant') return (await getGrant(db, principal.token.grantId, deps.clock.now()))?.elicitationUrl === true;
+  if (principal.kind === 'grant')
+    return (await getGrant(db, principal.token.grantId, deps.clock.now()))?.elicitationUrl === true;
   return (await getSession(db, principal.session.hash))?.elicitationUrl === true;
 }

@@ -91,15 +91,31 @@ const missingFrom = (caller: ExecutionCaller, needed: readonly string[]): string
 
 function callerOf(principal: McpPrincipal, ctx: RequestContext): ExecutionCaller {
   return principal.kind === 'grant'
-    ? { scopes: principal.token.scopes, clientId: principal.token.clientId, sub: principal.token.sub, agentId: ctx.agentId }
+    ? {
+        scopes: principal.token.scopes,
+        clientId: principal.token.clientId,
+        sub: principal.token.sub,
+        agentId: ctx.agentId,
+      }
     : { scopes: undefined, agentId: ctx.agentId };
 }
 
 /** The refusal every surface sends for a missing scope (403 + WWW-Authenticate, MCP authorization §Scope Challenge Handling). */
-export function insufficientScopeError(deps: Pick<Deps, 'config'>, needed: readonly string[], missing: readonly string[]): McpAuthError {
-  return new McpAuthError('insufficient_scope', 403, `This tool needs the ${missing.join(' ')} scope.`, challenge(deps, {
-    error: 'insufficient_scope', scope: needed.join(' '), error_description: `Needs ${missing.join(' ')}`,
-  }));
+export function insufficientScopeError(
+  deps: Pick<Deps, 'config'>,
+  needed: readonly string[],
+  missing: readonly string[],
+): McpAuthError {
+  return new McpAuthError(
+    'insufficient_scope',
+    403,
+    `This tool needs the ${missing.join(' ')} scope.`,
+    challenge(deps, {
+      error: 'insufficient_scope',
+      scope: needed.join(' '),
+      error_description: `Needs ${missing.join(' ')}`,
+    }),
+  );
 }
 
 /**
@@ -107,7 +123,12 @@ export function insufficientScopeError(deps: Pick<Deps, 'config'>, needed: reado
  * every tool the request will call (throws the 403 McpAuthError, audited,
  * before any Firestore read), then binds the Rally link, policy and limits.
  */
-export async function openExecution(deps: Deps, ctx: RequestContext, principal: McpPrincipal, o: { toolCalls: readonly string[] }): Promise<Execution> {
+export async function openExecution(
+  deps: Deps,
+  ctx: RequestContext,
+  principal: McpPrincipal,
+  o: { toolCalls: readonly string[] },
+): Promise<Execution> {
   const caller = callerOf(principal, ctx);
   const needed = scopesFor(o.toolCalls);
   const missing = missingFrom(caller, needed);
@@ -123,11 +144,12 @@ export async function openExecution(deps: Deps, ctx: RequestContext, principal: 
     catalogue: [...ALL_TOOLS, ...call.extraTools],
     tools: call.tools,
     policy,
-    consumeRateLimits: () => checkRateLimits(services.rateLimiter, policy.limitsFor(caller), {
-      agentId: ctx.agentId,
-      userKey: caller.sub ?? (principal.kind === 'session' ? principal.session.hash : undefined),
-      sessionHash: ctx.sessionHash,
-    }),
+    consumeRateLimits: () =>
+      checkRateLimits(services.rateLimiter, policy.limitsFor(caller), {
+        agentId: ctx.agentId,
+        userKey: caller.sub ?? (principal.kind === 'session' ? principal.session.hash : undefined),
+        sessionHash: ctx.sessionHash,
+      }),
     audit: (event, fields) => deps.audit(event, fields),
     linkPrompt: (err) => call.linkPrompt(err),
     rallyUser: () => call.rallyUser(),
@@ -140,7 +162,9 @@ export function createExecution(parts: ExecutionParts): Execution {
   const who = { clientId: caller.clientId, agentId: caller.agentId };
   const ids = { ...(caller.clientId ? { clientId: caller.clientId } : {}), ...(caller.sub ? { sub: caller.sub } : {}) };
   const rid = `(Request ID ${parts.tools.requestId})`;
-  const visibleTools = parts.catalogue.filter((t) => policy.isToolVisible({ ...who, tool: t.name, toolIsWrite: !t.readOnly }));
+  const visibleTools = parts.catalogue.filter((t) =>
+    policy.isToolVisible({ ...who, tool: t.name, toolIsWrite: !t.readOnly }),
+  );
 
   async function call(name: string, rawArgs: unknown): Promise<ToolOutcome> {
     const spec = parts.catalogue.find((t) => t.name === name);
@@ -157,15 +181,26 @@ export function createExecution(parts: ExecutionParts): Execution {
     if (!decision.allowed) {
       parts.audit('policy_denied', { ...ids, tool: name, reason: decision.reason, policy: policy.fingerprint });
       recordToolCall(name, 'denied', 0);
-      const why = decision.reason === 'read_only' ? 'This agent is read-only: it cannot change Rally.' : `The tool ${name} is not available to this client or agent.`;
+      const why =
+        decision.reason === 'read_only'
+          ? 'This agent is read-only: it cannot change Rally.'
+          : `The tool ${name} is not available to this client or agent.`;
       return { kind: 'policy_denied', message: `${why} ${rid}` };
     }
     const limit = await parts.consumeRateLimits();
     if (!limit.allowed) {
-      parts.audit('rate_limited', { ...ids, tool: name, limitKind: limit.kind, limit: limit.limit, windowSeconds: limit.windowSeconds, retryAfterSeconds: limit.retryAfterSeconds });
+      parts.audit('rate_limited', {
+        ...ids,
+        tool: name,
+        limitKind: limit.kind,
+        limit: limit.limit,
+        windowSeconds: limit.windowSeconds,
+        retryAfterSeconds: limit.retryAfterSeconds,
+      });
       recordToolCall(name, 'rate_limited', 0);
       return {
-        kind: 'rate_limited', retryAfterSeconds: limit.retryAfterSeconds,
+        kind: 'rate_limited',
+        retryAfterSeconds: limit.retryAfterSeconds,
         message: `Rate limit reached (${limit.limit} calls per minute per ${limit.kind}). Try again in ${limit.retryAfterSeconds} s. ${rid}`,
       };
     }
@@ -177,8 +212,13 @@ export function createExecution(parts: ExecutionParts): Execution {
     const outcome = run.kind === 'done' ? run.outcome : 'error';
     const errCode = run.kind === 'done' ? run.errCode : run.error.code;
     parts.audit('tool_executed', {
-      ...ids, ...(user ? { rallyUser: user } : {}), tool: name, outcome, durationMs,
-      ...(run.rallyObject ? { rallyObject: run.rallyObject } : {}), ...(errCode ? { errCode } : {}),
+      ...ids,
+      ...(user ? { rallyUser: user } : {}),
+      tool: name,
+      outcome,
+      durationMs,
+      ...(run.rallyObject ? { rallyObject: run.rallyObject } : {}),
+      ...(errCode ? { errCode } : {}),
     });
     recordToolCall(name, outcome, durationMs);
     if (run.kind === 'link_required') return linkPromptOrThrottled(name, run.error);
@@ -191,7 +231,14 @@ export function createExecution(parts: ExecutionParts): Execution {
       return await parts.linkPrompt(err);
     } catch (caught) {
       if (!(caught instanceof AddressThrottledError)) throw caught;
-      parts.audit('rate_limited', { ...ids, tool: name, limitKind: 'address', limit: caught.limit, windowSeconds: 60, retryAfterSeconds: caught.retryAfterSeconds });
+      parts.audit('rate_limited', {
+        ...ids,
+        tool: name,
+        limitKind: 'address',
+        limit: caught.limit,
+        windowSeconds: 60,
+        retryAfterSeconds: caught.retryAfterSeconds,
+      });
       return { kind: 'rate_limited', retryAfterSeconds: caught.retryAfterSeconds, message: `${caught.message} ${rid}` };
     }
   }
@@ -202,5 +249,7 @@ export function createExecution(parts: ExecutionParts): Execution {
 /** Policy-filtered tool list for an anonymous tools/list: public information, no Rally access, nothing callable. */
 export async function anonymousToolList(deps: Deps, ctx: RequestContext): Promise<readonly AnyToolSpec[]> {
   const policy = await toolPolicy(deps);
-  return ALL_TOOLS.filter((t) => policy.isToolVisible({ agentId: ctx.agentId, tool: t.name, toolIsWrite: !t.readOnly }));
+  return ALL_TOOLS.filter((t) =>
+    policy.isToolVisible({ agentId: ctx.agentId, tool: t.name, toolIsWrite: !t.readOnly }),
+  );
 }

@@ -56,7 +56,10 @@ export function createMcpHandler(baseDeps: Deps) {
   const origins = allowedOrigins(baseDeps);
   const instance = createInstanceLimits({ maxConcurrent: baseDeps.config.MAX_CONCURRENT_REQUESTS });
   // Built on the instance's first request, which is most likely a tool call: it needs both keys.
-  void baseDeps.auth().then((s) => s.prefetchKeys(), () => {}); // a failure here is reported by the request itself
+  void baseDeps.auth().then(
+    (s) => s.prefetchKeys(),
+    () => {},
+  ); // a failure here is reported by the request itself
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'mcp');
     const deps = forRequest(baseDeps, ctx);
@@ -69,13 +72,19 @@ export function createMcpHandler(baseDeps: Deps) {
     }
     if (req.method !== 'POST') {
       // Stateless server: no SSE stream to resume and no session to delete (405, not 401: Copilot Studio probes with GET).
-      res.status(405).set('Allow', 'POST').json(jsonRpcError(null, -32000, 'Method not allowed.'));
+      res
+        .status(405)
+        .set('Allow', 'POST')
+        .json(jsonRpcError(null, -32000, 'Method not allowed.'));
       return;
     }
     const release = instance.tryAcquire();
     if (!release) {
       ctx.log.warn('instance_busy', { limit: baseDeps.config.MAX_CONCURRENT_REQUESTS });
-      res.status(503).set('Retry-After', '1').json(jsonRpcError(null, -32000, `The server is busy. Try again shortly. (Request ID ${ctx.requestId})`));
+      res
+        .status(503)
+        .set('Retry-After', '1')
+        .json(jsonRpcError(null, -32000, `The server is busy. Try again shortly. (Request ID ${ctx.requestId})`));
       return;
     }
     res.once('close', release);
@@ -108,17 +117,27 @@ function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): 
   if (requested === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
   const id = msgs.length === 1 && msgs[0]!.id !== undefined ? msgs[0]!.id : null;
   const shown = requested.slice(0, 40);
-  return jsonRpcError(id, UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${shown} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`, {
-    supported: SUPPORTED_PROTOCOL_VERSIONS,
-    requested: shown,
-  });
+  return jsonRpcError(
+    id,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    `Unsupported protocol version: ${shown} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+    {
+      supported: SUPPORTED_PROTOCOL_VERSIONS,
+      requested: shown,
+    },
+  );
 }
 
 async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[]): Promise<McpPrincipal | undefined> {
   try {
     return await authenticate(deps, req);
   } catch (err) {
-    if (err instanceof McpAuthError && err.code === 'missing_token' && msgs.length > 0 && msgs.every((m) => ANONYMOUS_METHODS.has(m.method ?? ''))) {
+    if (
+      err instanceof McpAuthError &&
+      err.code === 'missing_token' &&
+      msgs.length > 0 &&
+      msgs.every((m) => ANONYMOUS_METHODS.has(m.method ?? ''))
+    ) {
       return undefined;
     }
     throw err;
@@ -135,13 +154,26 @@ async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Respons
   const principal = await principalFor(deps, req, msgs);
   if (!principal) {
     const visible = await anonymousToolList(deps, ctx);
-    return runServer(buildMcpServer((s) => registerToolCatalogue(s, visible, () => Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Sign-in required.')))), req, res);
+    return runServer(
+      buildMcpServer((s) =>
+        registerToolCatalogue(s, visible, () =>
+          Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Sign-in required.')),
+        ),
+      ),
+      req,
+      res,
+    );
   }
   const execution = await openExecution(deps, ctx, principal, { toolCalls: toolCallsIn(msgs) }); // 403 insufficient_scope before anything runs
   const init = msgs.find((m) => m.method === 'initialize');
   if (init) await rememberClientCapabilities(deps, principal, init.params?.capabilities);
-  const call = async (name: string, args: unknown) => toMcpResult(await execution.call(name, args), () => supportsUrlElicitation(deps, principal));
-  return runServer(buildMcpServer((s) => registerToolCatalogue(s, execution.visibleTools, call)), req, res);
+  const call = async (name: string, args: unknown) =>
+    toMcpResult(await execution.call(name, args), () => supportsUrlElicitation(deps, principal));
+  return runServer(
+    buildMcpServer((s) => registerToolCatalogue(s, execution.visibleTools, call)),
+    req,
+    res,
+  );
 }
 
 async function runServer(server: McpServer, req: Request, res: Response): Promise<void> {
@@ -161,17 +193,31 @@ export function respondError(ctx: RequestContext, res: Response, err: unknown): 
   }
   if (err instanceof McpAuthError) {
     if (err.wwwAuthenticate) res.set('WWW-Authenticate', err.wwwAuthenticate);
-    res.status(err.status).set('Cache-Control', 'no-store').json(jsonRpcError(null, -32001, `${err.publicMessage} (Request ID ${ctx.requestId})`));
+    res
+      .status(err.status)
+      .set('Cache-Control', 'no-store')
+      .json(jsonRpcError(null, -32001, `${err.publicMessage} (Request ID ${ctx.requestId})`));
     return;
   }
   if (err instanceof AddressThrottledError) {
-    res.status(429).set({ 'Retry-After': String(err.retryAfterSeconds), 'Cache-Control': 'no-store' })
+    res
+      .status(429)
+      .set({ 'Retry-After': String(err.retryAfterSeconds), 'Cache-Control': 'no-store' })
       .json(jsonRpcError(null, -32000, `${err.message} (Request ID ${ctx.requestId})`, err.data)); // L20
     return;
   }
   if (isUnavailable(err)) {
     ctx.log.error('dependency_unavailable', { errCode: String((err as { code?: unknown }).code) });
-    res.status(503).set({ 'Retry-After': '5', 'Cache-Control': 'no-store' }).json(jsonRpcError(null, -32603, `The service is temporarily unavailable. Try again shortly. (Request ID ${ctx.requestId})`));
+    res
+      .status(503)
+      .set({ 'Retry-After': '5', 'Cache-Control': 'no-store' })
+      .json(
+        jsonRpcError(
+          null,
+          -32603,
+          `The service is temporarily unavailable. Try again shortly. (Request ID ${ctx.requestId})`,
+        ),
+      );
     return;
   }
   ctx.log.error('mcp_request_failed', { errName: err instanceof Error ? err.name : typeof err });

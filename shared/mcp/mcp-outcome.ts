@@ -5,11 +5,19 @@
  * (policy, rate limit, sign-in) are isError results with a clear text.
  * @module
  */
-import { ErrorCode, McpError, UrlElicitationRequiredError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  UrlElicitationRequiredError,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { ToolOutcome } from './execute.js';
 
 /** This surface's mapping of the one execution path's outcome: a tool result, -32602, or URL elicitation (-32042). */
-export async function toMcpResult(outcome: ToolOutcome, supportsUrlElicitation: () => Promise<boolean>): Promise<CallToolResult> {
+export async function toMcpResult(
+  outcome: ToolOutcome,
+  supportsUrlElicitation: () => Promise<boolean>,
+): Promise<CallToolResult> {
   switch (outcome.kind) {
     case 'result':
       return outcome.result;
@@ -25,7 +33,17 @@ export async function toMcpResult(outcome: ToolOutcome, supportsUrlElicitation: 
       return promptText(outcome.message);
     case 'link_required':
       if (await supportsUrlElicitation()) {
-        throw new UrlElicitationRequiredError([{ mode: 'url', elicitationId: outcome.elicitationId, url: outcome.url, message: outcome.elicitationMessage }], 'Rally is not connected for this user.');
+        throw new UrlElicitationRequiredError(
+          [
+            {
+              mode: 'url',
+              elicitationId: outcome.elicitationId,
+              url: outcome.url,
+              message: outcome.elicitationMessage,
+            },
+          ],
+          'Rally is not connected for this user.',
+        );
       }
       return promptText(outcome.message);
     default:

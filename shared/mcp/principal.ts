@@ -35,7 +35,9 @@ const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
 
 export function challenge(deps: Pick<Deps, 'config'>, params: Record<string, string> = {}): string {
   const all = { ...params, resource_metadata: publicUrls(deps.config).resourceMetadata };
-  return `Bearer ${Object.entries(all).map(([k, v]) => `${k}=${q(v)}`).join(', ')}`;
+  return `Bearer ${Object.entries(all)
+    .map(([k, v]) => `${k}=${q(v)}`)
+    .join(', ')}`;
 }
 
 export async function authenticate(deps: Deps, req: Request): Promise<McpPrincipal> {
@@ -43,7 +45,12 @@ export async function authenticate(deps: Deps, req: Request): Promise<McpPrincip
   if (header !== undefined) {
     const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
     if (!m) {
-      throw new McpAuthError('invalid_token', 401, 'Malformed Authorization header.', challenge(deps, { error: 'invalid_token', error_description: 'Malformed bearer token' }));
+      throw new McpAuthError(
+        'invalid_token',
+        401,
+        'Malformed Authorization header.',
+        challenge(deps, { error: 'invalid_token', error_description: 'Malformed bearer token' }),
+      );
     }
     const { signer } = await deps.auth();
     try {
@@ -52,7 +59,12 @@ export async function authenticate(deps: Deps, req: Request): Promise<McpPrincip
     } catch (err) {
       if (!(err instanceof AccessTokenError)) throw err; // e.g. Secret Manager down → 503, not 401
       deps.audit('access_denied', { reason: `token_${err.reason}` });
-      throw new McpAuthError('invalid_token', 401, 'The access token is invalid or expired.', challenge(deps, { error: 'invalid_token', error_description: 'The access token is invalid or expired' }));
+      throw new McpAuthError(
+        'invalid_token',
+        401,
+        'The access token is invalid or expired.',
+        challenge(deps, { error: 'invalid_token', error_description: 'The access token is invalid or expired' }),
+      );
     }
   }
   if (deps.config.SESSION_LINK_MODE) {

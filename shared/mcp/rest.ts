@@ -29,7 +29,13 @@ export async function serveToolRest(deps: Deps, ctx: RequestContext, req: Reques
     return;
   }
   if (!req.is('application/json') || typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
-    res.status(400).json({ error: 'invalid_request', message: 'The body must be a JSON object with the tool arguments.', requestId: ctx.requestId });
+    res
+      .status(400)
+      .json({
+        error: 'invalid_request',
+        message: 'The body must be a JSON object with the tool arguments.',
+        requestId: ctx.requestId,
+      });
     return;
   }
   try {
@@ -47,7 +53,13 @@ function respondOutcome(deps: Deps, ctx: RequestContext, res: Response, outcome:
   switch (outcome.kind) {
     case 'result':
     case 'policy_denied': // a refusal the agent should read, as on /mcp: an isError tool result
-      res.status(200).json(outcome.kind === 'result' ? outcome.result : { isError: true, content: [{ type: 'text', text: outcome.message }] });
+      res
+        .status(200)
+        .json(
+          outcome.kind === 'result'
+            ? outcome.result
+            : { isError: true, content: [{ type: 'text', text: outcome.message }] },
+        );
       return;
     case 'unknown_tool': // a grant asking for a session-only tool
       res.status(404).json({ error: 'unknown_tool', message: 'No such tool.' });
@@ -59,10 +71,18 @@ function respondOutcome(deps: Deps, ctx: RequestContext, res: Response, outcome:
       respondRestError(ctx, res, insufficientScopeError(deps, outcome.needed, outcome.missing));
       return;
     case 'rate_limited':
-      res.status(429).set('Retry-After', String(outcome.retryAfterSeconds)).json({ error: 'rate_limited', message: outcome.message, requestId });
+      res
+        .status(429)
+        .set('Retry-After', String(outcome.retryAfterSeconds))
+        .json({ error: 'rate_limited', message: outcome.message, requestId });
       return;
     case 'link_required':
-      res.status(401).set('WWW-Authenticate', challenge(deps, { error: 'invalid_token', error_description: 'Rally is not connected' }))
+      res
+        .status(401)
+        .set(
+          'WWW-Authenticate',
+          challenge(deps, { error: 'invalid_token', error_description: 'Rally is not connected' }),
+        )
         .json({ error: 'authorization_required', authUrl: outcome.url, message: outcome.message, requestId });
       return;
     case 'confirmation_required':
@@ -89,7 +109,14 @@ export function respondRestError(ctx: RequestContext, res: Response, err: unknow
   }
   if (isUnavailable(err)) {
     ctx.log.error('dependency_unavailable', { errCode: String((err as { code?: unknown }).code) });
-    res.status(503).set('Retry-After', '5').json({ error: 'temporarily_unavailable', message: 'The service is temporarily unavailable. Try again shortly.', requestId: ctx.requestId });
+    res
+      .status(503)
+      .set('Retry-After', '5')
+      .json({
+        error: 'temporarily_unavailable',
+        message: 'The service is temporarily unavailable. Try again shortly.',
+        requestId: ctx.requestId,
+      });
     return;
   }
   ctx.log.error('rest_request_failed', { errName: err instanceof Error ? err.name : typeof err });

@@ -14,7 +14,9 @@ export function toolPolicy(deps: Deps): Promise<Policy> {
   let p = loaded.get(deps.config); // per-request Deps copies share one config object
   if (!p) {
     p = deps.auth().then(async (services) => {
-      const policy = await loadPolicy(deps.config, services.secrets, { knownTools: TOOL_DEFINITIONS.map((t) => t.name) });
+      const policy = await loadPolicy(deps.config, services.secrets, {
+        knownTools: TOOL_DEFINITIONS.map((t) => t.name),
+      });
       deps.log.info('policy_loaded', { policy: policy.fingerprint, mode: policy.source });
       return policy;
     });

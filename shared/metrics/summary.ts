@@ -68,14 +68,19 @@ export function createToolMetrics(options: { readonly window?: number } = {}): T
 
 /** The process-wide instance the handlers record into. */
 export const toolMetrics: ToolMetrics = createToolMetrics();
-export const recordToolCall = (tool: string, outcome: AuditOutcome, durationMs: number): void => toolMetrics.recordToolCall(tool, outcome, durationMs);
+export const recordToolCall = (tool: string, outcome: AuditOutcome, durationMs: number): void =>
+  toolMetrics.recordToolCall(tool, outcome, durationMs);
 export const summaryLine = (): string => toolMetrics.summaryLine();
 
 /**
  * Prints the summary every `intervalMs` when there were new calls since the last print.
  * Returns a stop function; the timer never keeps the process alive.
  */
-export function startSummaryTimer(print: (line: string) => void, intervalMs = 60_000, metrics: ToolMetrics = toolMetrics): () => void {
+export function startSummaryTimer(
+  print: (line: string) => void,
+  intervalMs = 60_000,
+  metrics: ToolMetrics = toolMetrics,
+): () => void {
   let printedAt = metrics.total();
   const timer = setInterval(() => {
     if (metrics.total() === printedAt) return;

@@ -38,7 +38,12 @@ export function authorizationServerMetadata(deps: Pick<Deps, 'config'>) {
   };
 }
 
-type Route = { readonly methods: readonly string[]; readonly kind: 'json' | 'html'; readonly cors: boolean; readonly run: (deps: Deps, req: Request, res: Response) => Promise<void> };
+type Route = {
+  readonly methods: readonly string[];
+  readonly kind: 'json' | 'html';
+  readonly cors: boolean;
+  readonly run: (deps: Deps, req: Request, res: Response) => Promise<void>;
+};
 
 function routeFor(path: string): Route | undefined {
   if (/^\/\.well-known\/(oauth-authorization-server|openid-configuration)(\/.*)?$/.test(path)) {
@@ -67,7 +72,8 @@ async function serveMetadata(deps: Deps, _req: Request, res: Response): Promise<
 async function handleRegister(deps: Deps, req: Request, res: Response): Promise<void> {
   res.set('Cache-Control', 'no-store');
   deps.limitAddress('register'); // L20: open registration stores a client record
-  if (!req.is('application/json')) throw new OAuthError('invalid_client_metadata', 'The body must be application/json.');
+  if (!req.is('application/json'))
+    throw new OAuthError('invalid_client_metadata', 'The body must be application/json.');
   const db = await deps.db();
   const registered = await registerClient(db, req.body, deps.clock.now());
   deps.audit('client_registered', { clientId: registered.client_id });
@@ -85,7 +91,14 @@ export function createAuthorizationHandler(baseDeps: Deps) {
     }
     if (route.cors) res.set('Access-Control-Allow-Origin', '*'); // H22: never on /authorize, /consent, /connect
     if (req.method === 'OPTIONS' && route.cors) {
-      res.status(204).set({ 'Access-Control-Allow-Methods': route.methods.join(', '), 'Access-Control-Allow-Headers': 'Authorization, Content-Type', 'Access-Control-Max-Age': '600' }).end();
+      res
+        .status(204)
+        .set({
+          'Access-Control-Allow-Methods': route.methods.join(', '),
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+          'Access-Control-Max-Age': '600',
+        })
+        .end();
       return;
     }
     if (!route.methods.includes(req.method)) {
@@ -103,20 +116,34 @@ export function createAuthorizationHandler(baseDeps: Deps) {
 function sendError(deps: Deps, res: Response, kind: 'json' | 'html', caught: unknown): void {
   if (isUnavailable(caught)) return respondUnavailable(res, deps.log, caught, kind);
   if (res.headersSent) return;
-  const err = caught instanceof AddressThrottledError
-    ? new OAuthError('temporarily_unavailable', `Too many requests from your network. Try again in ${caught.retryAfterSeconds} seconds.`, {
-        status: 429, retryAfterSeconds: caught.retryAfterSeconds, internal: `address limit ${caught.kind}`,
-      })
-    : caught;
+  const err =
+    caught instanceof AddressThrottledError
+      ? new OAuthError(
+          'temporarily_unavailable',
+          `Too many requests from your network. Try again in ${caught.retryAfterSeconds} seconds.`,
+          {
+            status: 429,
+            retryAfterSeconds: caught.retryAfterSeconds,
+            internal: `address limit ${caught.kind}`,
+          },
+        )
+      : caught;
   if (err instanceof OAuthError) {
     if (err.retryAfterSeconds !== undefined) res.set('Retry-After', String(err.retryAfterSeconds));
     deps.log.info('oauth_error', { errCode: err.code, reason: err.internal });
     if (kind === 'html') return sendErrorPage(res, err.status, 'Request refused', err.description);
     if (err.code === 'invalid_client' && err.status === 401) res.set('WWW-Authenticate', 'Basic realm="rally-mcp"');
-    res.status(err.status).set('Cache-Control', 'no-store').json({ error: err.code, error_description: err.description });
+    res
+      .status(err.status)
+      .set('Cache-Control', 'no-store')
+      .json({ error: err.code, error_description: err.description });
     return;
   }
   deps.log.error('authorization_server_failed', { errName: err instanceof Error ? err.name : typeof err });
-  if (kind === 'html') return sendErrorPage(res, 500, 'Something went wrong', 'Start the sign-in again from your application.');
-  res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error', error_description: 'Internal error.' });
+  if (kind === 'html')
+    return sendErrorPage(res, 500, 'Something went wrong', 'Start the sign-in again from your application.');
+  res
+    .status(500)
+    .set('Cache-Control', 'no-store')
+    .json({ error: 'server_error', error_description: 'Internal error.' });
 }

@@ -21,7 +21,11 @@ const AUTH_REQUEST_TTL_SECONDS = 600;
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
 /** Builds `redirectUri` + params, keeping any query the registered URI already had; always adds `iss` (H9). */
-export function clientRedirect(redirectUri: string, issuer: string, params: Record<string, string | undefined>): string {
+export function clientRedirect(
+  redirectUri: string,
+  issuer: string,
+  params: Record<string, string | undefined>,
+): string {
   const url = new URL(redirectUri);
   for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
   url.searchParams.set('iss', issuer);
@@ -39,7 +43,12 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
   const now = deps.clock.now();
   const params = singleParams(new URL(req.originalUrl ?? req.url, issuer).searchParams);
   if (!params.ok) {
-    sendErrorPage(res, 400, 'Invalid sign-in request', `The parameter "${params.duplicate}" appears more than once. Start the sign-in again from your application.`);
+    sendErrorPage(
+      res,
+      400,
+      'Invalid sign-in request',
+      `The parameter "${params.duplicate}" appears more than once. Start the sign-in again from your application.`,
+    );
     return;
   }
   const q = params.values;
@@ -49,7 +58,12 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
     ? await resolveClient(clientId, { db, now, allowLoopbackCimd: deps.config.DANGEROUSLY_ALLOW_LOOPBACK_CIMD })
     : undefined;
   if (!client) {
-    sendErrorPage(res, 400, 'Unknown application', 'This application is not registered with this server. Start the sign-in again from your application.');
+    sendErrorPage(
+      res,
+      400,
+      'Unknown application',
+      'This application is not registered with this server. Start the sign-in again from your application.',
+    );
     return;
   }
   let redirectUri = q.redirect_uri;
@@ -60,19 +74,28 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
     }
     redirectUri = client.redirectUris[0]!;
   } else if (!redirectUriMatches(redirectUri, client.redirectUris)) {
-    sendErrorPage(res, 400, 'Invalid sign-in request', 'The return address does not match the one this application registered.');
+    sendErrorPage(
+      res,
+      400,
+      'Invalid sign-in request',
+      'The return address does not match the one this application registered.',
+    );
     return;
   }
   // From here on errors go back to the (validated) client (RFC 6749 §4.1.2.1).
   const back = (error: string, description: string) => {
-    res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(redirectUri, issuer, { error, error_description: description, state: q.state }));
+    res
+      .set('Cache-Control', 'no-store')
+      .redirect(302, clientRedirect(redirectUri, issuer, { error, error_description: description, state: q.state }));
   };
   if (q.state !== undefined && q.state.length > 512) return back('invalid_request', 'state is too long.');
   if (q.response_type !== 'code') return back('unsupported_response_type', 'Only response_type=code is supported.');
   if (!q.code_challenge) return back('invalid_request', 'code_challenge is required (PKCE).');
   if (q.code_challenge_method !== 'S256') return back('invalid_request', 'code_challenge_method must be S256.');
-  if (!S256_CHALLENGE.test(q.code_challenge)) return back('invalid_request', 'code_challenge must be 43 base64url characters.');
-  if (q.resource !== undefined && q.resource !== resource) return back('invalid_target', `resource must be ${resource}.`);
+  if (!S256_CHALLENGE.test(q.code_challenge))
+    return back('invalid_request', 'code_challenge must be 43 base64url characters.');
+  if (q.resource !== undefined && q.resource !== resource)
+    return back('invalid_target', `resource must be ${resource}.`);
   const scopes = parseScopes(q.scope);
   if (!scopes) return back('invalid_scope', 'Unknown scope requested.');
 
@@ -118,7 +141,12 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
   const requestId = typeof body.request_id === 'string' ? body.request_id : undefined;
   const csrf = typeof body.csrf === 'string' ? body.csrf : undefined;
   if (!isSameOriginPost(req, issuer) || !requestId || !csrf || requestId.length > 64 || csrf.length > 64) {
-    sendErrorPage(res, 403, 'Request refused', 'This confirmation did not come from this server’s page. Start the sign-in again from your application.');
+    sendErrorPage(
+      res,
+      403,
+      'Request refused',
+      'This confirmation did not come from this server’s page. Start the sign-in again from your application.',
+    );
     return;
   }
   const now = deps.clock.now();
@@ -127,7 +155,12 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
   const consumed = await consumeAuthRequest(db, requestId, csrf, now);
   if (!consumed.ok) {
     deps.log.warn('consent_refused', { reason: consumed.reason });
-    sendErrorPage(res, 403, 'This sign-in request has expired', 'It was already used, has expired, or did not come from this page. Start the sign-in again from your application.');
+    sendErrorPage(
+      res,
+      403,
+      'This sign-in request has expired',
+      'It was already used, has expired, or did not come from this page. Start the sign-in again from your application.',
+    );
     return;
   }
   const ar = consumed.request;
@@ -136,17 +169,24 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     : undefined;
   if (body.decision !== 'allow') {
     deps.log.info('consent_denied', { clientId: ar.clientId });
-    res.set('Cache-Control', 'no-store').redirect(303, clientRedirect(ar.redirectUri, issuer, { error: 'access_denied', state: clientState }));
+    res
+      .set('Cache-Control', 'no-store')
+      .redirect(303, clientRedirect(ar.redirectUri, issuer, { error: 'access_denied', state: clientState }));
     return;
   }
   deps.audit('consent_granted', { clientId: ar.clientId });
-  await redirectToRally(deps, res, {
-    kind: 'authorize',
-    clientId: ar.clientId,
-    clientName: ar.clientName,
-    redirectUri: ar.redirectUri,
-    codeChallenge: ar.codeChallenge,
-    scopes: ar.scopes,
-    resource: ar.resource,
-  }, clientState);
+  await redirectToRally(
+    deps,
+    res,
+    {
+      kind: 'authorize',
+      clientId: ar.clientId,
+      clientName: ar.clientName,
+      redirectUri: ar.redirectUri,
+      codeChallenge: ar.codeChallenge,
+      scopes: ar.scopes,
+      resource: ar.resource,
+    },
+    clientState,
+  );
 }

@@ -59,13 +59,21 @@ export function createOAuthCallbackHandler(baseDeps: Deps) {
     } catch (err) {
       if (isUnavailable(err)) return respondUnavailable(res, deps.log, err, 'html');
       deps.log.error('oauth_callback_failed', { errName: err instanceof Error ? err.name : typeof err });
-      sendErrorPage(res, 500, 'Sign-in could not be completed', 'Something went wrong on our side. Start the sign-in again from your application.');
+      sendErrorPage(
+        res,
+        500,
+        'Sign-in could not be completed',
+        'Something went wrong on our side. Start the sign-in again from your application.',
+      );
     }
   };
 }
 
 const Identity = z.object({
-  ObjectID: z.union([z.number(), z.string()]).transform(String).pipe(z.string().regex(/^\d{1,20}$/)),
+  ObjectID: z
+    .union([z.number(), z.string()])
+    .transform(String)
+    .pipe(z.string().regex(/^\d{1,20}$/)),
   UserName: z.string().min(1).max(256),
   DisplayName: z.string().max(256).nullish(),
 });
@@ -73,7 +81,10 @@ const Identity = z.object({
 /** Who signed in: `GET /user` with the fresh token, through the same WSAPI client the tools use. */
 async function whoSignedIn(auth: AuthServices, ctx: RequestContext, accessToken: string): Promise<RallyUser> {
   const rally = auth.rallyClient({
-    tokens: { accessToken: async () => accessToken, refreshAfterUnauthorized: () => Promise.reject(new Error('fresh token refused')) },
+    tokens: {
+      accessToken: async () => accessToken,
+      refreshAfterUnauthorized: () => Promise.reject(new Error('fresh token refused')),
+    },
     labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
     limiterKey: `sign-in:${ctx.requestId}`, // who this is is not known yet
     log: ctx.log,
@@ -91,35 +102,72 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
   const params = singleParams(new URL(req.originalUrl ?? req.url, issuer).searchParams);
   const q = params.ok ? params.values : {};
   if (!params.ok || !q.state || q.state.length > 256) {
-    sendErrorPage(res, 400, 'Invalid sign-in response', 'This page was opened without a valid sign-in in progress. Start again from your application.');
+    sendErrorPage(
+      res,
+      400,
+      'Invalid sign-in response',
+      'This page was opened without a valid sign-in in progress. Start again from your application.',
+    );
     return;
   }
   const now = deps.clock.now();
   const auth = await deps.auth();
-  const consumed = await consumeLinkTransaction(await deps.db(), q.state, readCookie(req, deps.config.BINDING_COOKIE_NAME), now);
+  const consumed = await consumeLinkTransaction(
+    await deps.db(),
+    q.state,
+    readCookie(req, deps.config.BINDING_COOKIE_NAME),
+    now,
+  );
   if (!consumed.ok) {
     deps.audit('access_denied', { reason: `callback_${consumed.reason}` });
     if (consumed.reason === 'browser_mismatch') {
-      sendErrorPage(res, 403, 'This sign-in belongs to another browser', 'For your safety, a sign-in can only be completed in the browser that started it, and only the latest one started in this browser. Start again from your application.');
+      sendErrorPage(
+        res,
+        403,
+        'This sign-in belongs to another browser',
+        'For your safety, a sign-in can only be completed in the browser that started it, and only the latest one started in this browser. Start again from your application.',
+      );
     } else {
-      sendErrorPage(res, 400, 'This sign-in link has expired', 'It was already used or is too old. Start again from your application.');
+      sendErrorPage(
+        res,
+        400,
+        'This sign-in link has expired',
+        'It was already used or is too old. Start again from your application.',
+      );
     }
     return;
   }
   const tx = consumed.tx;
-  const secrets = Sealed.parse(JSON.parse(new TextDecoder().decode((await auth.sealer.unseal(tx.sealed, linkTxPath(q.state))).plaintext)));
+  const secrets = Sealed.parse(
+    JSON.parse(new TextDecoder().decode((await auth.sealer.unseal(tx.sealed, linkTxPath(q.state))).plaintext)),
+  );
   const expectedIss = deps.config.RALLY_ISSUER ?? deps.config.RALLY_BASE_URL;
   if (q.iss !== undefined && q.iss !== expectedIss) {
     deps.audit('access_denied', { reason: 'callback_issuer_mismatch' }); // B8
-    sendErrorPage(res, 400, 'Sign-in could not be completed', 'The response did not come from the expected Rally server. Start again from your application.');
+    sendErrorPage(
+      res,
+      400,
+      'Sign-in could not be completed',
+      'The response did not come from the expected Rally server. Start again from your application.',
+    );
     return;
   }
   if (q.error !== undefined || !q.code) {
-    deps.audit('sign_in_failed', { outcome: 'denied', reason: q.error === 'access_denied' ? 'access_denied' : 'rally_error', mode: tx.kind }); // B9
-    const back = tx.kind === 'authorize' && tx.redirectUri
-      ? clientRedirect(tx.redirectUri, issuer, { error: 'access_denied', state: secrets.clientState })
-      : undefined;
-    sendPage(res, 400, 'Sign-in was not completed', html`<h1>Sign-in was not completed</h1><p>Rally did not grant access, so nothing was connected.</p>${back ? html`<p><a href="${back}">Return to the application</a></p>` : ''}`);
+    deps.audit('sign_in_failed', {
+      outcome: 'denied',
+      reason: q.error === 'access_denied' ? 'access_denied' : 'rally_error',
+      mode: tx.kind,
+    }); // B9
+    const back =
+      tx.kind === 'authorize' && tx.redirectUri
+        ? clientRedirect(tx.redirectUri, issuer, { error: 'access_denied', state: secrets.clientState })
+        : undefined;
+    sendPage(
+      res,
+      400,
+      'Sign-in was not completed',
+      html`<h1>Sign-in was not completed</h1><p>Rally did not grant access, so nothing was connected.</p>${back ? html`<p><a href="${back}">Return to the application</a></p>` : ''}`,
+    );
     return;
   }
 
@@ -127,13 +175,24 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
   let rallyUser: RallyUser;
   try {
     const secret = await auth.rallyClientSecret();
-    tokens = await exchangeRallyCode(auth.rally, deps.fetch, secret, q.code, secrets.rallyVerifier, () => deps.clock.now());
+    tokens = await exchangeRallyCode(auth.rally, deps.fetch, secret, q.code, secrets.rallyVerifier, () =>
+      deps.clock.now(),
+    );
     rallyUser = await whoSignedIn(auth, ctx, tokens.accessToken);
   } catch (err) {
     if (isUnavailable(err)) throw err;
     // B14/B15: the state is spent; nothing was stored; the user starts again.
-    deps.audit('sign_in_failed', { reason: 'rally_code_exchange_failed', errCode: (err as { oauthError?: string }).oauthError ?? (err instanceof Error ? err.name : 'unknown'), mode: tx.kind });
-    sendErrorPage(res, 502, 'Rally did not complete the sign-in', 'Rally could not be reached or refused the sign-in. Start again from your application.');
+    deps.audit('sign_in_failed', {
+      reason: 'rally_code_exchange_failed',
+      errCode: (err as { oauthError?: string }).oauthError ?? (err instanceof Error ? err.name : 'unknown'),
+      mode: tx.kind,
+    });
+    sendErrorPage(
+      res,
+      502,
+      'Rally did not complete the sign-in',
+      'Rally could not be reached or refused the sign-in. Start again from your application.',
+    );
     return;
   }
 
@@ -147,7 +206,14 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
   }
 }
 
-async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction, clientState: string | undefined, tokens: RallyTokens, rallyUser: RallyUser) {
+async function completeAuthorize(
+  deps: Deps,
+  res: Response,
+  tx: LinkTransaction,
+  clientState: string | undefined,
+  tokens: RallyTokens,
+  rallyUser: RallyUser,
+) {
   const { issuer } = publicUrls(deps.config);
   const now = deps.clock.now();
   const grantId = randomToken(24);
@@ -155,30 +221,62 @@ async function completeAuthorize(deps: Deps, res: Response, tx: LinkTransaction,
   const clientId = tx.clientId!;
   const db = await deps.db();
   await createGrant(db, {
-    grantId, sub, clientId, clientName: tx.clientName ?? clientId, scopes: tx.scopes ?? [], status: 'active',
-    createdAt: now, expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
+    grantId,
+    sub,
+    clientId,
+    clientName: tx.clientName ?? clientId,
+    scopes: tx.scopes ?? [],
+    status: 'active',
+    createdAt: now,
+    expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
   });
   await linkGrant(deps, grantId, tokens, rallyUser);
   const code = randomToken(32);
   await createAuthCode(db, code, {
-    grantId, sub, clientId, redirectUri: tx.redirectUri!, codeChallenge: tx.codeChallenge!, scopes: tx.scopes ?? [], resource: tx.resource!,
-    createdAt: now, expiresAt: addSeconds(now, deps.config.AUTH_CODE_TTL_SECONDS),
+    grantId,
+    sub,
+    clientId,
+    redirectUri: tx.redirectUri!,
+    codeChallenge: tx.codeChallenge!,
+    scopes: tx.scopes ?? [],
+    resource: tx.resource!,
+    createdAt: now,
+    expiresAt: addSeconds(now, deps.config.AUTH_CODE_TTL_SECONDS),
   });
   deps.audit('sign_in_completed', { clientId, sub, rallyUser: rallyUser.userName, mode: 'oauth', grantId });
-  res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(tx.redirectUri!, issuer, { code, state: clientState }));
+  res
+    .set('Cache-Control', 'no-store')
+    .redirect(302, clientRedirect(tx.redirectUri!, issuer, { code, state: clientState }));
 }
 
 /** Every grant link goes through here: only an active grant takes tokens, checked in the storing transaction (L2). */
 async function linkGrant(deps: Deps, grantId: string, tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
   const auth = await deps.auth();
-  await auth.tokens.link(grantPrincipal(grantId), 'grant', tokens, rallyUser, requireActiveGrant(grantId, deps.clock.now()));
+  await auth.tokens.link(
+    grantPrincipal(grantId),
+    'grant',
+    tokens,
+    rallyUser,
+    requireActiveGrant(grantId, deps.clock.now()),
+  );
 }
 
 /** Default mode re-link from /connect: only the same Rally user may restore a grant's link (C1, C7). */
-async function completeRelink(deps: Deps, res: Response, tx: LinkTransaction, tokens: RallyTokens, rallyUser: RallyUser) {
+async function completeRelink(
+  deps: Deps,
+  res: Response,
+  tx: LinkTransaction,
+  tokens: RallyTokens,
+  rallyUser: RallyUser,
+) {
   if (!tx.grantId || tx.sub !== rallySubject(rallyUser)) {
     deps.audit('access_denied', { reason: 'different_rally_user', mode: 'relink', ...(tx.sub ? { sub: tx.sub } : {}) });
-    sendErrorPage(res, 403, 'Signed in as a different Rally user', 'This connection was requested for another Rally account, so nothing was changed. Sign in to Rally as the account your application uses.');
+    sendErrorPage(
+      res,
+      403,
+      'Signed in as a different Rally user',
+      'This connection was requested for another Rally account, so nothing was changed. Sign in to Rally as the account your application uses.',
+    );
     return;
   }
   try {
@@ -187,13 +285,27 @@ async function completeRelink(deps: Deps, res: Response, tx: LinkTransaction, to
     if (err instanceof GrantNotActiveError) {
       // L2: revoked (or expired) after the re-link was handed out; it stays revoked.
       deps.audit('access_denied', { reason: 'grant_not_active', mode: 'relink', ...(tx.sub ? { sub: tx.sub } : {}) });
-      sendErrorPage(res, 403, 'Sign-in could not be completed', 'This connection is no longer authorized, so nothing was changed. Sign in again from your application.');
+      sendErrorPage(
+        res,
+        403,
+        'Sign-in could not be completed',
+        'This connection is no longer authorized, so nothing was changed. Sign in again from your application.',
+      );
       return;
     }
     if (!(err instanceof LinkUserMismatchError)) throw err;
     sendErrorPage(res, 403, 'Signed in as a different Rally user', 'Nothing was changed.');
     return;
   }
-  deps.audit('sign_in_completed', { ...(tx.sub ? { sub: tx.sub } : {}), rallyUser: rallyUser.userName, mode: 'relink' });
-  sendPage(res, 200, 'Rally is connected', html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>`);
+  deps.audit('sign_in_completed', {
+    ...(tx.sub ? { sub: tx.sub } : {}),
+    rallyUser: rallyUser.userName,
+    mode: 'relink',
+  });
+  sendPage(
+    res,
+    200,
+    'Rally is connected',
+    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>`,
+  );
 }

@@ -12,7 +12,13 @@ import { z } from 'zod';
 import type { Firestore } from '@google-cloud/firestore';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
-import { findClient, GRANT_TYPES, saveClient, TOKEN_ENDPOINT_AUTH_METHODS, type RegisteredClient } from '../store/clients.repo.js';
+import {
+  findClient,
+  GRANT_TYPES,
+  saveClient,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type RegisteredClient,
+} from '../store/clients.repo.js';
 import { OAuthError } from './errors.js';
 import { isLoopbackAddress, isPublicAddress } from './public-address.js';
 
@@ -25,7 +31,8 @@ const CIMD_CACHE_SECONDS = 3600;
 
 /** H5: https, or http on a loopback host; no userinfo, no fragment, nothing invisible. */
 export function validateRedirectUri(raw: string): string | undefined {
-  if (raw.length > 512 || /[\s\u0000-\u001f\u007f-\u009f]/.test(raw)) return 'contains whitespace or control characters';
+  if (raw.length > 512 || /[\s\u0000-\u001f\u007f-\u009f]/.test(raw))
+    return 'contains whitespace or control characters';
   let url: URL;
   try {
     url = new URL(raw);
@@ -65,19 +72,24 @@ export function redirectUriMatches(requested: string, registered: readonly strin
   });
 }
 
-export const ClientMetadata = z.object({
-  redirect_uris: z.array(z.string().max(512)).min(1).max(10),
-  client_name: z.string().trim().min(1).max(100).optional(),
-  token_endpoint_auth_method: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).default('none'),
-  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default([...GRANT_TYPES]),
-  response_types: z.array(z.literal('code')).default(['code']),
-  scope: z.string().max(200).optional(),
-  application_type: z.enum(['native', 'web']).optional(),
-  client_uri: z.string().url().max(512).optional(),
-  logo_uri: z.string().url().max(512).optional(),
-  software_id: z.string().max(200).optional(),
-  software_version: z.string().max(100).optional(),
-}).loose();
+export const ClientMetadata = z
+  .object({
+    redirect_uris: z.array(z.string().max(512)).min(1).max(10),
+    client_name: z.string().trim().min(1).max(100).optional(),
+    token_endpoint_auth_method: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).default('none'),
+    grant_types: z
+      .array(z.enum(GRANT_TYPES))
+      .min(1)
+      .default([...GRANT_TYPES]),
+    response_types: z.array(z.literal('code')).default(['code']),
+    scope: z.string().max(200).optional(),
+    application_type: z.enum(['native', 'web']).optional(),
+    client_uri: z.string().url().max(512).optional(),
+    logo_uri: z.string().url().max(512).optional(),
+    software_id: z.string().max(200).optional(),
+    software_version: z.string().max(100).optional(),
+  })
+  .loose();
 
 function checkRedirects(uris: readonly string[]): void {
   for (const uri of uris) {
@@ -88,11 +100,15 @@ function checkRedirects(uris: readonly string[]): void {
 
 /** RFC 7591 §3.2.1 response. */
 export async function registerClient(db: Firestore, body: unknown, now: Date) {
-  if (JSON.stringify(body ?? null).length > 10_000) throw new OAuthError('invalid_client_metadata', 'Client metadata is too large.');
+  if (JSON.stringify(body ?? null).length > 10_000)
+    throw new OAuthError('invalid_client_metadata', 'Client metadata is too large.');
   const parsed = ClientMetadata.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new OAuthError('invalid_client_metadata', `Invalid client metadata: ${issue?.path.join('.') || 'body'} ${issue?.message ?? ''}`.trim());
+    throw new OAuthError(
+      'invalid_client_metadata',
+      `Invalid client metadata: ${issue?.path.join('.') || 'body'} ${issue?.message ?? ''}`.trim(),
+    );
   }
   const m = parsed.data;
   checkRedirects(m.redirect_uris);

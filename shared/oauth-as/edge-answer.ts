@@ -13,7 +13,10 @@ const BROWSER_PATH = /^\/(?:authorize|consent|connect\/)/;
 
 /** RFC 6749 §5.2 shape, as authorization-server.ts's sendError writes it. */
 export const answerOAuthJsonEdgeError: EdgeAnswer = (err, _req, res) => {
-  res.status(err.status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: err.publicMessage });
+  res
+    .status(err.status)
+    .set('Cache-Control', 'no-store')
+    .json({ error: 'invalid_request', error_description: err.publicMessage });
 };
 
 export const answerPageEdgeError: EdgeAnswer = (err, _req, res) => {

@@ -48,7 +48,11 @@ export class OAuthError extends Error {
   readonly status: number;
   /** Sent as Retry-After (e.g. with a 429). */
   readonly retryAfterSeconds: number | undefined;
-  constructor(code: OAuthErrorCode, description: string, options: { internal?: string; status?: number; retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(
+    code: OAuthErrorCode,
+    description: string,
+    options: { internal?: string; status?: number; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
     super(`${code}: ${description}`, { cause: options.cause });
     this.name = 'OAuthError';
     this.code = code;

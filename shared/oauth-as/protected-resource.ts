@@ -49,13 +49,20 @@ export function createProtectedResourceMetadataHandler(deps: Deps) {
       res.status(405).set('Allow', 'GET, HEAD').end();
       return;
     }
-    if (req.path !== '/.well-known/oauth-protected-resource' && req.path !== '/.well-known/oauth-protected-resource/mcp') {
+    if (
+      req.path !== '/.well-known/oauth-protected-resource' &&
+      req.path !== '/.well-known/oauth-protected-resource/mcp'
+    ) {
       res.status(404).json({ error: 'not_found' });
       return;
     }
     res
       .status(200)
-      .set({ 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=3600', 'Access-Control-Allow-Origin': '*' })
+      .set({
+        'Content-Type': 'application/json',
+        'Cache-Control': 'public, max-age=3600',
+        'Access-Control-Allow-Origin': '*',
+      })
       .send(body);
   };
 }

@@ -64,14 +64,18 @@ function credentials(req: Request, form: Record<string, string>): ClientCredenti
   if (basic) {
     // The value stays out of the log: it may be a real secret with a typo.
     const parsed = parseBasic(basic[1]?.trim() ?? '');
-    if (!parsed) throw new OAuthError('invalid_client', 'Malformed Basic credentials.', { internal: 'malformed_basic' });
+    if (!parsed)
+      throw new OAuthError('invalid_client', 'Malformed Basic credentials.', { internal: 'malformed_basic' });
     // RFC 6749 §2.3: one authentication method per request.
     if (form.client_secret !== undefined || (form.client_id !== undefined && form.client_id !== parsed.clientId)) {
-      throw new OAuthError('invalid_client', 'Use exactly one client authentication method.', { internal: 'basic_and_form' });
+      throw new OAuthError('invalid_client', 'Use exactly one client authentication method.', {
+        internal: 'basic_and_form',
+      });
     }
     return { ...parsed, method: 'client_secret_basic' };
   }
-  if (form.client_secret !== undefined) return { clientId: form.client_id, secret: form.client_secret, method: 'client_secret_post' };
+  if (form.client_secret !== undefined)
+    return { clientId: form.client_id, secret: form.client_secret, method: 'client_secret_post' };
   return { clientId: form.client_id, secret: undefined, method: 'none' };
 }
 
@@ -83,7 +87,11 @@ async function authenticateClient(deps: Deps, req: Request, form: Record<string,
   const creds = credentials(req, form);
   const db = await deps.db();
   const client = creds.clientId
-    ? await resolveClient(creds.clientId, { db, now: deps.clock.now(), allowLoopbackCimd: deps.config.DANGEROUSLY_ALLOW_LOOPBACK_CIMD })
+    ? await resolveClient(creds.clientId, {
+        db,
+        now: deps.clock.now(),
+        allowLoopbackCimd: deps.config.DANGEROUSLY_ALLOW_LOOPBACK_CIMD,
+      })
     : undefined;
   if (!client) throw new OAuthError('invalid_client', 'Unknown client.');
   if (creds.method !== client.tokenEndpointAuthMethod) {
@@ -107,7 +115,8 @@ const allowedGrantTypes = (client: RegisteredClient): readonly GrantType[] => cl
 /** The grant type asked for, if we support it and the client registered it (L18). */
 function grantTypeOf(client: RegisteredClient, form: Record<string, string>): GrantType {
   const grantType = GRANT_TYPES.find((g) => g === form.grant_type);
-  if (!grantType) throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
+  if (!grantType)
+    throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
   if (!allowedGrantTypes(client).includes(grantType)) {
     throw new OAuthError('unauthorized_client', `This client did not register the ${grantType} grant type.`);
   }
@@ -136,16 +145,30 @@ interface Issued {
   readonly refreshToken: string | undefined;
 }
 
-async function exchangeCode(deps: Deps, client: RegisteredClient, form: Record<string, string>, resource: string): Promise<Issued> {
+async function exchangeCode(
+  deps: Deps,
+  client: RegisteredClient,
+  form: Record<string, string>,
+  resource: string,
+): Promise<Issued> {
   if (!form.code || !form.redirect_uri) throw new OAuthError('invalid_request', 'code and redirect_uri are required.');
-  if (form.resource !== undefined && form.resource !== resource) throw new OAuthError('invalid_target', `resource must be ${resource}.`);
-  if (!form.code_verifier || !VERIFIER.test(form.code_verifier)) throw new OAuthError('invalid_grant', REDEEM_REFUSED.pkce_mismatch);
+  if (form.resource !== undefined && form.resource !== resource)
+    throw new OAuthError('invalid_target', `resource must be ${resource}.`);
+  if (!form.code_verifier || !VERIFIER.test(form.code_verifier))
+    throw new OAuthError('invalid_grant', REDEEM_REFUSED.pkce_mismatch);
   const db = await deps.db();
   const now = deps.clock.now();
   // Checked before the code is marked used: a wrong client, redirect or verifier burns nothing (L4).
-  const redeemed = await redeemAuthCode(db, form.code, {
-    clientId: client.clientId, redirectUri: form.redirect_uri, codeChallenge: pkceChallenge(form.code_verifier),
-  }, now);
+  const redeemed = await redeemAuthCode(
+    db,
+    form.code,
+    {
+      clientId: client.clientId,
+      redirectUri: form.redirect_uri,
+      codeChallenge: pkceChallenge(form.code_verifier),
+    },
+    now,
+  );
   if (!redeemed.ok) {
     if (redeemed.reason === 'reused') {
       await revokeGrant(db, redeemed.grantId, now); // H14: the first redemption's tokens stop working
@@ -157,34 +180,52 @@ async function exchangeCode(deps: Deps, client: RegisteredClient, form: Record<s
   const { grantId, sub, scopes } = redeemed.code;
   // H21 once the new consent is really in use, so a sign-in whose code is never redeemed ends nothing (L16).
   const superseded = await revokeOlderGrants(db, sub, client.clientId, grantId, now);
-  if (superseded > 0) deps.audit('token_revoked', { reason: 'new_consent', clientId: client.clientId, sub, count: superseded });
+  if (superseded > 0)
+    deps.audit('token_revoked', { reason: 'new_consent', clientId: client.clientId, sub, count: superseded });
   let refreshToken: string | undefined;
   if (allowedGrantTypes(client).includes('refresh_token')) {
     refreshToken = randomToken(32);
     await createRefreshToken(db, refreshToken, {
-      grantId, sub, clientId: client.clientId, scopes, createdAt: now, expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
+      grantId,
+      sub,
+      clientId: client.clientId,
+      scopes,
+      createdAt: now,
+      expiresAt: addSeconds(now, deps.config.REFRESH_TOKEN_TTL_SECONDS),
     });
   }
   deps.audit('token_issued', { clientId: client.clientId, sub, grantId });
   return { grantId, sub, scopes, refreshToken };
 }
 
-async function exchangeRefreshToken(deps: Deps, client: RegisteredClient, form: Record<string, string>, resource: string): Promise<Issued> {
+async function exchangeRefreshToken(
+  deps: Deps,
+  client: RegisteredClient,
+  form: Record<string, string>,
+  resource: string,
+): Promise<Issued> {
   if (!form.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required.');
-  if (form.resource !== undefined && form.resource !== resource) throw new OAuthError('invalid_target', `resource must be ${resource}.`);
+  if (form.resource !== undefined && form.resource !== resource)
+    throw new OAuthError('invalid_target', `resource must be ${resource}.`);
   const requested = form.scope === undefined ? undefined : parseScopes(form.scope);
   if (form.scope !== undefined && !requested) throw new OAuthError('invalid_scope', 'Unknown scope.');
   const db = await deps.db();
   const refreshToken = randomToken(32);
   const rotated = await rotateRefreshToken(db, form.refresh_token, refreshToken, {
-    clientId: client.clientId, now: deps.clock.now(), graceSeconds: deps.config.REFRESH_GRACE_SECONDS, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS,
+    clientId: client.clientId,
+    now: deps.clock.now(),
+    graceSeconds: deps.config.REFRESH_GRACE_SECONDS,
+    ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS,
     ...(requested ? { requestedScopes: requested } : {}),
   });
   if (!rotated.ok) {
-    if (rotated.reason === 'reused') deps.audit('token_revoked', { reason: 'refresh_reuse', clientId: client.clientId, grantId: rotated.grantId });
+    if (rotated.reason === 'reused')
+      deps.audit('token_revoked', { reason: 'refresh_reuse', clientId: client.clientId, grantId: rotated.grantId });
     // Checked inside the rotation, before it writes: the presented token still works (L17).
     if (rotated.reason === 'scope_not_granted') throw new OAuthError('invalid_scope', 'A refresh cannot add scopes.');
-    throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked.', { internal: rotated.reason });
+    throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked.', {
+      internal: rotated.reason,
+    });
   }
   const { grantId, sub } = rotated.record;
   deps.audit('token_refreshed', { clientId: client.clientId, sub, grantId });
@@ -197,11 +238,19 @@ export async function handleToken(deps: Deps, req: Request, res: Response): Prom
   const client = await authenticateClient(deps, req, form);
   const grantType = grantTypeOf(client, form);
   const { resource } = publicUrls(deps.config);
-  const issued = grantType === 'authorization_code' ? await exchangeCode(deps, client, form, resource) : await exchangeRefreshToken(deps, client, form, resource);
+  const issued =
+    grantType === 'authorization_code'
+      ? await exchangeCode(deps, client, form, resource)
+      : await exchangeRefreshToken(deps, client, form, resource);
   const { signer } = await deps.auth();
   const scope = issued.scopes.join(' ');
   const access = await signer.sign({
-    sub: issued.sub, aud: resource, client_id: client.clientId, scope, gid: issued.grantId, ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
+    sub: issued.sub,
+    aud: resource,
+    client_id: client.clientId,
+    scope,
+    gid: issued.grantId,
+    ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
   });
   res.status(200).json({
     access_token: access.token,
@@ -225,7 +274,9 @@ export async function handleRevoke(deps: Deps, req: Request, res: Response): Pro
   const refresh = await findRefreshToken(db, form.token);
   if (refresh?.clientId === client.clientId) grantId = refresh.grantId;
   if (!grantId && form.token.split('.').length === 3) {
-    const verified = await signer.verify(form.token, { audience: publicUrls(deps.config).resource }).catch(() => undefined);
+    const verified = await signer
+      .verify(form.token, { audience: publicUrls(deps.config).resource })
+      .catch(() => undefined);
     if (verified?.clientId === client.clientId) grantId = verified.grantId;
   }
   if (grantId && (await revokeGrant(db, grantId, now))) {

@@ -83,7 +83,8 @@ export interface ToolRequest extends Caller {
 }
 
 export type PolicyDenyReason = 'read_only' | 'tool_not_allowed';
-export type PolicyDecision = { readonly allowed: true } | { readonly allowed: false; readonly reason: PolicyDenyReason };
+export type PolicyDecision =
+  { readonly allowed: true } | { readonly allowed: false; readonly reason: PolicyDenyReason };
 
 export interface EffectiveRules {
   readonly readOnly: boolean;
@@ -115,7 +116,10 @@ export class PolicyError extends ConfigError {
   }
 }
 
-const restrictTools = (a: ReadonlySet<string> | undefined, b: readonly string[] | undefined): ReadonlySet<string> | undefined => {
+const restrictTools = (
+  a: ReadonlySet<string> | undefined,
+  b: readonly string[] | undefined,
+): ReadonlySet<string> | undefined => {
   if (b === undefined) return a;
   if (a === undefined) return new Set(b);
   return new Set(b.filter((t) => a.has(t)));
@@ -149,7 +153,8 @@ export function createPolicy(document: PolicyDocument, source: PolicySource = 'i
   const decide = (r: ToolRequest): PolicyDecision => {
     const rules = rulesFor(r);
     if (r.toolIsWrite && rules.readOnly) return { allowed: false, reason: 'read_only' };
-    if (rules.allowedTools !== undefined && !rules.allowedTools.has(r.tool)) return { allowed: false, reason: 'tool_not_allowed' };
+    if (rules.allowedTools !== undefined && !rules.allowedTools.has(r.tool))
+      return { allowed: false, reason: 'tool_not_allowed' };
     return { allowed: true };
   };
   return {
@@ -180,7 +185,9 @@ export function parsePolicy(input: string | unknown, origin: string, options: Pa
   }
   const result = PolicyDocumentSchema.safeParse(value);
   if (!result.success) {
-    throw new PolicyError(result.error.issues.map((i) => `${origin} ${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
+    throw new PolicyError(
+      result.error.issues.map((i) => `${origin} ${i.path.map(String).join('.') || '(root)'}: ${i.message}`),
+    );
   }
   const doc = result.data;
   if (options.knownTools) {
@@ -211,8 +218,14 @@ export interface LoadPolicyOptions extends ParseOptions {
  * Loads and validates the policy once (call at start-up; a bad policy must fail
  * the instance, not a request). `secrets` is required only with POLICY_SECRET.
  */
-export async function loadPolicy(config: PolicyConfig, secrets?: SecretSource, options: LoadPolicyOptions = {}): Promise<Policy> {
-  const set = (['POLICY_JSON', 'POLICY_FILE', 'POLICY_SECRET'] as const).filter((k) => config[k] !== undefined && config[k] !== '');
+export async function loadPolicy(
+  config: PolicyConfig,
+  secrets?: SecretSource,
+  options: LoadPolicyOptions = {},
+): Promise<Policy> {
+  const set = (['POLICY_JSON', 'POLICY_FILE', 'POLICY_SECRET'] as const).filter(
+    (k) => config[k] !== undefined && config[k] !== '',
+  );
   if (set.length > 1) throw new PolicyError([`set only one of ${set.join(', ')}`]);
   if (config.POLICY_JSON) return createPolicy(parsePolicy(config.POLICY_JSON, 'POLICY_JSON', options), 'inline');
   if (config.POLICY_FILE) {
@@ -232,9 +245,14 @@ export async function loadPolicy(config: PolicyConfig, secrets?: SecretSource, o
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
-      throw new PolicyError([`POLICY_SECRET ${config.POLICY_SECRET} version ${config.POLICY_SECRET_VERSION} is not UTF-8`]);
+      throw new PolicyError([
+        `POLICY_SECRET ${config.POLICY_SECRET} version ${config.POLICY_SECRET_VERSION} is not UTF-8`,
+      ]);
     }
-    return createPolicy(parsePolicy(text, `POLICY_SECRET(${config.POLICY_SECRET}@${config.POLICY_SECRET_VERSION})`, options), 'secret');
+    return createPolicy(
+      parsePolicy(text, `POLICY_SECRET(${config.POLICY_SECRET}@${config.POLICY_SECRET_VERSION})`, options),
+      'secret',
+    );
   }
   return createPolicy(DEFAULT_POLICY_DOCUMENT, 'default');
 }

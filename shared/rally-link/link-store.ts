@@ -149,7 +149,9 @@ export class RallyTokenStore {
     } catch (err) {
       if ((err as { code?: unknown }).code === 'secret_unavailable') throw err; // 503, never "not linked"
       // E3/E6: a record that will not open reads as "not linked"; logged without content.
-      this.#o.log.warn('rally_tokens_unseal_failed', { errCode: String((err as { code?: unknown }).code ?? 'unknown') });
+      this.#o.log.warn('rally_tokens_unseal_failed', {
+        errCode: String((err as { code?: unknown }).code ?? 'unknown'),
+      });
       return undefined;
     }
   }
@@ -184,7 +186,13 @@ export class RallyTokenStore {
    * Rally user is never silently switched (C7). `precondition` reads inside the same
    * transaction, so what it checked still holds when the tokens land.
    */
-  async link(principal: string, kind: 'grant' | 'session', tokens: RallyTokens, rallyUser: RallyUser, precondition?: LinkPrecondition): Promise<void> {
+  async link(
+    principal: string,
+    kind: 'grant' | 'session',
+    tokens: RallyTokens,
+    rallyUser: RallyUser,
+    precondition?: LinkPrecondition,
+  ): Promise<void> {
     const now = this.#o.clock.now();
     const sealed = await this.#seal(principal, tokens);
     const ref = await this.#ref(principal);
@@ -193,19 +201,23 @@ export class RallyTokenStore {
       await precondition?.(t, db);
       const snap = await t.get(ref);
       const existing = snap.exists ? RallyTokensDoc.safeParse(snap.data()) : undefined;
-      if (existing?.success && existing.data.rallyUser.objectId !== rallyUser.objectId) throw new LinkUserMismatchError();
+      if (existing?.success && existing.data.rallyUser.objectId !== rallyUser.objectId)
+        throw new LinkUserMismatchError();
       const version = existing?.success ? existing.data.version + 1 : 1;
-      t.set(ref, stripUndefined({
-        principalKind: kind,
-        status: 'linked' as const,
-        sealed,
-        rallyUser: stripUndefined(rallyUser),
-        accessExpiresAt: tokens.accessExpiresAt,
-        version,
-        linkedAt: existing?.success ? existing.data.linkedAt : now,
-        updatedAt: now,
-        expiresAt: addSeconds(now, this.#o.ttlSeconds),
-      }));
+      t.set(
+        ref,
+        stripUndefined({
+          principalKind: kind,
+          status: 'linked' as const,
+          sealed,
+          rallyUser: stripUndefined(rallyUser),
+          accessExpiresAt: tokens.accessExpiresAt,
+          version,
+          linkedAt: existing?.success ? existing.data.linkedAt : now,
+          updatedAt: now,
+          expiresAt: addSeconds(now, this.#o.ttlSeconds),
+        }),
+      );
     });
     this.#cache.delete(sha256Id(principal)); // the next read sees the new tokens
   }
@@ -249,7 +261,8 @@ export class RallyTokenStore {
         const doc = parsed.data;
         if (doc.version !== observed.version) return { kind: 'changed', data: snap.data() } as const;
         if (doc.status !== 'linked') return { kind: 'gone' } as const;
-        if (doc.leaseUntil && doc.leaseUntil > now && doc.leaseHolder !== this.#holder) return { kind: 'busy' } as const;
+        if (doc.leaseUntil && doc.leaseUntil > now && doc.leaseHolder !== this.#holder)
+          return { kind: 'busy' } as const;
         t.update(ref, { leaseHolder: this.#holder, leaseUntil: addSeconds(now, this.#o.leaseSeconds) });
         return { kind: 'acquired', doc } as const;
       });
@@ -308,7 +321,13 @@ export class RallyTokenStore {
       return true;
     });
     if (!stored) throw new LinkRequiredError('refresh_failed');
-    const link: UsableLink = { principal, status: 'linked', rallyUser: doc.rallyUser, version: doc.version + 1, tokens: merged };
+    const link: UsableLink = {
+      principal,
+      status: 'linked',
+      rallyUser: doc.rallyUser,
+      version: doc.version + 1,
+      tokens: merged,
+    };
     this.#remember(sha256Id(principal), link, addSeconds(now, this.#o.ttlSeconds));
     this.#o.log.info('rally_token_refreshed', {});
     return link;

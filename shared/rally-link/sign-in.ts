@@ -26,7 +26,12 @@ export interface SignInDeps {
   auth(): Promise<{ readonly sealer: Sealer; readonly rally: RallyOAuthConfig }>;
 }
 
-export async function redirectToRally(deps: SignInDeps, res: Response, pending: PendingSignIn, clientState?: string): Promise<void> {
+export async function redirectToRally(
+  deps: SignInDeps,
+  res: Response,
+  pending: PendingSignIn,
+  clientState?: string,
+): Promise<void> {
   const { sealer, rally } = await deps.auth();
   const db = await deps.db();
   const now = deps.clock.now();

@@ -13,7 +13,12 @@ import { LinkRequiredError } from '../rally/link-required.js';
 /** Refresh this long before Rally's stated expiry, so a request never starts with a dying token. */
 const EARLY_REFRESH_MS = 60_000;
 
-export function createTokenProvider(store: RallyTokenStore, initial: StoredLink | undefined, refresher: RallyRefresher, clock: Clock): RallyTokenProvider {
+export function createTokenProvider(
+  store: RallyTokenStore,
+  initial: StoredLink | undefined,
+  refresher: RallyRefresher,
+  clock: Clock,
+): RallyTokenProvider {
   let link = initial;
   const usable = (): StoredLink & { tokens: NonNullable<StoredLink['tokens']> } => {
     if (!link) throw new LinkRequiredError('not_linked');

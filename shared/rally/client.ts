@@ -12,8 +12,19 @@ import { RallyApiError, type RallyErrorCode } from './errors.js';
 import type { ConcurrencyLimiter } from './concurrency.js';
 import type { RallyRequestLabels, RallyTokenProvider } from './ports.js';
 import {
-  FIELD_NAME, MAX_PAGE_SIZE, OBJECT_ID, ORDER, OperationResultSchema, QueryResultSchema, RALLY_COLLECTIONS, RallyObjectSchema,
-  isRallyType, type QueryPage, type RallyCollection, type RallyObject, type RallyType,
+  FIELD_NAME,
+  MAX_PAGE_SIZE,
+  OBJECT_ID,
+  ORDER,
+  OperationResultSchema,
+  QueryResultSchema,
+  RALLY_COLLECTIONS,
+  RallyObjectSchema,
+  isRallyType,
+  type QueryPage,
+  type RallyCollection,
+  type RallyObject,
+  type RallyType,
 } from './types.js';
 import { MAX_QUERY_LENGTH } from './query.js';
 
@@ -64,8 +75,17 @@ export interface RallyClient {
   readonly principalKey: string;
   query(type: RallyType, options?: QueryOptions): Promise<QueryPage>;
   read(type: RallyType, oid: string, fetch?: readonly string[] | true): Promise<RallyObject>;
-  create(type: RallyType, fields: Readonly<Record<string, unknown>>, fetch?: readonly string[] | true): Promise<RallyObject>;
-  update(type: RallyType, oid: string, fields: Readonly<Record<string, unknown>>, fetch?: readonly string[] | true): Promise<RallyObject>;
+  create(
+    type: RallyType,
+    fields: Readonly<Record<string, unknown>>,
+    fetch?: readonly string[] | true,
+  ): Promise<RallyObject>;
+  update(
+    type: RallyType,
+    oid: string,
+    fields: Readonly<Record<string, unknown>>,
+    fetch?: readonly string[] | true,
+  ): Promise<RallyObject>;
   collection(type: RallyType, oid: string, name: RallyCollection, options?: QueryOptions): Promise<QueryPage>;
   /** `GET /user` with the UserProfile's default workspace and project. */
   currentUser(fetch?: readonly string[] | true): Promise<RallyObject>;
@@ -102,7 +122,8 @@ export function codeForRallyErrors(messages: readonly string[]): RallyErrorCode 
 function fetchParam(fetch: readonly string[] | true | undefined): string | undefined {
   if (fetch === undefined) return undefined;
   if (fetch === true) return 'true';
-  for (const f of fetch) if (!FIELD_NAME.test(f)) throw new RallyApiError('rally_rejected', [], { cause: new Error('invalid fetch field') });
+  for (const f of fetch)
+    if (!FIELD_NAME.test(f)) throw new RallyApiError('rally_rejected', [], { cause: new Error('invalid fetch field') });
   return fetch.join(',');
 }
 
@@ -133,7 +154,8 @@ export function queryParams(options: QueryOptions = {}): URLSearchParams {
     p.set('start', String(options.start));
   }
   if (options.pageSize !== undefined) {
-    if (!Number.isInteger(options.pageSize) || options.pageSize < 1 || options.pageSize > MAX_PAGE_SIZE) throw invalid('pageSize');
+    if (!Number.isInteger(options.pageSize) || options.pageSize < 1 || options.pageSize > MAX_PAGE_SIZE)
+      throw invalid('pageSize');
     p.set('pagesize', String(options.pageSize));
   }
   if (options.workspace !== undefined) {
@@ -202,14 +224,21 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
         }),
       );
     } catch (err) {
-      log.warn('rally_request_failed', { method: req.method, rallyType: req.segments[0], errName: err instanceof Error ? err.name : typeof err });
+      log.warn('rally_request_failed', {
+        method: req.method,
+        rallyType: req.segments[0],
+        errName: err instanceof Error ? err.name : typeof err,
+      });
       return { kind: 'retryable', cause: err };
     }
     const status = res.status;
     const durationMs = options.clock.now().getTime() - started;
     // Every Rally request at debug (the audit line has the tool's duration); slow or failed ones at warn.
     (status >= 400 || durationMs > SLOW_RALLY_MS ? log.warn : log.debug)('rally_request_completed', {
-      method: req.method, rallyType: req.segments[0], rallyStatus: status, durationMs,
+      method: req.method,
+      rallyType: req.segments[0],
+      rallyStatus: status,
+      durationMs,
     });
     if (status === 401) {
       await res.body?.cancel().catch(() => undefined);
@@ -230,9 +259,11 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
     } catch {
       body = undefined; // HTML error pages
     }
-    if (status === 403) return { kind: 'fail', error: new RallyApiError('rally_forbidden', messagesIn(body), { status }) };
+    if (status === 403)
+      return { kind: 'fail', error: new RallyApiError('rally_forbidden', messagesIn(body), { status }) };
     if (status === 404) return { kind: 'fail', error: new RallyApiError('rally_unavailable', [], { status }) }; // Rally's IP allow-list page
-    if (status !== 200 && status !== 201) return { kind: 'fail', error: new RallyApiError('rally_rejected', messagesIn(body), { status }) };
+    if (status !== 200 && status !== 201)
+      return { kind: 'fail', error: new RallyApiError('rally_rejected', messagesIn(body), { status }) };
     if (body === undefined || body === null || typeof body !== 'object') {
       return { kind: 'fail', error: new RallyApiError('rally_unavailable', [], { status }) };
     }
@@ -245,7 +276,7 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
     let refreshed = false;
     let lastStatus: number | undefined;
     let lastCause: unknown;
-    for (let i = 0; i < attempts; ) {
+    for (let i = 0; i < attempts;) {
       const result = await attempt(req, token);
       switch (result.kind) {
         case 'ok':
@@ -262,7 +293,11 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
           lastStatus = result.status;
           lastCause = result.cause;
           // Writes are not idempotent: a 5xx or a timeout may hide a completed create.
-          if (!isRead) throw new RallyApiError('rally_unavailable', [], { ...(lastStatus === undefined ? {} : { status: lastStatus }), cause: lastCause });
+          if (!isRead)
+            throw new RallyApiError('rally_unavailable', [], {
+              ...(lastStatus === undefined ? {} : { status: lastStatus }),
+              cause: lastCause,
+            });
           i++;
           if (i < attempts) {
             const delay = Math.floor(random() * baseDelayMs * 2 ** (i - 1)); // full jitter
@@ -272,7 +307,10 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
           continue;
       }
     }
-    throw new RallyApiError('rally_unavailable', [], { ...(lastStatus === undefined ? {} : { status: lastStatus }), cause: lastCause });
+    throw new RallyApiError('rally_unavailable', [], {
+      ...(lastStatus === undefined ? {} : { status: lastStatus }),
+      cause: lastCause,
+    });
   }
 
   const raise = (errors: readonly unknown[]): never => {
@@ -292,8 +330,11 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
     const q = parsed.data.QueryResult;
     if (q.Errors.length) raise(q.Errors);
     return {
-      totalResultCount: q.TotalResultCount, startIndex: q.StartIndex, pageSize: q.PageSize,
-      results: q.Results, warnings: warningsOf(q.Warnings),
+      totalResultCount: q.TotalResultCount,
+      startIndex: q.StartIndex,
+      pageSize: q.PageSize,
+      results: q.Results,
+      warnings: warningsOf(q.Warnings),
     };
   }
 
@@ -332,32 +373,63 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
     async read(type, oid, fetch) {
       assertType(type);
       assertOid(oid);
-      return parseSingle(await send({ method: 'GET', segments: [type, oid], params: queryParams({ ...(fetch ? { fetch } : {}) }) }));
+      return parseSingle(
+        await send({ method: 'GET', segments: [type, oid], params: queryParams({ ...(fetch ? { fetch } : {}) }) }),
+      );
     },
     async create(type, fields, fetch) {
       assertType(type);
       const body = { [wrapperName(type)]: fields };
-      return parseOperation(await send({ method: 'POST', segments: [type, 'create'], params: queryParams({ ...(fetch ? { fetch } : {}) }), body }), 'CreateResult');
+      return parseOperation(
+        await send({
+          method: 'POST',
+          segments: [type, 'create'],
+          params: queryParams({ ...(fetch ? { fetch } : {}) }),
+          body,
+        }),
+        'CreateResult',
+      );
     },
     async update(type, oid, fields, fetch) {
       assertType(type);
       assertOid(oid);
       const body = { [wrapperName(type)]: fields };
-      return parseOperation(await send({ method: 'POST', segments: [type, oid], params: queryParams({ ...(fetch ? { fetch } : {}) }), body }), 'OperationResult');
+      return parseOperation(
+        await send({
+          method: 'POST',
+          segments: [type, oid],
+          params: queryParams({ ...(fetch ? { fetch } : {}) }),
+          body,
+        }),
+        'OperationResult',
+      );
     },
     async collection(type, oid, name, opts = {}) {
       assertType(type);
       assertOid(oid);
-      if (!(RALLY_COLLECTIONS as readonly string[]).includes(name)) throw new RallyApiError('rally_rejected', [], { cause: new Error('collection not allowed') });
+      if (!(RALLY_COLLECTIONS as readonly string[]).includes(name))
+        throw new RallyApiError('rally_rejected', [], { cause: new Error('collection not allowed') });
       return parseQuery(await send({ method: 'GET', segments: [type, oid, name], params: queryParams(opts) }));
     },
     async currentUser(fetch) {
-      return parseSingle(await send({ method: 'GET', segments: ['user'], params: queryParams({ fetch: fetch ?? DEFAULT_USER_FETCH }) }));
+      return parseSingle(
+        await send({ method: 'GET', segments: ['user'], params: queryParams({ fetch: fetch ?? DEFAULT_USER_FETCH }) }),
+      );
     },
   };
 }
 
-export const DEFAULT_USER_FETCH = ['ObjectID', 'UserName', 'DisplayName', 'EmailAddress', 'FirstName', 'LastName', 'UserProfile', 'DefaultWorkspace', 'DefaultProject'];
+export const DEFAULT_USER_FETCH = [
+  'ObjectID',
+  'UserName',
+  'DisplayName',
+  'EmailAddress',
+  'FirstName',
+  'LastName',
+  'UserProfile',
+  'DefaultWorkspace',
+  'DefaultProject',
+];
 
 /** Every `Errors` array anywhere at the first two levels of an envelope. */
 function messagesIn(body: unknown): string[] {
@@ -366,7 +438,8 @@ function messagesIn(body: unknown): string[] {
   const top = body as Record<string, unknown>;
   if (Array.isArray(top.Errors)) out.push(...top.Errors);
   for (const v of Object.values(top)) {
-    if (v && typeof v === 'object' && Array.isArray((v as Record<string, unknown>).Errors)) out.push(...((v as Record<string, unknown>).Errors as unknown[]));
+    if (v && typeof v === 'object' && Array.isArray((v as Record<string, unknown>).Errors))
+      out.push(...((v as Record<string, unknown>).Errors as unknown[]));
   }
   return cleanRallyMessages(out);
 }

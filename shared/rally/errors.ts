@@ -4,7 +4,8 @@
  * @module
  */
 
-export type RallyErrorCode = 'rally_unauthorized' | 'rally_forbidden' | 'rally_not_found' | 'rally_rejected' | 'rally_unavailable';
+export type RallyErrorCode =
+  'rally_unauthorized' | 'rally_forbidden' | 'rally_not_found' | 'rally_rejected' | 'rally_unavailable';
 
 export interface RallyApiErrorOptions {
   readonly status?: number;

@@ -22,9 +22,18 @@ async function workspaceFor(rally: RallyClient, scope: Scope): Promise<string | 
   return scope.workspace ?? (await userDefaults(rally)).workspace?.oid;
 }
 
-async function single(rally: RallyClient, type: 'project' | 'iteration' | 'release' | 'user', filter: QueryFilter, what: string, extra: { workspace?: string; project?: string } = {}): Promise<string> {
+async function single(
+  rally: RallyClient,
+  type: 'project' | 'iteration' | 'release' | 'user',
+  filter: QueryFilter,
+  what: string,
+  extra: { workspace?: string; project?: string } = {},
+): Promise<string> {
   const page = await rally.query(type, {
-    query: compileQuery(filter), fetch: ['ObjectID', 'Name'], pageSize: 2, order: 'ObjectID',
+    query: compileQuery(filter),
+    fetch: ['ObjectID', 'Name'],
+    pageSize: 2,
+    order: 'ObjectID',
     ...(extra.workspace ? { workspace: extra.workspace } : {}),
     ...(extra.project ? { project: extra.project, projectScopeUp: false, projectScopeDown: true } : {}),
   });
@@ -36,35 +45,71 @@ async function single(rally: RallyClient, type: 'project' | 'iteration' | 'relea
 }
 
 /** Project ObjectID from an ObjectID or an exact name; the user's default project when absent. */
-export async function resolveProject(rally: RallyClient, nameOrOid: string | undefined, scope: Scope = {}): Promise<string | undefined> {
+export async function resolveProject(
+  rally: RallyClient,
+  nameOrOid: string | undefined,
+  scope: Scope = {},
+): Promise<string | undefined> {
   if (nameOrOid === undefined) return (await userDefaults(rally)).project?.oid;
   if (OBJECT_ID.test(nameOrOid)) return nameOrOid;
   const workspace = await workspaceFor(rally, scope);
-  return single(rally, 'project', { attr: 'Name', op: '=', value: nameOrOid }, 'project', workspace ? { workspace } : {});
+  return single(
+    rally,
+    'project',
+    { attr: 'Name', op: '=', value: nameOrOid },
+    'project',
+    workspace ? { workspace } : {},
+  );
 }
 
 /** Iteration ObjectID from an ObjectID, "current" (the one spanning today) or an exact name within `project`. */
-export async function resolveIteration(rally: RallyClient, nameOrOid: string, project: string | undefined, scope: Scope = {}): Promise<string> {
+export async function resolveIteration(
+  rally: RallyClient,
+  nameOrOid: string,
+  project: string | undefined,
+  scope: Scope = {},
+): Promise<string> {
   if (OBJECT_ID.test(nameOrOid)) return nameOrOid;
-  const filter: QueryFilter = nameOrOid.toLowerCase() === 'current'
-    ? { and: [{ attr: 'StartDate', op: '<=', value: { today: 0 } }, { attr: 'EndDate', op: '>=', value: { today: 0 } }] }
-    : { attr: 'Name', op: '=', value: nameOrOid };
+  const filter: QueryFilter =
+    nameOrOid.toLowerCase() === 'current'
+      ? {
+          and: [
+            { attr: 'StartDate', op: '<=', value: { today: 0 } },
+            { attr: 'EndDate', op: '>=', value: { today: 0 } },
+          ],
+        }
+      : { attr: 'Name', op: '=', value: nameOrOid };
   const workspace = await workspaceFor(rally, scope);
-  return single(rally, 'iteration', filter, 'iteration', { ...(workspace ? { workspace } : {}), ...(project ? { project } : {}) });
+  return single(rally, 'iteration', filter, 'iteration', {
+    ...(workspace ? { workspace } : {}),
+    ...(project ? { project } : {}),
+  });
 }
 
 /** Release ObjectID from an ObjectID or an exact name within `project`. */
-export async function resolveRelease(rally: RallyClient, nameOrOid: string, project: string | undefined, scope: Scope = {}): Promise<string> {
+export async function resolveRelease(
+  rally: RallyClient,
+  nameOrOid: string,
+  project: string | undefined,
+  scope: Scope = {},
+): Promise<string> {
   if (OBJECT_ID.test(nameOrOid)) return nameOrOid;
   const workspace = await workspaceFor(rally, scope);
-  return single(rally, 'release', { attr: 'Name', op: '=', value: nameOrOid }, 'release', { ...(workspace ? { workspace } : {}), ...(project ? { project } : {}) });
+  return single(rally, 'release', { attr: 'Name', op: '=', value: nameOrOid }, 'release', {
+    ...(workspace ? { workspace } : {}),
+    ...(project ? { project } : {}),
+  });
 }
 
 /** User ObjectID from "me", an ObjectID, a UserName (e-mail style) or an exact display name. */
 export async function resolveOwner(rally: RallyClient, who: string): Promise<string> {
   if (who.toLowerCase() === 'me') return (await userDefaults(rally)).userOid;
   if (OBJECT_ID.test(who)) return who;
-  const byUserName = await rally.query('user', { query: compileQuery({ attr: 'UserName', op: '=', value: who }), fetch: ['ObjectID'], pageSize: 2 });
+  const byUserName = await rally.query('user', {
+    query: compileQuery({ attr: 'UserName', op: '=', value: who }),
+    fetch: ['ObjectID'],
+    pageSize: 2,
+  });
   if (byUserName.results.length === 1) {
     const oid = oidOf(byUserName.results[0] as RallyObject);
     if (oid) return oid;
@@ -83,7 +128,11 @@ export interface ResolvedItem {
  * or ObjectID, across stories, defects and tasks.
  */
 export async function resolveWorkItem(
-  rally: RallyClient, id: string, fetch: readonly string[], scope: Scope = {}, types: readonly WorkItemType[] = WORK_ITEM_TYPES,
+  rally: RallyClient,
+  id: string,
+  fetch: readonly string[],
+  scope: Scope = {},
+  types: readonly WorkItemType[] = WORK_ITEM_TYPES,
 ): Promise<ResolvedItem> {
   const workspace = await workspaceFor(rally, scope);
   if (OBJECT_ID.test(id)) {
@@ -91,14 +140,17 @@ export async function resolveWorkItem(
     for (const [i, a] of attempts.entries()) {
       if (a.status === 'fulfilled') return { type: types[i] as WorkItemType, oid: id, object: a.value };
     }
-    const other = attempts.find((a) => a.status === 'rejected' && !(a.reason instanceof RallyApiError && a.reason.code === 'rally_not_found'));
+    const other = attempts.find(
+      (a) => a.status === 'rejected' && !(a.reason instanceof RallyApiError && a.reason.code === 'rally_not_found'),
+    );
     if (other && other.status === 'rejected') throw other.reason;
     throw new RallyLookupError('not_found', 'work item');
   }
   if (!FORMATTED_ID.test(id)) throw new RallyLookupError('not_found', 'work item');
   const query = compileQuery({ attr: 'FormattedID', op: '=', value: id });
-  const pages = await Promise.all(types.map((type) =>
-    rally.query(type, { query, fetch, pageSize: 1, ...(workspace ? { workspace } : {}) })));
+  const pages = await Promise.all(
+    types.map((type) => rally.query(type, { query, fetch, pageSize: 1, ...(workspace ? { workspace } : {}) })),
+  );
   for (const [i, page] of pages.entries()) {
     const obj = page.results[0];
     const oid = obj ? oidOf(obj) : undefined;

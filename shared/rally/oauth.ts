@@ -53,13 +53,22 @@ export function buildRallyAuthorizeUrl(c: RallyOAuthConfig, state: string, verif
 const TokenBody = z.object({
   access_token: z.string().min(1).max(4096),
   token_type: z.string().refine((t) => t.toLowerCase() === 'bearer', 'token_type must be Bearer'),
-  expires_in: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().nonnegative().max(10 * 365 * 86_400)),
+  expires_in: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).pipe(
+    z
+      .number()
+      .int()
+      .nonnegative()
+      .max(10 * 365 * 86_400),
+  ),
   refresh_token: z.string().min(1).max(4096).optional(),
 });
 
 export class RallyTokenResponseError extends Error {
   readonly code = 'rally_token_response_invalid';
-  constructor(readonly status: number, readonly oauthError: string | undefined) {
+  constructor(
+    readonly status: number,
+    readonly oauthError: string | undefined,
+  ) {
     super(`Rally token endpoint answered ${status}${oauthError ? ` (${oauthError})` : ''}`);
     this.name = 'RallyTokenResponseError';
   }
@@ -87,7 +96,12 @@ export async function parseRallyTokenResponse(res: Response, now: Date): Promise
   };
 }
 
-function tokenRequest(c: RallyOAuthConfig, fetchFn: FetchLike, clientSecret: string, params: Record<string, string>): Promise<Response> {
+function tokenRequest(
+  c: RallyOAuthConfig,
+  fetchFn: FetchLike,
+  clientSecret: string,
+  params: Record<string, string>,
+): Promise<Response> {
   const body = new URLSearchParams({ ...params, client_id: c.clientId, client_secret: clientSecret });
   // B16: only ever the configured token endpoint; never follow a redirect with the secret in hand.
   return fetchFn(new URL('/login/oauth2/token', c.baseUrl), {
@@ -100,7 +114,12 @@ function tokenRequest(c: RallyOAuthConfig, fetchFn: FetchLike, clientSecret: str
 }
 
 export async function exchangeRallyCode(
-  c: RallyOAuthConfig, fetchFn: FetchLike, clientSecret: string, code: string, verifier: string, now: () => Date,
+  c: RallyOAuthConfig,
+  fetchFn: FetchLike,
+  clientSecret: string,
+  code: string,
+  verifier: string,
+  now: () => Date,
 ): Promise<RallyTokens> {
   const params: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: c.redirectUri };
   if (c.usePkce) params.code_verifier = verifier;
@@ -109,9 +128,16 @@ export async function exchangeRallyCode(
 
 /** Refresh; `invalid_grant` becomes RallyRefreshRejected so the store can re-read and re-link (D3). */
 export async function refreshRallyTokens(
-  c: RallyOAuthConfig, fetchFn: FetchLike, clientSecret: string, refreshToken: string, now: () => Date,
+  c: RallyOAuthConfig,
+  fetchFn: FetchLike,
+  clientSecret: string,
+  refreshToken: string,
+  now: () => Date,
 ): Promise<RallyTokens> {
-  const res = await tokenRequest(c, fetchFn, clientSecret, { grant_type: 'refresh_token', refresh_token: refreshToken });
+  const res = await tokenRequest(c, fetchFn, clientSecret, {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+  });
   try {
     return await parseRallyTokenResponse(res, now());
   } catch (err) {

@@ -13,7 +13,10 @@ export interface ListPage {
   readonly pageSize: number;
 }
 
-export async function listProjects(rally: RallyClient, opts: ListPage & { nameContains?: string; includeClosed?: boolean; workspace?: string }): Promise<QueryPage> {
+export async function listProjects(
+  rally: RallyClient,
+  opts: ListPage & { nameContains?: string; includeClosed?: boolean; workspace?: string },
+): Promise<QueryPage> {
   const workspace = opts.workspace ?? (await userDefaults(rally)).workspace?.oid;
   const filter = andAll([
     opts.nameContains !== undefined ? { attr: 'Name', op: 'contains', value: opts.nameContains } : undefined,
@@ -21,7 +24,10 @@ export async function listProjects(rally: RallyClient, opts: ListPage & { nameCo
   ]);
   return rally.query('project', {
     ...(filter ? { query: compileQuery(filter) } : {}),
-    fetch: ['ObjectID', 'Name', 'State', 'Parent', 'Workspace'], order: 'Name,ObjectID', start: opts.start, pageSize: opts.pageSize,
+    fetch: ['ObjectID', 'Name', 'State', 'Parent', 'Workspace'],
+    order: 'Name,ObjectID',
+    start: opts.start,
+    pageSize: opts.pageSize,
     ...(workspace ? { workspace } : {}),
   });
 }
@@ -30,21 +36,34 @@ export type Timeframe = 'current' | 'past' | 'future' | 'all';
 
 export function iterationFilter(timeframe: Timeframe, state?: string): QueryFilter | undefined {
   const time: QueryFilter | undefined =
-    timeframe === 'current' ? { and: [{ attr: 'StartDate', op: '<=', value: { today: 0 } }, { attr: 'EndDate', op: '>=', value: { today: 0 } }] }
-    : timeframe === 'past' ? { attr: 'EndDate', op: '<', value: { today: 0 } }
-    : timeframe === 'future' ? { attr: 'StartDate', op: '>', value: { today: 0 } }
-    : undefined;
+    timeframe === 'current'
+      ? {
+          and: [
+            { attr: 'StartDate', op: '<=', value: { today: 0 } },
+            { attr: 'EndDate', op: '>=', value: { today: 0 } },
+          ],
+        }
+      : timeframe === 'past'
+        ? { attr: 'EndDate', op: '<', value: { today: 0 } }
+        : timeframe === 'future'
+          ? { attr: 'StartDate', op: '>', value: { today: 0 } }
+          : undefined;
   return andAll([time, state !== undefined ? { attr: 'State', op: '=', value: state } : undefined]);
 }
 
-export async function listIterations(rally: RallyClient, opts: ListPage & { project?: string; timeframe: Timeframe; state?: string; workspace?: string }): Promise<{ page: QueryPage; project?: string }> {
+export async function listIterations(
+  rally: RallyClient,
+  opts: ListPage & { project?: string; timeframe: Timeframe; state?: string; workspace?: string },
+): Promise<{ page: QueryPage; project?: string }> {
   const workspace = opts.workspace ?? (await userDefaults(rally)).workspace?.oid;
   const project = await resolveProject(rally, opts.project, workspace ? { workspace } : {});
   const filter = iterationFilter(opts.timeframe, opts.state);
   const page = await rally.query('iteration', {
     ...(filter ? { query: compileQuery(filter) } : {}),
-    fetch: ['ObjectID', 'Name', 'StartDate', 'EndDate', 'State', 'Project', 'PlannedVelocity'], order: 'StartDate DESC,ObjectID',
-    start: opts.start, pageSize: opts.pageSize,
+    fetch: ['ObjectID', 'Name', 'StartDate', 'EndDate', 'State', 'Project', 'PlannedVelocity'],
+    order: 'StartDate DESC,ObjectID',
+    start: opts.start,
+    pageSize: opts.pageSize,
     ...(workspace ? { workspace } : {}),
     ...(project ? { project, projectScopeUp: false, projectScopeDown: false } : {}),
   });

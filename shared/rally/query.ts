@@ -13,13 +13,7 @@ const OPERATORS: ReadonlySet<string> = new Set(['=', '!=', '<', '<=', '>', '>=',
 
 /** A value in a condition. Strings are always quoted; the other shapes are emitted bare. */
 export type QueryValue =
-  | string
-  | number
-  | boolean
-  | null
-  | { readonly ref: string }
-  | { readonly today: number }
-  | readonly string[];
+  string | number | boolean | null | { readonly ref: string } | { readonly today: number } | readonly string[];
 
 export interface QueryCondition {
   readonly attr: string;
@@ -27,7 +21,8 @@ export interface QueryCondition {
   readonly value: QueryValue;
 }
 
-export type QueryFilter = QueryCondition | { readonly and: readonly QueryFilter[] } | { readonly or: readonly QueryFilter[] };
+export type QueryFilter =
+  QueryCondition | { readonly and: readonly QueryFilter[] } | { readonly or: readonly QueryFilter[] };
 
 /** Maximum length of any query we send or accept (raw or compiled). */
 export const MAX_QUERY_LENGTH = 2000;
@@ -60,7 +55,9 @@ function formatValue(op: QueryOperator, value: QueryValue): string {
   if (isList(value)) {
     if (op !== 'in') throw new RallyQueryError('a list value needs the "in" operator');
     if (value.length === 0) throw new RallyQueryError('"in" needs at least one value');
-    for (const v of value) if (v.includes(',') || v.length === 0) throw new RallyQueryError('"in" values must be non-empty and contain no comma');
+    for (const v of value)
+      if (v.includes(',') || v.length === 0)
+        throw new RallyQueryError('"in" values must be non-empty and contain no comma');
     return quoteValue(value.join(','));
   }
   if (op === 'in') throw new RallyQueryError('"in" needs a list value');
@@ -75,7 +72,8 @@ function formatValue(op: QueryOperator, value: QueryValue): string {
     if (!REF.test(value.ref)) throw new RallyQueryError('refs must look like /type/123');
     return value.ref;
   }
-  if (!Number.isInteger(value.today) || Math.abs(value.today) > 3650) throw new RallyQueryError('today offset must be an integer within ±3650');
+  if (!Number.isInteger(value.today) || Math.abs(value.today) > 3650)
+    throw new RallyQueryError('today offset must be an integer within ±3650');
   return value.today === 0 ? 'today' : value.today > 0 ? `today+${value.today}` : `today${value.today}`;
 }
 
@@ -109,7 +107,8 @@ export function andAll(filters: ReadonlyArray<QueryFilter | undefined>): QueryFi
   return present.length === 1 ? present[0] : { and: present };
 }
 
-export type RawQueryRejection = 'empty' | 'too_long' | 'control_characters' | 'unbalanced_quotes' | 'unbalanced_parentheses' | 'not_parenthesised';
+export type RawQueryRejection =
+  'empty' | 'too_long' | 'control_characters' | 'unbalanced_quotes' | 'unbalanced_parentheses' | 'not_parenthesised';
 export type RawQueryResult = { ok: true; value: string } | { ok: false; error: RawQueryRejection };
 
 /**

@@ -7,7 +7,8 @@ import { OBJECT_ID, type RallyObject } from './types.js';
 
 /** ObjectID from a ref string or `{ _ref }` object (absolute or relative), or undefined. */
 export function refOid(ref: unknown): string | undefined {
-  const raw = typeof ref === 'string' ? ref : ref && typeof ref === 'object' ? (ref as { _ref?: unknown })._ref : undefined;
+  const raw =
+    typeof ref === 'string' ? ref : ref && typeof ref === 'object' ? (ref as { _ref?: unknown })._ref : undefined;
   if (typeof raw !== 'string') return undefined;
   const last = /\/(\d{1,19})(?:[/?#]|$)/.exec(raw.replace(/\/(?:Tasks|Defects|Children|Discussion|Tags)$/i, ''));
   return last?.[1] && OBJECT_ID.test(last[1]) ? last[1] : undefined;
@@ -83,7 +84,11 @@ async function loadDefaults(rally: RallyClient): Promise<UserDefaults> {
   const workspace = named(ws);
   const project = named(pr);
   return {
-    userOid, userName: str(user.UserName), displayName: str(user.DisplayName) || str(user._refObjectName), email: str(user.EmailAddress),
-    ...(workspace ? { workspace } : {}), ...(project ? { project } : {}),
+    userOid,
+    userName: str(user.UserName),
+    displayName: str(user.DisplayName) || str(user._refObjectName),
+    email: str(user.EmailAddress),
+    ...(workspace ? { workspace } : {}),
+    ...(project ? { project } : {}),
   };
 }

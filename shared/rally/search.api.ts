@@ -23,23 +23,47 @@ export interface SearchFilters {
 }
 
 export const SEARCH_FETCH = [
-  'ObjectID', 'FormattedID', 'Name', 'ScheduleState', 'State', 'Severity', 'Priority', 'Owner', 'Project', 'Iteration',
-  'Blocked', 'PlanEstimate', 'LastUpdateDate', 'DisplayName', 'UserName',
+  'ObjectID',
+  'FormattedID',
+  'Name',
+  'ScheduleState',
+  'State',
+  'Severity',
+  'Priority',
+  'Owner',
+  'Project',
+  'Iteration',
+  'Blocked',
+  'PlanEstimate',
+  'LastUpdateDate',
+  'DisplayName',
+  'UserName',
 ];
 
 /** Compiles the structured part of a search for one type (refs already resolved). */
 export function compileSearchFilter(
   type: WorkItemType,
-  f: { text?: string; scheduleState?: string; state?: string; ownerOid?: string; iteration?: { oid?: string; current?: boolean }; tags?: readonly string[] },
+  f: {
+    text?: string;
+    scheduleState?: string;
+    state?: string;
+    ownerOid?: string;
+    iteration?: { oid?: string; current?: boolean };
+    tags?: readonly string[];
+  },
 ): QueryFilter | undefined {
   const parts: Array<QueryFilter | undefined> = [];
   if (f.text !== undefined) parts.push({ attr: 'Name', op: 'contains', value: f.text });
   // Tasks have no ScheduleState; their State uses the same spellings (Defined, In-Progress, Completed).
-  if (f.scheduleState !== undefined) parts.push({ attr: type === 'task' ? 'State' : 'ScheduleState', op: '=', value: f.scheduleState });
+  if (f.scheduleState !== undefined)
+    parts.push({ attr: type === 'task' ? 'State' : 'ScheduleState', op: '=', value: f.scheduleState });
   if (f.state !== undefined) parts.push({ attr: 'State', op: '=', value: f.state });
   if (f.ownerOid !== undefined) parts.push({ attr: 'Owner', op: '=', value: { ref: `/user/${f.ownerOid}` } });
   if (f.iteration?.current) {
-    parts.push({ attr: 'Iteration.StartDate', op: '<=', value: { today: 0 } }, { attr: 'Iteration.EndDate', op: '>=', value: { today: 0 } });
+    parts.push(
+      { attr: 'Iteration.StartDate', op: '<=', value: { today: 0 } },
+      { attr: 'Iteration.EndDate', op: '>=', value: { today: 0 } },
+    );
   } else if (f.iteration?.oid !== undefined) {
     parts.push({ attr: 'Iteration', op: '=', value: { ref: `/iteration/${f.iteration.oid}` } });
   }
@@ -65,13 +89,24 @@ export async function searchItems(rally: RallyClient, req: SearchRequest): Promi
   }
   const defaults = await userDefaults(rally);
   const workspace = f.workspace ?? defaults.workspace?.oid;
-  const project = f.project !== undefined ? await resolveProject(rally, f.project, workspace ? { workspace } : {}) : undefined;
+  const project =
+    f.project !== undefined ? await resolveProject(rally, f.project, workspace ? { workspace } : {}) : undefined;
   const ownerOid = f.owner !== undefined ? await resolveOwner(rally, f.owner) : undefined;
   let iteration: { oid?: string; current?: boolean } | undefined;
   if (f.iteration !== undefined) {
-    iteration = f.iteration.toLowerCase() === 'current' ? { current: true }
-      : OBJECT_ID.test(f.iteration) ? { oid: f.iteration }
-      : { oid: await resolveIteration(rally, f.iteration, project ?? defaults.project?.oid, workspace ? { workspace } : {}) };
+    iteration =
+      f.iteration.toLowerCase() === 'current'
+        ? { current: true }
+        : OBJECT_ID.test(f.iteration)
+          ? { oid: f.iteration }
+          : {
+              oid: await resolveIteration(
+                rally,
+                f.iteration,
+                project ?? defaults.project?.oid,
+                workspace ? { workspace } : {},
+              ),
+            };
   }
   const structured = compileSearchFilter(req.type, {
     ...(f.text !== undefined ? { text: f.text } : {}),
@@ -84,7 +119,10 @@ export async function searchItems(rally: RallyClient, req: SearchRequest): Promi
   const query = andRaw(structured ? compileQuery(structured) : undefined, raw);
   return rally.query(req.type, {
     ...(query ? { query } : {}),
-    fetch: SEARCH_FETCH, order: `${req.order},ObjectID`, start: req.start, pageSize: req.pageSize,
+    fetch: SEARCH_FETCH,
+    order: `${req.order},ObjectID`,
+    start: req.start,
+    pageSize: req.pageSize,
     ...(workspace ? { workspace } : {}),
     ...(project ? { project, projectScopeUp: false, projectScopeDown: true } : {}),
   });

@@ -7,8 +7,18 @@ import { z } from 'zod';
 
 /** WSAPI types this server may touch (rally-api.md §3.9). Nothing else reaches a path. */
 export const RALLY_TYPES = [
-  'hierarchicalrequirement', 'defect', 'task', 'project', 'iteration', 'release',
-  'user', 'userprofile', 'workspace', 'conversationpost', 'tag', 'artifact',
+  'hierarchicalrequirement',
+  'defect',
+  'task',
+  'project',
+  'iteration',
+  'release',
+  'user',
+  'userprofile',
+  'workspace',
+  'conversationpost',
+  'tag',
+  'artifact',
 ] as const;
 export type RallyType = (typeof RALLY_TYPES)[number];
 
@@ -28,7 +38,8 @@ export const OBJECT_ID = /^[1-9]\d{0,18}$/;
 /** A fetch list entry or an order attribute. */
 export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,79}$/;
 /** `order` values: attribute names with optional direction, comma separated. */
-export const ORDER = /^[A-Za-z][A-Za-z0-9_.]{0,79}( (?:ASC|DESC|asc|desc|Asc|Desc))?(,[A-Za-z][A-Za-z0-9_.]{0,79}( (?:ASC|DESC|asc|desc|Asc|Desc))?){0,4}$/;
+export const ORDER =
+  /^[A-Za-z][A-Za-z0-9_.]{0,79}( (?:ASC|DESC|asc|desc|Asc|Desc))?(,[A-Za-z][A-Za-z0-9_.]{0,79}( (?:ASC|DESC|asc|desc|Asc|Desc))?){0,4}$/;
 
 /** A Rally object as returned in any envelope: metadata plus whatever fields were fetched. */
 export const RallyObjectSchema = z
@@ -58,12 +69,14 @@ export const QueryResultSchema = z.object({
     .passthrough(),
 });
 
-export const OperationResultSchema = z.object({
-  // CreateResult and OperationResult share this shape.
-  Errors: Messages,
-  Warnings: Messages,
-  Object: RallyObjectSchema.optional(),
-}).passthrough();
+export const OperationResultSchema = z
+  .object({
+    // CreateResult and OperationResult share this shape.
+    Errors: Messages,
+    Warnings: Messages,
+    Object: RallyObjectSchema.optional(),
+  })
+  .passthrough();
 
 /** One page of query results. */
 export interface QueryPage {

@@ -18,7 +18,8 @@ export type AddressLimitKind = 'authorize' | 'register' | 'session_initialize' |
 /** Requests per minute per address for each kind; 0 turns that limit off. */
 export type AddressLimits = Readonly<Record<AddressLimitKind, number>>;
 
-export type ThrottleDecision = { readonly allowed: true } | { readonly allowed: false; readonly limit: number; readonly retryAfterSeconds: number };
+export type ThrottleDecision =
+  { readonly allowed: true } | { readonly allowed: false; readonly limit: number; readonly retryAfterSeconds: number };
 
 export interface AddressThrottle {
   /** Takes one request from the bucket of (`kind`, `address`). */
@@ -71,13 +72,19 @@ export function createAddressThrottle(options: AddressThrottleOptions): AddressT
       const found = buckets.get(key);
       buckets.delete(key); // re-inserted below: the map's order is the eviction order
       const elapsed = found ? Math.max(0, now - found.at) : 0;
-      const bucket: Bucket = found ? { tokens: Math.min(capacity, found.tokens + elapsed * perMs), at: now } : { tokens: capacity, at: now };
+      const bucket: Bucket = found
+        ? { tokens: Math.min(capacity, found.tokens + elapsed * perMs), at: now }
+        : { tokens: capacity, at: now };
       const allowed = bucket.tokens >= 1;
       if (allowed) bucket.tokens -= 1;
       if (buckets.size >= maxBuckets) buckets.delete(buckets.keys().next().value!);
       buckets.set(key, bucket);
       if (allowed) return { allowed: true };
-      return { allowed: false, limit: capacity, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)) };
+      return {
+        allowed: false,
+        limit: capacity,
+        retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)),
+      };
     },
   };
 }
@@ -97,8 +104,15 @@ export function createAddressThrottle(options: AddressThrottleOptions): AddressT
  * IPv6 addresses are keyed by their /64: one subscriber usually holds a whole /64 and could
  * otherwise take a fresh bucket per address.
  */
-export function clientAddress(forwardedFor: string | undefined, peerAddress: string | undefined, trustedHops: number): string {
-  const hops = (forwardedFor ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+export function clientAddress(
+  forwardedFor: string | undefined,
+  peerAddress: string | undefined,
+  trustedHops: number,
+): string {
+  const hops = (forwardedFor ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   const chosen = hops.length > 0 ? hops[Math.max(0, hops.length - trustedHops)]! : peerAddress;
   return chosen === undefined ? 'unknown' : addressKey(chosen);
 }
@@ -114,9 +128,10 @@ export function addressKey(raw: string): string {
 }
 
 function expandIPv6(address: string): string[] {
-  const [head, tail] = address.includes('::') ? address.split('::') as [string, string] : [address, undefined];
+  const [head, tail] = address.includes('::') ? (address.split('::') as [string, string]) : [address, undefined];
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const groups =
+    tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
   return groups.map((g) => (g.includes('.') ? g : parseInt(g, 16).toString(16)));
 }

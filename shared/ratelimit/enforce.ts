@@ -21,14 +21,24 @@ export interface LimitSubjects {
 
 export type LimitCheck =
   | { readonly allowed: true }
-  | { readonly allowed: false; readonly kind: LimitKind; readonly limit: number; readonly windowSeconds: number; readonly retryAfterSeconds: number };
+  | {
+      readonly allowed: false;
+      readonly kind: LimitKind;
+      readonly limit: number;
+      readonly windowSeconds: number;
+      readonly retryAfterSeconds: number;
+    };
 
 export const RATE_WINDOW_SECONDS = 60;
 
 /** Counter key per kind; the limiter hashes it before it becomes a document id. */
 export const limitKey = (kind: LimitKind, id: string): string => `${kind}:${id}`;
 
-export async function checkRateLimits(limiter: RateLimiter, limits: RateLimits, who: LimitSubjects): Promise<LimitCheck> {
+export async function checkRateLimits(
+  limiter: RateLimiter,
+  limits: RateLimits,
+  who: LimitSubjects,
+): Promise<LimitCheck> {
   const checks: Array<{ kind: LimitKind; id: string; limit: number }> = [];
   // A limit no rule sets is infinite and costs nothing (no counter is touched).
   const add = (kind: LimitKind, id: string | undefined, limit: number) => {
@@ -37,12 +47,23 @@ export async function checkRateLimits(limiter: RateLimiter, limits: RateLimits, 
   add('user', who.userKey, limits.perUserPerMinute);
   add('session', who.sessionHash, limits.perSessionPerMinute);
   add('agent', who.agentId, limits.perAgentPerMinute);
-  const results = await Promise.all(checks.map((c) => limiter.consume(limitKey(c.kind, c.id), c.limit, RATE_WINDOW_SECONDS)));
+  const results = await Promise.all(
+    checks.map((c) => limiter.consume(limitKey(c.kind, c.id), c.limit, RATE_WINDOW_SECONDS)),
+  );
   let refused: LimitCheck | undefined;
   results.forEach((r, i) => {
     const c = checks[i]!;
-    if (!r.allowed && (refused === undefined || (!refused.allowed && r.retryAfterSeconds > refused.retryAfterSeconds))) {
-      refused = { allowed: false, kind: c.kind, limit: c.limit, windowSeconds: RATE_WINDOW_SECONDS, retryAfterSeconds: r.retryAfterSeconds };
+    if (
+      !r.allowed &&
+      (refused === undefined || (!refused.allowed && r.retryAfterSeconds > refused.retryAfterSeconds))
+    ) {
+      refused = {
+        allowed: false,
+        kind: c.kind,
+        limit: c.limit,
+        windowSeconds: RATE_WINDOW_SECONDS,
+        retryAfterSeconds: r.retryAfterSeconds,
+      };
     }
   });
   return refused ?? { allowed: true };

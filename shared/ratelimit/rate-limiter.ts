@@ -112,7 +112,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return {
     async consume(key, limit, windowSeconds) {
       if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
-      if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
+      if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
+        throw new RangeError('windowSeconds must be a positive integer');
       const now = clock.now();
       const win = windowOf(now, windowSeconds);
       const retryAfterSeconds = Math.max(1, Math.ceil((win.end - now.getTime()) / 1000));
@@ -146,7 +147,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
             await withStoreRetry(() => s.ref.create({ count: 1, capacity: s.capacity, windowStart, expiresAt }));
           } else {
             const updateTime = s.snap.updateTime;
-            await withStoreRetry(() => s.ref.update({ count: s.count + 1 }, updateTime ? { lastUpdateTime: updateTime } : { exists: true }));
+            await withStoreRetry(() =>
+              s.ref.update({ count: s.count + 1 }, updateTime ? { lastUpdateTime: updateTime } : { exists: true }),
+            );
           }
           s.count += 1;
           const remaining = shards.reduce((sum, x) => sum + Math.max(0, x.capacity - x.count), 0);

@@ -28,7 +28,14 @@ export type Rgb = readonly [number, number, number];
 
 /** Rally shows rich text black on white. */
 export const ROOT_RENDERING: Rendering = {
-  fontPx: 16, opacity: 1, scale: 1, clipsOverflow: false, tinyBox: false, offsetXPx: 0, color: [0, 0, 0], background: [255, 255, 255],
+  fontPx: 16,
+  opacity: 1,
+  scale: 1,
+  clipsOverflow: false,
+  tinyBox: false,
+  offsetXPx: 0,
+  color: [0, 0, 0],
+  background: [255, 255, 255],
 };
 
 /** Below these, text counts as hidden (tests use the same numbers against Chromium). */
@@ -95,14 +102,27 @@ export function declarations(style: string): Array<[string, string]> {
       const idx = decl.indexOf(':');
       if (idx < 0) return [];
       const prop = decl.slice(0, idx).replace(/\s+/g, '');
-      const value = decl.slice(idx + 1).replace(/!\s*important/g, '').replace(/\s+/g, ' ').trim();
+      const value = decl
+        .slice(idx + 1)
+        .replace(/!\s*important/g, '')
+        .replace(/\s+/g, ' ')
+        .trim();
       return [[prop, value]];
     });
 }
 
 const NUMBER = String.raw`[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?`;
 const DIMENSION = new RegExp(`^(${NUMBER})([a-z%]*)$`);
-const ABSOLUTE_PX: Readonly<Record<string, number>> = { '': 1, px: 1, pt: 4 / 3, pc: 16, in: 96, cm: 96 / 2.54, mm: 96 / 25.4, q: 96 / 101.6 };
+const ABSOLUTE_PX: Readonly<Record<string, number>> = {
+  '': 1,
+  px: 1,
+  pt: 4 / 3,
+  pc: 16,
+  in: 96,
+  cm: 96 / 2.54,
+  mm: 96 / 25.4,
+  q: 96 / 101.6,
+};
 
 /**
  * A length in px, or undefined when it cannot be evaluated. `viewportPx` is the
@@ -125,7 +145,14 @@ function lengthPx(token: string, fontPx: number, percentOfPx: number, viewportPx
 }
 
 const FONT_KEYWORDS: Readonly<Record<string, number>> = {
-  'xx-small': 9, 'x-small': 10, small: 13, medium: 16, large: 18, 'x-large': 24, 'xx-large': 32, 'xxx-large': 48,
+  'xx-small': 9,
+  'x-small': 10,
+  small: 13,
+  medium: 16,
+  large: 18,
+  'x-large': 24,
+  'xx-large': 32,
+  'xxx-large': 48,
 };
 const KEEPS_PARENT = new Set(['inherit', 'initial', 'unset', 'revert', 'revert-layer']);
 
@@ -139,7 +166,9 @@ function fontSizePx(value: string, parentPx: number): number {
 
 /** The size in a `font` shorthand ("bold 0/0 a", "12px/1.4 Arial"), if any. */
 function fontShorthandSize(value: string): string | undefined {
-  return value.split(/[\s/]+/).find((t) => t in FONT_KEYWORDS || /^[+-]?[\d.]/.test(t) && !/^\d+$/.test(t) || t === '0');
+  return value
+    .split(/[\s/]+/)
+    .find((t) => t in FONT_KEYWORDS || (/^[+-]?[\d.]/.test(t) && !/^\d+$/.test(t)) || t === '0');
 }
 
 function numberOrPercent(value: string): number | undefined {
@@ -156,7 +185,8 @@ function colorAlpha(value: string): number {
   if (hex) return parseInt(hex.length === 4 ? hex[3]!.repeat(2) : hex.slice(6), 16) / 255;
   const fn = /^(?:rgba?|hsla?|hwb|lab|lch|oklab|oklch|color)\((.*)\)$/.exec(value)?.[1];
   if (fn === undefined) return /[(]/.test(value) ? 0 : 1; // other functions (color-mix, var): unknown, treat as transparent
-  const alpha = /\/\s*([^\s)]+)\s*$/.exec(fn)?.[1] ?? (fn.split(',').length === 4 ? fn.split(',')[3]!.trim() : undefined);
+  const alpha =
+    /\/\s*([^\s)]+)\s*$/.exec(fn)?.[1] ?? (fn.split(',').length === 4 ? fn.split(',')[3]!.trim() : undefined);
   if (alpha === undefined) return 1;
   return numberOrPercent(alpha) ?? 0;
 }
@@ -168,13 +198,20 @@ export function opaqueRgb(value: string): Rgb | undefined {
   const hex = /^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/.exec(value)?.[1];
   if (hex) {
     const full = hex.length <= 4 ? [...hex].map((c) => c + c).join('') : hex;
-    return colorAlpha(value) >= 0.9 ? [0, 2, 4].map((i) => parseInt(full.slice(i, i + 2), 16)) as unknown as Rgb : undefined;
+    return colorAlpha(value) >= 0.9
+      ? ([0, 2, 4].map((i) => parseInt(full.slice(i, i + 2), 16)) as unknown as Rgb)
+      : undefined;
   }
   const fn = /^rgba?\((.*)\)$/.exec(value)?.[1];
   if (fn === undefined || colorAlpha(value) < 0.9) return undefined;
-  const parts = fn.split(/[\s,/]+/).filter(Boolean).slice(0, 3);
+  const parts = fn
+    .split(/[\s,/]+/)
+    .filter(Boolean)
+    .slice(0, 3);
   const channels = parts.map((p) => (p.endsWith('%') ? (numberOrPercent(p) ?? NaN) * 255 : Number(p)));
-  return channels.length === 3 && channels.every((c) => Number.isFinite(c)) ? channels.map((c) => Math.min(255, Math.max(0, c))) as unknown as Rgb : undefined;
+  return channels.length === 3 && channels.every((c) => Number.isFinite(c))
+    ? (channels.map((c) => Math.min(255, Math.max(0, c))) as unknown as Rgb)
+    : undefined;
 }
 
 /** Text drawn with this rendering cannot be told from what is behind it (decided per text run: a child may set its own colour). */
@@ -242,7 +279,16 @@ function transformScale(value: string, fontPx: number): number {
 }
 
 const OVERFLOW_CLIPS = /^(hidden|clip|scroll|auto)( (hidden|clip|scroll|auto|visible))?$/;
-const SIZE_PROPS = new Set(['width', 'height', 'max-width', 'max-height', 'block-size', 'inline-size', 'max-block-size', 'max-inline-size']);
+const SIZE_PROPS = new Set([
+  'width',
+  'height',
+  'max-width',
+  'max-height',
+  'block-size',
+  'inline-size',
+  'max-block-size',
+  'max-inline-size',
+]);
 
 export interface StyleVerdict {
   readonly hidden: boolean;
@@ -267,11 +313,15 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
   // The smallest declared font size wins (overridden declarations count too); em sizes after it use it.
   let hidden = false;
   const decls = declarations(style);
-  const fontPx = decls.reduce((px, [prop, value]) => {
-    if (prop === 'font-size') return Math.min(px ?? Infinity, fontSizePx(value, parent.fontPx));
-    const size = prop === 'font' ? fontShorthandSize(value) : undefined;
-    return size === undefined ? px : Math.min(px ?? Infinity, fontSizePx(size, parent.fontPx));
-  }, undefined as number | undefined) ?? parent.fontPx;
+  const fontPx =
+    decls.reduce(
+      (px, [prop, value]) => {
+        if (prop === 'font-size') return Math.min(px ?? Infinity, fontSizePx(value, parent.fontPx));
+        const size = prop === 'font' ? fontShorthandSize(value) : undefined;
+        return size === undefined ? px : Math.min(px ?? Infinity, fontSizePx(size, parent.fontPx));
+      },
+      undefined as number | undefined,
+    ) ?? parent.fontPx;
   let shiftsFollowing = false;
   let offsetXPx = parent.offsetXPx;
   let lineShiftPx = 0;
@@ -279,7 +329,7 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
   // so a value that would move text back into view is only trusted from a plain style.
   const isPlain = !/\\|\/\*/.test(style);
   const px = (token: string | undefined): number => {
-    const v = token === undefined ? 0 : lengthPx(token, fontPx, 1920, 1920) ?? 0;
+    const v = token === undefined ? 0 : (lengthPx(token, fontPx, 1920, 1920) ?? 0);
     return isPlain ? v : Math.min(0, v);
   };
   let color = parent.color;
@@ -294,32 +344,68 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
       continue;
     }
     switch (prop) {
-      case 'display': hidden ||= value === 'none'; break;
+      case 'display':
+        hidden ||= value === 'none';
+        break;
       // Out of flow inside a clipping ancestor: the ancestor may shrink to nothing around it.
-      case 'position': hidden ||= parent.clipsOverflow && value !== 'static' && value !== 'relative' && !KEEPS_PARENT.has(value); break;
-      case 'visibility': hidden ||= value === 'hidden' || value === 'collapse'; break;
-      case 'content-visibility': hidden ||= value === 'hidden'; break;
-      case 'opacity': opacity = Math.min(opacity, parent.opacity * Math.max(0, KEEPS_PARENT.has(value) ? 1 : numberOrPercent(value) ?? 0)); break;
-      case 'zoom': scale *= Math.abs(value === 'normal' || value === 'reset' || KEEPS_PARENT.has(value) ? 1 : numberOrPercent(value) ?? 0); break;
-      case 'transform': scale *= transformScale(value, fontPx); break;
-      case 'scale': scale *= value === 'none' ? 1 : value.split(' ').reduce((s, a) => s * Math.abs(numberOrPercent(a) ?? 0), 1); break;
-      case 'translate': hidden ||= value !== 'none' && value.split(' ').some((a) => offscreen(a, fontPx, false)); break;
+      case 'position':
+        hidden ||= parent.clipsOverflow && value !== 'static' && value !== 'relative' && !KEEPS_PARENT.has(value);
+        break;
+      case 'visibility':
+        hidden ||= value === 'hidden' || value === 'collapse';
+        break;
+      case 'content-visibility':
+        hidden ||= value === 'hidden';
+        break;
+      case 'opacity':
+        opacity = Math.min(
+          opacity,
+          parent.opacity * Math.max(0, KEEPS_PARENT.has(value) ? 1 : (numberOrPercent(value) ?? 0)),
+        );
+        break;
+      case 'zoom':
+        scale *= Math.abs(
+          value === 'normal' || value === 'reset' || KEEPS_PARENT.has(value) ? 1 : (numberOrPercent(value) ?? 0),
+        );
+        break;
+      case 'transform':
+        scale *= transformScale(value, fontPx);
+        break;
+      case 'scale':
+        scale *= value === 'none' ? 1 : value.split(' ').reduce((s, a) => s * Math.abs(numberOrPercent(a) ?? 0), 1);
+        break;
+      case 'translate':
+        hidden ||= value !== 'none' && value.split(' ').some((a) => offscreen(a, fontPx, false));
+        break;
       case 'color':
       case '-webkit-text-fill-color':
         hidden ||= colorAlpha(value) < MIN_VISIBLE_OPACITY;
         if (!KEEPS_PARENT.has(value) && value !== 'currentcolor') color = opaqueRgb(value);
         break;
-      case 'background-color': background = value === 'transparent' || KEEPS_PARENT.has(value) ? background : opaqueRgb(value); break;
-      case 'background': background = KEEPS_PARENT.has(value) ? background : backgroundOf(value, background); break;
-      case 'clip': hidden ||= value !== 'auto' && !KEEPS_PARENT.has(value); break;
+      case 'background-color':
+        background = value === 'transparent' || KEEPS_PARENT.has(value) ? background : opaqueRgb(value);
+        break;
+      case 'background':
+        background = KEEPS_PARENT.has(value) ? background : backgroundOf(value, background);
+        break;
+      case 'clip':
+        hidden ||= value !== 'auto' && !KEEPS_PARENT.has(value);
+        break;
       case 'clip-path':
       case 'mask':
       case 'mask-image':
       case '-webkit-mask':
       case '-webkit-mask-image':
-      case 'filter': hidden ||= value !== 'none' && !KEEPS_PARENT.has(value); break;
-      case 'margin-left': case 'margin-right': case 'margin-inline-start': case 'margin-inline-end': case 'margin-inline':
-      case 'letter-spacing': case 'word-spacing': {
+      case 'filter':
+        hidden ||= value !== 'none' && !KEEPS_PARENT.has(value);
+        break;
+      case 'margin-left':
+      case 'margin-right':
+      case 'margin-inline-start':
+      case 'margin-inline-end':
+      case 'margin-inline':
+      case 'letter-spacing':
+      case 'word-spacing': {
         const pulls = value.split(' ').some((v) => offscreen(v, fontPx, false));
         hidden ||= pulls;
         shiftsFollowing ||= pulls;
@@ -328,25 +414,48 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
         if (prop.startsWith('margin')) lineShiftPx += Math.min(0, m);
         break;
       }
-      case 'padding-left': case 'padding-inline-start': offsetXPx += Math.max(0, px(value)); break;
-      case 'padding': offsetXPx += Math.max(0, px(boxSides(value)[3])); break;
-      case 'left': case 'top': case 'margin-top': case 'text-indent':
-      case 'inset-inline-start': case 'inset-block-start': case 'margin-block-start':
-        hidden ||= offscreen(value.split(' ')[0] ?? '', fontPx, false);
-        if (prop === 'left' || prop === 'text-indent' || prop === 'inset-inline-start') offsetXPx += px(value.split(' ')[0]);
+      case 'padding-left':
+      case 'padding-inline-start':
+        offsetXPx += Math.max(0, px(value));
         break;
-      case 'right': case 'bottom': case 'inset-inline-end': case 'inset-block-end':
-        hidden ||= offscreen(value, fontPx, true); break;
-      case 'margin': case 'inset': {
+      case 'padding':
+        offsetXPx += Math.max(0, px(boxSides(value)[3]));
+        break;
+      case 'left':
+      case 'top':
+      case 'margin-top':
+      case 'text-indent':
+      case 'inset-inline-start':
+      case 'inset-block-start':
+      case 'margin-block-start':
+        hidden ||= offscreen(value.split(' ')[0] ?? '', fontPx, false);
+        if (prop === 'left' || prop === 'text-indent' || prop === 'inset-inline-start')
+          offsetXPx += px(value.split(' ')[0]);
+        break;
+      case 'right':
+      case 'bottom':
+      case 'inset-inline-end':
+      case 'inset-block-end':
+        hidden ||= offscreen(value, fontPx, true);
+        break;
+      case 'margin':
+      case 'inset': {
         const [t, r, b, l] = boxSides(value);
-        hidden ||= offscreen(t, fontPx, false) || offscreen(l, fontPx, false) || (prop === 'inset' && (offscreen(r, fontPx, true) || offscreen(b, fontPx, true)));
+        hidden ||=
+          offscreen(t, fontPx, false) ||
+          offscreen(l, fontPx, false) ||
+          (prop === 'inset' && (offscreen(r, fontPx, true) || offscreen(b, fontPx, true)));
         shiftsFollowing ||= prop === 'margin' && (offscreen(l, fontPx, false) || offscreen(r, fontPx, false));
         offsetXPx += px(l);
         if (prop === 'margin') lineShiftPx += Math.min(0, px(l)) + Math.min(0, px(r));
         break;
       }
-      case 'overflow': case 'overflow-x': case 'overflow-y': case 'overflow-clip-margin':
-        clipsOverflow ||= OVERFLOW_CLIPS.test(value); break;
+      case 'overflow':
+      case 'overflow-x':
+      case 'overflow-y':
+      case 'overflow-clip-margin':
+        clipsOverflow ||= OVERFLOW_CLIPS.test(value);
+        break;
       default:
         if (SIZE_PROPS.has(prop) && !KEEPS_PARENT.has(value) && value !== 'auto' && value !== 'none') {
           const px = lengthPx(value, fontPx, 1920, 320);
@@ -356,7 +465,9 @@ export function applyStyle(style: string, parent: Rendering): StyleVerdict {
   }
   hidden ||= (clipsOverflow && tinyBox) || opacity < MIN_VISIBLE_OPACITY || fontPx * scale < MIN_VISIBLE_FONT_PX;
   return {
-    hidden: hidden || shiftsFollowing, shiftsFollowing, lineShiftPx,
+    hidden: hidden || shiftsFollowing,
+    shiftsFollowing,
+    lineShiftPx,
     rendering: { fontPx, opacity, scale, clipsOverflow, tinyBox, offsetXPx, color, background },
   };
 }

@@ -14,16 +14,71 @@ export { styleHides } from './css.js';
 
 /** Elements whose whole subtree is never shown. */
 const DROPPED = new Set([
-  'script', 'style', 'template', 'noscript', 'iframe', 'object', 'embed', 'applet', 'svg', 'math', 'head', 'title',
-  'meta', 'link', 'base', 'frame', 'frameset', 'canvas', 'audio', 'video', 'source', 'track', 'input', 'textarea',
-  'select', 'option', 'button', 'form', 'dialog', 'param', 'map', 'area',
+  'script',
+  'style',
+  'template',
+  'noscript',
+  'iframe',
+  'object',
+  'embed',
+  'applet',
+  'svg',
+  'math',
+  'head',
+  'title',
+  'meta',
+  'link',
+  'base',
+  'frame',
+  'frameset',
+  'canvas',
+  'audio',
+  'video',
+  'source',
+  'track',
+  'input',
+  'textarea',
+  'select',
+  'option',
+  'button',
+  'form',
+  'dialog',
+  'param',
+  'map',
+  'area',
 ]);
 
 /** Elements that start and end on their own line. */
 const BLOCK = new Set([
-  'div', 'section', 'article', 'header', 'footer', 'main', 'nav', 'aside', 'address', 'figure', 'figcaption',
-  'blockquote', 'pre', 'ul', 'ol', 'dl', 'dt', 'dd', 'table', 'thead', 'tbody', 'tfoot', 'caption', 'details', 'summary',
-  'fieldset', 'legend', 'center', 'hr',
+  'div',
+  'section',
+  'article',
+  'header',
+  'footer',
+  'main',
+  'nav',
+  'aside',
+  'address',
+  'figure',
+  'figcaption',
+  'blockquote',
+  'pre',
+  'ul',
+  'ol',
+  'dl',
+  'dt',
+  'dd',
+  'table',
+  'thead',
+  'tbody',
+  'tfoot',
+  'caption',
+  'details',
+  'summary',
+  'fieldset',
+  'legend',
+  'center',
+  'hr',
 ]);
 /** Elements that get a blank line around them. */
 const PARAGRAPH = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
@@ -44,9 +99,12 @@ const SENTINELS = /[\u0001\u0002\u0003]/g;
  */
 function look(el: Element, parent: Rendering): StyleVerdict {
   const a = el.attribs;
-  if ('hidden' in a || (a['aria-hidden'] ?? '').trim().toLowerCase() === 'true') return { hidden: true, shiftsFollowing: false, lineShiftPx: 0, rendering: parent };
+  if ('hidden' in a || (a['aria-hidden'] ?? '').trim().toLowerCase() === 'true')
+    return { hidden: true, shiftsFollowing: false, lineShiftPx: 0, rendering: parent };
   const style = legacyColors(el.name.toLowerCase(), a) + (a.style ?? '');
-  return style === '' ? { hidden: false, shiftsFollowing: false, lineShiftPx: 0, rendering: parent } : applyStyle(style, parent);
+  return style === ''
+    ? { hidden: false, shiftsFollowing: false, lineShiftPx: 0, rendering: parent }
+    : applyStyle(style, parent);
 }
 
 const LEGACY_BGCOLOR = new Set(['body', 'table', 'tr', 'td', 'th']);
@@ -54,9 +112,12 @@ const LEGACY_BGCOLOR = new Set(['body', 'table', 'tr', 'td', 'th']);
 /** `<font color>` and `bgcolor` paint like their CSS properties (before the inline style, which wins). */
 function legacyColors(name: string, a: Record<string, string>): string {
   // HTML's legacy colour parsing reads "ffffff" as #ffffff.
-  const colour = (v: string) => (/^[0-9a-f]{3}(?:[0-9a-f]{3})?$/i.test(v.trim()) ? `#${v.trim()}` : v.trim()).replace(/[;:]/g, '');
-  return (name === 'font' && a.color !== undefined ? `color:${colour(a.color)};` : '') +
-    (LEGACY_BGCOLOR.has(name) && a.bgcolor !== undefined ? `background-color:${colour(a.bgcolor)};` : '');
+  const colour = (v: string) =>
+    (/^[0-9a-f]{3}(?:[0-9a-f]{3})?$/i.test(v.trim()) ? `#${v.trim()}` : v.trim()).replace(/[;:]/g, '');
+  return (
+    (name === 'font' && a.color !== undefined ? `color:${colour(a.color)};` : '') +
+    (LEGACY_BGCOLOR.has(name) && a.bgcolor !== undefined ? `background-color:${colour(a.bgcolor)};` : '')
+  );
 }
 
 /** An absolute http(s) URL with credentials removed, or undefined. */
@@ -98,7 +159,8 @@ function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): v
     if (isText(node)) {
       if (state.line.shifted || isUnreadable(state.rendering)) continue;
       let t = stripInvisible(node.data).replace(SENTINELS, '');
-      if (endsOffLeft(t.replace(/\s/g, '').length, state.rendering.offsetXPx + state.line.offsetPx, state.rendering)) continue;
+      if (endsOffLeft(t.replace(/\s/g, '').length, state.rendering.offsetXPx + state.line.offsetPx, state.rendering))
+        continue;
       if (!state.inPre || state.inCell) t = t.replace(/\s+/g, ' ');
       // inside <pre>, source newlines are hard newlines and survive as-is
       out.push(t);
@@ -118,7 +180,8 @@ function textOf(nodes: readonly ChildNode[], state: WalkState, out: string[]): v
       continue;
     }
     // e.g. an inline span with margin-left:-9999px; a hidden span (clip-path, opacity) still takes part in layout
-    if (verdict.shiftsFollowing || (verdict.hidden && inlineShiftWithin(node, verdict.rendering))) state.line.shifted = true;
+    if (verdict.shiftsFollowing || (verdict.hidden && inlineShiftWithin(node, verdict.rendering)))
+      state.line.shifted = true;
     if (!verdict.hidden) walkElement(node, name, { ...state, rendering: verdict.rendering }, out);
     state.line.offsetPx += verdict.lineShiftPx;
   }
@@ -164,7 +227,11 @@ function walkElement(el: Element, name: string, state: WalkState, out: string[])
         .filter(({ verdict }) => !verdict.hidden);
       const rendered = cells.map(({ cell, verdict }) => {
         const parts: string[] = [];
-        textOf(cell.children, { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 }, inCell: true }, parts);
+        textOf(
+          cell.children,
+          { ...state, rendering: verdict.rendering, line: { shifted: false, offsetPx: 0 }, inCell: true },
+          parts,
+        );
         return parts.join('').replace(SENTINELS, ' ').replace(/\s+/g, ' ').trim();
       });
       out.push(NL, rendered.join(' | '), NL);
@@ -205,14 +272,22 @@ export function htmlToText(html: string, maxChars: number): string {
   // elements, foster parenting), so "hidden" is decided on the tree a browser would render.
   const doc = parseFragment(html, { treeAdapter: adapter });
   const out: string[] = [];
-  textOf(doc.children, { rendering: ROOT_RENDERING, line: { shifted: false, offsetPx: 0 }, listDepth: 0, inPre: false, inCell: false }, out);
+  textOf(
+    doc.children,
+    { rendering: ROOT_RENDERING, line: { shifted: false, offsetPx: 0 }, listDepth: 0, inPre: false, inCell: false },
+    out,
+  );
   const text = out
     .join('')
     .replace(/[\u0001\u0003][\u0001\u0003 \t]*/g, (run) => (run.includes(PARA) ? '\n\n' : '\n'))
     .split('\n')
     .map((line) => {
       const indent = /^[ \t]*(\u0002*)/.exec(line)?.[1]?.length ?? 0;
-      const rest = line.replace(/^[ \t\u0002]*/, '').replace(SENTINELS, '').replace(/[ \t]+/g, ' ').trimEnd();
+      const rest = line
+        .replace(/^[ \t\u0002]*/, '')
+        .replace(SENTINELS, '')
+        .replace(/[ \t]+/g, ' ')
+        .trimEnd();
       return rest ? '  '.repeat(indent) + rest : '';
     })
     .join('\n');

@@ -85,7 +85,10 @@ function safeUrl(raw: string): string | undefined {
  * substitutes are look-alikes, so the text still reads the same.
  */
 export function gateMarkdown(s: string): string {
-  return s.replace(/\[/g, '［').replace(/\]/g, '］').replace(/<(?![ \t\n])/g, '‹');
+  return s
+    .replace(/\[/g, '［')
+    .replace(/\]/g, '］')
+    .replace(/<(?![ \t\n])/g, '‹');
 }
 
 /**

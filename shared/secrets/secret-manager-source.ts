@@ -51,7 +51,9 @@ async function createClient(options: SecretManagerSourceOptions): Promise<Client
     port,
     protocol,
     // The SDK types want a GoogleAuth; the fallback path only uses the members above.
-    auth: createNoCredentialsAuth(options.projectId) as unknown as NonNullable<ConstructorParameters<typeof Ctor>[0]>['auth'],
+    auth: createNoCredentialsAuth(options.projectId) as unknown as NonNullable<
+      ConstructorParameters<typeof Ctor>[0]
+    >['auth'],
   } as ConstructorParameters<typeof Ctor>[0]);
 }
 

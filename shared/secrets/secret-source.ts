@@ -40,7 +40,14 @@ export function createCachedSecretSource(inner: SecretSource): SecretSource {
 
 /** The instance's SecretSource per SECRET_SOURCE, always cached. */
 export function createSecretSourceFromConfig(
-  config: Pick<Config, 'SECRET_SOURCE' | 'SECRETS_DIR' | 'SECRET_MANAGER_PROJECT' | 'GOOGLE_CLOUD_PROJECT' | 'DANGEROUSLY_SECRET_MANAGER_ENDPOINT'>,
+  config: Pick<
+    Config,
+    | 'SECRET_SOURCE'
+    | 'SECRETS_DIR'
+    | 'SECRET_MANAGER_PROJECT'
+    | 'GOOGLE_CLOUD_PROJECT'
+    | 'DANGEROUSLY_SECRET_MANAGER_ENDPOINT'
+  >,
 ): SecretSource {
   if (config.SECRET_SOURCE === 'file' || config.SECRET_SOURCE === 'mounted') {
     // Same layout either way: Cloud Run mounts each version at <SECRETS_DIR>/<name>/<version>.

@@ -30,7 +30,12 @@ export interface AuthServices {
   /** Instance-wide cap on concurrent Rally requests per Rally user (Rally allows 12). */
   readonly rallyLimiter: ConcurrencyLimiter;
   /** A WSAPI client for one request: configured host, timeout, User-Agent and the shared limiter. */
-  rallyClient(o: { tokens: RallyTokenProvider; labels: RallyRequestLabels; limiterKey: string; log: Logger }): RallyClient;
+  rallyClient(o: {
+    tokens: RallyTokenProvider;
+    labels: RallyRequestLabels;
+    limiterKey: string;
+    log: Logger;
+  }): RallyClient;
   /**
    * Starts loading the current signing and sealing keys together, for a function whose every
    * request needs both (a tool call verifies, then unseals): one Secret Manager round trip on a

@@ -13,7 +13,12 @@ import type { AuthServices } from './auth-services.js';
 import { audit, type AuditEvent, type AuditFields } from '../audit/audit.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
-import { AddressThrottledError, clientAddress, type AddressLimitKind, type AddressThrottle } from '../ratelimit/address-throttle.js';
+import {
+  AddressThrottledError,
+  clientAddress,
+  type AddressLimitKind,
+  type AddressThrottle,
+} from '../ratelimit/address-throttle.js';
 
 export interface Deps {
   readonly config: Config;
@@ -42,7 +47,11 @@ export function addressLimiter(throttle: AddressThrottle, address: string, log: 
   return (kind) => {
     const decision = throttle.take(kind, address);
     if (decision.allowed) return;
-    log.warn('address_throttled', { limitKind: kind, limit: decision.limit, retryAfterSeconds: decision.retryAfterSeconds });
+    log.warn('address_throttled', {
+      limitKind: kind,
+      limit: decision.limit,
+      retryAfterSeconds: decision.retryAfterSeconds,
+    });
     throw new AddressThrottledError(kind, decision.limit, decision.retryAfterSeconds);
   };
 }

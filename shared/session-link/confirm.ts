@@ -17,14 +17,25 @@ import { confirmPendingLink, pendingBinding, storePendingLink, type ConfirmResul
 
 const PENDING_TTL_SECONDS = 600;
 
-export async function completeSessionLink(deps: Deps, res: Response, tx: LinkTransaction, tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
+export async function completeSessionLink(
+  deps: Deps,
+  res: Response,
+  tx: LinkTransaction,
+  tokens: RallyTokens,
+  rallyUser: RallyUser,
+): Promise<void> {
   const auth = await deps.auth();
   const sessionHash = tx.sessionHash;
   if (!sessionHash) throw new Error('session link transaction without session');
   const existing = await auth.tokens.read(sessionPrincipal(sessionHash));
   if (existing && existing.rallyUser.objectId !== rallyUser.objectId) {
     deps.audit('access_denied', { reason: 'different_rally_user', mode: 'session' });
-    sendErrorPage(res, 403, 'Signed in as a different Rally user', 'This agent session is already connected to another Rally account, so nothing was changed. Disconnect it from the agent first.');
+    sendErrorPage(
+      res,
+      403,
+      'Signed in as a different Rally user',
+      'This agent session is already connected to another Rally account, so nothing was changed. Disconnect it from the agent first.',
+    );
     return;
   }
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
@@ -32,14 +43,24 @@ export async function completeSessionLink(deps: Deps, res: Response, tx: LinkTra
     JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.accessExpiresAt.toISOString() }),
     pendingBinding(sessionHash),
   );
-  await storePendingLink(await deps.db(), sessionHash, { sealed, rallyUser, code, ttlSeconds: PENDING_TTL_SECONDS }, deps.clock.now());
+  await storePendingLink(
+    await deps.db(),
+    sessionHash,
+    { sealed, rallyUser, code, ttlSeconds: PENDING_TTL_SECONDS },
+    deps.clock.now(),
+  );
   deps.audit('sign_in_completed', { rallyUser: rallyUser.userName, mode: 'session_pending' });
   const shown = `${code.slice(0, 3)} ${code.slice(3)}`;
-  sendPage(res, 200, 'Rally is connected', html`<h1>Rally is connected.</h1>
+  sendPage(
+    res,
+    200,
+    'Rally is connected',
+    html`<h1>Rally is connected.</h1>
 <p>One last step: return to your agent and give it this confirmation code. You can then close this window.</p>
 <p><span class="code">${shown}</span></p>
 <p class="warn">Type this code only into <strong>your own</strong> agent chat. Never give it to anyone else: it unlocks your Rally account for the chat that receives it.</p>
-<p class="muted">The code expires in 10 minutes.</p>`);
+<p class="muted">The code expires in 10 minutes.</p>`,
+  );
 }
 
 export type ConfirmOutcome = ConfirmResult | { ok: false; reason: 'different_user' };
@@ -56,7 +77,12 @@ export async function confirmSessionLink(deps: Deps, sessionHash: string, code: 
   const opened = await auth.sealer.unseal(result.sealed, pendingBinding(sessionHash));
   const body = JSON.parse(new TextDecoder().decode(opened.plaintext)) as { a: string; r?: string; e: string };
   try {
-    await auth.tokens.link(sessionPrincipal(sessionHash), 'session', { accessToken: body.a, refreshToken: body.r, accessExpiresAt: new Date(body.e) }, result.rallyUser);
+    await auth.tokens.link(
+      sessionPrincipal(sessionHash),
+      'session',
+      { accessToken: body.a, refreshToken: body.r, accessExpiresAt: new Date(body.e) },
+      result.rallyUser,
+    );
   } catch (err) {
     if (err instanceof LinkUserMismatchError) return { ok: false, reason: 'different_user' };
     throw err;

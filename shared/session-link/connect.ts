@@ -14,7 +14,12 @@ import { randomToken, sha256Id } from '../kernel/hash.js';
 import { html, sendErrorPage, sendPage } from '../http/pages.js';
 import { redirectToRally } from '../rally-link/sign-in.js';
 import { isSameOriginPost } from '../http/origin.js';
-import { consumeConnectTransaction, createConnectTransaction, findConnectTransaction, type ConnectTransaction } from '../store/connect-transactions.repo.js';
+import {
+  consumeConnectTransaction,
+  createConnectTransaction,
+  findConnectTransaction,
+  type ConnectTransaction,
+} from '../store/connect-transactions.repo.js';
 import { isGrantActive } from '../store/grants.repo.js';
 
 const CONNECT_TTL_SECONDS = 600;
@@ -37,7 +42,11 @@ export type ConnectFor =
   | { readonly kind: 'session'; readonly sessionHash: string; readonly clientName: string };
 
 /** Creates a single-use connect link. The URL holds only an opaque id: no session value, token or PII (A3). */
-export async function createConnectLink(deps: Deps, target: ConnectFor, agentId: string | undefined): Promise<ConnectLink> {
+export async function createConnectLink(
+  deps: Deps,
+  target: ConnectFor,
+  agentId: string | undefined,
+): Promise<ConnectLink> {
   deps.limitAddress('connect_link'); // L20: any unlinked session id can ask for one (AddressThrottledError)
   const id = randomToken(32);
   const now = deps.clock.now();
@@ -50,7 +59,11 @@ export async function createConnectLink(deps: Deps, target: ConnectFor, agentId:
     createdAt: now,
     expiresAt: addSeconds(now, CONNECT_TTL_SECONDS),
   });
-  return { url: `${publicUrls(deps.config).issuer}/connect/${id}`, elicitationId: sha256Id(`elicitation:${id}`).slice(0, 32), verificationCode: code };
+  return {
+    url: `${publicUrls(deps.config).issuer}/connect/${id}`,
+    elicitationId: sha256Id(`elicitation:${id}`).slice(0, 32),
+    verificationCode: code,
+  };
 }
 
 export async function handleConnect(deps: Deps, req: Request, res: Response): Promise<void> {
@@ -60,8 +73,15 @@ export async function handleConnect(deps: Deps, req: Request, res: Response): Pr
   // A re-link for a grant revoked since the link was handed out is dead too (L2). This only spares
   // the user a pointless Rally sign-in: the callback's storing transaction is what enforces it.
   const isLive = async (tx: ConnectTransaction | undefined): Promise<boolean> =>
-    tx !== undefined && (tx.kind !== 'relink' || (tx.grantId !== undefined && (await isGrantActive(db, tx.grantId, now))));
-  const expired = () => sendErrorPage(res, 404, 'This link has expired', 'Connection links work once and for 10 minutes. Ask your agent again to get a new one.');
+    tx !== undefined &&
+    (tx.kind !== 'relink' || (tx.grantId !== undefined && (await isGrantActive(db, tx.grantId, now))));
+  const expired = () =>
+    sendErrorPage(
+      res,
+      404,
+      'This link has expired',
+      'Connection links work once and for 10 minutes. Ask your agent again to get a new one.',
+    );
   if (req.method === 'GET') {
     const tx = await findConnectTransaction(db, id, now);
     if (!tx || !(await isLive(tx))) return expired();

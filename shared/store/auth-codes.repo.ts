@@ -41,7 +41,10 @@ export interface RedemptionCheck {
 }
 
 export type RedeemRefusal = 'missing' | 'expired' | 'wrong_client' | 'wrong_redirect_uri' | 'pkce_mismatch';
-export type RedeemCodeResult = { ok: true; code: AuthCode } | { ok: false; reason: RedeemRefusal } | { ok: false; reason: 'reused'; grantId: string };
+export type RedeemCodeResult =
+  | { ok: true; code: AuthCode }
+  | { ok: false; reason: RedeemRefusal }
+  | { ok: false; reason: 'reused'; grantId: string };
 
 /**
  * Marks the code used exactly once, and only for a redemption that passes
@@ -50,7 +53,12 @@ export type RedeemCodeResult = { ok: true; code: AuthCode } | { ok: false; reaso
  * snapshot the precondition write pins, so check-and-consume is atomic without
  * a transaction's lock queue (F3, F4).
  */
-export async function redeemAuthCode(db: Firestore, code: string, expected: RedemptionCheck, now: Date): Promise<RedeemCodeResult> {
+export async function redeemAuthCode(
+  db: Firestore,
+  code: string,
+  expected: RedemptionCheck,
+  now: Date,
+): Promise<RedeemCodeResult> {
   const ref = db.doc(codePath(code));
   const snap = await withStoreRetry(() => ref.get());
   if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
@@ -65,5 +73,7 @@ export async function redeemAuthCode(db: Firestore, code: string, expected: Rede
   const reused = { ok: false, reason: 'reused', grantId: stored.grantId } as const;
   if (stored.usedAt) return reused;
   // Exactly one redemption marks the code used; a concurrent second one is a reuse (H14).
-  return (await writeIfUnchanged(ref, snap.updateTime, { update: { usedAt: now } })) ? { ok: true, code: stored } : reused;
+  return (await writeIfUnchanged(ref, snap.updateTime, { update: { usedAt: now } }))
+    ? { ok: true, code: stored }
+    : reused;
 }

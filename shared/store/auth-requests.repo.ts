@@ -33,11 +33,15 @@ export async function createAuthRequest(db: Firestore, requestId: string, doc: A
 }
 
 export type ConsumeAuthRequestResult =
-  | { ok: true; request: AuthRequest }
-  | { ok: false; reason: 'missing' | 'expired' | 'csrf_mismatch' };
+  { ok: true; request: AuthRequest } | { ok: false; reason: 'missing' | 'expired' | 'csrf_mismatch' };
 
 /** Consumes the request exactly once, if the CSRF token matches and it has not expired (C10). */
-export async function consumeAuthRequest(db: Firestore, requestId: string, csrf: string, now: Date): Promise<ConsumeAuthRequestResult> {
+export async function consumeAuthRequest(
+  db: Firestore,
+  requestId: string,
+  csrf: string,
+  now: Date,
+): Promise<ConsumeAuthRequestResult> {
   const ref = db.doc(authRequestPath(requestId));
   const snap = await withStoreRetry(() => ref.get());
   if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };

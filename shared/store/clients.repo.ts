@@ -29,7 +29,9 @@ const ClientDoc = z.object({
 export type RegisteredClient = z.infer<typeof ClientDoc>;
 
 export async function saveClient(db: Firestore, client: RegisteredClient): Promise<void> {
-  await withStoreRetry(() => db.collection(COLLECTIONS.clients).doc(sha256Id(client.clientId)).set(stripUndefined(client)));
+  await withStoreRetry(() =>
+    db.collection(COLLECTIONS.clients).doc(sha256Id(client.clientId)).set(stripUndefined(client)),
+  );
 }
 
 export async function findClient(db: Firestore, clientId: string, now: Date): Promise<RegisteredClient | undefined> {

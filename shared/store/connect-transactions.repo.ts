@@ -33,7 +33,11 @@ export async function createConnectTransaction(db: Firestore, id: string, doc: C
   await withStoreRetry(() => db.doc(path(id)).create(stripUndefined(doc)));
 }
 
-export async function findConnectTransaction(db: Firestore, id: string, now: Date): Promise<ConnectTransaction | undefined> {
+export async function findConnectTransaction(
+  db: Firestore,
+  id: string,
+  now: Date,
+): Promise<ConnectTransaction | undefined> {
   if (!ID.test(id)) return undefined;
   const snap = await withStoreRetry(() => db.doc(path(id)).get());
   if (!snap.exists) return undefined;
@@ -43,7 +47,11 @@ export async function findConnectTransaction(db: Firestore, id: string, now: Dat
 }
 
 /** Consumes the link exactly once (A6: unknown, expired or used → undefined). */
-export async function consumeConnectTransaction(db: Firestore, id: string, now: Date): Promise<ConnectTransaction | undefined> {
+export async function consumeConnectTransaction(
+  db: Firestore,
+  id: string,
+  now: Date,
+): Promise<ConnectTransaction | undefined> {
   if (!ID.test(id)) return undefined;
   const ref = db.doc(path(id));
   const snap = await withStoreRetry(() => ref.get());

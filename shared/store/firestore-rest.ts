@@ -33,7 +33,11 @@ export interface RestDocumentReaderOptions {
 
 /** Firestore answered with an error status; `code` is the gRPC code. */
 export class FirestoreRestError extends Error {
-  constructor(readonly code: number, readonly httpStatus: number | undefined, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: number,
+    readonly httpStatus: number | undefined,
+    options?: { cause?: unknown },
+  ) {
     super(`Firestore REST error (gRPC code ${code}${httpStatus === undefined ? '' : `, HTTP ${httpStatus}`})`, options);
     this.name = 'FirestoreRestError';
   }
@@ -41,9 +45,22 @@ export class FirestoreRestError extends Error {
 
 // google.rpc.Code by name, as REST errors spell it (`error.status`).
 const GRPC_CODE: Record<string, number> = {
-  CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 };
 
 const DOC_PATH = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
@@ -66,7 +83,11 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
       try {
         res = await o.fetch(root + path, {
           // The resource-prefix header is what the client library sends for routing and project isolation.
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'google-cloud-resource-prefix': database },
+          headers: {
+            authorization: `Bearer ${token}`,
+            accept: 'application/json',
+            'google-cloud-resource-prefix': database,
+          },
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {

@@ -8,7 +8,10 @@ import { z } from 'zod';
 
 /** A Firestore Timestamp on read (written as a JS Date). */
 export const zTimestamp = z
-  .custom<{ toDate(): Date }>((v) => typeof (v as { toDate?: unknown } | null)?.toDate === 'function', 'expected a Timestamp')
+  .custom<{ toDate(): Date }>(
+    (v) => typeof (v as { toDate?: unknown } | null)?.toDate === 'function',
+    'expected a Timestamp',
+  )
   .transform((v) => v.toDate());
 
 /** Firestore is unavailable or overloaded: surfaces answer 503, never success without the write (F5). */
@@ -30,7 +33,9 @@ export class CorruptRecordError extends Error {
 }
 
 // gRPC/REST status codes that mean "try again later".
-const RETRYABLE = new Set([4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 14 /* UNAVAILABLE */]);
+const RETRYABLE = new Set([
+  4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 14 /* UNAVAILABLE */,
+]);
 const UNAVAILABLE = new Set([4, 8, 10, 13, 14]);
 
 export function statusOf(err: unknown): number | undefined {
@@ -67,7 +72,11 @@ function withTimeout<T>(op: Promise<T>, ms: number): Promise<T> {
  * StoreUnavailableError. A timed-out attempt is not retried: it may still land,
  * and single-use writes must not be repeated blindly.
  */
-export async function withStoreRetry<T>(op: () => Promise<T>, attempts = 3, timeoutMs = STORE_OPERATION_TIMEOUT_MS): Promise<T> {
+export async function withStoreRetry<T>(
+  op: () => Promise<T>,
+  attempts = 3,
+  timeoutMs = STORE_OPERATION_TIMEOUT_MS,
+): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await withTimeout(op(), timeoutMs);
@@ -79,7 +88,8 @@ export async function withStoreRetry<T>(op: () => Promise<T>, attempts = 3, time
         await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** i));
         continue;
       }
-      if ((code !== undefined && UNAVAILABLE.has(code)) || isConnectionError(err)) throw new StoreUnavailableError({ cause: err });
+      if ((code !== undefined && UNAVAILABLE.has(code)) || isConnectionError(err))
+        throw new StoreUnavailableError({ cause: err });
       throw err;
     }
   }
@@ -97,11 +107,15 @@ export function isPreconditionFailure(err: unknown): boolean {
  * transaction lock until a deadline. Returns false when someone else won.
  */
 export async function writeIfUnchanged(
-  ref: DocumentReference, updateTime: Timestamp, write: { delete: true } | { update: Record<string, unknown> },
+  ref: DocumentReference,
+  updateTime: Timestamp,
+  write: { delete: true } | { update: Record<string, unknown> },
 ): Promise<boolean> {
   try {
     await withStoreRetry(() =>
-      'delete' in write ? ref.delete({ lastUpdateTime: updateTime }) : ref.update(write.update, { lastUpdateTime: updateTime }),
+      'delete' in write
+        ? ref.delete({ lastUpdateTime: updateTime })
+        : ref.update(write.update, { lastUpdateTime: updateTime }),
     );
     return true;
   } catch (err) {

@@ -63,9 +63,20 @@ export async function revokeGrant(db: Firestore, grantId: string, now: Date): Pr
  * redeemed cannot end a working grant (L16). Only older grants go: of two
  * consents redeemed in either order, the newer one survives.
  */
-export async function revokeOlderGrants(db: Firestore, sub: string, clientId: string, keepGrantId: string, now: Date): Promise<number> {
+export async function revokeOlderGrants(
+  db: Firestore,
+  sub: string,
+  clientId: string,
+  keepGrantId: string,
+  now: Date,
+): Promise<number> {
   const snaps = await withStoreRetry(() =>
-    db.collection(COLLECTIONS.grants).where('sub', '==', sub).where('clientId', '==', clientId).where('status', '==', 'active').get(),
+    db
+      .collection(COLLECTIONS.grants)
+      .where('sub', '==', sub)
+      .where('clientId', '==', clientId)
+      .where('status', '==', 'active')
+      .get(),
   );
   const active = snaps.docs.flatMap((doc) => {
     const parsed = GrantDoc.safeParse(doc.data());
@@ -107,7 +118,10 @@ async function readActiveGrant(t: Transaction, db: Firestore, grantId: string, n
  * either the revocation sees the new tokens and deletes them, or the link sees `revoked` and
  * stores nothing; a revoked grant never comes back.
  */
-export const requireActiveGrant = (grantId: string, now: Date): LinkPrecondition => (t, db) => readActiveGrant(t, db, grantId, now);
+export const requireActiveGrant =
+  (grantId: string, now: Date): LinkPrecondition =>
+  (t, db) =>
+    readActiveGrant(t, db, grantId, now);
 
 /** The same check outside a transaction, for a page that must not offer a dead link (advisory only). */
 export async function isGrantActive(db: Firestore, grantId: string, now: Date): Promise<boolean> {

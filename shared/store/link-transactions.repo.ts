@@ -39,15 +39,19 @@ export async function createLinkTransaction(db: Firestore, state: string, doc: L
 }
 
 export type ConsumeLinkTxResult =
-  | { ok: true; tx: LinkTransaction }
-  | { ok: false; reason: 'missing' | 'expired' | 'browser_mismatch' };
+  { ok: true; tx: LinkTransaction } | { ok: false; reason: 'missing' | 'expired' | 'browser_mismatch' };
 
 /**
  * Consumes the transaction exactly once (B4, B6, F3). Expired records are
  * deleted and refused even if TTL has not swept them (B5). A wrong or missing
  * browser binding refuses without consuming (B3, C2, C6).
  */
-export async function consumeLinkTransaction(db: Firestore, state: string, browserSecret: string | undefined, now: Date): Promise<ConsumeLinkTxResult> {
+export async function consumeLinkTransaction(
+  db: Firestore,
+  state: string,
+  browserSecret: string | undefined,
+  now: Date,
+): Promise<ConsumeLinkTxResult> {
   const ref = db.doc(linkTxPath(state));
   const snap = await withStoreRetry(() => ref.get());
   if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
@@ -57,7 +61,8 @@ export async function consumeLinkTransaction(db: Firestore, state: string, brows
     await writeIfUnchanged(ref, snap.updateTime, { delete: true });
     return { ok: false, reason: 'expired' };
   }
-  if (!browserSecret || sha256Id(browserSecret) !== parsed.data.browserHash) return { ok: false, reason: 'browser_mismatch' };
+  if (!browserSecret || sha256Id(browserSecret) !== parsed.data.browserHash)
+    return { ok: false, reason: 'browser_mismatch' };
   if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return { ok: false, reason: 'missing' }; // someone else consumed it
   return { ok: true, tx: parsed.data };
 }

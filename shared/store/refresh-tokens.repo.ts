@@ -35,7 +35,11 @@ export type RefreshRecord = z.infer<typeof RefreshDoc>;
 
 const refreshPath = (hash: string) => `${COLLECTIONS.refreshTokens}/${hash}`;
 
-export async function createRefreshToken(db: Firestore, token: string, doc: Omit<RefreshRecord, 'supersededBy' | 'supersededAt' | 'retriedAt' | 'displacedAt'>): Promise<void> {
+export async function createRefreshToken(
+  db: Firestore,
+  token: string,
+  doc: Omit<RefreshRecord, 'supersededBy' | 'supersededAt' | 'retriedAt' | 'displacedAt'>,
+): Promise<void> {
   await withStoreRetry(() => db.doc(refreshPath(sha256Id(token))).create(doc));
 }
 
@@ -85,7 +89,12 @@ function isLostResponseRetry(old: RefreshRecord, successor: DocumentSnapshot | u
  * successor stays as a tombstone, and presenting it, or any other token that
  * is not the newest, revokes the whole grant (RFC 9700 §4.14.2).
  */
-export function rotateRefreshToken(db: Firestore, oldToken: string, newToken: string, o: RotateOptions): Promise<RotateResult> {
+export function rotateRefreshToken(
+  db: Firestore,
+  oldToken: string,
+  newToken: string,
+  o: RotateOptions,
+): Promise<RotateResult> {
   const oldRef = db.doc(refreshPath(sha256Id(oldToken)));
   const newHash = sha256Id(newToken);
   return transact(db, async (t) => {

@@ -42,19 +42,35 @@ export async function getSession(db: Firestore, sessionHash: string): Promise<Se
   return parsed.data;
 }
 
-export async function recordSessionCapabilities(db: Firestore, sessionHash: string, elicitationUrl: boolean, now: Date): Promise<void> {
+export async function recordSessionCapabilities(
+  db: Firestore,
+  sessionHash: string,
+  elicitationUrl: boolean,
+  now: Date,
+): Promise<void> {
   await withStoreRetry(() =>
-    db.doc(sessionPath(sessionHash)).set({ elicitationUrl, expiresAt: addSeconds(now, SESSION_TTL_SECONDS) }, { merge: true }),
+    db
+      .doc(sessionPath(sessionHash))
+      .set({ elicitationUrl, expiresAt: addSeconds(now, SESSION_TTL_SECONDS) }, { merge: true }),
   );
 }
 
 export async function storePendingLink(
-  db: Firestore, sessionHash: string, pending: { sealed: string; rallyUser: RallyUser; code: string; ttlSeconds: number }, now: Date,
+  db: Firestore,
+  sessionHash: string,
+  pending: { sealed: string; rallyUser: RallyUser; code: string; ttlSeconds: number },
+  now: Date,
 ): Promise<void> {
   await withStoreRetry(() =>
     db.doc(sessionPath(sessionHash)).set(
       {
-        pending: { sealed: pending.sealed, rallyUser: pending.rallyUser, codeHash: sha256Id(`confirm:${sessionHash}:${pending.code}`), attempts: 0, expiresAt: addSeconds(now, pending.ttlSeconds) },
+        pending: {
+          sealed: pending.sealed,
+          rallyUser: pending.rallyUser,
+          codeHash: sha256Id(`confirm:${sessionHash}:${pending.code}`),
+          attempts: 0,
+          expiresAt: addSeconds(now, pending.ttlSeconds),
+        },
         expiresAt: addSeconds(now, SESSION_TTL_SECONDS),
       },
       { merge: true },
@@ -77,7 +93,12 @@ export async function dropPendingLink(db: Firestore, sessionHash: string): Promi
 }
 
 /** Checks the code submitted over this session; five misses destroy the pending sign-in (C4). */
-export function confirmPendingLink(db: Firestore, sessionHash: string, code: string, now: Date): Promise<ConfirmResult> {
+export function confirmPendingLink(
+  db: Firestore,
+  sessionHash: string,
+  code: string,
+  now: Date,
+): Promise<ConfirmResult> {
   const ref = db.doc(sessionPath(sessionHash));
   return transact(db, async (t) => {
     const snap = await t.get(ref);

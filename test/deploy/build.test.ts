@@ -22,9 +22,19 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'rally-mcp-build-'));
   copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { stdio: 'pipe' });
-  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), join(dir, 'dist')], { stdio: 'pipe', env: { PATH: process.env.PATH } });
-  execFileSync(process.execPath, [join(ROOT, 'scripts/warm-compile-cache.mjs'), join(dir, 'dist')], { stdio: 'pipe', env: { PATH: process.env.PATH } });
+  execFileSync(
+    join(ROOT, 'node_modules/.bin/tsc'),
+    ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')],
+    { stdio: 'pipe' },
+  );
+  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), join(dir, 'dist')], {
+    stdio: 'pipe',
+    env: { PATH: process.env.PATH },
+  });
+  execFileSync(process.execPath, [join(ROOT, 'scripts/warm-compile-cache.mjs'), join(dir, 'dist')], {
+    stdio: 'pipe',
+    env: { PATH: process.env.PATH },
+  });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -73,24 +83,33 @@ describe('deployable build', () => {
     expect(staticImports.filter((s) => !s!.startsWith('node:'))).toEqual([]);
   });
 
-  it.each(['mcp', 'authorization'])('FUNCTION_TARGET=%s → only that function is registered, from bundle chunks only, with the cache on', (target) => {
-    const before = cacheFiles();
-    const seen = loadMain(target);
-    expect(seen.registered).toEqual([target]);
-    expect(seen.ourModules.length).toBeGreaterThan(0);
-    expect(seen.ourModules.filter((m) => !m.startsWith('bundle/'))).toEqual([]); // none of dist/shared, dist/functions
-    expect(seen.cacheDir?.startsWith(join(dir, 'dist/.compile-cache/'))).toBe(true); // …/<node version>-<arch>-<flags hash>
-    // every module it loaded was found in the cache: nothing new was written
-    expect(cacheFiles()).toEqual(before);
-  });
+  it.each(['mcp', 'authorization'])(
+    'FUNCTION_TARGET=%s → only that function is registered, from bundle chunks only, with the cache on',
+    (target) => {
+      const before = cacheFiles();
+      const seen = loadMain(target);
+      expect(seen.registered).toEqual([target]);
+      expect(seen.ourModules.length).toBeGreaterThan(0);
+      expect(seen.ourModules.filter((m) => !m.startsWith('bundle/'))).toEqual([]); // none of dist/shared, dist/functions
+      expect(seen.cacheDir?.startsWith(join(dir, 'dist/.compile-cache/'))).toBe(true); // …/<node version>-<arch>-<flags hash>
+      // every module it loaded was found in the cache: nothing new was written
+      expect(cacheFiles()).toEqual(before);
+    },
+  );
 
   it('the bundle serves sign-in and a tool call end to end (keys from a mounted-style directory)', async () => {
     const stack = await startTestStack({ buildMain: join(dir, MAIN), env: { SECRET_SOURCE: 'mounted' } });
     try {
       // The server is the build's, not the sources'.
-      expect(stack.logs.some((l) => l.includes('"server_listening"') && l.includes(`"main":${JSON.stringify(join(dir, MAIN))}`))).toBe(true);
+      expect(
+        stack.logs.some(
+          (l) => l.includes('"server_listening"') && l.includes(`"main":${JSON.stringify(join(dir, MAIN))}`),
+        ),
+      ).toBe(true);
       const s = await signIn(stack.url, 'alice');
-      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_issue', { id: 'US1' }), { authorization: `Bearer ${s.accessToken}` });
+      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_issue', { id: 'US1' }), {
+        authorization: `Bearer ${s.accessToken}`,
+      });
       expect(res.json.result.isError).toBeFalsy();
       expect(JSON.stringify(res.json.result.structuredContent)).toContain('US1');
     } finally {

@@ -17,7 +17,10 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-export function runDeploy(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runDeploy(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [DEPLOY_SH, ...args], {
       cwd: REPO_ROOT,

@@ -19,18 +19,25 @@ const SECRETS = ['rally-client-secret', 'rally-mcp-sealing-key', 'rally-mcp-sign
 function envOf(argv: readonly string[]): Record<string, string> {
   const raw = flag(argv, 'set-env-vars');
   if (!raw?.startsWith('^;^')) throw new Error(`expected ^;^-delimited --set-env-vars, got ${raw}`);
-  return Object.fromEntries(raw.slice(3).split(';').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    raw
+      .slice(3)
+      .split(';')
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 /** `--set-secrets=/etc/secrets/s:/2=s:2,…` → { '/etc/secrets/s/2': 's:2', … } (mount path + file → secret:version) */
 function mountsOf(argv: readonly string[]): Record<string, string> {
   const raw = flag(argv, 'set-secrets');
   if (!raw) throw new Error('expected --set-secrets');
-  return Object.fromEntries(raw.split(',').map((m) => {
-    const [path, ref] = m.split('=') as [string, string];
-    const [mountPath, file] = path.split(':') as [string, string];
-    return [`${mountPath}${file}`, ref];
-  }));
+  return Object.fromEntries(
+    raw.split(',').map((m) => {
+      const [path, ref] = m.split('=') as [string, string];
+      const [mountPath, file] = path.split(':') as [string, string];
+      return [`${mountPath}${file}`, ref];
+    }),
+  );
 }
 
 /** Every file SECRET_SOURCE=mounted will read for this env: `<SECRETS_DIR>/<name>/<version>` → `name:version`. */
@@ -100,12 +107,30 @@ describe('deploy.sh --dry-run (deploy)', () => {
 
   it('checks before it creates (describe/list, then create)', () => {
     const pairs: [string[], string[]][] = [
-      [['firestore', 'databases', 'describe'], ['firestore', 'databases', 'create']],
-      [['iam', 'service-accounts', 'describe'], ['iam', 'service-accounts', 'create']],
-      [['secrets', 'describe'], ['secrets', 'create']],
-      [['logging', 'metrics', 'describe'], ['logging', 'metrics', 'create']],
-      [['monitoring', 'dashboards', 'list'], ['monitoring', 'dashboards', 'create']],
-      [['services', 'list'], ['services', 'enable']],
+      [
+        ['firestore', 'databases', 'describe'],
+        ['firestore', 'databases', 'create'],
+      ],
+      [
+        ['iam', 'service-accounts', 'describe'],
+        ['iam', 'service-accounts', 'create'],
+      ],
+      [
+        ['secrets', 'describe'],
+        ['secrets', 'create'],
+      ],
+      [
+        ['logging', 'metrics', 'describe'],
+        ['logging', 'metrics', 'create'],
+      ],
+      [
+        ['monitoring', 'dashboards', 'list'],
+        ['monitoring', 'dashboards', 'create'],
+      ],
+      [
+        ['services', 'list'],
+        ['services', 'enable'],
+      ],
     ];
     for (const [check, create] of pairs) {
       expect(indexOf((a) => startsWith(a, ...check))).toBeLessThan(indexOf((a) => startsWith(a, ...create)));
@@ -114,22 +139,38 @@ describe('deploy.sh --dry-run (deploy)', () => {
 
   it('enables the required APIs', () => {
     const enable = calls.find((a) => startsWith(a, 'services', 'enable'))!;
-    for (const api of ['cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'firestore', 'secretmanager', 'logging', 'firebasehosting', 'firebaserules']) {
+    for (const api of [
+      'cloudfunctions',
+      'run',
+      'cloudbuild',
+      'artifactregistry',
+      'firestore',
+      'secretmanager',
+      'logging',
+      'firebasehosting',
+      'firebaserules',
+    ]) {
       expect(enable).toContain(`${api}.googleapis.com`);
     }
   });
 
   it('creates a Native-mode Firestore database in the region', () => {
     const create = calls.find((a) => startsWith(a, 'firestore', 'databases', 'create'))!;
-    expect(create).toEqual(expect.arrayContaining(['--database=(default)', '--type=firestore-native', '--location=us-central1']));
+    expect(create).toEqual(
+      expect.arrayContaining(['--database=(default)', '--type=firestore-native', '--location=us-central1']),
+    );
   });
 
   it('puts a TTL policy on expiresAt of every collection and exempts it from indexing', () => {
     const ttl = calls.filter((a) => startsWith(a, 'firestore', 'fields', 'ttls', 'update'));
     const exempt = calls.filter((a) => startsWith(a, 'firestore', 'indexes', 'fields', 'update'));
-    const ttlGroups = ttl.map((a) => (expect(a).toContain(TTL_FIELD), expect(a).toContain('--enable-ttl'), flag(a, 'collection-group')));
+    const ttlGroups = ttl.map(
+      (a) => (expect(a).toContain(TTL_FIELD), expect(a).toContain('--enable-ttl'), flag(a, 'collection-group')),
+    );
     expect(ttlGroups.sort()).toEqual(Object.values(COLLECTIONS).sort());
-    const exempted = exempt.map((a) => (expect(a).toContain('--disable-indexes'), `${flag(a, 'collection-group')}.${a[5]}`));
+    const exempted = exempt.map(
+      (a) => (expect(a).toContain('--disable-indexes'), `${flag(a, 'collection-group')}.${a[5]}`),
+    );
     for (const c of Object.values(COLLECTIONS)) expect(exempted).toContain(`${c}.${TTL_FIELD}`);
     expect(exempted).toEqual(expect.arrayContaining(['rally_tokens.sealed', 'oauth_clients.metadata']));
   });
@@ -155,13 +196,16 @@ describe('deploy.sh --dry-run (deploy)', () => {
     const adds = parseCommands(result.stdout).filter((c) => c.line.includes('secrets versions add'));
     expect(adds).toHaveLength(3);
     for (const c of adds) expect(c.segments.at(-1)).toContain('--data-file=-');
-    expect(adds.find((c) => c.line.includes('rally-client-secret'))!.line).toMatch(/--data-file=- < \S+rally-secret\.txt$/);
+    expect(adds.find((c) => c.line.includes('rally-client-secret'))!.line).toMatch(
+      /--data-file=- < \S+rally-secret\.txt$/,
+    );
     expect(result.stdout).not.toContain(SECRET_VALUE);
     expect(result.stdout).not.toMatch(/"kty"|"d":|BEGIN PRIVATE KEY/);
     // Secrets reach functions only as mounted files (`/path:/file=secret:version`), never as env vars (`NAME=secret:version`).
     expect(result.stdout).not.toMatch(/--update-secrets/);
     for (const m of result.stdout.match(/--set-secrets=\S+/g) ?? []) {
-      for (const entry of m.slice('--set-secrets='.length).split(',')) expect(entry).toMatch(/^\/etc\/secrets\/[\w-]+:\/\d+=[\w-]+:\d+$/);
+      for (const entry of m.slice('--set-secrets='.length).split(','))
+        expect(entry).toMatch(/^\/etc\/secrets\/[\w-]+:\/\d+=[\w-]+:\d+$/);
     }
   });
 
@@ -171,15 +215,30 @@ describe('deploy.sh --dry-run (deploy)', () => {
     it('deploys the four functions gen2 on nodejs22, public, as the dedicated service account', () => {
       expect(deploys().map((a) => a[3])).toEqual(FUNCTIONS);
       for (const a of deploys()) {
-        expect(a).toEqual(expect.arrayContaining(['--gen2', '--runtime=nodejs22', '--trigger-http', '--allow-unauthenticated', `--entry-point=${a[3]}`, '--region=us-central1']));
+        expect(a).toEqual(
+          expect.arrayContaining([
+            '--gen2',
+            '--runtime=nodejs22',
+            '--trigger-http',
+            '--allow-unauthenticated',
+            `--entry-point=${a[3]}`,
+            '--region=us-central1',
+          ]),
+        );
         expect(flag(a, 'service-account')).toBe(SA.slice('serviceAccount:'.length));
-        for (const f of ['memory', 'cpu', 'concurrency', 'timeout', 'max-instances', 'min-instances']) expect(flag(a, f)).toBeDefined();
+        for (const f of ['memory', 'cpu', 'concurrency', 'timeout', 'max-instances', 'min-instances'])
+          expect(flag(a, f)).toBeDefined();
       }
     });
 
     it('sizes mcp for concurrency 80 on 1 CPU, scale to zero by default', () => {
       const mcp = deploys().find((a) => a[3] === 'mcp')!;
-      expect([flag(mcp, 'cpu'), flag(mcp, 'concurrency'), flag(mcp, 'min-instances'), flag(mcp, 'timeout')]).toEqual(['1', '80', '0', '60s']);
+      expect([flag(mcp, 'cpu'), flag(mcp, 'concurrency'), flag(mcp, 'min-instances'), flag(mcp, 'timeout')]).toEqual([
+        '1',
+        '80',
+        '0',
+        '60s',
+      ]);
     });
 
     it('sets pinned numeric secret versions and the production env, which loadConfig accepts', () => {
@@ -223,9 +282,20 @@ describe('deploy.sh --dry-run (deploy)', () => {
 
   it('creates the four log-based metrics from the ops/ definitions and the dashboard', () => {
     const metrics = calls.filter((a) => startsWith(a, 'logging', 'metrics', 'create'));
-    expect(metrics.map((a) => a[4])).toEqual(['rally_mcp/tool_executions', 'rally_mcp/tool_latency_ms', 'rally_mcp/sign_ins', 'rally_mcp/rate_limited']);
-    for (const a of metrics) expect(flag(a, 'config-from-file')).toMatch(new RegExp(`/ops/metrics/${a[4]!.split('/')[1]}\\.yaml$`));
-    expect(flag(calls.find((a) => startsWith(a, 'monitoring', 'dashboards', 'create'))!, 'config-from-file')).toMatch(/\/ops\/dashboard\.json$/);
+    expect(metrics.map((a) => a[4])).toEqual([
+      'rally_mcp/tool_executions',
+      'rally_mcp/tool_latency_ms',
+      'rally_mcp/sign_ins',
+      'rally_mcp/rate_limited',
+    ]);
+    for (const a of metrics)
+      expect(flag(a, 'config-from-file')).toMatch(new RegExp(`/ops/metrics/${a[4]!.split('/')[1]}\\.yaml$`));
+    expect(
+      flag(
+        calls.find((a) => startsWith(a, 'monitoring', 'dashboards', 'create'))!,
+        'config-from-file',
+      ),
+    ).toMatch(/\/ops\/dashboard\.json$/);
   });
 
   it('deploys hosting, rules and indexes with firebase-tools from a generated config', () => {
@@ -233,14 +303,23 @@ describe('deploy.sh --dry-run (deploy)', () => {
     const gen = cmds.find((c) => c.line.includes('ops/hosting-config.ts'))!;
     expect(gen.segments[0]).toEqual(expect.arrayContaining(['--import', 'tsx', '--region=us-central1']));
     const fb = cmds.find((c) => c.line.includes('firebase-tools@'))!;
-    expect(fb.segments[1]).toEqual(expect.arrayContaining(['deploy', '--only=hosting,firestore:rules,firestore:indexes', '--project=demo-proj', '--non-interactive']));
+    expect(fb.segments[1]).toEqual(
+      expect.arrayContaining([
+        'deploy',
+        '--only=hosting,firestore:rules,firestore:indexes',
+        '--project=demo-proj',
+        '--non-interactive',
+      ]),
+    );
   });
 
   it('ends with the MCP URL, the Rally redirect URI and a VS Code mcp.json snippet', () => {
     const tail = result.stdout.trimEnd().split('\n').slice(-4);
     expect(tail[0]).toBe('MCP server URL (paste into your MCP client): https://demo-proj.web.app/mcp');
     expect(tail[1]).toBe('Rally OAuth redirect URI (register it in Rally): https://demo-proj.web.app/oauth/callback');
-    expect(JSON.parse(tail[3]!)).toEqual({ servers: { rally: { type: 'http', url: 'https://demo-proj.web.app/mcp' } } });
+    expect(JSON.parse(tail[3]!)).toEqual({
+      servers: { rally: { type: 'http', url: 'https://demo-proj.web.app/mcp' } },
+    });
   });
 });
 
@@ -333,6 +412,11 @@ describe('deploy.sh rotate-key --dry-run', () => {
 describe('deploy.sh is shellcheck-clean', () => {
   it('has no shellcheck findings', () => {
     // shellcheck is a system package (README, Quick start); the preflight of npm test names it when missing.
-    expect(() => execFileSync('shellcheck', ['--severity=style', 'deploy.sh'], { cwd: new URL('../../', import.meta.url), stdio: 'pipe' })).not.toThrow();
+    expect(() =>
+      execFileSync('shellcheck', ['--severity=style', 'deploy.sh'], {
+        cwd: new URL('../../', import.meta.url),
+        stdio: 'pipe',
+      }),
+    ).not.toThrow();
   });
 });

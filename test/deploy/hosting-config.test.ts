@@ -23,7 +23,9 @@ describe('ops/hosting-config.ts', () => {
 
   it('rewrites every route, in order, to its gen2 function in the region', () => {
     const hosting = buildFirebaseJson(ROUTES, 'europe-west1').hosting;
-    expect(hosting.rewrites).toEqual(ROUTES.map((r) => ({ source: r.path, function: { functionId: r.fn, region: 'europe-west1' } })));
+    expect(hosting.rewrites).toEqual(
+      ROUTES.map((r) => ({ source: r.path, function: { functionId: r.fn, region: 'europe-west1' } })),
+    );
     for (const r of hosting.rewrites) {
       const sample = r.source.endsWith('/**') ? `${r.source.slice(0, -3)}/x` : r.source;
       expect(routeFor(sample)).toBe(r.function.functionId);
@@ -36,14 +38,19 @@ describe('ops/hosting-config.ts', () => {
     const ttl = fieldOverrides.filter((o) => 'ttl' in o && o.ttl);
     expect(ttl.map((o) => o.collectionGroup).sort()).toEqual(Object.values(COLLECTIONS).sort());
     for (const o of ttl) expect(o).toMatchObject({ fieldPath: TTL_FIELD, indexes: [] });
-    expect(fieldOverrides).toEqual(expect.arrayContaining([
-      { collectionGroup: 'rally_tokens', fieldPath: 'sealed', indexes: [] },
-      { collectionGroup: 'oauth_clients', fieldPath: 'metadata', indexes: [] },
-    ]));
+    expect(fieldOverrides).toEqual(
+      expect.arrayContaining([
+        { collectionGroup: 'rally_tokens', fieldPath: 'sealed', indexes: [] },
+        { collectionGroup: 'oauth_clients', fieldPath: 'metadata', indexes: [] },
+      ]),
+    );
   });
 
   it('points firebase.json at the rules, the indexes and an existing public dir', () => {
-    const cfg = JSON.parse(committed('firebase.json')) as { firestore: { rules: string; indexes: string }; hosting: { public: string } };
+    const cfg = JSON.parse(committed('firebase.json')) as {
+      firestore: { rules: string; indexes: string };
+      hosting: { public: string };
+    };
     expect(() => committed(cfg.firestore.rules)).not.toThrow();
     expect(() => committed(cfg.firestore.indexes)).not.toThrow();
     expect(() => committed(`${cfg.hosting.public}/robots.txt`)).not.toThrow();

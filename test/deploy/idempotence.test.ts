@@ -13,7 +13,9 @@ import { COLLECTIONS } from '../../shared/store/collections.js';
 const MUTATING = /^(create|enable|update|add|add-iam-policy-binding|deploy|delete|disable)$/;
 const SECRET_VALUE = 'rally-secret-IDEMPOTENCE-8c1e55';
 
-interface Call { readonly argv: string[] }
+interface Call {
+  readonly argv: string[];
+}
 
 describe('deploy.sh idempotence (fake gcloud with state)', () => {
   let work: string;
@@ -21,13 +23,26 @@ describe('deploy.sh idempotence (fake gcloud with state)', () => {
   let env: NodeJS.ProcessEnv;
   let args: string[];
   const callsSoFar = (): Call[] =>
-    readFileSync(join(stateDir, 'calls.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Call);
+    readFileSync(join(stateDir, 'calls.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Call);
   const mutations = (calls: readonly Call[]) =>
-    calls.filter((c) => c.argv.filter((w) => !w.startsWith('--')).some((w) => MUTATING.test(w))).map((c) => c.argv.filter((w) => !w.startsWith('--')).join(' '));
-  const state = () => JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { versions: Record<string, { sha256: string; shape: string }[]> };
+    calls
+      .filter((c) => c.argv.filter((w) => !w.startsWith('--')).some((w) => MUTATING.test(w)))
+      .map((c) => c.argv.filter((w) => !w.startsWith('--')).join(' '));
+  const state = () =>
+    JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as {
+      versions: Record<string, { sha256: string; shape: string }[]>;
+    };
   const deployEnv = (calls: readonly Call[], fn = 'mcp') => {
     const a = calls.find((c) => c.argv.includes('deploy') && c.argv.includes(fn))!.argv;
-    return Object.fromEntries(flag(a, 'set-env-vars')!.slice(3).split(';').map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
+    return Object.fromEntries(
+      flag(a, 'set-env-vars')!
+        .slice(3)
+        .split(';')
+        .map((kv) => kv.split(/=(.*)/s).slice(0, 2)),
+    );
   };
 
   let first: RunResult;
@@ -46,7 +61,17 @@ describe('deploy.sh idempotence (fake gcloud with state)', () => {
     const secretFile = join(work, 'rally-secret.txt');
     writeFileSync(secretFile, SECRET_VALUE);
     env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_GCLOUD_STATE: stateDir };
-    args = ['--project', 'demo-proj', '--region', 'us-central1', '--rally-client-id', 'cid', '--rally-client-secret-file', secretFile, ...NO_ENV_FILE];
+    args = [
+      '--project',
+      'demo-proj',
+      '--region',
+      'us-central1',
+      '--rally-client-id',
+      'cid',
+      '--rally-client-secret-file',
+      secretFile,
+      ...NO_ENV_FILE,
+    ];
 
     first = await runDeploy(args, { env });
     firstCalls = callsSoFar();
@@ -65,16 +90,24 @@ describe('deploy.sh idempotence (fake gcloud with state)', () => {
     expect(m.filter((c) => c.startsWith('services enable'))).toHaveLength(1);
     expect(m).toContain('firestore databases create');
     expect(m.filter((c) => c.startsWith('firestore fields ttls update'))).toHaveLength(Object.keys(COLLECTIONS).length);
-    expect(m).toEqual(expect.arrayContaining([
-      'iam service-accounts create rally-mcp-fn',
-      'secrets create rally-client-secret', 'secrets create rally-mcp-sealing-key', 'secrets create rally-mcp-signing-key',
-      'logging metrics create rally_mcp/tool_executions', 'monitoring dashboards create',
-    ]));
+    expect(m).toEqual(
+      expect.arrayContaining([
+        'iam service-accounts create rally-mcp-fn',
+        'secrets create rally-client-secret',
+        'secrets create rally-mcp-sealing-key',
+        'secrets create rally-mcp-signing-key',
+        'logging metrics create rally_mcp/tool_executions',
+        'monitoring dashboards create',
+      ]),
+    );
   });
 
   it('the second run creates nothing: it only redeploys the four functions and hosting', () => {
     expect(mutations(secondCalls)).toEqual([
-      'functions deploy mcp', 'functions deploy authorization', 'functions deploy oauthCallback', 'functions deploy protectedResourceMetadata',
+      'functions deploy mcp',
+      'functions deploy authorization',
+      'functions deploy oauthCallback',
+      'functions deploy protectedResourceMetadata',
     ]);
     expect(readFileSync(join(stateDir, 'npx.log'), 'utf8').trim().split('\n')).toHaveLength(2);
   });
@@ -96,8 +129,14 @@ describe('deploy.sh idempotence (fake gcloud with state)', () => {
   });
 
   it('deploys pinned versions and the committed firebase.json', () => {
-    expect(deployEnv(secondCalls)).toMatchObject({ RALLY_CLIENT_SECRET_VERSION: '1', SEALING_KEY_VERSIONS: '1', SIGNING_KEY_VERSIONS: '1' });
-    expect(readFileSync(join(stateDir, 'deployed-firebase.json'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'firebase.json'), 'utf8'));
+    expect(deployEnv(secondCalls)).toMatchObject({
+      RALLY_CLIENT_SECRET_VERSION: '1',
+      SEALING_KEY_VERSIONS: '1',
+      SIGNING_KEY_VERSIONS: '1',
+    });
+    expect(readFileSync(join(stateDir, 'deployed-firebase.json'), 'utf8')).toBe(
+      readFileSync(join(REPO_ROOT, 'firebase.json'), 'utf8'),
+    );
   });
 
   it('rotate-key sealing adds exactly one version and deploys it first', async () => {
@@ -107,9 +146,19 @@ describe('deploy.sh idempotence (fake gcloud with state)', () => {
     const calls = callsSoFar().slice(before);
     expect(mutations(calls)).toEqual([
       'secrets versions add rally-mcp-sealing-key',
-      'functions deploy mcp', 'functions deploy authorization', 'functions deploy oauthCallback', 'functions deploy protectedResourceMetadata',
+      'functions deploy mcp',
+      'functions deploy authorization',
+      'functions deploy oauthCallback',
+      'functions deploy protectedResourceMetadata',
     ]);
-    expect(state().versions['rally-mcp-sealing-key']!.map((x) => x.shape)).toEqual(['base64url-32-bytes', 'base64url-32-bytes']);
-    expect(deployEnv(calls, 'authorization')).toMatchObject({ SEALING_KEY_VERSIONS: '2,1', SIGNING_KEY_VERSIONS: '1', RALLY_CLIENT_SECRET_VERSION: '1' });
+    expect(state().versions['rally-mcp-sealing-key']!.map((x) => x.shape)).toEqual([
+      'base64url-32-bytes',
+      'base64url-32-bytes',
+    ]);
+    expect(deployEnv(calls, 'authorization')).toMatchObject({
+      SEALING_KEY_VERSIONS: '2,1',
+      SIGNING_KEY_VERSIONS: '1',
+      RALLY_CLIENT_SECRET_VERSION: '1',
+    });
   }, 60_000);
 });

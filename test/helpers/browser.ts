@@ -8,14 +8,21 @@ import { findBrowser } from '../../scripts/preflight.mjs';
 
 /** Flags that keep Chromium offline except for the pages a test opens. */
 export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--no-first-run', '--disable-quic', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-sync',
 ] as const;
 
 /** A fresh headless browser; every context it creates is incognito-like (no shared profile). Close it in afterAll. */
 export async function launchBrowser(): Promise<Browser> {
   const browser = await findBrowser();
-  if (!('executable' in browser)) throw new Error('problem' in browser ? browser.problem : `${browser.missingPackage} is missing: run npm install`);
+  if (!('executable' in browser))
+    throw new Error('problem' in browser ? browser.problem : `${browser.missingPackage} is missing: run npm install`);
   return chromium.launch({ executablePath: browser.executable, args: [...CHROMIUM_ARGS] });
 }
 
@@ -42,11 +49,13 @@ export async function signInToRallySandbox(page: Page, username: string, options
   const allow = page.locator('button', { hasText: 'Allow' }).first();
   const alert = page.locator('[role="alert"]').first();
   // Exactly one of three pages follows: consent, the redirect target (autoApprove), or the form with an error.
-  const next = await Promise.race([
-    allow.waitFor({ state: 'visible', timeout }).then(() => 'consent' as const),
-    page.waitForURL(leftSignIn, { timeout, waitUntil: 'commit' }).then(() => 'away' as const),
-    alert.waitFor({ state: 'visible', timeout }).then(() => 'error' as const),
-  ].map((p) => p.catch(() => 'timeout' as const)));
+  const next = await Promise.race(
+    [
+      allow.waitFor({ state: 'visible', timeout }).then(() => 'consent' as const),
+      page.waitForURL(leftSignIn, { timeout, waitUntil: 'commit' }).then(() => 'away' as const),
+      alert.waitFor({ state: 'visible', timeout }).then(() => 'error' as const),
+    ].map((p) => p.catch(() => 'timeout' as const)),
+  );
   if (next === 'away') return;
   if (next !== 'consent') {
     const text = await alert.textContent({ timeout: 1000 }).catch(() => null);

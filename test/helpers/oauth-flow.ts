@@ -73,7 +73,10 @@ export interface FlowOptions {
 }
 
 /** Follows redirects and submits forms like a user would, until the browser is sent to `stopAt`. */
-export async function browse(startUrl: string, o: FlowOptions): Promise<{ url: string; status: number; body: string; steps: string[]; visited: string[] }> {
+export async function browse(
+  startUrl: string,
+  o: FlowOptions,
+): Promise<{ url: string; status: number; body: string; steps: string[]; visited: string[] }> {
   const jar = o.jar ?? new CookieJar();
   const steps: string[] = [];
   const visited: string[] = [];
@@ -82,7 +85,11 @@ export async function browse(startUrl: string, o: FlowOptions): Promise<{ url: s
     visited.push(next.url);
     if (next.url.startsWith(o.stopAt)) return { url: next.url, status: 0, body: '', steps, visited };
     const cookie = jar.header(next.url);
-    const res = await fetch(next.url, { ...next.init, redirect: 'manual', headers: { ...(next.init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
+    const res = await fetch(next.url, {
+      ...next.init,
+      redirect: 'manual',
+      headers: { ...(next.init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
+    });
     jar.store(next.url, res);
     o.onResponse?.(next.url, res);
     steps.push(`${next.init.method} ${new URL(next.url).pathname} -> ${res.status}`);
@@ -101,13 +108,19 @@ export async function browse(startUrl: string, o: FlowOptions): Promise<{ url: s
       fields.password = o.password ?? o.username;
     }
     const want = o.consent ?? 'allow';
-    const button = form.buttons.find((b) => (want === 'allow' ? /allow|continue/i : /deny|cancel/i).test(`${b.value} ${b.text}`)) ?? form.buttons.find((b) => b.name);
+    const button =
+      form.buttons.find((b) => (want === 'allow' ? /allow|continue/i : /deny|cancel/i).test(`${b.value} ${b.text}`)) ??
+      form.buttons.find((b) => b.name);
     if (button?.name) fields[button.name] = button.value;
     next = {
       url: form.action,
       init: {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(form.action).origin, 'sec-fetch-site': 'same-origin' },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: new URL(form.action).origin,
+          'sec-fetch-site': 'same-origin',
+        },
         body: new URLSearchParams(fields).toString(),
       },
     };
@@ -123,7 +136,11 @@ export interface SignedIn {
   readonly scope: string;
 }
 
-export async function registerTestClient(base: string, redirectUri = 'http://127.0.0.1:33418/callback', name = 'Test MCP client'): Promise<string> {
+export async function registerTestClient(
+  base: string,
+  redirectUri = 'http://127.0.0.1:33418/callback',
+  name = 'Test MCP client',
+): Promise<string> {
   const res = await fetch(`${base}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -145,22 +162,42 @@ export interface AuthorizeOptions {
 }
 
 /** Drives /authorize → consent → Rally → callback; returns where the client was sent, with the PKCE verifier. */
-export async function authorizeToRedirect(base: string, o: AuthorizeOptions): Promise<{ redirect: URL; verifier: string; state: string; steps: string[] }> {
+export async function authorizeToRedirect(
+  base: string,
+  o: AuthorizeOptions,
+): Promise<{ redirect: URL; verifier: string; state: string; steps: string[] }> {
   const redirectUri = o.redirectUri ?? 'http://127.0.0.1:33418/callback';
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(12).toString('base64url');
   const authorize = new URL(`${base}/authorize`);
   const params: Record<string, string | undefined> = {
-    response_type: 'code', client_id: o.clientId, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256',
-    state, resource: `${base}/mcp`, ...(o.scope ? { scope: o.scope } : {}), ...o.params,
+    response_type: 'code',
+    client_id: o.clientId,
+    redirect_uri: redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state,
+    resource: `${base}/mcp`,
+    ...(o.scope ? { scope: o.scope } : {}),
+    ...o.params,
   };
   for (const [k, v] of Object.entries(params)) if (v !== undefined) authorize.searchParams.set(k, v);
-  const end = await browse(authorize.toString(), { username: o.username ?? 'alice', stopAt: redirectUri, ...(o.jar ? { jar: o.jar } : {}), ...(o.consent ? { consent: o.consent } : {}) });
-  if (!end.url.startsWith(redirectUri)) throw new Error(`flow ended at ${end.url} (${end.status}): ${end.steps.join(', ')} ${end.body.slice(0, 300)}`);
+  const end = await browse(authorize.toString(), {
+    username: o.username ?? 'alice',
+    stopAt: redirectUri,
+    ...(o.jar ? { jar: o.jar } : {}),
+    ...(o.consent ? { consent: o.consent } : {}),
+  });
+  if (!end.url.startsWith(redirectUri))
+    throw new Error(`flow ended at ${end.url} (${end.status}): ${end.steps.join(', ')} ${end.body.slice(0, 300)}`);
   return { redirect: new URL(end.url), verifier, state, steps: end.steps };
 }
 
-export async function tokenRequest(base: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+export async function tokenRequest(
+  base: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any }> {
   const res = await fetch(`${base}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -171,19 +208,47 @@ export async function tokenRequest(base: string, form: Record<string, string>, h
 }
 
 /** Register → authorize → consent → Rally sign-in → callback → token, all over real HTTP. */
-export async function signIn(base: string, username: string, o: { scope?: string; clientId?: string; redirectUri?: string; jar?: CookieJar } = {}): Promise<SignedIn> {
+export async function signIn(
+  base: string,
+  username: string,
+  o: { scope?: string; clientId?: string; redirectUri?: string; jar?: CookieJar } = {},
+): Promise<SignedIn> {
   const redirectUri = o.redirectUri ?? 'http://127.0.0.1:33418/callback';
   const clientId = o.clientId ?? (await registerTestClient(base, redirectUri));
-  const { redirect, verifier, state } = await authorizeToRedirect(base, { clientId, redirectUri, username, ...(o.scope ? { scope: o.scope } : {}), ...(o.jar ? { jar: o.jar } : {}) });
+  const { redirect, verifier, state } = await authorizeToRedirect(base, {
+    clientId,
+    redirectUri,
+    username,
+    ...(o.scope ? { scope: o.scope } : {}),
+    ...(o.jar ? { jar: o.jar } : {}),
+  });
   const code = redirect.searchParams.get('code');
-  if (!code || redirect.searchParams.get('state') !== state) throw new Error(`no code in redirect ${redirect.searchParams.get('error') ?? ''}`);
-  const res = await tokenRequest(base, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: clientId, resource: `${base}/mcp` });
+  if (!code || redirect.searchParams.get('state') !== state)
+    throw new Error(`no code in redirect ${redirect.searchParams.get('error') ?? ''}`);
+  const res = await tokenRequest(base, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+    client_id: clientId,
+    resource: `${base}/mcp`,
+  });
   if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.json)}`);
-  return { clientId, redirectUri, accessToken: res.json.access_token, refreshToken: res.json.refresh_token, scope: res.json.scope };
+  return {
+    clientId,
+    redirectUri,
+    accessToken: res.json.access_token,
+    refreshToken: res.json.refresh_token,
+    scope: res.json.scope,
+  };
 }
 
 /** A JSON-RPC call to /mcp; parses SSE or JSON answers. */
-export async function mcpCall(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+export async function mcpCall(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
@@ -207,4 +272,9 @@ export const initializeBody = (capabilities: Record<string, unknown> = {}) => ({
   params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'test-client', version: '1.0.0' } },
 });
 
-export const toolCallBody = (name: string, args: Record<string, unknown>, id = 2) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+export const toolCallBody = (name: string, args: Record<string, unknown>, id = 2) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});

@@ -29,7 +29,9 @@ export async function waitOutLinkCache(stack: Pick<LocalStack, 'serverEnv'>): Pr
   await new Promise((r) => setTimeout(r, seconds * 1000 + 100));
 }
 
-export async function startTestStack(options: Omit<LocalStackOptions, 'firestoreHost' | 'onServerLog'> = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: Omit<LocalStackOptions, 'firestoreHost' | 'onServerLog'> = {},
+): Promise<TestStack> {
   const logs: string[] = [];
   mkdirSync(SERVER_LOG_DIR, { recursive: true });
   const file = join(SERVER_LOG_DIR, `server-${process.pid}.log`);

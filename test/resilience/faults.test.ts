@@ -19,7 +19,16 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const counts = { faultsInjected: 0, requests: 0, itemsCreated: 0, errorsWithRequestId: 0, fiveHundreds: 0, firestoreDownToolCallMaxMs: 0, firestoreDownRegisterMs: 0, servedFromLinkCache: 0 };
+const counts = {
+  faultsInjected: 0,
+  requests: 0,
+  itemsCreated: 0,
+  errorsWithRequestId: 0,
+  fiveHundreds: 0,
+  firestoreDownToolCallMaxMs: 0,
+  firestoreDownRegisterMs: 0,
+  servedFromLinkCache: 0,
+};
 afterAll(() => recordSummary('faults', counts));
 
 /** While broken: a tool error or JSON-RPC error that quotes a request id, or a 503 with X-Request-Id; never a 500. */
@@ -39,14 +48,22 @@ function expectClearError(o: ToolOutcome): void {
 }
 function expectOk(o: ToolOutcome): void {
   counts.requests++;
-  expect({ status: o.status, isError: o.isError, text: o.isError ? o.text.slice(0, 300) : '' }).toEqual({ status: 200, isError: false, text: '' });
+  expect({ status: o.status, isError: o.isError, text: o.isError ? o.text.slice(0, 300) : '' }).toEqual({
+    status: 200,
+    isError: false,
+    text: '',
+  });
 }
 
 describe('Rally faults (sandbox fault injection)', () => {
   let stack: LocalStack;
   let alice: string;
   beforeAll(async () => {
-    stack = await startLocalStack({ firestoreHost: emulatorHost(), projectId: demoProjectId(), env: { RALLY_TIMEOUT_MS: '1500' } });
+    stack = await startLocalStack({
+      firestoreHost: emulatorHost(),
+      projectId: demoProjectId(),
+      env: { RALLY_TIMEOUT_MS: '1500' },
+    });
     alice = (await signIn(stack.url, 'alice')).accessToken;
   }, 90_000);
   afterAll(async () => {
@@ -60,7 +77,11 @@ describe('Rally faults (sandbox fault injection)', () => {
   const get = (id = 'US1') => callTool(stack.url, alice, 'get_rally_issue', { id });
 
   test('latency spike below the timeout: calls succeed; above it: a clear tool error, then recovery', async () => {
-    inject({ pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement', fault: { kind: 'latency', ms: 600 }, times: 3 });
+    inject({
+      pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement',
+      fault: { kind: 'latency', ms: 600 },
+      times: 3,
+    });
     expectOk(await get());
     inject({ pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement', fault: { kind: 'latency', ms: 10_000 } });
     const slow = await get();
@@ -73,18 +94,29 @@ describe('Rally faults (sandbox fault injection)', () => {
   test.each([
     ['503', { kind: 'status', status: 503 } as const],
     ['500', { kind: 'status', status: 500 } as const],
-    ['429', { kind: 'status', status: 429, body: '{"OperationResult":{"Errors":["Too many concurrent requests for this user"]}}', contentType: 'application/json' } as const],
+    [
+      '429',
+      {
+        kind: 'status',
+        status: 429,
+        body: '{"OperationResult":{"Errors":["Too many concurrent requests for this user"]}}',
+        contentType: 'application/json',
+      } as const,
+    ],
     ['reset', { kind: 'reset' } as const],
-  ])('Rally %s on reads: a transient one is absorbed or reported clearly; a persistent one is reported with a request id; then recovery', async (_n, fault) => {
-    inject({ pathPrefix: '/slm/webservice/v2.0/defect', fault, times: 1 });
-    const once = await get();
-    if (once.isError) expectClearError(once);
-    else expectOk(once);
-    inject({ pathPrefix: '/slm/webservice/v2.0/', fault });
-    expectClearError(await get());
-    stack.sandbox!.clearFaults();
-    expectOk(await get());
-  });
+  ])(
+    'Rally %s on reads: a transient one is absorbed or reported clearly; a persistent one is reported with a request id; then recovery',
+    async (_n, fault) => {
+      inject({ pathPrefix: '/slm/webservice/v2.0/defect', fault, times: 1 });
+      const once = await get();
+      if (once.isError) expectClearError(once);
+      else expectOk(once);
+      inject({ pathPrefix: '/slm/webservice/v2.0/', fault });
+      expectClearError(await get());
+      stack.sandbox!.clearFaults();
+      expectOk(await get());
+    },
+  );
 
   test('access tokens expire mid-burst: every call succeeds and Rally sees exactly one refresh', async () => {
     const sandbox = stack.sandbox!;
@@ -114,7 +146,8 @@ describe('Rally faults (sandbox fault injection)', () => {
   test('non-idempotent create: a 503 or a timeout on create is never retried, so never duplicated', async () => {
     const sandbox = stack.sandbox!;
     const createPath = '/slm/webservice/v2.0/hierarchicalrequirement/create';
-    const posts = (marker: string) => sandbox.requests().filter((r) => r.url.startsWith(createPath) && r.body.includes(marker)).length;
+    const posts = (marker: string) =>
+      sandbox.requests().filter((r) => r.url.startsWith(createPath) && r.body.includes(marker)).length;
     const count = (marker: string) => sandbox.items('hierarchicalrequirement').filter((s) => s.Name === marker).length;
 
     const m1 = `resilience 503 ${randomBytes(5).toString('hex')}`;
@@ -156,7 +189,11 @@ describe('Firestore unavailable for ~10 s (dedicated emulator, restarted on the 
     const port = await freePort();
     emulator = await startFirestoreEmulator({ port });
     const linkCacheMs = 5_000; // the production default, stated so the window below is explicit
-    stack = await startLocalStack({ firestoreHost: emulator.host, projectId: demoProjectId(), env: { LINK_CACHE_SECONDS: String(linkCacheMs / 1000) } });
+    stack = await startLocalStack({
+      firestoreHost: emulator.host,
+      projectId: demoProjectId(),
+      env: { LINK_CACHE_SECONDS: String(linkCacheMs / 1000) },
+    });
     const token = (await signIn(stack.url, 'alice')).accessToken;
     expectOk(await callTool(stack.url, token, 'get_rally_issue', { id: 'US1' }));
     const linkReadBy = Date.now(); // the server's copy of alice's link was read before this
@@ -176,7 +213,8 @@ describe('Firestore unavailable for ~10 s (dedicated emulator, restarted on the 
       during.push({ o: a, startedAt }, { o: b, startedAt, story });
       await sleep(1000);
     }
-    const created = (name: string) => stack.sandbox!.items('hierarchicalrequirement').filter((i) => i.Name === name).length;
+    const created = (name: string) =>
+      stack.sandbox!.items('hierarchicalrequirement').filter((i) => i.Name === name).length;
     for (const { o, startedAt, story } of during) {
       expect(o.ms).toBeLessThan(45_000);
       if (!o.isError && startedAt < linkReadBy + linkCacheMs) {
@@ -195,10 +233,18 @@ describe('Firestore unavailable for ~10 s (dedicated emulator, restarted on the 
     // a write-only surface (client registration) must answer 503 within a bounded time too
     const regStart = Date.now();
     const reg = await fetch(`${stack.url}/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'x', redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_name: 'x',
+        redirect_uris: ['http://127.0.0.1:1/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
       signal: AbortSignal.timeout(20_000),
-    }).then((r) => ({ status: r.status, requestId: r.headers.get('x-request-id'), retryAfter: r.headers.get('retry-after') }), (err: unknown) => ({ status: 0, requestId: null, retryAfter: null, err: String(err) }));
+    }).then(
+      (r) => ({ status: r.status, requestId: r.headers.get('x-request-id'), retryAfter: r.headers.get('retry-after') }),
+      (err: unknown) => ({ status: 0, requestId: null, retryAfter: null, err: String(err) }),
+    );
     counts.firestoreDownRegisterMs = Date.now() - regStart;
     counts.requests++;
 
@@ -223,18 +269,30 @@ describe('Secret Manager unavailable at cold start', () => {
     await standin.setUnavailable(true);
     counts.faultsInjected++;
     const stack = await startLocalStack({
-      firestoreHost: emulatorHost(), projectId: demoProjectId(), keysDir,
+      firestoreHost: emulatorHost(),
+      projectId: demoProjectId(),
+      keysDir,
       // SECRETS_DIR still points at valid key files: the server must not fall back to them
-      env: { SECRET_SOURCE: 'secret-manager', DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url, SECRET_MANAGER_PROJECT: standin.projectId },
+      env: {
+        SECRET_SOURCE: 'secret-manager',
+        DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url,
+        SECRET_MANAGER_PROJECT: standin.projectId,
+      },
     });
     try {
-      const tools = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_issue', { id: 'US1' }), { authorization: 'Bearer not-a-real-token-but-needs-the-signing-key' });
+      const tools = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_issue', { id: 'US1' }), {
+        authorization: 'Bearer not-a-real-token-but-needs-the-signing-key',
+      });
       counts.requests++;
       expect([401, 503]).toContain(tools.status);
       if (tools.status === 503) expect(tools.headers.get('x-request-id')).toBeTruthy();
       await expect(signIn(stack.url, 'alice')).rejects.toThrow(); // no sign-in without keys: no plaintext fallback
       counts.requests++;
-      const registered = await fetch(`${stack.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&refresh_token=x&client_id=y' });
+      const registered = await fetch(`${stack.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=refresh_token&refresh_token=x&client_id=y',
+      });
       counts.requests++;
       expect(registered.status).toBeLessThan(500 + (registered.status === 503 ? 4 : 0)); // 4xx or 503, never 500
       expect(registered.status).not.toBe(500);

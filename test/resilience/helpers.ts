@@ -20,28 +20,58 @@ export interface ToolOutcome {
 }
 
 /** A tools/call with a per-request timeout (a hang fails the caller, never the run). */
-export async function callTool(url: string, token: string, name: string, args: Record<string, unknown>, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<ToolOutcome> {
+export async function callTool(
+  url: string,
+  token: string,
+  name: string,
+  args: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<ToolOutcome> {
   const t = performance.now();
-  const r = await withTimeout(mcpCall(`${url}/mcp`, toolCallBody(name, args), { authorization: `Bearer ${token}`, ...headers }), timeoutMs, `${name} timed out after ${timeoutMs} ms`);
+  const r = await withTimeout(
+    mcpCall(`${url}/mcp`, toolCallBody(name, args), { authorization: `Bearer ${token}`, ...headers }),
+    timeoutMs,
+    `${name} timed out after ${timeoutMs} ms`,
+  );
   const result = r.json?.result;
-  const text = (result?.content ?? []).map((c: { text?: string }) => c.text ?? '').join('\n') || JSON.stringify(r.json?.error ?? '');
-  return { status: r.status, requestId: r.headers.get('x-request-id'), rpc: r.json, isError: Boolean(result?.isError) || !result, text, structured: result?.structuredContent, ms: performance.now() - t };
+  const text =
+    (result?.content ?? []).map((c: { text?: string }) => c.text ?? '').join('\n') ||
+    JSON.stringify(r.json?.error ?? '');
+  return {
+    status: r.status,
+    requestId: r.headers.get('x-request-id'),
+    rpc: r.json,
+    isError: Boolean(result?.isError) || !result,
+    text,
+    structured: result?.structuredContent,
+    ms: performance.now() - t,
+  };
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (t: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
   return out;
 }
 

@@ -27,7 +27,12 @@ beforeAll(async () => {
     projectId: demoProjectId(),
     instances: 2,
     sandboxOptions: { extraUsers: USERS },
-    env: { POLICY_JSON: JSON.stringify({ version: 1, agents: { [LIMITED_AGENT]: { rateLimits: { perAgentPerMinute: AGENT_LIMIT } } } }) },
+    env: {
+      POLICY_JSON: JSON.stringify({
+        version: 1,
+        agents: { [LIMITED_AGENT]: { rateLimits: { perAgentPerMinute: AGENT_LIMIT } } },
+      }),
+    },
     onServerLog: (line) => {
       if (/"severity":"(ERROR|CRITICAL)"/.test(line)) serverLines.push(line);
     },
@@ -47,7 +52,11 @@ interface User {
 test('200 users, mixed reads and writes on 2 instances: no leaks, no 5xx, exact creates, tokens intact, rate limit held', async () => {
   const names = Array.from({ length: USERS }, (_, i) => `user${String(i + 1).padStart(3, '0')}`);
   const t0 = performance.now();
-  const users: User[] = await mapLimit(names, 10, async (name) => ({ name, token: (await signIn(stack.url, name)).accessToken, stories: [] }));
+  const users: User[] = await mapLimit(names, 10, async (name) => ({
+    name,
+    token: (await signIn(stack.url, name)).accessToken,
+    stories: [],
+  }));
   const signInMs = performance.now() - t0;
 
   const sandbox = stack.sandbox!;
@@ -75,9 +84,15 @@ test('200 users, mixed reads and writes on 2 instances: no leaks, no 5xx, exact 
   const step = async (u: User, i: number, agent: boolean) => {
     const url = stack.instanceUrls[(i + u.name.length + Number(u.name.slice(4))) % stack.instanceUrls.length]!;
     const headers: Record<string, string> = agent ? { 'x-ms-copilot-agent-id': LIMITED_AGENT } : {};
-    const call = (name: string, args: Record<string, unknown>) => limit(() => callTool(url, u.token, name, args, headers));
+    const call = (name: string, args: Record<string, unknown>) =>
+      limit(() => callTool(url, u.token, name, args, headers));
     const note = (o: ToolOutcome) => {
-      if (agent) agentCalls.push({ at: Date.now(), ok: o.status === 200 && !o.isError, limited: /Rate limit reached/.test(o.text) });
+      if (agent)
+        agentCalls.push({
+          at: Date.now(),
+          ok: o.status === 200 && !o.isError,
+          limited: /Rate limit reached/.test(o.text),
+        });
     };
     const kind = u.stories.length === 0 ? 0 : i % 4;
     if (kind === 0) {
@@ -118,16 +133,18 @@ test('200 users, mixed reads and writes on 2 instances: no leaks, no 5xx, exact 
   };
 
   let thrown = 0;
-  await Promise.all(users.map(async (u, ui) => {
-    for (let i = 0; i < MAX_OPS_PER_USER && performance.now() < deadline; i++) {
-      try {
-        await step(u, i, ui % 10 === 0); // every tenth user calls through the rate-limited agent
-      } catch (err) {
-        thrown++;
-        failures.push(`${u.name} threw: ${err instanceof Error ? err.message : String(err)}`);
+  await Promise.all(
+    users.map(async (u, ui) => {
+      for (let i = 0; i < MAX_OPS_PER_USER && performance.now() < deadline; i++) {
+        try {
+          await step(u, i, ui % 10 === 0); // every tenth user calls through the rate-limited agent
+        } catch (err) {
+          thrown++;
+          failures.push(`${u.name} threw: ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
-    }
-  }));
+    }),
+  );
   const loadMs = Date.now() - loadStart;
 
   // every created item exists exactly once; refused ones not at all; unsure ones at most once
@@ -143,24 +160,43 @@ test('200 users, mixed reads and writes on 2 instances: no leaks, no 5xx, exact 
   const finalChecks = await mapLimit(users, 20, async (u) => {
     const o = await callTool(stack.instanceUrls[Number(u.name.slice(4)) % 2]!, u.token, 'get_rally_user', {});
     check(u, o, 'final');
-    return o.status === 200 && !o.isError && JSON.stringify(o.structured).includes(u.name) ? undefined : `${u.name}: ${o.status} ${o.text.slice(0, 200)}`;
+    return o.status === 200 && !o.isError && JSON.stringify(o.structured).includes(u.name)
+      ? undefined
+      : `${u.name}: ${o.status} ${o.text.slice(0, 200)}`;
   });
   const lostTokens = finalChecks.filter((x): x is string => Boolean(x));
 
   // the per-agent limit holds across both instances: successes per minute window ≤ the limit
   const windows = new Map<number, number>();
-  for (const c of agentCalls) if (c.ok) windows.set(Math.floor(c.at / 60_000), (windows.get(Math.floor(c.at / 60_000)) ?? 0) + 1);
+  for (const c of agentCalls)
+    if (c.ok) windows.set(Math.floor(c.at / 60_000), (windows.get(Math.floor(c.at / 60_000)) ?? 0) + 1);
   const agentOk = agentCalls.filter((c) => c.ok).length;
   const agentLimited = agentCalls.filter((c) => c.limited).length;
   const windowsTouched = Math.floor(Date.now() / 60_000) - Math.floor(loadStart / 60_000) + 1;
 
   recordSummary('load', {
-    users: users.length, signInSeconds: Math.round(signInMs / 1000), loadSeconds: Math.round(loadMs / 1000), requests,
-    rps: Math.round((requests / loadMs) * 1000), itemsCreated: createdOk.size, createsRateLimited: createdRefused.size, createsUnsure: createdUnsure.size,
-    rateLimited, agentCalls: agentCalls.length, agentOk, agentLimited, fiveXx: fiveXx.length, leaks: leaks.length, lostTokens: lostTokens.length,
-    wrongCreates: wrongCreates.length, otherFailures: failures.length, thrown, serverErrorLogs: serverLines.length,
+    users: users.length,
+    signInSeconds: Math.round(signInMs / 1000),
+    loadSeconds: Math.round(loadMs / 1000),
+    requests,
+    rps: Math.round((requests / loadMs) * 1000),
+    itemsCreated: createdOk.size,
+    createsRateLimited: createdRefused.size,
+    createsUnsure: createdUnsure.size,
+    rateLimited,
+    agentCalls: agentCalls.length,
+    agentOk,
+    agentLimited,
+    fiveXx: fiveXx.length,
+    leaks: leaks.length,
+    lostTokens: lostTokens.length,
+    wrongCreates: wrongCreates.length,
+    otherFailures: failures.length,
+    thrown,
+    serverErrorLogs: serverLines.length,
   });
-  if (failures.length) process.stdout.write(`[resilience] load: first failures: ${JSON.stringify(failures.slice(0, 5))}\n`);
+  if (failures.length)
+    process.stdout.write(`[resilience] load: first failures: ${JSON.stringify(failures.slice(0, 5))}\n`);
 
   expect(leaks).toEqual([]);
   expect(fiveXx).toEqual([]);

@@ -3,8 +3,23 @@
  * not, on every collection. The emulator is started with --rules, so this is
  * the file as deployed.
  */
-import { assertFails, assertSucceeds, initializeTestEnvironment, type RulesTestEnvironment } from '@firebase/rules-unit-testing';
-import { collection, deleteDoc, doc, getDoc, getDocs, setDoc, setLogLevel, updateDoc, type Firestore } from 'firebase/firestore';
+import {
+  assertFails,
+  assertSucceeds,
+  initializeTestEnvironment,
+  type RulesTestEnvironment,
+} from '@firebase/rules-unit-testing';
+import {
+  collection,
+  deleteDoc,
+  doc,
+  getDoc,
+  getDocs,
+  setDoc,
+  setLogLevel,
+  updateDoc,
+  type Firestore,
+} from 'firebase/firestore';
 import { fileURLToPath } from 'node:url';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../../dev/firestore-emulator.js';
 import { COLLECTIONS } from '../../shared/store/collections.js';
@@ -42,7 +57,13 @@ describe('firestore.rules', () => {
 
   const clients: [string, (e: RulesTestEnvironment) => Firestore][] = [
     ['unauthenticated', (e) => e.unauthenticatedContext().firestore() as unknown as Firestore],
-    ['authenticated', (e) => e.authenticatedContext('user-1', { email: 'u@example.com', email_verified: true }).firestore() as unknown as Firestore],
+    [
+      'authenticated',
+      (e) =>
+        e
+          .authenticatedContext('user-1', { email: 'u@example.com', email_verified: true })
+          .firestore() as unknown as Firestore,
+    ],
   ];
 
   describe.each(clients)('F1: an %s client SDK', (_label, clientDb) => {

@@ -89,13 +89,17 @@ describe('sandbox sign-in in headless Chromium', () => {
   it('signInToRallySandbox reports a failed sign-in', async () => {
     sb = await startSandbox({ redirectUris: [cb.url] });
     await page.goto(authorizeUrl(sb));
-    await expect(signInToRallySandbox(page, 'alice', { password: 'nope' })).rejects.toThrow('The username or password you entered is incorrect.');
+    await expect(signInToRallySandbox(page, 'alice', { password: 'nope' })).rejects.toThrow(
+      'The username or password you entered is incorrect.',
+    );
     expect(cb.hits).toEqual([]);
   });
 
   it('shows an error page (no redirect) for a mismatched redirect_uri', async () => {
     sb = await startSandbox({ redirectUris: [cb.url] });
-    const res = await page.goto(authorizeUrl(sb).replace(encodeURIComponent('/oauth/callback'), encodeURIComponent('/evil')));
+    const res = await page.goto(
+      authorizeUrl(sb).replace(encodeURIComponent('/oauth/callback'), encodeURIComponent('/evil')),
+    );
     expect(res?.status()).toBe(400);
     await page.screenshot({ path: `${SHOTS}/4-bad-redirect.png` });
     expect(await page.locator('h1').textContent()).toBe('Invalid redirect URI');

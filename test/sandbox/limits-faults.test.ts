@@ -57,7 +57,11 @@ describe('fault injection', () => {
   afterAll(async () => sb.stop());
 
   it('answers with an injected status and body, a limited number of times', async () => {
-    sb.injectFault({ pathPrefix: '/slm/webservice/v2.0/defect', times: 2, fault: { kind: 'status', status: 503, body: '<html><body>Rally is down for maintenance</body></html>' } });
+    sb.injectFault({
+      pathPrefix: '/slm/webservice/v2.0/defect',
+      times: 2,
+      fault: { kind: 'status', status: 503, body: '<html><body>Rally is down for maintenance</body></html>' },
+    });
     const a = await alice.get('/defect');
     expect(a.status).toBe(503);
     expect(a.headers.get('content-type')).toMatch(/^text\/html/);
@@ -67,14 +71,20 @@ describe('fault injection', () => {
   });
 
   it('matches by method and path prefix, and the returned function removes the rule', async () => {
-    const remove = sb.injectFault({ pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement', method: 'POST', fault: { kind: 'status', status: 429, body: '{"error":"slow down"}' } });
+    const remove = sb.injectFault({
+      pathPrefix: '/slm/webservice/v2.0/hierarchicalrequirement',
+      method: 'POST',
+      fault: { kind: 'status', status: 429, body: '{"error":"slow down"}' },
+    });
     expect((await alice.get('/hierarchicalrequirement?pagesize=1')).status).toBe(200);
     const post = await alice.post('/hierarchicalrequirement/create', { HierarchicalRequirement: { Name: 'x' } });
     expect(post.status).toBe(429);
     expect(post.body).toEqual({ error: 'slow down' });
     expect(post.headers.get('content-type')).toBe('application/json');
     remove();
-    expect((await alice.post('/hierarchicalrequirement/create', { HierarchicalRequirement: { Name: 'x' } })).status).toBe(200);
+    expect(
+      (await alice.post('/hierarchicalrequirement/create', { HierarchicalRequirement: { Name: 'x' } })).status,
+    ).toBe(200);
   });
 
   it('faults the token endpoint too', async () => {
@@ -88,7 +98,9 @@ describe('fault injection', () => {
     sb.injectFault({ pathPrefix: '/slm/webservice/v2.0/user', times: 1, fault: { kind: 'reset' } });
     const url = new URL(`${sb.url}/slm/webservice/v2.0/user`);
     const outcome = await new Promise<string>((resolve) => {
-      const req = request(url, { headers: { zsessionid: sb.apiKey('alice') } }, (res) => resolve(`status ${res.statusCode}`));
+      const req = request(url, { headers: { zsessionid: sb.apiKey('alice') } }, (res) =>
+        resolve(`status ${res.statusCode}`),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
       req.end();
     });
@@ -97,8 +109,15 @@ describe('fault injection', () => {
   });
 
   it('redirects to another origin', async () => {
-    sb.injectFault({ pathPrefix: '/slm/webservice/v2.0/defect', times: 1, fault: { kind: 'redirect', location: 'https://attacker.example/steal' } });
-    const res = await fetch(`${sb.url}/slm/webservice/v2.0/defect`, { headers: { zsessionid: sb.apiKey('alice') }, redirect: 'manual' });
+    sb.injectFault({
+      pathPrefix: '/slm/webservice/v2.0/defect',
+      times: 1,
+      fault: { kind: 'redirect', location: 'https://attacker.example/steal' },
+    });
+    const res = await fetch(`${sb.url}/slm/webservice/v2.0/defect`, {
+      headers: { zsessionid: sb.apiKey('alice') },
+      redirect: 'manual',
+    });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('https://attacker.example/steal');
   });
@@ -115,13 +134,18 @@ describe('request log', () => {
     sb.clearRequests();
     const { access_token } = sb.issueTokens('bob');
     await fetch(`${sb.url}/slm/webservice/v2.0/defect/create?fetch=FormattedID`, {
-      method: 'POST', headers: { ZSESSIONID: access_token, 'X-Correlation-Id': 'corr-42', 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { ZSESSIONID: access_token, 'X-Correlation-Id': 'corr-42', 'content-type': 'application/json' },
       body: JSON.stringify({ Defect: { Name: 'Logged' } }),
     });
     await fetch(`${sb.url}/slm/webservice/v2.0/user`);
     const [create, anon] = sb.requests();
     expect(create).toMatchObject({
-      method: 'POST', url: '/slm/webservice/v2.0/defect/create?fetch=FormattedID', user: 'bob', status: 200, body: '{"Defect":{"Name":"Logged"}}',
+      method: 'POST',
+      url: '/slm/webservice/v2.0/defect/create?fetch=FormattedID',
+      user: 'bob',
+      status: 200,
+      body: '{"Defect":{"Name":"Logged"}}',
     });
     expect(create?.headers['x-correlation-id']).toBe('corr-42');
     expect(create?.headers.zsessionid).toBe(access_token);

@@ -1,6 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { RallySandboxHandle } from '../../rally-sandbox/index.js';
-import { CLIENT, authorizeUrl, hiddenTx, postForm, signInViaForms, startSandbox, testClock, tokenRequest, wsapi } from './support.js';
+import {
+  CLIENT,
+  authorizeUrl,
+  hiddenTx,
+  postForm,
+  signInViaForms,
+  startSandbox,
+  testClock,
+  tokenRequest,
+  wsapi,
+} from './support.js';
 
 async function codeFor(sb: RallySandboxHandle, params: Record<string, string> = {}): Promise<string> {
   const loc = await signInViaForms(sb, { params });
@@ -33,7 +43,11 @@ describe('Rally sandbox OAuth', () => {
 
     it('signs in, shows Allow Access, and redirects with code and state', async () => {
       const page = await fetch(authorizeUrl(sb));
-      const signed = await postForm(`${sb.url}/login/oauth2/auth/signin`, { tx: hiddenTx(await page.text()), username: 'alice', password: 'alice' });
+      const signed = await postForm(`${sb.url}/login/oauth2/auth/signin`, {
+        tx: hiddenTx(await page.text()),
+        username: 'alice',
+        password: 'alice',
+      });
       const consent = await signed.text();
       expect(signed.status).toBe(200);
       expect(consent).toMatch(/<button[^>]*value="allow"[^>]*>Allow Access<\/button>/);
@@ -49,7 +63,11 @@ describe('Rally sandbox OAuth', () => {
 
     it('accepts the e-mail style UserName at sign-in', async () => {
       const page = await fetch(authorizeUrl(sb));
-      const signed = await postForm(`${sb.url}/login/oauth2/auth/signin`, { tx: hiddenTx(await page.text()), username: 'bob@example.com', password: 'bob' });
+      const signed = await postForm(`${sb.url}/login/oauth2/auth/signin`, {
+        tx: hiddenTx(await page.text()),
+        username: 'bob@example.com',
+        password: 'bob',
+      });
       expect(await signed.text()).toContain('Bob Brennan');
     });
 
@@ -73,14 +91,17 @@ describe('Rally sandbox OAuth', () => {
       expect(await res.text()).not.toContain('name="username"');
     });
 
-    it.each([['read'], ['alm:read'], ['openid'], ['alm openid']])('redirects with error=invalid_scope for scope %p', async (scope) => {
-      const res = await fetch(authorizeUrl(sb, { scope }), { redirect: 'manual' });
-      const loc = new URL(res.headers.get('location') ?? '');
-      expect(res.status).toBe(302);
-      expect(loc.searchParams.get('error')).toBe('invalid_scope');
-      expect(loc.searchParams.get('state')).toBe('st-123');
-      expect(loc.searchParams.get('code')).toBeNull();
-    });
+    it.each([['read'], ['alm:read'], ['openid'], ['alm openid']])(
+      'redirects with error=invalid_scope for scope %p',
+      async (scope) => {
+        const res = await fetch(authorizeUrl(sb, { scope }), { redirect: 'manual' });
+        const loc = new URL(res.headers.get('location') ?? '');
+        expect(res.status).toBe(302);
+        expect(loc.searchParams.get('error')).toBe('invalid_scope');
+        expect(loc.searchParams.get('state')).toBe('st-123');
+        expect(loc.searchParams.get('code')).toBeNull();
+      },
+    );
 
     it('rejects response_type other than code on the redirect', async () => {
       const res = await fetch(authorizeUrl(sb, { response_type: 'token' }), { redirect: 'manual' });
@@ -96,7 +117,11 @@ describe('Rally sandbox OAuth', () => {
 
     it('does not accept a replayed consent form', async () => {
       const page = await fetch(authorizeUrl(sb));
-      const signed = await postForm(`${sb.url}/login/oauth2/auth/signin`, { tx: hiddenTx(await page.text()), username: 'alice', password: 'alice' });
+      const signed = await postForm(`${sb.url}/login/oauth2/auth/signin`, {
+        tx: hiddenTx(await page.text()),
+        username: 'alice',
+        password: 'alice',
+      });
       const tx = hiddenTx(await signed.text());
       expect((await postForm(`${sb.url}/login/oauth2/auth/consent`, { tx, decision: 'allow' })).status).toBe(302);
       const replay = await postForm(`${sb.url}/login/oauth2/auth/consent`, { tx, decision: 'allow' });
@@ -122,23 +147,43 @@ describe('Rally sandbox OAuth', () => {
     it('accepts HTTP Basic client authentication', async () => {
       sb = await startSandbox();
       const code = await codeFor(sb);
-      const { status } = await tokenRequest(sb, { grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirectUri }, { basic: true });
+      const { status } = await tokenRequest(
+        sb,
+        { grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirectUri },
+        { basic: true },
+      );
       expect(status).toBe(200);
     });
 
     it('answers 401 invalid_client in Rally error shape for a bad client secret', async () => {
       sb = await startSandbox();
       const code = await codeFor(sb);
-      const { status, body } = await tokenRequest(sb, { grant_type: 'authorization_code', code, redirect_uri: CLIENT.redirectUri, client_secret: 'wrong' });
+      const { status, body } = await tokenRequest(sb, {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: CLIENT.redirectUri,
+        client_secret: 'wrong',
+      });
       expect(status).toBe(401);
-      expect(body).toEqual({ error: 'invalid_client', error_description: 'Client authentication failed', client_id: null, client_secret: null });
+      expect(body).toEqual({
+        error: 'invalid_client',
+        error_description: 'Client authentication failed',
+        client_id: null,
+        client_secret: null,
+      });
     });
 
     it('refuses a JSON body', async () => {
       sb = await startSandbox();
       const res = await fetch(`${sb.url}/login/oauth2/token`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ grant_type: 'authorization_code', code: 'x', client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          grant_type: 'authorization_code',
+          code: 'x',
+          client_id: CLIENT.clientId,
+          client_secret: CLIENT.clientSecret,
+        }),
       });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ error: 'invalid_request', client_id: null, client_secret: null });
@@ -149,7 +194,15 @@ describe('Rally sandbox OAuth', () => {
       const code = await codeFor(sb);
       expect((await exchange(sb, code)).status).toBe(200);
       const again = await exchange(sb, code);
-      expect(again).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid or expired authorization code', client_id: null, client_secret: null } });
+      expect(again).toEqual({
+        status: 400,
+        body: {
+          error: 'invalid_grant',
+          error_description: 'Invalid or expired authorization code',
+          client_id: null,
+          client_secret: null,
+        },
+      });
     });
 
     it('rejects an expired code', async () => {
@@ -171,20 +224,34 @@ describe('Rally sandbox OAuth', () => {
     it("answers an unknown grant_type with Rally's message", async () => {
       sb = await startSandbox();
       const r = await tokenRequest(sb, { grant_type: 'password' });
-      expect(r.body).toEqual({ error: 'invalid_grant', error_description: 'Invalid value for grant_type params - must be authorization_code', client_id: null, client_secret: null });
+      expect(r.body).toEqual({
+        error: 'invalid_grant',
+        error_description: 'Invalid value for grant_type params - must be authorization_code',
+        client_id: null,
+        client_secret: null,
+      });
     });
 
     it('rotates refresh tokens by default: the old one dies', async () => {
       sb = await startSandbox();
       const first = (await exchange(sb, await codeFor(sb))).body;
-      const second = await tokenRequest(sb, { grant_type: 'refresh_token', refresh_token: first.refresh_token as string });
+      const second = await tokenRequest(sb, {
+        grant_type: 'refresh_token',
+        refresh_token: first.refresh_token as string,
+      });
       expect(second.status).toBe(200);
       expect(second.body.refresh_token).not.toBe(first.refresh_token);
       expect(second.body.access_token).not.toBe(first.access_token);
-      const reuse = await tokenRequest(sb, { grant_type: 'refresh_token', refresh_token: first.refresh_token as string });
+      const reuse = await tokenRequest(sb, {
+        grant_type: 'refresh_token',
+        refresh_token: first.refresh_token as string,
+      });
       expect(reuse.status).toBe(400);
       expect(reuse.body.error).toBe('invalid_grant');
-      const third = await tokenRequest(sb, { grant_type: 'refresh_token', refresh_token: second.body.refresh_token as string });
+      const third = await tokenRequest(sb, {
+        grant_type: 'refresh_token',
+        refresh_token: second.body.refresh_token as string,
+      });
       expect(third.status).toBe(200);
       expect(sb.stats().tokenRequests).toEqual({ authorization_code: 1, refresh_token: 3 });
     });
@@ -230,7 +297,11 @@ describe('Rally sandbox OAuth', () => {
     it('skips the Allow page with autoApprove', async () => {
       sb = await startSandbox({ autoApprove: true });
       const page = await fetch(authorizeUrl(sb));
-      const res = await postForm(`${sb.url}/login/oauth2/auth/signin`, { tx: hiddenTx(await page.text()), username: 'alice', password: 'alice' });
+      const res = await postForm(`${sb.url}/login/oauth2/auth/signin`, {
+        tx: hiddenTx(await page.text()),
+        username: 'alice',
+        password: 'alice',
+      });
       expect(res.status).toBe(302);
       expect(new URL(res.headers.get('location') ?? '').searchParams.get('code')).toBeTruthy();
     });
@@ -248,7 +319,13 @@ describe('Rally sandbox OAuth', () => {
 
       it('verifies S256 when pkce is verify', async () => {
         sb = await startSandbox({ pkce: 'verify' });
-        expect((await exchange(sb, await codeFor(sb, pkceParams), { code_verifier: 'wrong-verifier-wrong-verifier-wrong-verifier' })).body.error).toBe('invalid_grant');
+        expect(
+          (
+            await exchange(sb, await codeFor(sb, pkceParams), {
+              code_verifier: 'wrong-verifier-wrong-verifier-wrong-verifier',
+            })
+          ).body.error,
+        ).toBe('invalid_grant');
         expect((await exchange(sb, await codeFor(sb, pkceParams))).body.error).toBe('invalid_grant');
         expect((await exchange(sb, await codeFor(sb, pkceParams), { code_verifier: verifier })).status).toBe(200);
       });

@@ -6,9 +6,11 @@ import { startSandbox, wsapi, type Json } from './support.js';
 describe('query parser', () => {
   it('parses nested binary AND/OR with dotted paths and quoted values', () => {
     expect(parseQuery('(((State = Open) OR (State = Submitted)) AND (Owner.UserName = "alice@example.com"))')).toEqual({
-      kind: 'bool', op: 'AND',
+      kind: 'bool',
+      op: 'AND',
       left: {
-        kind: 'bool', op: 'OR',
+        kind: 'bool',
+        op: 'OR',
         left: { kind: 'cond', path: ['State'], op: '=', value: { text: 'Open', quoted: false } },
         right: { kind: 'cond', path: ['State'], op: '=', value: { text: 'Submitted', quoted: false } },
       },
@@ -48,10 +50,21 @@ describe('query parser', () => {
       value: fc.record({ text: fc.stringMatching(/^[A-Za-z0-9 ,.-]{1,12}$/), quoted: fc.constant(true) }),
     });
     const tree = fc.letrec<{ node: QueryNode }>((tie) => ({
-      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, cond, fc.record({ kind: fc.constant('bool' as const), op: fc.constantFrom('AND' as const, 'OR' as const), left: tie('node'), right: tie('node') })),
+      node: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        cond,
+        fc.record({
+          kind: fc.constant('bool' as const),
+          op: fc.constantFrom('AND' as const, 'OR' as const),
+          left: tie('node'),
+          right: tie('node'),
+        }),
+      ),
     })).node;
     const print = (n: QueryNode): string =>
-      n.kind === 'bool' ? `(${print(n.left)} ${n.op} ${print(n.right)})` : `(${n.path.join('.')} ${n.op} "${n.value.text}")`;
+      n.kind === 'bool'
+        ? `(${print(n.left)} ${n.op} ${print(n.right)})`
+        : `(${n.path.join('.')} ${n.op} "${n.value.text}")`;
     fc.assert(fc.property(tree, (t) => expect(parseQuery(print(t))).toEqual(t)));
   });
 });
@@ -67,12 +80,20 @@ describe('WSAPI queries', () => {
 
   const ids = (results: Json[]) => results.map((r) => r.FormattedID as string);
   const q = (type: string, query: string, extra: Record<string, string> = {}) =>
-    alice.query(type, { query, fetch: 'FormattedID,Name,ScheduleState,State,Owner,Iteration,Blocked', pagesize: '2000', ...extra });
+    alice.query(type, {
+      query,
+      fetch: 'FormattedID,Name,ScheduleState,State,Owner,Iteration,Blocked',
+      pagesize: '2000',
+      ...extra,
+    });
 
   it('finds the current iteration relative to today', async () => {
     const it = await q('iteration', '((StartDate <= today) AND (EndDate >= today))');
     expect(it.results.map((r) => r.Name)).toEqual(['Sprint 42']);
-    const stories = await q('hierarchicalrequirement', '((Iteration.StartDate <= today) AND (Iteration.EndDate >= today))');
+    const stories = await q(
+      'hierarchicalrequirement',
+      '((Iteration.StartDate <= today) AND (Iteration.EndDate >= today))',
+    );
     expect(stories.total).toBeGreaterThan(0);
     expect(stories.results.every((r) => r.Iteration._refObjectName === 'Sprint 42')).toBe(true);
     const future = await q('iteration', '(StartDate > today+7)');
@@ -90,7 +111,9 @@ describe('WSAPI queries', () => {
   });
 
   it('evaluates nested AND/OR', async () => {
-    const r = await q('defect', '(((State = Open) OR (State = Submitted)) AND (Severity = "Major Problem"))', { fetch: 'FormattedID,State,Severity' });
+    const r = await q('defect', '(((State = Open) OR (State = Submitted)) AND (Severity = "Major Problem"))', {
+      fetch: 'FormattedID,State,Severity',
+    });
     expect(r.total).toBeGreaterThan(0);
     for (const d of r.results) {
       expect(['Open', 'Submitted']).toContain(d.State);
@@ -109,7 +132,10 @@ describe('WSAPI queries', () => {
   });
 
   it('follows dotted paths, null, booleans and refs', async () => {
-    const mine = await q('hierarchicalrequirement', '((Owner.UserName = "alice@example.com") AND (ScheduleState < Accepted))');
+    const mine = await q(
+      'hierarchicalrequirement',
+      '((Owner.UserName = "alice@example.com") AND (ScheduleState < Accepted))',
+    );
     expect(mine.total).toBeGreaterThan(0);
     expect(mine.results.every((r) => r.Owner._refObjectName === 'Alice Anders')).toBe(true);
     const unowned = await q('hierarchicalrequirement', '((Owner = null) AND (Blocked = true))');
@@ -126,13 +152,26 @@ describe('WSAPI queries', () => {
 
   it.each([
     ['(Name zobolts 3)', 'Could not parse: Unknown operator "zobolts"'],
-    ['((ScheduleState = Defined) AND (Blocked = true) AND (Ready = true))', 'Could not parse: Error parsing expression -- expected ")" but saw "AND" instead.'],
-    ['(Bogus = 1)', 'Could not parse: Could not find attribute "Bogus" on type HierarchicalRequirement in the query segment "Bogus"'],
+    [
+      '((ScheduleState = Defined) AND (Blocked = true) AND (Ready = true))',
+      'Could not parse: Error parsing expression -- expected ")" but saw "AND" instead.',
+    ],
+    [
+      '(Bogus = 1)',
+      'Could not parse: Could not find attribute "Bogus" on type HierarchicalRequirement in the query segment "Bogus"',
+    ],
   ])('answers %s with a parse error envelope', async (query, message) => {
     const r = await alice.get(`/hierarchicalrequirement?query=${encodeURIComponent(query)}`);
     expect(r.status).toBe(200);
     expect(r.body.QueryResult).toEqual({
-      _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [message], Warnings: [], TotalResultCount: 0, StartIndex: 0, PageSize: 0, Results: [],
+      _rallyAPIMajor: '2',
+      _rallyAPIMinor: '0',
+      Errors: [message],
+      Warnings: [],
+      TotalResultCount: 0,
+      StartIndex: 0,
+      PageSize: 0,
+      Results: [],
     });
   });
 
@@ -149,11 +188,20 @@ describe('WSAPI queries', () => {
   });
 
   it('pages 1-based, echoes StartIndex/PageSize, and counts all matches', async () => {
-    const all = await alice.query('hierarchicalrequirement', { fetch: 'FormattedID', order: 'FormattedID', pagesize: '2000' });
+    const all = await alice.query('hierarchicalrequirement', {
+      fetch: 'FormattedID',
+      order: 'FormattedID',
+      pagesize: '2000',
+    });
     const page1 = await alice.query('hierarchicalrequirement', { fetch: 'FormattedID', order: 'FormattedID' });
     expect(page1.body.QueryResult).toMatchObject({ StartIndex: 1, PageSize: 20, TotalResultCount: all.total });
     expect(page1.results).toHaveLength(20);
-    const page2 = await alice.query('hierarchicalrequirement', { fetch: 'FormattedID', order: 'FormattedID', start: '21', pagesize: '20' });
+    const page2 = await alice.query('hierarchicalrequirement', {
+      fetch: 'FormattedID',
+      order: 'FormattedID',
+      start: '21',
+      pagesize: '20',
+    });
     expect(page2.body.QueryResult).toMatchObject({ StartIndex: 21, PageSize: 20 });
     expect([...ids(page1.results), ...ids(page2.results)]).toEqual(ids(all.results).slice(0, 40));
     const huge = await alice.query('hierarchicalrequirement', { fetch: 'FormattedID', pagesize: '5000' });
@@ -165,7 +213,15 @@ describe('WSAPI queries', () => {
 
   it('returns shallow refs without fetch and ignores unknown fetch names', async () => {
     const shallow = await alice.query('defect', { pagesize: '1' });
-    expect(Object.keys(shallow.results[0] as Json).sort()).toEqual(['_objectVersion', '_rallyAPIMajor', '_rallyAPIMinor', '_ref', '_refObjectName', '_refObjectUUID', '_type']);
+    expect(Object.keys(shallow.results[0] as Json).sort()).toEqual([
+      '_objectVersion',
+      '_rallyAPIMajor',
+      '_rallyAPIMinor',
+      '_ref',
+      '_refObjectName',
+      '_refObjectUUID',
+      '_type',
+    ]);
     const odd = await alice.query('defect', { pagesize: '1', fetch: 'FormattedID,NoSuchField' });
     expect(odd.body.QueryResult.Errors).toEqual([]);
     expect(odd.results[0]).toHaveProperty('FormattedID');

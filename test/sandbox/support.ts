@@ -12,12 +12,22 @@ export const CLIENT = {
 } as const;
 
 export function startSandbox(extra: Partial<RallySandboxOptions> = {}): Promise<RallySandboxHandle> {
-  return startRallySandbox({ clientId: CLIENT.clientId, clientSecret: CLIENT.clientSecret, redirectUris: [CLIENT.redirectUri], ...extra });
+  return startRallySandbox({
+    clientId: CLIENT.clientId,
+    clientSecret: CLIENT.clientSecret,
+    redirectUris: [CLIENT.redirectUri],
+    ...extra,
+  });
 }
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export interface WsapiResponse { readonly status: number; readonly body: Json; readonly text: string; readonly headers: Headers }
+export interface WsapiResponse {
+  readonly status: number;
+  readonly body: Json;
+  readonly text: string;
+  readonly headers: Headers;
+}
 
 /** A small WSAPI client bound to one credential (ZSESSIONID header). */
 export function wsapi(sb: RallySandboxHandle, credential: string) {
@@ -53,13 +63,22 @@ export function wsapi(sb: RallySandboxHandle, credential: string) {
 
 /** Finds one object's ObjectID by FormattedID, as the given user. */
 export async function oidOf(sb: RallySandboxHandle, formattedId: string): Promise<number> {
-  const item = [...sb.items('hierarchicalrequirement'), ...sb.items('defect'), ...sb.items('task')].find((i) => i.FormattedID === formattedId);
+  const item = [...sb.items('hierarchicalrequirement'), ...sb.items('defect'), ...sb.items('task')].find(
+    (i) => i.FormattedID === formattedId,
+  );
   if (!item) throw new Error(`no item ${formattedId}`);
   return item.ObjectID as number;
 }
 
 export function authorizeUrl(sb: RallySandboxHandle, params: Record<string, string> = {}): string {
-  const q = new URLSearchParams({ response_type: 'code', client_id: CLIENT.clientId, redirect_uri: CLIENT.redirectUri, scope: 'alm', state: 'st-123', ...params });
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: CLIENT.clientId,
+    redirect_uri: CLIENT.redirectUri,
+    scope: 'alm',
+    state: 'st-123',
+    ...params,
+  });
   return `${sb.url}/login/oauth2/auth?${q.toString()}`;
 }
 
@@ -69,26 +88,47 @@ export const hiddenTx = (html: string): string => {
   return m[1];
 };
 
-export async function postForm(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString() });
+export async function postForm(
+  url: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form).toString(),
+  });
 }
 
 /** Walks authorize → sign-in → Allow with plain HTTP; returns the redirect Location. */
-export async function signInViaForms(sb: RallySandboxHandle, opts: { user?: string; params?: Record<string, string>; decision?: 'allow' | 'deny' } = {}): Promise<URL> {
+export async function signInViaForms(
+  sb: RallySandboxHandle,
+  opts: { user?: string; params?: Record<string, string>; decision?: 'allow' | 'deny' } = {},
+): Promise<URL> {
   const user = opts.user ?? 'alice';
   const page = await fetch(authorizeUrl(sb, opts.params), { redirect: 'manual' });
   const tx = hiddenTx(await page.text());
   const signed = await postForm(`${sb.url}/login/oauth2/auth/signin`, { tx, username: user, password: user });
   if (signed.status === 302) return new URL(signed.headers.get('location') ?? '');
   const consentTx = hiddenTx(await signed.text());
-  const done = await postForm(`${sb.url}/login/oauth2/auth/consent`, { tx: consentTx, decision: opts.decision ?? 'allow' });
+  const done = await postForm(`${sb.url}/login/oauth2/auth/consent`, {
+    tx: consentTx,
+    decision: opts.decision ?? 'allow',
+  });
   if (done.status !== 302) throw new Error(`consent did not redirect: ${done.status}`);
   return new URL(done.headers.get('location') ?? '');
 }
 
-export async function tokenRequest(sb: RallySandboxHandle, form: Record<string, string>, opts: { basic?: boolean } = {}): Promise<{ status: number; body: Json }> {
+export async function tokenRequest(
+  sb: RallySandboxHandle,
+  form: Record<string, string>,
+  opts: { basic?: boolean } = {},
+): Promise<{ status: number; body: Json }> {
   const withClient = opts.basic ? form : { client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret, ...form };
-  const headers: Record<string, string> = opts.basic ? { authorization: `Basic ${Buffer.from(`${CLIENT.clientId}:${CLIENT.clientSecret}`).toString('base64')}` } : {};
+  const headers: Record<string, string> = opts.basic
+    ? { authorization: `Basic ${Buffer.from(`${CLIENT.clientId}:${CLIENT.clientSecret}`).toString('base64')}` }
+    : {};
   const res = await postForm(`${sb.url}/login/oauth2/token`, withClient, headers);
   return { status: res.status, body: (await res.json()) as Json };
 }

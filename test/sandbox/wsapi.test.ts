@@ -1,6 +1,11 @@
 import type { RallySandboxHandle } from '../../rally-sandbox/index.js';
 import {
-  ALICE_PRIVATE_DEFECT, ALICE_PRIVATE_STORIES, CLOSED_PROJECT_STORY, HOSTILE_DEFECT, HOSTILE_STORIES, PROJECTS,
+  ALICE_PRIVATE_DEFECT,
+  ALICE_PRIVATE_STORIES,
+  CLOSED_PROJECT_STORY,
+  HOSTILE_DEFECT,
+  HOSTILE_STORIES,
+  PROJECTS,
 } from '../../rally-sandbox/seed.js';
 import { HOSTILE_HTML } from '../../rally-sandbox/seed-html.js';
 import { oidOf, startSandbox, wsapi, type Json } from './support.js';
@@ -28,12 +33,19 @@ describe('WSAPI', () => {
 
     it('accepts the token in a ZSESSIONID header, a zsessionid cookie, or as an API key', async () => {
       const { access_token } = sb.issueTokens('alice');
-      for (const headers of <Record<string, string>[]>[{ ZSESSIONID: access_token }, { zsessionid: access_token }, { cookie: `ZSESSIONID=${access_token}` }, { zsessionid: sb.apiKey('bob') }]) {
+      for (const headers of <Record<string, string>[]>[
+        { ZSESSIONID: access_token },
+        { zsessionid: access_token },
+        { cookie: `ZSESSIONID=${access_token}` },
+        { zsessionid: sb.apiKey('bob') },
+      ]) {
         const res = await get(headers);
         expect(res.status).toBe(200);
       }
       expect(sb.apiKey('alice')).toMatch(/^_[A-Za-z0-9]{41}$/);
-      expect(((await (await get({ zsessionid: sb.apiKey('bob') })).json()) as Json).User.UserName).toBe('bob@example.com');
+      expect(((await (await get({ zsessionid: sb.apiKey('bob') })).json()) as Json).User.UserName).toBe(
+        'bob@example.com',
+      );
     });
 
     it.each([
@@ -53,7 +65,9 @@ describe('WSAPI', () => {
     it('accepts Authorization: Bearer when acceptBearer is on', async () => {
       const other = await startSandbox({ acceptBearer: true });
       try {
-        const res = await fetch(`${other.url}/slm/webservice/v2.0/user`, { headers: { authorization: `Bearer ${other.issueTokens('alice').access_token}` } });
+        const res = await fetch(`${other.url}/slm/webservice/v2.0/user`, {
+          headers: { authorization: `Bearer ${other.issueTokens('alice').access_token}` },
+        });
         expect(res.status).toBe(200);
       } finally {
         await other.stop();
@@ -62,12 +76,22 @@ describe('WSAPI', () => {
 
     it('returns the signed-in user with a UserProfile naming the default workspace and project', async () => {
       const me = (await alice.get('/user')).body.User as Json;
-      expect(me).toMatchObject({ _type: 'User', UserName: 'alice@example.com', DisplayName: 'Alice Anders', EmailAddress: 'alice@example.com', Errors: [], Warnings: [] });
+      expect(me).toMatchObject({
+        _type: 'User',
+        UserName: 'alice@example.com',
+        DisplayName: 'Alice Anders',
+        EmailAddress: 'alice@example.com',
+        Errors: [],
+        Warnings: [],
+      });
       expect(me._ref).toMatch(new RegExp(`^${sb.url}/slm/webservice/v2\\.0/user/\\d{11,12}$`));
-      const profile = (await alice.get(new URL(me.UserProfile._ref as string).pathname.replace('/slm/webservice/v2.0', ''))).body.UserProfile as Json;
+      const profile = (
+        await alice.get(new URL(me.UserProfile._ref as string).pathname.replace('/slm/webservice/v2.0', ''))
+      ).body.UserProfile as Json;
       expect(profile.DefaultWorkspace._refObjectName).toBe('Acme Workspace');
       expect(profile.DefaultProject._refObjectName).toBe(PROJECTS.online);
-      const nested = (await alice.get('/user?fetch=UserName,UserProfile[DefaultWorkspace;DefaultProject]')).body.User as Json;
+      const nested = (await alice.get('/user?fetch=UserName,UserProfile[DefaultWorkspace;DefaultProject]')).body
+        .User as Json;
       expect(nested.UserProfile.DefaultProject._refObjectName).toBe(PROJECTS.online);
     });
   });
@@ -79,12 +103,26 @@ describe('WSAPI', () => {
       const d = r.body.Defect as Json;
       expect(Object.keys(r.body)).toEqual(['Defect']);
       expect(d).toMatchObject({
-        _rallyAPIMajor: '2', _rallyAPIMinor: '0', _ref: `${sb.url}/slm/webservice/v2.0/defect/${oid}`, _type: 'Defect', _objectVersion: '1',
-        ObjectID: oid, FormattedID: 'DE1', Name: 'Export drops owner', Errors: [], Warnings: [],
+        _rallyAPIMajor: '2',
+        _rallyAPIMinor: '0',
+        _ref: `${sb.url}/slm/webservice/v2.0/defect/${oid}`,
+        _type: 'Defect',
+        _objectVersion: '1',
+        ObjectID: oid,
+        FormattedID: 'DE1',
+        Name: 'Export drops owner',
+        Errors: [],
+        Warnings: [],
       });
       expect(d._refObjectUUID).toMatch(/^[0-9a-f-]{36}$/);
       expect(d.CreationDate).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-      expect(d.Tasks).toEqual({ _rallyAPIMajor: '2', _rallyAPIMinor: '0', _ref: `${sb.url}/slm/webservice/v2.0/Defect/${oid}/Tasks`, _type: 'Task', Count: 1 });
+      expect(d.Tasks).toEqual({
+        _rallyAPIMajor: '2',
+        _rallyAPIMinor: '0',
+        _ref: `${sb.url}/slm/webservice/v2.0/Defect/${oid}/Tasks`,
+        _type: 'Task',
+        Count: 1,
+      });
       expect(d.Tags._tagsNameArray).toEqual([{ Name: 'customer', _ref: expect.stringMatching(/^\/tag\/\d+$/) }]);
     });
 
@@ -95,11 +133,21 @@ describe('WSAPI', () => {
       expect(d.Iteration).toBeNull();
       const d4 = (await alice.get(`/defect/${await oidOf(sb, 'DE4')}`)).body.Defect as Json;
       expect(d4.Release).toBeNull();
-      expect(d4.Requirement).toMatchObject({ _type: 'HierarchicalRequirement', _refObjectName: 'Onboarding wizard: three screens' });
+      expect(d4.Requirement).toMatchObject({
+        _type: 'HierarchicalRequirement',
+        _refObjectName: 'Onboarding wizard: three screens',
+      });
     });
 
     it('answers Cannot find object to read for missing, wrong-type and invisible objects', async () => {
-      const missing = { OperationResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: ['Cannot find object to read'], Warnings: [] } };
+      const missing = {
+        OperationResult: {
+          _rallyAPIMajor: '2',
+          _rallyAPIMinor: '0',
+          Errors: ['Cannot find object to read'],
+          Warnings: [],
+        },
+      };
       expect((await alice.get('/defect/123456789012')).body).toEqual(missing);
       expect((await alice.get(`/defect/${await oidOf(sb, 'US1')}`)).body).toEqual(missing);
       const priv = await bob.get(`/hierarchicalrequirement/${await oidOf(sb, ALICE_PRIVATE_STORIES[0])}`);
@@ -113,8 +161,13 @@ describe('WSAPI', () => {
       expect(children.body.QueryResult.Results.map((r: Json) => r.FormattedID)).toEqual(['US2', 'US3']);
       const tasks = await alice.get(`/hierarchicalrequirement/${us1}/tasks?fetch=FormattedID,WorkProduct`);
       expect(tasks.body.QueryResult.TotalResultCount).toBe(2);
-      const discussion = await alice.get(`/hierarchicalrequirement/${us1}/Discussion?fetch=Text,User,PostNumber&order=PostNumber`);
-      expect(discussion.body.QueryResult.Results.map((p: Json) => p.User._refObjectName)).toEqual(['Alice Anders', 'Bob Brennan']);
+      const discussion = await alice.get(
+        `/hierarchicalrequirement/${us1}/Discussion?fetch=Text,User,PostNumber&order=PostNumber`,
+      );
+      expect(discussion.body.QueryResult.Results.map((p: Json) => p.User._refObjectName)).toEqual([
+        'Alice Anders',
+        'Bob Brennan',
+      ]);
       const defects = await alice.get(`/hierarchicalrequirement/${us1}/Defects?fetch=FormattedID`);
       expect(defects.body.QueryResult.Results.map((r: Json) => r.FormattedID)).toEqual(['DE1']);
     });
@@ -123,64 +176,128 @@ describe('WSAPI', () => {
   describe('create, update, delete', () => {
     it('creates with a case-insensitive wrapper and returns a trimmed CreateResult', async () => {
       const project = projectOid(PROJECTS.online);
-      const r = await alice.post('/hierarchicalrequirement/create', { hierarchicalrequirement: { Name: 'New story', Project: `/project/${project}` } });
+      const r = await alice.post('/hierarchicalrequirement/create', {
+        hierarchicalrequirement: { Name: 'New story', Project: `/project/${project}` },
+      });
       const obj = r.body.CreateResult.Object as Json;
       expect(r.body.CreateResult).toMatchObject({ _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [], Warnings: [] });
-      expect(obj).toMatchObject({ _refObjectName: 'New story', _CreatedAt: 'just now', _objectVersion: '1', VersionId: '1', _type: 'HierarchicalRequirement' });
+      expect(obj).toMatchObject({
+        _refObjectName: 'New story',
+        _CreatedAt: 'just now',
+        _objectVersion: '1',
+        VersionId: '1',
+        _type: 'HierarchicalRequirement',
+      });
       expect(typeof obj.ObjectID).toBe('number');
       expect(obj).not.toHaveProperty('FormattedID');
       const stored = sb.items('hierarchicalrequirement').find((i) => i.ObjectID === obj.ObjectID) as Json;
-      expect(stored).toMatchObject({ Name: 'New story', ScheduleState: 'Defined', Project: project, FormattedID: 'US39' });
+      expect(stored).toMatchObject({
+        Name: 'New story',
+        ScheduleState: 'Defined',
+        Project: project,
+        FormattedID: 'US39',
+      });
     });
 
     it('honours fetch on create and accepts refs as object or absolute URL', async () => {
       const usOid = await oidOf(sb, 'US4');
       const r = await alice.put('/task/create?fetch=FormattedID,Name,WorkProduct,Project,State', {
-        Task: { Name: 'Write tests', WorkProduct: { _ref: `${sb.url}/slm/webservice/v2.0/hierarchicalrequirement/${usOid}` } },
+        Task: {
+          Name: 'Write tests',
+          WorkProduct: { _ref: `${sb.url}/slm/webservice/v2.0/hierarchicalrequirement/${usOid}` },
+        },
       });
       const obj = r.body.CreateResult.Object as Json;
       expect(r.body.CreateResult.Errors).toEqual([]);
-      expect(obj).toMatchObject({ FormattedID: expect.stringMatching(/^TA\d+$/), Name: 'Write tests', State: 'Defined', _CreatedAt: 'just now' });
+      expect(obj).toMatchObject({
+        FormattedID: expect.stringMatching(/^TA\d+$/),
+        Name: 'Write tests',
+        State: 'Defined',
+        _CreatedAt: 'just now',
+      });
       expect(obj.WorkProduct._ref).toBe(`${sb.url}/slm/webservice/v2.0/hierarchicalrequirement/${usOid}`);
       expect(obj.Project._refObjectName).toBe(PROJECTS.online);
     });
 
     it('updates changed fields only and honours fetch', async () => {
       const oid = await oidOf(sb, 'DE2');
-      const r = await alice.post(`/defect/${oid}?fetch=State,Severity`, { Defect: { State: 'Fixed', Owner: '/user/' + String(sb.items('user')[1]?.ObjectID) } });
+      const r = await alice.post(`/defect/${oid}?fetch=State,Severity`, {
+        Defect: { State: 'Fixed', Owner: '/user/' + String(sb.items('user')[1]?.ObjectID) },
+      });
       expect(r.body.OperationResult.Errors).toEqual([]);
       const obj = r.body.OperationResult.Object as Json;
       expect(obj).toMatchObject({ State: 'Fixed', Severity: 'Minor Problem', _objectVersion: '2', _type: 'Defect' });
       expect(obj).not.toHaveProperty('Name');
-      expect(sb.items('defect').find((d) => d.ObjectID === oid)).toMatchObject({ State: 'Fixed', Name: 'Checkout total off by one cent' });
+      expect(sb.items('defect').find((d) => d.ObjectID === oid)).toMatchObject({
+        State: 'Fixed',
+        Name: 'Checkout total off by one cent',
+      });
       const full = await alice.put(`/defect/${oid}`, { defect: { Priority: 'Low' } });
-      expect(full.body.OperationResult.Object).toMatchObject({ Priority: 'Low', State: 'Fixed', Name: 'Checkout total off by one cent' });
+      expect(full.body.OperationResult.Object).toMatchObject({
+        Priority: 'Low',
+        State: 'Fixed',
+        Name: 'Checkout total off by one cent',
+      });
     });
 
     it('warns about unknown attributes instead of failing', async () => {
-      const r = await alice.post(`/defect/${await oidOf(sb, 'DE3')}?fetch=Name`, { Defect: { Name: 'Renamed', c_NoSuchField: 1 } });
+      const r = await alice.post(`/defect/${await oidOf(sb, 'DE3')}?fetch=Name`, {
+        Defect: { Name: 'Renamed', c_NoSuchField: 1 },
+      });
       expect(r.body.OperationResult.Errors).toEqual([]);
-      expect(r.body.OperationResult.Warnings).toEqual(['Ignored JSON element Defect.c_NoSuchField during processing of this request.']);
+      expect(r.body.OperationResult.Warnings).toEqual([
+        'Ignored JSON element Defect.c_NoSuchField during processing of this request.',
+      ]);
     });
 
     it('deletes, and reports deleting or updating a missing object', async () => {
       const oid = await oidOf(sb, 'US5');
       const tasksBefore = sb.items('task').filter((t) => t.WorkProduct === oid).length;
       expect(tasksBefore).toBe(2);
-      expect((await alice.del(`/hierarchicalrequirement/${oid}`)).body).toEqual({ OperationResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [], Warnings: [] } });
+      expect((await alice.del(`/hierarchicalrequirement/${oid}`)).body).toEqual({
+        OperationResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [], Warnings: [] },
+      });
       expect(sb.items('task').filter((t) => t.WorkProduct === oid)).toEqual([]);
-      expect((await alice.del(`/hierarchicalrequirement/${oid}`)).body.OperationResult.Errors).toEqual(['Object to delete cannot be null']);
-      expect((await alice.post(`/hierarchicalrequirement/${oid}`, { HierarchicalRequirement: { Name: 'x' } })).body.OperationResult.Errors)
-        .toEqual([`Could not read: Could not read HierarchicalRequirement ${oid} to update.`]);
+      expect((await alice.del(`/hierarchicalrequirement/${oid}`)).body.OperationResult.Errors).toEqual([
+        'Object to delete cannot be null',
+      ]);
+      expect(
+        (await alice.post(`/hierarchicalrequirement/${oid}`, { HierarchicalRequirement: { Name: 'x' } })).body
+          .OperationResult.Errors,
+      ).toEqual([`Could not read: Could not read HierarchicalRequirement ${oid} to update.`]);
     });
 
     it.each([
-      ['an unknown ScheduleState', { HierarchicalRequirement: { Name: 'x', ScheduleState: 'Done' } }, /^Validation error: HierarchicalRequirement\.ScheduleState has an invalid value "Done"/],
-      ['a missing Name', { HierarchicalRequirement: { PlanEstimate: 3 } }, /^Validation error: HierarchicalRequirement\.Name should not be null$/],
-      ['a non-numeric PlanEstimate', { HierarchicalRequirement: { Name: 'x', PlanEstimate: 'big' } }, /^Validation error: HierarchicalRequirement\.PlanEstimate must be a number/],
-      ['a Description over 32 KB', { HierarchicalRequirement: { Name: 'x', Description: 'a'.repeat(32_769) } }, /^Validation error: HierarchicalRequirement\.Description exceeds the maximum length of 32768/],
-      ['a ref to a missing object', { HierarchicalRequirement: { Name: 'x', Iteration: '/iteration/1' } }, /^Could not read: Could not read referenced object \/iteration\/1$/],
-      ['invalid JSON', '{"HierarchicalRequirement": {', /^Cannot parse input stream due to I\/O error as JSON document/],
+      [
+        'an unknown ScheduleState',
+        { HierarchicalRequirement: { Name: 'x', ScheduleState: 'Done' } },
+        /^Validation error: HierarchicalRequirement\.ScheduleState has an invalid value "Done"/,
+      ],
+      [
+        'a missing Name',
+        { HierarchicalRequirement: { PlanEstimate: 3 } },
+        /^Validation error: HierarchicalRequirement\.Name should not be null$/,
+      ],
+      [
+        'a non-numeric PlanEstimate',
+        { HierarchicalRequirement: { Name: 'x', PlanEstimate: 'big' } },
+        /^Validation error: HierarchicalRequirement\.PlanEstimate must be a number/,
+      ],
+      [
+        'a Description over 32 KB',
+        { HierarchicalRequirement: { Name: 'x', Description: 'a'.repeat(32_769) } },
+        /^Validation error: HierarchicalRequirement\.Description exceeds the maximum length of 32768/,
+      ],
+      [
+        'a ref to a missing object',
+        { HierarchicalRequirement: { Name: 'x', Iteration: '/iteration/1' } },
+        /^Could not read: Could not read referenced object \/iteration\/1$/,
+      ],
+      [
+        'invalid JSON',
+        '{"HierarchicalRequirement": {',
+        /^Cannot parse input stream due to I\/O error as JSON document/,
+      ],
     ])('refuses to create with %s (HTTP 200 + Errors)', async (_label, body, message) => {
       const before = sb.items('hierarchicalrequirement').length;
       const r = await alice.post('/hierarchicalrequirement/create', body);
@@ -197,7 +314,9 @@ describe('WSAPI', () => {
 
     it('posts to a discussion', async () => {
       const oid = await oidOf(sb, 'DE1');
-      const r = await bob.post('/conversationpost/create?fetch=PostNumber,User,Artifact', { ConversationPost: { Artifact: `/defect/${oid}`, Text: '<p>Seen again today.</p>' } });
+      const r = await bob.post('/conversationpost/create?fetch=PostNumber,User,Artifact', {
+        ConversationPost: { Artifact: `/defect/${oid}`, Text: '<p>Seen again today.</p>' },
+      });
       expect(r.body.CreateResult.Object).toMatchObject({ PostNumber: 1, User: { _refObjectName: 'Bob Brennan' } });
     });
 
@@ -217,9 +336,14 @@ describe('WSAPI', () => {
   describe('permissions', () => {
     it("silently omits alice's private items from bob's queries", async () => {
       const all = await bob.query('hierarchicalrequirement', { fetch: 'FormattedID,Name', pagesize: '2000' });
-      expect(all.results.some((r) => (ALICE_PRIVATE_STORIES as readonly string[]).includes(r.FormattedID as string))).toBe(false);
+      expect(
+        all.results.some((r) => (ALICE_PRIVATE_STORIES as readonly string[]).includes(r.FormattedID as string)),
+      ).toBe(false);
       expect(all.results.some((r) => /alice private/i.test(r.Name as string))).toBe(false);
-      const mine = await alice.query('hierarchicalrequirement', { query: '(Name contains "Alice private")', fetch: 'FormattedID' });
+      const mine = await alice.query('hierarchicalrequirement', {
+        query: '(Name contains "Alice private")',
+        fetch: 'FormattedID',
+      });
       expect(mine.results.map((r) => r.FormattedID)).toEqual([...ALICE_PRIVATE_STORIES]);
       const d = await bob.query('defect', { query: `(FormattedID = ${ALICE_PRIVATE_DEFECT})` });
       expect(d.total).toBe(0);
@@ -227,18 +351,32 @@ describe('WSAPI', () => {
 
     it("refuses bob's create in alice's private project and update in a read-only project", async () => {
       const priv = projectOid(PROJECTS.alicePrivate);
-      const c = await bob.post('/hierarchicalrequirement/create', { HierarchicalRequirement: { Name: 'sneaky', Project: `/project/${priv}` } });
+      const c = await bob.post('/hierarchicalrequirement/create', {
+        HierarchicalRequirement: { Name: 'sneaky', Project: `/project/${priv}` },
+      });
       expect(c.status).toBe(200);
       expect(c.body.CreateResult.Errors).toEqual(['Not authorized to create: HierarchicalRequirement']);
       const mobileStory = await oidOf(sb, 'US19');
-      const u = await bob.post(`/hierarchicalrequirement/${mobileStory}`, { HierarchicalRequirement: { Name: 'renamed' } });
-      expect(u.body.OperationResult.Errors).toEqual([`Not authorized to update: HierarchicalRequirement ${mobileStory}`]);
+      const u = await bob.post(`/hierarchicalrequirement/${mobileStory}`, {
+        HierarchicalRequirement: { Name: 'renamed' },
+      });
+      expect(u.body.OperationResult.Errors).toEqual([
+        `Not authorized to update: HierarchicalRequirement ${mobileStory}`,
+      ]);
       const del = await bob.del(`/hierarchicalrequirement/${mobileStory}`);
-      expect(del.body.OperationResult.Errors).toEqual([`Not authorized to delete: HierarchicalRequirement ${mobileStory}`]);
+      expect(del.body.OperationResult.Errors).toEqual([
+        `Not authorized to delete: HierarchicalRequirement ${mobileStory}`,
+      ]);
       const privStory = await oidOf(sb, ALICE_PRIVATE_STORIES[0]);
-      const hidden = await bob.post(`/hierarchicalrequirement/${privStory}`, { HierarchicalRequirement: { Name: 'renamed' } });
-      expect(hidden.body.OperationResult.Errors).toEqual([`Could not read: Could not read HierarchicalRequirement ${privStory} to update.`]);
-      expect(sb.items('hierarchicalrequirement').find((s) => s.ObjectID === privStory)?.Name).toBe('Alice private: salary review tool');
+      const hidden = await bob.post(`/hierarchicalrequirement/${privStory}`, {
+        HierarchicalRequirement: { Name: 'renamed' },
+      });
+      expect(hidden.body.OperationResult.Errors).toEqual([
+        `Could not read: Could not read HierarchicalRequirement ${privStory} to update.`,
+      ]);
+      expect(sb.items('hierarchicalrequirement').find((s) => s.ObjectID === privStory)?.Name).toBe(
+        'Alice private: salary review tool',
+      );
     });
 
     it('answers 403 for a closed project and for a project the user was not granted', async () => {
@@ -254,11 +392,30 @@ describe('WSAPI', () => {
 
     it('scopes queries by project with projectScopeUp/Down', async () => {
       const online = `/project/${projectOid(PROJECTS.online)}`;
-      const down = await alice.query('hierarchicalrequirement', { project: online, projectScopeDown: 'true', projectScopeUp: 'false', fetch: 'Project', pagesize: '2000' });
-      const only = await alice.query('hierarchicalrequirement', { project: online, projectScopeDown: 'false', projectScopeUp: 'false', fetch: 'Project', pagesize: '2000' });
-      expect(new Set(down.results.map((r) => r.Project._refObjectName))).toEqual(new Set([PROJECTS.online, PROJECTS.mobile]));
+      const down = await alice.query('hierarchicalrequirement', {
+        project: online,
+        projectScopeDown: 'true',
+        projectScopeUp: 'false',
+        fetch: 'Project',
+        pagesize: '2000',
+      });
+      const only = await alice.query('hierarchicalrequirement', {
+        project: online,
+        projectScopeDown: 'false',
+        projectScopeUp: 'false',
+        fetch: 'Project',
+        pagesize: '2000',
+      });
+      expect(new Set(down.results.map((r) => r.Project._refObjectName))).toEqual(
+        new Set([PROJECTS.online, PROJECTS.mobile]),
+      );
       expect(new Set(only.results.map((r) => r.Project._refObjectName))).toEqual(new Set([PROJECTS.online]));
-      const up = await alice.query('hierarchicalrequirement', { project: `/project/${projectOid(PROJECTS.mobile)}`, projectScopeDown: 'false', projectScopeUp: 'true', pagesize: '1' });
+      const up = await alice.query('hierarchicalrequirement', {
+        project: `/project/${projectOid(PROJECTS.mobile)}`,
+        projectScopeDown: 'false',
+        projectScopeUp: 'true',
+        pagesize: '1',
+      });
       expect(up.total).toBe(down.total);
     });
   });

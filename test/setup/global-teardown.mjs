@@ -22,9 +22,13 @@ export default async function globalTeardown() {
   for (const file of readdirSync(SERVER_LOG_DIR)) {
     for (const line of readFileSync(join(SERVER_LOG_DIR, file), 'utf8').split('\n')) {
       lines++;
-      for (const [name, re] of SECRET_SHAPES) if (re.test(line)) findings.push(`${name} in ${file}: ${line.slice(0, 160)}…`);
+      for (const [name, re] of SECRET_SHAPES)
+        if (re.test(line)) findings.push(`${name} in ${file}: ${line.slice(0, 160)}…`);
     }
   }
-  if (findings.length) throw new Error(`K1: ${findings.length} server log line(s) look like they contain a secret:\n${findings.slice(0, 10).join('\n')}`);
+  if (findings.length)
+    throw new Error(
+      `K1: ${findings.length} server log line(s) look like they contain a secret:\n${findings.slice(0, 10).join('\n')}`,
+    );
   process.stdout.write(`\nK1: scanned ${lines} server log lines of this run: no secret-shaped values.\n`);
 }

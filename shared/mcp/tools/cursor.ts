@@ -10,7 +10,9 @@ import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { ToolInputError } from './tool-errors.js';
 
-const CursorBody = z.object({ v: z.literal(2), s: z.number().int().min(1).max(1_000_000), t: z.number().int().min(0).max(8) }).strict();
+const CursorBody = z
+  .object({ v: z.literal(2), s: z.number().int().min(1).max(1_000_000), t: z.number().int().min(0).max(8) })
+  .strict();
 
 /** 128-bit tag: forging needs 2^128 guesses, and every guess is a tool call. */
 const MAC_BYTES = 16;
@@ -24,7 +26,9 @@ export interface CursorPosition {
 /** A cursor that was not minted by us for this query and caller: answered as JSON-RPC -32602 (invalid params). */
 export class InvalidCursorError extends ToolInputError {
   constructor() {
-    super('The cursor is not valid for this search (it was changed, belongs to another search or user, or has expired). Repeat the search without a cursor.');
+    super(
+      'The cursor is not valid for this search (it was changed, belongs to another search or user, or has expired). Repeat the search without a cursor.',
+    );
     this.name = 'InvalidCursorError';
   }
 }
@@ -48,8 +52,14 @@ export function deriveCursorKey(keyMaterial: Uint8Array): Uint8Array {
 /** `principal` is the caller's stable id (grant or session): another caller's cursor does not open. */
 export function createCursorCodec(key: () => Promise<Uint8Array>, principal: string): CursorCodec {
   const mac = async (body: Buffer, query: unknown): Promise<Buffer> => {
-    const bound = createHash('sha256').update(JSON.stringify([principal, query])).digest();
-    return createHmac('sha256', await key()).update(bound).update(body).digest().subarray(0, MAC_BYTES);
+    const bound = createHash('sha256')
+      .update(JSON.stringify([principal, query]))
+      .digest();
+    return createHmac('sha256', await key())
+      .update(bound)
+      .update(body)
+      .digest()
+      .subarray(0, MAC_BYTES);
   };
   return {
     async seal(pos, query) {
@@ -62,7 +72,8 @@ export function createCursorCodec(key: () => Promise<Uint8Array>, principal: str
       if (raw.length <= MAC_BYTES || raw.toString('base64url') !== cursor) throw new InvalidCursorError();
       const body = raw.subarray(0, raw.length - MAC_BYTES);
       // The tag is checked before the body is parsed: nothing the caller wrote is interpreted unless we sealed it.
-      if (!timingSafeEqual(raw.subarray(raw.length - MAC_BYTES), await mac(body, query))) throw new InvalidCursorError();
+      if (!timingSafeEqual(raw.subarray(raw.length - MAC_BYTES), await mac(body, query)))
+        throw new InvalidCursorError();
       let parsed: unknown;
       try {
         parsed = JSON.parse(body.toString('utf8'));

@@ -20,11 +20,15 @@ export const RallyText = z
 export type RallyText = z.infer<typeof RallyText>;
 
 export const rallyText = (value: unknown, max = MAX_NAME_CHARS): RallyText => ({
-  source: 'rally', untrusted: true, text: typeof value === 'string' ? cleanLine(value, max) : '',
+  source: 'rally',
+  untrusted: true,
+  text: typeof value === 'string' ? cleanLine(value, max) : '',
 });
 
 export const rallyRichText = (html: unknown, max: number): RallyText => ({
-  source: 'rally', untrusted: true, text: typeof html === 'string' ? htmlToText(html, max) : '',
+  source: 'rally',
+  untrusted: true,
+  text: typeof html === 'string' ? htmlToText(html, max) : '',
 });
 
 /**
@@ -40,7 +44,10 @@ export const ITERATION_STATES = ['Planning', 'Committed', 'Accepted'] as const;
 
 /** A drop-down value: one of ours as a plain string, anything else wrapped as untrusted Rally text. */
 export const EnumOut = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.union([z.enum(values), RallyText]).nullable().describe(`One of ${values.join(', ')}; a value the workspace defined itself comes as Rally text.`);
+  z
+    .union([z.enum(values), RallyText])
+    .nullable()
+    .describe(`One of ${values.join(', ')}; a value the workspace defined itself comes as Rally text.`);
 
 export function rallyEnum<T extends readonly string[]>(values: T, v: unknown): T[number] | RallyText | null {
   if (typeof v !== 'string' || v.length === 0) return null;
@@ -51,20 +58,36 @@ export function rallyEnum<T extends readonly string[]>(values: T, v: unknown): T
 // e-mail addresses. Values outside these shapes are not passed on as plain fields.
 const FORMATTED_ID = /^[A-Za-z]{1,10}[0-9]{1,12}$/;
 const USER_NAME = /^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}$/;
-export const formattedIdOrNull = (v: unknown): string | null => (typeof v === 'string' && FORMATTED_ID.test(v) ? v : null);
-export const userNameOrNull = (v: unknown): string | null => (typeof v === 'string' && v.length <= 254 && USER_NAME.test(v) ? v : null);
+export const formattedIdOrNull = (v: unknown): string | null =>
+  typeof v === 'string' && FORMATTED_ID.test(v) ? v : null;
+export const userNameOrNull = (v: unknown): string | null =>
+  typeof v === 'string' && v.length <= 254 && USER_NAME.test(v) ? v : null;
 export const numberOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 export const boolOrNull = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
-export const dateOrNull = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) ? v : null);
+export const dateOrNull = (v: unknown): string | null =>
+  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/.test(v) ? v : null;
 
 export const ItemKind = z.enum(['story', 'defect', 'task']);
 export type ItemKind = z.infer<typeof ItemKind>;
-export const KIND_TO_TYPE: Readonly<Record<ItemKind, WorkItemType>> = { story: 'hierarchicalrequirement', defect: 'defect', task: 'task' };
-export const TYPE_TO_KIND: Readonly<Record<WorkItemType, ItemKind>> = { hierarchicalrequirement: 'story', defect: 'defect', task: 'task' };
-const WEB_TYPE: Readonly<Record<WorkItemType, string>> = { hierarchicalrequirement: 'userstory', defect: 'defect', task: 'task' };
+export const KIND_TO_TYPE: Readonly<Record<ItemKind, WorkItemType>> = {
+  story: 'hierarchicalrequirement',
+  defect: 'defect',
+  task: 'task',
+};
+export const TYPE_TO_KIND: Readonly<Record<WorkItemType, ItemKind>> = {
+  hierarchicalrequirement: 'story',
+  defect: 'defect',
+  task: 'task',
+};
+const WEB_TYPE: Readonly<Record<WorkItemType, string>> = {
+  hierarchicalrequirement: 'userstory',
+  defect: 'defect',
+  task: 'task',
+};
 
 /** `<rallyWebBaseUrl>/#/detail/<type>/<oid>`; oid is digits only. */
-export const webUrl = (base: string, type: WorkItemType, oid: string): string => `${base.replace(/\/+$/, '')}/#/detail/${WEB_TYPE[type]}/${oid}`;
+export const webUrl = (base: string, type: WorkItemType, oid: string): string =>
+  `${base.replace(/\/+$/, '')}/#/detail/${WEB_TYPE[type]}/${oid}`;
 
 export const RefOut = z.object({ objectId: z.string(), name: RallyText }).nullable();
 export const refOut = (ref: unknown): z.infer<typeof RefOut> => {
@@ -72,12 +95,18 @@ export const refOut = (ref: unknown): z.infer<typeof RefOut> => {
   return oid ? { objectId: oid, name: rallyText(refName(ref) ?? '') } : null;
 };
 
-export const UserOut = z.object({ objectId: z.string(), displayName: RallyText, userName: z.string().nullable() }).nullable();
+export const UserOut = z
+  .object({ objectId: z.string(), displayName: RallyText, userName: z.string().nullable() })
+  .nullable();
 export const userOut = (ref: unknown): z.infer<typeof UserOut> => {
   const oid = refOid(ref);
   if (!oid || !ref || typeof ref !== 'object') return null;
   const r = ref as { DisplayName?: unknown; UserName?: unknown; _refObjectName?: unknown };
-  return { objectId: oid, displayName: rallyText(r.DisplayName ?? r._refObjectName ?? ''), userName: userNameOrNull(r.UserName) };
+  return {
+    objectId: oid,
+    displayName: rallyText(r.DisplayName ?? r._refObjectName ?? ''),
+    userName: userNameOrNull(r.UserName),
+  };
 };
 
 /** The fields every listed work item carries. */

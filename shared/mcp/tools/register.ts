@@ -28,7 +28,11 @@ export interface ToolDefinition {
   readonly readOnly: boolean;
 }
 
-export const TOOL_DEFINITIONS: readonly ToolDefinition[] = ALL_TOOLS.map(({ name, title, readOnly }) => ({ name, title, readOnly }));
+export const TOOL_DEFINITIONS: readonly ToolDefinition[] = ALL_TOOLS.map(({ name, title, readOnly }) => ({
+  name,
+  title,
+  readOnly,
+}));
 
 /** Short, input-free description of what was wrong (paths and zod messages only). */
 function describeIssues(error: z.ZodError): string {
@@ -38,17 +42,26 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-export type ParsedArgs = { readonly ok: true; readonly args: unknown } | { readonly ok: false; readonly message: string };
+export type ParsedArgs =
+  { readonly ok: true; readonly args: unknown } | { readonly ok: false; readonly message: string };
 
 /** Validates arguments against the tool's strict schema (J8); nothing reaches Rally before this passes. */
 export function parseToolArgs(spec: AnyToolSpec, rawArgs: unknown): ParsedArgs {
   const parsed = spec.input.safeParse(rawArgs ?? {});
-  return parsed.success ? { ok: true, args: parsed.data } : { ok: false, message: `Invalid arguments for tool ${spec.name}: ${describeIssues(parsed.error)}` };
+  return parsed.success
+    ? { ok: true, args: parsed.data }
+    : { ok: false, message: `Invalid arguments for tool ${spec.name}: ${describeIssues(parsed.error)}` };
 }
 
 /** What running one tool produced; gates (scope, policy, limits, audit) are applied by the caller (shared/mcp/execute.ts). */
 export type ToolRun =
-  | { readonly kind: 'done'; readonly result: CallToolResult; readonly outcome: 'success' | 'error'; readonly rallyObject?: string; readonly errCode?: string }
+  | {
+      readonly kind: 'done';
+      readonly result: CallToolResult;
+      readonly outcome: 'success' | 'error';
+      readonly rallyObject?: string;
+      readonly errCode?: string;
+    }
   | { readonly kind: 'invalid_arguments'; readonly message: string }
   | { readonly kind: 'link_required'; readonly error: LinkRequiredError; readonly rallyObject?: string };
 
@@ -62,14 +75,29 @@ export async function runTool(spec: AnyToolSpec, args: unknown, ctx: ToolContext
     const checked = spec.output.safeParse(out.structured);
     if (!checked.success) throw new Error(`output of ${spec.name} does not match its schema`); // a bug: generic error below
     return {
-      kind: 'done', outcome: 'success', ...object(formattedIdIn(checked.data) ?? idArg),
-      result: { content: [{ type: 'text', text: out.text }], structuredContent: checked.data as Record<string, unknown> },
+      kind: 'done',
+      outcome: 'success',
+      ...object(formattedIdIn(checked.data) ?? idArg),
+      result: {
+        content: [{ type: 'text', text: out.text }],
+        structuredContent: checked.data as Record<string, unknown>,
+      },
     };
   } catch (err) {
     if (err instanceof LinkRequiredError) return { kind: 'link_required', error: err, ...object(idArg) };
-    if (err instanceof InvalidCursorError) return { kind: 'invalid_arguments', message: `Invalid arguments for tool ${spec.name}: cursor: ${err.publicMessage}` };
+    if (err instanceof InvalidCursorError)
+      return {
+        kind: 'invalid_arguments',
+        message: `Invalid arguments for tool ${spec.name}: cursor: ${err.publicMessage}`,
+      };
     const errCode = String((err as { code?: unknown }).code ?? (err instanceof Error ? err.name : 'error'));
-    return { kind: 'done', outcome: 'error', errCode, ...object(idArg), result: toToolResult(err, { requestId: ctx.requestId, log }) };
+    return {
+      kind: 'done',
+      outcome: 'error',
+      errCode,
+      ...object(idArg),
+      result: toToolResult(err, { requestId: ctx.requestId, log }),
+    };
   }
 }
 
@@ -90,14 +118,26 @@ function formattedIdIn(structured: unknown): string | undefined {
  * instead of an isError result, and a hidden tool still gets the gate's
  * clear refusal rather than "unknown tool".
  */
-export function registerToolCatalogue(server: McpServer, visible: readonly AnyToolSpec[], call: (name: string, args: unknown) => Promise<CallToolResult>): void {
+export function registerToolCatalogue(
+  server: McpServer,
+  visible: readonly AnyToolSpec[],
+  call: (name: string, args: unknown) => Promise<CallToolResult>,
+): void {
   for (const spec of visible) {
     server.registerTool(
       spec.name,
-      { title: spec.title, description: spec.description, inputSchema: spec.input, outputSchema: spec.output, annotations: spec.annotations },
+      {
+        title: spec.title,
+        description: spec.description,
+        inputSchema: spec.input,
+        outputSchema: spec.output,
+        annotations: spec.annotations,
+      },
       // Not reached: the tools/call handler below replaces the SDK's. Kept correct in case it is ever removed.
       (args: unknown) => call(spec.name, args),
     );
   }
-  server.server.setRequestHandler(CallToolRequestSchema, async (request) => call(request.params.name, request.params.arguments));
+  server.server.setRequestHandler(CallToolRequestSchema, async (request) =>
+    call(request.params.name, request.params.arguments),
+  );
 }

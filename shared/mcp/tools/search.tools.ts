@@ -7,7 +7,16 @@ import { z } from 'zod';
 import { searchItems } from '../../rally/search.api.js';
 import { isQuotableValue } from '../../rally/query.js';
 import { CursorInput } from './cursor.js';
-import { DefectState, IterationRef, LookupName, OwnerRef, PageSize, ProjectRef, ScheduleState, WorkspaceId } from './inputs.js';
+import {
+  DefectState,
+  IterationRef,
+  LookupName,
+  OwnerRef,
+  PageSize,
+  ProjectRef,
+  ScheduleState,
+  WorkspaceId,
+} from './inputs.js';
 import { ItemKind, ItemSummary, KIND_TO_TYPE, fitItems, itemSummary, renderText } from './output.js';
 import { READ_ONLY, defineTool } from './spec.js';
 
@@ -20,38 +29,69 @@ export const SEARCH_ORDERS = {
   name: 'Name',
 } as const;
 
-const SearchInput = z.object({
-  types: z.array(ItemKind).min(1).max(3).optional()
-    .describe('Kinds to search: "story", "defect", "task". Default: story and defect. Results come one kind at a time across pages.'),
-  text: z.string().trim().min(1).max(200).refine(isQuotableValue, 'must not contain double quotes, backslashes or control characters').optional()
-    .describe('Words the item name contains.'),
-  scheduleState: ScheduleState.optional(),
-  state: DefectState.optional().describe('Defect state (Submitted, Open, Fixed, Closed). Limits the search to defects.'),
-  owner: OwnerRef.optional(),
-  iteration: IterationRef.optional(),
-  project: ProjectRef.optional().describe('Project name or ObjectID (includes child projects). Default: whole workspace.'),
-  tags: z.array(LookupName('Tag name.')).min(1).max(5).optional().describe('Tag names; items must have all of them.'),
-  query: z.string().trim().min(1).max(1000).optional()
-    .describe('Power users: a raw Rally query such as ((Blocked = true) AND (PlanEstimate > 3)), combined with the other filters by AND.'),
-  order: z.enum(Object.keys(SEARCH_ORDERS) as [keyof typeof SEARCH_ORDERS, ...(keyof typeof SEARCH_ORDERS)[]]).default('newest')
-    .describe('Sort order: newest, oldest, recentlyUpdated, formattedId, rank, name.'),
-  pageSize: PageSize,
-  cursor: CursorInput.optional(),
-  workspace: WorkspaceId.optional(),
-}).strict();
+const SearchInput = z
+  .object({
+    types: z
+      .array(ItemKind)
+      .min(1)
+      .max(3)
+      .optional()
+      .describe(
+        'Kinds to search: "story", "defect", "task". Default: story and defect. Results come one kind at a time across pages.',
+      ),
+    text: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine(isQuotableValue, 'must not contain double quotes, backslashes or control characters')
+      .optional()
+      .describe('Words the item name contains.'),
+    scheduleState: ScheduleState.optional(),
+    state: DefectState.optional().describe(
+      'Defect state (Submitted, Open, Fixed, Closed). Limits the search to defects.',
+    ),
+    owner: OwnerRef.optional(),
+    iteration: IterationRef.optional(),
+    project: ProjectRef.optional().describe(
+      'Project name or ObjectID (includes child projects). Default: whole workspace.',
+    ),
+    tags: z.array(LookupName('Tag name.')).min(1).max(5).optional().describe('Tag names; items must have all of them.'),
+    query: z
+      .string()
+      .trim()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        'Power users: a raw Rally query such as ((Blocked = true) AND (PlanEstimate > 3)), combined with the other filters by AND.',
+      ),
+    order: z
+      .enum(Object.keys(SEARCH_ORDERS) as [keyof typeof SEARCH_ORDERS, ...(keyof typeof SEARCH_ORDERS)[]])
+      .default('newest')
+      .describe('Sort order: newest, oldest, recentlyUpdated, formattedId, rank, name.'),
+    pageSize: PageSize,
+    cursor: CursorInput.optional(),
+    workspace: WorkspaceId.optional(),
+  })
+  .strict();
 
 const SearchOut = z.object({
   kind: ItemKind.describe('Kind of the items on this page.'),
   totalForKind: z.number().describe('How many items of this kind match in total.'),
   items: z.array(ItemSummary),
   nextCursor: z.string().nullable().describe('Pass as cursor to get the next page; null when done.'),
-  truncated: z.string().nullable().describe('Set when items were left out to keep the result small; they appear on the next page.'),
+  truncated: z
+    .string()
+    .nullable()
+    .describe('Set when items were left out to keep the result small; they appear on the next page.'),
 });
 
 export const searchRallyItems = defineTool({
   name: 'search_rally_items',
   title: 'Search Rally work items',
-  description: 'Search Rally stories, defects and tasks by name text, state, owner ("me"), iteration ("current"), project or tags, with paging.',
+  description:
+    'Search Rally stories, defects and tasks by name text, state, owner ("me"), iteration ("current"), project or tags, with paging.',
   readOnly: true,
   annotations: { ...READ_ONLY, title: 'Search Rally work items' },
   input: SearchInput,
@@ -83,9 +123,12 @@ export const searchRallyItems = defineTool({
     const all = page.results.map((r) => itemSummary(r, KIND_TO_TYPE[kind], ctx.rallyWebBaseUrl));
     const { kept, omitted } = fitItems(all);
     const nextStart = pos.start + kept.length;
-    const next = nextStart <= page.totalResultCount && kept.length > 0
-      ? { start: nextStart, typeIndex: pos.typeIndex }
-      : pos.typeIndex + 1 < kinds.length ? { start: 1, typeIndex: pos.typeIndex + 1 } : undefined;
+    const next =
+      nextStart <= page.totalResultCount && kept.length > 0
+        ? { start: nextStart, typeIndex: pos.typeIndex }
+        : pos.typeIndex + 1 < kinds.length
+          ? { start: 1, typeIndex: pos.typeIndex + 1 }
+          : undefined;
     const structured = {
       kind,
       totalForKind: page.totalResultCount,

@@ -26,7 +26,8 @@ export class ToolInputError extends Error {
 
 const RALLY_MESSAGES: Readonly<Record<Exclude<RallyErrorCode, 'rally_unavailable'>, string>> = {
   rally_not_found: 'Rally could not find that item, or you do not have access to it.',
-  rally_forbidden: 'Rally denied access: the project or item is not shared with you, is closed, or you may not change it.',
+  rally_forbidden:
+    'Rally denied access: the project or item is not shared with you, is closed, or you may not change it.',
   rally_rejected: 'Rally rejected the request.',
   rally_unauthorized: 'Rally did not accept your sign-in.',
 };
@@ -40,16 +41,20 @@ export function toToolResult(err: unknown, ctx: { readonly requestId: string; re
   const rid = `Request ID: ${ctx.requestId}`;
   if (err instanceof RallyApiError) {
     ctx.log.warn('tool_rally_error', { errCode: err.code, rallyStatus: err.status });
-    if (err.code === 'rally_unavailable') return errorResult(`Rally is unavailable right now, try again shortly. (${rid})`);
+    if (err.code === 'rally_unavailable')
+      return errorResult(`Rally is unavailable right now, try again shortly. (${rid})`);
     // Rally's messages can echo Rally data (names, values), so they travel as RallyText, never inside our sentence (L9).
-    const said = err.rallyErrors.length ? ` Rally's messages, as data: ${JSON.stringify(err.rallyErrors.map((m) => rallyText(m, MAX_MESSAGE_CHARS)))}` : '';
+    const said = err.rallyErrors.length
+      ? ` Rally's messages, as data: ${JSON.stringify(err.rallyErrors.map((m) => rallyText(m, MAX_MESSAGE_CHARS)))}`
+      : '';
     return errorResult(`${RALLY_MESSAGES[err.code]}${said} (${rid})`);
   }
   if (err instanceof RallyLookupError) {
     ctx.log.info('tool_lookup_failed', { errCode: err.code, rallyType: err.what });
-    const text = err.code === 'not_found'
-      ? `No ${err.what} matches that name or ID, or you cannot see it in Rally.`
-      : `More than one ${err.what} matches that name; use its ObjectID instead.`;
+    const text =
+      err.code === 'not_found'
+        ? `No ${err.what} matches that name or ID, or you cannot see it in Rally.`
+        : `More than one ${err.what} matches that name; use its ObjectID instead.`;
     return errorResult(`${text} (${rid})`);
   }
   if (err instanceof RallyQueryError) {

@@ -27,10 +27,15 @@ export const getRallyUser = defineTool({
   output: z.object({ user: UserOut }),
   async run(_args, ctx) {
     const d = await userDefaults(ctx.rally, { fresh: true }); // "who am I" always asks Rally
-    const named = (n: { oid: string; name: string } | undefined) => (n ? { objectId: n.oid, name: rallyText(n.name) } : null);
+    const named = (n: { oid: string; name: string } | undefined) =>
+      n ? { objectId: n.oid, name: rallyText(n.name) } : null;
     const user = {
-      objectId: d.userOid, userName: userNameOrNull(d.userName), displayName: rallyText(d.displayName), email: userNameOrNull(d.email),
-      defaultWorkspace: named(d.workspace), defaultProject: named(d.project),
+      objectId: d.userOid,
+      userName: userNameOrNull(d.userName),
+      displayName: rallyText(d.displayName),
+      email: userNameOrNull(d.email),
+      defaultWorkspace: named(d.workspace),
+      defaultProject: named(d.project),
     };
     const structured = { user };
     // The summary names the account by its numeric ObjectID only: user names are Rally data (L9).
@@ -45,9 +50,16 @@ export const AUTHORIZED_APPS_HINT =
 export const disconnectRally = defineTool({
   name: 'disconnect_rally',
   title: 'Disconnect Rally',
-  description: 'Delete the Rally sign-in this server stored for you. The next Rally tool call will ask you to sign in again.',
+  description:
+    'Delete the Rally sign-in this server stored for you. The next Rally tool call will ask you to sign in again.',
   readOnly: false,
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true, title: 'Disconnect Rally' },
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: true,
+    idempotentHint: true,
+    openWorldHint: true,
+    title: 'Disconnect Rally',
+  },
   input: z.object({}).strict(),
   output: z.object({ disconnected: z.literal(true), nextStep: z.string() }),
   async run(_args, ctx) {

@@ -9,25 +9,39 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.env.FAKE_GCLOUD_STATE;
-if (!dir) { process.stderr.write('FAKE_GCLOUD_STATE not set\n'); process.exit(3); }
+if (!dir) {
+  process.stderr.write('FAKE_GCLOUD_STATE not set\n');
+  process.exit(3);
+}
 const statePath = join(dir, 'state.json');
 let state;
-try { state = JSON.parse(readFileSync(statePath, 'utf8')); } catch { state = { apis: [], set: {}, versions: {} }; }
+try {
+  state = JSON.parse(readFileSync(statePath, 'utf8'));
+} catch {
+  state = { apis: [], set: {}, versions: {} };
+}
 const save = () => writeFileSync(statePath, JSON.stringify(state));
 const has = (k) => state.set[k] === true;
-const mark = (k) => { state.set[k] = true; };
+const mark = (k) => {
+  state.set[k] = true;
+};
 
 const argv = process.argv.slice(2);
 const flags = {};
 const pos = [];
 for (const a of argv) {
-  if (a.startsWith('--')) { const i = a.indexOf('='); flags[i < 0 ? a.slice(2) : a.slice(2, i)] = i < 0 ? true : a.slice(i + 1); }
-  else pos.push(a);
+  if (a.startsWith('--')) {
+    const i = a.indexOf('=');
+    flags[i < 0 ? a.slice(2) : a.slice(2, i)] = i < 0 ? true : a.slice(i + 1);
+  } else pos.push(a);
 }
 const cmd = pos.join(' ');
 const record = (extra = {}) => appendFileSync(join(dir, 'calls.jsonl'), `${JSON.stringify({ argv, ...extra })}\n`);
 const out = (s) => process.stdout.write(`${s}\n`);
-const notFound = () => { process.stderr.write('ERROR: NOT_FOUND\n'); process.exit(1); };
+const notFound = () => {
+  process.stderr.write('ERROR: NOT_FOUND\n');
+  process.exit(1);
+};
 const filterBinding = () => {
   const f = String(flags.filter ?? '');
   const role = /bindings\.role="([^"]+)"/.exec(f)?.[1];
@@ -42,8 +56,11 @@ function shapeOf(buf) {
   if (/^[A-Za-z0-9_-]{43}$/.test(text) && Buffer.from(text, 'base64url').length === 32) return 'base64url-32-bytes';
   try {
     const j = JSON.parse(text);
-    if (j.kty === 'OKP' && j.crv === 'Ed25519' && typeof j.d === 'string' && typeof j.x === 'string') return 'ed25519-private-jwk';
-  } catch { /* not JSON */ }
+    if (j.kty === 'OKP' && j.crv === 'Ed25519' && typeof j.d === 'string' && typeof j.x === 'string')
+      return 'ed25519-private-jwk';
+  } catch {
+    /* not JSON */
+  }
   return 'other';
 }
 
@@ -60,22 +77,46 @@ else if (startsWith('firestore indexes fields describe')) {
 else if (startsWith('firestore indexes fields update')) mark(`exempt:${flags['collection-group']}.${arg(4)}`);
 else if (startsWith('iam service-accounts describe')) has(`sa:${arg(3).split('@')[0]}`) ? out(arg(3)) : notFound();
 else if (startsWith('iam service-accounts create')) mark(`sa:${arg(3)}`);
-else if (startsWith('projects get-iam-policy')) { if (has(`pbind:${filterBinding()}`)) out(filterBinding().split('|')[0]); }
-else if (startsWith('projects add-iam-policy-binding')) mark(`pbind:${flags.role}|${flags.member}`);
+else if (startsWith('projects get-iam-policy')) {
+  if (has(`pbind:${filterBinding()}`)) out(filterBinding().split('|')[0]);
+} else if (startsWith('projects add-iam-policy-binding')) mark(`pbind:${flags.role}|${flags.member}`);
 else if (startsWith('secrets describe')) has(`secret:${arg(2)}`) ? out(arg(2)) : notFound();
 else if (startsWith('secrets create')) mark(`secret:${arg(2)}`);
-else if (startsWith('secrets versions list')) out((state.versions[arg(3)] ?? []).map((v) => v.version).reverse().join('\n'));
+else if (startsWith('secrets versions list'))
+  out(
+    (state.versions[arg(3)] ?? [])
+      .map((v) => v.version)
+      .reverse()
+      .join('\n'),
+  );
 else if (startsWith('secrets versions add')) {
-  if (flags['data-file'] !== '-') { process.stderr.write('fake: expected --data-file=-\n'); process.exit(3); }
+  if (flags['data-file'] !== '-') {
+    process.stderr.write('fake: expected --data-file=-\n');
+    process.exit(3);
+  }
   const payload = readFileSync(0);
   const list = (state.versions[arg(3)] ??= []);
-  list.push({ version: list.length + 1, sha256: createHash('sha256').update(payload).digest('hex'), shape: shapeOf(payload) });
-} else if (startsWith('secrets get-iam-policy')) { if (has(`sbind:${arg(2)}|${filterBinding()}`)) out('roles/secretmanager.secretAccessor'); }
-else if (startsWith('secrets add-iam-policy-binding')) mark(`sbind:${arg(2)}|${flags.role}|${flags.member}`);
-else if (startsWith('functions deploy')) { /* always redeployed */ }
-else if (startsWith('logging metrics describe')) has(`metric:${arg(3)}`) ? out(arg(3)) : notFound();
-else if (startsWith('logging metrics create')) { readFileSync(String(flags['config-from-file'])); mark(`metric:${arg(3)}`); }
-else if (startsWith('monitoring dashboards list')) { if (has('dashboard')) out('projects/1/dashboards/abc'); }
-else if (startsWith('monitoring dashboards create')) { JSON.parse(readFileSync(String(flags['config-from-file']), 'utf8')); mark('dashboard'); }
-else { process.stderr.write(`fake gcloud: unsupported command: ${cmd}\n`); process.exit(3); }
+  list.push({
+    version: list.length + 1,
+    sha256: createHash('sha256').update(payload).digest('hex'),
+    shape: shapeOf(payload),
+  });
+} else if (startsWith('secrets get-iam-policy')) {
+  if (has(`sbind:${arg(2)}|${filterBinding()}`)) out('roles/secretmanager.secretAccessor');
+} else if (startsWith('secrets add-iam-policy-binding')) mark(`sbind:${arg(2)}|${flags.role}|${flags.member}`);
+else if (startsWith('functions deploy')) {
+  /* always redeployed */
+} else if (startsWith('logging metrics describe')) has(`metric:${arg(3)}`) ? out(arg(3)) : notFound();
+else if (startsWith('logging metrics create')) {
+  readFileSync(String(flags['config-from-file']));
+  mark(`metric:${arg(3)}`);
+} else if (startsWith('monitoring dashboards list')) {
+  if (has('dashboard')) out('projects/1/dashboards/abc');
+} else if (startsWith('monitoring dashboards create')) {
+  JSON.parse(readFileSync(String(flags['config-from-file']), 'utf8'));
+  mark('dashboard');
+} else {
+  process.stderr.write(`fake gcloud: unsupported command: ${cmd}\n`);
+  process.exit(3);
+}
 save();

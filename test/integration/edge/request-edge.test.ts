@@ -43,9 +43,23 @@ interface Answer {
   readonly text: string;
 }
 
-async function post(stack: TestStack, path: string, body: Uint8Array | string | undefined, headers: Record<string, string>): Promise<Answer> {
-  const res = await fetch(`${stack.url}${path}`, { method: 'POST', headers: { accept: 'application/json, text/event-stream', ...headers }, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : new Blob([new Uint8Array(body)]) }) });
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', headers: res.headers, text: await res.text() };
+async function post(
+  stack: TestStack,
+  path: string,
+  body: Uint8Array | string | undefined,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  const res = await fetch(`${stack.url}${path}`, {
+    method: 'POST',
+    headers: { accept: 'application/json, text/event-stream', ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : new Blob([new Uint8Array(body)]) }),
+  });
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    headers: res.headers,
+    text: await res.text(),
+  };
 }
 
 /** The answer is the surface's own error shape with this status (and, on /mcp, this JSON-RPC code). */
@@ -58,7 +72,11 @@ function expectSurfaceAnswer(a: Answer, surface: Surface, status: number, rpcCod
       expect(JSON.parse(a.text)).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
       return;
     case 'json-rpc':
-      expect(JSON.parse(a.text)).toEqual({ jsonrpc: '2.0', id: null, error: { code: rpcCode, message: expect.any(String) } });
+      expect(JSON.parse(a.text)).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: rpcCode, message: expect.any(String) },
+      });
       return;
     case 'rest':
       expect(JSON.parse(a.text)).toEqual({ error: 'invalid_request', message: expect.any(String) });
@@ -87,7 +105,16 @@ function expectCleanLogs(stack: TestStack, from: number, secrets: readonly strin
   const lines = stack.logs.slice(from);
   expect(lines.length).toBeGreaterThan(0);
   for (const line of lines) {
-    expect({ line, json: (() => { try { return typeof JSON.parse(line) === 'object'; } catch { return false; } })() }).toEqual({ line, json: true });
+    expect({
+      line,
+      json: (() => {
+        try {
+          return typeof JSON.parse(line) === 'object';
+        } catch {
+          return false;
+        }
+      })(),
+    }).toEqual({ line, json: true });
     expect({ line, rawControl: RAW_CONTROL.test(line) }).toEqual({ line, rawControl: false });
     for (const s of secrets) expect({ line, hasSecret: line.includes(s) }).toEqual({ line, hasSecret: false });
   }
@@ -97,7 +124,12 @@ const refreshToken = () => randomBytes(32).toString('base64url'); // randomToken
 const nested = (depth: number, inner: string) => `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
 
 /** Headers sent, a few body bytes written, then nothing: resolves with the status if the server answers without the rest. */
-function answerBeforeBody(stack: TestStack, path: string, headers: Record<string, string>, timeoutMs = 5000): Promise<number> {
+function answerBeforeBody(
+  stack: TestStack,
+  path: string,
+  headers: Record<string, string>,
+  timeoutMs = 5000,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${stack.url}${path}`, { method: 'POST', headers });
     const timer = setTimeout(() => {
@@ -128,12 +160,21 @@ describe('requests that fail before the handlers (issue 22)', () => {
     const secrets: string[] = [];
     const cases: Array<[string, string, string]> = [];
     for (const path of ['/token', '/revoke', '/register', '/mcp']) {
-      const [rt, code, verifier, clientSecret] = [refreshToken(), refreshToken(), randomBytes(48).toString('base64url'), refreshToken()];
+      const [rt, code, verifier, clientSecret] = [
+        refreshToken(),
+        refreshToken(),
+        randomBytes(48).toString('base64url'),
+        refreshToken(),
+      ];
       secrets.push(rt, code, verifier, clientSecret);
       cases.push(
         [path, 'application/json', `{"grant_type":"refresh_token","refresh_token":"${rt}",}`], // trailing comma
         [path, 'application/json', `{"code":"${code}","code_verifier":"${verifier}"`], // truncated
-        [path, 'application/x-www-form-urlencoded', `grant_type=refresh_token&refresh_token=${rt}&client_secret=${clientSecret}&x=%zz`],
+        [
+          path,
+          'application/x-www-form-urlencoded',
+          `grant_type=refresh_token&refresh_token=${rt}&client_secret=${clientSecret}&x=%zz`,
+        ],
         [path, 'application/x-www-form-urlencoded', `token=${rt}&client_secret=${clientSecret}%E0%A4%A`],
       );
     }
@@ -152,11 +193,21 @@ describe('requests that fail before the handlers (issue 22)', () => {
     const from = stack.logs.length;
     const forged = '\u001b[31mERROR\u001b[0m\r\n{"severity":"ERROR","event":"forged"}\u0085\u2028\u009b2J\u202e';
     const enc = encodeURIComponent(forged);
-    await post(stack, '/register', `{"client_name":"${forged}","redirect_uris":["http://127.0.0.1/cb"]}`, { 'content-type': 'application/json' }); // raw controls: invalid JSON
-    await post(stack, '/register', JSON.stringify({ client_name: forged, redirect_uris: ['http://127.0.0.1/cb'] }), { 'content-type': 'application/json' }); // escaped: valid JSON
-    await post(stack, '/token', `grant_type=${enc}&client_id=${enc}`, { 'content-type': 'application/x-www-form-urlencoded' });
-    await post(stack, '/consent', `request_id=${enc}&csrf=${enc}`, { 'content-type': 'application/x-www-form-urlencoded' });
-    await post(stack, '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: forged, params: { name: forged } }), { 'content-type': 'application/json' });
+    await post(stack, '/register', `{"client_name":"${forged}","redirect_uris":["http://127.0.0.1/cb"]}`, {
+      'content-type': 'application/json',
+    }); // raw controls: invalid JSON
+    await post(stack, '/register', JSON.stringify({ client_name: forged, redirect_uris: ['http://127.0.0.1/cb'] }), {
+      'content-type': 'application/json',
+    }); // escaped: valid JSON
+    await post(stack, '/token', `grant_type=${enc}&client_id=${enc}`, {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    await post(stack, '/consent', `request_id=${enc}&csrf=${enc}`, {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    await post(stack, '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: forged, params: { name: forged } }), {
+      'content-type': 'application/json',
+    });
     await post(stack, `/tools/${enc}`, '{}', { 'content-type': 'application/json' });
     await fetch(`${stack.url}/oauth/callback?state=${enc}&code=${enc}&error=${enc}`);
     await fetch(`${stack.url}/authorize?client_id=${enc}&redirect_uri=${enc}`);
@@ -171,7 +222,11 @@ describe('requests that fail before the handlers (issue 22)', () => {
     const deep = nested(10_000, '"x"');
     for (const { path, surface } of ENDPOINTS) {
       expectSurfaceAnswer(await post(stack, path, deep, { 'content-type': 'application/json' }), surface, 400);
-      expectSurfaceAnswer(await post(stack, path, `{"client_name":${nested(10_000, '{}')}}`, { 'content-type': 'application/json' }), surface, 400);
+      expectSurfaceAnswer(
+        await post(stack, path, `{"client_name":${nested(10_000, '{}')}}`, { 'content-type': 'application/json' }),
+        surface,
+        400,
+      );
     }
     await settleLogs(stack);
     expectCleanLogs(stack, from, []);
@@ -181,12 +236,18 @@ describe('requests that fail before the handlers (issue 22)', () => {
   it('M4: a 5 KB gzip or deflate body that inflates to 5 MB, to every function (/register, /token, /revoke, /consent and /mcp included) → 415, never inflated or served', async () => {
     const from = stack.logs.length;
     const secret = refreshToken();
-    const inflated = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { token: secret, pad: ' '.repeat(5_000_000) } }));
+    const inflated = Buffer.from(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { token: secret, pad: ' '.repeat(5_000_000) } }),
+    );
     const bombs = { gzip: gzipSync(inflated, { level: 9 }), deflate: deflateSync(inflated, { level: 9 }) };
     expect(bombs.gzip.length).toBeLessThan(10_000);
     for (const { path, surface } of ENDPOINTS) {
       for (const [encoding, body] of Object.entries(bombs)) {
-        expectSurfaceAnswer(await post(stack, path, body, { 'content-type': 'application/json', 'content-encoding': encoding }), surface, 415);
+        expectSurfaceAnswer(
+          await post(stack, path, body, { 'content-type': 'application/json', 'content-encoding': encoding }),
+          surface,
+          415,
+        );
       }
     }
     await settleLogs(stack);
@@ -196,26 +257,59 @@ describe('requests that fail before the handlers (issue 22)', () => {
   it('L10: a body with Content-Encoding gzip, deflate or br → 415 as soon as the headers arrive, before a byte is inflated; identity is plain', async () => {
     for (const encoding of ['gzip', 'deflate', 'br', 'GZIP', 'gzip, identity']) {
       // 50 MB announced, 1 KB sent: an answer proves the body was neither read nor inflated.
-      const status = await answerBeforeBody(stack, '/mcp', { 'content-type': 'application/json', 'content-encoding': encoding, 'content-length': String(50_000_000) });
+      const status = await answerBeforeBody(stack, '/mcp', {
+        'content-type': 'application/json',
+        'content-encoding': encoding,
+        'content-length': String(50_000_000),
+      });
       expect({ encoding, status }).toEqual({ encoding, status: 415 });
     }
     const br = brotliCompressSync(Buffer.from('{"client_name":"x"}'));
-    expectSurfaceAnswer(await post(stack, '/register', br, { 'content-type': 'application/json', 'content-encoding': 'br' }), 'oauth-json', 415);
-    const plain = await post(stack, '/register', JSON.stringify({ client_name: 'plain', redirect_uris: ['http://127.0.0.1:4000/cb'], token_endpoint_auth_method: 'none' }), {
-      'content-type': 'application/json', 'content-encoding': 'identity',
-    });
+    expectSurfaceAnswer(
+      await post(stack, '/register', br, { 'content-type': 'application/json', 'content-encoding': 'br' }),
+      'oauth-json',
+      415,
+    );
+    const plain = await post(
+      stack,
+      '/register',
+      JSON.stringify({
+        client_name: 'plain',
+        redirect_uris: ['http://127.0.0.1:4000/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
+      {
+        'content-type': 'application/json',
+        'content-encoding': 'identity',
+      },
+    );
     expect(plain.status).toBe(201);
   });
 
-  it('M6: a bad content type, a bad charset, invalid UTF-8 or a body over MAX_BODY_BYTES → the surface mapper\'s 415, 400 or 413, never the framework\'s page, never 500', async () => {
+  it("M6: a bad content type, a bad charset, invalid UTF-8 or a body over MAX_BODY_BYTES → the surface mapper's 415, 400 or 413, never the framework's page, never 500", async () => {
     const from = stack.logs.length;
     const big = `{"pad":"${'a'.repeat(MAX_BODY_BYTES)}"}`;
     for (const { path, surface } of ENDPOINTS) {
       expectSurfaceAnswer(await post(stack, path, 'client_name=x', { 'content-type': 'text/plain' }), surface, 415);
       expectSurfaceAnswer(await post(stack, path, '<x/>', { 'content-type': 'application/xml' }), surface, 415);
-      expectSurfaceAnswer(await post(stack, path, '{}', { 'content-type': 'application/json; charset=latin1' }), surface, 415);
-      expectSurfaceAnswer(await post(stack, path, 'a=b', { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16' }), surface, 415);
-      expectSurfaceAnswer(await post(stack, path, Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { 'content-type': 'application/json' }), surface, 400, -32700);
+      expectSurfaceAnswer(
+        await post(stack, path, '{}', { 'content-type': 'application/json; charset=latin1' }),
+        surface,
+        415,
+      );
+      expectSurfaceAnswer(
+        await post(stack, path, 'a=b', { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16' }),
+        surface,
+        415,
+      );
+      expectSurfaceAnswer(
+        await post(stack, path, Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), {
+          'content-type': 'application/json',
+        }),
+        surface,
+        400,
+        -32700,
+      );
       expectSurfaceAnswer(await post(stack, path, big, { 'content-type': 'application/json' }), surface, 413);
     }
     // Chunked, with no Content-Length: counted while reading, refused without reading the rest.
@@ -227,7 +321,10 @@ describe('requests that fail before the handlers (issue 22)', () => {
 
   it('M6: a client that hangs up halfway through its body → the read ends (request_aborted), nothing answers 500, the function keeps answering', async () => {
     const from = stack.logs.length;
-    const req = httpRequest(`${stack.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '10000' } });
+    const req = httpRequest(`${stack.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '10000' },
+    });
     req.on('error', () => {});
     req.write('grant_type=refresh_token&refresh_token=');
     await new Promise((r) => setTimeout(r, 200));
@@ -240,27 +337,62 @@ describe('requests that fail before the handlers (issue 22)', () => {
     expectSurfaceAnswer(await post(stack, '/token', '{', { 'content-type': 'application/json' }), 'oauth-json', 400);
   });
 
-  it('M6: a path the framework\'s router cannot decode (/tools/%E0%A4%A, /connect/<id>%zz) → the surface\'s 400, and the path is not logged', async () => {
+  it("M6: a path the framework's router cannot decode (/tools/%E0%A4%A, /connect/<id>%zz) → the surface's 400, and the path is not logged", async () => {
     const from = stack.logs.length;
     const linkId = refreshToken();
-    expectSurfaceAnswer(await post(stack, '/tools/%E0%A4%A', '{}', { 'content-type': 'application/json' }), 'rest', 400);
+    expectSurfaceAnswer(
+      await post(stack, '/tools/%E0%A4%A', '{}', { 'content-type': 'application/json' }),
+      'rest',
+      400,
+    );
     const connect = await fetch(`${stack.url}/connect/${linkId}%zz`);
-    expectSurfaceAnswer({ status: connect.status, contentType: connect.headers.get('content-type') ?? '', headers: connect.headers, text: await connect.text() }, 'page', 400);
+    expectSurfaceAnswer(
+      {
+        status: connect.status,
+        contentType: connect.headers.get('content-type') ?? '',
+        headers: connect.headers,
+        text: await connect.text(),
+      },
+      'page',
+      400,
+    );
     expectSurfaceAnswer(await post(stack, '/.well-known/oauth-protected-resource/%ff%', '', {}), 'oauth-json', 400);
     await settleLogs(stack);
     expectCleanLogs(stack, from, [linkId]);
   });
 
-  it('M1/M4/M6 under functions-framework\'s own CLI, as Cloud Functions gen2 starts our main (`functions-framework --target=authorization`): our answers; everything printed, the framework\'s own lines included, is JSON without the secret', async () => {
+  it("M1/M4/M6 under functions-framework's own CLI, as Cloud Functions gen2 starts our main (`functions-framework --target=authorization`): our answers; everything printed, the framework's own lines included, is JSON without the secret", async () => {
     const port = await freePort();
     const root = new URL('../../..', import.meta.url).pathname;
     const lines: string[] = [];
-    const child = spawnGroup(process.execPath, ['--import', 'tsx', `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, '--target=authorization', `--source=${root}functions/index.ts`], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...stack.serverEnv, FUNCTION_TARGET: 'authorization', PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const collect = (b: Buffer) => lines.push(...b.toString().split('\n').filter((l) => l.trim()));
+    const child = spawnGroup(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`,
+        '--target=authorization',
+        `--source=${root}functions/index.ts`,
+      ],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          ...stack.serverEnv,
+          FUNCTION_TARGET: 'authorization',
+          PORT: String(port),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const collect = (b: Buffer) =>
+      lines.push(
+        ...b
+          .toString()
+          .split('\n')
+          .filter((l) => l.trim()),
+      );
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
     try {
@@ -268,18 +400,63 @@ describe('requests that fail before the handlers (issue 22)', () => {
       await waitForHttp(`${url}/.well-known/oauth-authorization-server`, { child, timeoutMs: 60_000 });
       const cli = { ...stack, url } as TestStack;
       const secret = refreshToken();
-      expectSurfaceAnswer(await post(cli, '/token', `{"grant_type":"refresh_token","refresh_token":"${secret}",}`, { 'content-type': 'application/json' }), 'oauth-json', 400);
-      expectSurfaceAnswer(await post(cli, '/register', gzipSync(`{"client_name":"${secret}"}`), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), 'oauth-json', 415);
-      expectSurfaceAnswer(await post(cli, '/register', nested(10_000, `"${secret}"`), { 'content-type': 'application/json' }), 'oauth-json', 400);
-      expectSurfaceAnswer(await post(cli, '/consent', `csrf=${secret}%zz`, { 'content-type': 'application/x-www-form-urlencoded' }), 'page', 400);
+      expectSurfaceAnswer(
+        await post(cli, '/token', `{"grant_type":"refresh_token","refresh_token":"${secret}",}`, {
+          'content-type': 'application/json',
+        }),
+        'oauth-json',
+        400,
+      );
+      expectSurfaceAnswer(
+        await post(cli, '/register', gzipSync(`{"client_name":"${secret}"}`), {
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+        }),
+        'oauth-json',
+        415,
+      );
+      expectSurfaceAnswer(
+        await post(cli, '/register', nested(10_000, `"${secret}"`), { 'content-type': 'application/json' }),
+        'oauth-json',
+        400,
+      );
+      expectSurfaceAnswer(
+        await post(cli, '/consent', `csrf=${secret}%zz`, { 'content-type': 'application/x-www-form-urlencoded' }),
+        'page',
+        400,
+      );
       expectSurfaceAnswer(await post(cli, `/connect/${secret}%zz`, '', {}), 'page', 400);
-      expect((await post(cli, '/register', JSON.stringify({ client_name: 'cli', redirect_uris: ['http://127.0.0.1:4000/cb'], token_endpoint_auth_method: 'none' }), { 'content-type': 'application/json' })).status).toBe(201);
+      expect(
+        (
+          await post(
+            cli,
+            '/register',
+            JSON.stringify({
+              client_name: 'cli',
+              redirect_uris: ['http://127.0.0.1:4000/cb'],
+              token_endpoint_auth_method: 'none',
+            }),
+            { 'content-type': 'application/json' },
+          )
+        ).status,
+      ).toBe(201);
       await new Promise((r) => setTimeout(r, 300)); // the child's last lines
       expect(lines.some((l) => l.includes('request_refused'))).toBe(true);
       // Outside production the framework prints "Serving function..." with console.log: routed through our logger.
-      expect(lines.map((l) => JSON.parse(l))).toContainEqual(expect.objectContaining({ event: 'console_output', message: 'Serving function...' }));
+      expect(lines.map((l) => JSON.parse(l))).toContainEqual(
+        expect.objectContaining({ event: 'console_output', message: 'Serving function...' }),
+      );
       for (const line of lines) {
-        expect({ line, json: (() => { try { return typeof JSON.parse(line) === 'object'; } catch { return false; } })() }).toEqual({ line, json: true });
+        expect({
+          line,
+          json: (() => {
+            try {
+              return typeof JSON.parse(line) === 'object';
+            } catch {
+              return false;
+            }
+          })(),
+        }).toEqual({ line, json: true });
         expect(line).not.toContain(secret);
       }
     } finally {
@@ -293,52 +470,150 @@ describe('requests that fail before the handlers (issue 22)', () => {
     const secret = fc.oneof(
       fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64url')), // refresh token, code, client secret
       fc.uint8Array({ minLength: 48, maxLength: 48 }).map((b) => Buffer.from(b).toString('base64url')), // PKCE verifier
-      fc.uint8Array({ minLength: 64, maxLength: 96 }).map((b) => `eyJhbGciOiJFZERTQSJ9.${Buffer.from(b.subarray(0, 40)).toString('base64url')}.${Buffer.from(b.subarray(40)).toString('base64url')}`), // our access token shape
+      fc
+        .uint8Array({ minLength: 64, maxLength: 96 })
+        .map(
+          (b) =>
+            `eyJhbGciOiJFZERTQSJ9.${Buffer.from(b.subarray(0, 40)).toString('base64url')}.${Buffer.from(b.subarray(40)).toString('base64url')}`,
+        ), // our access token shape
     );
-    const control = fc.constantFrom('\u001b[31m', '\u001b]0;x\u0007', '\n', '\r\n', '\u0000', '\u0085', '\u009b', '\u2028', '\u202e', '\t', '');
+    const control = fc.constantFrom(
+      '\u001b[31m',
+      '\u001b]0;x\u0007',
+      '\n',
+      '\r\n',
+      '\u0000',
+      '\u0085',
+      '\u009b',
+      '\u2028',
+      '\u202e',
+      '\t',
+      '',
+    );
     const field = fc.constantFrom('refresh_token', 'code', 'code_verifier', 'client_secret', 'token', 'client_name');
 
     type Case = { body: Buffer; headers: Record<string, string>; status: number; rpcCode?: number; secret: string };
-    const brokenJson = fc.tuple(field, secret, control, fc.constantFrom(',}', '', '}}', "'}", ',"x":}', '"\\x"}')).map(([f, s, c, tail]): Case => {
-      const text = `{"${f}":"${s}${c}"${tail}`;
-      return { body: Buffer.from(text), headers: { 'content-type': 'application/json' }, status: 400, rpcCode: -32700, secret: s };
-    }).filter((c) => { try { JSON.parse(c.body.toString()); return false; } catch { return true; } });
-    const brokenForm = fc.tuple(field, secret, control, fc.constantFrom('%zz', '%', '%E0%A4%A', '%G1', '%C0')).map(([f, s, c, bad]): Case => ({
-      body: Buffer.from(`grant_type=refresh_token&${f}=${s}${encodeURIComponent(c)}${bad}`), headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 400, secret: s,
-    }));
-    const deep = fc.tuple(secret, fc.integer({ min: 33, max: 10_000 }), fc.constantFrom('[', '{"a":')).map(([s, depth, open]): Case => ({
-      body: Buffer.from(`${open.repeat(depth)}"${s}"${(open === '[' ? ']' : '}').repeat(depth)}`), headers: { 'content-type': 'application/json' }, status: 400, secret: s,
-    }));
-    const badCharset = fc.tuple(field, secret, fc.constantFrom('latin1', 'utf-16', 'ISO-8859-1', 'windows-1252', '"utf-32"'), fc.boolean()).map(([f, s, cs, json]): Case => ({
-      body: Buffer.from(json ? JSON.stringify({ [f]: s }) : `${f}=${s}`),
-      headers: { 'content-type': `${json ? 'application/json' : 'application/x-www-form-urlencoded'}; charset=${cs}` }, status: 415, secret: s,
-    }));
-    const invalidUtf8 = fc.tuple(field, secret, fc.constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80])).map(([f, s, bytes]): Case => ({
-      body: Buffer.concat([Buffer.from(`{"${f}":"${s}`), Buffer.from(bytes), Buffer.from('"}')]), headers: { 'content-type': 'application/json' }, status: 400, rpcCode: -32700, secret: s,
-    }));
-    const bomb = fc.tuple(field, secret, fc.constantFrom('gzip', 'deflate', 'br', 'x-gzip', 'compress'), fc.integer({ min: 1, max: 5_000_000 })).map(([f, s, encoding, size]): Case => {
-      const plain = Buffer.from(JSON.stringify({ [f]: s, pad: ' '.repeat(size) }));
-      const body = encoding === 'br' ? brotliCompressSync(plain) : encoding === 'deflate' ? deflateSync(plain) : gzipSync(plain);
-      return { body, headers: { 'content-type': 'application/json', 'content-encoding': encoding }, status: 415, secret: s };
-    });
-    const badType = fc.tuple(field, secret, fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/octet-stream', 'application/json-patch+json')).map(([f, s, type]): Case => ({
-      body: Buffer.from(JSON.stringify({ [f]: s })), headers: { 'content-type': type }, status: 415, secret: s,
-    }));
-    const tooLarge = fc.tuple(field, secret, fc.integer({ min: MAX_BODY_BYTES, max: MAX_BODY_BYTES * 3 })).map(([f, s, size]): Case => ({
-      body: Buffer.from(`{"${f}":"${s}","pad":"${'a'.repeat(size)}"}`), headers: { 'content-type': 'application/json' }, status: 413, secret: s,
-    }));
+    const brokenJson = fc
+      .tuple(field, secret, control, fc.constantFrom(',}', '', '}}', "'}", ',"x":}', '"\\x"}'))
+      .map(([f, s, c, tail]): Case => {
+        const text = `{"${f}":"${s}${c}"${tail}`;
+        return {
+          body: Buffer.from(text),
+          headers: { 'content-type': 'application/json' },
+          status: 400,
+          rpcCode: -32700,
+          secret: s,
+        };
+      })
+      .filter((c) => {
+        try {
+          JSON.parse(c.body.toString());
+          return false;
+        } catch {
+          return true;
+        }
+      });
+    const brokenForm = fc
+      .tuple(field, secret, control, fc.constantFrom('%zz', '%', '%E0%A4%A', '%G1', '%C0'))
+      .map(([f, s, c, bad]): Case => ({
+        body: Buffer.from(`grant_type=refresh_token&${f}=${s}${encodeURIComponent(c)}${bad}`),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        status: 400,
+        secret: s,
+      }));
+    const deep = fc
+      .tuple(secret, fc.integer({ min: 33, max: 10_000 }), fc.constantFrom('[', '{"a":'))
+      .map(([s, depth, open]): Case => ({
+        body: Buffer.from(`${open.repeat(depth)}"${s}"${(open === '[' ? ']' : '}').repeat(depth)}`),
+        headers: { 'content-type': 'application/json' },
+        status: 400,
+        secret: s,
+      }));
+    const badCharset = fc
+      .tuple(field, secret, fc.constantFrom('latin1', 'utf-16', 'ISO-8859-1', 'windows-1252', '"utf-32"'), fc.boolean())
+      .map(([f, s, cs, json]): Case => ({
+        body: Buffer.from(json ? JSON.stringify({ [f]: s }) : `${f}=${s}`),
+        headers: {
+          'content-type': `${json ? 'application/json' : 'application/x-www-form-urlencoded'}; charset=${cs}`,
+        },
+        status: 415,
+        secret: s,
+      }));
+    const invalidUtf8 = fc
+      .tuple(field, secret, fc.constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]))
+      .map(([f, s, bytes]): Case => ({
+        body: Buffer.concat([Buffer.from(`{"${f}":"${s}`), Buffer.from(bytes), Buffer.from('"}')]),
+        headers: { 'content-type': 'application/json' },
+        status: 400,
+        rpcCode: -32700,
+        secret: s,
+      }));
+    const bomb = fc
+      .tuple(
+        field,
+        secret,
+        fc.constantFrom('gzip', 'deflate', 'br', 'x-gzip', 'compress'),
+        fc.integer({ min: 1, max: 5_000_000 }),
+      )
+      .map(([f, s, encoding, size]): Case => {
+        const plain = Buffer.from(JSON.stringify({ [f]: s, pad: ' '.repeat(size) }));
+        const body =
+          encoding === 'br' ? brotliCompressSync(plain) : encoding === 'deflate' ? deflateSync(plain) : gzipSync(plain);
+        return {
+          body,
+          headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+          status: 415,
+          secret: s,
+        };
+      });
+    const badType = fc
+      .tuple(
+        field,
+        secret,
+        fc.constantFrom(
+          'text/plain',
+          'application/xml',
+          'multipart/form-data; boundary=x',
+          'application/octet-stream',
+          'application/json-patch+json',
+        ),
+      )
+      .map(([f, s, type]): Case => ({
+        body: Buffer.from(JSON.stringify({ [f]: s })),
+        headers: { 'content-type': type },
+        status: 415,
+        secret: s,
+      }));
+    const tooLarge = fc
+      .tuple(field, secret, fc.integer({ min: MAX_BODY_BYTES, max: MAX_BODY_BYTES * 3 }))
+      .map(([f, s, size]): Case => ({
+        body: Buffer.from(`{"${f}":"${s}","pad":"${'a'.repeat(size)}"}`),
+        headers: { 'content-type': 'application/json' },
+        status: 413,
+        secret: s,
+      }));
 
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ENDPOINTS), fc.oneof(brokenJson, brokenForm, deep, badCharset, invalidUtf8, bomb, badType, tooLarge), async ({ path, surface }, c) => {
-        secrets.push(c.secret);
-        const a = await post(stack, path, c.body, c.headers);
-        expectSurfaceAnswer(a, surface, c.status, c.rpcCode);
-        expect(a.text).not.toContain(c.secret);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...ENDPOINTS),
+        fc.oneof(brokenJson, brokenForm, deep, badCharset, invalidUtf8, bomb, badType, tooLarge),
+        async ({ path, surface }, c) => {
+          secrets.push(c.secret);
+          const a = await post(stack, path, c.body, c.headers);
+          expectSurfaceAnswer(a, surface, c.status, c.rpcCode);
+          expect(a.text).not.toContain(c.secret);
+        },
+      ),
       { numRuns: 300 },
     );
     expect((await fetch(`${stack.url}/.well-known/oauth-protected-resource`)).status).toBe(200);
-    expect((await post(stack, '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), { 'content-type': 'application/json' })).status).toBe(200);
+    expect(
+      (
+        await post(stack, '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), {
+          'content-type': 'application/json',
+        })
+      ).status,
+    ).toBe(200);
     await settleLogs(stack);
     expectCleanLogs(stack, from, secrets);
   }, 90_000);
@@ -347,7 +622,10 @@ describe('requests that fail before the handlers (issue 22)', () => {
 /** Sends `total` bytes chunked (no Content-Length); resolves with the status answered before the body ends. */
 function answerBeforeBodyChunked(stack: TestStack, path: string, total: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${stack.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } });
+    const req = httpRequest(`${stack.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    });
     const timer = setTimeout(() => {
       req.destroy();
       reject(new Error('no answer while the body was still being sent'));

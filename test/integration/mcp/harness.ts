@@ -27,7 +27,12 @@ const cursorKey = new Uint8Array(randomBytes(32));
 export const REQUEST_ID = 'req-test-1';
 
 export function startSandbox(): Promise<RallySandboxHandle> {
-  return startRallySandbox({ clientId: 'test-client', clientSecret: 'test-secret', redirectUris: ['http://127.0.0.1/cb'], autoApprove: true });
+  return startRallySandbox({
+    clientId: 'test-client',
+    clientSecret: 'test-secret',
+    redirectUris: ['http://127.0.0.1/cb'],
+    autoApprove: true,
+  });
 }
 
 export interface Connected {
@@ -39,7 +44,12 @@ export interface Connected {
 }
 
 /** A tiny token provider over sandbox-issued tokens; refresh re-issues (or fails when told to). */
-function sandboxTokens(sandbox: RallySandboxHandle, user: string, refreshes: { count: number }, canRefresh: boolean): RallyTokenProvider {
+function sandboxTokens(
+  sandbox: RallySandboxHandle,
+  user: string,
+  refreshes: { count: number },
+  canRefresh: boolean,
+): RallyTokenProvider {
   let access = sandbox.issueTokens(user).access_token;
   return {
     accessToken: async () => access,
@@ -62,33 +72,64 @@ export async function connect(
   const disconnects = { count: 0 };
   const user = options.user ?? 'alice';
   const rally = createRallyClient({
-    baseUrl: sandbox.url, fetch: globalThis.fetch, tokens: sandboxTokens(sandbox, user, refreshes, options.canRefresh ?? true),
-    labels: { requestId: REQUEST_ID, correlationId: 'corr-1' }, limiter: createConcurrencyLimiter(4), limiterKey: user,
-    timeoutMs: 10_000, userAgent: 'rally-mcp/0.1.0 (integration test)', clock: { now: () => new Date() }, log,
+    baseUrl: sandbox.url,
+    fetch: globalThis.fetch,
+    tokens: sandboxTokens(sandbox, user, refreshes, options.canRefresh ?? true),
+    labels: { requestId: REQUEST_ID, correlationId: 'corr-1' },
+    limiter: createConcurrencyLimiter(4),
+    limiterKey: user,
+    timeoutMs: 10_000,
+    userAgent: 'rally-mcp/0.1.0 (integration test)',
+    clock: { now: () => new Date() },
+    log,
     retry: { attempts: 3, baseDelayMs: 1 },
   });
   const ctx: ToolContext = {
-    rally, requestId: REQUEST_ID, log, clock: { now: () => new Date() }, rallyWebBaseUrl: WEB,
+    rally,
+    requestId: REQUEST_ID,
+    log,
+    clock: { now: () => new Date() },
+    rallyWebBaseUrl: WEB,
     cursors: createCursorCodec(async () => cursorKey, `test:${user}`),
-    disconnect: async () => { disconnects.count++; },
+    disconnect: async () => {
+      disconnects.count++;
+    },
   };
   const allowed = options.isToolAllowed;
-  const policy = createPolicy({ version: 1, defaults: allowed ? { allowedTools: ALL_TOOLS.map((t) => t.name).filter(allowed) } : {}, clients: {}, agents: {} });
+  const policy = createPolicy({
+    version: 1,
+    defaults: allowed ? { allowedTools: ALL_TOOLS.map((t) => t.name).filter(allowed) } : {},
+    clients: {},
+    agents: {},
+  });
   const execution = createExecution({
-    caller: { scopes: undefined }, catalogue: ALL_TOOLS, tools: ctx, policy,
+    caller: { scopes: undefined },
+    catalogue: ALL_TOOLS,
+    tools: ctx,
+    policy,
     consumeRateLimits: async () => ({ allowed: true }),
     audit: () => {},
     linkPrompt: (err) => Promise.reject(err), // reaches the transport as a JSON-RPC error
     rallyUser: () => undefined,
   });
-  const server = buildMcpServer((s) => registerToolCatalogue(s, execution.visibleTools, async (name, args) => toMcpResult(await execution.call(name, args), async () => false)));
+  const server = buildMcpServer((s) =>
+    registerToolCatalogue(s, execution.visibleTools, async (name, args) =>
+      toMcpResult(await execution.call(name, args), async () => false),
+    ),
+  );
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);
   const client = new Client({ name: 'integration-test', version: '1.0.0' });
   await client.connect(clientTransport);
   return {
-    client, logs, disconnects, refreshes,
-    close: async () => { await client.close(); await server.close(); },
+    client,
+    logs,
+    disconnects,
+    refreshes,
+    close: async () => {
+      await client.close();
+      await server.close();
+    },
   };
 }
 
@@ -101,18 +142,25 @@ export interface ToolHarness {
 /** One sandbox per test file, reset and reconnected before each test. */
 export function useToolHarness(): ToolHarness {
   const h = {} as ToolHarness;
-  beforeAll(async () => { h.sandbox = await startSandbox(); });
-  afterAll(async () => { await h.sandbox.stop(); });
+  beforeAll(async () => {
+    h.sandbox = await startSandbox();
+  });
+  afterAll(async () => {
+    await h.sandbox.stop();
+  });
   beforeEach(async () => {
     h.sandbox.reset();
     h.mcp = await connect(h.sandbox);
   });
-  afterEach(async () => { await h.mcp.close(); });
+  afterEach(async () => {
+    await h.mcp.close();
+  });
   return h;
 }
 
 /** WSAPI requests (not OAuth) the sandbox recorded. */
-export const wsapiRequests = (sandbox: RallySandboxHandle) => sandbox.requests().filter((r) => r.url.startsWith('/slm/webservice/'));
+export const wsapiRequests = (sandbox: RallySandboxHandle) =>
+  sandbox.requests().filter((r) => r.url.startsWith('/slm/webservice/'));
 
 export type ToolResult = Awaited<ReturnType<Client['callTool']>>;
 export const textOf = (r: ToolResult): string => {

@@ -21,33 +21,99 @@ const SAFE_PATH = new RegExp(
 );
 
 const hostile = fc.constantFrom(
-  '../user', '..%2f..%2fuser', 'US1/../../subscription', 'x") OR (Owner.UserName = "bob', '(Name = x) OR (1 = 1', 'US1?fetch=true',
-  'https://evil.example/x', '/project/1', 'javascript:alert(1)', '\u0000', '\u202e\u200b', 'DE7#frag', ' US12 ', 'US12', '738120455921',
-  '0', '-1', '1e3', 'me', 'current', 'Acme Online', 'a'.repeat(5000), '%00', '\\', '"', '🙂'.repeat(50),
+  '../user',
+  '..%2f..%2fuser',
+  'US1/../../subscription',
+  'x") OR (Owner.UserName = "bob',
+  '(Name = x) OR (1 = 1',
+  'US1?fetch=true',
+  'https://evil.example/x',
+  '/project/1',
+  'javascript:alert(1)',
+  '\u0000',
+  '\u202e\u200b',
+  'DE7#frag',
+  ' US12 ',
+  'US12',
+  '738120455921',
+  '0',
+  '-1',
+  '1e3',
+  'me',
+  'current',
+  'Acme Online',
+  'a'.repeat(5000),
+  '%00',
+  '\\',
+  '"',
+  '🙂'.repeat(50),
 );
 const str = fc.oneof(hostile, fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }));
-const value: fc.Arbitrary<unknown> = fc.oneof(str, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(str, { maxLength: 4 }));
+const value: fc.Arbitrary<unknown> = fc.oneof(
+  str,
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(str, { maxLength: 4 }),
+);
 
 const FIELDS: Record<string, readonly string[]> = {
   get_rally_issue: ['id'],
-  create_rally_story: ['name', 'description', 'project', 'iteration', 'release', 'owner', 'planEstimate', 'scheduleState', 'parent'],
+  create_rally_story: [
+    'name',
+    'description',
+    'project',
+    'iteration',
+    'release',
+    'owner',
+    'planEstimate',
+    'scheduleState',
+    'parent',
+  ],
   create_rally_defect: ['name', 'severity', 'priority', 'state', 'requirement', 'environment', 'foundIn', 'owner'],
   create_rally_task: ['workProduct', 'name', 'estimate', 'toDo', 'state', 'owner'],
-  update_rally_item: ['id', 'name', 'scheduleState', 'state', 'owner', 'planEstimate', 'iteration', 'blocked', 'confirm'],
+  update_rally_item: [
+    'id',
+    'name',
+    'scheduleState',
+    'state',
+    'owner',
+    'planEstimate',
+    'iteration',
+    'blocked',
+    'confirm',
+  ],
   add_rally_comment: ['id', 'text'],
-  search_rally_items: ['types', 'text', 'scheduleState', 'state', 'owner', 'iteration', 'project', 'tags', 'query', 'order', 'pageSize', 'cursor'],
+  search_rally_items: [
+    'types',
+    'text',
+    'scheduleState',
+    'state',
+    'owner',
+    'iteration',
+    'project',
+    'tags',
+    'query',
+    'order',
+    'pageSize',
+    'cursor',
+  ],
   list_rally_projects: ['nameContains', 'includeClosed', 'pageSize', 'cursor'],
   list_rally_iterations: ['project', 'timeframe', 'state', 'pageSize', 'cursor'],
   get_rally_user: [],
   disconnect_rally: [],
 };
 
-const call = fc.constantFrom(...Object.keys(FIELDS)).chain((name) =>
-  fc.tuple(
-    fc.constant(name),
-    fc.record(Object.fromEntries((FIELDS[name] ?? []).map((f) => [f, value])), { requiredKeys: [] }),
-    fc.option(fc.dictionary(fc.string({ maxLength: 10 }), value, { maxKeys: 2 }), { nil: undefined }),
-  ));
+const call = fc
+  .constantFrom(...Object.keys(FIELDS))
+  .chain((name) =>
+    fc.tuple(
+      fc.constant(name),
+      fc.record(Object.fromEntries((FIELDS[name] ?? []).map((f) => [f, value])), { requiredKeys: [] }),
+      fc.option(fc.dictionary(fc.string({ maxLength: 10 }), value, { maxKeys: 2 }), { nil: undefined }),
+    ),
+  );
 
 describe('property: adversarial arguments to every tool', () => {
   it('never crashes, never calls Rally for invalid input, and never sends an unencoded path segment', async () => {

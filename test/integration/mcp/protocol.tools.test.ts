@@ -6,8 +6,17 @@ const h = useToolHarness();
 const call = (name: string, args: Record<string, unknown> = {}) => h.mcp.client.callTool({ name, arguments: args });
 
 const ALL = [
-  'get_rally_issue', 'create_rally_story', 'create_rally_defect', 'create_rally_task', 'update_rally_item', 'add_rally_comment',
-  'search_rally_items', 'list_rally_projects', 'list_rally_iterations', 'get_rally_user', 'disconnect_rally',
+  'get_rally_issue',
+  'create_rally_story',
+  'create_rally_defect',
+  'create_rally_task',
+  'update_rally_item',
+  'add_rally_comment',
+  'search_rally_items',
+  'list_rally_projects',
+  'list_rally_iterations',
+  'get_rally_user',
+  'disconnect_rally',
 ];
 
 describe('tool listing', () => {
@@ -21,22 +30,39 @@ describe('tool listing', () => {
       expect(t.inputSchema.additionalProperties).toBe(false);
       expect(t.outputSchema).toBeDefined();
       for (const [field, schema] of Object.entries(t.inputSchema.properties ?? {})) {
-        expect([t.name, field, typeof (schema as { description?: unknown }).description]).toEqual([t.name, field, 'string']);
+        expect([t.name, field, typeof (schema as { description?: unknown }).description]).toEqual([
+          t.name,
+          field,
+          'string',
+        ]);
       }
       const def = TOOL_DEFINITIONS.find((d) => d.name === t.name);
       expect(t.annotations?.readOnlyHint).toBe(def?.readOnly);
     }
     const ann = Object.fromEntries(tools.map((t) => [t.name, t.annotations]));
-    expect(ann.create_rally_story).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: false });
+    expect(ann.create_rally_story).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: false,
+    });
     expect(ann.add_rally_comment).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: false });
     expect(ann.disconnect_rally).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(ann.get_rally_issue).toMatchObject({ readOnlyHint: true });
   });
 
   it('TOOL_DEFINITIONS marks the writers', () => {
-    expect(TOOL_DEFINITIONS.filter((d) => !d.readOnly).map((d) => d.name).sort()).toEqual(
-      ['add_rally_comment', 'create_rally_defect', 'create_rally_story', 'create_rally_task', 'disconnect_rally', 'update_rally_item'],
-    );
+    expect(
+      TOOL_DEFINITIONS.filter((d) => !d.readOnly)
+        .map((d) => d.name)
+        .sort(),
+    ).toEqual([
+      'add_rally_comment',
+      'create_rally_defect',
+      'create_rally_story',
+      'create_rally_task',
+      'disconnect_rally',
+      'update_rally_item',
+    ]);
   });
 
   it('hides and refuses tools the policy does not allow', async () => {
@@ -47,7 +73,17 @@ describe('tool listing', () => {
     const { tools } = await h.mcp.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([...readOnly].sort());
     const refused = await call('create_rally_story', { name: 'x' });
-    expect(refused).toEqual({ isError: true, content: [{ type: 'text', text: expect.stringMatching(/^The tool create_rally_story is not available to this client or agent\. \(Request ID /) }] });
+    expect(refused).toEqual({
+      isError: true,
+      content: [
+        {
+          type: 'text',
+          text: expect.stringMatching(
+            /^The tool create_rally_story is not available to this client or agent\. \(Request ID /,
+          ),
+        },
+      ],
+    });
     expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });
 });
@@ -101,15 +137,26 @@ describe('D6: outbound requests', () => {
 
 describe('Rally error mapping (fault injection)', () => {
   it('retries reads on 503 and succeeds', async () => {
-    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/user', method: 'GET', times: 2, fault: { kind: 'status', status: 503 } });
+    h.sandbox.injectFault({
+      pathPrefix: '/slm/webservice/v2.0/user',
+      method: 'GET',
+      times: 2,
+      fault: { kind: 'status', status: 503 },
+    });
     const r = await call('get_rally_user');
     expect(r.isError).toBeFalsy();
   });
 
   it('turns persistent 503 into "Rally is unavailable"', async () => {
-    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'status', status: 503, body: '<html>down</html>', contentType: 'text/html' } });
+    h.sandbox.injectFault({
+      pathPrefix: '/slm/webservice/v2.0/',
+      fault: { kind: 'status', status: 503, body: '<html>down</html>', contentType: 'text/html' },
+    });
     const r = await call('get_rally_issue', { id: 'US1' });
-    expect(r).toEqual({ content: [{ type: 'text', text: 'Rally is unavailable right now, try again shortly. (Request ID: req-test-1)' }], isError: true });
+    expect(r).toEqual({
+      content: [{ type: 'text', text: 'Rally is unavailable right now, try again shortly. (Request ID: req-test-1)' }],
+      isError: true,
+    });
   });
 
   it('treats a connection reset like an outage', async () => {
@@ -119,7 +166,10 @@ describe('Rally error mapping (fault injection)', () => {
   });
 
   it('D7: does not follow a redirect to another origin', async () => {
-    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'redirect', location: 'http://127.0.0.1:1/steal' } });
+    h.sandbox.injectFault({
+      pathPrefix: '/slm/webservice/v2.0/',
+      fault: { kind: 'redirect', location: 'http://127.0.0.1:1/steal' },
+    });
     const r = await call('get_rally_user');
     expect(textOf(r)).toBe('Rally is unavailable right now, try again shortly. (Request ID: req-test-1)');
     expect(wsapiRequests(h.sandbox)).toHaveLength(1);
@@ -137,11 +187,16 @@ describe('Rally error mapping (fault injection)', () => {
     await h.mcp.close(); // replace the default connection
     h.mcp = await connect(h.sandbox, { canRefresh: false });
     h.sandbox.revokeGrants('alice');
-    await expect(call('get_rally_user')).rejects.toMatchObject({ message: expect.stringContaining('Rally link required (revoked)') });
+    await expect(call('get_rally_user')).rejects.toMatchObject({
+      message: expect.stringContaining('Rally link required (revoked)'),
+    });
   });
 
   it('never includes stack traces or internals in error text', async () => {
-    h.sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'status', status: 200, body: '{"not":"rally"', contentType: 'application/json' } });
+    h.sandbox.injectFault({
+      pathPrefix: '/slm/webservice/v2.0/',
+      fault: { kind: 'status', status: 200, body: '{"not":"rally"', contentType: 'application/json' },
+    });
     const r = await call('get_rally_issue', { id: 'US1' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).not.toMatch(/at |\.ts|127\.0\.0\.1|ZSESSIONID/);

@@ -15,7 +15,18 @@ import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/
 import { CookieJar, initializeBody, mcpCall, signIn, toolCallBody, type SignedIn } from '../../helpers/oauth-flow.js';
 
 const toolCallBodyFor = (name: string) => toolCallBody(name, {});
-import { BINDING_COOKIE, callTool, consentToRally, depsFor, JOSE_LIKE, resultText, sandboxOf, sha256Id, wsapi, listen } from '../rally-link/support.js';
+import {
+  BINDING_COOKIE,
+  callTool,
+  consentToRally,
+  depsFor,
+  JOSE_LIKE,
+  resultText,
+  sandboxOf,
+  sha256Id,
+  wsapi,
+  listen,
+} from '../rally-link/support.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -25,7 +36,8 @@ const errorBodies: Array<{ what: string; body: string }> = [];
 
 const metadataUrl = () => `${stack.url}/.well-known/oauth-protected-resource/mcp`;
 const countDocs = async (collection: string) => (await (await deps.db()).collection(collection).get()).size;
-const keep = (what: string, body: unknown) => errorBodies.push({ what, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const keep = (what: string, body: unknown) =>
+  errorBodies.push({ what, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 beforeAll(async () => {
   stack = await startTestStack({ env: { SESSION_LINK_MODE: 'false' } });
@@ -44,7 +56,15 @@ describe('A. Starting the Rally authorization', () => {
     const url = new URL(out.location ?? '');
     expect(url.origin).toBe(sandbox.url);
     expect(url.pathname).toBe('/login/oauth2/auth');
-    expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'code_challenge', 'code_challenge_method', 'redirect_uri', 'response_type', 'scope', 'state']);
+    expect([...url.searchParams.keys()].sort()).toEqual([
+      'client_id',
+      'code_challenge',
+      'code_challenge_method',
+      'redirect_uri',
+      'response_type',
+      'scope',
+      'state',
+    ]);
     expect(url.searchParams.get('response_type')).toBe('code');
     expect(url.searchParams.get('scope')).toBe('alm');
     expect(url.searchParams.get('client_id')).toBe(stack.serverEnv.RALLY_CLIENT_ID);
@@ -60,7 +80,9 @@ describe('A. Starting the Rally authorization', () => {
     const db = await deps.db();
     const tx = await db.doc(linkTxPath(state)).get();
     expect(tx.exists).toBe(true);
-    const secrets = JSON.parse(new TextDecoder().decode((await sealer.unseal(tx.get('sealed') as string, linkTxPath(state))).plaintext)) as { rallyVerifier: string };
+    const secrets = JSON.parse(
+      new TextDecoder().decode((await sealer.unseal(tx.get('sealed') as string, linkTxPath(state))).plaintext),
+    ) as { rallyVerifier: string };
     expect(secrets.rallyVerifier).toMatch(/^[A-Za-z0-9_-]{43,128}$/);
     expect(pkceChallenge(secrets.rallyVerifier)).toBe(challenge);
   });
@@ -75,11 +97,17 @@ describe('A. Starting the Rally authorization', () => {
     expect(a.searchParams.get('code_challenge')).not.toBe(b.searchParams.get('code_challenge'));
     const { sealer } = await deps.auth();
     const db = await deps.db();
-    const verifiers = await Promise.all([a, b].map(async (u) => {
-      const state = u.searchParams.get('state') ?? '';
-      const doc = await db.doc(linkTxPath(state)).get();
-      return (JSON.parse(new TextDecoder().decode((await sealer.unseal(doc.get('sealed') as string, linkTxPath(state))).plaintext)) as { rallyVerifier: string }).rallyVerifier;
-    }));
+    const verifiers = await Promise.all(
+      [a, b].map(async (u) => {
+        const state = u.searchParams.get('state') ?? '';
+        const doc = await db.doc(linkTxPath(state)).get();
+        return (
+          JSON.parse(
+            new TextDecoder().decode((await sealer.unseal(doc.get('sealed') as string, linkTxPath(state))).plaintext),
+          ) as { rallyVerifier: string }
+        ).rallyVerifier;
+      }),
+    );
     expect(verifiers[0]).not.toBe(verifiers[1]);
   });
 
@@ -88,11 +116,24 @@ describe('A. Starting the Rally authorization', () => {
     const out = await consentToRally(stack.url, { jar });
     const location = out.location ?? '';
     const state = new URL(location).searchParams.get('state') ?? '';
-    const cookie = out.setCookie.find((c) => c.startsWith(`${BINDING_COOKIE}=`))?.split(';')[0]?.slice(BINDING_COOKIE.length + 1) ?? '';
+    const cookie =
+      out.setCookie
+        .find((c) => c.startsWith(`${BINDING_COOKIE}=`))
+        ?.split(';')[0]
+        ?.slice(BINDING_COOKIE.length + 1) ?? '';
     expect(cookie).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const { readFile } = await import('node:fs/promises');
     const secret = (await readFile(`${stack.serverEnv.SECRETS_DIR}/rally-client-secret/1`, 'utf8')).trim();
-    for (const forbidden of [alice.accessToken, alice.refreshToken, secret, cookie, sha256Id(cookie), 'alice', '%40example.com', '@example.com']) {
+    for (const forbidden of [
+      alice.accessToken,
+      alice.refreshToken,
+      secret,
+      cookie,
+      sha256Id(cookie),
+      'alice',
+      '%40example.com',
+      '@example.com',
+    ]) {
       expect(decodeURIComponent(location)).not.toContain(forbidden);
     }
     expect(state).not.toBe(cookie);
@@ -107,7 +148,9 @@ describe('A. Starting the Rally authorization', () => {
       sandbox.clearRequests();
       const evil = `http://127.0.0.1:${other.port}/slm/webservice/v2.0/hierarchicalrequirement/1`;
       const r1 = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_issue', { id: evil });
-      const r2 = await callTool(stack.mcpUrl, alice.accessToken, 'search_rally_items', { text: `${evil} redirect_uri=${evil}` });
+      const r2 = await callTool(stack.mcpUrl, alice.accessToken, 'search_rally_items', {
+        text: `${evil} redirect_uri=${evil}`,
+      });
       expect(r1.status).toBe(200);
       expect(r2.status).toBe(200);
       expect(r1.json.error.code).toBe(-32602); // not an item id: rejected by the schema, no request at all
@@ -123,7 +166,12 @@ describe('A. Starting the Rally authorization', () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
     const out = await consentToRally(stack.url, {
-      extra: { rally_base_url: 'https://evil.example', authorization_endpoint: 'https://evil.example/auth', rally_redirect_uri: 'https://evil.example/cb', host: 'evil.example' },
+      extra: {
+        rally_base_url: 'https://evil.example',
+        authorization_endpoint: 'https://evil.example/auth',
+        rally_redirect_uri: 'https://evil.example/cb',
+        host: 'evil.example',
+      },
     });
     expect(out.status).toBe(303);
     const url = new URL(out.location ?? '');
@@ -145,8 +193,13 @@ describe('A. Starting the Rally authorization', () => {
     const expired = randomBytes(32).toString('base64url');
     const now = new Date();
     await createConnectTransaction(db, expired, {
-      kind: 'relink', grantId: 'g-expired', sub: 'rally:1', clientName: 'Expired test', verificationCode: 'AAA-BBB',
-      createdAt: addSeconds(now, -700), expiresAt: addSeconds(now, -100),
+      kind: 'relink',
+      grantId: 'g-expired',
+      sub: 'rally:1',
+      clientName: 'Expired test',
+      verificationCode: 'AAA-BBB',
+      createdAt: addSeconds(now, -700),
+      expiresAt: addSeconds(now, -100),
     });
     for (const id of [unknown, expired, 'short', '..%2F..%2Fauthorize']) {
       const get = await fetch(`${stack.url}/connect/${id}`, { redirect: 'manual' });
@@ -155,8 +208,13 @@ describe('A. Starting the Rally authorization', () => {
       expect(getBody).toContain('This link has expired');
       keep('connect 404', getBody);
       const post = await fetch(`${stack.url}/connect/${id}`, {
-        method: 'POST', redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: stack.url, 'sec-fetch-site': 'same-origin' },
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: stack.url,
+          'sec-fetch-site': 'same-origin',
+        },
         body: 'decision=continue',
       });
       expect({ id, status: post.status }).toEqual({ id, status: 404 });
@@ -170,9 +228,18 @@ describe('A. Starting the Rally authorization', () => {
   it('A6: a consent POST without a live request (forged id and csrf) → 403; no transaction, no cookie, no Rally redirect', async () => {
     const before = await countDocs(COLLECTIONS.linkTransactions);
     const res = await fetch(`${stack.url}/consent`, {
-      method: 'POST', redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: stack.url, 'sec-fetch-site': 'same-origin' },
-      body: new URLSearchParams({ request_id: randomBytes(24).toString('base64url'), csrf: randomBytes(24).toString('base64url'), decision: 'allow' }).toString(),
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: stack.url,
+        'sec-fetch-site': 'same-origin',
+      },
+      body: new URLSearchParams({
+        request_id: randomBytes(24).toString('base64url'),
+        csrf: randomBytes(24).toString('base64url'),
+        decision: 'allow',
+      }).toString(),
     });
     expect(res.status).toBe(403);
     expect(res.headers.get('location')).toBeNull();
@@ -189,11 +256,18 @@ describe('G. Transport', () => {
     expect(init.status).toBe(200);
     expect(init.json.result.protocolVersion).toBe('2025-11-25');
     expect(init.headers.get('mcp-session-id')).toBeNull();
-    const chosen = await mcpCall(stack.mcpUrl, initializeBody(), { authorization: `Bearer ${alice.accessToken}`, 'mcp-session-id': 'attacker-chosen-session' });
+    const chosen = await mcpCall(stack.mcpUrl, initializeBody(), {
+      authorization: `Bearer ${alice.accessToken}`,
+      'mcp-session-id': 'attacker-chosen-session',
+    });
     expect(chosen.status).toBe(200);
     expect(chosen.headers.get('mcp-session-id')).toBeNull();
     // A non-initialize request without a session id is served (nothing to be missing).
-    const list = await mcpCall(stack.mcpUrl, { jsonrpc: '2.0', id: 5, method: 'tools/list' }, { authorization: `Bearer ${alice.accessToken}` });
+    const list = await mcpCall(
+      stack.mcpUrl,
+      { jsonrpc: '2.0', id: 5, method: 'tools/list' },
+      { authorization: `Bearer ${alice.accessToken}` },
+    );
     expect(list.status).toBe(200);
     expect(list.headers.get('mcp-session-id')).toBeNull();
     expect(list.json.result.tools.map((t: { name: string }) => t.name)).toContain('get_rally_user');
@@ -202,7 +276,13 @@ describe('G. Transport', () => {
   it('G4: Origin https://evil.example → 403 before authentication or any tool; an allowed origin is served', async () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
-    const bad = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_user', {}, { origin: 'https://evil.example' });
+    const bad = await callTool(
+      stack.mcpUrl,
+      alice.accessToken,
+      'get_rally_user',
+      {},
+      { origin: 'https://evil.example' },
+    );
     expect(bad.status).toBe(403);
     expect(bad.json).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Origin not allowed.' } });
     expect(bad.headers.get('access-control-allow-origin')).toBeNull();
@@ -216,7 +296,16 @@ describe('G. Transport', () => {
   it('G6: a 2026-07-28-style request (no Mcp-Session-Id, version in _meta, empty session header) is served statelessly as the token user', async () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
-    const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_rally_user', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } };
+    const body = {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: {
+        name: 'get_rally_user',
+        arguments: {},
+        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' },
+      },
+    };
     for (const extra of [{}, { 'mcp-session-id': '' }] as Array<Record<string, string>>) {
       const r = await mcpCall(stack.mcpUrl, body, { authorization: `Bearer ${alice.accessToken}`, ...extra });
       expect(r.status).toBe(200);
@@ -232,7 +321,10 @@ describe('G. Transport', () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
     const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_rally_user', arguments: {} } };
-    const r = await mcpCall(stack.mcpUrl, body, { authorization: `Bearer ${alice.accessToken}`, 'mcp-protocol-version': '2026-07-28' });
+    const r = await mcpCall(stack.mcpUrl, body, {
+      authorization: `Bearer ${alice.accessToken}`,
+      'mcp-protocol-version': '2026-07-28',
+    });
     expect(r.status).toBe(400);
     expect(r.json.error.message).toMatch(/Unsupported protocol version: 2026-07-28/);
     expect(sandbox.requests()).toEqual([]);
@@ -247,16 +339,23 @@ describe('G. Transport', () => {
       expect(r.status).toBe(400);
       expect(r.headers.get('www-authenticate')).toBeNull();
       expect(r.json).toEqual({
-        jsonrpc: '2.0', id: body.id,
+        jsonrpc: '2.0',
+        id: body.id,
         error: {
           code: -32022,
-          message: 'Unsupported protocol version: 2026-07-28 (supported versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07)',
-          data: { supported: ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'], requested: '2026-07-28' },
+          message:
+            'Unsupported protocol version: 2026-07-28 (supported versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07)',
+          data: {
+            supported: ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'],
+            requested: '2026-07-28',
+          },
         },
       });
     }
     // A supported revision without credentials still meets the 401 on tools/call.
-    const call = await mcpCall(stack.mcpUrl, toolCallBodyFor('get_rally_user'), { 'mcp-protocol-version': '2025-11-25' });
+    const call = await mcpCall(stack.mcpUrl, toolCallBodyFor('get_rally_user'), {
+      'mcp-protocol-version': '2025-11-25',
+    });
     expect(call.status).toBe(401);
   });
 
@@ -274,7 +373,9 @@ describe('G. Transport', () => {
     try {
       expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['get_rally_issue', 'search_rally_items', 'create_rally_story']));
+      expect(tools.map((t) => t.name)).toEqual(
+        expect.arrayContaining(['get_rally_issue', 'search_rally_items', 'create_rally_story']),
+      );
       expect(seen[0]).toBe('2026-07-28 → 400'); // the probe, answered before authentication
       expect(seen.some((s) => s.endsWith('401'))).toBe(false);
     } finally {
@@ -287,7 +388,11 @@ describe('G. Transport', () => {
     sandbox.clearRequests();
     const r = await callTool(stack.mcpUrl, alice.accessToken, 'search_rally_items', { text: 'x'.repeat(1_000_001) });
     expect(r.status).toBe(413);
-    expect(r.json).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Request body too large (limit 1000000 bytes).' } });
+    expect(r.json).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'Request body too large (limit 1000000 bytes).' },
+    });
     expect(sandbox.requests()).toEqual([]);
     keep('413', r.json);
   });
@@ -299,12 +404,20 @@ describe('G. Transport', () => {
     const raw = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_rally_items","arguments":{"text":"Export","extra":${'['.repeat(depth)}"x"${']'.repeat(depth)}}}}`;
     const res = await fetch(stack.mcpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${alice.accessToken}` },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${alice.accessToken}`,
+      },
       body: raw,
     });
     const r = { status: res.status, json: (await res.json()) as unknown };
     expect(r.status).toBe(400);
-    expect(r.json).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Request JSON is nested too deeply.' } });
+    expect(r.json).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'Request JSON is nested too deeply.' },
+    });
     expect(sandbox.requests()).toEqual([]);
     keep('nested 400', r.json);
   });
@@ -314,9 +427,16 @@ describe('I. /mcp as resource server', () => {
   it('I1: no Authorization header on tools/call → 401 with WWW-Authenticate Bearer resource_metadata (and scope, no error)', async () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
-    const r = await mcpCall(stack.mcpUrl, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_rally_user', arguments: {} } });
+    const r = await mcpCall(stack.mcpUrl, {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'get_rally_user', arguments: {} },
+    });
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toBe(`Bearer scope="rally.read rally.write", resource_metadata="${metadataUrl()}"`);
+    expect(r.headers.get('www-authenticate')).toBe(
+      `Bearer scope="rally.read rally.write", resource_metadata="${metadataUrl()}"`,
+    );
     expect(r.headers.get('cache-control')).toBe('no-store');
     expect(r.json.error.code).toBe(-32001);
     expect(sandbox.requests()).toEqual([]);
@@ -333,13 +453,20 @@ describe('I. /mcp as resource server', () => {
     sandbox.clearRequests();
     const r = await callTool(stack.mcpUrl, rallyToken, 'get_rally_user');
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toBe(`Bearer error="invalid_token", error_description="The access token is invalid or expired", resource_metadata="${metadataUrl()}"`);
+    expect(r.headers.get('www-authenticate')).toBe(
+      `Bearer error="invalid_token", error_description="The access token is invalid or expired", resource_metadata="${metadataUrl()}"`,
+    );
     expect(sandbox.requests()).toEqual([]);
   });
 
   it('I2: our own token minted for another audience → 401 invalid_token (same signer, right audience → served)', async () => {
     const { signer } = await deps.auth();
-    const gid = (JSON.parse(Buffer.from(alice.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { gid: string; sub: string }).gid;
+    const gid = (
+      JSON.parse(Buffer.from(alice.accessToken.split('.')[1] ?? '', 'base64url').toString()) as {
+        gid: string;
+        sub: string;
+      }
+    ).gid;
     const claims = { sub: 'rally:1', client_id: alice.clientId, scope: 'rally.read rally.write', gid, ttlSeconds: 300 };
     const other = await signer.sign({ ...claims, aud: 'https://other/mcp' });
     const right = await signer.sign({ ...claims, aud: stack.mcpUrl });
@@ -352,10 +479,22 @@ describe('I. /mcp as resource server', () => {
   });
 
   it('I3: malformed tokens → 401 error="invalid_token"', async () => {
-    for (const header of ['Bearer not a token!!', 'Bearer abc.def.ghi', 'Bearer ', 'Basic YWxpY2U6YWxpY2U=', `Bearer ${alice.accessToken.slice(0, -4)}AAAA`]) {
-      const r = await mcpCall(stack.mcpUrl, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_rally_user', arguments: {} } }, { authorization: header });
+    for (const header of [
+      'Bearer not a token!!',
+      'Bearer abc.def.ghi',
+      'Bearer ',
+      'Basic YWxpY2U6YWxpY2U=',
+      `Bearer ${alice.accessToken.slice(0, -4)}AAAA`,
+    ]) {
+      const r = await mcpCall(
+        stack.mcpUrl,
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_rally_user', arguments: {} } },
+        { authorization: header },
+      );
       expect({ header, status: r.status }).toEqual({ header, status: 401 });
-      expect(r.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="/);
+      expect(r.headers.get('www-authenticate')).toMatch(
+        /^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="/,
+      );
       keep('401 malformed', r.json);
     }
   });
@@ -363,8 +502,17 @@ describe('I. /mcp as resource server', () => {
   it('I3: an expired token (signed with exp in the past) → 401 invalid_token', async () => {
     const past = depsFor(stack, {}, { now: () => new Date(Date.now() - 2 * 3600_000) });
     const { signer } = await past.auth();
-    const gid = (JSON.parse(Buffer.from(alice.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
-    const expired = await signer.sign({ sub: 'rally:1', aud: stack.mcpUrl, client_id: alice.clientId, scope: 'rally.read', gid, ttlSeconds: 60 });
+    const gid = (
+      JSON.parse(Buffer.from(alice.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }
+    ).gid;
+    const expired = await signer.sign({
+      sub: 'rally:1',
+      aud: stack.mcpUrl,
+      client_id: alice.clientId,
+      scope: 'rally.read',
+      gid,
+      ttlSeconds: 60,
+    });
     const r = await callTool(stack.mcpUrl, expired.token, 'get_rally_user');
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toContain('error="invalid_token"');
@@ -373,14 +521,20 @@ describe('I. /mcp as resource server', () => {
   it('I3: a token whose grant was revoked (POST /revoke) → 401 invalid_token on tools/call once LINK_CACHE_SECONDS have passed, and no Rally request', async () => {
     const s = await signIn(stack.url, 'alice');
     expect((await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user')).status).toBe(200);
-    const rev = await fetch(`${stack.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: s.refreshToken, client_id: s.clientId }) });
+    const rev = await fetch(`${stack.url}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: s.refreshToken, client_id: s.clientId }),
+    });
     expect(rev.status).toBe(200);
     await waitOutLinkCache(stack); // the warm instance may serve the link it read for that long (RFC 7009 §2.2)
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
     const r = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toBe(`Bearer error="invalid_token", error_description="The grant was revoked", resource_metadata="${metadataUrl()}"`);
+    expect(r.headers.get('www-authenticate')).toBe(
+      `Bearer error="invalid_token", error_description="The grant was revoked", resource_metadata="${metadataUrl()}"`,
+    );
     expect(sandbox.requests()).toEqual([]);
   });
 
@@ -407,7 +561,11 @@ describe('I. /mcp as resource server', () => {
     const reader = await signIn(stack.url, 'alice', { scope: 'rally.read' });
     const sandbox = sandboxOf(stack);
     const rest = async (tool: string, args: Record<string, unknown>) => {
-      const res = await fetch(`${stack.url}/tools/${tool}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${reader.accessToken}` }, body: JSON.stringify(args) });
+      const res = await fetch(`${stack.url}/tools/${tool}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${reader.accessToken}` },
+        body: JSON.stringify(args),
+      });
       return { status: res.status, headers: res.headers, json: (await res.json()) as any };
     };
     const before = sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')!;
@@ -422,21 +580,32 @@ describe('I. /mcp as resource server', () => {
       expect(w.headers.get('www-authenticate')).toBe(
         `Bearer error="insufficient_scope", scope="rally.read rally.write", error_description="Needs rally.write", resource_metadata="${metadataUrl()}"`,
       );
-      expect(w.json).toEqual({ error: 'insufficient_scope', message: 'This tool needs the rally.write scope.', requestId: expect.any(String) });
+      expect(w.json).toEqual({
+        error: 'insufficient_scope',
+        message: 'This tool needs the rally.write scope.',
+        requestId: expect.any(String),
+      });
       keep('REST 403 scope', w.json);
     }
     expect(sandbox.requests()).toEqual([]); // not even a read: refused before the Rally link is loaded
     expect(sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')).toEqual(before);
-    expect(stack.logs.some((l) => l.includes('"event":"access_denied"') && l.includes('"insufficient_scope"') && l.includes(reader.clientId))).toBe(true);
+    expect(
+      stack.logs.some(
+        (l) =>
+          l.includes('"event":"access_denied"') && l.includes('"insufficient_scope"') && l.includes(reader.clientId),
+      ),
+    ).toBe(true);
     // The same token still reads over REST.
     const rd = await rest('get_rally_user', {});
     expect(rd.status).toBe(200);
     expect(rd.json.structuredContent.user.userName).toBe('alice@example.com');
   });
 
-  it('I5: bob reading an item in alice\'s private project → tool error, every Rally request made as bob (no fallback)', async () => {
+  it("I5: bob reading an item in alice's private project → tool error, every Rally request made as bob (no fallback)", async () => {
     const sandbox = sandboxOf(stack);
-    const story = sandbox.items('hierarchicalrequirement').find((s) => String(s.Name).startsWith('Alice private: salary'));
+    const story = sandbox
+      .items('hierarchicalrequirement')
+      .find((s) => String(s.Name).startsWith('Alice private: salary'));
     const id = String(story?.FormattedID);
     expect(id).toMatch(/^US\d+$/);
     const asAlice = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_issue', { id });

@@ -26,16 +26,41 @@ function occurrences(value: unknown, needle: string, inRallyText = false): Array
 }
 
 const hostileDefect = {
-  _ref: `http://x${WS}/defect/9001`, _refObjectName: `${INJECT} name`, ObjectID: 9001, FormattedID: `DE9 ${INJECT}`, Name: `${INJECT} name`,
-  ScheduleState: `${INJECT} schedule`, State: `${INJECT} state`, Severity: `${INJECT} severity`, Priority: 'High Attention',
-  Owner: { _ref: `http://x${WS}/user/77`, _refObjectName: `${INJECT} owner`, DisplayName: `${INJECT} owner`, UserName: `${INJECT}@example.com` },
+  _ref: `http://x${WS}/defect/9001`,
+  _refObjectName: `${INJECT} name`,
+  ObjectID: 9001,
+  FormattedID: `DE9 ${INJECT}`,
+  Name: `${INJECT} name`,
+  ScheduleState: `${INJECT} schedule`,
+  State: `${INJECT} state`,
+  Severity: `${INJECT} severity`,
+  Priority: 'High Attention',
+  Owner: {
+    _ref: `http://x${WS}/user/77`,
+    _refObjectName: `${INJECT} owner`,
+    DisplayName: `${INJECT} owner`,
+    UserName: `${INJECT}@example.com`,
+  },
 };
 const queryBody = (results: unknown[], errors: string[] = []) =>
-  JSON.stringify({ QueryResult: { Errors: errors, Warnings: [], TotalResultCount: results.length, StartIndex: 1, PageSize: 20, Results: results } });
+  JSON.stringify({
+    QueryResult: {
+      Errors: errors,
+      Warnings: [],
+      TotalResultCount: results.length,
+      StartIndex: 1,
+      PageSize: 20,
+      Results: results,
+    },
+  });
 
 describe('L9: Rally-authored values stay inside the untrusted wrapper', () => {
   it('L9: workspace-defined State/ScheduleState/Severity, a forged FormattedID and a hostile user name never reach the search summary', async () => {
-    h.sandbox.injectFault({ pathPrefix: `${WS}/defect`, method: 'GET', fault: { kind: 'status', status: 200, body: queryBody([hostileDefect]), contentType: 'application/json' } });
+    h.sandbox.injectFault({
+      pathPrefix: `${WS}/defect`,
+      method: 'GET',
+      fault: { kind: 'status', status: 200, body: queryBody([hostileDefect]), contentType: 'application/json' },
+    });
     const r = await call('search_rally_items', { types: ['defect'] });
     expect(r.isError).toBeFalsy();
     const [summary] = textOf(r).split('\n');
@@ -45,18 +70,35 @@ describe('L9: Rally-authored values stay inside the untrusted wrapper', () => {
       formattedId: null,
       state: { source: 'rally', untrusted: true, text: `${INJECT} state` },
       scheduleState: { source: 'rally', untrusted: true, text: `${INJECT} schedule` },
-      owner: { objectId: '77', userName: null, displayName: { source: 'rally', untrusted: true, text: `${INJECT} owner` } },
+      owner: {
+        objectId: '77',
+        userName: null,
+        displayName: { source: 'rally', untrusted: true, text: `${INJECT} owner` },
+      },
     });
     expect(occurrences(r.structuredContent, 'INJECT').filter((o) => !o.wrapped)).toEqual([]);
   });
 
   it('L9: the user summary names the account by ObjectID, not by its Rally user name', async () => {
     const user = {
-      _ref: `http://x${WS}/user/4242`, ObjectID: 4242, UserName: `${INJECT}`, DisplayName: `${INJECT} display`, EmailAddress: `${INJECT} mail`,
+      _ref: `http://x${WS}/user/4242`,
+      ObjectID: 4242,
+      UserName: `${INJECT}`,
+      DisplayName: `${INJECT} display`,
+      EmailAddress: `${INJECT} mail`,
       DefaultWorkspace: { _ref: `http://x${WS}/workspace/1`, _refObjectName: `${INJECT} ws` },
       DefaultProject: { _ref: `http://x${WS}/project/2`, _refObjectName: `${INJECT} project` },
     };
-    h.sandbox.injectFault({ pathPrefix: `${WS}/user`, method: 'GET', fault: { kind: 'status', status: 200, body: JSON.stringify({ User: { ...user, Errors: [], Warnings: [] } }), contentType: 'application/json' } });
+    h.sandbox.injectFault({
+      pathPrefix: `${WS}/user`,
+      method: 'GET',
+      fault: {
+        kind: 'status',
+        status: 200,
+        body: JSON.stringify({ User: { ...user, Errors: [], Warnings: [] } }),
+        contentType: 'application/json',
+      },
+    });
     const r = await call('get_rally_user');
     expect(r.isError).toBeFalsy();
     expect(textOf(r).split('\n')[0]).toBe('Connected to Rally as user 4242.');
@@ -65,21 +107,53 @@ describe('L9: Rally-authored values stay inside the untrusted wrapper', () => {
   });
 
   it("L9: Rally's error messages come back as RallyText data, not inside the server's sentence", async () => {
-    h.sandbox.injectFault({ pathPrefix: `${WS}/defect`, method: 'GET', fault: { kind: 'status', status: 200, body: queryBody([], [`Could not parse: ${INJECT}`]), contentType: 'application/json' } });
+    h.sandbox.injectFault({
+      pathPrefix: `${WS}/defect`,
+      method: 'GET',
+      fault: {
+        kind: 'status',
+        status: 200,
+        body: queryBody([], [`Could not parse: ${INJECT}`]),
+        contentType: 'application/json',
+      },
+    });
     const r = await call('search_rally_items', { types: ['defect'] });
     expect(r.isError).toBe(true);
     const text = textOf(r);
-    const data = /^Rally rejected the request\. Rally's messages, as data: (\[.*\]) \(Request ID: req-test-1\)$/.exec(text)?.[1];
-    expect(JSON.parse(data ?? 'null')).toEqual([{ source: 'rally', untrusted: true, text: `Could not parse: ${INJECT}` }]);
+    const data = /^Rally rejected the request\. Rally's messages, as data: (\[.*\]) \(Request ID: req-test-1\)$/.exec(
+      text,
+    )?.[1];
+    expect(JSON.parse(data ?? 'null')).toEqual([
+      { source: 'rally', untrusted: true, text: `Could not parse: ${INJECT}` },
+    ]);
     expect(text.replace(data ?? '', '')).not.toContain('INJECT');
   });
 
   it('L9: task counts by a workspace-defined state are a list of wrapped values, never object keys', () => {
-    const task = (oid: number, state: string) => ({ _ref: `/task/${oid}`, ObjectID: oid, FormattedID: `TA${oid}`, Name: 't', State: state });
-    const detail = toDetail({
-      item: { type: 'hierarchicalrequirement', oid: '5', object: { _ref: '/hierarchicalrequirement/5', ObjectID: 5, FormattedID: 'US5', Name: 's', ScheduleState: 'Defined' } },
-      tasks: { total: 3, items: [task(1, 'Completed'), task(2, INJECT), task(3, INJECT)] },
-    }, WEB);
+    const task = (oid: number, state: string) => ({
+      _ref: `/task/${oid}`,
+      ObjectID: oid,
+      FormattedID: `TA${oid}`,
+      Name: 't',
+      State: state,
+    });
+    const detail = toDetail(
+      {
+        item: {
+          type: 'hierarchicalrequirement',
+          oid: '5',
+          object: {
+            _ref: '/hierarchicalrequirement/5',
+            ObjectID: 5,
+            FormattedID: 'US5',
+            Name: 's',
+            ScheduleState: 'Defined',
+          },
+        },
+        tasks: { total: 3, items: [task(1, 'Completed'), task(2, INJECT), task(3, INJECT)] },
+      },
+      WEB,
+    );
     expect(detail.tasks?.byState).toEqual([
       { state: 'Completed', count: 1 },
       { state: { source: 'rally', untrusted: true, text: INJECT }, count: 2 },

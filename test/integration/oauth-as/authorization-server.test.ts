@@ -4,7 +4,15 @@
  */
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
-  authorizeToRedirect, CookieJar, initializeBody, mcpCall, pkcePair, registerTestClient, signIn, tokenRequest, toolCallBody,
+  authorizeToRedirect,
+  CookieJar,
+  initializeBody,
+  mcpCall,
+  pkcePair,
+  registerTestClient,
+  signIn,
+  tokenRequest,
+  toolCallBody,
 } from '../../helpers/oauth-flow.js';
 
 const REDIRECT = 'http://127.0.0.1:33418/callback';
@@ -22,7 +30,14 @@ describe('authorization server (group H)', () => {
   const authorizeUrl = (params: Record<string, string | undefined>) => {
     const { challenge } = pkcePair();
     const url = new URL(`${base}/authorize`);
-    const all: Record<string, string | undefined> = { response_type: 'code', redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 'st-123', ...params };
+    const all: Record<string, string | undefined> = {
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'st-123',
+      ...params,
+    };
     for (const [k, v] of Object.entries(all)) if (v !== undefined) url.searchParams.set(k, v);
     return url.toString();
   };
@@ -38,24 +53,42 @@ describe('authorization server (group H)', () => {
   it('H2: redirect_uri not exactly as registered → error page, no redirect (every variant)', async () => {
     const clientId = await registerTestClient(base, 'https://app.example.com/cb');
     const variants = [
-      'https://app.example.com/other', 'https://app.example.com/cb?x=1', 'https://app.example.com/cb/', 'https://app.example.com/CB',
-      'https://app.example.com/cb#frag', 'https://ok@evil.example/cb', 'https://app.example.com/cb/../x', 'https://app.example.com/cb/..;/x',
-      'https://evil.example/cb', 'http://app.example.com/cb',
+      'https://app.example.com/other',
+      'https://app.example.com/cb?x=1',
+      'https://app.example.com/cb/',
+      'https://app.example.com/CB',
+      'https://app.example.com/cb#frag',
+      'https://ok@evil.example/cb',
+      'https://app.example.com/cb/../x',
+      'https://app.example.com/cb/..;/x',
+      'https://evil.example/cb',
+      'http://app.example.com/cb',
     ];
     for (const redirect_uri of variants) {
       const res = await get(authorizeUrl({ client_id: clientId, redirect_uri }));
-      expect({ redirect_uri, status: res.status, location: res.headers.get('location') }).toEqual({ redirect_uri, status: 400, location: null });
+      expect({ redirect_uri, status: res.status, location: res.headers.get('location') }).toEqual({
+        redirect_uri,
+        status: 400,
+        location: null,
+      });
     }
     // The loopback rule (RFC 8252 §7.3) relaxes only the port, nothing else.
     const loopback = await registerTestClient(base, 'http://127.0.0.1/callback');
-    expect((await get(authorizeUrl({ client_id: loopback, redirect_uri: 'http://127.0.0.1:51234/callback' }))).status).toBe(200);
-    expect((await get(authorizeUrl({ client_id: loopback, redirect_uri: 'http://127.0.0.1:51234/callback/../x' }))).status).toBe(400);
-    expect((await get(authorizeUrl({ client_id: loopback, redirect_uri: 'http://localhost:51234/callback' }))).status).toBe(400);
+    expect(
+      (await get(authorizeUrl({ client_id: loopback, redirect_uri: 'http://127.0.0.1:51234/callback' }))).status,
+    ).toBe(200);
+    expect(
+      (await get(authorizeUrl({ client_id: loopback, redirect_uri: 'http://127.0.0.1:51234/callback/../x' }))).status,
+    ).toBe(400);
+    expect(
+      (await get(authorizeUrl({ client_id: loopback, redirect_uri: 'http://localhost:51234/callback' }))).status,
+    ).toBe(400);
   });
 
   it('H3: a client with several redirect URIs that sends none → error page', async () => {
     const res = await fetch(`${base}/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ client_name: 'Two', redirect_uris: ['https://a.example/cb', 'https://b.example/cb'] }),
     });
     const { client_id } = (await res.json()) as { client_id: string };
@@ -65,11 +98,29 @@ describe('authorization server (group H)', () => {
   });
 
   it('H5: dangerous redirect URIs are refused at registration', async () => {
-    const bad = ['javascript:alert(1)', 'JAVASCRIPT:alert(1)', ' javascript:alert(1)', '\tjavascript:alert(1)', 'java\nscript:alert(1)',
-      'data:text/html,hi', 'vbscript:msgbox', 'file:///etc/passwd', 'http://app.example.com/cb', 'https://user:pw@app.example.com/cb'];
+    const bad = [
+      'javascript:alert(1)',
+      'JAVASCRIPT:alert(1)',
+      ' javascript:alert(1)',
+      '\tjavascript:alert(1)',
+      'java\nscript:alert(1)',
+      'data:text/html,hi',
+      'vbscript:msgbox',
+      'file:///etc/passwd',
+      'http://app.example.com/cb',
+      'https://user:pw@app.example.com/cb',
+    ];
     for (const uri of bad) {
-      const res = await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: [uri] }) });
-      expect({ uri, status: res.status, body: await res.json() }).toEqual({ uri, status: 400, body: expect.objectContaining({ error: 'invalid_redirect_uri' }) });
+      const res = await fetch(`${base}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [uri] }),
+      });
+      expect({ uri, status: res.status, body: await res.json() }).toEqual({
+        uri,
+        status: 400,
+        body: expect.objectContaining({ error: 'invalid_redirect_uri' }),
+      });
     }
   });
 
@@ -102,10 +153,19 @@ describe('authorization server (group H)', () => {
 
   it('H8/H9: resource omitted → the canonical audience; the success redirect carries state and one iss', async () => {
     const clientId = await registerTestClient(base, REDIRECT);
-    const { redirect, verifier, state } = await authorizeToRedirect(base, { clientId, params: { resource: undefined } });
+    const { redirect, verifier, state } = await authorizeToRedirect(base, {
+      clientId,
+      params: { resource: undefined },
+    });
     expect(redirect.searchParams.getAll('state')).toEqual([state]);
     expect(redirect.searchParams.getAll('iss')).toEqual([base]);
-    const token = await tokenRequest(base, { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier, client_id: clientId });
+    const token = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code: redirect.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      client_id: clientId,
+    });
     expect(token.status).toBe(200);
     const payload = JSON.parse(Buffer.from(token.json.access_token.split('.')[1], 'base64url').toString());
     expect(payload.aud).toBe(`${base}/mcp`);
@@ -120,7 +180,11 @@ describe('authorization server (group H)', () => {
       (code: string, verifier: string) => ({ code_verifier: verifier, client_id: other, code }),
     ]) {
       const { redirect, verifier } = await authorizeToRedirect(base, { clientId });
-      const res = await tokenRequest(base, { grant_type: 'authorization_code', redirect_uri: REDIRECT, ...form(redirect.searchParams.get('code')!, verifier) });
+      const res = await tokenRequest(base, {
+        grant_type: 'authorization_code',
+        redirect_uri: REDIRECT,
+        ...form(redirect.searchParams.get('code')!, verifier),
+      });
       expect(res.status).toBe(400);
       expect(res.json.error).toBe('invalid_grant');
       expect(res.headers.get('cache-control')).toBe('no-store');
@@ -129,13 +193,25 @@ describe('authorization server (group H)', () => {
 
   it('H13: a bad client secret → 401 invalid_client and the code is not consumed', async () => {
     const reg = await fetch(`${base}/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'Confidential', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'client_secret_basic' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_name: 'Confidential',
+        redirect_uris: [REDIRECT],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }),
     });
     const { client_id, client_secret } = (await reg.json()) as { client_id: string; client_secret: string };
     const { redirect, verifier } = await authorizeToRedirect(base, { clientId: client_id });
-    const form = { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
-    const basic = (secret: string) => ({ authorization: `Basic ${Buffer.from(`${client_id}:${secret}`).toString('base64')}` });
+    const form = {
+      grant_type: 'authorization_code',
+      code: redirect.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+    };
+    const basic = (secret: string) => ({
+      authorization: `Basic ${Buffer.from(`${client_id}:${secret}`).toString('base64')}`,
+    });
     const bad = await tokenRequest(base, form, basic('wrong-secret'));
     expect(bad.status).toBe(401);
     expect(bad.json.error).toBe('invalid_client');
@@ -148,7 +224,13 @@ describe('authorization server (group H)', () => {
   it('H14: a code redeemed twice → invalid_grant, and the first access token stops working', async () => {
     const clientId = await registerTestClient(base, REDIRECT);
     const { redirect, verifier } = await authorizeToRedirect(base, { clientId });
-    const form = { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier, client_id: clientId };
+    const form = {
+      grant_type: 'authorization_code',
+      code: redirect.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      client_id: clientId,
+    };
     const first = await tokenRequest(base, form);
     expect(first.status).toBe(200);
     const auth = { authorization: `Bearer ${first.json.access_token}` };
@@ -159,7 +241,11 @@ describe('authorization server (group H)', () => {
     const after = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
     expect(after.status).toBe(401);
     expect(after.headers.get('www-authenticate')).toContain('error="invalid_token"');
-    const refresh = await tokenRequest(base, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token, client_id: clientId });
+    const refresh = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: first.json.refresh_token,
+      client_id: clientId,
+    });
     expect(refresh.json.error).toBe('invalid_grant');
   });
 
@@ -167,13 +253,20 @@ describe('authorization server (group H)', () => {
     const clientId = await registerTestClient(base, REDIRECT);
     const { redirect, verifier } = await authorizeToRedirect(base, { clientId });
     await new Promise((r) => setTimeout(r, 3100)); // AUTH_CODE_TTL_SECONDS=2 in this stack
-    const res = await tokenRequest(base, { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier, client_id: clientId });
+    const res = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code: redirect.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      client_id: clientId,
+    });
     expect(res.json.error).toBe('invalid_grant');
   });
 
   it('H18: a rotated-out refresh token works once more while its successor is unused, then reuse revokes the grant', async () => {
     const s = await signIn(base, 'alice');
-    const refresh = (token: string) => tokenRequest(base, { grant_type: 'refresh_token', refresh_token: token, client_id: s.clientId });
+    const refresh = (token: string) =>
+      tokenRequest(base, { grant_type: 'refresh_token', refresh_token: token, client_id: s.clientId });
     const r1 = await refresh(s.refreshToken);
     expect(r1.status).toBe(200);
     const r1b = await refresh(s.refreshToken); // the response to r1 was "lost": one retry is allowed
@@ -184,17 +277,29 @@ describe('authorization server (group H)', () => {
     expect(r2.status).toBe(200);
     expect((await refresh(s.refreshToken)).json.error).toBe('invalid_grant'); // …so the old one is now theft: grant revoked
     expect((await refresh(r2.json.refresh_token)).json.error).toBe('invalid_grant');
-    expect((await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${r2.json.access_token}` })).status).toBe(401);
+    expect(
+      (
+        await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+          authorization: `Bearer ${r2.json.access_token}`,
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it('H20: revoking another client’s token is a 200 no-op', async () => {
     const victim = await signIn(base, 'alice');
     const attacker = await registerTestClient(base, REDIRECT, 'Attacker');
     for (const token of [victim.refreshToken, victim.accessToken]) {
-      const res = await fetch(`${base}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: attacker }) });
+      const res = await fetch(`${base}/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, client_id: attacker }),
+      });
       expect(res.status).toBe(200);
     }
-    const still = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${victim.accessToken}` });
+    const still = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      authorization: `Bearer ${victim.accessToken}`,
+    });
     expect(still.status).toBe(200);
     expect(still.json.result.isError).toBeFalsy();
   });
@@ -203,12 +308,27 @@ describe('authorization server (group H)', () => {
     const clientId = await registerTestClient(base, REDIRECT);
     const first = await signIn(base, 'bob', { clientId });
     const second = await signIn(base, 'bob', { clientId });
-    expect((await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${first.accessToken}` })).status).toBe(401);
-    expect((await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${second.accessToken}` })).status).toBe(200);
+    expect(
+      (
+        await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+          authorization: `Bearer ${first.accessToken}`,
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+          authorization: `Bearer ${second.accessToken}`,
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('H22: a CORS preflight to /authorize gets no Access-Control-Allow-Origin', async () => {
-    const res = await fetch(`${base}/authorize`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+    const res = await fetch(`${base}/authorize`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -222,24 +342,31 @@ describe('authorization server (group H)', () => {
     const html = await page.text();
     const field = (name: string) => new RegExp(`name="${name}" value="([^"]+)"`).exec(html)![1]!;
     const res = await get(`${base}/consent`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
       body: new URLSearchParams({ request_id: field('request_id'), csrf: field('csrf'), decision: 'allow' }),
     });
     expect(res.status).toBe(303);
     const cookie = res.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^__Host-rally-mcp-tx=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+    expect(cookie).toMatch(
+      /^__Host-rally-mcp-tx=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Secure; HttpOnly; SameSite=Lax$/,
+    );
     expect(new URL(res.headers.get('location')!).pathname).toBe('/login/oauth2/auth');
   });
 
   it('C8: the consent page names the client, the redirect host, the access and the time; Cancel is as prominent as Allow', async () => {
     const clientId = await registerTestClient(base, 'https://app.example.com/cb', 'Example <b>App</b>');
-    const html = await (await get(authorizeUrl({ client_id: clientId, redirect_uri: 'https://app.example.com/cb' }))).text();
+    const html = await (
+      await get(authorizeUrl({ client_id: clientId, redirect_uri: 'https://app.example.com/cb' }))
+    ).text();
     expect(html).toContain('Example &lt;b&gt;App&lt;/b&gt;');
     expect(html).not.toContain('<b>App</b>');
     expect(html).toContain('app.example.com');
     expect(html).toContain('Create and update stories, defects, tasks and comments as you');
     expect(html).toMatch(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
-    expect(html).toMatch(/<button class="secondary" name="decision" value="deny" type="submit">Cancel<\/button><button class="primary" name="decision" value="allow" type="submit">Allow<\/button>/);
+    expect(html).toMatch(
+      /<button class="secondary" name="decision" value="deny" type="submit">Cancel<\/button><button class="primary" name="decision" value="allow" type="submit">Allow<\/button>/,
+    );
   });
 
   it('C10: consent POST without the CSRF token, with another request’s token, or cross-site → 403', async () => {
@@ -252,7 +379,11 @@ describe('authorization server (group H)', () => {
     const a = await pageFor();
     const b = await pageFor();
     const post = (form: Record<string, string>, headers: Record<string, string> = { origin: base }) =>
-      get(`${base}/consent`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ decision: 'allow', ...form }) });
+      get(`${base}/consent`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ decision: 'allow', ...form }),
+      });
     expect((await post({ request_id: a.request_id })).status).toBe(403);
     expect((await post({ request_id: a.request_id, csrf: b.csrf })).status).toBe(403);
     expect((await post(b, { origin: 'https://evil.example' })).status).toBe(403);
@@ -263,17 +394,32 @@ describe('authorization server (group H)', () => {
   });
 
   it('metadata: RFC 8414 and OpenID discovery paths, PKCE S256 advertised, CORS open for discovery', async () => {
-    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server/mcp']) {
+    for (const path of [
+      '/.well-known/oauth-authorization-server',
+      '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server/mcp',
+    ]) {
       const res = await fetch(`${base}${path}`);
       expect(res.status).toBe(200);
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
       const body = (await res.json()) as Record<string, unknown>;
-      expect(body).toMatchObject({ issuer: base, code_challenge_methods_supported: ['S256'], authorization_response_iss_parameter_supported: true, client_id_metadata_document_supported: true });
+      expect(body).toMatchObject({
+        issuer: base,
+        code_challenge_methods_supported: ['S256'],
+        authorization_response_iss_parameter_supported: true,
+        client_id_metadata_document_supported: true,
+      });
     }
-    const prm = (await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()) as { resource_documentation: string };
+    const prm = (await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()) as {
+      resource_documentation: string;
+    };
     expect(prm).toEqual({
-      resource: `${base}/mcp`, authorization_servers: [base], scopes_supported: ['rally.read', 'rally.write'], bearer_methods_supported: ['header'],
-      resource_name: 'Rally MCP server', resource_documentation: `${base}/docs`,
+      resource: `${base}/mcp`,
+      authorization_servers: [base],
+      scopes_supported: ['rally.read', 'rally.write'],
+      bearer_methods_supported: ['header'],
+      resource_name: 'Rally MCP server',
+      resource_documentation: `${base}/docs`,
     });
     const init = await mcpCall(stack.mcpUrl, initializeBody());
     expect(init.json.result.serverInfo.name).toBe('rally-mcp');

@@ -4,7 +4,15 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
-import { browse, CookieJar, mcpCall, pkcePair, registerTestClient, signIn, toolCallBody } from '../../helpers/oauth-flow.js';
+import {
+  browse,
+  CookieJar,
+  mcpCall,
+  pkcePair,
+  registerTestClient,
+  signIn,
+  toolCallBody,
+} from '../../helpers/oauth-flow.js';
 import { consumeLinkTransaction, createLinkTransaction } from '../../../shared/store/link-transactions.repo.js';
 import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
@@ -20,8 +28,12 @@ describe('OAuth callback (groups B and C)', () => {
     stack = await startTestStack({ env: { RALLY_TIMEOUT_MS: '1500' } });
     base = stack.url;
     db = new Firestore({
-      projectId: stack.projectId, host: stack.firestoreHost, ssl: false, preferRest: true,
-      customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(stack.projectId),
+      projectId: stack.projectId,
+      host: stack.firestoreHost,
+      ssl: false,
+      preferRest: true,
+      customHeaders: { Authorization: 'Bearer owner' },
+      authClient: createNoCredentialsAuth(stack.projectId),
     } as ConstructorParameters<typeof Firestore>[0]);
   });
   afterAll(async () => {
@@ -38,7 +50,15 @@ describe('OAuth callback (groups B and C)', () => {
     const id = clientId ?? (await registerTestClient(base, REDIRECT));
     const url = new URL(`${base}/authorize`);
     const { challenge } = pkcePair();
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 'client-state' })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: id,
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'client-state',
+    }))
+      url.searchParams.set(k, v);
     const jar = new CookieJar();
     const res = await browse(url.toString(), { username: 'alice', stopAt: stack.sandbox!.url, jar });
     const rallyUrl = new URL(res.url);
@@ -47,13 +67,22 @@ describe('OAuth callback (groups B and C)', () => {
 
   /** Signs in at the sandbox and stops where Rally sends the browser back to us. */
   async function rallyCallback(rallyUrl: URL, username = 'alice', consent: 'allow' | 'deny' = 'allow') {
-    const res = await browse(rallyUrl.toString(), { username, stopAt: `${base}/oauth/callback`, consent, jar: new CookieJar() });
+    const res = await browse(rallyUrl.toString(), {
+      username,
+      stopAt: `${base}/oauth/callback`,
+      consent,
+      jar: new CookieJar(),
+    });
     return new URL(res.url);
   }
 
   const callback = (url: URL | string, jar?: CookieJar, init: RequestInit = {}) => {
     const cookie = jar?.header(base);
-    return fetch(url, { redirect: 'manual', ...init, headers: { ...(cookie ? { cookie } : {}), ...(init.headers as Record<string, string>) } });
+    return fetch(url, {
+      redirect: 'manual',
+      ...init,
+      headers: { ...(cookie ? { cookie } : {}), ...(init.headers as Record<string, string>) },
+    });
   };
 
   it('B1: no state → 400, no token request, nothing stored', async () => {
@@ -98,11 +127,23 @@ describe('OAuth callback (groups B and C)', () => {
   it('B5/F2: a state 10 min + 1 s old that TTL has not removed is refused (injected clock)', async () => {
     const created = new Date('2026-01-05T10:00:00Z');
     await createLinkTransaction(db, 'b5-state', {
-      kind: 'authorize', browserHash: 'x', sealed: 'x', createdAt: created, expiresAt: new Date(created.getTime() + 600_000),
+      kind: 'authorize',
+      browserHash: 'x',
+      sealed: 'x',
+      createdAt: created,
+      expiresAt: new Date(created.getTime() + 600_000),
     });
     const late = await consumeLinkTransaction(db, 'b5-state', 'browser', new Date(created.getTime() + 601_000));
     expect(late).toEqual({ ok: false, reason: 'expired' });
-    expect((await db.doc(`${COLLECTIONS.linkTransactions}/${(await import('../../../shared/kernel/hash.js')).sha256Id('b5-state')}`).get()).exists).toBe(false);
+    expect(
+      (
+        await db
+          .doc(
+            `${COLLECTIONS.linkTransactions}/${(await import('../../../shared/kernel/hash.js')).sha256Id('b5-state')}`,
+          )
+          .get()
+      ).exists,
+    ).toBe(false);
   });
 
   it('B6/F3: 50 parallel callbacks with one state → exactly one reaches the token exchange', async () => {
@@ -148,7 +189,9 @@ describe('OAuth callback (groups B and C)', () => {
   });
 
   it('B10: error with an invalid state → generic page without attacker text', async () => {
-    const res = await callback(`${base}/oauth/callback?state=nope&error=access_denied&error_description=${encodeURIComponent('<b>call +1-555 now</b>')}`);
+    const res = await callback(
+      `${base}/oauth/callback?state=nope&error=access_denied&error_description=${encodeURIComponent('<b>call +1-555 now</b>')}`,
+    );
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).not.toContain('555');
@@ -163,20 +206,36 @@ describe('OAuth callback (groups B and C)', () => {
 
   it('B14: malformed Rally token responses → failure, nothing stored, generic page', async () => {
     const bodies = [
-      'not json', JSON.stringify({ token_type: 'Bearer', expires_in: 60 }), JSON.stringify({ access_token: 'a', token_type: 'mac', expires_in: 60 }),
-      JSON.stringify({ access_token: 'a', expires_in: 60 }), JSON.stringify({ access_token: 'a', token_type: 'Bearer', expires_in: -5 }),
-      JSON.stringify({ access_token: 'a', token_type: 'Bearer', expires_in: 'soon' }), JSON.stringify({ access_token: 'a', token_type: 'bearer', expires_in: 60, refresh_token: 42 }),
+      'not json',
+      JSON.stringify({ token_type: 'Bearer', expires_in: 60 }),
+      JSON.stringify({ access_token: 'a', token_type: 'mac', expires_in: 60 }),
+      JSON.stringify({ access_token: 'a', expires_in: 60 }),
+      JSON.stringify({ access_token: 'a', token_type: 'Bearer', expires_in: -5 }),
+      JSON.stringify({ access_token: 'a', token_type: 'Bearer', expires_in: 'soon' }),
+      JSON.stringify({ access_token: 'a', token_type: 'bearer', expires_in: 60, refresh_token: 42 }),
     ];
     for (const body of bodies) {
       const { rallyUrl, jar } = await startLink();
       const back = await rallyCallback(rallyUrl);
-      const remove = stack.sandbox!.injectFault({ pathPrefix: '/login/oauth2/token', times: 1, fault: { kind: 'status', status: 200, body, contentType: 'application/json' } });
-      const before = [await countDocs(COLLECTIONS.grants), await countDocs(COLLECTIONS.rallyTokens), await countDocs(COLLECTIONS.authCodes)];
+      const remove = stack.sandbox!.injectFault({
+        pathPrefix: '/login/oauth2/token',
+        times: 1,
+        fault: { kind: 'status', status: 200, body, contentType: 'application/json' },
+      });
+      const before = [
+        await countDocs(COLLECTIONS.grants),
+        await countDocs(COLLECTIONS.rallyTokens),
+        await countDocs(COLLECTIONS.authCodes),
+      ];
       const res = await callback(back, jar);
       remove();
       expect({ body, status: res.status }).toEqual({ body, status: 502 });
       expect(await res.text()).not.toContain(body.slice(0, 20).replace(/[<>&"]/g, ''));
-      expect([await countDocs(COLLECTIONS.grants), await countDocs(COLLECTIONS.rallyTokens), await countDocs(COLLECTIONS.authCodes)]).toEqual(before);
+      expect([
+        await countDocs(COLLECTIONS.grants),
+        await countDocs(COLLECTIONS.rallyTokens),
+        await countDocs(COLLECTIONS.authCodes),
+      ]).toEqual(before);
     }
   });
 
@@ -246,7 +305,11 @@ describe('OAuth callback (groups B and C)', () => {
     const prompt = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
     const link = /\((http[^)]+\/connect\/[A-Za-z0-9_-]+)\)/.exec(prompt.json.result.content[0].text)![1]!;
     const revoke = async () => {
-      const res = await fetch(`${base}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: alice.refreshToken, client_id: alice.clientId }) });
+      const res = await fetch(`${base}/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: alice.refreshToken, client_id: alice.clientId }),
+      });
       expect(res.status).toBe(200);
     };
     const toolStatus = async () => (await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth)).status;
@@ -289,14 +352,22 @@ describe('OAuth callback (groups B and C)', () => {
     const mismatch = await startLink();
     answers.push(['another browser', await callback(await rallyCallback(mismatch.rallyUrl), new CookieJar())]);
     const denied = await startLink();
-    answers.push(['denied at Rally', await callback(await rallyCallback(denied.rallyUrl, 'alice', 'deny'), denied.jar)]);
+    answers.push([
+      'denied at Rally',
+      await callback(await rallyCallback(denied.rallyUrl, 'alice', 'deny'), denied.jar),
+    ]);
     const failing = await startLink();
     const failingBack = await rallyCallback(failing.rallyUrl);
     stack.sandbox!.injectFault({ pathPrefix: '/login/oauth2/token', times: 1, fault: { kind: 'status', status: 503 } });
     answers.push(['token exchange failed', await callback(failingBack, failing.jar)]);
     const ok = await startLink();
     answers.push(['success', await callback(await rallyCallback(ok.rallyUrl), ok.jar)]);
-    const seen = answers.map(([kind, res]) => [kind, res.status, res.headers.get('cache-control'), res.headers.get('referrer-policy')]);
+    const seen = answers.map(([kind, res]) => [
+      kind,
+      res.status,
+      res.headers.get('cache-control'),
+      res.headers.get('referrer-policy'),
+    ]);
     expect(seen).toEqual([
       ['405', 405, 'no-store', 'no-referrer'],
       ['missing state', 400, 'no-store', 'no-referrer'],
@@ -316,16 +387,27 @@ describe('OAuth callback (groups B and C)', () => {
     // What a tossed cookie looks like to us: the browser sends it with its first request.
     const plantedJar = Object.assign(Object.create(CookieJar.prototype) as CookieJar, {
       store: (url: string, res: Response) => jar.store(url, res),
-      header: (url: string) => jar.header(url) ?? (new URL(url).origin === new URL(base).origin ? `${name}=${planted}` : undefined),
+      header: (url: string) =>
+        jar.header(url) ?? (new URL(url).origin === new URL(base).origin ? `${name}=${planted}` : undefined),
       clear: () => jar.clear(),
     });
     const id = await registerTestClient(base, REDIRECT);
     const url = new URL(`${base}/authorize`);
     const { challenge } = pkcePair();
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 's' })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: id,
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 's',
+    }))
+      url.searchParams.set(k, v);
     const setCookies: string[] = [];
     const end = await browse(url.toString(), {
-      username: 'alice', stopAt: stack.sandbox!.url, jar: plantedJar,
+      username: 'alice',
+      stopAt: stack.sandbox!.url,
+      jar: plantedJar,
       onResponse: (u, res) => {
         if (new URL(u).pathname === '/consent') setCookies.push(...res.headers.getSetCookie());
       },
@@ -344,7 +426,12 @@ describe('OAuth callback (groups B and C)', () => {
     const txs = await countDocs(COLLECTIONS.linkTransactions);
     const res = await fetch(`${base}/connect/${'A'.repeat(43)}`);
     expect(res.status).toBe(404);
-    const post = await fetch(`${base}/connect/${'A'.repeat(43)}`, { method: 'POST', headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=continue', redirect: 'manual' });
+    const post = await fetch(`${base}/connect/${'A'.repeat(43)}`, {
+      method: 'POST',
+      headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=continue',
+      redirect: 'manual',
+    });
     expect(post.status).toBe(404);
     expect(await countDocs(COLLECTIONS.linkTransactions)).toBe(txs);
   });

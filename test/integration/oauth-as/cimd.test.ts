@@ -19,7 +19,9 @@ const PRODUCTION_DEADLINE_MS = 3000;
 const listen = (server: TcpServer, host: string, port = 0) =>
   new Promise<number>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, ipv6Only: host.includes(':') }, () => resolve((server.address() as { port: number }).port));
+    server.listen({ host, port, ipv6Only: host.includes(':') }, () =>
+      resolve((server.address() as { port: number }).port),
+    );
   });
 const close = (server: TcpServer) => new Promise<void>((resolve) => server.close(() => resolve()));
 
@@ -72,18 +74,33 @@ async function drippingCimdHost(dripMs: number, hostname = '127.0.0.1') {
 
 const firestoreOf = (stack: TestStack) =>
   new Firestore({
-    projectId: stack.projectId, host: stack.firestoreHost, ssl: false, preferRest: true,
-    customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(stack.projectId),
+    projectId: stack.projectId,
+    host: stack.firestoreHost,
+    ssl: false,
+    preferRest: true,
+    customHeaders: { Authorization: 'Bearer owner' },
+    authClient: createNoCredentialsAuth(stack.projectId),
   } as ConstructorParameters<typeof Firestore>[0]);
 
 const authorize = (base: string, clientId: string) => {
   const url = new URL(`${base}/authorize`);
-  const params = { response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, code_challenge: pkcePair().challenge, code_challenge_method: 'S256', state: 'st' };
+  const params = {
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    code_challenge: pkcePair().challenge,
+    code_challenge_method: 'S256',
+    state: 'st',
+  };
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   return fetch(url, { redirect: 'manual' });
 };
 const revoke = (base: string, clientId: string) =>
-  fetch(`${base}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: 'x'.repeat(43), client_id: clientId }) });
+  fetch(`${base}/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: 'x'.repeat(43), client_id: clientId }),
+  });
 
 /** Every spelling of loopback a CIMD client_id could use, on the trap's port. */
 const loopbackClientIds = (port: number) => [
@@ -102,7 +119,10 @@ describe('CIMD fetch (L5, L6)', () => {
   let db: Firestore;
 
   beforeAll(async () => {
-    [strict, local] = await Promise.all([startTestStack({ env: { DANGEROUSLY_ALLOW_LOOPBACK_CIMD: 'false' } }), startTestStack()]);
+    [strict, local] = await Promise.all([
+      startTestStack({ env: { DANGEROUSLY_ALLOW_LOOPBACK_CIMD: 'false' } }),
+      startTestStack(),
+    ]);
     db = firestoreOf(local);
     // A fresh project's first Firestore read can outlast the server's store deadline on a loaded machine (503):
     // take that hit here, not in the first case.
@@ -121,8 +141,12 @@ describe('CIMD fetch (L5, L6)', () => {
       try {
         for (const clientId of loopbackClientIds(trap.port)) {
           const res = await authorize(strict.url, clientId);
-          expect({ clientId, status: res.status, location: res.headers.get('location'), unknown: (await res.text()).includes('Unknown application') })
-            .toEqual({ clientId, status: 400, location: null, unknown: true });
+          expect({
+            clientId,
+            status: res.status,
+            location: res.headers.get('location'),
+            unknown: (await res.text()).includes('Unknown application'),
+          }).toEqual({ clientId, status: 400, location: null, unknown: true });
         }
         expect(trap.connections).toEqual([]);
       } finally {
@@ -134,10 +158,19 @@ describe('CIMD fetch (L5, L6)', () => {
       const trap = await loopbackTrap();
       try {
         for (const clientId of loopbackClientIds(trap.port)) {
-          const token = await tokenRequest(strict.url, { grant_type: 'authorization_code', code: 'c'.repeat(43), redirect_uri: REDIRECT, code_verifier: pkcePair().verifier, client_id: clientId });
+          const token = await tokenRequest(strict.url, {
+            grant_type: 'authorization_code',
+            code: 'c'.repeat(43),
+            redirect_uri: REDIRECT,
+            code_verifier: pkcePair().verifier,
+            client_id: clientId,
+          });
           const revoked = await revoke(strict.url, clientId);
-          expect({ clientId, token: token.json.error, revoke: ((await revoked.json()) as { error: string }).error })
-            .toEqual({ clientId, token: 'invalid_client', revoke: 'invalid_client' });
+          expect({
+            clientId,
+            token: token.json.error,
+            revoke: ((await revoked.json()) as { error: string }).error,
+          }).toEqual({ clientId, token: 'invalid_client', revoke: 'invalid_client' });
         }
         expect(trap.connections).toEqual([]);
       } finally {
@@ -159,10 +192,15 @@ describe('CIMD fetch (L5, L6)', () => {
       }
     });
 
-    it('L5: a CIMD host given by name is fetched from the address that was checked (the pinned lookup answers Node\'s all:true query)', async () => {
+    it("L5: a CIMD host given by name is fetched from the address that was checked (the pinned lookup answers Node's all:true query)", async () => {
       const host = await drippingCimdHost(0, 'localhost');
       try {
-        const client = await resolveClient(host.url, { db, now: new Date(), allowLoopbackCimd: true, cimdDeadlineMs: 2000 });
+        const client = await resolveClient(host.url, {
+          db,
+          now: new Date(),
+          allowLoopbackCimd: true,
+          cimdDeadlineMs: 2000,
+        });
         expect(client).toMatchObject({ clientId: host.url, source: 'cimd' });
       } finally {
         await host.stop();
@@ -175,7 +213,12 @@ describe('CIMD fetch (L5, L6)', () => {
       const host = await drippingCimdHost(4000);
       try {
         const started = Date.now();
-        const client = await resolveClient(host.url, { db, now: new Date(), allowLoopbackCimd: true, cimdDeadlineMs: 600 });
+        const client = await resolveClient(host.url, {
+          db,
+          now: new Date(),
+          allowLoopbackCimd: true,
+          cimdDeadlineMs: 600,
+        });
         const elapsed = Date.now() - started;
         expect(client).toBeUndefined();
         expect(elapsed).toBeGreaterThanOrEqual(600);
@@ -194,7 +237,10 @@ describe('CIMD fetch (L5, L6)', () => {
         const started = Date.now();
         const res = await authorize(local.url, host.url);
         const elapsed = Date.now() - started;
-        expect({ status: res.status, unknown: (await res.text()).includes('Unknown application') }).toEqual({ status: 400, unknown: true });
+        expect({ status: res.status, unknown: (await res.text()).includes('Unknown application') }).toEqual({
+          status: 400,
+          unknown: true,
+        });
         expect(elapsed).toBeGreaterThanOrEqual(PRODUCTION_DEADLINE_MS);
         expect(elapsed).toBeLessThan(PRODUCTION_DEADLINE_MS + 4000);
         expect(await findClient(db, host.url, new Date())).toBeUndefined();
@@ -206,8 +252,18 @@ describe('CIMD fetch (L5, L6)', () => {
     it('control: the same host without the drip is accepted, both in process and over HTTP (the deadline, not the fetch, refuses the drip)', async () => {
       const host = await drippingCimdHost(0);
       try {
-        const client = await resolveClient(host.url, { db, now: new Date(), allowLoopbackCimd: true, cimdDeadlineMs: 2000 });
-        expect(client).toMatchObject({ clientId: host.url, clientName: 'Drip', source: 'cimd', redirectUris: [REDIRECT] });
+        const client = await resolveClient(host.url, {
+          db,
+          now: new Date(),
+          allowLoopbackCimd: true,
+          cimdDeadlineMs: 2000,
+        });
+        expect(client).toMatchObject({
+          clientId: host.url,
+          clientName: 'Drip',
+          source: 'cimd',
+          redirectUris: [REDIRECT],
+        });
         const other = await drippingCimdHost(0);
         try {
           expect((await authorize(local.url, other.url)).status).toBe(200);

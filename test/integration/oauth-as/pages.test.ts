@@ -24,7 +24,15 @@ describe('pages in a browser', () => {
   it('C8/C9: the consent page names the client and the access, and Cancel is as large as Allow', async () => {
     const clientId = await registerTestClient(stack.url, 'http://127.0.0.1:33418/callback', 'Visual Studio Code');
     const url = new URL(`${stack.url}/authorize`);
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: 'http://127.0.0.1:33418/callback', code_challenge: pkcePair().challenge, code_challenge_method: 'S256', state: 's' })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: 'http://127.0.0.1:33418/callback',
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: 'S256',
+      state: 's',
+    }))
+      url.searchParams.set(k, v);
     const page = await browser.newPage({ viewport: { width: 900, height: 760 } });
     await page.goto(url.toString());
     await page.screenshot({ path: 'test-results/consent-page.png', fullPage: true });
@@ -38,11 +46,24 @@ describe('pages in a browser', () => {
     await framer.setContent(`<iframe id="f" src="${url.toString()}"></iframe>`);
     await framer.waitForTimeout(500);
     const frame = framer.frames().find((f) => f.url().includes('/authorize'));
-    expect(await frame?.locator('h1').count().catch(() => 0) ?? 0).toBe(0);
+    expect(
+      (await frame
+        ?.locator('h1')
+        .count()
+        .catch(() => 0)) ?? 0,
+    ).toBe(0);
   });
 
   it('the connect page shows who asked, when, and the verification code', async () => {
-    const res = await fetch(`${stack.url}/tools/get_rally_user`, { method: 'POST', headers: { 'content-type': 'application/json', 'Session-ID': randomUUID(), 'x-ms-copilot-agent-id': 'sales-assistant' }, body: '{}' });
+    const res = await fetch(`${stack.url}/tools/get_rally_user`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'Session-ID': randomUUID(),
+        'x-ms-copilot-agent-id': 'sales-assistant',
+      },
+      body: '{}',
+    });
     const body = (await res.json()) as { authUrl: string; message: string };
     const code = /verification code ([A-Z0-9]{3}-[A-Z0-9]{3})/.exec(body.message)![1]!;
     const page = await browser.newPage({ viewport: { width: 900, height: 760 } });

@@ -9,7 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, signInToRallySandbox } from '../../helpers/browser.js';
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
@@ -21,7 +25,13 @@ class TestProvider implements OAuthClientProvider {
   authorizationUrls: URL[] = [];
   constructor(readonly redirectUrl: string) {}
   get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK E2E client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
+    return {
+      client_name: 'SDK E2E client',
+      redirect_uris: [this.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
   }
   clientInformation() {
     return this.info;
@@ -87,7 +97,9 @@ describe('MCP SDK client against the deployed shape (default mode)', () => {
     // initialize and tools/list are public; the first tool call meets the 401 and the SDK runs discovery + DCR.
     const first = await connect();
     expect((await first.client.listTools()).tools.map((t) => t.name)).toContain('get_rally_user');
-    await expect(first.client.callTool({ name: 'get_rally_user', arguments: {} })).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(first.client.callTool({ name: 'get_rally_user', arguments: {} })).rejects.toBeInstanceOf(
+      UnauthorizedError,
+    );
     expect(provider.info?.client_id).toMatch(/^rmcp_/);
     const authUrl = provider.authorizationUrls.at(-1)!;
     expect(authUrl.origin + authUrl.pathname).toBe(`${stack.url}/authorize`);
@@ -132,7 +144,9 @@ describe('MCP SDK client against the deployed shape (default mode)', () => {
     const before = provider.authorizationUrls.length;
     // The access token is refused (401) and the SDK's refresh gets invalid_grant: it drops its tokens and
     // sends the user to sign in again.
-    await expect(third.client.callTool({ name: 'get_rally_user', arguments: {} })).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(third.client.callTool({ name: 'get_rally_user', arguments: {} })).rejects.toBeInstanceOf(
+      UnauthorizedError,
+    );
     expect(provider.saved).toBeUndefined();
     expect(provider.authorizationUrls.length).toBe(before + 1);
 

@@ -11,7 +11,14 @@ import { answerAuthorizationEdgeError } from '../../../shared/oauth-as/edge-answ
 import { defineFunction } from '../../../shared/app/entry.js';
 import { createAuthorizationHandler } from '../../../shared/oauth-as/authorization-server.js';
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
-import { authorizeToRedirect, mcpCall, registerTestClient, signIn, tokenRequest, toolCallBody } from '../../helpers/oauth-flow.js';
+import {
+  authorizeToRedirect,
+  mcpCall,
+  registerTestClient,
+  signIn,
+  tokenRequest,
+  toolCallBody,
+} from '../../helpers/oauth-flow.js';
 import { depsFor } from '../rally-link/support.js';
 
 const REDIRECT = 'http://127.0.0.1:33418/callback';
@@ -21,17 +28,21 @@ const GRACE_SECONDS = 60;
 async function serveWithClock(stack: TestStack, name: string) {
   const clock = { offsetSeconds: 0, now: () => new Date(Date.now() + clock.offsetSeconds * 1000) };
   const deps = depsFor(stack, {}, clock);
-  defineFunction(name, createAuthorizationHandler, { answerEdgeError: answerAuthorizationEdgeError, loadDeps: async () => deps });
+  defineFunction(name, createAuthorizationHandler, {
+    answerEdgeError: answerAuthorizationEdgeError,
+    loadDeps: async () => deps,
+  });
   const fn = getTestServer(name);
   const server: Server = createServer((req, res) => fn.emit('request', req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     clock,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -55,23 +66,32 @@ describe('token endpoint (issue 14, group L)', () => {
     clocked.clock.offsetSeconds = 0;
   });
 
-  const refreshAt = (url: string, clientId: string) => (token: string, extra: Record<string, string> = {}) =>
-    tokenRequest(url, { grant_type: 'refresh_token', refresh_token: token, client_id: clientId, ...extra });
+  const refreshAt =
+    (url: string, clientId: string) =>
+    (token: string, extra: Record<string, string> = {}) =>
+      tokenRequest(url, { grant_type: 'refresh_token', refresh_token: token, client_id: clientId, ...extra });
   const toolStatus = async (accessToken: string) =>
-    (await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${accessToken}` })).status;
+    (await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${accessToken}` }))
+      .status;
   const auditLines = (event: string, reason: string) =>
     stack.logs.filter((l) => l.includes(`"event":"${event}"`) && l.includes(`"reason":"${reason}"`));
-  const gidOf = (accessToken: string) => (JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
+  const gidOf = (accessToken: string) =>
+    (JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
 
-  async function register(metadata: Record<string, unknown>): Promise<{ client_id: string; client_secret?: string; grant_types: string[] }> {
+  async function register(
+    metadata: Record<string, unknown>,
+  ): Promise<{ client_id: string; client_secret?: string; grant_types: string[] }> {
     const res = await fetch(`${base}/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ client_name: 'L18 client', redirect_uris: [REDIRECT], ...metadata }),
     });
     expect(res.status).toBe(201);
     return (await res.json()) as { client_id: string; client_secret?: string; grant_types: string[] };
   }
-  const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}` });
+  const basic = (id: string, secret: string) => ({
+    authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+  });
 
   describe('L3: refresh-token theft inside the grace window', () => {
     it('L3: a thief replays RT1 inside the grace window → the client’s displaced RT2 revokes the grant; the thief’s RT3 and access token stop working', async () => {
@@ -83,8 +103,20 @@ describe('token endpoint (issue 14, group L)', () => {
       expect(thief.status).toBe(200);
       const logged = stack.logs.length;
       const reuse = await refresh(client.json.refresh_token); // the client's RT2, now a tombstone
-      expect({ status: reuse.status, body: reuse.json }).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' } });
-      expect(stack.logs.slice(logged).filter((l) => l.includes('"event":"token_revoked"') && l.includes('"reason":"refresh_reuse"') && l.includes(gidOf(s.accessToken)))).toHaveLength(1);
+      expect({ status: reuse.status, body: reuse.json }).toEqual({
+        status: 400,
+        body: { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' },
+      });
+      expect(
+        stack.logs
+          .slice(logged)
+          .filter(
+            (l) =>
+              l.includes('"event":"token_revoked"') &&
+              l.includes('"reason":"refresh_reuse"') &&
+              l.includes(gidOf(s.accessToken)),
+          ),
+      ).toHaveLength(1);
       expect((await refresh(thief.json.refresh_token)).json.error).toBe('invalid_grant'); // RT3
       await waitOutLinkCache(stack);
       expect(await toolStatus(thief.json.access_token)).toBe(401);
@@ -128,7 +160,13 @@ describe('token endpoint (issue 14, group L)', () => {
     async function codeFor() {
       const clientId = await registerTestClient(base, REDIRECT);
       const { redirect, verifier } = await authorizeToRedirect(base, { clientId });
-      const form = { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier, client_id: clientId };
+      const form = {
+        grant_type: 'authorization_code',
+        code: redirect.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        client_id: clientId,
+      };
       const redeemLegitimately = async () => {
         const ok = await tokenRequest(base, form);
         expect(ok.status).toBe(200);
@@ -142,19 +180,28 @@ describe('token endpoint (issue 14, group L)', () => {
     it('L4: a wrong client_id does not consume the code; the real client still redeems it', async () => {
       const { form, redeemLegitimately } = await codeFor();
       const attacker = await registerTestClient(base, REDIRECT, 'Attacker');
-      expect(refusal(await tokenRequest(base, { ...form, client_id: attacker }))).toEqual({ status: 400, error: 'invalid_grant' });
+      expect(refusal(await tokenRequest(base, { ...form, client_id: attacker }))).toEqual({
+        status: 400,
+        error: 'invalid_grant',
+      });
       await redeemLegitimately();
     });
 
     it('L4: a wrong redirect_uri does not consume the code; the real client still redeems it', async () => {
       const { form, redeemLegitimately } = await codeFor();
-      expect(refusal(await tokenRequest(base, { ...form, redirect_uri: 'http://127.0.0.1:33418/elsewhere' }))).toEqual({ status: 400, error: 'invalid_grant' });
+      expect(refusal(await tokenRequest(base, { ...form, redirect_uri: 'http://127.0.0.1:33418/elsewhere' }))).toEqual({
+        status: 400,
+        error: 'invalid_grant',
+      });
       await redeemLegitimately();
     });
 
     it('L4: a wrong code_verifier does not consume the code; the real client still redeems it', async () => {
       const { form, redeemLegitimately } = await codeFor();
-      expect(refusal(await tokenRequest(base, { ...form, code_verifier: 'w'.repeat(43) }))).toEqual({ status: 400, error: 'invalid_grant' });
+      expect(refusal(await tokenRequest(base, { ...form, code_verifier: 'w'.repeat(43) }))).toEqual({
+        status: 400,
+        error: 'invalid_grant',
+      });
       await redeemLegitimately();
     });
 
@@ -162,8 +209,14 @@ describe('token endpoint (issue 14, group L)', () => {
       const { form, redeemLegitimately } = await codeFor();
       const refreshToken = await redeemLegitimately();
       const attacker = await registerTestClient(base, REDIRECT, 'Attacker');
-      expect(refusal(await tokenRequest(base, { ...form, code_verifier: 'w'.repeat(43) }))).toEqual({ status: 400, error: 'invalid_grant' });
-      expect(refusal(await tokenRequest(base, { ...form, client_id: attacker }))).toEqual({ status: 400, error: 'invalid_grant' });
+      expect(refusal(await tokenRequest(base, { ...form, code_verifier: 'w'.repeat(43) }))).toEqual({
+        status: 400,
+        error: 'invalid_grant',
+      });
+      expect(refusal(await tokenRequest(base, { ...form, client_id: attacker }))).toEqual({
+        status: 400,
+        error: 'invalid_grant',
+      });
       expect((await refreshAt(base, form.client_id)(refreshToken)).status).toBe(200); // the rotation reads the grant's status
     });
   });
@@ -183,12 +236,26 @@ describe('token endpoint (issue 14, group L)', () => {
     for (const path of ['/token', '/revoke']) {
       for (const authorization of malformed) {
         const res = await fetch(`${base}${path}`, {
-          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization },
           body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', token: 'x' }),
         });
         const body = (await res.json()) as { error?: string };
-        expect({ path, authorization, status: res.status, error: body.error, www: res.headers.get('www-authenticate'), cache: res.headers.get('cache-control') })
-          .toEqual({ path, authorization, status: 401, error: 'invalid_client', www: 'Basic realm="rally-mcp"', cache: 'no-store' });
+        expect({
+          path,
+          authorization,
+          status: res.status,
+          error: body.error,
+          www: res.headers.get('www-authenticate'),
+          cache: res.headers.get('cache-control'),
+        }).toEqual({
+          path,
+          authorization,
+          status: 401,
+          error: 'invalid_client',
+          www: 'Basic realm="rally-mcp"',
+          cache: 'no-store',
+        });
       }
     }
     const lines = stack.logs.slice(logged);
@@ -207,7 +274,11 @@ describe('token endpoint (issue 14, group L)', () => {
     expect(await toolStatus(refreshed.json.access_token)).toBe(200);
     // H21 still holds, at redemption: the same user's newly redeemed consent revokes the older grant.
     const redeemed = await tokenRequest(base, {
-      grant_type: 'authorization_code', code: crafted.redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: crafted.verifier, client_id: victim.clientId,
+      grant_type: 'authorization_code',
+      code: crafted.redirect.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: crafted.verifier,
+      client_id: victim.clientId,
     });
     expect(redeemed.status).toBe(200);
     expect((await refreshAt(base, victim.clientId)(refreshed.json.refresh_token)).json.error).toBe('invalid_grant');
@@ -219,9 +290,14 @@ describe('token endpoint (issue 14, group L)', () => {
     const clientId = await registerTestClient(base, REDIRECT);
     const older = await authorizeToRedirect(base, { clientId, username: 'bob' });
     const newer = await authorizeToRedirect(base, { clientId, username: 'bob' });
-    const redeem = (c: typeof older) => tokenRequest(base, {
-      grant_type: 'authorization_code', code: c.redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: c.verifier, client_id: clientId,
-    });
+    const redeem = (c: typeof older) =>
+      tokenRequest(base, {
+        grant_type: 'authorization_code',
+        code: c.redirect.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: c.verifier,
+        client_id: clientId,
+      });
     const fromNewer = await redeem(newer);
     const fromOlder = await redeem(older);
     expect([fromNewer.status, fromOlder.status]).toEqual([200, 200]);
@@ -234,7 +310,11 @@ describe('token endpoint (issue 14, group L)', () => {
     const refresh = refreshAt(clocked.url, s.clientId);
     for (const scope of ['rally.read rally.write', 'rally.admin']) {
       const res = await refresh(s.refreshToken, { scope });
-      expect({ scope, status: res.status, error: res.json.error }).toEqual({ scope, status: 400, error: 'invalid_scope' });
+      expect({ scope, status: res.status, error: res.json.error }).toEqual({
+        scope,
+        status: 400,
+        error: 'invalid_scope',
+      });
     }
     clocked.clock.offsetSeconds = GRACE_SECONDS + 1; // a burned token would now be a reuse
     const ok = await refresh(s.refreshToken, { scope: 'rally.read' });
@@ -244,42 +324,75 @@ describe('token endpoint (issue 14, group L)', () => {
   describe('L18: the registered authentication method and grant types are enforced', () => {
     async function codeForm(clientId: string) {
       const { redirect, verifier } = await authorizeToRedirect(base, { clientId });
-      return { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier };
+      return {
+        grant_type: 'authorization_code',
+        code: redirect.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+      };
     }
     const refusal = (r: { status: number; json: { error?: string } }) => ({ status: r.status, error: r.json.error });
 
     it('L18: a client_secret_basic client sending its secret in the form (client_secret_post) → 401 invalid_client; Basic then redeems the code', async () => {
       const c = await register({ token_endpoint_auth_method: 'client_secret_basic' });
       const form = await codeForm(c.client_id);
-      expect(refusal(await tokenRequest(base, { ...form, client_id: c.client_id, client_secret: c.client_secret! }))).toEqual({ status: 401, error: 'invalid_client' });
+      expect(
+        refusal(await tokenRequest(base, { ...form, client_id: c.client_id, client_secret: c.client_secret! })),
+      ).toEqual({ status: 401, error: 'invalid_client' });
       expect((await tokenRequest(base, form, basic(c.client_id, c.client_secret!))).status).toBe(200);
     });
 
     it('L18: a client_secret_post client authenticating with Basic → 401 invalid_client; the form then redeems the code', async () => {
       const c = await register({ token_endpoint_auth_method: 'client_secret_post' });
       const form = await codeForm(c.client_id);
-      expect(refusal(await tokenRequest(base, form, basic(c.client_id, c.client_secret!)))).toEqual({ status: 401, error: 'invalid_client' });
-      expect((await tokenRequest(base, { ...form, client_id: c.client_id, client_secret: c.client_secret! })).status).toBe(200);
+      expect(refusal(await tokenRequest(base, form, basic(c.client_id, c.client_secret!)))).toEqual({
+        status: 401,
+        error: 'invalid_client',
+      });
+      expect(
+        (await tokenRequest(base, { ...form, client_id: c.client_id, client_secret: c.client_secret! })).status,
+      ).toBe(200);
     });
 
     it('L18: a none client sending a client_secret or Basic credentials → 401 invalid_client; plain client_id then redeems the code', async () => {
       const clientId = await registerTestClient(base, REDIRECT);
       const form = { ...(await codeForm(clientId)), client_id: clientId };
-      expect(refusal(await tokenRequest(base, { ...form, client_secret: 'anything' }))).toEqual({ status: 401, error: 'invalid_client' });
-      expect(refusal(await tokenRequest(base, form, basic(clientId, 'anything')))).toEqual({ status: 401, error: 'invalid_client' });
-      expect(refusal(await tokenRequest(base, form, basic(clientId, '')))).toEqual({ status: 401, error: 'invalid_client' });
+      expect(refusal(await tokenRequest(base, { ...form, client_secret: 'anything' }))).toEqual({
+        status: 401,
+        error: 'invalid_client',
+      });
+      expect(refusal(await tokenRequest(base, form, basic(clientId, 'anything')))).toEqual({
+        status: 401,
+        error: 'invalid_client',
+      });
+      expect(refusal(await tokenRequest(base, form, basic(clientId, '')))).toEqual({
+        status: 401,
+        error: 'invalid_client',
+      });
       expect((await tokenRequest(base, form)).status).toBe(200);
     });
 
     it('L18: a grant type the client did not register → unauthorized_client', async () => {
       const codeOnly = await register({ token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
       expect(codeOnly.grant_types).toEqual(['authorization_code']);
-      const issued = await tokenRequest(base, { ...(await codeForm(codeOnly.client_id)), client_id: codeOnly.client_id });
+      const issued = await tokenRequest(base, {
+        ...(await codeForm(codeOnly.client_id)),
+        client_id: codeOnly.client_id,
+      });
       expect(issued.status).toBe(200);
       expect(issued.json.refresh_token).toBeUndefined(); // a token for a grant it may not use is not handed out
-      expect(refusal(await refreshAt(base, codeOnly.client_id)('any-refresh-token'))).toEqual({ status: 400, error: 'unauthorized_client' });
+      expect(refusal(await refreshAt(base, codeOnly.client_id)('any-refresh-token'))).toEqual({
+        status: 400,
+        error: 'unauthorized_client',
+      });
       const refreshOnly = await register({ token_endpoint_auth_method: 'none', grant_types: ['refresh_token'] });
-      const code = await tokenRequest(base, { grant_type: 'authorization_code', code: 'any-code', redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43), client_id: refreshOnly.client_id });
+      const code = await tokenRequest(base, {
+        grant_type: 'authorization_code',
+        code: 'any-code',
+        redirect_uri: REDIRECT,
+        code_verifier: 'v'.repeat(43),
+        client_id: refreshOnly.client_id,
+      });
       expect(refusal(code)).toEqual({ status: 400, error: 'unauthorized_client' });
     });
   });

@@ -21,7 +21,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const gidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
+const gidOf = (token: string) =>
+  (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
 
 it('A1: with RALLY_PKCE=false the Rally authorize URL has no code_challenge, and the code exchange sends no code_verifier; sign-in still completes', async () => {
   const out = await consentToRally(stack.url);
@@ -33,7 +34,10 @@ it('A1: with RALLY_PKCE=false the Rally authorize URL has no code_challenge, and
   const mark = sandbox.requests().length;
   const s = await recordedSignIn(stack.url, 'alice');
   expect(s.rallyAuthorizeUrl.searchParams.has('code_challenge')).toBe(false);
-  const exchanges = sandbox.requests().slice(mark).filter((r) => r.url.startsWith('/login/oauth2/token'));
+  const exchanges = sandbox
+    .requests()
+    .slice(mark)
+    .filter((r) => r.url.startsWith('/login/oauth2/token'));
   expect(exchanges).toHaveLength(1);
   const body = new URLSearchParams(exchanges[0]!.body);
   expect(body.get('grant_type')).toBe('authorization_code');
@@ -56,11 +60,18 @@ it('D4: Rally without refresh-token rotation → the same refresh token is kept 
     const r = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
     expect(r.json.result?.structuredContent?.user?.userName).toBe('bob@example.com');
     expect(refreshCount(stack) - r0).toBe(1);
-    const refresh = sandbox.requests().slice(mark).filter((q) => q.url.startsWith('/login/oauth2/token'));
+    const refresh = sandbox
+      .requests()
+      .slice(mark)
+      .filter((q) => q.url.startsWith('/login/oauth2/token'));
     expect(refresh).toHaveLength(1);
     expect(new URLSearchParams(refresh[0]!.body).get('refresh_token')).toBe(original);
     expect(refresh[0]!.status).toBe(200);
     const link = await tokens.read(principal);
-    expect({ round, version: link?.version, refresh: link?.tokens?.refreshToken }).toEqual({ round, version: 1 + round, refresh: original });
+    expect({ round, version: link?.version, refresh: link?.tokens?.refreshToken }).toEqual({
+      round,
+      version: 1 + round,
+      refresh: original,
+    });
   }
 });

@@ -21,7 +21,12 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   emulator = await startFirestoreEmulator();
-  stack = await startLocalStack({ firestoreHost: emulator.host, projectId: demoProjectId(), env: { SESSION_LINK_MODE: 'false', LINK_CACHE_SECONDS: String(TEST_LINK_CACHE_SECONDS) }, onServerLog: (l) => logs.push(l) });
+  stack = await startLocalStack({
+    firestoreHost: emulator.host,
+    projectId: demoProjectId(),
+    env: { SESSION_LINK_MODE: 'false', LINK_CACHE_SECONDS: String(TEST_LINK_CACHE_SECONDS) },
+    onServerLog: (l) => logs.push(l),
+  });
   alice = await signIn(stack.url, 'alice');
   clientId = await registerTestClient(stack.url, DEFAULT_REDIRECT);
   const warm = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_user');
@@ -44,33 +49,56 @@ function expectCleanBody(body: string) {
 describe('F5. Firestore unavailable', () => {
   it('F5: a tool call → 503 with Retry-After and the request id, never a success, no Rally call', async () => {
     const wsapiBefore = stack.sandbox!.requests().filter((r) => r.url.startsWith('/slm/webservice/')).length;
-    const r = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_user', {}, { 'x-ms-client-request-id': 'req-f5-001' });
+    const r = await callTool(
+      stack.mcpUrl,
+      alice.accessToken,
+      'get_rally_user',
+      {},
+      { 'x-ms-client-request-id': 'req-f5-001' },
+    );
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBe('5');
     expect(r.headers.get('cache-control')).toBe('no-store');
     expect(r.headers.get('x-request-id')).toBe('req-f5-001');
     expect(r.json.result).toBeUndefined();
     expect(r.json.error.code).toBe(-32603);
-    expect(r.json.error.message).toBe('The service is temporarily unavailable. Try again shortly. (Request ID req-f5-001)');
+    expect(r.json.error.message).toBe(
+      'The service is temporarily unavailable. Try again shortly. (Request ID req-f5-001)',
+    );
     expectCleanBody(JSON.stringify(r.json));
     expect(stack.sandbox!.requests().filter((q) => q.url.startsWith('/slm/webservice/')).length).toBe(wsapiBefore);
   });
 
   it('F5: a refresh at /token → 503 temporarily_unavailable with Retry-After, no tokens', async () => {
     const res = await fetch(`${stack.url}/token`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: alice.refreshToken, client_id: alice.clientId }).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: alice.refreshToken,
+        client_id: alice.clientId,
+      }).toString(),
     });
     const text = await res.text();
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
-    expect(JSON.parse(text)).toEqual({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/^The service is temporarily unavailable/) });
+    expect(JSON.parse(text)).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: expect.stringMatching(/^The service is temporarily unavailable/),
+    });
     expectCleanBody(text);
   });
 
   it('F5: /authorize → 503 page with Retry-After, no redirect', async () => {
     const u = new URL(`${stack.url}/authorize`);
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: DEFAULT_REDIRECT, code_challenge: pkce().challenge, code_challenge_method: 'S256' })) u.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: DEFAULT_REDIRECT,
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    }))
+      u.searchParams.set(k, v);
     const auth = await fetch(u, { redirect: 'manual' });
     const authText = await auth.text();
     expect(auth.status).toBe(503);
@@ -82,7 +110,9 @@ describe('F5. Firestore unavailable', () => {
 
   it('F5: a write (/register) → 503 with Retry-After within 60 s, not a hang', async () => {
     const reg = await fetch(`${stack.url}/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'x', redirect_uris: [DEFAULT_REDIRECT] }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'x', redirect_uris: [DEFAULT_REDIRECT] }),
       signal: AbortSignal.timeout(60_000),
     }).catch((err: unknown) => {
       throw new Error(`POST /register gave no answer within 60 s while Firestore is down (${(err as Error).name})`);

@@ -43,8 +43,13 @@ beforeAll(async () => {
   const keys = mkdtempSync(join(tmpdir(), 'link-cache-keys-'));
   await ensureLocalKeys(keys, { rallyClientSecret: randomBytes(21).toString('hex') });
   const config = loadConfig({
-    NODE_ENV: 'development', PUBLIC_BASE_URL: 'http://127.0.0.1:1', GOOGLE_CLOUD_PROJECT: demoProjectId(), RALLY_CLIENT_ID: 'c',
-    FIRESTORE_EMULATOR_HOST: emulatorHost(), SECRET_SOURCE: 'file', SECRETS_DIR: keys,
+    NODE_ENV: 'development',
+    PUBLIC_BASE_URL: 'http://127.0.0.1:1',
+    GOOGLE_CLOUD_PROJECT: demoProjectId(),
+    RALLY_CLIENT_ID: 'c',
+    FIRESTORE_EMULATOR_HOST: emulatorHost(),
+    SECRET_SOURCE: 'file',
+    SECRETS_DIR: keys,
   });
   const deps = createDeps(config, { log: createLogger({ write: () => {} }), clock });
   db = await deps.db();
@@ -59,16 +64,29 @@ afterAll(async () => {
 function instance(o: { cacheSeconds?: number; ttlSeconds?: number } = {}) {
   const counts = { reads: 0, unseals: 0 };
   const countingDocuments: DocumentReader = { get: (path) => (counts.reads++, documents.get(path)) };
-  const countingSealer: Sealer = { ...sealer, seal: (p, b) => sealer.seal(p, b), unseal: (s, b) => (counts.unseals++, sealer.unseal(s, b)) };
+  const countingSealer: Sealer = {
+    ...sealer,
+    seal: (p, b) => sealer.seal(p, b),
+    unseal: (s, b) => (counts.unseals++, sealer.unseal(s, b)),
+  };
   const store = new RallyTokenStore({
-    db: async () => db, documents: countingDocuments, sealer: countingSealer, clock, log: createLogger({ write: () => {} }),
-    ttlSeconds: o.ttlSeconds ?? 3600, cacheSeconds: o.cacheSeconds ?? CACHE_SECONDS,
+    db: async () => db,
+    documents: countingDocuments,
+    sealer: countingSealer,
+    clock,
+    log: createLogger({ write: () => {} }),
+    ttlSeconds: o.ttlSeconds ?? 3600,
+    cacheSeconds: o.cacheSeconds ?? CACHE_SECONDS,
   });
   return { store, counts };
 }
 
 const alice = { objectId: '4101', userName: 'alice@example.com' };
-const tokens = (tag: string): RallyTokens => ({ accessToken: `access-${tag}`, refreshToken: `refresh-${tag}`, accessExpiresAt: addSeconds(clock.now(), 3600) });
+const tokens = (tag: string): RallyTokens => ({
+  accessToken: `access-${tag}`,
+  refreshToken: `refresh-${tag}`,
+  accessExpiresAt: addSeconds(clock.now(), 3600),
+});
 const newPrincipal = () => grantPrincipal(`cache-${randomBytes(8).toString('hex')}`);
 
 describe('link cache', () => {
@@ -116,7 +134,16 @@ describe('link cache', () => {
     const elsewhere = instance();
     const revoked = newPrincipal();
     const grantId = revoked.slice('grant:'.length);
-    await createGrant(db, { grantId, sub: 'rally:4101', clientId: 'c', clientName: 'x', scopes: ['rally.read'], status: 'active', createdAt: clock.now(), expiresAt: addSeconds(clock.now(), 3600) });
+    await createGrant(db, {
+      grantId,
+      sub: 'rally:4101',
+      clientId: 'c',
+      clientName: 'x',
+      scopes: ['rally.read'],
+      status: 'active',
+      createdAt: clock.now(),
+      expiresAt: addSeconds(clock.now(), 3600),
+    });
     const disconnected = newPrincipal();
     for (const p of [revoked, disconnected]) {
       await elsewhere.store.link(p, 'grant', tokens('x'), alice);
@@ -136,7 +163,9 @@ describe('link cache', () => {
     const p = newPrincipal();
     await store.link(p, 'grant', tokens('r'), alice);
     const link = (await store.read(p))!;
-    await expect(store.refresh(link, async () => Promise.reject(new RallyRefreshRejected()))).rejects.toBeInstanceOf(LinkRequiredError);
+    await expect(store.refresh(link, async () => Promise.reject(new RallyRefreshRejected()))).rejects.toBeInstanceOf(
+      LinkRequiredError,
+    );
     const after = await store.read(p);
     expect(after).toMatchObject({ status: 'refresh_failed', tokens: undefined });
     expect(counts.reads).toBe(2);
@@ -150,9 +179,15 @@ describe('link cache', () => {
     const p = newPrincipal();
     await elsewhere.store.link(p, 'grant', tokens('f'), alice);
     const seen = (await warm.store.read(p))!;
-    await expect(elsewhere.store.refresh(seen, async () => Promise.reject(new RallyRefreshRejected()))).rejects.toBeInstanceOf(LinkRequiredError);
+    await expect(
+      elsewhere.store.refresh(seen, async () => Promise.reject(new RallyRefreshRejected())),
+    ).rejects.toBeInstanceOf(LinkRequiredError);
     advance(CACHE_SECONDS);
-    expect(await warm.store.read(p)).toMatchObject({ status: 'refresh_failed', version: seen.version, tokens: undefined });
+    expect(await warm.store.read(p)).toMatchObject({
+      status: 'refresh_failed',
+      version: seen.version,
+      tokens: undefined,
+    });
   });
 
   it('a copy never outlives the record itself (F2), even inside the window', async () => {

@@ -11,7 +11,18 @@ import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tok
 import { grantPath } from '../../../shared/store/grants.repo.js';
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import type { RecordedRequest } from '../../../rally-sandbox/types.js';
-import { callTool, depsFor, dumpFirestore, JOSE_LIKE, recordedSignIn, refreshCount, resultText, sandboxOf, type RecordedSignIn, listen } from './support.js';
+import {
+  callTool,
+  depsFor,
+  dumpFirestore,
+  JOSE_LIKE,
+  recordedSignIn,
+  refreshCount,
+  resultText,
+  sandboxOf,
+  type RecordedSignIn,
+  listen,
+} from './support.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -33,10 +44,12 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const gidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
+const gidOf = (token: string) =>
+  (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
 const principalOf = (s: RecordedSignIn) => grantPrincipal(gidOf(s.accessToken));
 const tokensDoc = async (s: RecordedSignIn) => (await deps.db()).doc(rallyTokensPath(principalOf(s))).get();
-const storedLink = async (s: RecordedSignIn): Promise<StoredLink | undefined> => (await deps.auth()).tokens.read(principalOf(s));
+const storedLink = async (s: RecordedSignIn): Promise<StoredLink | undefined> =>
+  (await deps.auth()).tokens.read(principalOf(s));
 const since = (mark: number): readonly RecordedRequest[] => sandboxOf(stack).requests().slice(mark);
 const mcpOf = (instance: number) => `${stack.instanceUrls[instance]}/mcp`;
 const tokenBody = (r: RecordedRequest) => new URLSearchParams(r.body);
@@ -45,7 +58,8 @@ const refreshRequests = (reqs: readonly RecordedRequest[]) =>
 
 async function signedIn(user: string): Promise<RecordedSignIn> {
   const s = await recordedSignIn(stack.url, user);
-  for (const [k, v] of Object.entries(s)) if (typeof v === 'string' && !['redirectUri', 'scope', 'clientId'].includes(k)) remember(`${user}.${k}`, v);
+  for (const [k, v] of Object.entries(s))
+    if (typeof v === 'string' && !['redirectUri', 'scope', 'clientId'].includes(k)) remember(`${user}.${k}`, v);
   const warm = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
   expect(warm.status).toBe(200);
   expect(warm.json.result.structuredContent.user.userName).toBe(`${user}@example.com`);
@@ -53,11 +67,14 @@ async function signedIn(user: string): Promise<RecordedSignIn> {
 }
 
 /** The re-link prompt: a tool error (not a JSON-RPC error, not an HTTP error) with a /connect link. */
-function expectRelinkPrompt(r: { status: number; json: any }) { // eslint-disable-line @typescript-eslint/no-explicit-any
+function expectRelinkPrompt(r: { status: number; json: any }) {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   expect(r.status).toBe(200);
   expect(r.json.error).toBeUndefined();
   expect(r.json.result.isError).toBe(true);
-  expect(resultText(r.json)).toMatch(new RegExp(`${stack.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/connect/[A-Za-z0-9_-]{43}`));
+  expect(resultText(r.json)).toMatch(
+    new RegExp(`${stack.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/connect/[A-Za-z0-9_-]{43}`),
+  );
 }
 
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
@@ -101,7 +118,9 @@ describe('D. Using and refreshing Rally tokens', () => {
     const s = await signedIn('user002');
     sandboxOf(stack).expireAccessTokens('user002');
     const r0 = refreshCount(stack);
-    const calls = [0, 1].flatMap((i) => Array.from({ length: 10 }, () => callTool(mcpOf(i), s.accessToken, 'get_rally_user')));
+    const calls = [0, 1].flatMap((i) =>
+      Array.from({ length: 10 }, () => callTool(mcpOf(i), s.accessToken, 'get_rally_user')),
+    );
     const results = await Promise.all(calls);
     for (const r of results) {
       expect(r.status).toBe(200);
@@ -143,8 +162,14 @@ describe('D. Using and refreshing Rally tokens', () => {
     remember('user004.issued.access', issued.access_token);
     remember('user004.issued.refresh', issued.refresh_token);
     const removeFault = sandbox.injectFault({
-      pathPrefix: '/login/oauth2/token', times: 1,
-      fault: { kind: 'status', status: 200, contentType: 'application/json', body: JSON.stringify({ access_token: issued.access_token, token_type: 'bearer', expires_in: 3600 }) },
+      pathPrefix: '/login/oauth2/token',
+      times: 1,
+      fault: {
+        kind: 'status',
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ access_token: issued.access_token, token_type: 'bearer', expires_in: 3600 }),
+      },
     });
     const mark = sandbox.requests().length;
     const r = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
@@ -194,9 +219,18 @@ describe('D. Using and refreshing Rally tokens', () => {
     const sandbox = sandboxOf(stack);
     const mark = sandbox.requests().length;
     const sessionId = '4b0f6f0e-6c1e-4d8a-9a63-3f2d1c0b9e7a';
-    const r = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user', {}, {
-      'x-ms-correlation-id': 'corr-d6-123', 'x-ms-client-request-id': 'req-d6-456', 'mcp-session-id': 'mcp-session-d6', 'session-id': sessionId,
-    });
+    const r = await callTool(
+      stack.mcpUrl,
+      s.accessToken,
+      'get_rally_user',
+      {},
+      {
+        'x-ms-correlation-id': 'corr-d6-123',
+        'x-ms-client-request-id': 'req-d6-456',
+        'mcp-session-id': 'mcp-session-d6',
+        'session-id': sessionId,
+      },
+    );
     expect(r.status).toBe(200);
     const reqs = since(mark).filter((q) => q.url.startsWith('/slm/webservice/'));
     expect(reqs.length).toBeGreaterThan(0);
@@ -207,7 +241,8 @@ describe('D. Using and refreshing Rally tokens', () => {
       expect(q.headers['x-request-id']).toBe('req-d6-456');
       for (const [name, value] of Object.entries(q.headers)) {
         expect({ name, jose: JOSE_LIKE.test(value) }).toEqual({ name, jose: false });
-        for (const v of [s.accessToken, s.refreshToken, 'mcp-session-d6', sessionId]) expect({ name, leaked: value.includes(v) }).toEqual({ name, leaked: false });
+        for (const v of [s.accessToken, s.refreshToken, 'mcp-session-d6', sessionId])
+          expect({ name, leaked: value.includes(v) }).toEqual({ name, leaked: false });
       }
     }
     // The same holds for every WSAPI request the sandbox saw in this file (sign-in identity lookups included).
@@ -222,14 +257,20 @@ describe('D. Using and refreshing Rally tokens', () => {
     const s = await signedIn('user007');
     const sandbox = sandboxOf(stack);
     try {
-      const remove = sandbox.injectFault({ pathPrefix: '/slm/webservice/v2.0/', fault: { kind: 'redirect', location: `http://127.0.0.1:${other.port}/slm/webservice/v2.0/user` } });
+      const remove = sandbox.injectFault({
+        pathPrefix: '/slm/webservice/v2.0/',
+        fault: { kind: 'redirect', location: `http://127.0.0.1:${other.port}/slm/webservice/v2.0/user` },
+      });
       const r = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
       remove();
       expect(r.status).toBe(200);
       expect(r.json.result.isError).toBe(true);
       expect(resultText(r.json)).toMatch(/Rally is unavailable right now/);
       sandbox.expireAccessTokens('user007');
-      const removeToken = sandbox.injectFault({ pathPrefix: '/login/oauth2/token', fault: { kind: 'redirect', location: `http://127.0.0.1:${other.port}/login/oauth2/token` } });
+      const removeToken = sandbox.injectFault({
+        pathPrefix: '/login/oauth2/token',
+        fault: { kind: 'redirect', location: `http://127.0.0.1:${other.port}/login/oauth2/token` },
+      });
       const r2 = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
       removeToken();
       expect(r2.status).toBe(200);
@@ -263,14 +304,19 @@ describe('K1. Logs', () => {
     sandboxOf(stack).expireAccessTokens('alice');
     expect((await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user')).status).toBe(200);
     const refreshed = await fetch(`${stack.url}/token`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: s.refreshToken, client_id: s.clientId }),
     });
     const ours = (await refreshed.json()) as { access_token: string; refresh_token: string };
     expect(refreshed.status).toBe(200);
     remember('alice.refreshed.access', ours.access_token);
     remember('alice.refreshed.refresh', ours.refresh_token);
-    const rev = await fetch(`${stack.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: ours.refresh_token, client_id: s.clientId }) });
+    const rev = await fetch(`${stack.url}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: ours.refresh_token, client_id: s.clientId }),
+    });
     expect(rev.status).toBe(200);
     await waitOutLinkCache(stack);
     expect((await callTool(stack.mcpUrl, ours.access_token, 'get_rally_user')).status).toBe(401);
@@ -280,7 +326,8 @@ describe('K1. Logs', () => {
       remember('rally.zsessionid', q.headers.zsessionid);
       if (q.url.startsWith('/login/oauth2/token')) {
         const b = tokenBody(q);
-        for (const k of ['code', 'refresh_token', 'code_verifier', 'client_secret']) remember(`rally.token.${k}`, b.get(k) ?? undefined);
+        for (const k of ['code', 'refresh_token', 'code_verifier', 'client_secret'])
+          remember(`rally.token.${k}`, b.get(k) ?? undefined);
       }
     }
     // Keys and secrets from the secret files; sealed strings from Firestore.
@@ -290,7 +337,8 @@ describe('K1. Logs', () => {
       if (raw.startsWith('{')) remember(`file.${name}.d`, (JSON.parse(raw) as { d?: string }).d);
     }
     for (const doc of await dumpFirestore(await deps.db())) {
-      for (const m of doc.json.matchAll(/"(sealed|sealedState)":"([^"]+)"/g)) remember(`firestore.${doc.collection}.${m[1]}`, m[2]);
+      for (const m of doc.json.matchAll(/"(sealed|sealedState)":"([^"]+)"/g))
+        remember(`firestore.${doc.collection}.${m[1]}`, m[2]);
     }
     expect(secrets.size).toBeGreaterThan(40);
     expect(stack.logs.length).toBeGreaterThan(50);
@@ -298,8 +346,14 @@ describe('K1. Logs', () => {
       for (const [value, what] of secrets) {
         if (line.includes(value)) throw new Error(`log line contains ${what}: ${line.slice(0, 300)}`);
       }
-      expect({ line: line.slice(0, 200), jose: JOSE_LIKE.test(line) }).toEqual({ line: line.slice(0, 200), jose: false });
-      expect({ line: line.slice(0, 200), stack: /\n\s+at |\bat .+\.(ts|js):\d+:\d+/.test(line) }).toEqual({ line: line.slice(0, 200), stack: false });
+      expect({ line: line.slice(0, 200), jose: JOSE_LIKE.test(line) }).toEqual({
+        line: line.slice(0, 200),
+        jose: false,
+      });
+      expect({ line: line.slice(0, 200), stack: /\n\s+at |\bat .+\.(ts|js):\d+:\d+/.test(line) }).toEqual({
+        line: line.slice(0, 200),
+        stack: false,
+      });
     }
   });
 });

@@ -45,7 +45,8 @@ export async function dumpFirestore(db: Firestore): Promise<StoredDoc[]> {
     for (const d of snap.docs) {
       out.push({ collection: name, id: d.id, json: JSON.stringify(d.data()) });
       for (const sub of await d.ref.listCollections()) {
-        for (const s of (await sub.get()).docs) out.push({ collection: `${name}/${d.id}/${sub.id}`, id: s.id, json: JSON.stringify(s.data()) });
+        for (const s of (await sub.get()).docs)
+          out.push({ collection: `${name}/${d.id}/${sub.id}`, id: s.id, json: JSON.stringify(s.data()) });
       }
     }
   }
@@ -84,7 +85,10 @@ async function follow(base: string, startUrl: string, username: string, stopAt: 
   let rallyAuthorizeUrl: URL | undefined;
   let bindingCookie: string | undefined;
   const end = await browse(startUrl, {
-    username, stopAt, jar, maxSteps: 14,
+    username,
+    stopAt,
+    jar,
+    maxSteps: 14,
     onResponse: (url, res) => {
       const location = res.headers.get('location');
       if (new URL(url).pathname !== '/consent' || !location) return;
@@ -98,33 +102,68 @@ async function follow(base: string, startUrl: string, username: string, stopAt: 
 }
 
 /** Register → authorize → consent → Rally sign-in → callback → token, recording every secret on the way. */
-export async function recordedSignIn(base: string, username: string, o: { scope?: string; clientId?: string } = {}): Promise<RecordedSignIn> {
+export async function recordedSignIn(
+  base: string,
+  username: string,
+  o: { scope?: string; clientId?: string } = {},
+): Promise<RecordedSignIn> {
   const redirectUri = DEFAULT_REDIRECT;
   const clientId = o.clientId ?? (await registerTestClient(base, redirectUri));
   const { verifier, challenge } = pkce();
   const clientState = randomBytes(16).toString('base64url');
   const authorize = new URL(`${base}/authorize`);
-  const q = { response_type: 'code', client_id: clientId, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state: clientState, resource: `${base}/mcp`, ...(o.scope ? { scope: o.scope } : {}) };
+  const q = {
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: clientState,
+    resource: `${base}/mcp`,
+    ...(o.scope ? { scope: o.scope } : {}),
+  };
   for (const [k, v] of Object.entries(q)) authorize.searchParams.set(k, v);
   const jar = new CookieJar();
   const r = await follow(base, authorize.toString(), username, redirectUri, jar);
   const callbackUrl = r.urls.map((u) => new URL(u)).find((u) => u.pathname === '/oauth/callback' && u.origin === base);
   const code = r.final.searchParams.get('code');
-  if (!code || r.final.searchParams.get('state') !== clientState || !r.rallyAuthorizeUrl || !r.bindingCookie || !callbackUrl) {
+  if (
+    !code ||
+    r.final.searchParams.get('state') !== clientState ||
+    !r.rallyAuthorizeUrl ||
+    !r.bindingCookie ||
+    !callbackUrl
+  ) {
     throw new Error(`incomplete sign-in: ${r.urls.join(' → ')}`);
   }
   const res = await fetch(`${base}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: clientId, resource: `${base}/mcp` }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+      client_id: clientId,
+      resource: `${base}/mcp`,
+    }),
   });
   const body = (await res.json()) as { access_token: string; refresh_token: string; scope: string };
   if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(body)}`);
   return {
-    clientId, redirectUri, clientState, clientVerifier: verifier,
-    rallyAuthorizeUrl: r.rallyAuthorizeUrl, rallyState: r.rallyAuthorizeUrl.searchParams.get('state') ?? '',
-    bindingCookie: r.bindingCookie, rallyCode: callbackUrl.searchParams.get('code') ?? '',
-    code, accessToken: body.access_token, refreshToken: body.refresh_token, scope: body.scope, urls: r.urls,
+    clientId,
+    redirectUri,
+    clientState,
+    clientVerifier: verifier,
+    rallyAuthorizeUrl: r.rallyAuthorizeUrl,
+    rallyState: r.rallyAuthorizeUrl.searchParams.get('state') ?? '',
+    bindingCookie: r.bindingCookie,
+    rallyCode: callbackUrl.searchParams.get('code') ?? '',
+    code,
+    accessToken: body.access_token,
+    refreshToken: body.refresh_token,
+    scope: body.scope,
+    urls: r.urls,
   };
 }
 
@@ -136,11 +175,23 @@ export interface ConsentOutcome {
 }
 
 /** GET /authorize for a fresh registered client, then POST the consent form as the same-origin page would. */
-export async function consentToRally(base: string, o: { clientId?: string; jar?: CookieJar; scope?: string; extra?: Record<string, string> } = {}): Promise<ConsentOutcome & { clientId: string }> {
+export async function consentToRally(
+  base: string,
+  o: { clientId?: string; jar?: CookieJar; scope?: string; extra?: Record<string, string> } = {},
+): Promise<ConsentOutcome & { clientId: string }> {
   const clientId = o.clientId ?? (await registerTestClient(base, DEFAULT_REDIRECT));
   const { challenge } = pkce();
   const authorize = new URL(`${base}/authorize`);
-  const q = { response_type: 'code', client_id: clientId, redirect_uri: DEFAULT_REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: randomBytes(12).toString('base64url'), ...(o.scope ? { scope: o.scope } : {}), ...o.extra };
+  const q = {
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: DEFAULT_REDIRECT,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: randomBytes(12).toString('base64url'),
+    ...(o.scope ? { scope: o.scope } : {}),
+    ...o.extra,
+  };
   for (const [k, v] of Object.entries(q)) authorize.searchParams.set(k, v);
   const page = await fetch(authorize, { redirect: 'manual' });
   const html = await page.text();
@@ -151,17 +202,37 @@ export async function consentToRally(base: string, o: { clientId?: string; jar?:
   const res = await fetch(form.action, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(base).origin, 'sec-fetch-site': 'same-origin', ...(cookie ? { cookie } : {}) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: new URL(base).origin,
+      'sec-fetch-site': 'same-origin',
+      ...(cookie ? { cookie } : {}),
+    },
     body: new URLSearchParams({ ...form.fields, decision: 'allow' }).toString(),
   });
   o.jar?.store(form.action, res);
-  return { clientId, status: res.status, location: res.headers.get('location'), setCookie: res.headers.getSetCookie(), body: await res.text() };
+  return {
+    clientId,
+    status: res.status,
+    location: res.headers.get('location'),
+    setCookie: res.headers.getSetCookie(),
+    body: await res.text(),
+  };
 }
 
-export const bearer = (token: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${token}`, ...extra });
+export const bearer = (token: string, extra: Record<string, string> = {}) => ({
+  authorization: `Bearer ${token}`,
+  ...extra,
+});
 
 /** tools/call with a bearer; returns the HTTP status, headers and the JSON-RPC message. */
-export function callTool(url: string, token: string, name: string, args: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+export function callTool(
+  url: string,
+  token: string,
+  name: string,
+  args: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
   return mcpCall(url, toolCallBody(name, args), bearer(token, headers));
 }
 
@@ -174,7 +245,8 @@ export function resultText(json: unknown): string {
 /** JWT/JWS (3 parts) or JWE (5 parts) compact serialisations. */
 export const JOSE_LIKE = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?/;
 
-export const wsapi = (stack: TestStack) => (stack.sandbox?.requests() ?? []).filter((r) => r.url.startsWith('/slm/webservice/'));
+export const wsapi = (stack: TestStack) =>
+  (stack.sandbox?.requests() ?? []).filter((r) => r.url.startsWith('/slm/webservice/'));
 
 export function sandboxOf(stack: TestStack) {
   if (!stack.sandbox) throw new Error('stack without sandbox');
@@ -194,9 +266,10 @@ export async function listen(): Promise<{ port: number; hits: string[]; close():
   return {
     port: (server.address() as AddressInfo).port,
     hits,
-    close: () => new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -22,14 +22,22 @@ interface Answer {
 }
 
 /** One HTTP request made from the local address `from`. */
-function fromAddress(from: string, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+function fromAddress(
+  from: string,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, localAddress: from }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = request(
+      url,
+      { method: init.method ?? 'GET', headers: init.headers ?? {}, localAddress: from },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(init.body);
   });
@@ -55,8 +63,12 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
       },
     });
     db = new Firestore({
-      projectId: stack.projectId, host: stack.firestoreHost, ssl: false, preferRest: true,
-      customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(stack.projectId),
+      projectId: stack.projectId,
+      host: stack.firestoreHost,
+      ssl: false,
+      preferRest: true,
+      customHeaders: { Authorization: 'Bearer owner' },
+      authClient: createNoCredentialsAuth(stack.projectId),
     } as ConstructorParameters<typeof Firestore>[0]);
     // A cold server's first Firestore write can outlast its deadline on a loaded machine (503):
     // warm it from an address no test uses, so the counted requests below meet a warm server.
@@ -73,7 +85,11 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
     fromAddress(from, `${stack.url}/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ client_name: 'L20 client', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }),
+      body: JSON.stringify({
+        client_name: 'L20 client',
+        redirect_uris: [REDIRECT],
+        token_endpoint_auth_method: 'none',
+      }),
     });
 
   it('L20: /register — the 3rd registration from one address in a minute gets 429 + Retry-After and stores no client; a forged X-Forwarded-For does not help; another address is unaffected', async () => {
@@ -84,7 +100,10 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(refused.headers['cache-control']).toBe('no-store');
-    expect(JSON.parse(refused.body)).toEqual({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/^Too many requests from your network\. Try again in \d+ seconds\.$/) });
+    expect(JSON.parse(refused.body)).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: expect.stringMatching(/^Too many requests from your network\. Try again in \d+ seconds\.$/),
+    });
     expect((await register('127.0.0.2', { 'x-forwarded-for': '198.51.100.23' })).status).toBe(429); // the left-most entry is the client's own
     expect(await countDocs(COLLECTIONS.clients)).toBe(before);
     expect((await register('127.0.0.3')).status).toBe(201);
@@ -95,7 +114,15 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
     const clientId = await registerTestClient(stack.url, REDIRECT);
     const url = new URL(`${stack.url}/authorize`);
     const { challenge } = pkcePair();
-    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', state: 's' })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 's',
+    }))
+      url.searchParams.set(k, v);
     for (let i = 0; i < 3; i++) expect((await fromAddress('127.0.0.4', url.toString())).status).toBe(200);
     const before = await countDocs(COLLECTIONS.authRequests);
     const refused = await fromAddress('127.0.0.4', url.toString());
@@ -111,7 +138,11 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
   const mcp = (from: string, body: unknown, sessionId: string) =>
     fromAddress(from, stack.mcpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'Session-ID': sessionId },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'Session-ID': sessionId,
+      },
       body: JSON.stringify(body),
     });
 
@@ -122,7 +153,9 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
     const throttled = await initialize('127.0.0.6');
     expect(throttled.status).toBe(429);
     expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
-    expect(rpcResult(throttled).error.message).toMatch(/^Too many requests from your network address\. Try again in \d+ s\./);
+    expect(rpcResult(throttled).error.message).toMatch(
+      /^Too many requests from your network address\. Try again in \d+ s\./,
+    );
     expect(await countDocs(COLLECTIONS.sessions)).toBe(before);
     expect((await initialize('127.0.0.7')).status).toBe(200);
     expect(await countDocs(COLLECTIONS.sessions)).toBe(before + 1);
@@ -137,9 +170,13 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
     const before = await countDocs(COLLECTIONS.connectTransactions);
     const refused = rpcResult(await call('127.0.0.8'));
     expect(refused.result.isError).toBe(true);
-    expect(refused.result.content[0].text).toMatch(/^Too many requests from your network address\. Try again in \d+ s\./);
+    expect(refused.result.content[0].text).toMatch(
+      /^Too many requests from your network address\. Try again in \d+ s\./,
+    );
     const rest = await fromAddress('127.0.0.8', stack.mcpUrl.replace(/\/mcp$/, '/tools/get_rally_user'), {
-      method: 'POST', headers: { 'content-type': 'application/json', 'Session-ID': randomUUID() }, body: '{}',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Session-ID': randomUUID() },
+      body: '{}',
     });
     expect(rest.status).toBe(429);
     expect(Number(rest.headers['retry-after'])).toBeGreaterThan(0);

@@ -12,15 +12,25 @@ import { createRateLimiter } from '../../../shared/ratelimit/rate-limiter.js';
 const [projectId, key, limit, windowSeconds, count, nowMs, shards] = process.argv.slice(2);
 const host = process.env.FIRESTORE_EMULATOR_HOST;
 if (!projectId || !key || !limit || !windowSeconds || !count || !nowMs || !shards || !host) {
-  process.stderr.write('usage: consume-worker <projectId> <key> <limit> <windowSeconds> <count> <nowMs> <shards> (FIRESTORE_EMULATOR_HOST set)\n');
+  process.stderr.write(
+    'usage: consume-worker <projectId> <key> <limit> <windowSeconds> <count> <nowMs> <shards> (FIRESTORE_EMULATOR_HOST set)\n',
+  );
   process.exit(2);
 }
 
 const db = new Firestore({
-  projectId, host, ssl: false, preferRest: true,
-  customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(projectId),
+  projectId,
+  host,
+  ssl: false,
+  preferRest: true,
+  customHeaders: { Authorization: 'Bearer owner' },
+  authClient: createNoCredentialsAuth(projectId),
 } as ConstructorParameters<typeof Firestore>[0]);
-const limiter = createRateLimiter({ db: async () => db, clock: { now: () => new Date(Number(nowMs)) }, shards: Number(shards) });
+const limiter = createRateLimiter({
+  db: async () => db,
+  clock: { now: () => new Date(Number(nowMs)) },
+  shards: Number(shards),
+});
 
 // Warm the client (first-request setup) before signalling readiness, so both processes really overlap.
 await db.collection('warmup').doc('x').get();
@@ -29,6 +39,8 @@ const rl = createInterface({ input: process.stdin });
 await new Promise<void>((resolve) => rl.once('line', () => resolve()));
 rl.close();
 
-const results = await Promise.all(Array.from({ length: Number(count) }, () => limiter.consume(key, Number(limit), Number(windowSeconds))));
+const results = await Promise.all(
+  Array.from({ length: Number(count) }, () => limiter.consume(key, Number(limit), Number(windowSeconds))),
+);
 process.stdout.write(`${JSON.stringify(results)}\n`);
 await db.terminate();

@@ -8,7 +8,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
-import { createRateLimiter, shardCapacity, windowOf, type RateLimitResult } from '../../../shared/ratelimit/rate-limiter.js';
+import {
+  createRateLimiter,
+  shardCapacity,
+  windowOf,
+  type RateLimitResult,
+} from '../../../shared/ratelimit/rate-limiter.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
 import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
@@ -27,8 +32,12 @@ let db: Firestore;
 
 const client = (project: string) =>
   new Firestore({
-    projectId: project, host: emulatorHost(), ssl: false, preferRest: true,
-    customHeaders: { Authorization: 'Bearer owner' }, authClient: createNoCredentialsAuth(project),
+    projectId: project,
+    host: emulatorHost(),
+    ssl: false,
+    preferRest: true,
+    customHeaders: { Authorization: 'Bearer owner' },
+    authClient: createNoCredentialsAuth(project),
   } as ConstructorParameters<typeof Firestore>[0]);
 
 beforeEach(() => {
@@ -61,7 +70,9 @@ describe('Firestore rate limiter (emulator)', () => {
     { limit: 3, shards: 8 },
   ])('allows exactly $limit of 3x$limit concurrent consumes with $shards shard(s)', async ({ limit, shards }) => {
     const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards });
-    const results = await Promise.all(Array.from({ length: 3 * limit }, () => limiter.consume('agent:concurrent', limit, 60)));
+    const results = await Promise.all(
+      Array.from({ length: 3 * limit }, () => limiter.consume('agent:concurrent', limit, 60)),
+    );
     expect(allowedOf(results)).toBe(limit);
     for (const r of results.filter((x) => !x.allowed)) {
       expect(r).toEqual({ allowed: false, remaining: 0, retryAfterSeconds: 55 });
@@ -120,7 +131,10 @@ describe('Firestore rate limiter (emulator)', () => {
   it('treats an unreadable counter as full (fails closed)', async () => {
     const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards: 1 });
     const { start } = windowOf(NOW, 60);
-    await db.collection(COLLECTIONS.rateLimits).doc(`${sha256Id('user:x')}_${start / 1000}_0`).set({ count: 'lots' });
+    await db
+      .collection(COLLECTIONS.rateLimits)
+      .doc(`${sha256Id('user:x')}_${start / 1000}_0`)
+      .set({ count: 'lots' });
     expect((await limiter.consume('user:x', 5, 60)).allowed).toBe(false);
   });
 
@@ -130,15 +144,39 @@ describe('Firestore rate limiter (emulator)', () => {
     const run = () => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', resolve(here, 'consume-worker.ts'), projectId, 'agent:cross-process', String(limit), '60', String(perProcess), String(NOW.getTime()), '4'],
-        { cwd: repoRoot, env: { ...process.env, FIRESTORE_EMULATOR_HOST: emulatorHost() }, stdio: ['pipe', 'pipe', 'pipe'] },
+        [
+          '--import',
+          'tsx',
+          resolve(here, 'consume-worker.ts'),
+          projectId,
+          'agent:cross-process',
+          String(limit),
+          '60',
+          String(perProcess),
+          String(NOW.getTime()),
+          '4',
+        ],
+        {
+          cwd: repoRoot,
+          env: { ...process.env, FIRESTORE_EMULATOR_HOST: emulatorHost() },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
       );
       let out = '';
       let err = '';
-      child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-      child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+      });
       const ready = new Promise<void>((ok, fail) => {
-        const check = () => { if (out.startsWith('ready\n')) { child.stdout.off('data', check); ok(); } };
+        const check = () => {
+          if (out.startsWith('ready\n')) {
+            child.stdout.off('data', check);
+            ok();
+          }
+        };
         child.stdout.on('data', check);
         child.once('exit', (code) => fail(new Error(`worker exited early (${code}): ${err}`)));
       });

@@ -123,7 +123,11 @@ describe('Secret Manager source (real client, stand-in backend)', () => {
   test('E8 no server at all (nothing listening) → SecretUnavailableError, not a hang or a crash', async () => {
     const port = standin.port;
     await standin.stop();
-    const source = createSecretManagerSource({ projectId: 'demo-x', endpoint: `http://127.0.0.1:${port}`, timeoutMs: 2_000 });
+    const source = createSecretManagerSource({
+      projectId: 'demo-x',
+      endpoint: `http://127.0.0.1:${port}`,
+      timeoutMs: 2_000,
+    });
     expect((await unavailable(source.access('k', '1'))).reason).toBe('unreachable');
     standin = await startSecretManagerStandin(); // for afterEach
   });
@@ -176,7 +180,14 @@ describe('Secret Manager source (real client, stand-in backend)', () => {
     const source = createSecretSourceFromConfig(config);
     const ring = createSigningKeyRing(source, config.SIGNING_KEY_NAME, config.SIGNING_KEY_VERSIONS);
     const signer = createAccessTokenSigner(ring, { issuer: 'http://localhost:8080', clock: { now: () => new Date() } });
-    const { token } = await signer.sign({ sub: 's', aud: 'http://localhost:8080/mcp', client_id: 'c', scope: 'x', gid: 'g', ttlSeconds: 60 });
+    const { token } = await signer.sign({
+      sub: 's',
+      aud: 'http://localhost:8080/mcp',
+      client_id: 'c',
+      scope: 'x',
+      gid: 'g',
+      ttlSeconds: 60,
+    });
     await expect(signer.verify(token, { audience: 'http://localhost:8080/mcp' })).resolves.toMatchObject({ sub: 's' });
     await source.access('rally-mcp-signing-key', '1');
     expect(standin.accessCount('rally-mcp-signing-key', '1')).toBe(1);

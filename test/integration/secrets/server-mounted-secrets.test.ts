@@ -33,7 +33,9 @@ describe('server keys from mounted Secret Manager volumes', () => {
 
   it('K3: sign-in and tool calls work with keys read from the mount, and no key appears in env, answers or logs', async () => {
     const s = await signIn(stack.url, 'alice');
-    const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+    const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      authorization: `Bearer ${s.accessToken}`,
+    });
     expect(JSON.stringify(res.json.result.structuredContent)).toContain('alice@example.com');
     const seen = [JSON.stringify(stack.serverEnv), JSON.stringify(res.json), ...stack.logs];
     for (const secret of payloads) for (const text of seen) expect(text).not.toContain(secret);
@@ -45,7 +47,9 @@ describe('server keys from mounted Secret Manager volumes', () => {
     renameSync(sealing, `${sealing}.away`);
     try {
       await stack.restartInstance(0); // a cold instance: nothing cached
-      const call = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+      const call = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+        authorization: `Bearer ${s.accessToken}`,
+      });
       expect(call.status).toBe(503);
       expect(call.headers.get('retry-after')).toBe('5');
       expect(call.json.error.message).toMatch(/temporarily unavailable.*Request ID [0-9a-f-]{36}/);
@@ -53,7 +57,9 @@ describe('server keys from mounted Secret Manager volumes', () => {
     } finally {
       renameSync(`${sealing}.away`, sealing);
     }
-    const ok = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+    const ok = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      authorization: `Bearer ${s.accessToken}`,
+    });
     expect(JSON.stringify(ok.json.result.structuredContent)).toContain('bob@example.com');
   });
 });
@@ -65,7 +71,10 @@ describe('server keys from a mounted volume that counts reads', () => {
   beforeAll(async () => {
     const keysDir = mkdtempSync(join(tmpdir(), 'rally-mcp-keys-'));
     await ensureLocalKeys(keysDir, { rallyClientSecret: 'counted-client-secret-0123456789abcdef' });
-    volume = startSecretVolumeStandin(keysDir, Object.values(LOCAL_SECRET_NAMES).map((n) => [n, '1'] as const));
+    volume = startSecretVolumeStandin(
+      keysDir,
+      Object.values(LOCAL_SECRET_NAMES).map((n) => [n, '1'] as const),
+    );
     stack = await startTestStack({ keysDir, env: { SECRET_SOURCE: 'mounted', SECRETS_DIR: volume.dir } });
   });
   afterAll(async () => {
@@ -76,13 +85,18 @@ describe('server keys from a mounted volume that counts reads', () => {
   it('each mounted version is read once per instance (each read is one Secret Manager access on Cloud Run)', async () => {
     const s = await signIn(stack.url, 'alice');
     for (let i = 0; i < 5; i++) {
-      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}, i + 2), { authorization: `Bearer ${s.accessToken}` });
+      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}, i + 2), {
+        authorization: `Bearer ${s.accessToken}`,
+      });
       expect(JSON.stringify(res.json.result.structuredContent)).toContain('alice@example.com');
     }
-    for (const name of Object.values(LOCAL_SECRET_NAMES)) expect({ name, reads: volume.reads(name, '1') }).toEqual({ name, reads: 1 });
+    for (const name of Object.values(LOCAL_SECRET_NAMES))
+      expect({ name, reads: volume.reads(name, '1') }).toEqual({ name, reads: 1 });
     // A new instance reads its keys afresh: the count is per instance, and the counter counts.
     await stack.restartInstance(0);
-    const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+    const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      authorization: `Bearer ${s.accessToken}`,
+    });
     expect(JSON.stringify(res.json.result.structuredContent)).toContain('alice@example.com');
     expect(volume.reads(LOCAL_SECRET_NAMES.sealingKey, '1')).toBe(2);
     expect(volume.reads(LOCAL_SECRET_NAMES.signingKey, '1')).toBe(2);

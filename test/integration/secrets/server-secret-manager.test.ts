@@ -27,7 +27,12 @@ describe('server keys from Secret Manager', () => {
     }
     stack = await startTestStack({
       keysDir, // the sandbox learns the Rally client secret from here; the server reads it from Secret Manager
-      env: { SECRET_SOURCE: 'secret-manager', DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url, SECRET_MANAGER_PROJECT: standin.projectId, SECRETS_DIR: '/nonexistent' },
+      env: {
+        SECRET_SOURCE: 'secret-manager',
+        DANGEROUSLY_SECRET_MANAGER_ENDPOINT: standin.url,
+        SECRET_MANAGER_PROJECT: standin.projectId,
+        SECRETS_DIR: '/nonexistent',
+      },
     });
   });
   afterAll(async () => {
@@ -39,7 +44,9 @@ describe('server keys from Secret Manager', () => {
     const s = await signIn(stack.url, 'alice');
     const bodies: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}, i + 2), { authorization: `Bearer ${s.accessToken}` });
+      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}, i + 2), {
+        authorization: `Bearer ${s.accessToken}`,
+      });
       expect(res.json.result.isError).toBeFalsy();
       bodies.push(JSON.stringify(res.json));
     }
@@ -61,14 +68,18 @@ describe('server keys from Secret Manager', () => {
     standin.setLatency(latencyMs);
     const since = performance.now();
     try {
-      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+      const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+        authorization: `Bearer ${s.accessToken}`,
+      });
       expect(JSON.stringify(res.json.result.structuredContent)).toContain('alice@example.com');
     } finally {
       standin.setLatency(0);
     }
     const fetched = standin.accessLog().filter((a) => a.at >= since);
     const at = (name: string) => fetched.find((a) => a.name === name)?.at ?? NaN;
-    expect(fetched.map((a) => a.name).sort()).toEqual([LOCAL_SECRET_NAMES.sealingKey, LOCAL_SECRET_NAMES.signingKey].sort());
+    expect(fetched.map((a) => a.name).sort()).toEqual(
+      [LOCAL_SECRET_NAMES.sealingKey, LOCAL_SECRET_NAMES.signingKey].sort(),
+    );
     // One after the other, the second request would arrive only after the first answer (≥ latencyMs later).
     expect(Math.abs(at(LOCAL_SECRET_NAMES.sealingKey) - at(LOCAL_SECRET_NAMES.signingKey))).toBeLessThan(latencyMs / 2);
   });
@@ -78,10 +89,16 @@ describe('server keys from Secret Manager', () => {
     await stack.restartInstance(0); // a cold instance: nothing cached
     const meta = await fetch(`${stack.url}/.well-known/oauth-protected-resource/mcp`);
     expect(meta.status).toBe(200); // metadata needs no key
-    const token = await fetch(`${stack.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&refresh_token=x&client_id=y' });
+    const token = await fetch(`${stack.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=refresh_token&refresh_token=x&client_id=y',
+    });
     expect(token.status).toBe(401); // an unknown client is refused without needing any key
     expect(((await token.json()) as { error: string }).error).toBe('invalid_client');
-    const call = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: 'Bearer eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiJ4In0.c2ln' });
+    const call = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      authorization: 'Bearer eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiJ4In0.c2ln',
+    });
     expect(call.status).toBe(503);
     expect(call.headers.get('retry-after')).toBe('5');
     expect(call.json.error.message).toMatch(/temporarily unavailable.*Request ID [0-9a-f-]{36}/);
@@ -89,7 +106,9 @@ describe('server keys from Secret Manager', () => {
 
     await standin.setUnavailable(false);
     const s = await signIn(stack.url, 'bob');
-    const ok = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { authorization: `Bearer ${s.accessToken}` });
+    const ok = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      authorization: `Bearer ${s.accessToken}`,
+    });
     expect(JSON.stringify(ok.json.result.structuredContent)).toContain('bob@example.com');
   });
 });

@@ -27,12 +27,20 @@ describe('session-link mode', () => {
   });
 
   const rest = async (tool: string, args: unknown, headers: Record<string, string>) => {
-    const res = await fetch(`${stack.url}/tools/${tool}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(args) });
+    const res = await fetch(`${stack.url}/tools/${tool}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(args),
+    });
     return { status: res.status, headers: res.headers, json: (await res.json()) as any };
   };
 
   /** The user's part in a browser: connect page (codes match) → Rally sign-in → the confirmation code. */
-  async function signInInBrowser(authUrl: string, username: string, expectCode?: string): Promise<{ page: Page; code: string }> {
+  async function signInInBrowser(
+    authUrl: string,
+    username: string,
+    expectCode?: string,
+  ): Promise<{ page: Page; code: string }> {
     const page = await (await browser.newContext()).newPage();
     await page.goto(authUrl);
     if (expectCode) expect(await page.locator('.code').textContent()).toBe(expectCode);
@@ -77,8 +85,15 @@ describe('session-link mode', () => {
 
   it('MCP: a client with elicitation.url gets -32042, which the SDK parses as UrlElicitationRequiredError', async () => {
     const sessionId = randomUUID();
-    const client = new Client({ name: 'elicit-client', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
-    await client.connect(new StreamableHTTPClientTransport(new URL(stack.mcpUrl), { requestInit: { headers: { 'x-ms-copilot-session-id': sessionId } } }));
+    const client = new Client(
+      { name: 'elicit-client', version: '1.0.0' },
+      { capabilities: { elicitation: { url: {} } } },
+    );
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+        requestInit: { headers: { 'x-ms-copilot-session-id': sessionId } },
+      }),
+    );
     const err = await client.callTool({ name: 'get_rally_user', arguments: {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UrlElicitationRequiredError);
     const elicitation = (err as UrlElicitationRequiredError).elicitations[0]!;
@@ -101,7 +116,9 @@ describe('session-link mode', () => {
     const res = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), headers);
     expect(res.status).toBe(200);
     expect(res.json.result.isError).toBe(true);
-    expect(res.json.result.content[0].text).toMatch(new RegExp(`\\[Connect Rally\\]\\(${stack.url}/connect/[A-Za-z0-9_-]{43}\\)`));
+    expect(res.json.result.content[0].text).toMatch(
+      new RegExp(`\\[Connect Rally\\]\\(${stack.url}/connect/[A-Za-z0-9_-]{43}\\)`),
+    );
     expect(res.json.result.content[0].text).toContain('retry');
     // initialize and tools/list work unlinked
     const list = await mcpCall(stack.mcpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, headers);
@@ -133,20 +150,25 @@ describe('session-link mode', () => {
     const { code } = await pendingLink(headers);
     const wrong = code === '000000' ? '111111' : '000000';
     const texts: string[] = [];
-    for (let i = 0; i < 5; i++) texts.push((await rest('confirm_rally_link', { code: wrong }, headers)).json.content[0].text);
+    for (let i = 0; i < 5; i++)
+      texts.push((await rest('confirm_rally_link', { code: wrong }, headers)).json.content[0].text);
     expect(texts[0]).toContain('4 attempt(s) left');
     expect(texts[4]).toContain('Too many wrong codes');
     const late = await rest('confirm_rally_link', { code }, headers);
     expect(late.json.isError).toBe(true);
     expect(late.json.content[0].text).toContain('No sign-in is waiting');
-    expect(stack.logs.some((l) => l.includes('"event":"access_denied"') && l.includes('"confirmation_locked"'))).toBe(true);
+    expect(stack.logs.some((l) => l.includes('"event":"access_denied"') && l.includes('"confirmation_locked"'))).toBe(
+      true,
+    );
   });
 
   it('L2: disconnect_rally in session-link mode also drops a pending, unconfirmed sign-in: its code can no longer link the session', async () => {
     const headers = { 'Session-ID': randomUUID() };
     const { code } = await pendingLink(headers, 'alice');
     expect((await rest('disconnect_rally', {}, headers)).status).toBe(200);
-    expect((await rest('confirm_rally_link', { code }, headers)).json.content[0].text).toContain('No sign-in is waiting');
+    expect((await rest('confirm_rally_link', { code }, headers)).json.content[0].text).toContain(
+      'No sign-in is waiting',
+    );
     expect((await rest('get_rally_user', {}, headers)).status).toBe(401);
     // A session that never signed in has no session document: disconnecting it is still a plain success.
     expect((await rest('disconnect_rally', {}, { 'Session-ID': randomUUID() })).status).toBe(200);
@@ -165,7 +187,9 @@ describe('session-link mode', () => {
     const end = await browse(prompt.json.authUrl, { username: 'bob', stopAt: 'never', jar: new CookieJar() });
     expect(end.status).toBe(403);
     expect(end.body).toContain('different Rally');
-    expect((await rest('confirm_rally_link', { code: '123456' }, headers)).json.content[0].text).toContain('No sign-in is waiting');
+    expect((await rest('confirm_rally_link', { code: '123456' }, headers)).json.content[0].text).toContain(
+      'No sign-in is waiting',
+    );
   });
 
   it('connect links are single use and state cannot be replayed; 50 parallel callbacks with one state → one wins', async () => {
@@ -175,10 +199,18 @@ describe('session-link mode', () => {
     const atRally = await browse(first.json.authUrl, { username: 'alice', stopAt: stack.sandbox!.url, jar });
     // The connect link was consumed by the POST: opening it again is a 404.
     expect((await fetch(first.json.authUrl)).status).toBe(404);
-    const back = await browse(atRally.url, { username: 'alice', stopAt: `${stack.url}/oauth/callback`, jar: new CookieJar() });
+    const back = await browse(atRally.url, {
+      username: 'alice',
+      stopAt: `${stack.url}/oauth/callback`,
+      jar: new CookieJar(),
+    });
     const cookie = jar.header(stack.url)!;
     const before = stack.sandbox!.requests().filter((r) => r.url === '/login/oauth2/token').length;
-    const statuses = await Promise.all(Array.from({ length: 50 }, () => fetch(back.url, { headers: { cookie }, redirect: 'manual' }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        fetch(back.url, { headers: { cookie }, redirect: 'manual' }).then((r) => r.status),
+      ),
+    );
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s !== 200).every((s) => s === 400 || s === 503)).toBe(true); // 503: lock queue outlasted the deadline
     expect(statuses.filter((s) => s === 400).length).toBeGreaterThan(0);
@@ -186,25 +218,43 @@ describe('session-link mode', () => {
   });
 
   it('too-short or non-random session ids are refused with advice; mcp-session-id is never a credential', async () => {
-    for (const weak of ['abc', '12345', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '00000000-0000-4000-8000-000000000000', 'session-1']) {
+    for (const weak of [
+      'abc',
+      '12345',
+      'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+      '00000000-0000-4000-8000-000000000000',
+      'session-1',
+    ]) {
       const res = await rest('get_rally_user', {}, { 'Session-ID': weak });
       expect({ weak, status: res.status }).toEqual({ weak, status: 400 });
       expect(JSON.stringify(res.json)).toContain('randomUUID');
     }
-    const onlyMcpSession = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { 'mcp-session-id': randomUUID() });
+    const onlyMcpSession = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      'mcp-session-id': randomUUID(),
+    });
     expect(onlyMcpSession.status).toBe(401);
   });
 
   it('L11: weak session ids (the alphabet run, the whole alphabet, well-known example UUIDs, nil/max, repeats, runs) → 400 with advice, nothing stored', async () => {
     const weak = [
-      'ABCDEFGHIJKLMNOPQRSTUV', 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
-      '123e4567-e89b-42d3-a456-426614174000', 'f47ac10b-58cc-4372-a567-0e02b2c3d479', '00000000-0000-0000-0000-000000000000',
-      'ffffffff-ffff-ffff-ffff-ffffffffffff', 'abababababababababababababababab', '0123456789012345678901234567890123',
+      'ABCDEFGHIJKLMNOPQRSTUV',
+      'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
+      '123e4567-e89b-42d3-a456-426614174000',
+      'f47ac10b-58cc-4372-a567-0e02b2c3d479',
+      '00000000-0000-0000-0000-000000000000',
+      'ffffffff-ffff-ffff-ffff-ffffffffffff',
+      'abababababababababababababababab',
+      '0123456789012345678901234567890123',
     ];
     for (const value of weak) {
       for (const header of ['Session-ID', 'x-ms-copilot-session-id']) {
         const res = await rest('get_rally_user', {}, { [header]: value });
-        expect({ value, header, status: res.status, error: res.json.error }).toEqual({ value, header, status: 400, error: 'invalid_session' });
+        expect({ value, header, status: res.status, error: res.json.error }).toEqual({
+          value,
+          header,
+          status: 400,
+          error: 'invalid_session',
+        });
         expect(res.json.message).toContain('randomUUID');
       }
     }
@@ -226,11 +276,17 @@ describe('session-link mode', () => {
     expect((await rest('confirm_rally_link', { code }, aliceSession)).status).toBe(200);
     const bob = await signIn(stack.url, 'bob');
     // With a bearer, the token's user decides; the session header is only a label.
-    const withBob = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { ...aliceSession, authorization: `Bearer ${bob.accessToken}` });
+    const withBob = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      ...aliceSession,
+      authorization: `Bearer ${bob.accessToken}`,
+    });
     expect(JSON.stringify(withBob.json.result.structuredContent)).toContain('bob@example.com');
     expect(JSON.stringify(withBob.json)).not.toContain('alice@example.com');
     // A bad bearer never falls back to the session.
-    const bad = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), { ...aliceSession, authorization: 'Bearer not-a-token' });
+    const bad = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), {
+      ...aliceSession,
+      authorization: 'Bearer not-a-token',
+    });
     expect(bad.status).toBe(401);
   });
 
@@ -257,10 +313,23 @@ describe('L12: one session identity for credential, limits, logs and audit', () 
   });
 
   const rest = async (headers: Record<string, string>) => {
-    const res = await fetch(`${stack.url}/tools/get_rally_user`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+    const res = await fetch(`${stack.url}/tools/get_rally_user`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: '{}',
+    });
     return { status: res.status, headers: res.headers, json: (await res.json()) as any };
   };
-  const lines = () => stack.logs.map((l) => { try { return JSON.parse(l) as Record<string, any>; } catch { return undefined; } }).filter((l): l is Record<string, any> => l !== undefined);
+  const lines = () =>
+    stack.logs
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, any>;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((l): l is Record<string, any> => l !== undefined);
 
   it('L12: a Session-ID user is rate-limited per session, and its audit lines carry the same sessionHash as x-ms-copilot-session-id would', async () => {
     // The per-minute window has no injectable clock across processes: start well inside one so the burst cannot straddle two.
@@ -294,6 +363,8 @@ describe('L12: one session identity for credential, limits, logs and audit', () 
     expect(rateLimited).toHaveLength(2);
     for (const l of rateLimited) expect(l.metadata.copilot_session_id).toBe(label);
     // README's "everything in session Y" query: both headers' lines share the one label.
-    expect(new Set(audit.filter((l) => l.metadata?.copilot_session_id === label).map((l) => l.event))).toEqual(new Set(['tool_executed', 'sign_in_started', 'rate_limited']));
+    expect(new Set(audit.filter((l) => l.metadata?.copilot_session_id === label).map((l) => l.event))).toEqual(
+      new Set(['tool_executed', 'sign_in_started', 'rate_limited']),
+    );
   });
 });

@@ -44,7 +44,10 @@ describe('startFirestoreEmulator', () => {
 
   it('a fixed busy port → one attempt, an error naming the port and the cause', async () => {
     await expect(startFirestoreEmulator({ port: busyPort })).rejects.toThrow(
-      new RegExp(`Firestore emulator on 127\\.0\\.0\\.1:${busyPort} did not start: process exited with code 0 .*already in use`, 'i'),
+      new RegExp(
+        `Firestore emulator on 127\\.0\\.0\\.1:${busyPort} did not start: process exited with code 0 .*already in use`,
+        'i',
+      ),
     );
   });
 

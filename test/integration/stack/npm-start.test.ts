@@ -12,7 +12,12 @@ const ROOT = new URL('../../..', import.meta.url).pathname;
 const STACK = join(ROOT, 'dev/stack.ts');
 
 function run(env: Record<string, string | undefined>, untilLine?: RegExp) {
-  const child = spawn(process.execPath, ['--import', 'tsx', STACK], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', STACK], {
+    cwd: ROOT,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -45,7 +50,12 @@ describe('npm start', () => {
   });
 
   it('a bad config value → one line naming the variable, exit 1', async () => {
-    const p = run({ ...baseEnv(), PORT: String(await freePort()), SESSION_LINK_MODE: 'maybe', RALLY_TIMEOUT_MS: 'soon' });
+    const p = run({
+      ...baseEnv(),
+      PORT: String(await freePort()),
+      SESSION_LINK_MODE: 'maybe',
+      RALLY_TIMEOUT_MS: 'soon',
+    });
     expect(await p.exited).toBe(1);
     const lines = p.err().trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -62,7 +72,9 @@ describe('npm start', () => {
     try {
       const p = run({ ...baseEnv(), PORT: String(port) });
       expect(await p.exited).toBe(1);
-      expect(p.err().trim()).toBe(`rally-mcp: port ${port} is already in use; stop whatever uses it or run with PORT=<free port> npm start`);
+      expect(p.err().trim()).toBe(
+        `rally-mcp: port ${port} is already in use; stop whatever uses it or run with PORT=<free port> npm start`,
+      );
     } finally {
       blocker.close();
     }
@@ -77,7 +89,12 @@ describe('npm start', () => {
     const res = await fetch(`http://localhost:${port}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } },
+      }),
     });
     expect(await res.text()).toContain('"serverInfo":{"name":"rally-mcp"');
     const emulatorPort = /Firestore emulator 127\.0\.0\.1:(\d+)/.exec(p.out())![1]!;
@@ -86,7 +103,11 @@ describe('npm start', () => {
     // Nothing it started is still running: no emulator on that port, no server on ours, no child in its group.
     await new Promise((r) => setTimeout(r, 500));
     const ps = execFileSync('ps', ['-eo', 'pid,pgid,args']).toString();
-    expect(ps.split('\n').filter((l) => l.includes(`--port=${emulatorPort}`) || l.includes(`host-port=127.0.0.1:${emulatorPort}`))).toEqual([]);
+    expect(
+      ps
+        .split('\n')
+        .filter((l) => l.includes(`--port=${emulatorPort}`) || l.includes(`host-port=127.0.0.1:${emulatorPort}`)),
+    ).toEqual([]);
     await expect(fetch(`http://127.0.0.1:${port}/mcp`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${emulatorPort}/`)).rejects.toThrow();
   });

@@ -18,7 +18,11 @@ import { createLogger } from '../../../shared/logging/logger.js';
 import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
 import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { loadConfig, type Config } from '../../../shared/config/config.js';
-import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../../../shared/store/firestore-rest.js';
+import {
+  createRestDocumentReader,
+  googleAccessToken,
+  type DocumentReader,
+} from '../../../shared/store/firestore-rest.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
 
 jest.setTimeout(60_000);
@@ -28,7 +32,13 @@ let db: Firestore;
 let documents: DocumentReader;
 
 let projectId: string;
-const configEnv = () => ({ NODE_ENV: 'development', PUBLIC_BASE_URL: 'http://127.0.0.1:1', GOOGLE_CLOUD_PROJECT: projectId, RALLY_CLIENT_ID: 'c', FIRESTORE_EMULATOR_HOST: emulatorHost() });
+const configEnv = () => ({
+  NODE_ENV: 'development',
+  PUBLIC_BASE_URL: 'http://127.0.0.1:1',
+  GOOGLE_CLOUD_PROJECT: projectId,
+  RALLY_CLIENT_ID: 'c',
+  FIRESTORE_EMULATOR_HOST: emulatorHost(),
+});
 
 beforeAll(async () => {
   projectId = demoProjectId();
@@ -42,7 +52,8 @@ afterAll(async () => {
 
 /** What the client library's `data()` holds, with timestamps as ISO strings so both sides compare. */
 const normal = (v: unknown): unknown => {
-  if (v && typeof (v as { toDate?: unknown }).toDate === 'function') return (v as { toDate(): Date }).toDate().toISOString();
+  if (v && typeof (v as { toDate?: unknown }).toDate === 'function')
+    return (v as { toDate(): Date }).toDate().toISOString();
   if (Buffer.isBuffer(v)) return `bytes:${v.toString('base64')}`;
   if (Array.isArray(v)) return v.map(normal);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normal(x)]));
@@ -53,9 +64,18 @@ describe('REST document reads (emulator)', () => {
   it('read the same values as the client library for every field type our records use, and more', async () => {
     const path = `rally_tokens/${randomBytes(16).toString('base64url')}`;
     await db.doc(path).set({
-      principalKind: 'grant', status: 'linked', sealed: 'eyJhbGciOi.x.y.z.w', version: 7, leaseHolder: null,
-      accessExpiresAt: new Date('2026-11-23T01:02:03.456Z'), rallyUser: { objectId: '123', userName: 'alice@example.com' },
-      ratio: 0.25, flag: true, list: ['a', 2, { nested: new Date(0) }], raw: Buffer.from([0, 1, 255]), big: 2 ** 40,
+      principalKind: 'grant',
+      status: 'linked',
+      sealed: 'eyJhbGciOi.x.y.z.w',
+      version: 7,
+      leaseHolder: null,
+      accessExpiresAt: new Date('2026-11-23T01:02:03.456Z'),
+      rallyUser: { objectId: '123', userName: 'alice@example.com' },
+      ratio: 0.25,
+      flag: true,
+      list: ['a', 2, { nested: new Date(0) }],
+      raw: Buffer.from([0, 1, 255]),
+      big: 2 ** 40,
     });
     const viaLibrary = (await db.doc(path).get()).data();
     const viaRest = await documents.get(path);
@@ -70,7 +90,12 @@ describe('REST document reads (emulator)', () => {
     const quiet = { log: createLogger({ level: 'error', write: () => {} }) };
     const principal = grantPrincipal(randomBytes(12).toString('hex'));
     const writer = await createDeps(withKeys, quiet).auth();
-    await writer.tokens.link(principal, 'grant', { accessToken: 'rally-at', refreshToken: 'rally-rt', accessExpiresAt: new Date(Date.now() + 3_600_000) }, { objectId: '1', userName: 'alice@example.com' });
+    await writer.tokens.link(
+      principal,
+      'grant',
+      { accessToken: 'rally-at', refreshToken: 'rally-rt', accessExpiresAt: new Date(Date.now() + 3_600_000) },
+      { objectId: '1', userName: 'alice@example.com' },
+    );
 
     const fresh = createDeps(withKeys, quiet); // a new instance
     let clientLoads = 0;
@@ -86,7 +111,13 @@ describe('REST document reads (emulator)', () => {
   });
 
   it('a stopped port → UNAVAILABLE (gRPC 14), which the store turns into a 503', async () => {
-    const gone = createRestDocumentReader({ baseUrl: 'http://127.0.0.1:9', projectId: 'p', databaseId: '(default)', accessToken: async () => 'owner', fetch });
+    const gone = createRestDocumentReader({
+      baseUrl: 'http://127.0.0.1:9',
+      projectId: 'p',
+      databaseId: '(default)',
+      accessToken: async () => 'owner',
+      fetch,
+    });
     await expect(gone.get('rally_tokens/x')).rejects.toMatchObject({ name: 'FirestoreRestError', code: 14 });
   });
 });
@@ -96,8 +127,16 @@ describe('production credentials (google-auth-library → metadata server)', () 
   const ENV = ['GCE_METADATA_HOST', 'METADATA_SERVER_DETECTION', 'CLOUDSDK_CONFIG', 'GOOGLE_APPLICATION_CREDENTIALS'];
   let metadata: Server;
   let firestore: Server;
-  const seen: { tokenRequests: number; metadataFlavor: Array<string | undefined>; authorization: Array<string | undefined>; paths: string[] } = {
-    tokenRequests: 0, metadataFlavor: [], authorization: [], paths: [],
+  const seen: {
+    tokenRequests: number;
+    metadataFlavor: Array<string | undefined>;
+    authorization: Array<string | undefined>;
+    paths: string[];
+  } = {
+    tokenRequests: 0,
+    metadataFlavor: [],
+    authorization: [],
+    paths: [],
   };
 
   const listen = async (handler: (req: IncomingMessage, res: import('node:http').ServerResponse) => void) => {
@@ -141,12 +180,19 @@ describe('production credentials (google-auth-library → metadata server)', () 
 
   it("sends the function's service-account token, fetched once and reused while valid", async () => {
     const reader = createRestDocumentReader({
-      baseUrl: `http://127.0.0.1:${portOf(firestore)}`, projectId: 'my-project', databaseId: 'rally-mcp', accessToken: googleAccessToken(), fetch,
+      baseUrl: `http://127.0.0.1:${portOf(firestore)}`,
+      projectId: 'my-project',
+      databaseId: 'rally-mcp',
+      accessToken: googleAccessToken(),
+      fetch,
     });
     expect(await reader.get('rally_tokens/abc')).toEqual({ version: 2 });
     expect(await reader.get('rally_tokens/def')).toEqual({ version: 2 });
     expect(seen.authorization).toEqual(['Bearer ya29.stand-in-token', 'Bearer ya29.stand-in-token']);
-    expect(seen.paths).toEqual(['/v1/projects/my-project/databases/rally-mcp/documents/rally_tokens/abc', '/v1/projects/my-project/databases/rally-mcp/documents/rally_tokens/def']);
+    expect(seen.paths).toEqual([
+      '/v1/projects/my-project/databases/rally-mcp/documents/rally_tokens/abc',
+      '/v1/projects/my-project/databases/rally-mcp/documents/rally_tokens/def',
+    ]);
     expect(seen.tokenRequests).toBe(1);
     expect(seen.metadataFlavor.every((h) => h === 'Google')).toBe(true);
   });

@@ -13,15 +13,35 @@ import { addSeconds } from '../../../shared/kernel/clock.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { createAuthCode, redeemAuthCode } from '../../../shared/store/auth-codes.repo.js';
 import { consumeAuthRequest, createAuthRequest } from '../../../shared/store/auth-requests.repo.js';
-import { consumeLinkTransaction, createLinkTransaction, linkTxPath } from '../../../shared/store/link-transactions.repo.js';
-import { consumeConnectTransaction, createConnectTransaction } from '../../../shared/store/connect-transactions.repo.js';
+import {
+  consumeLinkTransaction,
+  createLinkTransaction,
+  linkTxPath,
+} from '../../../shared/store/link-transactions.repo.js';
+import {
+  consumeConnectTransaction,
+  createConnectTransaction,
+} from '../../../shared/store/connect-transactions.repo.js';
 import { RallyTokenStore } from '../../../shared/rally-link/link-store.js';
 import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tokens.repo.js';
 import { type RallyTokens } from '../../../shared/rally/oauth.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { registerTestClient, signIn } from '../../helpers/oauth-flow.js';
-import { BINDING_COOKIE, callTool, DEFAULT_REDIRECT, depsFor, dumpFirestore, pkce, recordedSignIn, refreshCount, resultText, sandboxOf, sha256Id, type StoredDoc } from '../rally-link/support.js';
+import {
+  BINDING_COOKIE,
+  callTool,
+  DEFAULT_REDIRECT,
+  depsFor,
+  dumpFirestore,
+  pkce,
+  recordedSignIn,
+  refreshCount,
+  resultText,
+  sandboxOf,
+  sha256Id,
+  type StoredDoc,
+} from '../rally-link/support.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -36,11 +56,16 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const gidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
+const gidOf = (token: string) =>
+  (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
 const count = async (collection: string) => (await db.collection(collection).get()).size;
 /** What the code fixtures below were issued for, so a redemption passes the L4 checks. */
 const sameRequest = { clientId: 'c', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43) };
-const form = (o: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o).toString() });
+const form = (o: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(o).toString(),
+});
 
 describe('E. What Firestore holds after a full flow', () => {
   let docs: StoredDoc[];
@@ -56,13 +81,26 @@ describe('E. What Firestore holds after a full flow', () => {
     expect((await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user')).status).toBe(200);
     sandbox.expireAccessTokens('alice');
     const r0 = refreshCount(stack);
-    expect((await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user')).json.result.structuredContent.user.userName).toBe('alice@example.com');
+    expect(
+      (await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user')).json.result.structuredContent.user.userName,
+    ).toBe('alice@example.com');
     expect(refreshCount(stack) - r0).toBe(1);
-    const rotated = await fetch(`${stack.url}/token`, form({ grant_type: 'refresh_token', refresh_token: s.refreshToken, client_id: s.clientId }));
+    const rotated = await fetch(
+      `${stack.url}/token`,
+      form({ grant_type: 'refresh_token', refresh_token: s.refreshToken, client_id: s.clientId }),
+    );
     const body = (await rotated.json()) as { access_token: string; refresh_token: string };
     expect(rotated.status).toBe(200);
-    ours = { access: s.accessToken, refresh: s.refreshToken, newAccess: body.access_token, newRefresh: body.refresh_token, code: s.code, clientId: s.clientId };
-    for (const [k, v] of Object.entries(s)) if (typeof v === 'string' && !['redirectUri', 'scope', 'clientId'].includes(k)) remember(`ours.${k}`, v);
+    ours = {
+      access: s.accessToken,
+      refresh: s.refreshToken,
+      newAccess: body.access_token,
+      newRefresh: body.refresh_token,
+      code: s.code,
+      clientId: s.clientId,
+    };
+    for (const [k, v] of Object.entries(s))
+      if (typeof v === 'string' && !['redirectUri', 'scope', 'clientId'].includes(k)) remember(`ours.${k}`, v);
     remember('ours.newAccess', body.access_token);
     remember('ours.newRefresh', body.refresh_token);
     for (const q of sandbox.requests()) {
@@ -75,7 +113,10 @@ describe('E. What Firestore holds after a full flow', () => {
     const link = await (await deps.auth()).tokens.read(grantPrincipal(gidOf(s.accessToken)));
     remember('rally.current.access', link?.tokens?.accessToken);
     remember('rally.current.refresh', link?.tokens?.refreshToken);
-    remember('rally.client_secret.file', (await readFile(`${stack.serverEnv.SECRETS_DIR}/rally-client-secret/1`, 'utf8')).trim());
+    remember(
+      'rally.client_secret.file',
+      (await readFile(`${stack.serverEnv.SECRETS_DIR}/rally-client-secret/1`, 'utf8')).trim(),
+    );
     docs = await dumpFirestore(db);
   });
 
@@ -84,7 +125,11 @@ describe('E. What Firestore holds after a full flow', () => {
     expect(docs.length).toBeGreaterThan(5);
     for (const d of docs) {
       for (const [value, what] of secrets) {
-        expect({ doc: `${d.collection}/${d.id}`, what, found: d.json.includes(value) || d.id === value }).toEqual({ doc: `${d.collection}/${d.id}`, what, found: false });
+        expect({ doc: `${d.collection}/${d.id}`, what, found: d.json.includes(value) || d.id === value }).toEqual({
+          doc: `${d.collection}/${d.id}`,
+          what,
+          found: false,
+        });
       }
     }
   });
@@ -94,10 +139,27 @@ describe('E. What Firestore holds after a full flow', () => {
     expect(snap.exists).toBe(true);
     const data = snap.data() as Record<string, unknown>;
     // Cleared lease fields may remain as null; nothing else is allowed.
-    expect(Object.keys(data).filter((k) => data[k] !== null).sort()).toEqual(['accessExpiresAt', 'expiresAt', 'linkedAt', 'principalKind', 'rallyUser', 'sealed', 'status', 'updatedAt', 'version']);
+    expect(
+      Object.keys(data)
+        .filter((k) => data[k] !== null)
+        .sort(),
+    ).toEqual([
+      'accessExpiresAt',
+      'expiresAt',
+      'linkedAt',
+      'principalKind',
+      'rallyUser',
+      'sealed',
+      'status',
+      'updatedAt',
+      'version',
+    ]);
     const sealed = String(data.sealed);
     expect(sealed).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    const header = JSON.parse(Buffer.from(sealed.split('.')[0] ?? '', 'base64url').toString()) as Record<string, unknown>;
+    const header = JSON.parse(Buffer.from(sealed.split('.')[0] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
     expect(header.alg).toBe('A256KW');
     expect(header.enc).toBe('A256GCM');
     expect(header.zip).toBeUndefined();
@@ -113,14 +175,23 @@ describe('E. What Firestore holds after a full flow', () => {
     const old = await db.doc(`${COLLECTIONS.refreshTokens}/${sha256Id(ours.refresh)}`).get();
     expect(old.get('supersededBy')).toBe(sha256Id(ours.newRefresh));
     // A dump cannot be replayed: presenting a document id as a refresh token fails.
-    const replay = await fetch(`${stack.url}/token`, form({ grant_type: 'refresh_token', refresh_token: sha256Id(ours.newRefresh), client_id: ours.clientId }));
+    const replay = await fetch(
+      `${stack.url}/token`,
+      form({ grant_type: 'refresh_token', refresh_token: sha256Id(ours.newRefresh), client_id: ours.clientId }),
+    );
     expect(replay.status).toBe(400);
     expect(((await replay.json()) as { error: string }).error).toBe('invalid_grant');
   });
 
   it('F6: every document id the flow created is a 43-character base64url string; every TTL field is exempt from indexing', async () => {
-    for (const d of docs) expect({ doc: `${d.collection}/${d.id}`, ok: /^[A-Za-z0-9_-]{43}$/.test(d.id) }).toEqual({ doc: `${d.collection}/${d.id}`, ok: true });
-    const indexes = JSON.parse(await readFile(new URL('../../../firestore.indexes.json', import.meta.url), 'utf8')) as { fieldOverrides: Array<{ collectionGroup: string; fieldPath: string; ttl?: boolean; indexes: unknown[] }> };
+    for (const d of docs)
+      expect({ doc: `${d.collection}/${d.id}`, ok: /^[A-Za-z0-9_-]{43}$/.test(d.id) }).toEqual({
+        doc: `${d.collection}/${d.id}`,
+        ok: true,
+      });
+    const indexes = JSON.parse(await readFile(new URL('../../../firestore.indexes.json', import.meta.url), 'utf8')) as {
+      fieldOverrides: Array<{ collectionGroup: string; fieldPath: string; ttl?: boolean; indexes: unknown[] }>;
+    };
     for (const collection of Object.values(COLLECTIONS)) {
       const o = indexes.fieldOverrides.find((f) => f.collectionGroup === collection && f.fieldPath === 'expiresAt');
       expect({ collection, ttl: o?.ttl, indexes: o?.indexes }).toEqual({ collection, ttl: true, indexes: [] });
@@ -136,10 +207,26 @@ describe('F2. Expired records read as absent', () => {
     const { verifier, challenge } = pkce();
     const now = new Date();
     await createAuthCode(db, code, {
-      grantId: gidOf(s.accessToken), sub: 'rally:1', clientId, redirectUri: DEFAULT_REDIRECT, codeChallenge: challenge,
-      scopes: ['rally.read'], resource: stack.mcpUrl, createdAt: addSeconds(now, -61), expiresAt: addSeconds(now, -1),
+      grantId: gidOf(s.accessToken),
+      sub: 'rally:1',
+      clientId,
+      redirectUri: DEFAULT_REDIRECT,
+      codeChallenge: challenge,
+      scopes: ['rally.read'],
+      resource: stack.mcpUrl,
+      createdAt: addSeconds(now, -61),
+      expiresAt: addSeconds(now, -1),
     });
-    const res = await fetch(`${stack.url}/token`, form({ grant_type: 'authorization_code', code, redirect_uri: DEFAULT_REDIRECT, code_verifier: verifier, client_id: clientId }));
+    const res = await fetch(
+      `${stack.url}/token`,
+      form({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: DEFAULT_REDIRECT,
+        code_verifier: verifier,
+        client_id: clientId,
+      }),
+    );
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_grant');
     expect((await db.doc(`${COLLECTIONS.authCodes}/${sha256Id(code)}`).get()).get('usedAt')).toBeUndefined();
@@ -151,13 +238,22 @@ describe('F2. Expired records read as absent', () => {
     const browser = randomBytes(32).toString('base64url');
     const now = new Date();
     await createLinkTransaction(db, state, {
-      kind: 'authorize', browserHash: sha256Id(browser), clientId: 'c', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43),
-      scopes: ['rally.read'], resource: stack.mcpUrl,
+      kind: 'authorize',
+      browserHash: sha256Id(browser),
+      clientId: 'c',
+      redirectUri: DEFAULT_REDIRECT,
+      codeChallenge: 'x'.repeat(43),
+      scopes: ['rally.read'],
+      resource: stack.mcpUrl,
       sealed: await sealer.seal(JSON.stringify({ rallyVerifier: 'v'.repeat(43) }), linkTxPath(state)),
-      createdAt: addSeconds(now, -601), expiresAt: addSeconds(now, -1),
+      createdAt: addSeconds(now, -601),
+      expiresAt: addSeconds(now, -1),
     });
     const r0 = sandboxOf(stack).stats().tokenRequests.authorization_code ?? 0;
-    const res = await fetch(`${stack.url}/oauth/callback?code=abc&state=${state}`, { redirect: 'manual', headers: { cookie: `${BINDING_COOKIE}=${browser}` } });
+    const res = await fetch(`${stack.url}/oauth/callback?code=abc&state=${state}`, {
+      redirect: 'manual',
+      headers: { cookie: `${BINDING_COOKIE}=${browser}` },
+    });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('This sign-in link has expired');
     expect(sandboxOf(stack).stats().tokenRequests.authorization_code ?? 0).toBe(r0);
@@ -169,12 +265,23 @@ describe('F2. Expired records read as absent', () => {
     const browser = randomBytes(32).toString('base64url');
     const make = async () => {
       const state = randomBytes(32).toString('base64url');
-      await createLinkTransaction(db, state, { kind: 'relink', browserHash: sha256Id(browser), grantId: 'g', sub: 's', sealed: 'x', createdAt: t0, expiresAt: addSeconds(t0, 600) });
+      await createLinkTransaction(db, state, {
+        kind: 'relink',
+        browserHash: sha256Id(browser),
+        grantId: 'g',
+        sub: 's',
+        sealed: 'x',
+        createdAt: t0,
+        expiresAt: addSeconds(t0, 600),
+      });
       return state;
     };
     const late = await make();
     const inTime = await make();
-    expect(await consumeLinkTransaction(db, late, browser, addSeconds(t0, 601))).toEqual({ ok: false, reason: 'expired' });
+    expect(await consumeLinkTransaction(db, late, browser, addSeconds(t0, 601))).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
     expect((await db.doc(linkTxPath(late)).get()).exists).toBe(false);
     expect((await consumeLinkTransaction(db, inTime, browser, addSeconds(t0, 599))).ok).toBe(true);
   });
@@ -184,13 +291,25 @@ describe('F2. Expired records read as absent', () => {
     const csrf = randomBytes(24).toString('base64url');
     const now = new Date();
     await createAuthRequest(db, requestId, {
-      clientId: 'c', clientName: 'n', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43), scopes: ['rally.read'], resource: stack.mcpUrl,
-      csrfHash: sha256Id(csrf), createdAt: addSeconds(now, -601), expiresAt: addSeconds(now, -1),
+      clientId: 'c',
+      clientName: 'n',
+      redirectUri: DEFAULT_REDIRECT,
+      codeChallenge: 'x'.repeat(43),
+      scopes: ['rally.read'],
+      resource: stack.mcpUrl,
+      csrfHash: sha256Id(csrf),
+      createdAt: addSeconds(now, -601),
+      expiresAt: addSeconds(now, -1),
     });
     const before = await count(COLLECTIONS.linkTransactions);
     const res = await fetch(`${stack.url}/consent`, {
-      method: 'POST', redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: stack.url, 'sec-fetch-site': 'same-origin' },
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: stack.url,
+        'sec-fetch-site': 'same-origin',
+      },
       body: new URLSearchParams({ request_id: requestId, csrf, decision: 'allow' }).toString(),
     });
     expect(res.status).toBe(403);
@@ -200,8 +319,13 @@ describe('F2. Expired records read as absent', () => {
 
   it('F2: an expired refresh token record → invalid_grant', async () => {
     const s = await signIn(stack.url, 'bob');
-    await db.doc(`${COLLECTIONS.refreshTokens}/${sha256Id(s.refreshToken)}`).update({ expiresAt: addSeconds(new Date(), -1) });
-    const res = await fetch(`${stack.url}/token`, form({ grant_type: 'refresh_token', refresh_token: s.refreshToken, client_id: s.clientId }));
+    await db
+      .doc(`${COLLECTIONS.refreshTokens}/${sha256Id(s.refreshToken)}`)
+      .update({ expiresAt: addSeconds(new Date(), -1) });
+    const res = await fetch(
+      `${stack.url}/token`,
+      form({ grant_type: 'refresh_token', refresh_token: s.refreshToken, client_id: s.clientId }),
+    );
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_grant');
   });
@@ -228,7 +352,15 @@ describe('F3. Consume-once under 50-way concurrency (emulator)', () => {
     const state = randomBytes(32).toString('base64url');
     const browser = randomBytes(32).toString('base64url');
     const now = new Date();
-    await createLinkTransaction(db, state, { kind: 'relink', browserHash: sha256Id(browser), grantId: 'g', sub: 's', sealed: 'x', createdAt: now, expiresAt: addSeconds(now, 600) });
+    await createLinkTransaction(db, state, {
+      kind: 'relink',
+      browserHash: sha256Id(browser),
+      grantId: 'g',
+      sub: 's',
+      sealed: 'x',
+      createdAt: now,
+      expiresAt: addSeconds(now, 600),
+    });
     const results = await settle(() => consumeLinkTransaction(db, state, browser, new Date()));
     expect(results.filter((r) => r.status === 'fulfilled' && r.value.ok)).toHaveLength(1);
     expect((await db.doc(linkTxPath(state)).get()).exists).toBe(false);
@@ -237,7 +369,17 @@ describe('F3. Consume-once under 50-way concurrency (emulator)', () => {
   it('F3: one authorization code redeemed by 50 parallel callers → exactly one success', async () => {
     const code = randomBytes(32).toString('base64url');
     const now = new Date();
-    await createAuthCode(db, code, { grantId: 'g', sub: 's', clientId: 'c', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43), scopes: [], resource: 'r', createdAt: now, expiresAt: addSeconds(now, 60) });
+    await createAuthCode(db, code, {
+      grantId: 'g',
+      sub: 's',
+      clientId: 'c',
+      redirectUri: DEFAULT_REDIRECT,
+      codeChallenge: 'x'.repeat(43),
+      scopes: [],
+      resource: 'r',
+      createdAt: now,
+      expiresAt: addSeconds(now, 60),
+    });
     const results = await settle(() => redeemAuthCode(db, code, sameRequest, new Date()));
     expect(results.filter((r) => r.status === 'fulfilled' && r.value.ok)).toHaveLength(1);
   });
@@ -246,7 +388,17 @@ describe('F3. Consume-once under 50-way concurrency (emulator)', () => {
     const requestId = randomBytes(24).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
     const now = new Date();
-    await createAuthRequest(db, requestId, { clientId: 'c', clientName: 'n', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43), scopes: [], resource: 'r', csrfHash: sha256Id(csrf), createdAt: now, expiresAt: addSeconds(now, 600) });
+    await createAuthRequest(db, requestId, {
+      clientId: 'c',
+      clientName: 'n',
+      redirectUri: DEFAULT_REDIRECT,
+      codeChallenge: 'x'.repeat(43),
+      scopes: [],
+      resource: 'r',
+      csrfHash: sha256Id(csrf),
+      createdAt: now,
+      expiresAt: addSeconds(now, 600),
+    });
     const results = await settle(() => consumeAuthRequest(db, requestId, csrf, new Date()));
     expect(results.filter((r) => r.status === 'fulfilled' && r.value.ok)).toHaveLength(1);
   });
@@ -254,7 +406,15 @@ describe('F3. Consume-once under 50-way concurrency (emulator)', () => {
   it('F3: one connect link consumed by 50 parallel callers → exactly one success', async () => {
     const id = randomBytes(32).toString('base64url');
     const now = new Date();
-    await createConnectTransaction(db, id, { kind: 'relink', grantId: 'g', sub: 's', clientName: 'n', verificationCode: 'AAA-BBB', createdAt: now, expiresAt: addSeconds(now, 600) });
+    await createConnectTransaction(db, id, {
+      kind: 'relink',
+      grantId: 'g',
+      sub: 's',
+      clientName: 'n',
+      verificationCode: 'AAA-BBB',
+      createdAt: now,
+      expiresAt: addSeconds(now, 600),
+    });
     const results = await settle(() => consumeConnectTransaction(db, id, new Date()));
     expect(results.filter((r) => r.status === 'fulfilled' && r.value !== undefined)).toHaveLength(1);
   });
@@ -296,9 +456,20 @@ describe('F4. Transaction retries', () => {
   it('F4: a refresh whose transactions are all forced to retry calls Rally exactly once, outside any transaction, and bumps the version once', async () => {
     const { sealer } = await deps.auth();
     const { db: wrapped, stats } = conflicting(db);
-    const store = new RallyTokenStore({ db: async () => wrapped, documents: deps.documents, sealer, clock: { now: () => new Date() }, log: createLogger({ write: () => {} }), ttlSeconds: 3600 });
+    const store = new RallyTokenStore({
+      db: async () => wrapped,
+      documents: deps.documents,
+      sealer,
+      clock: { now: () => new Date() },
+      log: createLogger({ write: () => {} }),
+      ttlSeconds: 3600,
+    });
     const principal = grantPrincipal(`f4-${randomBytes(8).toString('hex')}`);
-    const initial: RallyTokens = { accessToken: 'old-access-token', refreshToken: 'old-refresh-token', accessExpiresAt: addSeconds(new Date(), -10) };
+    const initial: RallyTokens = {
+      accessToken: 'old-access-token',
+      refreshToken: 'old-refresh-token',
+      accessExpiresAt: addSeconds(new Date(), -10),
+    };
     await store.link(principal, 'grant', initial, { objectId: '1', userName: 'f4@example.com' });
     const linked = await store.read(principal);
     expect(linked?.version).toBe(1);
@@ -308,7 +479,11 @@ describe('F4. Transaction retries', () => {
       refresherCalls++;
       transactionsOpenDuringRefresh = stats.inTransaction;
       expect(rt).toBe('old-refresh-token');
-      return { accessToken: 'new-access-token', refreshToken: 'new-refresh-token', accessExpiresAt: addSeconds(new Date(), 3600) };
+      return {
+        accessToken: 'new-access-token',
+        refreshToken: 'new-refresh-token',
+        accessExpiresAt: addSeconds(new Date(), 3600),
+      };
     });
     expect(stats.injected).toBeGreaterThanOrEqual(3); // link, lease, store: each retried once
     expect(stats.callbacks).toBeGreaterThanOrEqual(6);
@@ -326,12 +501,30 @@ describe('F4. Transaction retries', () => {
     const { db: wrapped, stats } = conflicting(db);
     const code = randomBytes(32).toString('base64url');
     const now = new Date();
-    await createAuthCode(db, code, { grantId: 'g', sub: 's', clientId: 'c', redirectUri: DEFAULT_REDIRECT, codeChallenge: 'x'.repeat(43), scopes: [], resource: 'r', createdAt: now, expiresAt: addSeconds(now, 60) });
-    const results = await Promise.all(Array.from({ length: 10 }, () => redeemAuthCode(wrapped, code, sameRequest, new Date())));
+    await createAuthCode(db, code, {
+      grantId: 'g',
+      sub: 's',
+      clientId: 'c',
+      redirectUri: DEFAULT_REDIRECT,
+      codeChallenge: 'x'.repeat(43),
+      scopes: [],
+      resource: 'r',
+      createdAt: now,
+      expiresAt: addSeconds(now, 60),
+    });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => redeemAuthCode(wrapped, code, sameRequest, new Date())),
+    );
     expect(stats.callbacks).toBe(0); // no transaction callback to re-run
     expect(results.filter((r) => r.ok)).toHaveLength(1);
-    expect(results.filter((r) => !r.ok)).toEqual(Array.from({ length: 9 }, () => ({ ok: false, reason: 'reused', grantId: 'g' })));
-    expect(await redeemAuthCode(db, code, sameRequest, new Date())).toEqual({ ok: false, reason: 'reused', grantId: 'g' });
+    expect(results.filter((r) => !r.ok)).toEqual(
+      Array.from({ length: 9 }, () => ({ ok: false, reason: 'reused', grantId: 'g' })),
+    );
+    expect(await redeemAuthCode(db, code, sameRequest, new Date())).toEqual({
+      ok: false,
+      reason: 'reused',
+      grantId: 'g',
+    });
   });
 });
 
@@ -346,7 +539,11 @@ describe('F7. Oversized input is rejected before any write', () => {
       { client_name: 'ok', redirect_uris: [DEFAULT_REDIRECT], scope: 'rally.read '.repeat(100) },
     ];
     for (const body of cases) {
-      const res = await fetch(`${stack.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${stack.url}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect({ keys: Object.keys(body), status: res.status }).toEqual({ keys: Object.keys(body), status: 400 });
       expect(((await res.json()) as { error: string }).error).toBe('invalid_client_metadata');
     }
@@ -358,7 +555,15 @@ describe('F7. Oversized input is rejected before any write', () => {
     const { challenge } = pkce();
     const authorize = (extra: Record<string, string>) => {
       const u = new URL(`${stack.url}/authorize`);
-      for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: DEFAULT_REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', ...extra })) u.searchParams.set(k, v);
+      for (const [k, v] of Object.entries({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: DEFAULT_REDIRECT,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        ...extra,
+      }))
+        u.searchParams.set(k, v);
       return fetch(u, { redirect: 'manual' });
     };
     const before = await count(COLLECTIONS.authRequests);
@@ -372,7 +577,9 @@ describe('F7. Oversized input is rejected before any write', () => {
     const repeated = await authorize({ scope: Array.from({ length: 400 }, () => 'rally.read').join(' ') });
     expect(repeated.status).toBe(200);
     await repeated.text();
-    const stored = (await db.collection(COLLECTIONS.authRequests).get()).docs.map((d) => d.data()).filter((d) => d.clientId === clientId);
+    const stored = (await db.collection(COLLECTIONS.authRequests).get()).docs
+      .map((d) => d.data())
+      .filter((d) => d.clientId === clientId);
     expect(stored).toHaveLength(1);
     expect(stored[0]?.scopes).toEqual(['rally.read']);
     expect(JSON.stringify(stored[0]).length).toBeLessThan(4096);

@@ -29,11 +29,15 @@ describe('defineFunction', () => {
     ff.http('entry-test-plain', (_req, res) => {
       res.json({ domain: domainNow() !== null });
     });
-    defineFunction('entry-test-ours', () => async (_req, res) => {
-      const before = domainNow() !== null;
-      await new Promise((r) => setTimeout(r, 1));
-      res.json({ domain: before || domainNow() !== null });
-    }, { answerEdgeError: answerOAuthJsonEdgeError, loadDeps: async () => stubDeps });
+    defineFunction(
+      'entry-test-ours',
+      () => async (_req, res) => {
+        const before = domainNow() !== null;
+        await new Promise((r) => setTimeout(r, 1));
+        res.json({ domain: before || domainNow() !== null });
+      },
+      { answerEdgeError: answerOAuthJsonEdgeError, loadDeps: async () => stubDeps },
+    );
 
     const plain = await serve('entry-test-plain');
     const ours = await serve('entry-test-ours');
@@ -61,7 +65,10 @@ describe('defineFunction', () => {
       const first = await fetch(s.url);
       expect(first.status).toBe(503);
       expect(first.headers.get('cache-control')).toBe('no-store');
-      expect(await first.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'The service is starting or misconfigured. Try again shortly.' });
+      expect(await first.json()).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'The service is starting or misconfigured. Try again shortly.',
+      });
       const second = await fetch(s.url);
       expect(second.status).toBe(200);
       expect(attempts).toBe(2);

@@ -15,7 +15,9 @@ describe('loadConfig', () => {
     expect(c.RALLY_PKCE).toBe(true);
     expect(c.SEALING_KEY_VERSIONS).toEqual(['1']);
     expect(c.LINK_CACHE_SECONDS).toBe(5);
-    expect(publicUrls(c).resourceMetadata).toBe('https://rally-mcp.example.com/.well-known/oauth-protected-resource/mcp');
+    expect(publicUrls(c).resourceMetadata).toBe(
+      'https://rally-mcp.example.com/.well-known/oauth-protected-resource/mcp',
+    );
   });
 
   it('names every bad or missing variable at once, without echoing values', () => {
@@ -27,7 +29,13 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const key of ['PUBLIC_BASE_URL', 'GOOGLE_CLOUD_PROJECT', 'RALLY_CLIENT_ID', 'SEALING_KEY_VERSIONS', 'RALLY_TIMEOUT_MS']) {
+    for (const key of [
+      'PUBLIC_BASE_URL',
+      'GOOGLE_CLOUD_PROJECT',
+      'RALLY_CLIENT_ID',
+      'SEALING_KEY_VERSIONS',
+      'RALLY_TIMEOUT_MS',
+    ]) {
       expect(problems).toContain(key);
     }
     expect(problems).not.toContain('soon-secret-value');
@@ -36,20 +44,37 @@ describe('loadConfig', () => {
   it('bounds the link cache: 0 switches it off, more than 60 s of revocation delay is refused', () => {
     expect(loadConfig({ ...valid, LINK_CACHE_SECONDS: '0' }).LINK_CACHE_SECONDS).toBe(0);
     expect(loadConfig({ ...valid, LINK_CACHE_SECONDS: '60' }).LINK_CACHE_SECONDS).toBe(60);
-    for (const bad of ['61', '-1', '2.5', 'soon']) expect(() => loadConfig({ ...valid, LINK_CACHE_SECONDS: bad })).toThrow(/LINK_CACHE_SECONDS/);
+    for (const bad of ['61', '-1', '2.5', 'soon'])
+      expect(() => loadConfig({ ...valid, LINK_CACHE_SECONDS: bad })).toThrow(/LINK_CACHE_SECONDS/);
   });
 
   it('refuses file keys, http origins and test endpoints in production', () => {
     expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'file', SECRETS_DIR: '/tmp/k' })).toThrow(/SECRET_SOURCE/);
     expect(() => loadConfig({ ...valid, PUBLIC_BASE_URL: 'http://example.com' })).toThrow(/PUBLIC_BASE_URL/);
-    expect(() => loadConfig({ ...valid, DANGEROUSLY_SECRET_MANAGER_ENDPOINT: 'http://127.0.0.1:1' })).toThrow(/DANGEROUSLY_SECRET_MANAGER_ENDPOINT/);
-    expect(loadConfig({ ...valid, NODE_ENV: 'development', SECRET_SOURCE: 'file', SECRETS_DIR: '/tmp/k', PUBLIC_BASE_URL: 'http://localhost:8080' }).SECRET_SOURCE).toBe('file');
+    expect(() => loadConfig({ ...valid, DANGEROUSLY_SECRET_MANAGER_ENDPOINT: 'http://127.0.0.1:1' })).toThrow(
+      /DANGEROUSLY_SECRET_MANAGER_ENDPOINT/,
+    );
+    expect(
+      loadConfig({
+        ...valid,
+        NODE_ENV: 'development',
+        SECRET_SOURCE: 'file',
+        SECRETS_DIR: '/tmp/k',
+        PUBLIC_BASE_URL: 'http://localhost:8080',
+      }).SECRET_SOURCE,
+    ).toBe('file');
   });
 
   it('accepts mounted Secret Manager volumes in production, at an absolute path only', () => {
-    expect(loadConfig({ ...valid, SECRET_SOURCE: 'mounted', SECRETS_DIR: '/etc/secrets' }).SECRET_SOURCE).toBe('mounted');
-    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'mounted' })).toThrow(/SECRETS_DIR is required when SECRET_SOURCE=mounted/);
-    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'mounted', SECRETS_DIR: 'etc/secrets' })).toThrow(/SECRETS_DIR must be the absolute mount path/);
+    expect(loadConfig({ ...valid, SECRET_SOURCE: 'mounted', SECRETS_DIR: '/etc/secrets' }).SECRET_SOURCE).toBe(
+      'mounted',
+    );
+    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'mounted' })).toThrow(
+      /SECRETS_DIR is required when SECRET_SOURCE=mounted/,
+    );
+    expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'mounted', SECRETS_DIR: 'etc/secrets' })).toThrow(
+      /SECRETS_DIR must be the absolute mount path/,
+    );
     expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'vault' })).toThrow(/SECRET_SOURCE/);
   });
 });

@@ -7,7 +7,14 @@ import { memorySource, SIGNING, sourceWithKeys, TestClock } from './fixtures.js'
 
 const ISSUER = 'https://rally-mcp.example.com';
 const AUD = 'https://rally-mcp.example.com/mcp';
-const CLAIMS = { sub: 'user-1', aud: AUD, client_id: 'client-1', scope: 'rally:read rally:write', gid: 'grant-1', ttlSeconds: 600 };
+const CLAIMS = {
+  sub: 'user-1',
+  aud: AUD,
+  client_id: 'client-1',
+  scope: 'rally:read rally:write',
+  gid: 'grant-1',
+  ttlSeconds: 600,
+};
 
 function setup(versions = ['1']) {
   const source = sourceWithKeys();
@@ -18,8 +25,10 @@ function setup(versions = ['1']) {
 
 const b64json = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const parts = (token: string) => token.split('.') as [string, string, string];
-const header = (token: string) => JSON.parse(Buffer.from(parts(token)[0], 'base64url').toString()) as Record<string, unknown>;
-const payload = (token: string) => JSON.parse(Buffer.from(parts(token)[1], 'base64url').toString()) as Record<string, unknown>;
+const header = (token: string) =>
+  JSON.parse(Buffer.from(parts(token)[0], 'base64url').toString()) as Record<string, unknown>;
+const payload = (token: string) =>
+  JSON.parse(Buffer.from(parts(token)[1], 'base64url').toString()) as Record<string, unknown>;
 
 async function expectInvalid(p: Promise<unknown>, token: string, reason?: AccessTokenError['reason']): Promise<void> {
   const err = await p.then(
@@ -40,13 +49,25 @@ describe('access tokens', () => {
     expect(header(token)).toEqual({ alg: 'EdDSA', typ: 'at+jwt', kid: '1' });
     const iat = Math.floor(clock.now().getTime() / 1000);
     expect(payload(token)).toEqual({
-      iss: ISSUER, sub: 'user-1', aud: AUD, client_id: 'client-1', scope: 'rally:read rally:write', gid: 'grant-1',
-      iat, exp: iat + 600, jti,
+      iss: ISSUER,
+      sub: 'user-1',
+      aud: AUD,
+      client_id: 'client-1',
+      scope: 'rally:read rally:write',
+      gid: 'grant-1',
+      iat,
+      exp: iat + 600,
+      jti,
     });
     expect(expiresAt.getTime()).toBe((iat + 600) * 1000);
     expect(jti).toMatch(/^[A-Za-z0-9_-]{22,}$/);
     await expect(signer.verify(token, { audience: AUD })).resolves.toEqual({
-      sub: 'user-1', clientId: 'client-1', scopes: ['rally:read', 'rally:write'], grantId: 'grant-1', expiresAt: iat + 600, jti,
+      sub: 'user-1',
+      clientId: 'client-1',
+      scopes: ['rally:read', 'rally:write'],
+      grantId: 'grant-1',
+      expiresAt: iat + 600,
+      jti,
     });
   });
 
@@ -84,7 +105,12 @@ describe('access tokens', () => {
     const { signer, clock } = setup();
     const now = Math.floor(clock.now().getTime() / 1000);
     const token = new UnsecuredJWT({ client_id: 'c', scope: 's', gid: 'g', jti: 'j' })
-      .setIssuer(ISSUER).setSubject('user-1').setAudience(AUD).setIssuedAt(now).setExpirationTime(now + 600).encode();
+      .setIssuer(ISSUER)
+      .setSubject('user-1')
+      .setAudience(AUD)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .encode();
     const withTyp = `${b64json({ alg: 'none', typ: 'at+jwt', kid: '1' })}.${parts(token)[1]}.`;
     await expectInvalid(signer.verify(token, { audience: AUD }), token);
     await expectInvalid(signer.verify(withTyp, { audience: AUD }), withTyp);
@@ -96,7 +122,12 @@ describe('access tokens', () => {
     const now = Math.floor(clock.now().getTime() / 1000);
     const token = await new SignJWT({ client_id: 'c', scope: 's', gid: 'g' })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: '1' })
-      .setIssuer(ISSUER).setSubject('user-1').setAudience(AUD).setIssuedAt(now).setExpirationTime(now + 600).setJti('j')
+      .setIssuer(ISSUER)
+      .setSubject('user-1')
+      .setAudience(AUD)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .setJti('j')
       .sign(new Uint8Array(Buffer.from(jwk.x, 'base64url')));
     await expectInvalid(signer.verify(token, { audience: AUD }), token);
   });
@@ -118,7 +149,12 @@ describe('access tokens', () => {
     const now = Math.floor(clock.now().getTime() / 1000);
     const token = await new SignJWT({ client_id: 'c', scope: 's', gid: 'g' })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: '1' })
-      .setIssuer(ISSUER).setSubject('user-1').setAudience(AUD).setIssuedAt(now).setExpirationTime(now + 600).setJti('j')
+      .setIssuer(ISSUER)
+      .setSubject('user-1')
+      .setAudience(AUD)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .setJti('j')
       .sign((await ring.current()).privateKey);
     await expectInvalid(signer.verify(token, { audience: AUD }), token);
   });
@@ -128,7 +164,12 @@ describe('access tokens', () => {
     const now = Math.floor(clock.now().getTime() / 1000);
     const token = await new SignJWT({ client_id: 'c', scope: 's' })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: '1' })
-      .setIssuer(ISSUER).setSubject('user-1').setAudience(AUD).setIssuedAt(now).setExpirationTime(now + 600).setJti('j')
+      .setIssuer(ISSUER)
+      .setSubject('user-1')
+      .setAudience(AUD)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .setJti('j')
       .sign((await ring.current()).privateKey);
     await expectInvalid(signer.verify(token, { audience: AUD }), token, 'claims');
   });
@@ -141,7 +182,12 @@ describe('access tokens', () => {
     for (const kid of ['1', '2', 'latest']) {
       const token = await new SignJWT({ client_id: 'c', scope: 's', gid: 'g' })
         .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid })
-        .setIssuer(ISSUER).setSubject('user-1').setAudience(AUD).setIssuedAt(now).setExpirationTime(now + 600).setJti('j')
+        .setIssuer(ISSUER)
+        .setSubject('user-1')
+        .setAudience(AUD)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .setJti('j')
         .sign(strangerKey);
       await expectInvalid(signer.verify(token, { audience: AUD }), token, kid === '1' ? 'signature' : 'unknown_kid');
     }
@@ -167,7 +213,11 @@ describe('access tokens', () => {
 
   test('E8 signing key unavailable → SecretUnavailableError (503), not invalid_token', async () => {
     const { source, clock } = setup();
-    const token = (await createAccessTokenSigner(createSigningKeyRing(source, SIGNING, ['1']), { issuer: ISSUER, clock }).sign(CLAIMS)).token;
+    const token = (
+      await createAccessTokenSigner(createSigningKeyRing(source, SIGNING, ['1']), { issuer: ISSUER, clock }).sign(
+        CLAIMS,
+      )
+    ).token;
     const signer = createAccessTokenSigner(createSigningKeyRing(source, SIGNING, ['1']), { issuer: ISSUER, clock });
     source.setDown(true);
     await expect(signer.verify(token, { audience: AUD })).rejects.toBeInstanceOf(SecretUnavailableError);
@@ -187,10 +237,16 @@ describe('signing key ring', () => {
   test('rejects a JWK whose x does not match d, and non-JWK payloads, without quoting them', async () => {
     const a = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
     const b = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-    for (const bad of [JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: b.x, d: a.d }), 'not json', JSON.stringify({ kty: 'EC', crv: 'P-256', x: a.x, d: a.d })]) {
+    for (const bad of [
+      JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: b.x, d: a.d }),
+      'not json',
+      JSON.stringify({ kty: 'EC', crv: 'P-256', x: a.x, d: a.d }),
+    ]) {
       const source = memorySource();
       source.put(SIGNING, '1', bad);
-      const err = await createSigningKeyRing(source, SIGNING, ['1']).current().catch((e: unknown) => e);
+      const err = await createSigningKeyRing(source, SIGNING, ['1'])
+        .current()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KeyRingError);
       expect((err as KeyRingError).code).toBe('invalid_key');
       expect((err as Error).message).not.toContain(String(a.d));

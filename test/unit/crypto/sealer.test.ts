@@ -209,7 +209,10 @@ describe('sealer', () => {
     test('E6 once v1 is removed from the configured versions, a v1 record fails (unknown_kid)', async () => {
       const source = sourceWithKeys();
       const v1Record = await createSealer(createSealingKeyRing(source, SEALING, ['1'])).seal(SECRET, DOC);
-      await expectUnseal(createSealer(createSealingKeyRing(source, SEALING, ['2'])).unseal(v1Record, DOC), 'unknown_kid');
+      await expectUnseal(
+        createSealer(createSealingKeyRing(source, SEALING, ['2'])).unseal(v1Record, DOC),
+        'unknown_kid',
+      );
     });
 
     test('E6 once v1 is disabled in the source, a v1 record fails (key_disabled), v2 records still open', async () => {
@@ -225,7 +228,10 @@ describe('sealer', () => {
     test('E8 the current key unavailable → SecretUnavailableError propagates unchanged (no unsealed fallback)', async () => {
       const source = sourceWithKeys();
       const sealer = createSealer(createSealingKeyRing(source, SEALING, ['1']));
-      const record = await createSealer(createSealingKeyRing(sourceWithKeysFrom(source), SEALING, ['1'])).seal(SECRET, DOC);
+      const record = await createSealer(createSealingKeyRing(sourceWithKeysFrom(source), SEALING, ['1'])).seal(
+        SECRET,
+        DOC,
+      );
       source.setDown(true);
       await expect(sealer.seal(SECRET, DOC)).rejects.toBeInstanceOf(SecretUnavailableError);
       await expect(sealer.unseal(record, DOC)).rejects.toBeInstanceOf(SecretUnavailableError);
@@ -250,10 +256,17 @@ function sourceWithKeysFrom(source: ReturnType<typeof sourceWithKeys>) {
 
 describe('sealing key ring', () => {
   test('rejects payloads that are not base64url of 32 bytes, without quoting them', async () => {
-    for (const bad of ['short', Buffer.alloc(31).toString('base64url'), Buffer.alloc(33).toString('base64url'), `${'A'.repeat(42)}+`]) {
+    for (const bad of [
+      'short',
+      Buffer.alloc(31).toString('base64url'),
+      Buffer.alloc(33).toString('base64url'),
+      `${'A'.repeat(42)}+`,
+    ]) {
       const source = memorySource();
       source.put(SEALING, '1', bad);
-      const err = await createSealingKeyRing(source, SEALING, ['1']).current().catch((e: unknown) => e);
+      const err = await createSealingKeyRing(source, SEALING, ['1'])
+        .current()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KeyRingError);
       expect((err as KeyRingError).code).toBe('invalid_key');
       expect((err as Error).message).not.toContain(bad);

@@ -8,7 +8,16 @@
  * this machine has in /usr/bin never shows through.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +48,9 @@ function write(path: string, text: string | Buffer, mode = 0o644) {
 const tool = (marks: string, name: string, body = 'exit 0') => `#!/bin/sh\n: > "${marks}/${name}"\n${body}\n`;
 
 /** A checkout after `npm install` on a machine with every prerequisite; `change` takes one away. */
-function fakeMachine(change: (m: { root: string; dirs: Record<'bin' | 'sdk' | 'jdk', string> }) => void = () => {}): FakeMachine {
+function fakeMachine(
+  change: (m: { root: string; dirs: Record<'bin' | 'sdk' | 'jdk', string> }) => void = () => {},
+): FakeMachine {
   const base = mkdtempSync(join(scratch, 'machine-'));
   const root = join(base, 'checkout');
   const marks = join(base, 'ran');
@@ -49,7 +60,10 @@ function fakeMachine(change: (m: { root: string; dirs: Record<'bin' | 'sdk' | 'j
   for (const bin of ['node', 'tsx', 'tsc', 'jest']) write(join(root, 'node_modules/.bin', bin), '', 0o755);
   write(join(root, 'node_modules/playwright-core/package.json'), '{"version":"1.0.0"}');
   write(join(root, 'node_modules/@sparticuz/chromium/package.json'), '{"version":"0.0.0-fake"}');
-  write(join(root, 'node_modules/@sparticuz/chromium/bin/chromium.br'), brotliCompressSync(tool(marks, 'chromium', 'echo "Chromium 99.0.1234.5"')));
+  write(
+    join(root, 'node_modules/@sparticuz/chromium/bin/chromium.br'),
+    brotliCompressSync(tool(marks, 'chromium', 'echo "Chromium 99.0.1234.5"')),
+  );
   const dirs = { bin: join(base, 'bin'), sdk: join(base, 'google-cloud-sdk'), jdk: join(base, 'jdk') };
   write(join(dirs.bin, 'shellcheck'), tool(marks, 'shellcheck'), 0o755);
   write(join(dirs.sdk, 'bin/gcloud'), tool(marks, 'gcloud'), 0o755);
@@ -57,17 +71,27 @@ function fakeMachine(change: (m: { root: string; dirs: Record<'bin' | 'sdk' | 'j
   write(join(dirs.jdk, 'bin/java'), tool(marks, 'java'), 0o755);
   write(join(dirs.jdk, 'release'), 'IMPLEMENTOR="Test"\nJAVA_VERSION="17.0.15"\n');
   change({ root, dirs });
-  const env: NodeJS.ProcessEnv = { PATH: Object.values(dirs).map((d) => (d === dirs.bin ? d : join(d, 'bin'))).join(':'), HOME: base };
+  const env: NodeJS.ProcessEnv = {
+    PATH: Object.values(dirs)
+      .map((d) => (d === dirs.bin ? d : join(d, 'bin')))
+      .join(':'),
+    HOME: base,
+  };
   if (!BUNDLED_HERE) env.CHROMIUM_PATH = join(dirs.bin, 'shellcheck'); // any executable file stands in for a system browser
   return { root, env, ran: () => (existsSync(marks) ? readdirSync(marks).sort() : []) };
 }
 
 function run(machine: FakeMachine, mode: 'test' | 'start', env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [join(machine.root, 'scripts/preflight.mjs'), mode], { env: { ...machine.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [join(machine.root, 'scripts/preflight.mjs'), mode], {
+    env: { ...machine.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: r.status, stdout: r.stdout, lines: r.stderr.trim().split('\n').filter(Boolean) };
 }
 
-const hidePath = (dir: string) => (m: { root: string; dirs: Record<string, string> }) => rmSync(m.dirs[dir]!, { recursive: true });
+const hidePath = (dir: string) => (m: { root: string; dirs: Record<string, string> }) =>
+  rmSync(m.dirs[dir]!, { recursive: true });
 
 describe('preflight of npm test', () => {
   it('on a complete machine: exit 0, one line that lists what it found, and it runs none of gcloud, java or shellcheck', () => {
@@ -75,18 +99,59 @@ describe('preflight of npm test', () => {
     const r = run(machine, 'test');
     expect(r.lines).toEqual([]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^preflight: ok for npm test: Node ${process.versions.node}, gcloud with the Firestore emulator, Java 17, .*shellcheck \\(\\d+ ms\\)\\n$`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^preflight: ok for npm test: Node ${process.versions.node}, gcloud with the Firestore emulator, Java 17, .*shellcheck \\(\\d+ ms\\)\\n$`,
+        'm',
+      ),
+    );
     // Fast because it only looks files up: the one process it may start is the bundled Chromium's --version.
     expect(machine.ran()).toEqual(BUNDLED_HERE ? ['chromium'] : []);
   });
 
   const cases: Array<[string, Parameters<typeof fakeMachine>[0], RegExp, string[]]> = [
-    ['gcloud', hidePath('sdk'), /^preflight: gcloud not found: install the Google Cloud CLI/, ['sudo apt-get install google-cloud-cli google-cloud-cli-firestore-emulator', 'brew install --cask google-cloud-sdk']],
-    ['the Firestore emulator', (m) => rmSync(join(m.dirs.sdk, 'platform/cloud-firestore-emulator'), { recursive: true }), /^preflight: Firestore emulator not installed/, ['sudo apt-get install google-cloud-cli-firestore-emulator', 'gcloud components install cloud-firestore-emulator']],
-    ['java', hidePath('jdk'), /^preflight: java not found: the Firestore emulator needs Java 11\+/, ['sudo apt-get install default-jre-headless', 'brew install --cask temurin']],
-    ['Java 11+ (only Java 8 installed)', (m) => write(join(m.dirs.jdk, 'release'), 'JAVA_VERSION="1.8.0_392"\n'), /^preflight: Java 1\.8\.0_392 is too old/, ['sudo apt-get install default-jre-headless']],
-    ['shellcheck', hidePath('bin'), /^preflight: shellcheck not found: the tests lint deploy\.sh with it/, ['sudo apt-get install shellcheck', 'brew install shellcheck']],
-    ['Node 22 (node_modules/.bin/node)', (m) => rmSync(join(m.root, 'node_modules/.bin/node')), /^preflight: npm packages not installed \(no node_modules\/\.bin\/node\)/, ['run npm install']],
+    [
+      'gcloud',
+      hidePath('sdk'),
+      /^preflight: gcloud not found: install the Google Cloud CLI/,
+      [
+        'sudo apt-get install google-cloud-cli google-cloud-cli-firestore-emulator',
+        'brew install --cask google-cloud-sdk',
+      ],
+    ],
+    [
+      'the Firestore emulator',
+      (m) => rmSync(join(m.dirs.sdk, 'platform/cloud-firestore-emulator'), { recursive: true }),
+      /^preflight: Firestore emulator not installed/,
+      [
+        'sudo apt-get install google-cloud-cli-firestore-emulator',
+        'gcloud components install cloud-firestore-emulator',
+      ],
+    ],
+    [
+      'java',
+      hidePath('jdk'),
+      /^preflight: java not found: the Firestore emulator needs Java 11\+/,
+      ['sudo apt-get install default-jre-headless', 'brew install --cask temurin'],
+    ],
+    [
+      'Java 11+ (only Java 8 installed)',
+      (m) => write(join(m.dirs.jdk, 'release'), 'JAVA_VERSION="1.8.0_392"\n'),
+      /^preflight: Java 1\.8\.0_392 is too old/,
+      ['sudo apt-get install default-jre-headless'],
+    ],
+    [
+      'shellcheck',
+      hidePath('bin'),
+      /^preflight: shellcheck not found: the tests lint deploy\.sh with it/,
+      ['sudo apt-get install shellcheck', 'brew install shellcheck'],
+    ],
+    [
+      'Node 22 (node_modules/.bin/node)',
+      (m) => rmSync(join(m.root, 'node_modules/.bin/node')),
+      /^preflight: npm packages not installed \(no node_modules\/\.bin\/node\)/,
+      ['run npm install'],
+    ],
   ];
   it.each(cases)('missing %s: one line naming it and its install command, exit 1', (_name, change, names, commands) => {
     const r = run(fakeMachine(change), 'test');
@@ -104,7 +169,9 @@ describe('preflight of npm test', () => {
     const r = run(machine, 'test');
     expect(r.status).toBe(1);
     expect(r.lines).toHaveLength(2);
-    expect(r.lines[0]).toMatch(/^preflight: npm packages not installed \(no node_modules\/\.bin\/node, .*\): run npm install$/);
+    expect(r.lines[0]).toMatch(
+      /^preflight: npm packages not installed \(no node_modules\/\.bin\/node, .*\): run npm install$/,
+    );
     expect(r.lines[1]).toContain('shellcheck not found');
   });
 
@@ -115,7 +182,12 @@ describe('preflight of npm test', () => {
     });
     const r = run(machine, 'test');
     expect(r.status).toBe(1);
-    expect(r.lines.map((l) => /^preflight: (\S+ \S+)/.exec(l)?.[1])).toEqual(['npm packages', 'gcloud not', 'java not', 'shellcheck not']);
+    expect(r.lines.map((l) => /^preflight: (\S+ \S+)/.exec(l)?.[1])).toEqual([
+      'npm packages',
+      'gcloud not',
+      'java not',
+      'shellcheck not',
+    ]);
   });
 
   (BUNDLED_HERE ? describe : describe.skip)('the bundled Chromium (Linux x64)', () => {
@@ -131,32 +203,54 @@ describe('preflight of npm test', () => {
     });
 
     it('without the npm package: the npm install line names it', () => {
-      const r = run(fakeMachine((m) => rmSync(join(m.root, 'node_modules/@sparticuz'), { recursive: true })), 'test');
-      expect(r.lines).toEqual(['preflight: npm packages not installed (no node_modules/@sparticuz/chromium): run npm install']);
+      const r = run(
+        fakeMachine((m) => rmSync(join(m.root, 'node_modules/@sparticuz'), { recursive: true })),
+        'test',
+      );
+      expect(r.lines).toEqual([
+        'preflight: npm packages not installed (no node_modules/@sparticuz/chromium): run npm install',
+      ]);
     });
 
     it('when the packed file is damaged: says it could not be unpacked, and leaves no partial binary behind', () => {
-      const machine = fakeMachine((m) => write(join(m.root, 'node_modules/@sparticuz/chromium/bin/chromium.br'), 'not brotli'));
+      const machine = fakeMachine((m) =>
+        write(join(m.root, 'node_modules/@sparticuz/chromium/bin/chromium.br'), 'not brotli'),
+      );
       const r = run(machine, 'test');
       expect(r.status).toBe(1);
       expect(r.lines).toHaveLength(1);
-      expect(r.lines[0]).toMatch(/^preflight: the bundled Chromium could not be unpacked into node_modules\/\.cache \(.+\): free some disk, or run npm install again$/);
+      expect(r.lines[0]).toMatch(
+        /^preflight: the bundled Chromium could not be unpacked into node_modules\/\.cache \(.+\): free some disk, or run npm install again$/,
+      );
       expect(readdirSync(join(machine.root, 'node_modules/.cache/rally-mcp/chromium-0.0.0-fake'))).toEqual([]);
     });
 
     it('when a shared library is missing: names the library and how to install it', () => {
-      const r = run(fakeMachine((m) => write(join(m.root, 'node_modules/@sparticuz/chromium/bin/chromium.br'),
-        brotliCompressSync('#!/bin/sh\necho "chromium: error while loading shared libraries: libnss3.so: cannot open shared object file" >&2\nexit 127\n'))), 'test');
+      const r = run(
+        fakeMachine((m) =>
+          write(
+            join(m.root, 'node_modules/@sparticuz/chromium/bin/chromium.br'),
+            brotliCompressSync(
+              '#!/bin/sh\necho "chromium: error while loading shared libraries: libnss3.so: cannot open shared object file" >&2\nexit 127\n',
+            ),
+          ),
+        ),
+        'test',
+      );
       expect(r.status).toBe(1);
       expect(r.lines).toHaveLength(1);
-      expect(r.lines[0]).toContain('the bundled Chromium cannot start (chromium: error while loading shared libraries: libnss3.so');
+      expect(r.lines[0]).toContain(
+        'the bundled Chromium cannot start (chromium: error while loading shared libraries: libnss3.so',
+      );
       expect(r.lines[0]).toContain('sudo apt-get install libnss3');
     });
   });
 
   it('CHROMIUM_PATH that is not an executable: names the variable', () => {
     const r = run(fakeMachine(), 'test', { CHROMIUM_PATH: '/nonexistent/chrome' });
-    expect(r.lines).toEqual(['preflight: CHROMIUM_PATH=/nonexistent/chrome is not an executable file: point it at a Chromium or Chrome binary, or unset it']);
+    expect(r.lines).toEqual([
+      'preflight: CHROMIUM_PATH=/nonexistent/chrome is not an executable file: point it at a Chromium or Chrome binary, or unset it',
+    ]);
   });
 });
 
@@ -168,7 +262,9 @@ describe('preflight of npm start', () => {
     });
     const r = run(machine, 'start');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^preflight: ok for npm start: Node [\d.]+, gcloud with the Firestore emulator, Java 17 \(\d+ ms\)$/m);
+    expect(r.stdout).toMatch(
+      /^preflight: ok for npm start: Node [\d.]+, gcloud with the Firestore emulator, Java 17 \(\d+ ms\)$/m,
+    );
   });
 
   it('without gcloud: one line naming it and its install command', () => {
@@ -179,7 +275,14 @@ describe('preflight of npm start', () => {
   });
 
   it('with FIRESTORE_EMULATOR_HOST (an emulator the caller runs): gcloud and java are not needed', () => {
-    const r = run(fakeMachine((m) => { hidePath('sdk')(m); hidePath('jdk')(m); }), 'start', { FIRESTORE_EMULATOR_HOST: '127.0.0.1:8081' });
+    const r = run(
+      fakeMachine((m) => {
+        hidePath('sdk')(m);
+        hidePath('jdk')(m);
+      }),
+      'start',
+      { FIRESTORE_EMULATOR_HOST: '127.0.0.1:8081' },
+    );
     expect(r.lines).toEqual([]);
     expect(r.status).toBe(0);
   });
@@ -187,6 +290,8 @@ describe('preflight of npm start', () => {
   it('on the system Node 20 (npm scripts were bypassed): says to run through npm', async () => {
     const machine = fakeMachine();
     const { problems } = await preflight('start', { root: machine.root, env: machine.env, nodeVersion: '20.20.2' });
-    expect(problems).toEqual(['Node 22 not in use (this is Node 20.20.2): run through npm (npm start, npm test), which puts node_modules/.bin and its Node 22 first on PATH']);
+    expect(problems).toEqual([
+      'Node 22 not in use (this is Node 20.20.2): run through npm (npm start, npm test), which puts node_modules/.bin and its Node 22 first on PATH',
+    ]);
   });
 });

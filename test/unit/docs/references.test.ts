@@ -28,8 +28,11 @@ function idsNamedByTests(): Map<string, string[]> {
   const named = new Map<string, string[]>();
   for (const file of sourceFiles('test').filter((f) => f.endsWith('.test.ts'))) {
     const text = read(file);
-    for (const m of text.matchAll(/\b(?:it|test|describe)(?:\.each\([\s\S]*?\))?\(\s*['"`]((?:[A-Z]\d+[/, ]*(?:and )?)+)[:—\s-]/g)) {
-      for (const id of m[1]!.match(/[A-Z]\d+/g) ?? []) named.set(id, [...(named.get(id) ?? []), relative(ROOT, join(ROOT, file))]);
+    for (const m of text.matchAll(
+      /\b(?:it|test|describe)(?:\.each\([\s\S]*?\))?\(\s*['"`]((?:[A-Z]\d+[/, ]*(?:and )?)+)[:—\s-]/g,
+    )) {
+      for (const id of m[1]!.match(/[A-Z]\d+/g) ?? [])
+        named.set(id, [...(named.get(id) ?? []), relative(ROOT, join(ROOT, file))]);
     }
   }
   return named;
@@ -67,7 +70,13 @@ describe('docs/rally-api.md and the code that cites it', () => {
 
   it('every `rally-api.md §…` cited in code, tests and docs is a section of the reference', () => {
     const missing: string[] = [];
-    for (const file of [...sourceFiles('shared'), ...sourceFiles('rally-sandbox'), ...sourceFiles('test'), ...sourceFiles('dev'), ...sourceFiles('docs')]) {
+    for (const file of [
+      ...sourceFiles('shared'),
+      ...sourceFiles('rally-sandbox'),
+      ...sourceFiles('test'),
+      ...sourceFiles('dev'),
+      ...sourceFiles('docs'),
+    ]) {
       for (const m of read(file).matchAll(/rally-api\.md((?:,? ?§\d+(?:\.\d+)?(?:[–-]\d+(?:\.\d+)?)?)+)/g)) {
         for (const range of m[1]!.matchAll(/§(\d+(?:\.\d+)?)(?:[–-](\d+(?:\.\d+)?))?/g)) {
           const [from, to] = [range[1]!, range[2]];

@@ -19,7 +19,12 @@ describe('exceedsJsonDepth', () => {
 describe('parseForm', () => {
   it('decodes + and percent-escapes; a repeated name becomes an array; __proto__ is plain data', () => {
     const form = parseForm('a=1+2&b=%C3%A9&a=3&__proto__=x&flag');
-    expect(Object.entries(form)).toEqual([['a', ['1 2', '3']], ['b', 'é'], ['__proto__', 'x'], ['flag', '']]);
+    expect(Object.entries(form)).toEqual([
+      ['a', ['1 2', '3']],
+      ['b', 'é'],
+      ['__proto__', 'x'],
+      ['flag', ''],
+    ]);
     expect(Object.getPrototypeOf(form)).toBe(Object.prototype);
     expect(Object.hasOwn(form, '__proto__')).toBe(true);
   });
@@ -29,6 +34,8 @@ describe('parseForm', () => {
   });
 
   it('refuses more than MAX_FORM_FIELDS fields', () => {
-    expect(() => parseForm(Array.from({ length: MAX_FORM_FIELDS + 1 }, (_, i) => `f${i}=1`).join('&'))).toThrow(EdgeError);
+    expect(() => parseForm(Array.from({ length: MAX_FORM_FIELDS + 1 }, (_, i) => `f${i}=1`).join('&'))).toThrow(
+      EdgeError,
+    );
   });
 });

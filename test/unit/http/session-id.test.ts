@@ -5,11 +5,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Request } from '@google-cloud/functions-framework';
 import fc from 'fast-check';
-import { estimateSessionIdBits, isStrongSessionId, MIN_SESSION_ID_BITS } from '../../../shared/http/session-id-strength.js';
+import {
+  estimateSessionIdBits,
+  isStrongSessionId,
+  MIN_SESSION_ID_BITS,
+} from '../../../shared/http/session-id-strength.js';
 import { readSessionHeader, sessionIdentityOf } from '../../../shared/http/session-id.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
 
-const req = (headers: Record<string, string>) => ({ get: (name: string) => headers[name.toLowerCase()] }) as unknown as Request;
+const req = (headers: Record<string, string>) =>
+  ({ get: (name: string) => headers[name.toLowerCase()] }) as unknown as Request;
 
 /** Weak values a user might paste: each must be refused. */
 export const WEAK_SESSION_IDS: readonly string[] = [
@@ -69,7 +74,8 @@ describe('session ids (L11)', () => {
     let least = Infinity;
     for (const id of ids) {
       const bits = await estimateSessionIdBits(id);
-      if (bits < MIN_SESSION_ID_BITS || !(await isStrongSessionId(id))) throw new Error(`false rejection: ${id} (${bits.toFixed(1)} bits)`);
+      if (bits < MIN_SESSION_ID_BITS || !(await isStrongSessionId(id)))
+        throw new Error(`false rejection: ${id} (${bits.toFixed(1)} bits)`);
       least = Math.min(least, bits);
     }
     return least;
@@ -86,9 +92,13 @@ describe('session ids (L11)', () => {
   const randomBytesArb = (min: number, max: number) => fc.noBias(fc.uint8Array({ minLength: min, maxLength: max }));
 
   it('L11: 22–64 random base64url characters are always accepted (fast-check over uniformly random bytes, 400 samples)', async () => {
-    const ids = fc.sample(fc.tuple(randomBytesArb(48, 48), fc.integer({ min: 22, max: 64 })), SAMPLES)
+    const ids = fc
+      .sample(fc.tuple(randomBytesArb(48, 48), fc.integer({ min: 22, max: 64 })), SAMPLES)
       .map(([bytes, length]) => Buffer.from(bytes).toString('base64url').slice(0, length));
-    const least = await leastBitsOf([...ids, ...Array.from({ length: 200 }, () => randomBytes(17).toString('base64url').slice(0, 22))]);
+    const least = await leastBitsOf([
+      ...ids,
+      ...Array.from({ length: 200 }, () => randomBytes(17).toString('base64url').slice(0, 22)),
+    ]);
     process.stdout.write(`L11 least estimate over ${SAMPLES + 200} random base64url ids: ${least.toFixed(1)} bits\n`);
   }, 600_000);
 });
@@ -102,14 +112,23 @@ describe('the one session identity (L12)', () => {
     const viaCopilot = sessionIdentityOf(req({ 'x-ms-copilot-session-id': value }));
     expect(viaSessionId).toEqual({ header: 'session-id', hash, label: hash.slice(0, 16) });
     expect(viaCopilot).toEqual({ header: 'x-ms-copilot-session-id', hash, label: hash.slice(0, 16) });
-    expect(await readSessionHeader(req({ 'session-id': value }))).toEqual({ kind: 'ok', credential: { hash, header: 'session-id' } });
+    expect(await readSessionHeader(req({ 'session-id': value }))).toEqual({
+      kind: 'ok',
+      credential: { hash, header: 'session-id' },
+    });
   });
 
   it('L12: precedence x-ms-copilot-session-id, then Session-ID, then Mcp-Session-Id (a label, never a credential)', async () => {
     const other = randomUUID();
-    expect(sessionIdentityOf(req({ 'x-ms-copilot-session-id': other, 'session-id': value }))?.hash).toBe(sha256Id(`session-id:${other}`));
+    expect(sessionIdentityOf(req({ 'x-ms-copilot-session-id': other, 'session-id': value }))?.hash).toBe(
+      sha256Id(`session-id:${other}`),
+    );
     expect(sessionIdentityOf(req({ 'session-id': value, 'mcp-session-id': other }))?.hash).toBe(hash);
-    expect(sessionIdentityOf(req({ 'mcp-session-id': value }))).toEqual({ header: 'mcp-session-id', hash, label: hash.slice(0, 16) });
+    expect(sessionIdentityOf(req({ 'mcp-session-id': value }))).toEqual({
+      header: 'mcp-session-id',
+      hash,
+      label: hash.slice(0, 16),
+    });
     expect(await readSessionHeader(req({ 'mcp-session-id': value }))).toEqual({ kind: 'none' });
     expect(sessionIdentityOf(req({ 'mcp-session-id': '' }))).toBeUndefined();
   });

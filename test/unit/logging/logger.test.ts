@@ -62,9 +62,11 @@ describe('logger', () => {
     expect(redactSecrets('a b '.repeat(1000)).length).toBeLessThanOrEqual(1001);
   });
 
-  it('M1: console output keeps error names and code locations, never an error\'s message or its own properties (body-parser\'s `body`)', () => {
+  it("M1: console output keeps error names and code locations, never an error's message or its own properties (body-parser's `body`)", () => {
     const secret = randomBytes(32).toString('base64url');
-    const err = Object.assign(new SyntaxError(`Unexpected token in JSON: "{\\"refresh_token\\":\\"${secret}\\",}"`), { body: `{"refresh_token":"${secret}",}` });
+    const err = Object.assign(new SyntaxError(`Unexpected token in JSON: "{\\"refresh_token\\":\\"${secret}\\",}"`), {
+      body: `{"refresh_token":"${secret}",}`,
+    });
     const fromError = consoleFields([err]);
     const fromStackText = consoleFields([err.stack]);
     for (const f of [fromError, fromStackText]) {
@@ -76,8 +78,15 @@ describe('logger', () => {
     expect(consoleFields([{ body: secret }])).toMatchObject({ message: 'console output', count: 1 });
   });
 
-  it('M1: once routed, console.error from anything in the process is one JSON line through the logger, without the error\'s message', () => {
-    const saved = { log: console.log, info: console.info, debug: console.debug, warn: console.warn, error: console.error, trace: console.trace };
+  it("M1: once routed, console.error from anything in the process is one JSON line through the logger, without the error's message", () => {
+    const saved = {
+      log: console.log,
+      info: console.info,
+      debug: console.debug,
+      warn: console.warn,
+      error: console.error,
+      trace: console.trace,
+    };
     const { log, lines } = capture();
     try {
       routeConsoleToLogger(log);

@@ -8,7 +8,8 @@ describe('tool metrics summary', () => {
 
   it('counts outcomes and reports nearest-rank p50/p95', () => {
     const m = createToolMetrics();
-    for (let i = 1; i <= 20; i++) m.recordToolCall(i % 2 ? 'get_item' : 'search_items', i === 20 ? 'error' : 'success', i * 10);
+    for (let i = 1; i <= 20; i++)
+      m.recordToolCall(i % 2 ? 'get_item' : 'search_items', i === 20 ? 'error' : 'success', i * 10);
     m.recordToolCall('update_item', 'denied', 0);
     m.recordToolCall('update_item', 'rate_limited', 0);
     // 22 durations: 0,0,10..200 → p50 = 11th = 90, p95 = 21st = 190
@@ -21,7 +22,9 @@ describe('tool metrics summary', () => {
   it('keeps latency for the last N calls only, but counts everything', () => {
     const m = createToolMetrics({ window: 4 });
     for (const d of [1000, 1000, 1000, 1000, 1, 2, 3, 4]) m.recordToolCall('t', 'success', d);
-    expect(m.summaryLine()).toBe('tools: 8 calls (success 8, error 0, denied 0, rate_limited 0); p50 2ms p95 4ms over last 4; top t 8');
+    expect(m.summaryLine()).toBe(
+      'tools: 8 calls (success 8, error 0, denied 0, rate_limited 0); p50 2ms p95 4ms over last 4; top t 8',
+    );
     m.reset();
     expect(m.summaryLine()).toBe('tools: no calls yet');
   });
@@ -47,7 +50,9 @@ describe('tool metrics summary', () => {
       m.recordToolCall('get_item', 'success', 12);
       jest.advanceTimersByTime(1000);
       jest.advanceTimersByTime(1000);
-      expect(lines).toEqual(['tools: 1 calls (success 1, error 0, denied 0, rate_limited 0); p50 12ms p95 12ms over last 1; top get_item 1']);
+      expect(lines).toEqual([
+        'tools: 1 calls (success 1, error 0, denied 0, rate_limited 0); p50 12ms p95 12ms over last 1; top get_item 1',
+      ]);
       stop();
       m.recordToolCall('get_item', 'success', 12);
       jest.advanceTimersByTime(5000);

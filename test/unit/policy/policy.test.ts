@@ -2,7 +2,14 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../../shared/config/config.js';
-import { createPolicy, DEFAULT_RATE_LIMITS, loadPolicy, parsePolicy, PolicyError, type PolicyConfig } from '../../../shared/policy/policy.js';
+import {
+  createPolicy,
+  DEFAULT_RATE_LIMITS,
+  loadPolicy,
+  parsePolicy,
+  PolicyError,
+  type PolicyConfig,
+} from '../../../shared/policy/policy.js';
 import { SecretUnavailableError, type SecretSource } from '../../../shared/secrets/secret-source.js';
 
 const TOOLS = [
@@ -12,14 +19,22 @@ const TOOLS = [
   { name: 'create_item', write: true },
 ];
 const KNOWN = TOOLS.map((t) => t.name);
-const none: PolicyConfig = { POLICY_JSON: undefined, POLICY_FILE: undefined, POLICY_SECRET: undefined, POLICY_SECRET_VERSION: '1' };
+const none: PolicyConfig = {
+  POLICY_JSON: undefined,
+  POLICY_FILE: undefined,
+  POLICY_SECRET: undefined,
+  POLICY_SECRET_VERSION: '1',
+};
 const inline = (doc: unknown): PolicyConfig => ({ ...none, POLICY_JSON: JSON.stringify(doc) });
 
 const visible = (p: Awaited<ReturnType<typeof loadPolicy>>, caller: { clientId?: string; agentId?: string }) =>
   TOOLS.filter((t) => p.isToolVisible({ ...caller, tool: t.name, toolIsWrite: t.write })).map((t) => t.name);
 
 async function problemsOf(p: Promise<unknown>): Promise<string[]> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(PolicyError);
   expect(err).toBeInstanceOf(ConfigError);
   return [...(err as PolicyError).problems];
@@ -32,11 +47,20 @@ describe('policy defaults', () => {
     expect(visible(p, { clientId: 'c', agentId: 'a' })).toEqual(KNOWN);
     expect(p.decide({ tool: 'update_item', toolIsWrite: true })).toEqual({ allowed: true });
     expect(p.limitsFor({})).toEqual(DEFAULT_RATE_LIMITS);
-    expect(DEFAULT_RATE_LIMITS).toEqual({ perAgentPerMinute: Infinity, perUserPerMinute: Infinity, perSessionPerMinute: Infinity });
+    expect(DEFAULT_RATE_LIMITS).toEqual({
+      perAgentPerMinute: Infinity,
+      perUserPerMinute: Infinity,
+      perSessionPerMinute: Infinity,
+    });
   });
 
   it('loadConfig accepts the policy keys with a pinned default secret version', () => {
-    const c = loadConfig({ PUBLIC_BASE_URL: 'https://x.example.com', GOOGLE_CLOUD_PROJECT: 'demo-project', RALLY_CLIENT_ID: 'a', POLICY_SECRET: 'rally-mcp-policy' });
+    const c = loadConfig({
+      PUBLIC_BASE_URL: 'https://x.example.com',
+      GOOGLE_CLOUD_PROJECT: 'demo-project',
+      RALLY_CLIENT_ID: 'a',
+      POLICY_SECRET: 'rally-mcp-policy',
+    });
     expect(c.POLICY_SECRET).toBe('rally-mcp-policy');
     expect(c.POLICY_SECRET_VERSION).toBe('1');
     expect(c.RATE_LIMIT_SHARDS).toBe(4);
@@ -45,9 +69,14 @@ describe('policy defaults', () => {
 
 describe('policy decisions', () => {
   it('a read-only agent can neither see nor call write tools', async () => {
-    const p = await loadPolicy(inline({ version: 1, agents: { 'agent-ro': { readOnly: true } } }), undefined, { knownTools: KNOWN });
+    const p = await loadPolicy(inline({ version: 1, agents: { 'agent-ro': { readOnly: true } } }), undefined, {
+      knownTools: KNOWN,
+    });
     expect(visible(p, { agentId: 'agent-ro' })).toEqual(['get_item', 'search_items']);
-    expect(p.decide({ agentId: 'agent-ro', tool: 'update_item', toolIsWrite: true })).toEqual({ allowed: false, reason: 'read_only' });
+    expect(p.decide({ agentId: 'agent-ro', tool: 'update_item', toolIsWrite: true })).toEqual({
+      allowed: false,
+      reason: 'read_only',
+    });
     expect(p.decide({ agentId: 'agent-ro', tool: 'get_item', toolIsWrite: false })).toEqual({ allowed: true });
     // Other agents, and callers without the header, are unaffected.
     expect(visible(p, { agentId: 'agent-other' })).toEqual(KNOWN);
@@ -55,41 +84,71 @@ describe('policy decisions', () => {
   });
 
   it('client rules restrict tools and may loosen the defaults (they are backed by our tokens)', async () => {
-    const p = await loadPolicy(inline({
-      version: 1,
-      defaults: { readOnly: true, rateLimits: { perUserPerMinute: 30 } },
-      clients: {
-        'trusted-client': { readOnly: false, rateLimits: { perUserPerMinute: 300 } },
-        'search-only': { allowedTools: ['search_items'] },
-      },
-    }));
+    const p = await loadPolicy(
+      inline({
+        version: 1,
+        defaults: { readOnly: true, rateLimits: { perUserPerMinute: 30 } },
+        clients: {
+          'trusted-client': { readOnly: false, rateLimits: { perUserPerMinute: 300 } },
+          'search-only': { allowedTools: ['search_items'] },
+        },
+      }),
+    );
     expect(visible(p, {})).toEqual(['get_item', 'search_items']);
     expect(visible(p, { clientId: 'trusted-client' })).toEqual(KNOWN);
     expect(p.limitsFor({ clientId: 'trusted-client' }).perUserPerMinute).toBe(300);
     expect(visible(p, { clientId: 'search-only' })).toEqual(['search_items']);
-    expect(p.decide({ clientId: 'search-only', tool: 'get_item', toolIsWrite: false })).toEqual({ allowed: false, reason: 'tool_not_allowed' });
+    expect(p.decide({ clientId: 'search-only', tool: 'get_item', toolIsWrite: false })).toEqual({
+      allowed: false,
+      reason: 'tool_not_allowed',
+    });
     expect(p.limitsFor({ clientId: 'search-only' })).toEqual({ ...DEFAULT_RATE_LIMITS, perUserPerMinute: 30 });
   });
 
   it('client and agent rules merge: the most restrictive wins, and an agent rule can never loosen', async () => {
-    const p = createPolicy(parsePolicy({
-      version: 1,
-      defaults: { readOnly: true, allowedTools: ['get_item', 'search_items'] },
-      clients: { studio: { readOnly: false, allowedTools: ['get_item', 'search_items', 'update_item'], rateLimits: { perAgentPerMinute: 100, perUserPerMinute: 50 } } },
-      agents: {
-        'agent-a': { allowedTools: ['search_items', 'update_item', 'create_item'], rateLimits: { perUserPerMinute: 10, perSessionPerMinute: 500 } },
-        'agent-loose': { readOnly: false, allowedTools: KNOWN, rateLimits: { perAgentPerMinute: 100_000 } },
-      },
-    }, 'test'));
+    const p = createPolicy(
+      parsePolicy(
+        {
+          version: 1,
+          defaults: { readOnly: true, allowedTools: ['get_item', 'search_items'] },
+          clients: {
+            studio: {
+              readOnly: false,
+              allowedTools: ['get_item', 'search_items', 'update_item'],
+              rateLimits: { perAgentPerMinute: 100, perUserPerMinute: 50 },
+            },
+          },
+          agents: {
+            'agent-a': {
+              allowedTools: ['search_items', 'update_item', 'create_item'],
+              rateLimits: { perUserPerMinute: 10, perSessionPerMinute: 500 },
+            },
+            'agent-loose': { readOnly: false, allowedTools: KNOWN, rateLimits: { perAgentPerMinute: 100_000 } },
+          },
+        },
+        'test',
+      ),
+    );
     // Intersection of tools; create_item is not in the client's list, so the agent cannot add it.
     expect(visible(p, { clientId: 'studio', agentId: 'agent-a' })).toEqual(['search_items', 'update_item']);
-    expect(p.limitsFor({ clientId: 'studio', agentId: 'agent-a' })).toEqual({ perAgentPerMinute: 100, perUserPerMinute: 10, perSessionPerMinute: 500 });
+    expect(p.limitsFor({ clientId: 'studio', agentId: 'agent-a' })).toEqual({
+      perAgentPerMinute: 100,
+      perUserPerMinute: 10,
+      perSessionPerMinute: 500,
+    });
     // A forged agent id with looser rules gains nothing over the defaults...
     expect(visible(p, { agentId: 'agent-loose' })).toEqual(['get_item', 'search_items']);
-    expect(p.decide({ agentId: 'agent-loose', tool: 'update_item', toolIsWrite: true })).toEqual({ allowed: false, reason: 'read_only' });
+    expect(p.decide({ agentId: 'agent-loose', tool: 'update_item', toolIsWrite: true })).toEqual({
+      allowed: false,
+      reason: 'read_only',
+    });
     expect(p.limitsFor({ agentId: 'agent-loose' }).perAgentPerMinute).toBe(100_000); // only ever tightens the (unlimited) default
     // ...nor over the client rule.
-    expect(visible(p, { clientId: 'studio', agentId: 'agent-loose' })).toEqual(['get_item', 'search_items', 'update_item']);
+    expect(visible(p, { clientId: 'studio', agentId: 'agent-loose' })).toEqual([
+      'get_item',
+      'search_items',
+      'update_item',
+    ]);
     expect(p.limitsFor({ clientId: 'studio', agentId: 'agent-loose' }).perAgentPerMinute).toBe(100);
   });
 
@@ -97,7 +156,10 @@ describe('policy decisions', () => {
     const doc = parsePolicy({ version: 1, defaults: { readOnly: true, allowedTools: ['get_item'] } }, 'test');
     const p = createPolicy(doc);
     expect(p.decide({ tool: 'update_item', toolIsWrite: true })).toEqual({ allowed: false, reason: 'read_only' });
-    expect(p.decide({ tool: 'search_items', toolIsWrite: false })).toEqual({ allowed: false, reason: 'tool_not_allowed' });
+    expect(p.decide({ tool: 'search_items', toolIsWrite: false })).toEqual({
+      allowed: false,
+      reason: 'tool_not_allowed',
+    });
     expect(p.fingerprint).toMatch(/^[A-Za-z0-9_-]{12}$/);
     expect(createPolicy(doc).fingerprint).toBe(p.fingerprint);
     expect(createPolicy(parsePolicy({ version: 1 }, 'test')).fingerprint).not.toBe(p.fingerprint);
@@ -106,12 +168,16 @@ describe('policy decisions', () => {
 
 describe('policy validation', () => {
   it('names the bad paths', async () => {
-    const problems = await problemsOf(loadPolicy(inline({
-      version: 1,
-      defaults: { readOnly: 'yes' },
-      clients: { c1: { rateLimits: { perUserPerMinute: 0 } } },
-      agents: { a1: { allowedTools: 'get_item', surprise: true } },
-    })));
+    const problems = await problemsOf(
+      loadPolicy(
+        inline({
+          version: 1,
+          defaults: { readOnly: 'yes' },
+          clients: { c1: { rateLimits: { perUserPerMinute: 0 } } },
+          agents: { a1: { allowedTools: 'get_item', surprise: true } },
+        }),
+      ),
+    );
     const text = problems.join('\n');
     expect(text).toContain('POLICY_JSON defaults.readOnly');
     expect(text).toContain('POLICY_JSON clients.c1.rateLimits.perUserPerMinute');
@@ -131,7 +197,11 @@ describe('policy validation', () => {
   });
 
   it('rejects unknown tool names when the tool list is given', async () => {
-    const problems = await problemsOf(loadPolicy(inline({ version: 1, clients: { c: { allowedTools: ['get_item', 'get_itme'] } } }), undefined, { knownTools: KNOWN }));
+    const problems = await problemsOf(
+      loadPolicy(inline({ version: 1, clients: { c: { allowedTools: ['get_item', 'get_itme'] } } }), undefined, {
+        knownTools: KNOWN,
+      }),
+    );
     expect(problems).toEqual(['POLICY_JSON clients.c.allowedTools.1: unknown tool "get_itme"']);
   });
 
@@ -152,7 +222,11 @@ describe('policy sources', () => {
     expect(visible(p, { agentId: 'ro' })).toEqual(['get_item', 'search_items']);
     const missing = await problemsOf(loadPolicy({ ...none, POLICY_FILE: join(dir, 'nope.json') }));
     expect(missing).toEqual(['POLICY_FILE could not be read']);
-    const bad = await problemsOf(loadPolicy({ ...none, POLICY_FILE: 'p.json' }, undefined, { readFile: async () => '{"version":1,"agents":{"x":{"readOnly":1}}}' }));
+    const bad = await problemsOf(
+      loadPolicy({ ...none, POLICY_FILE: 'p.json' }, undefined, {
+        readFile: async () => '{"version":1,"agents":{"x":{"readOnly":1}}}',
+      }),
+    );
     expect(bad.join()).toContain('POLICY_FILE agents.x.readOnly');
   });
 
@@ -167,14 +241,23 @@ describe('policy sources', () => {
     const p = await loadPolicy({ ...none, POLICY_SECRET: 'rally-mcp-policy', POLICY_SECRET_VERSION: '7' }, secrets);
     expect(calls).toEqual(['rally-mcp-policy@7']);
     expect(p.source).toBe('secret');
-    expect(p.decide({ agentId: 'ro', tool: 'update_item', toolIsWrite: true })).toEqual({ allowed: false, reason: 'read_only' });
+    expect(p.decide({ agentId: 'ro', tool: 'update_item', toolIsWrite: true })).toEqual({
+      allowed: false,
+      reason: 'read_only',
+    });
   });
 
   it('POLICY_SECRET fails closed when the secret is unavailable or malformed', async () => {
     const down: SecretSource = { access: (n, v) => Promise.reject(new SecretUnavailableError(n, v, 'unreachable')) };
-    await expect(loadPolicy({ ...none, POLICY_SECRET: 'p', POLICY_SECRET_VERSION: '1' }, down)).rejects.toBeInstanceOf(SecretUnavailableError);
-    await expect(loadPolicy({ ...none, POLICY_SECRET: 'p', POLICY_SECRET_VERSION: '1' })).rejects.toBeInstanceOf(PolicyError);
+    await expect(loadPolicy({ ...none, POLICY_SECRET: 'p', POLICY_SECRET_VERSION: '1' }, down)).rejects.toBeInstanceOf(
+      SecretUnavailableError,
+    );
+    await expect(loadPolicy({ ...none, POLICY_SECRET: 'p', POLICY_SECRET_VERSION: '1' })).rejects.toBeInstanceOf(
+      PolicyError,
+    );
     const junk: SecretSource = { access: async () => new Uint8Array([0xff, 0xfe, 0x00]) };
-    expect(await problemsOf(loadPolicy({ ...none, POLICY_SECRET: 'p', POLICY_SECRET_VERSION: '2' }, junk))).toEqual(['POLICY_SECRET p version 2 is not UTF-8']);
+    expect(await problemsOf(loadPolicy({ ...none, POLICY_SECRET: 'p', POLICY_SECRET_VERSION: '2' }, junk))).toEqual([
+      'POLICY_SECRET p version 2 is not UTF-8',
+    ]);
   });
 });

@@ -2,7 +2,17 @@ import { LinkRequiredError } from '../../../shared/rally/link-required.js';
 import { RallyApiError } from '../../../shared/rally/errors.js';
 import { clientWith, html401, json, queryResult } from './fake-rally.js';
 
-const defect = { Defect: { _ref: 'https://rally.test/slm/webservice/v2.0/defect/738120455921', _type: 'Defect', ObjectID: 738120455921, FormattedID: 'DE1042', Name: 'Export drops owner', Errors: [], Warnings: [] } };
+const defect = {
+  Defect: {
+    _ref: 'https://rally.test/slm/webservice/v2.0/defect/738120455921',
+    _type: 'Defect',
+    ObjectID: 738120455921,
+    FormattedID: 'DE1042',
+    Name: 'Export drops owner',
+    Errors: [],
+    Warnings: [],
+  },
+};
 
 describe('RallyClient', () => {
   describe('headers (D6)', () => {
@@ -37,8 +47,13 @@ describe('RallyClient', () => {
     it('builds the WSAPI URL from the configured base with encoded query parameters', async () => {
       const { client, seen } = clientWith([json(queryResult([]))]);
       await client.query('defect', {
-        query: '(Name contains "a&b=c")', fetch: ['FormattedID', 'Name'], order: 'FormattedID DESC', start: 21, pageSize: 20,
-        workspace: '111', project: '222',
+        query: '(Name contains "a&b=c")',
+        fetch: ['FormattedID', 'Name'],
+        order: 'FormattedID DESC',
+        start: 21,
+        pageSize: 20,
+        workspace: '111',
+        project: '222',
       });
       expect(seen[0]?.url).toBe(
         'https://rally.test/slm/webservice/v2.0/defect?query=%28Name+contains+%22a%26b%3Dc%22%29&fetch=FormattedID%2CName' +
@@ -52,7 +67,9 @@ describe('RallyClient', () => {
       await expect(client.read('defect', '../user')).rejects.toMatchObject({ code: 'rally_rejected' });
       await expect(client.read('defect', '12?x=1')).rejects.toMatchObject({ code: 'rally_rejected' });
       await expect(client.read('defect/../../x' as 'defect', '12')).rejects.toMatchObject({ code: 'rally_rejected' });
-      await expect(client.collection('defect', '12', 'Owners' as 'Tasks')).rejects.toMatchObject({ code: 'rally_rejected' });
+      await expect(client.collection('defect', '12', 'Owners' as 'Tasks')).rejects.toMatchObject({
+        code: 'rally_rejected',
+      });
       await expect(client.query('defect', { order: 'Name; DROP' })).rejects.toMatchObject({ code: 'rally_rejected' });
       await expect(client.query('defect', { fetch: ['Name,Owner'] })).rejects.toMatchObject({ code: 'rally_rejected' });
       await expect(client.query('defect', { pageSize: 2001 })).rejects.toMatchObject({ code: 'rally_rejected' });
@@ -66,11 +83,20 @@ describe('RallyClient', () => {
     });
 
     it('creates with POST /{type}/create and a typed wrapper body', async () => {
-      const created = { CreateResult: { Errors: [], Warnings: [], Object: { _ref: 'https://rally.test/slm/webservice/v2.0/task/9', ObjectID: 9, FormattedID: 'TA1' } } };
+      const created = {
+        CreateResult: {
+          Errors: [],
+          Warnings: [],
+          Object: { _ref: 'https://rally.test/slm/webservice/v2.0/task/9', ObjectID: 9, FormattedID: 'TA1' },
+        },
+      };
       const { client, seen } = clientWith([json(created)]);
       const obj = await client.create('task', { Name: 'x', WorkProduct: '/defect/1' }, ['FormattedID']);
       expect(obj).toMatchObject({ ObjectID: 9, FormattedID: 'TA1' });
-      expect(seen[0]).toMatchObject({ method: 'POST', url: 'https://rally.test/slm/webservice/v2.0/task/create?fetch=FormattedID' });
+      expect(seen[0]).toMatchObject({
+        method: 'POST',
+        url: 'https://rally.test/slm/webservice/v2.0/task/create?fetch=FormattedID',
+      });
       expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ task: { Name: 'x', WorkProduct: '/defect/1' } });
       expect(seen[0]?.headers['content-type']).toBe('application/json');
     });
@@ -78,7 +104,9 @@ describe('RallyClient', () => {
 
   describe('redirects (D7)', () => {
     it.each([301, 302, 307, 308])('does not follow a %i and fails with rally_unavailable', async (status) => {
-      const { client, seen } = clientWith([new Response(null, { status, headers: { location: 'https://evil.example/steal' } })]);
+      const { client, seen } = clientWith([
+        new Response(null, { status, headers: { location: 'https://evil.example/steal' } }),
+      ]);
       await expect(client.read('defect', '1')).rejects.toMatchObject({ code: 'rally_unavailable', status });
       expect(seen).toHaveLength(1);
       expect(seen[0]?.redirect).toBe('manual');
@@ -111,17 +139,28 @@ describe('RallyClient', () => {
 
     it('passes LinkRequiredError from the token provider through', async () => {
       const { client } = clientWith([html401()], {
-        tokens: { accessToken: async () => 't', refreshAfterUnauthorized: async () => { throw new LinkRequiredError('refresh_failed'); } },
+        tokens: {
+          accessToken: async () => 't',
+          refreshAfterUnauthorized: async () => {
+            throw new LinkRequiredError('refresh_failed');
+          },
+        },
       });
-      await expect(client.read('defect', '1')).rejects.toMatchObject({ name: 'LinkRequiredError', reason: 'refresh_failed' });
+      await expect(client.read('defect', '1')).rejects.toMatchObject({
+        name: 'LinkRequiredError',
+        reason: 'refresh_failed',
+      });
     });
   });
 
   describe('retries', () => {
     it('retries a GET on 503, 429 and a connection reset, with full-jitter delays, then succeeds', async () => {
-      const { client, seen, sleeps } = clientWith([new Response('busy', { status: 503 }), new Response('', { status: 429 }), json(defect)], {
-        retry: { attempts: 4, baseDelayMs: 100 },
-      });
+      const { client, seen, sleeps } = clientWith(
+        [new Response('busy', { status: 503 }), new Response('', { status: 429 }), json(defect)],
+        {
+          retry: { attempts: 4, baseDelayMs: 100 },
+        },
+      );
       await expect(client.read('defect', '1')).resolves.toMatchObject({ ObjectID: 738120455921 });
       expect(seen).toHaveLength(3);
       expect(sleeps).toEqual([50, 100]); // random()=0.5 × 100 × 2^(n-1)
@@ -129,7 +168,11 @@ describe('RallyClient', () => {
 
     it('gives up after the configured attempts with rally_unavailable', async () => {
       const reset = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
-      const { client, seen } = clientWith([new Response('', { status: 502 }), reset, new Response('<html>down</html>', { status: 503 })]);
+      const { client, seen } = clientWith([
+        new Response('', { status: 502 }),
+        reset,
+        new Response('<html>down</html>', { status: 503 }),
+      ]);
       await expect(client.read('defect', '1')).rejects.toMatchObject({ code: 'rally_unavailable', status: 503 });
       expect(seen).toHaveLength(3);
     });
@@ -141,20 +184,30 @@ describe('RallyClient', () => {
       ['a reset', () => Promise.reject(new TypeError('fetch failed'))],
     ])('never retries a create on %s (no duplicate creates)', async (_label, make) => {
       const { client, seen } = clientWith([make as () => Response, make as () => Response]);
-      await expect(client.create('hierarchicalrequirement', { Name: 'x' })).rejects.toMatchObject({ code: 'rally_unavailable' });
+      await expect(client.create('hierarchicalrequirement', { Name: 'x' })).rejects.toMatchObject({
+        code: 'rally_unavailable',
+      });
       expect(seen).toHaveLength(1);
     });
 
     it('never retries an update on 503', async () => {
       const { client, seen } = clientWith([new Response('', { status: 503 }), new Response('', { status: 503 })]);
-      await expect(client.update('defect', '1', { State: 'Open' })).rejects.toMatchObject({ code: 'rally_unavailable' });
+      await expect(client.update('defect', '1', { State: 'Open' })).rejects.toMatchObject({
+        code: 'rally_unavailable',
+      });
       expect(seen).toHaveLength(1);
     });
 
     it('times out through the AbortSignal', async () => {
       const hang = (_input: unknown, init?: RequestInit) =>
-        new Promise<Response>((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)));
-      const { client } = clientWith([], { fetch: hang as typeof fetch, timeoutMs: 5, retry: { attempts: 1, baseDelayMs: 0 } });
+        new Promise<Response>((_resolve, reject) =>
+          init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)),
+        );
+      const { client } = clientWith([], {
+        fetch: hang as typeof fetch,
+        timeoutMs: 5,
+        retry: { attempts: 1, baseDelayMs: 0 },
+      });
       await expect(client.read('defect', '1')).rejects.toMatchObject({ code: 'rally_unavailable' });
     });
   });
@@ -173,11 +226,40 @@ describe('RallyClient', () => {
 
   describe('Errors on HTTP 200', () => {
     it.each([
-      [{ OperationResult: { Errors: ['Cannot find object to read'], Warnings: [] } }, 'rally_not_found', ['Cannot find object to read']],
-      [{ OperationResult: { Errors: ['Could not read: Could not read Defect 123 to update.'] } }, 'rally_not_found', ['Could not read: Could not read Defect 123 to update.']],
-      [{ OperationResult: { Errors: ['Not authorized to update: Feature 19457166996'] } }, 'rally_forbidden', ['Not authorized to update: Feature 19457166996']],
-      [{ QueryResult: { Errors: ['Could not parse: Unknown operator "zobolts"'], Warnings: [], TotalResultCount: 0, StartIndex: 0, PageSize: 0, Results: [] } }, 'rally_rejected', ['Could not parse: Unknown operator "zobolts"']],
-      [{ Defect: { ObjectID: 1, Errors: ['Validation error: Defect.Name should not be null'] } }, 'rally_rejected', ['Validation error: Defect.Name should not be null']],
+      [
+        { OperationResult: { Errors: ['Cannot find object to read'], Warnings: [] } },
+        'rally_not_found',
+        ['Cannot find object to read'],
+      ],
+      [
+        { OperationResult: { Errors: ['Could not read: Could not read Defect 123 to update.'] } },
+        'rally_not_found',
+        ['Could not read: Could not read Defect 123 to update.'],
+      ],
+      [
+        { OperationResult: { Errors: ['Not authorized to update: Feature 19457166996'] } },
+        'rally_forbidden',
+        ['Not authorized to update: Feature 19457166996'],
+      ],
+      [
+        {
+          QueryResult: {
+            Errors: ['Could not parse: Unknown operator "zobolts"'],
+            Warnings: [],
+            TotalResultCount: 0,
+            StartIndex: 0,
+            PageSize: 0,
+            Results: [],
+          },
+        },
+        'rally_rejected',
+        ['Could not parse: Unknown operator "zobolts"'],
+      ],
+      [
+        { Defect: { ObjectID: 1, Errors: ['Validation error: Defect.Name should not be null'] } },
+        'rally_rejected',
+        ['Validation error: Defect.Name should not be null'],
+      ],
     ])('maps %j', async (body, code, messages) => {
       const { client } = clientWith([json(body)]);
       const err = (await client.read('defect', '1').catch((e: unknown) => e)) as RallyApiError;
@@ -188,17 +270,32 @@ describe('RallyClient', () => {
 
     it('sanitises and caps Rally messages', async () => {
       const hostile = `Validation error: \u202eevil\u200b ![x](https://attacker.example/?d=1) ${'z'.repeat(400)}`;
-      const { client } = clientWith([json({ CreateResult: { Errors: [hostile, 2, 'b', 'c', 'd', 'e', 'f'], Warnings: [] } })]);
+      const { client } = clientWith([
+        json({ CreateResult: { Errors: [hostile, 2, 'b', 'c', 'd', 'e', 'f'], Warnings: [] } }),
+      ]);
       const err = (await client.create('defect', { Name: 'x' }).catch((e: unknown) => e)) as RallyApiError;
       expect(err.code).toBe('rally_rejected');
       expect(err.rallyErrors).toHaveLength(5);
-      expect(err.rallyErrors[0]).toBe(`Validation error: evil ［image］ ${'z'.repeat(269)}… [truncated: 131 more characters]`);
+      expect(err.rallyErrors[0]).toBe(
+        `Validation error: evil ［image］ ${'z'.repeat(269)}… [truncated: 131 more characters]`,
+      );
     });
 
     it('returns a parsed query page with warnings', async () => {
-      const { client } = clientWith([json(queryResult([{ ObjectID: 1 }], { TotalResultCount: 57, StartIndex: 21, Warnings: ['It is no longer necessary to append ".js" to WSAPI resources.'] }))]);
+      const { client } = clientWith([
+        json(
+          queryResult([{ ObjectID: 1 }], {
+            TotalResultCount: 57,
+            StartIndex: 21,
+            Warnings: ['It is no longer necessary to append ".js" to WSAPI resources.'],
+          }),
+        ),
+      ]);
       await expect(client.query('defect')).resolves.toEqual({
-        totalResultCount: 57, startIndex: 21, pageSize: 20, results: [{ ObjectID: 1 }],
+        totalResultCount: 57,
+        startIndex: 21,
+        pageSize: 20,
+        results: [{ ObjectID: 1 }],
         warnings: ['It is no longer necessary to append ".js" to WSAPI resources.'],
       });
     });
@@ -206,9 +303,13 @@ describe('RallyClient', () => {
 
   describe('currentUser', () => {
     it('reads GET /user with the profile fields', async () => {
-      const { client, seen } = clientWith([json({ User: { ObjectID: 7, UserName: 'alice@example.com', Errors: [], Warnings: [] } })]);
+      const { client, seen } = clientWith([
+        json({ User: { ObjectID: 7, UserName: 'alice@example.com', Errors: [], Warnings: [] } }),
+      ]);
       await expect(client.currentUser()).resolves.toMatchObject({ UserName: 'alice@example.com' });
-      expect(seen[0]?.url).toBe('https://rally.test/slm/webservice/v2.0/user?fetch=ObjectID%2CUserName%2CDisplayName%2CEmailAddress%2CFirstName%2CLastName%2CUserProfile%2CDefaultWorkspace%2CDefaultProject');
+      expect(seen[0]?.url).toBe(
+        'https://rally.test/slm/webservice/v2.0/user?fetch=ObjectID%2CUserName%2CDisplayName%2CEmailAddress%2CFirstName%2CLastName%2CUserProfile%2CDefaultWorkspace%2CDefaultProject',
+      );
     });
   });
 });

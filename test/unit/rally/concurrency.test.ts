@@ -2,7 +2,9 @@ import { createConcurrencyLimiter } from '../../../shared/rally/concurrency.js';
 
 const deferred = () => {
   let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 };
 
@@ -11,7 +13,13 @@ describe('ConcurrencyLimiter', () => {
     const limiter = createConcurrencyLimiter(2);
     const gates = [deferred(), deferred(), deferred(), deferred()];
     const started: number[] = [];
-    const runs = gates.map((g, i) => limiter.run('alice', async () => { started.push(i); await g.promise; return i; }));
+    const runs = gates.map((g, i) =>
+      limiter.run('alice', async () => {
+        started.push(i);
+        await g.promise;
+        return i;
+      }),
+    );
     await Promise.resolve();
     expect(started).toEqual([0, 1]);
     expect(limiter.active('alice')).toBe(2);
@@ -32,7 +40,9 @@ describe('ConcurrencyLimiter', () => {
     const gate = deferred();
     const a = limiter.run('alice', () => gate.promise);
     let bobRan = false;
-    await limiter.run('bob', async () => { bobRan = true; });
+    await limiter.run('bob', async () => {
+      bobRan = true;
+    });
     expect(bobRan).toBe(true);
     gate.resolve();
     await a;
@@ -40,7 +50,11 @@ describe('ConcurrencyLimiter', () => {
 
   it('releases the slot when a task throws', async () => {
     const limiter = createConcurrencyLimiter(1);
-    await expect(limiter.run('alice', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      limiter.run('alice', async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     await expect(limiter.run('alice', async () => 'ok')).resolves.toBe('ok');
     expect(limiter.active('alice')).toBe(0);
   });

@@ -19,20 +19,29 @@ export const json = (body: unknown, status = 200): Response =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 export const html401 = (): Response =>
-  new Response('<html><head><title>Error 401 Full authentication is required to access this resource</title></head></html>', {
-    status: 401, headers: { 'content-type': 'text/html' },
-  });
+  new Response(
+    '<html><head><title>Error 401 Full authentication is required to access this resource</title></head></html>',
+    {
+      status: 401,
+      headers: { 'content-type': 'text/html' },
+    },
+  );
 
 export function fakeFetch(responses: Canned[]) {
   const seen: SeenRequest[] = [];
   const queue = [...responses];
   const fn = (async (input: string | URL | Request, init?: RequestInit) => {
     const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((v, k) => { headers[k] = v; });
+    new Headers(init?.headers).forEach((v, k) => {
+      headers[k] = v;
+    });
     seen.push({
-      url: String(input), method: init?.method ?? 'GET', headers,
+      url: String(input),
+      method: init?.method ?? 'GET',
+      headers,
       body: typeof init?.body === 'string' ? init.body : undefined,
-      redirect: init?.redirect, hasSignal: init?.signal instanceof AbortSignal,
+      redirect: init?.redirect,
+      hasSignal: init?.signal instanceof AbortSignal,
     });
     const next = queue.shift();
     if (next === undefined) throw new Error('unexpected request');
@@ -74,7 +83,9 @@ export function clientWith(responses: Canned[], overrides: Partial<RallyClientOp
     log: silentLogger,
     retry: { attempts: 3, baseDelayMs: 100 },
     random: () => 0.5,
-    sleep: async (ms) => { sleeps.push(ms); },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
     ...overrides,
   });
   return { client, ...f, ...t, sleeps };
@@ -82,7 +93,14 @@ export function clientWith(responses: Canned[], overrides: Partial<RallyClientOp
 
 export const queryResult = (results: unknown[], extra: Record<string, unknown> = {}) => ({
   QueryResult: {
-    _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [], Warnings: [],
-    TotalResultCount: results.length, StartIndex: 1, PageSize: 20, Results: results, ...extra,
+    _rallyAPIMajor: '2',
+    _rallyAPIMinor: '0',
+    Errors: [],
+    Warnings: [],
+    TotalResultCount: results.length,
+    StartIndex: 1,
+    PageSize: 20,
+    Results: results,
+    ...extra,
   },
 });

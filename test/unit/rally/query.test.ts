@@ -7,15 +7,28 @@ describe('compileQuery', () => {
   });
 
   it('nests AND/OR strictly binary, folding left', () => {
-    expect(compileQuery({ and: [
-      { attr: 'A', op: '=', value: 1 },
-      { attr: 'B', op: '=', value: 2 },
-      { attr: 'C', op: '=', value: 3 },
-    ] })).toBe('(((A = 1) AND (B = 2)) AND (C = 3))');
-    expect(compileQuery({ and: [
-      { or: [{ attr: 'State', op: '=', value: 'Open' }, { attr: 'State', op: '=', value: 'Submitted' }] },
-      { attr: 'Severity', op: '=', value: 'Major Problem' },
-    ] })).toBe('(((State = "Open") OR (State = "Submitted")) AND (Severity = "Major Problem"))');
+    expect(
+      compileQuery({
+        and: [
+          { attr: 'A', op: '=', value: 1 },
+          { attr: 'B', op: '=', value: 2 },
+          { attr: 'C', op: '=', value: 3 },
+        ],
+      }),
+    ).toBe('(((A = 1) AND (B = 2)) AND (C = 3))');
+    expect(
+      compileQuery({
+        and: [
+          {
+            or: [
+              { attr: 'State', op: '=', value: 'Open' },
+              { attr: 'State', op: '=', value: 'Submitted' },
+            ],
+          },
+          { attr: 'Severity', op: '=', value: 'Major Problem' },
+        ],
+      }),
+    ).toBe('(((State = "Open") OR (State = "Submitted")) AND (Severity = "Major Problem"))');
   });
 
   it('collapses a single-operand group to the operand', () => {
@@ -23,21 +36,27 @@ describe('compileQuery', () => {
   });
 
   it('formats dotted paths, null, booleans, refs, today offsets and in-lists', () => {
-    expect(compileQuery({ and: [
-      { attr: 'Owner.UserName', op: '=', value: 'ana.lima@example.com' },
-      { attr: 'Owner', op: '=', value: null },
-      { attr: 'Iteration', op: '=', value: { ref: '/iteration/712233445566' } },
-      { attr: 'Iteration.StartDate', op: '<=', value: { today: 0 } },
-      { attr: 'Iteration.EndDate', op: '>=', value: { today: -3 } },
-      { attr: 'ScheduleState', op: 'in', value: ['Defined', 'In-Progress'] },
-    ] })).toBe(
+    expect(
+      compileQuery({
+        and: [
+          { attr: 'Owner.UserName', op: '=', value: 'ana.lima@example.com' },
+          { attr: 'Owner', op: '=', value: null },
+          { attr: 'Iteration', op: '=', value: { ref: '/iteration/712233445566' } },
+          { attr: 'Iteration.StartDate', op: '<=', value: { today: 0 } },
+          { attr: 'Iteration.EndDate', op: '>=', value: { today: -3 } },
+          { attr: 'ScheduleState', op: 'in', value: ['Defined', 'In-Progress'] },
+        ],
+      }),
+    ).toBe(
       '((((((Owner.UserName = "ana.lima@example.com") AND (Owner = null)) AND (Iteration = /iteration/712233445566))' +
         ' AND (Iteration.StartDate <= today)) AND (Iteration.EndDate >= today-3)) AND (ScheduleState in "Defined,In-Progress"))',
     );
   });
 
-  it("quotes values with spaces and single quotes", () => {
-    expect(compileQuery({ attr: 'Name', op: 'contains', value: "Bob's export (draft)" })).toBe(`(Name contains "Bob's export (draft)")`);
+  it('quotes values with spaces and single quotes', () => {
+    expect(compileQuery({ attr: 'Name', op: 'contains', value: "Bob's export (draft)" })).toBe(
+      `(Name contains "Bob's export (draft)")`,
+    );
   });
 
   describe('injection attempts', () => {
@@ -55,7 +74,9 @@ describe('compileQuery', () => {
     it('rejects bad attribute names and operators', () => {
       expect(() => compileQuery({ attr: 'Name) OR (1', op: '=', value: 1 })).toThrow(RallyQueryError);
       expect(() => compileQuery({ attr: 'Name', op: 'zobolts' as '=', value: 1 })).toThrow(RallyQueryError);
-      expect(() => compileQuery({ attr: 'Iteration', op: '=', value: { ref: '/iteration/1) OR (x' } })).toThrow(RallyQueryError);
+      expect(() => compileQuery({ attr: 'Iteration', op: '=', value: { ref: '/iteration/1) OR (x' } })).toThrow(
+        RallyQueryError,
+      );
       expect(() => compileQuery({ attr: 'State', op: 'in', value: ['a,b'] })).toThrow(RallyQueryError);
       expect(() => compileQuery({ attr: 'X', op: '=', value: Number.NaN })).toThrow(RallyQueryError);
       expect(() => compileQuery({ and: [] })).toThrow(RallyQueryError);

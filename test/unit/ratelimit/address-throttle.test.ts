@@ -1,4 +1,9 @@
-import { addressKey, clientAddress, createAddressThrottle, type AddressLimits } from '../../../shared/ratelimit/address-throttle.js';
+import {
+  addressKey,
+  clientAddress,
+  createAddressThrottle,
+  type AddressLimits,
+} from '../../../shared/ratelimit/address-throttle.js';
 
 const LIMITS: AddressLimits = { authorize: 3, register: 2, session_initialize: 0, connect_link: 60 };
 
@@ -12,7 +17,12 @@ describe('address throttle', () => {
     const clock = clockAt('2026-01-05T10:00:00Z');
     const throttle = createAddressThrottle({ clock, limits: LIMITS });
     const taken = Array.from({ length: 4 }, () => throttle.take('authorize', '203.0.113.7'));
-    expect(taken).toEqual([{ allowed: true }, { allowed: true }, { allowed: true }, { allowed: false, limit: 3, retryAfterSeconds: 20 }]);
+    expect(taken).toEqual([
+      { allowed: true },
+      { allowed: true },
+      { allowed: true },
+      { allowed: false, limit: 3, retryAfterSeconds: 20 },
+    ]);
     expect(throttle.take('authorize', '203.0.113.8')).toEqual({ allowed: true }); // another address
     expect(throttle.take('register', '203.0.113.7')).toEqual({ allowed: true }); // another kind
     clock.advance(19_000);
@@ -23,7 +33,9 @@ describe('address throttle', () => {
 
   it('a limit of 0 is off', () => {
     const throttle = createAddressThrottle({ clock: clockAt('2026-01-05T10:00:00Z'), limits: LIMITS });
-    expect(Array.from({ length: 100 }, () => throttle.take('session_initialize', '203.0.113.7').allowed).every(Boolean)).toBe(true);
+    expect(
+      Array.from({ length: 100 }, () => throttle.take('session_initialize', '203.0.113.7').allowed).every(Boolean),
+    ).toBe(true);
   });
 
   it('keeps at most maxBuckets buckets, dropping the least recently used', () => {

@@ -30,7 +30,9 @@ describe('checkRateLimits', () => {
       consume: async (key, limit, windowSeconds) => {
         calls.push(`${key}|${limit}|${windowSeconds}`);
         const wait = refuse[key];
-        return wait === undefined ? { allowed: true, remaining: limit - 1, retryAfterSeconds: 0 } : { allowed: false, remaining: 0, retryAfterSeconds: wait };
+        return wait === undefined
+          ? { allowed: true, remaining: limit - 1, retryAfterSeconds: 0 }
+          : { allowed: false, remaining: 0, retryAfterSeconds: wait };
       },
     };
   };
@@ -45,7 +47,9 @@ describe('checkRateLimits', () => {
     expect(none.calls).toEqual([]);
     // The defaults set no limit: nothing is consumed (no Firestore cost per call).
     const free = fake({});
-    expect(await checkRateLimits(free, DEFAULT_RATE_LIMITS, { agentId: 'ag', userKey: 'u', sessionHash: 'h' })).toEqual({ allowed: true });
+    expect(await checkRateLimits(free, DEFAULT_RATE_LIMITS, { agentId: 'ag', userKey: 'u', sessionHash: 'h' })).toEqual(
+      { allowed: true },
+    );
     expect(free.calls).toEqual([]);
   });
 

@@ -21,13 +21,19 @@ describe('htmlToText', () => {
     });
 
     it('turns <br> into newlines', () => {
-      expect(clean('<div><b>Steps</b><br />1. Sign in<br />2. Click “Export”<br /></div><div><br /></div><div>Expected: CSV downloads</div>'))
-        .toBe('Steps\n1. Sign in\n2. Click “Export”\n\nExpected: CSV downloads');
+      expect(
+        clean(
+          '<div><b>Steps</b><br />1. Sign in<br />2. Click “Export”<br /></div><div><br /></div><div>Expected: CSV downloads</div>',
+        ),
+      ).toBe('Steps\n1. Sign in\n2. Click “Export”\n\nExpected: CSV downloads');
     });
 
     it('keeps non-ASCII text from Office paste', () => {
-      expect(clean('<p class="MsoNormal"><span style="font-family:Calibri,sans-serif">Überprüfung fehlgeschlagen — 検証エラー</span><o:p></o:p></p>'))
-        .toBe('Überprüfung fehlgeschlagen — 検証エラー');
+      expect(
+        clean(
+          '<p class="MsoNormal"><span style="font-family:Calibri,sans-serif">Überprüfung fehlgeschlagen — 検証エラー</span><o:p></o:p></p>',
+        ),
+      ).toBe('Überprüfung fehlgeschlagen — 検証エラー');
     });
 
     it('passes plain text through', () => {
@@ -66,7 +72,10 @@ describe('htmlToText', () => {
       ['<!-- a --><!-->ok', 'ok'],
       ['<SCRIPT>secret</SCRIPT>ok', 'ok'],
       ['<scr<script>x</script>ipt>alert(1)</script>ok', 'xipt>alert(1)ok'], // text only, no markup survives
-      ['&lt;img src="https://attacker.example/?d=1"&gt; &lt;/p&gt; 1 &lt; 2', '‹img src="https://attacker.example/?d=1"> ‹/p> 1 < 2'],
+      [
+        '&lt;img src="https://attacker.example/?d=1"&gt; &lt;/p&gt; 1 &lt; 2',
+        '‹img src="https://attacker.example/?d=1"> ‹/p> 1 < 2',
+      ],
     ])('%j → %j', (html, expected) => {
       expect(clean(html)).toBe(expected);
     });
@@ -106,7 +115,8 @@ describe('htmlToText', () => {
 
   describe('invisible characters', () => {
     it('strips zero-width, bidi, tag and control characters after entity decoding', () => {
-      const html = 'a&#x200B;b\u200Cc\u200Dd\u200Ee\u200Ff\u202Ag\u202Eh\u2060i\u2064j\u2066k\u2069l\uFEFFm' +
+      const html =
+        'a&#x200B;b\u200Cc\u200Dd\u200Ee\u200Ff\u202Ag\u202Eh\u2060i\u2064j\u2066k\u2069l\uFEFFm' +
         '\u{E0041}\u{E007F}n\u0007o\u0085p&#x1b;q\tr';
       expect(clean(html)).toBe('abcdefghijklmnopq r');
     });
@@ -130,8 +140,15 @@ describe('htmlToText', () => {
 
 describe('styleHides', () => {
   it.each([
-    ['display:none', true], ['visibility:hidden', true], ['font-size:0', true], ['font-size:0.0em', true], ['opacity:0', true],
-    ['display:block', false], ['font-size:10px', false], ['opacity:0.1', false], ['', false],
+    ['display:none', true],
+    ['visibility:hidden', true],
+    ['font-size:0', true],
+    ['font-size:0.0em', true],
+    ['opacity:0', true],
+    ['display:block', false],
+    ['font-size:10px', false],
+    ['opacity:0.1', false],
+    ['', false],
   ])('%j → %s', (style, hidden) => {
     expect(styleHides(style)).toBe(hidden);
   });
@@ -196,16 +213,22 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
 
   it('L8: classes Chromium showed us: a margin that drags the rest of the line, mis-nested tags, clipping set on an ancestor', () => {
     expect(clean('<p><span style="margin-left:-9999px">a</span> secret <b>secret</b></p><p>ok</p>')).toBe('ok');
-    expect(clean('<p><span style="clip-path:inset(50%)"><span style="margin-left:-9999px">a</span></span> secret</p>ok')).toBe('ok');
+    expect(
+      clean('<p><span style="clip-path:inset(50%)"><span style="margin-left:-9999px">a</span></span> secret</p>ok'),
+    ).toBe('ok');
     // A browser closes the <p> at the inner <p> and re-opens <b style=display:none> around what follows.
     expect(clean('<p><b style="display:none"><span><p>secret</p> secret</span> secret</b></p>ok')).toBe('ok');
     expect(clean('<div style="width:0"><div style="overflow:hidden">secret</div></div>ok')).toBe('ok');
     expect(clean('<span style="transform:rotate(10deg);display:block">secret</span>ok')).toBe('ok');
     expect(clean('<div style="margin-left:-0.25in"><span style="zoom:0.5">secret</span></div>ok')).toBe('ok'); // small text, small pull
     expect(clean('<div style="text-indent:-24px;margin-left:3\\000036pt">secret</div>ok')).toBe('ok'); // Chromium drops "3\\36pt"
-    expect(clean('<span style="overflow:hidden;position:absolute"><span style="position:absolute">secret</span></span>ok')).toBe('ok');
+    expect(
+      clean('<span style="overflow:hidden;position:absolute"><span style="position:absolute">secret</span></span>ok'),
+    ).toBe('ok');
     // A display:none block makes no box, so it does not end the dragged line (found by the Chromium property, seed -439871997).
-    expect(clean('<span style="margin-left:-9999px"></span><p style="display:none"></p><span>secret</span><p>ok</p>')).toBe('ok');
+    expect(
+      clean('<span style="margin-left:-9999px"></span><p style="display:none"></p><span>secret</span><p>ok</p>'),
+    ).toBe('ok');
   });
 
   it('L8: custom properties and other values only a browser can compute hide (display:var(--x) with --x:none, here or on an ancestor)', () => {
@@ -213,7 +236,9 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
     expect(clean('<p><span style="display:var(--nope, none)">secret</span></p><p>ok</p>')).toBe('ok');
     expect(clean('<p><span style="--v:hidden;visibility:var(--v)">secret</span></p><p>ok</p>')).toBe('ok');
     expect(clean('<p><span style="visibility:var(--v, hidden)">secret</span></p><p>ok</p>')).toBe('ok');
-    expect(clean('<p><span style="--c:hidden;content-visibility:var(--c);display:block">secret</span></p><p>ok</p>')).toBe('ok');
+    expect(
+      clean('<p><span style="--c:hidden;content-visibility:var(--c);display:block">secret</span></p><p>ok</p>'),
+    ).toBe('ok');
     expect(clean('<div style="--x:none"><span style="display:VAR(--x)">secret</span></div><p>ok</p>')).toBe('ok');
     expect(clean('<p><span style="display:v\\61r(--x)">secret</span></p><p>ok</p>')).toBe('ok');
     expect(clean('<p><span style="--x:none">shown</span></p>')).toBe('shown'); // a definition alone hides nothing
@@ -224,12 +249,20 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
     expect(clean('<p><font color="ffffff">secret</font></p><p>ok</p>')).toBe('ok'); // legacy colour parsing
     expect(clean('<p><span style="color:#fff">secret</span></p><p>ok</p>')).toBe('ok'); // Rally shows rich text on white
     expect(clean('<p><span style="color:white;background-color:white">secret</span></p><p>ok</p>')).toBe('ok');
-    expect(clean('<p><span style="color:#fffffe">secret</span> <span style="color:SNOW">secret</span></p><p>ok</p>')).toBe('ok');
-    expect(clean('<div style="background:#222 none"><span style="color:rgb(40, 40, 40)">secret</span></div><p>ok</p>')).toBe('ok');
-    expect(clean('<table bgcolor="#333"><tr><td><span style="color:#333">secret</span></td></tr></table><p>ok</p>')).toBe('ok');
+    expect(
+      clean('<p><span style="color:#fffffe">secret</span> <span style="color:SNOW">secret</span></p><p>ok</p>'),
+    ).toBe('ok');
+    expect(
+      clean('<div style="background:#222 none"><span style="color:rgb(40, 40, 40)">secret</span></div><p>ok</p>'),
+    ).toBe('ok');
+    expect(
+      clean('<table bgcolor="#333"><tr><td><span style="color:#333">secret</span></td></tr></table><p>ok</p>'),
+    ).toBe('ok');
     expect(clean('<p style="color:#fff"><b>secret</b></p><p>ok</p>')).toBe('ok'); // inherited
     // Readable: white on a dark or red background, dark grey on white, a colour on an image we cannot see.
-    expect(clean('<p><span style="color:#fff;background:#c00">alert</span> <span style="color:#555">note</span></p>')).toBe('alert note');
+    expect(
+      clean('<p><span style="color:#fff;background:#c00">alert</span> <span style="color:#555">note</span></p>'),
+    ).toBe('alert note');
     expect(clean('<div style="background-color:#000"><span style="color:white">dark</span></div>')).toBe('dark');
     expect(clean('<div style="background:url(x.png) #fff"><span style="color:#fff">img</span></div>')).toBe('img');
     expect(clean('<p><span color="#ffffff">span</span></p>')).toBe('span'); // only <font> honours color=
@@ -240,7 +273,8 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
   });
 
   it('L8: ordinary Office and Rally styling stays visible', () => {
-    const html = '<p style="margin-left:.5in;text-indent:-.25in;font-size:11.0pt;font-family:&quot;Calibri&quot;,sans-serif">one</p>' +
+    const html =
+      '<p style="margin-left:.5in;text-indent:-.25in;font-size:11.0pt;font-family:&quot;Calibri&quot;,sans-serif">one</p>' +
       '<p style="color:#333;background-color:#fff;opacity:.9;font-size:x-small">two</p><p style="margin:0 0 0 36pt;width:60%">three</p>';
     expect(clean(html)).toBe('one\n\ntwo\n\nthree');
   });
@@ -248,8 +282,18 @@ describe('L8: text hidden by CSS is dropped, whatever the spelling', () => {
 
 describe('unescapeCss (CSS Syntax Level 3 §4.3.7)', () => {
   it.each([
-    ['\\6e one', 'none'], ['\\6E\r\none', 'none'], ['\\00006eone', 'none'], ['\\6e\tone', 'none'], ['\\l', 'l'], ['\\0 x', '\ufffdx'],
-    ['\\d800 x', '\ufffdx'], ['\\110000 x', '\ufffdx'], ['x\\', 'x\ufffd'], ['a/* c */b', 'ab'], ['a/* open', 'a'], ['\\1F600 x', '😀x'],
+    ['\\6e one', 'none'],
+    ['\\6E\r\none', 'none'],
+    ['\\00006eone', 'none'],
+    ['\\6e\tone', 'none'],
+    ['\\l', 'l'],
+    ['\\0 x', '\ufffdx'],
+    ['\\d800 x', '\ufffdx'],
+    ['\\110000 x', '\ufffdx'],
+    ['x\\', 'x\ufffd'],
+    ['a/* c */b', 'ab'],
+    ['a/* open', 'a'],
+    ['\\1F600 x', '😀x'],
   ])('%j → %j', (css, expected) => {
     expect(unescapeCss(css)).toBe(expected);
   });

@@ -9,10 +9,29 @@ import { cleanLine, cleanMultiline } from '../../../shared/sanitize/text.js';
 import { renderedHazards } from '../../helpers/markdown-oracle.js';
 
 const scheme = fc.constantFrom(
-  'javascript:', 'JaVaScRiPt:', ' javascript:', 'java&#115;cript:', '&#106;avascript:', 'javascript&colon;', 'data:', 'DATA:',
-  'vbscript:', 'file:', 'file://', 'blob:', 'https://', 'http://', 'HTTPS://', '//', 'mailto:',
+  'javascript:',
+  'JaVaScRiPt:',
+  ' javascript:',
+  'java&#115;cript:',
+  '&#106;avascript:',
+  'javascript&colon;',
+  'data:',
+  'DATA:',
+  'vbscript:',
+  'file:',
+  'file://',
+  'blob:',
+  'https://',
+  'http://',
+  'HTTPS://',
+  '//',
+  'mailto:',
 );
-const url = fc.tuple(scheme, fc.constantFrom('attacker.example/p.png?d=secret', 'alert(1)', 'text/html,<b>x</b>', '/etc/passwd', 'a/(b)', 'a b'))
+const url = fc
+  .tuple(
+    scheme,
+    fc.constantFrom('attacker.example/p.png?d=secret', 'alert(1)', 'text/html,<b>x</b>', '/etc/passwd', 'a/(b)', 'a b'),
+  )
   .map(([s, rest]) => s + rest);
 const label = fc.constantFrom('x', '', 'a [b] c', 's', 'r', '![i](u)', 'a\\]b', '`x`');
 const title = fc.constantFrom('', ' "t"', " 't'", ' (t)', '\n"t"');
@@ -27,9 +46,38 @@ const construct = fc.oneof(
   fc.tuple(fc.constantFrom('', ' ', '   '), url, title).map(([indent, u, t]) => `\n${indent}[r]: ${u}${t}\n`),
   url.map((u) => `<${u}>`),
   url,
-  fc.constantFrom('<img src="https://attacker.example/p.png">', '<a href="javascript:alert(1)">x</a>', 'bob@example.com', 'www.ok.example'),
+  fc.constantFrom(
+    '<img src="https://attacker.example/p.png">',
+    '<a href="javascript:alert(1)">x</a>',
+    'bob@example.com',
+    'www.ok.example',
+  ),
 );
-const glue = fc.string({ unit: fc.constantFrom('!', '[', ']', '(', ')', '<', '>', '\\', '`', '&', '#', ';', ':', '"', "'", ' ', '\n', 'a', '1', '@'), maxLength: 12 });
+const glue = fc.string({
+  unit: fc.constantFrom(
+    '!',
+    '[',
+    ']',
+    '(',
+    ')',
+    '<',
+    '>',
+    '\\',
+    '`',
+    '&',
+    '#',
+    ';',
+    ':',
+    '"',
+    "'",
+    ' ',
+    '\n',
+    'a',
+    '1',
+    '@',
+  ),
+  maxLength: 12,
+});
 const markdown = fc.array(fc.oneof(construct, glue), { minLength: 1, maxLength: 8 }).map((parts) => parts.join(''));
 
 const expectInert = (out: string): void => {
@@ -41,7 +89,12 @@ describe('L7: property — no image, raw HTML or non-http(s) link survives clean
   it('L7: cleanLine, cleanMultiline and htmlToText outputs render inert, alone, in JSON and side by side', () => {
     fc.assert(
       fc.property(markdown, markdown, (a, b) => {
-        const outs = [cleanLine(a), cleanMultiline(a, 4000), htmlToText(a, 4000), htmlToText(`<p>${b}</p><pre>${a}</pre>`, 4000)];
+        const outs = [
+          cleanLine(a),
+          cleanMultiline(a, 4000),
+          htmlToText(a, 4000),
+          htmlToText(`<p>${b}</p><pre>${a}</pre>`, 4000),
+        ];
         for (const out of outs) expectInert(out);
         expectInert(`${cleanMultiline(a, 4000)}\n\n${cleanMultiline(b, 4000)}\n${cleanLine(b)}`); // definitions in one field, references in another
       }),

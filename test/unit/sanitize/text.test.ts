@@ -49,18 +49,42 @@ describe('L7: Markdown in Rally text is made inert, checked with a real CommonMa
     ['L7: a parenthesised URL', '![x](https://attacker.example/(b))', '［image］'],
     ['L7: an angle-bracket URL', '![x](<https://attacker.example/a b>)', '［image］'],
     ['L7: nested brackets in the alt text', '![a [b] c](https://attacker.example/p.png)', '［image］'],
-    ['L7: an image inside a link', '[![x](https://attacker.example/p.png)](https://ok.example/)', '［image］ (https://ok.example/)'],
-    ['L7: a reference image with its definition on another line', '[r]: https://attacker.example/p.png?d=1\n\n![r]', '［image］'],
-    ['L7: collapsed and full reference images', 'see ![r][] and ![x][r]\n[r]: https://attacker.example/p.png', 'see ［image］ and ［image］'],
+    [
+      'L7: an image inside a link',
+      '[![x](https://attacker.example/p.png)](https://ok.example/)',
+      '［image］ (https://ok.example/)',
+    ],
+    [
+      'L7: a reference image with its definition on another line',
+      '[r]: https://attacker.example/p.png?d=1\n\n![r]',
+      '［image］',
+    ],
+    [
+      'L7: collapsed and full reference images',
+      'see ![r][] and ![x][r]\n[r]: https://attacker.example/p.png',
+      'see ［image］ and ［image］',
+    ],
     ['L7: entities that decode to "!" and "["', '&#33;&#91;x&#93;(https://attacker.example/p.png)', '［image］'],
-    ['L7: named entities that decode to "!" and "["', '&excl;&lsqb;x&rsqb;(https://attacker.example/p.png)', '［image］'],
+    [
+      'L7: named entities that decode to "!" and "["',
+      '&excl;&lsqb;x&rsqb;(https://attacker.example/p.png)',
+      '［image］',
+    ],
     ['L7: a javascript: link', '[x](javascript:alert(1))', 'x'],
     ['L7: an entity-encoded javascript: link', '[x]( java&#115;cript:alert(1))', 'x'],
     ['L7: a javascript: autolink', '<javascript:alert(1)>', '‹［link removed］'],
     ['L7: a reference link to javascript:', '[x][r]\n\n[r]: javascript:alert(1)', '［x］［r］'],
-    ['L7: backslash-escaped brackets (JSON would double the backslash)', '\\[x\\](javascript:alert(1))', '\\［x\\］(［link removed］'],
+    [
+      'L7: backslash-escaped brackets (JSON would double the backslash)',
+      '\\[x\\](javascript:alert(1))',
+      '\\［x\\］(［link removed］',
+    ],
     ['L7: a closing bracket that would pair with a JSON array', '](javascript:alert(1))', '］(［link removed］'],
-    ['L7: raw HTML', 'x <img src="https://attacker.example/p.png"> y', 'x ‹img src="https://attacker.example/p.png"> y'],
+    [
+      'L7: raw HTML',
+      'x <img src="https://attacker.example/p.png"> y',
+      'x ‹img src="https://attacker.example/p.png"> y',
+    ],
   ])('%s', (_name, input, expected) => {
     const out = cleanMultiline(input, 4000);
     expect(out).toBe(expected);
@@ -81,6 +105,8 @@ describe('L7: Markdown in Rally text is made inert, checked with a real CommonMa
     // Why the gate substitutes characters: JSON turns "\[" into "\\[", which renders a live bracket.
     const escaped = '\\[x\\](javascript:alert(1))';
     expect(renderedHazards(escaped)).toEqual([]);
-    expect(renderedHazards(JSON.stringify({ text: escaped }))).toEqual([{ kind: 'link', detail: 'javascript:alert(1)' }]);
+    expect(renderedHazards(JSON.stringify({ text: escaped }))).toEqual([
+      { kind: 'link', detail: 'javascript:alert(1)' },
+    ]);
   });
 });

@@ -27,7 +27,12 @@ describe('createCachedSecretSource', () => {
     let fail = false;
     let release: (() => void) | undefined;
     const gate = { hold: false };
-    const src: SecretSource & { calls: () => number; setFail: (f: boolean) => void; gate: typeof gate; release: () => void } = {
+    const src: SecretSource & {
+      calls: () => number;
+      setFail: (f: boolean) => void;
+      gate: typeof gate;
+      release: () => void;
+    } = {
       async access(name, version) {
         calls++;
         if (gate.hold) await new Promise<void>((r) => (release = r));
@@ -88,7 +93,13 @@ describe('createFileSecretSource', () => {
     const missing = await src.access('a', '2').catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(SecretUnavailableError);
     expect((missing as SecretUnavailableError).reason).toBe('not_found');
-    for (const [n, v] of [['..', 'outside'], ['a/..', '1'], ['a', 'latest'], ['a', '../1'], ['a', '0']] as const) {
+    for (const [n, v] of [
+      ['..', 'outside'],
+      ['a/..', '1'],
+      ['a', 'latest'],
+      ['a', '../1'],
+      ['a', '0'],
+    ] as const) {
       const err = await src.access(n, v).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SecretUnavailableError);
       expect((err as SecretUnavailableError).reason).toBe('invalid_request');
@@ -136,7 +147,12 @@ describe('createFileSecretSource', () => {
 
 describe('ensureLocalKeys', () => {
   test('names match the config defaults', () => {
-    const defaults = ConfigSchema.parse({ PUBLIC_BASE_URL: 'http://localhost:8080', GOOGLE_CLOUD_PROJECT: 'demo-project', RALLY_CLIENT_ID: 'x', NODE_ENV: 'development' });
+    const defaults = ConfigSchema.parse({
+      PUBLIC_BASE_URL: 'http://localhost:8080',
+      GOOGLE_CLOUD_PROJECT: 'demo-project',
+      RALLY_CLIENT_ID: 'x',
+      NODE_ENV: 'development',
+    });
     expect(LOCAL_SECRET_NAMES).toEqual({
       sealingKey: defaults.SEALING_KEY_NAME,
       signingKey: defaults.SIGNING_KEY_NAME,
@@ -164,6 +180,8 @@ describe('ensureLocalKeys', () => {
     const sealer = createSealer(createSealingKeyRing(src, LOCAL_SECRET_NAMES.sealingKey, ['1']));
     const jwe = await sealer.seal('x', 'doc/1');
     expect(new TextDecoder().decode((await sealer.unseal(jwe, 'doc/1')).plaintext)).toBe('x');
-    await expect(createSigningKeyRing(src, LOCAL_SECRET_NAMES.signingKey, ['1']).current()).resolves.toHaveProperty('privateKey');
+    await expect(createSigningKeyRing(src, LOCAL_SECRET_NAMES.signingKey, ['1']).current()).resolves.toHaveProperty(
+      'privateKey',
+    );
   });
 });

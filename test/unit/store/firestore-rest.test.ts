@@ -15,22 +15,57 @@ function reader(handler: Handler, token: () => Promise<string> = async () => 'to
     calls.push({ url, auth: h.get('authorization'), prefix: h.get('google-cloud-resource-prefix') });
     return handler(url, init);
   }) as typeof globalThis.fetch;
-  return { calls, r: createRestDocumentReader({ baseUrl: 'https://firestore.example/', projectId: 'p-1', databaseId: '(default)', accessToken: token, fetch }) };
+  return {
+    calls,
+    r: createRestDocumentReader({
+      baseUrl: 'https://firestore.example/',
+      projectId: 'p-1',
+      databaseId: '(default)',
+      accessToken: token,
+      fetch,
+    }),
+  };
 }
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 describe('decodeFields', () => {
   it('decodes every value kind the way the client library returns it', () => {
-    const out = decodeFields({
-      s: { stringValue: 'x' }, i: { integerValue: '42' }, neg: { integerValue: '-7' }, d: { doubleValue: 1.5 }, nan: { doubleValue: 'NaN' },
-      b: { booleanValue: true }, n: { nullValue: null }, t: { timestampValue: '2026-11-23T01:02:03.456789Z' },
-      bytes: { bytesValue: Buffer.from('hi').toString('base64') }, ref: { referenceValue: 'projects/p/databases/(default)/documents/a/b' },
-      geo: { geoPointValue: { latitude: 1.5 } },
-      arr: { arrayValue: { values: [{ integerValue: '1' }, { stringValue: 'two' }] } }, emptyArr: { arrayValue: {} },
-      map: { mapValue: { fields: { inner: { mapValue: { fields: { deep: { booleanValue: false } } } } } } }, emptyMap: { mapValue: {} },
-    }, 'c');
-    expect(out).toMatchObject({ s: 'x', i: 42, neg: -7, d: 1.5, b: true, n: null, ref: 'projects/p/databases/(default)/documents/a/b', geo: { latitude: 1.5, longitude: 0 }, arr: [1, 'two'], emptyArr: [], map: { inner: { deep: false } }, emptyMap: {} });
+    const out = decodeFields(
+      {
+        s: { stringValue: 'x' },
+        i: { integerValue: '42' },
+        neg: { integerValue: '-7' },
+        d: { doubleValue: 1.5 },
+        nan: { doubleValue: 'NaN' },
+        b: { booleanValue: true },
+        n: { nullValue: null },
+        t: { timestampValue: '2026-11-23T01:02:03.456789Z' },
+        bytes: { bytesValue: Buffer.from('hi').toString('base64') },
+        ref: { referenceValue: 'projects/p/databases/(default)/documents/a/b' },
+        geo: { geoPointValue: { latitude: 1.5 } },
+        arr: { arrayValue: { values: [{ integerValue: '1' }, { stringValue: 'two' }] } },
+        emptyArr: { arrayValue: {} },
+        map: { mapValue: { fields: { inner: { mapValue: { fields: { deep: { booleanValue: false } } } } } } },
+        emptyMap: { mapValue: {} },
+      },
+      'c',
+    );
+    expect(out).toMatchObject({
+      s: 'x',
+      i: 42,
+      neg: -7,
+      d: 1.5,
+      b: true,
+      n: null,
+      ref: 'projects/p/databases/(default)/documents/a/b',
+      geo: { latitude: 1.5, longitude: 0 },
+      arr: [1, 'two'],
+      emptyArr: [],
+      map: { inner: { deep: false } },
+      emptyMap: {},
+    });
     expect(Number.isNaN(out.nan)).toBe(true);
     expect((out.t as { toDate(): Date }).toDate().toISOString()).toBe('2026-11-23T01:02:03.456Z');
     expect(Buffer.isBuffer(out.bytes) && out.bytes.toString()).toBe('hi');
@@ -55,11 +90,13 @@ describe('createRestDocumentReader', () => {
   it('GETs the document by path with the bearer token and decodes its fields', async () => {
     const { r, calls } = reader(() => json(200, { name: 'n', fields: { v: { integerValue: '3' } } }));
     expect(await r.get('rally_tokens/abc_DEF-123')).toEqual({ v: 3 });
-    expect(calls).toEqual([{
-      url: 'https://firestore.example/v1/projects/p-1/databases/(default)/documents/rally_tokens/abc_DEF-123',
-      auth: 'Bearer tok',
-      prefix: 'projects/p-1/databases/(default)',
-    }]);
+    expect(calls).toEqual([
+      {
+        url: 'https://firestore.example/v1/projects/p-1/databases/(default)/documents/rally_tokens/abc_DEF-123',
+        auth: 'Bearer tok',
+        prefix: 'projects/p-1/databases/(default)',
+      },
+    ]);
   });
 
   it('404 → undefined (no such document)', async () => {
@@ -67,11 +104,14 @@ describe('createRestDocumentReader', () => {
     expect(await r.get('rally_tokens/x')).toBeUndefined();
   });
 
-  it.each(['', 'rally_tokens', 'rally_tokens/a/b', '../x/y', 'rally_tokens/a?x=1', 'a b/c'])('refuses %j as a document path before any request', async (path) => {
-    const { r, calls } = reader(() => json(200, {}));
-    await expect(r.get(path)).rejects.toThrow(TypeError);
-    expect(calls).toHaveLength(0);
-  });
+  it.each(['', 'rally_tokens', 'rally_tokens/a/b', '../x/y', 'rally_tokens/a?x=1', 'a b/c'])(
+    'refuses %j as a document path before any request',
+    async (path) => {
+      const { r, calls } = reader(() => json(200, {}));
+      await expect(r.get(path)).rejects.toThrow(TypeError);
+      expect(calls).toHaveLength(0);
+    },
+  );
 
   it.each([
     [json(503, { error: { code: 503, status: 'UNAVAILABLE' } }), 14],
@@ -87,9 +127,14 @@ describe('createRestDocumentReader', () => {
   });
 
   it('a refused connection and a missing credential are UNAVAILABLE', async () => {
-    const refused = reader(() => Promise.reject(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') })));
+    const refused = reader(() =>
+      Promise.reject(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') })),
+    );
     await expect(refused.r.get('rally_tokens/x')).rejects.toMatchObject({ code: 14 });
-    const noCredentials = reader(() => json(200, {}), () => Promise.reject(new Error('Could not load the default credentials')));
+    const noCredentials = reader(
+      () => json(200, {}),
+      () => Promise.reject(new Error('Could not load the default credentials')),
+    );
     await expect(noCredentials.r.get('rally_tokens/x')).rejects.toMatchObject({ code: 14 });
     expect(noCredentials.calls).toHaveLength(0);
   });
