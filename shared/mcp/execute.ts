@@ -133,7 +133,11 @@ export async function openExecution(
   const needed = scopesFor(o.toolCalls);
   const missing = missingFrom(caller, needed);
   if (missing.length) {
-    deps.audit('access_denied', { reason: 'insufficient_scope', scope: missing.join(' '), clientId: caller.clientId });
+    deps.audit('access_denied', {
+      reason: 'insufficient_scope',
+      scope: missing.join(' '),
+      ...(caller.clientId !== undefined ? { clientId: caller.clientId } : {}),
+    });
     throw insufficientScopeError(deps, needed, missing);
   }
   const call = await createCallContext(deps, ctx, principal, { needsRally: o.toolCalls.length > 0 });

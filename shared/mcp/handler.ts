@@ -177,7 +177,8 @@ async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Respons
 }
 
 async function runServer(server: McpServer, req: Request, res: Response): Promise<void> {
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  // Stateless: no sessionIdGenerator, so the transport issues no Mcp-Session-Id.
+  const transport = new StreamableHTTPServerTransport({});
   res.on('close', () => {
     void transport.close();
     void server.close();

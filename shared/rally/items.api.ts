@@ -83,14 +83,16 @@ export function plainToRallyHtml(text: string): string {
     .join('');
 }
 
+// The inputs below come straight from the tools' zod schemas, whose `.optional()`
+// fields are `T | undefined`; an `undefined` field is treated as absent.
 export interface CommonCreateInput {
   readonly name: string;
-  readonly description?: string;
-  readonly project?: string;
-  readonly iteration?: string;
-  readonly release?: string;
-  readonly owner?: string;
-  readonly scheduleState?: string;
+  readonly description?: string | undefined;
+  readonly project?: string | undefined;
+  readonly iteration?: string | undefined;
+  readonly release?: string | undefined;
+  readonly owner?: string | undefined;
+  readonly scheduleState?: string | undefined;
 }
 
 async function commonFields(
@@ -125,10 +127,10 @@ const CREATED_FETCH = [
 ];
 
 export interface CreateStoryInput extends CommonCreateInput {
-  readonly planEstimate?: number;
-  readonly parent?: string;
-  readonly blocked?: boolean;
-  readonly blockedReason?: string;
+  readonly planEstimate?: number | undefined;
+  readonly parent?: string | undefined;
+  readonly blocked?: boolean | undefined;
+  readonly blockedReason?: string | undefined;
 }
 
 export async function createStory(rally: RallyClient, input: CreateStoryInput): Promise<ResolvedItem> {
@@ -142,12 +144,12 @@ export async function createStory(rally: RallyClient, input: CreateStoryInput): 
 }
 
 export interface CreateDefectInput extends CommonCreateInput {
-  readonly severity?: string;
-  readonly priority?: string;
-  readonly state?: string;
-  readonly environment?: string;
-  readonly foundIn?: string;
-  readonly requirement?: string;
+  readonly severity?: string | undefined;
+  readonly priority?: string | undefined;
+  readonly state?: string | undefined;
+  readonly environment?: string | undefined;
+  readonly foundIn?: string | undefined;
+  readonly requirement?: string | undefined;
 }
 
 export async function createDefect(rally: RallyClient, input: CreateDefectInput): Promise<ResolvedItem> {
@@ -166,11 +168,11 @@ export async function createDefect(rally: RallyClient, input: CreateDefectInput)
 export interface CreateTaskInput {
   readonly workProduct: string;
   readonly name: string;
-  readonly description?: string;
-  readonly estimate?: number;
-  readonly toDo?: number;
-  readonly state?: string;
-  readonly owner?: string;
+  readonly description?: string | undefined;
+  readonly estimate?: number | undefined;
+  readonly toDo?: number | undefined;
+  readonly state?: string | undefined;
+  readonly owner?: string | undefined;
 }
 
 export async function createTask(rally: RallyClient, input: CreateTaskInput): Promise<ResolvedItem> {
@@ -197,15 +199,15 @@ function created(obj: RallyObject, type: WorkItemType): ResolvedItem {
 
 /** A change request in Rally field terms, before refs are resolved. */
 export interface ItemChanges {
-  readonly name?: string;
-  readonly description?: string;
-  readonly scheduleState?: string;
-  readonly state?: string;
-  readonly owner?: string | null;
-  readonly planEstimate?: number | null;
-  readonly iteration?: string | null;
-  readonly blocked?: boolean;
-  readonly blockedReason?: string;
+  readonly name?: string | undefined;
+  readonly description?: string | undefined;
+  readonly scheduleState?: string | undefined;
+  readonly state?: string | undefined;
+  readonly owner?: string | null | undefined;
+  readonly planEstimate?: number | null | undefined;
+  readonly iteration?: string | null | undefined;
+  readonly blocked?: boolean | undefined;
+  readonly blockedReason?: string | undefined;
 }
 
 /** Resolves names to refs and returns the WSAPI field map for an update. */
