@@ -1,0 +1,134 @@
+/**
+ * The prose a newcomer reads must point at things that exist: every repository path that
+ * README.md, CONTRIBUTING.md, docs/*.md and the other guides name (`shared/store/…`,
+ * `test/unit/…`, …), every relative Markdown link, and every tool name they use in examples.
+ * A folder move or a renamed tool then fails here instead of leaving the docs behind.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { fromMarkdown } from 'mdast-util-from-markdown';
+import { gfmFromMarkdown } from 'mdast-util-gfm';
+import { gfm } from 'micromark-extension-gfm';
+import { ALL_TOOLS } from '../../../shared/mcp/tools/register.js';
+import { CONFIRM_TOOL } from '../../../shared/mcp/tools/session.tools.js';
+
+const ROOT = new URL('../../..', import.meta.url).pathname;
+const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+
+/** The guides checked. CHANGELOG.md is left out on purpose: it records paths as they were. */
+const GUIDES = [
+  'README.md',
+  'CONTRIBUTING.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+  'rally-sandbox/README.md',
+  'ops/audit-queries.md',
+];
+
+/** Paths that look like ours but name another project's files (a citation, not a pointer). */
+const NOT_OURS: Record<string, readonly string[]> = {
+  'docs/security-cases.md': ['test/pkce'], // panva/node-oidc-provider's test folder, cited as a reference
+};
+
+/** A repository path: starts at one of our top-level folders, not inside a URL or a longer path. */
+const REPO_PATH =
+  /(?<![\w./@-])((?:shared|functions|test|docs|dev|scripts|ops|rally-sandbox)\/[\w.\-/*<>{},]*[\w*>}/])/g;
+
+/** `a/{b,c}/d` → `a/b/d`, `a/c/d`. */
+function expandBraces(path: string): string[] {
+  const m = /\{([^{}]*)\}/.exec(path);
+  if (!m) return [path];
+  return m[1]!
+    .split(',')
+    .flatMap((alt) => expandBraces(path.slice(0, m.index) + alt + path.slice(m.index + m[0].length)));
+}
+
+/** Whether `path` exists; `*` and `<placeholder>` segments match any entry, `x.js` may be the source `x.ts`. */
+function exists(path: string): boolean {
+  const walk = (dir: string, segments: readonly string[]): boolean => {
+    if (segments.length === 0) return true;
+    const [head, ...rest] = segments;
+    if (head === '' || head === '.') return walk(dir, rest);
+    const full = join(ROOT, dir);
+    if (!/[*<]/.test(head!)) {
+      const next = join(dir, head!);
+      if (existsSync(join(ROOT, next))) return walk(next, rest);
+      return rest.length === 0 && head!.endsWith('.js') && existsSync(join(ROOT, next.replace(/\.js$/, '.ts')));
+    }
+    if (!existsSync(full) || !statSync(full).isDirectory()) return false;
+    const pattern = new RegExp(
+      `^${head!
+        .replace(/[.+?^$()[\]\\|]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/<[^>]*>/g, '[^/]+')}$`,
+    );
+    return readdirSync(full).some((entry) => pattern.test(entry) && walk(join(dir, entry), rest));
+  };
+  return expandBraces(path).every((p) => walk('', p.split('/')));
+}
+
+interface MdNode {
+  readonly type: string;
+  readonly url?: string;
+  readonly children?: readonly MdNode[];
+}
+
+/** Relative link targets (no scheme, no pure anchor) of a Markdown document. */
+function relativeLinks(markdown: string): string[] {
+  const tree = fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] }) as MdNode;
+  const out: string[] = [];
+  const visit = (node: MdNode): void => {
+    if ((node.type === 'link' || node.type === 'definition') && node.url && !/^([a-z][a-z0-9+.-]*:|#)/i.test(node.url))
+      out.push(node.url);
+    node.children?.forEach(visit);
+  };
+  visit(tree);
+  return out;
+}
+
+describe('paths, links and tool names in the guides', () => {
+  it('every guide exists', () => {
+    expect(GUIDES.filter((g) => !existsSync(join(ROOT, g)))).toEqual([]);
+  });
+
+  it('every shared/, functions/, test/, docs/, dev/, scripts/, ops/ and rally-sandbox/ path a guide names exists', () => {
+    const missing: string[] = [];
+    let checked = 0;
+    for (const guide of GUIDES) {
+      for (const m of read(guide).matchAll(REPO_PATH)) {
+        const path = m[1]!;
+        if (NOT_OURS[guide]?.includes(path)) continue;
+        checked++;
+        if (!exists(path)) missing.push(`${guide}: ${path}`);
+      }
+    }
+    expect(checked).toBeGreaterThan(50); // the pattern still finds the paths
+    expect(missing).toEqual([]);
+  });
+
+  it('every relative Markdown link resolves to a file or folder of the repository', () => {
+    const broken: string[] = [];
+    for (const guide of GUIDES) {
+      for (const url of relativeLinks(read(guide))) {
+        const target = normalize(join(dirname(guide), decodeURIComponent(url.split('#')[0]!)));
+        if (!existsSync(join(ROOT, target))) broken.push(`${guide}: ${url}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it('every tool name a guide uses is a real tool', () => {
+    const tools = new Set([...ALL_TOOLS.map((t) => t.name), CONFIRM_TOOL]);
+    const unknown: string[] = [];
+    for (const guide of GUIDES) {
+      // Tool names are verb_noun snake case; anything spelled like one must be one.
+      for (const m of read(guide).matchAll(
+        /\b(?:get|list|search|create|update|add|delete|disconnect|confirm)_[a-z_]+\b/g,
+      )) {
+        if (!tools.has(m[0])) unknown.push(`${guide}: ${m[0]}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+  });
+});
