@@ -1,7 +1,8 @@
 /**
  * The prose a newcomer reads must point at things that exist: every repository path that
  * README.md, CONTRIBUTING.md, docs/*.md and the other guides name (`shared/store/…`,
- * `test/unit/…`, …), every relative Markdown link, and every tool name they use in examples.
+ * `test/unit/…`, …), every Markdown file they name, every relative Markdown link, and every tool
+ * name they use in examples.
  * A folder move or a renamed tool then fails here instead of leaving the docs behind.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -30,6 +31,9 @@ const GUIDES = [
 const NOT_OURS: Record<string, readonly string[]> = {
   'docs/security-cases.md': ['test/pkce'], // panva/node-oidc-provider's test folder, cited as a reference
 };
+
+/** Markdown files other projects have, cited by name as references. */
+const OTHER_PROJECTS_DOCS = new Set(['storage-schema.md']); // cloudflare/workers-oauth-provider
 
 /** A repository path: starts at one of our top-level folders, not inside a URL or a longer path. */
 const REPO_PATH =
@@ -66,6 +70,16 @@ function exists(path: string): boolean {
     return readdirSync(full).some((entry) => pattern.test(entry) && walk(join(dir, entry), rest));
   };
   return expandBraces(path).every((p) => walk('', p.split('/')));
+}
+
+/** Our Markdown files, outside node_modules and generated folders. */
+function markdownFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = dir === '.' ? e.name : `${dir}/${e.name}`;
+    if (e.isDirectory())
+      return /^(node_modules|\.git|dist|test-results|coverage)$/.test(e.name) ? [] : markdownFiles(rel);
+    return e.name.endsWith('.md') ? [rel] : [];
+  });
 }
 
 interface MdNode {
@@ -105,6 +119,17 @@ describe('paths, links and tool names in the guides', () => {
     }
     expect(checked).toBeGreaterThan(50); // the pattern still finds the paths
     expect(missing).toEqual([]);
+  });
+
+  it('every Markdown file a guide names by its bare file name is one of ours', () => {
+    const ours = new Set(markdownFiles('.').map((f) => f.split('/').pop()!));
+    const unknown: string[] = [];
+    for (const guide of GUIDES) {
+      for (const m of read(guide).matchAll(/(?<![\w./-])([\w-]+\.md)\b/g)) {
+        if (!ours.has(m[1]!) && !OTHER_PROJECTS_DOCS.has(m[1]!)) unknown.push(`${guide}: ${m[1]!}`);
+      }
+    }
+    expect(unknown).toEqual([]);
   });
 
   it('every relative Markdown link resolves to a file or folder of the repository', () => {
