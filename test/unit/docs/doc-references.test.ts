@@ -85,12 +85,32 @@ function markdownFiles(dir: string): string[] {
 interface MdNode {
   readonly type: string;
   readonly url?: string;
+  readonly value?: string;
+  readonly depth?: number;
   readonly children?: readonly MdNode[];
 }
 
+const parse = (markdown: string): MdNode =>
+  fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] }) as MdNode;
+
+const textOf = (node: MdNode): string => node.value ?? (node.children ?? []).map(textOf).join('');
+
+/** Body rows (cells) of the first table under the `## <heading>` heading. */
+function tableUnder(markdown: string, heading: string): MdNode[][] {
+  const nodes = parse(markdown).children ?? [];
+  const start = nodes.findIndex((n) => n.type === 'heading' && n.depth === 2 && textOf(n) === heading);
+  const table = nodes.slice(start + 1).find((n) => n.type === 'table' || n.type === 'heading');
+  if (start < 0 || table?.type !== 'table') throw new Error(`no table under "## ${heading}"`);
+  return (table.children ?? []).slice(1).map((row) => [...(row.children ?? [])]);
+}
+
+/** The code spans of a table cell. */
+const codesIn = (cell: MdNode | undefined): string[] =>
+  cell?.type === 'inlineCode' ? [cell.value ?? ''] : (cell?.children ?? []).flatMap(codesIn);
+
 /** Relative link targets (no scheme, no pure anchor) of a Markdown document. */
 function relativeLinks(markdown: string): string[] {
-  const tree = fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] }) as MdNode;
+  const tree = parse(markdown);
   const out: string[] = [];
   const visit = (node: MdNode): void => {
     if ((node.type === 'link' || node.type === 'definition') && node.url && !/^([a-z][a-z0-9+.-]*:|#)/i.test(node.url))
@@ -155,5 +175,27 @@ describe('paths, links and tool names in the guides', () => {
       }
     }
     expect(unknown).toEqual([]);
+  });
+});
+
+describe('docs/architecture.md and shared/', () => {
+  const rows = tableUnder(read('docs/architecture.md'), 'Layers');
+  const folderOf = (cells: MdNode[]) => codesIn(cells[1])[0] ?? '';
+
+  it('its layers table lists every folder of shared/ once, and no other', () => {
+    const folders = readdirSync(join(ROOT, 'shared'), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => `${e.name}/`);
+    expect(rows.map(folderOf).sort()).toEqual(folders.sort());
+  });
+
+  it('every file its layers table names is in that folder', () => {
+    const missing = rows.flatMap((cells) =>
+      codesIn(cells[2])
+        .filter((code) => /^[\w.*/-]+\.ts$/.test(code))
+        .map((file) => `shared/${folderOf(cells)}${file}`)
+        .filter((path) => !exists(path)),
+    );
+    expect(missing).toEqual([]);
   });
 });
