@@ -2,8 +2,9 @@
  * The prose a newcomer reads must point at things that exist: every repository path that
  * README.md, CONTRIBUTING.md, docs/*.md and the other guides name (`shared/store/…`,
  * `test/unit/…`, …), every Markdown file they name, every relative Markdown link, and every tool
- * name they use in examples.
- * A folder move or a renamed tool then fails here instead of leaving the docs behind.
+ * name they use in examples; docs/architecture.md's layers table matches shared/, and the
+ * functions and types it and CONTRIBUTING.md name exist. A folder move, a rename or a renamed
+ * tool then fails here instead of leaving the docs behind.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
@@ -70,6 +71,15 @@ function exists(path: string): boolean {
     return readdirSync(full).some((entry) => pattern.test(entry) && walk(join(dir, entry), rest));
   };
   return expandBraces(path).every((p) => walk('', p.split('/')));
+}
+
+/** TypeScript and JavaScript sources under `dir`. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) return sourceFiles(rel);
+    return /\.(ts|mjs)$/.test(e.name) ? [rel] : [];
+  });
 }
 
 /** Our Markdown files, outside node_modules and generated folders. */
@@ -198,4 +208,33 @@ describe('docs/architecture.md and shared/', () => {
     );
     expect(missing).toEqual([]);
   });
+});
+
+describe('the code names in docs/architecture.md and CONTRIBUTING.md', () => {
+  const sources = ['shared', 'functions', 'dev', 'scripts', 'test/setup']
+    .flatMap((dir) => sourceFiles(dir))
+    .map(read)
+    .join('\n');
+  /** `createCallContext`, `RallyTokenStore.refresh`, `ALL_TOOLS`: names a rename would leave behind. */
+  const isCodeName = (s: string) =>
+    /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$/.test(s) &&
+    ((/[A-Z]/.test(s) && /[a-z]/.test(s)) || /^[A-Z0-9]+_[A-Z0-9_]+$/.test(s));
+
+  it.each(['docs/architecture.md', 'CONTRIBUTING.md'])(
+    '%s: every function, type and constant it names exists',
+    (guide) => {
+      const names = [...read(guide).matchAll(/`([^`\s]+)`/g)].map((m) => m[1]!).filter(isCodeName);
+      expect(names.length).toBeGreaterThan(0);
+      // `Type.member`: the type as a word, the member as a method or property (`member(`, `member:`).
+      const found = (name: string) => {
+        const [type, member] = name.split('.');
+        return (
+          new RegExp(`\\b${type}\\b`).test(sources) &&
+          (member === undefined || new RegExp(`\\b${member}\\s*[(:]`).test(sources))
+        );
+      };
+      const missing = names.filter((name) => !found(name));
+      expect([...new Set(missing)]).toEqual([]);
+    },
+  );
 });
