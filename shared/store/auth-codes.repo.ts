@@ -12,7 +12,7 @@ import { isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
 
-const AuthCodeDoc = z.object({
+export const AuthCodeDoc = z.object({
   grantId: z.string(),
   sub: z.string(),
   clientId: z.string(),

@@ -11,7 +11,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
 
-const AuthRequestDoc = z.object({
+export const AuthRequestDoc = z.object({
   clientId: z.string(),
   clientName: z.string(),
   redirectUri: z.string(),

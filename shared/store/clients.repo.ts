@@ -14,7 +14,7 @@ export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_post', 'clien
 export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
-const ClientDoc = z.object({
+export const ClientDoc = z.object({
   clientId: z.string(),
   clientName: z.string(),
   redirectUris: z.array(z.string()).min(1),

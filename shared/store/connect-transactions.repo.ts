@@ -12,7 +12,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
 
-const ConnectTxDoc = z.object({
+export const ConnectTxDoc = z.object({
   kind: z.enum(['relink', 'session']),
   grantId: z.string().optional(),
   sub: z.string().optional(),

@@ -14,7 +14,7 @@ import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.repo.js';
 
-const GrantDoc = z.object({
+export const GrantDoc = z.object({
   grantId: z.string(),
   sub: z.string(),
   clientId: z.string(),

@@ -12,7 +12,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
 
-const LinkTxDoc = z.object({
+export const LinkTxDoc = z.object({
   /** authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link mode. */
   kind: z.enum(['authorize', 'relink', 'session']),
   browserHash: z.string(),

@@ -16,7 +16,7 @@ import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './fire
 import { grantPath } from './grants.repo.js';
 import { grantPrincipal, rallyTokensPath } from './rally-tokens.repo.js';
 
-const RefreshDoc = z.object({
+export const RefreshDoc = z.object({
   grantId: z.string(),
   sub: z.string(),
   clientId: z.string(),

@@ -22,7 +22,7 @@ const Pending = z.object({
   attempts: z.number().int(),
   expiresAt: zTimestamp,
 });
-const SessionDoc = z.object({
+export const SessionDoc = z.object({
   elicitationUrl: z.boolean().optional(),
   pending: Pending.nullish(),
   createdAt: zTimestamp.optional(),
