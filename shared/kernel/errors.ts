@@ -99,6 +99,3 @@ export class CodedError<C extends ErrorCode = ErrorCode> extends Error {
     this.code = code;
   }
 }
-
-/** The stable code of `err` if it is one of ours (a `CodedError`), else undefined. */
-export const errorCodeOf = (err: unknown): ErrorCode | undefined => (err instanceof CodedError ? err.code : undefined);
