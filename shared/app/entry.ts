@@ -14,6 +14,7 @@ import { readBody } from '../http/body.js';
 import { EdgeError, type EdgeAnswer } from '../http/edge-error.js';
 import { registerEdgeAnswer, takeOverFrameworkEdges } from './framework.js';
 import { buildRequestContext } from '../http/request-context.js';
+import { sendJsonRefusal } from '../oauth-as/oauth-errors.js';
 
 export type Handler = (req: ff.Request, res: ff.Response) => Promise<void> | void;
 
@@ -67,13 +68,7 @@ export function defineFunction(
         errName: err instanceof Error ? err.name : typeof err,
         reason: err instanceof ConfigError ? err.problems.join('; ') : undefined,
       });
-      res
-        .status(503)
-        .set('Cache-Control', 'no-store')
-        .json({
-          error: 'temporarily_unavailable',
-          error_description: 'The service is starting or misconfigured. Try again shortly.',
-        });
+      sendJsonRefusal(res, { code: 'starting' });
       return;
     }
     try {
@@ -96,7 +91,7 @@ export function defineFunction(
       // Handlers map their own errors; this only keeps a bug's message out of the framework's crash page.
       b.deps.log.error('function_failed', { function: name, errName: err instanceof Error ? err.name : typeof err });
       if (res.headersSent) res.destroy();
-      else res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error' });
+      else sendJsonRefusal(res, { code: 'server_error' });
     }
   };
   ff.http(name, fn);

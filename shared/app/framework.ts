@@ -24,6 +24,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { EdgeError, type EdgeAnswer } from '../http/edge-error.js';
 import { createLogger } from '../logging/logger.js';
 import { routeFor } from './routes.js';
+import { sendEdgeErrorJson, sendJsonRefusal } from '../oauth-as/oauth-errors.js';
 
 type Middleware = (req: unknown, res: unknown, next: () => void) => void;
 type Handle = (this: unknown, req: Request, res: Response, callback?: (err?: unknown) => void) => void;
@@ -56,21 +57,14 @@ function finalAnswer(req: Request, res: Response, err: unknown): void {
   const status = (err as { status?: unknown } | undefined)?.status;
   if (err === undefined || (status !== 400 && !(err instanceof URIError))) {
     log.error('request_unroutable', { errName: err instanceof Error ? err.name : typeof err });
-    res
-      .status(err === undefined ? 404 : 500)
-      .set('Cache-Control', 'no-store')
-      .json({ error: err === undefined ? 'not_found' : 'server_error' });
+    sendJsonRefusal(res, { code: err === undefined ? 'not_found' : 'server_error' });
     return;
   }
   log.info('request_refused', { errCode: 'malformed_url', status: 400 });
   const edge = new EdgeError('malformed_url', 'The request URL is not validly percent-encoded.');
   const answer = answerFor(req);
   if (answer) answer(edge, req, res);
-  else
-    res
-      .status(400)
-      .set('Cache-Control', 'no-store')
-      .json({ error: 'invalid_request', error_description: edge.publicMessage });
+  else sendEdgeErrorJson(edge, res);
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from 'zod';
+import { CodedError } from '../kernel/errors.js';
 
 // Process-wide, and set here because every entry loads this module first: zod otherwise
 // generates a parser per object schema with `new Function` on that schema's first parse,
@@ -189,11 +190,10 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Thrown when the environment does not describe a valid configuration. */
-export class ConfigError extends Error {
-  readonly code = 'invalid_config';
+export class ConfigError extends CodedError<'invalid_config'> {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`Invalid configuration: ${problems.join('; ')}`);
+    super('invalid_config', `Invalid configuration: ${problems.join('; ')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }

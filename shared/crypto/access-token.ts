@@ -13,6 +13,7 @@ import type { Clock } from '../kernel/clock.js';
 import { SecretUnavailableError } from '../secrets/errors.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
 import type { KeyRing, SigningKeyPair } from './key-ring.js';
+import { CodedError } from '../kernel/errors.js';
 
 export interface AccessTokenClaims {
   readonly sub: string;
@@ -57,11 +58,10 @@ export interface AccessTokenSignerOptions {
 export type AccessTokenRejection = 'malformed' | 'expired' | 'signature' | 'claims' | 'unknown_kid' | 'too_long';
 
 /** Any invalid access token (RFC 6750 §3.1 `invalid_token`). The message never contains the token. */
-export class AccessTokenError extends Error {
-  readonly code = 'invalid_token';
+export class AccessTokenError extends CodedError<'invalid_token'> {
   readonly reason: AccessTokenRejection;
   constructor(reason: AccessTokenRejection) {
-    super(`invalid_token (${reason})`);
+    super('invalid_token', `invalid_token (${reason})`);
     this.name = 'AccessTokenError';
     this.reason = reason;
   }

@@ -8,6 +8,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { importJWK } from 'jose/key/import'; // a subpath: the root would load all of jose
 import { z } from 'zod';
 import type { SecretSource } from '../secrets/errors.js';
+import { CodedError, type KeyRingErrorCode } from '../kernel/errors.js';
 
 export interface KeyRing<K> {
   /** The kid new seals/signatures use: the first configured version. */
@@ -17,15 +18,13 @@ export interface KeyRing<K> {
   byKid(kid: string): Promise<K>;
 }
 
-export type KeyRingErrorCode = 'unknown_kid' | 'invalid_key';
+export type { KeyRingErrorCode };
 
 /** A kid outside the configured versions, or key material of the wrong shape. Never carries key bytes. */
-export class KeyRingError extends Error {
-  readonly code: KeyRingErrorCode;
+export class KeyRingError extends CodedError<KeyRingErrorCode> {
   constructor(code: KeyRingErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'KeyRingError';
-    this.code = code;
   }
 }
 

@@ -13,6 +13,7 @@ import * as joseErrors from 'jose/errors';
 import { SecretUnavailableError } from '../secrets/errors.js';
 import { sha256Id } from '../kernel/hash.js';
 import { KeyRingError, type KeyRing } from './key-ring.js';
+import { CodedError, type UnsealErrorCode } from '../kernel/errors.js';
 
 export interface UnsealResult {
   readonly plaintext: Uint8Array;
@@ -35,15 +36,13 @@ export interface Sealer {
  * `binding_mismatch`: sealed for another document.
  * All read as "not linked". Messages never carry the JWE or plaintext; `detail` is the jose error code.
  */
-export type UnsealErrorCode = 'unseal_failed' | 'unknown_kid' | 'key_disabled' | 'binding_mismatch';
+export type { UnsealErrorCode };
 
-export class UnsealError extends Error {
-  readonly code: UnsealErrorCode;
+export class UnsealError extends CodedError<UnsealErrorCode> {
   readonly detail: string | undefined;
   constructor(code: UnsealErrorCode, detail?: string) {
-    super(detail ? `${code} (${detail})` : code);
+    super(code, detail ? `${code} (${detail})` : code);
     this.name = 'UnsealError';
-    this.code = code;
     this.detail = detail;
   }
 }

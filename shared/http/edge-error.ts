@@ -6,17 +6,9 @@
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
+import { CodedError, type EdgeErrorCode } from '../kernel/errors.js';
 
-export type EdgeErrorCode =
-  | 'content_encoding_unsupported'
-  | 'media_type_unsupported'
-  | 'charset_unsupported'
-  | 'body_too_large'
-  | 'malformed_json'
-  | 'json_too_deep'
-  | 'malformed_form'
-  | 'malformed_text'
-  | 'malformed_url';
+export type { EdgeErrorCode };
 
 const STATUS: Record<EdgeErrorCode, 400 | 413 | 415> = {
   content_encoding_unsupported: 415,
@@ -31,14 +23,12 @@ const STATUS: Record<EdgeErrorCode, 400 | 413 | 415> = {
 };
 
 /** Safe to show the client: fixed text (plus our own limit), never any part of the request. */
-export class EdgeError extends Error {
-  readonly code: EdgeErrorCode;
+export class EdgeError extends CodedError<EdgeErrorCode> {
   readonly status: 400 | 413 | 415;
   readonly publicMessage: string;
   constructor(code: EdgeErrorCode, publicMessage: string) {
-    super(code);
+    super(code, code);
     this.name = 'EdgeError';
-    this.code = code;
     this.status = STATUS[code];
     this.publicMessage = publicMessage;
   }

@@ -1,5 +1,6 @@
 /**
- * Server-rendered pages (consent, connect, errors). Every interpolated value
+ * Server-rendered pages (consent, connect; error pages are worded in
+ * page-errors.ts). Every interpolated value
  * is HTML-escaped by the `html` tag; pages cannot be framed and are never cached.
  * @module
  */
@@ -86,9 +87,4 @@ export function sendPage(
   formActions: readonly string[] = [],
 ): void {
   res.status(status).set(pageSecurityHeaders(formActions)).send(page(title, body));
-}
-
-/** A generic error page: never renders attacker-supplied text. */
-export function sendErrorPage(res: Response, status: number, heading: string, advice: string): void {
-  sendPage(res, status, heading, html`<h1>${heading}</h1><p>${advice}</p>`);
 }

@@ -1,21 +1,13 @@
 /**
  * The mcp function's answer to a request refused before its handler (bad
- * body or URL): JSON-RPC on /mcp (-32700 for a body that does not parse,
- * -32600 otherwise, as the handler answers its own transport checks), the
- * REST twin's shape on /tools/<name>.
+ * body or URL), written by the surface's mapper: JSON-RPC on /mcp
+ * (shared/mcp/jsonrpc-errors.ts), the REST twin's shape on /tools/<name>
+ * (shared/mcp/rest.ts).
  * @module
  */
 import type { EdgeAnswer } from '../http/edge-error.js';
-import { jsonRpcError } from './handler.js';
+import { sendRpcEdgeError } from './jsonrpc-errors.js';
+import { sendRestEdgeError } from './rest.js';
 
-const PARSE_ERROR = -32700;
-const INVALID_REQUEST = -32600;
-
-export const answerMcpEdgeError: EdgeAnswer = (err, req, res) => {
-  res.status(err.status).set('Cache-Control', 'no-store');
-  if (req.path.startsWith('/tools/')) {
-    res.json({ error: 'invalid_request', message: err.publicMessage });
-    return;
-  }
-  res.json(jsonRpcError(null, err.code === 'malformed_json' ? PARSE_ERROR : INVALID_REQUEST, err.publicMessage));
-};
+export const answerMcpEdgeError: EdgeAnswer = (err, req, res) =>
+  req.path.startsWith('/tools/') ? sendRestEdgeError(err, res) : sendRpcEdgeError(err, res);

@@ -2,10 +2,10 @@
  * The /mcp endpoint: stateless Streamable HTTP (a fresh server and
  * transport per request; bodies were read and bounded by shared/http/body.ts,
  * G7), with the origin check (G4), the protocol
- * revision check before authentication (M5), authentication (I1–I3) and the
- * mapping of errors to HTTP in this one place. What a principal may do is
- * decided by the one execution path, shared/mcp/execute.ts; this surface
- * only parses and maps its outcomes (shared/mcp/mcp-outcome.ts).
+ * revision check before authentication (M5) and authentication (I1–I3).
+ * What a principal may do is decided by the one execution path,
+ * shared/mcp/execute.ts; this surface only parses, and its one mapper
+ * (shared/mcp/jsonrpc-errors.ts) turns outcomes and errors into JSON-RPC.
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -14,21 +14,15 @@ import { forRequest, type Deps } from '../services/deps.js';
 import { audit } from '../audit/audit.js';
 import { createInstanceLimits } from '../ratelimit/rate-limiter.js';
 import { buildRequestContext, type RequestContext } from '../http/request-context.js';
-import { isUnavailable } from '../http/unavailable.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import { authenticate, McpAuthError, type McpPrincipal } from './principal.js';
-import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { buildMcpServer } from './server.js';
 import { anonymousToolList, openExecution } from './execute.js';
-import { toMcpResult } from './mcp-outcome.js';
+import { respondRpcError, sendRpcRefusal, signInRequired, toMcpResult, type RpcRefusal } from './jsonrpc-errors.js';
 import { registerToolCatalogue } from './tools/register.js';
 import { rememberClientCapabilities, supportsUrlElicitation } from './capabilities.js';
 import { serveToolRest } from './rest.js';
-
-export function jsonRpcError(id: string | number | null, code: number, message: string, data?: unknown) {
-  return { jsonrpc: '2.0' as const, id, error: { code, message, ...(data === undefined ? {} : { data }) } };
-}
 
 interface RpcMessage {
   readonly id?: string | number | null;
@@ -49,9 +43,6 @@ function allowedOrigins(deps: Deps): Set<string> {
 const toolCallsIn = (msgs: readonly RpcMessage[]): string[] =>
   msgs.filter((m) => m.method === 'tools/call').map((m) => (typeof m.params?.name === 'string' ? m.params.name : ''));
 
-/** JSON-RPC UnsupportedProtocolVersion (MCP 2026-07-28; SDK v2 clients read `data.supported`). */
-const UNSUPPORTED_PROTOCOL_VERSION = -32022;
-
 export function createMcpHandler(baseDeps: Deps) {
   const origins = allowedOrigins(baseDeps);
   const instance = createInstanceLimits({ maxConcurrent: baseDeps.config.MAX_CONCURRENT_REQUESTS });
@@ -67,24 +58,17 @@ export function createMcpHandler(baseDeps: Deps) {
     const origin = req.get('origin');
     if (origin !== undefined && !origins.has(origin)) {
       audit(ctx.log, 'access_denied', { reason: 'origin_not_allowed' }, ctx);
-      res.status(403).json(jsonRpcError(null, -32000, 'Origin not allowed.')); // G4
+      sendRpcRefusal(ctx, res, { code: 'origin_not_allowed' }); // G4
       return;
     }
     if (req.method !== 'POST') {
-      // Stateless server: no SSE stream to resume and no session to delete (405, not 401: Copilot Studio probes with GET).
-      res
-        .status(405)
-        .set('Allow', 'POST')
-        .json(jsonRpcError(null, -32000, 'Method not allowed.'));
+      sendRpcRefusal(ctx, res, { code: 'method_not_allowed' });
       return;
     }
     const release = instance.tryAcquire();
     if (!release) {
       ctx.log.warn('instance_busy', { limit: baseDeps.config.MAX_CONCURRENT_REQUESTS });
-      res
-        .status(503)
-        .set('Retry-After', '1')
-        .json(jsonRpcError(null, -32000, `The server is busy. Try again shortly. (Request ID ${ctx.requestId})`));
+      sendRpcRefusal(ctx, res, { code: 'busy' });
       return;
     }
     res.once('close', release);
@@ -92,7 +76,7 @@ export function createMcpHandler(baseDeps: Deps) {
       if (req.path.startsWith('/tools/')) await serveToolRest(deps, ctx, req, res);
       else await serve(deps, ctx, req, res);
     } catch (err) {
-      respondError(ctx, res, err);
+      respondRpcError(ctx, res, err);
     } finally {
       release();
     }
@@ -112,20 +96,11 @@ const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'p
  * `versionNegotiation: 'auto'`, MCP Inspector) must learn this before it can
  * sign in, or it stops at "requires authorization" instead of falling back.
  */
-function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): object | undefined {
+function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): RpcRefusal | undefined {
   const requested = req.get('mcp-protocol-version');
   if (requested === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
   const id = msgs.length === 1 && msgs[0]!.id !== undefined ? msgs[0]!.id : null;
-  const shown = requested.slice(0, 40);
-  return jsonRpcError(
-    id,
-    UNSUPPORTED_PROTOCOL_VERSION,
-    `Unsupported protocol version: ${shown} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
-    {
-      supported: SUPPORTED_PROTOCOL_VERSIONS,
-      requested: shown,
-    },
-  );
+  return { code: 'unsupported_protocol_version', id, requested };
 }
 
 async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[]): Promise<McpPrincipal | undefined> {
@@ -148,18 +123,14 @@ async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Respons
   const msgs = messages(req.body);
   const unsupported = unsupportedProtocolVersion(req, msgs);
   if (unsupported) {
-    res.status(400).set('Cache-Control', 'no-store').json(unsupported);
+    sendRpcRefusal(ctx, res, unsupported);
     return;
   }
   const principal = await principalFor(deps, req, msgs);
   if (!principal) {
     const visible = await anonymousToolList(deps, ctx);
     return runServer(
-      buildMcpServer((s) =>
-        registerToolCatalogue(s, visible, () =>
-          Promise.reject(new McpError(ErrorCode.InvalidRequest, 'Sign-in required.')),
-        ),
-      ),
+      buildMcpServer((s) => registerToolCatalogue(s, visible, () => Promise.reject(signInRequired()))),
       req,
       res,
     );
@@ -185,42 +156,4 @@ async function runServer(server: McpServer, req: Request, res: Response): Promis
   });
   await server.connect(transport);
   await transport.handleRequest(req, res, req.body);
-}
-
-export function respondError(ctx: RequestContext, res: Response, err: unknown): void {
-  if (res.headersSent) {
-    ctx.log.error('mcp_request_failed_after_headers', { errName: err instanceof Error ? err.name : typeof err });
-    return;
-  }
-  if (err instanceof McpAuthError) {
-    if (err.wwwAuthenticate) res.set('WWW-Authenticate', err.wwwAuthenticate);
-    res
-      .status(err.status)
-      .set('Cache-Control', 'no-store')
-      .json(jsonRpcError(null, -32001, `${err.publicMessage} (Request ID ${ctx.requestId})`));
-    return;
-  }
-  if (err instanceof AddressThrottledError) {
-    res
-      .status(429)
-      .set({ 'Retry-After': String(err.retryAfterSeconds), 'Cache-Control': 'no-store' })
-      .json(jsonRpcError(null, -32000, `${err.message} (Request ID ${ctx.requestId})`, err.data)); // L20
-    return;
-  }
-  if (isUnavailable(err)) {
-    ctx.log.error('dependency_unavailable', { errCode: String((err as { code?: unknown }).code) });
-    res
-      .status(503)
-      .set({ 'Retry-After': '5', 'Cache-Control': 'no-store' })
-      .json(
-        jsonRpcError(
-          null,
-          -32603,
-          `The service is temporarily unavailable. Try again shortly. (Request ID ${ctx.requestId})`,
-        ),
-      );
-    return;
-  }
-  ctx.log.error('mcp_request_failed', { errName: err instanceof Error ? err.name : typeof err });
-  res.status(500).json(jsonRpcError(null, -32603, `Internal error. (Request ID ${ctx.requestId})`));
 }

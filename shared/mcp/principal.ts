@@ -10,21 +10,20 @@ import type { Deps } from '../services/deps.js';
 import { AccessTokenError, type VerifiedAccessToken } from '../crypto/access-token.js';
 import { SCOPES } from '../oauth-as/scopes.js';
 import { readSessionHeader, type SessionCredential } from '../http/session-id.js';
+import { CodedError, type McpAuthErrorCode } from '../kernel/errors.js';
 
 export type McpPrincipal =
   | { readonly kind: 'grant'; readonly token: VerifiedAccessToken }
   | { readonly kind: 'session'; readonly session: SessionCredential };
 
 /** A refusal at the HTTP layer, before any MCP processing. */
-export class McpAuthError extends Error {
-  readonly code: 'missing_token' | 'invalid_token' | 'insufficient_scope' | 'invalid_session';
+export class McpAuthError extends CodedError<McpAuthErrorCode> {
   readonly status: 401 | 403 | 400;
   readonly wwwAuthenticate: string | undefined;
   readonly publicMessage: string;
-  constructor(code: McpAuthError['code'], status: 401 | 403 | 400, publicMessage: string, wwwAuthenticate?: string) {
-    super(code);
+  constructor(code: McpAuthErrorCode, status: 401 | 403 | 400, publicMessage: string, wwwAuthenticate?: string) {
+    super(code, code);
     this.name = 'McpAuthError';
-    this.code = code;
     this.status = status;
     this.publicMessage = publicMessage;
     this.wwwAuthenticate = wwwAuthenticate;

@@ -1,16 +1,14 @@
 /**
- * The authorization-server facade: routes its endpoints and maps errors to
- * HTTP in one place (JSON for API endpoints, pages for browser endpoints).
+ * The authorization-server facade: routes its endpoints; errors are mapped
+ * by oauth-as/oauth-errors.ts (JSON for API endpoints, pages for browser endpoints).
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { publicUrls } from '../config/config.js';
 import { forRequest, type Deps } from '../services/deps.js';
 import { buildRequestContext } from '../http/request-context.js';
-import { sendErrorPage } from '../http/pages.js';
-import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
 import { OAuthError } from './errors.js';
-import { AddressThrottledError } from '../ratelimit/address-throttle.js';
+import { respondAuthorizationError, sendJsonRefusal } from './oauth-errors.js';
 import { handleAuthorize, handleConsent } from './authorize.js';
 import { handleRevoke, handleToken } from './token-endpoint.js';
 import { registerClient } from './clients.js';
@@ -86,7 +84,7 @@ export function createAuthorizationHandler(baseDeps: Deps) {
     const deps = forRequest(baseDeps, ctx);
     const route = routeFor(req.path);
     if (!route) {
-      res.status(404).json({ error: 'not_found' });
+      sendJsonRefusal(res, { code: 'not_found' });
       return;
     }
     if (route.cors) res.set('Access-Control-Allow-Origin', '*'); // H22: never on /authorize, /consent, /connect
@@ -102,48 +100,13 @@ export function createAuthorizationHandler(baseDeps: Deps) {
       return;
     }
     if (!route.methods.includes(req.method)) {
-      res.status(405).set('Allow', route.methods.join(', ')).end();
+      sendJsonRefusal(res, { code: 'method_not_allowed', allow: route.methods.join(', ') });
       return;
     }
     try {
       await route.run(deps, req, res);
     } catch (err) {
-      sendError(deps, res, route.kind, err);
+      respondAuthorizationError(deps.log, res, route.kind, err);
     }
   };
-}
-
-function sendError(deps: Deps, res: Response, kind: 'json' | 'html', caught: unknown): void {
-  if (isUnavailable(caught)) return respondUnavailable(res, deps.log, caught, kind);
-  if (res.headersSent) return;
-  const err =
-    caught instanceof AddressThrottledError
-      ? new OAuthError(
-          'temporarily_unavailable',
-          `Too many requests from your network. Try again in ${caught.retryAfterSeconds} seconds.`,
-          {
-            status: 429,
-            retryAfterSeconds: caught.retryAfterSeconds,
-            internal: `address limit ${caught.kind}`,
-          },
-        )
-      : caught;
-  if (err instanceof OAuthError) {
-    if (err.retryAfterSeconds !== undefined) res.set('Retry-After', String(err.retryAfterSeconds));
-    deps.log.info('oauth_error', { errCode: err.code, reason: err.internal });
-    if (kind === 'html') return sendErrorPage(res, err.status, 'Request refused', err.description);
-    if (err.code === 'invalid_client' && err.status === 401) res.set('WWW-Authenticate', 'Basic realm="rally-mcp"');
-    res
-      .status(err.status)
-      .set('Cache-Control', 'no-store')
-      .json({ error: err.code, error_description: err.description });
-    return;
-  }
-  deps.log.error('authorization_server_failed', { errName: err instanceof Error ? err.name : typeof err });
-  if (kind === 'html')
-    return sendErrorPage(res, 500, 'Something went wrong', 'Start the sign-in again from your application.');
-  res
-    .status(500)
-    .set('Cache-Control', 'no-store')
-    .json({ error: 'server_error', error_description: 'Internal error.' });
 }

@@ -9,28 +9,19 @@ import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
-import { html, sendErrorPage, sendPage } from '../http/pages.js';
+import { html, sendPage } from '../http/pages.js';
+import { sendRefusalPage } from '../http/page-errors.js';
 import { createAuthRequest, consumeAuthRequest, authRequestPath } from '../store/auth-requests.repo.js';
 import { resolveClient, redirectUriMatches } from './clients.js';
 import { redirectToRally } from '../rally-link/sign-in.js';
 import { parseScopes, type Scope } from './scopes.js';
 import { singleParams } from '../http/params.js';
 import { isSameOriginPost } from '../http/origin.js';
+import type { OAuthErrorCode } from './errors.js';
+import { redirectOAuthError } from './oauth-errors.js';
 
 const AUTH_REQUEST_TTL_SECONDS = 600;
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
-
-/** Builds `redirectUri` + params, keeping any query the registered URI already had; always adds `iss` (H9). */
-export function clientRedirect(
-  redirectUri: string,
-  issuer: string,
-  params: Record<string, string | undefined>,
-): string {
-  const url = new URL(redirectUri);
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
-  url.searchParams.set('iss', issuer);
-  return url.toString();
-}
 
 const SCOPE_TEXT: Record<Scope, string> = {
   'rally.read': 'Read your Rally work items, projects and iterations',
@@ -43,12 +34,7 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
   const now = deps.clock.now();
   const params = singleParams(new URL(req.originalUrl ?? req.url, issuer).searchParams);
   if (!params.ok) {
-    sendErrorPage(
-      res,
-      400,
-      'Invalid sign-in request',
-      `The parameter "${params.duplicate}" appears more than once. Start the sign-in again from your application.`,
-    );
+    sendRefusalPage(res, { code: 'duplicate_parameter', parameter: params.duplicate });
     return;
   }
   const q = params.values;
@@ -58,36 +44,23 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
     ? await resolveClient(clientId, { db, now, allowLoopbackCimd: deps.config.DANGEROUSLY_ALLOW_LOOPBACK_CIMD })
     : undefined;
   if (!client) {
-    sendErrorPage(
-      res,
-      400,
-      'Unknown application',
-      'This application is not registered with this server. Start the sign-in again from your application.',
-    );
+    sendRefusalPage(res, { code: 'unknown_client' });
     return;
   }
   let redirectUri = q.redirect_uri;
   if (redirectUri === undefined) {
     if (client.redirectUris.length !== 1) {
-      sendErrorPage(res, 400, 'Invalid sign-in request', 'The application did not say where to return after sign-in.');
+      sendRefusalPage(res, { code: 'redirect_uri_missing' });
       return;
     }
     redirectUri = client.redirectUris[0]!;
   } else if (!redirectUriMatches(redirectUri, client.redirectUris)) {
-    sendErrorPage(
-      res,
-      400,
-      'Invalid sign-in request',
-      'The return address does not match the one this application registered.',
-    );
+    sendRefusalPage(res, { code: 'redirect_uri_mismatch' });
     return;
   }
   // From here on errors go back to the (validated) client (RFC 6749 §4.1.2.1).
-  const back = (error: string, description: string) => {
-    res
-      .set('Cache-Control', 'no-store')
-      .redirect(302, clientRedirect(redirectUri, issuer, { error, error_description: description, state: q.state }));
-  };
+  const back = (code: OAuthErrorCode, description: string) =>
+    redirectOAuthError(res, 302, { redirectUri, issuer, state: q.state }, code, description);
   if (q.state !== undefined && q.state.length > 512) return back('invalid_request', 'state is too long.');
   if (q.response_type !== 'code') return back('unsupported_response_type', 'Only response_type=code is supported.');
   if (!q.code_challenge) return back('invalid_request', 'code_challenge is required (PKCE).');
@@ -141,12 +114,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
   const requestId = typeof body.request_id === 'string' ? body.request_id : undefined;
   const csrf = typeof body.csrf === 'string' ? body.csrf : undefined;
   if (!isSameOriginPost(req, issuer) || !requestId || !csrf || requestId.length > 64 || csrf.length > 64) {
-    sendErrorPage(
-      res,
-      403,
-      'Request refused',
-      'This confirmation did not come from this server’s page. Start the sign-in again from your application.',
-    );
+    sendRefusalPage(res, { code: 'consent_not_same_origin' });
     return;
   }
   const now = deps.clock.now();
@@ -155,12 +123,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
   const consumed = await consumeAuthRequest(db, requestId, csrf, now);
   if (!consumed.ok) {
     deps.log.warn('consent_refused', { reason: consumed.reason });
-    sendErrorPage(
-      res,
-      403,
-      'This sign-in request has expired',
-      'It was already used, has expired, or did not come from this page. Start the sign-in again from your application.',
-    );
+    sendRefusalPage(res, { code: 'consent_request_expired' });
     return;
   }
   const ar = consumed.request;
@@ -169,9 +132,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
     : undefined;
   if (body.decision !== 'allow') {
     deps.log.info('consent_denied', { clientId: ar.clientId });
-    res
-      .set('Cache-Control', 'no-store')
-      .redirect(303, clientRedirect(ar.redirectUri, issuer, { error: 'access_denied', state: clientState }));
+    redirectOAuthError(res, 303, { redirectUri: ar.redirectUri, issuer, state: clientState }, 'access_denied');
     return;
   }
   deps.audit('consent_granted', { clientId: ar.clientId });

@@ -13,7 +13,8 @@ import { forRequest, type Deps } from '../services/deps.js';
 import { buildRequestContext, type RequestContext } from '../http/request-context.js';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken } from '../kernel/hash.js';
-import { html, sendErrorPage, sendPage } from '../http/pages.js';
+import { html, sendPage } from '../http/pages.js';
+import { respondPageError, sendRefusalPage } from '../http/page-errors.js';
 import { readCookie } from '../http/cookies.js';
 import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../store/link-transactions.repo.js';
 import { createGrant, GrantNotActiveError, requireActiveGrant } from '../store/grants.repo.js';
@@ -23,10 +24,11 @@ import { grantPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';
 import { exchangeRallyCode } from '../rally/oauth.js';
 import type { AuthServices } from '../services/auth-services.js';
-import { clientRedirect } from './authorize.js';
+import { clientRedirect } from './client-redirect.js';
+import { clientErrorUrl } from './oauth-errors.js';
 import { singleParams } from '../http/params.js';
 import { completeSessionLink } from '../session-link/confirm.js';
-import { respondUnavailable, isUnavailable } from '../http/unavailable.js';
+import { isUnavailable } from '../http/unavailable.js';
 
 const Sealed = z.object({ clientState: z.string().optional(), rallyVerifier: z.string() });
 
@@ -57,14 +59,7 @@ export function createOAuthCallbackHandler(baseDeps: Deps) {
     try {
       await handleCallback(deps, ctx, req, res);
     } catch (err) {
-      if (isUnavailable(err)) return respondUnavailable(res, deps.log, err, 'html');
-      deps.log.error('oauth_callback_failed', { errName: err instanceof Error ? err.name : typeof err });
-      sendErrorPage(
-        res,
-        500,
-        'Sign-in could not be completed',
-        'Something went wrong on our side. Start the sign-in again from your application.',
-      );
+      respondPageError(res, deps.log, err, { code: 'callback_failed', event: 'oauth_callback_failed' });
     }
   };
 }
@@ -95,19 +90,14 @@ async function whoSignedIn(auth: AuthServices, ctx: RequestContext, accessToken:
 
 async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
   if (req.method !== 'GET') {
-    res.status(405).set('Allow', 'GET').end(); // B11: the redirect is always a GET
+    sendRefusalPage(res, { code: 'method_not_allowed', allow: 'GET' }); // B11: the redirect is always a GET
     return;
   }
   const { issuer } = publicUrls(deps.config);
   const params = singleParams(new URL(req.originalUrl ?? req.url, issuer).searchParams);
   const q = params.ok ? params.values : {};
   if (!params.ok || !q.state || q.state.length > 256) {
-    sendErrorPage(
-      res,
-      400,
-      'Invalid sign-in response',
-      'This page was opened without a valid sign-in in progress. Start again from your application.',
-    );
+    sendRefusalPage(res, { code: 'callback_invalid_response' });
     return;
   }
   const now = deps.clock.now();
@@ -120,21 +110,9 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
   );
   if (!consumed.ok) {
     deps.audit('access_denied', { reason: `callback_${consumed.reason}` });
-    if (consumed.reason === 'browser_mismatch') {
-      sendErrorPage(
-        res,
-        403,
-        'This sign-in belongs to another browser',
-        'For your safety, a sign-in can only be completed in the browser that started it, and only the latest one started in this browser. Start again from your application.',
-      );
-    } else {
-      sendErrorPage(
-        res,
-        400,
-        'This sign-in link has expired',
-        'It was already used or is too old. Start again from your application.',
-      );
-    }
+    sendRefusalPage(res, {
+      code: consumed.reason === 'browser_mismatch' ? 'callback_browser_mismatch' : 'callback_state_expired',
+    });
     return;
   }
   const tx = consumed.tx;
@@ -144,12 +122,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
   const expectedIss = deps.config.RALLY_ISSUER ?? deps.config.RALLY_BASE_URL;
   if (q.iss !== undefined && q.iss !== expectedIss) {
     deps.audit('access_denied', { reason: 'callback_issuer_mismatch' }); // B8
-    sendErrorPage(
-      res,
-      400,
-      'Sign-in could not be completed',
-      'The response did not come from the expected Rally server. Start again from your application.',
-    );
+    sendRefusalPage(res, { code: 'callback_issuer_mismatch' });
     return;
   }
   if (q.error !== undefined || !q.code) {
@@ -158,16 +131,11 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
       reason: q.error === 'access_denied' ? 'access_denied' : 'rally_error',
       mode: tx.kind,
     }); // B9
-    const back =
+    const returnTo =
       tx.kind === 'authorize' && tx.redirectUri
-        ? clientRedirect(tx.redirectUri, issuer, { error: 'access_denied', state: secrets.clientState })
+        ? clientErrorUrl({ redirectUri: tx.redirectUri, issuer, state: secrets.clientState }, 'access_denied')
         : undefined;
-    sendPage(
-      res,
-      400,
-      'Sign-in was not completed',
-      html`<h1>Sign-in was not completed</h1><p>Rally did not grant access, so nothing was connected.</p>${back ? html`<p><a href="${back}">Return to the application</a></p>` : ''}`,
-    );
+    sendRefusalPage(res, { code: 'sign_in_not_completed', returnTo });
     return;
   }
 
@@ -187,12 +155,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
       errCode: (err as { oauthError?: string }).oauthError ?? (err instanceof Error ? err.name : 'unknown'),
       mode: tx.kind,
     });
-    sendErrorPage(
-      res,
-      502,
-      'Rally did not complete the sign-in',
-      'Rally could not be reached or refused the sign-in. Start again from your application.',
-    );
+    sendRefusalPage(res, { code: 'callback_exchange_failed' });
     return;
   }
 
@@ -271,12 +234,7 @@ async function completeRelink(
 ) {
   if (!tx.grantId || tx.sub !== rallySubject(rallyUser)) {
     deps.audit('access_denied', { reason: 'different_rally_user', mode: 'relink', ...(tx.sub ? { sub: tx.sub } : {}) });
-    sendErrorPage(
-      res,
-      403,
-      'Signed in as a different Rally user',
-      'This connection was requested for another Rally account, so nothing was changed. Sign in to Rally as the account your application uses.',
-    );
+    sendRefusalPage(res, { code: 'relink_different_user' });
     return;
   }
   try {
@@ -285,16 +243,11 @@ async function completeRelink(
     if (err instanceof GrantNotActiveError) {
       // L2: revoked (or expired) after the re-link was handed out; it stays revoked.
       deps.audit('access_denied', { reason: 'grant_not_active', mode: 'relink', ...(tx.sub ? { sub: tx.sub } : {}) });
-      sendErrorPage(
-        res,
-        403,
-        'Sign-in could not be completed',
-        'This connection is no longer authorized, so nothing was changed. Sign in again from your application.',
-      );
+      sendRefusalPage(res, { code: 'relink_grant_not_active' });
       return;
     }
     if (!(err instanceof LinkUserMismatchError)) throw err;
-    sendErrorPage(res, 403, 'Signed in as a different Rally user', 'Nothing was changed.');
+    sendRefusalPage(res, { code: 'relink_link_user_mismatch' });
     return;
   }
   deps.audit('sign_in_completed', {

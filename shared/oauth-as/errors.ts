@@ -3,23 +3,9 @@
  * checks. Handlers only throw; each surface maps in one place.
  * @module
  */
+import { CodedError, type OAuthErrorCode } from '../kernel/errors.js';
 
-export type OAuthErrorCode =
-  | 'invalid_request'
-  | 'invalid_client'
-  | 'invalid_grant'
-  | 'unauthorized_client'
-  | 'unsupported_grant_type'
-  | 'unsupported_response_type'
-  | 'invalid_scope'
-  | 'invalid_target'
-  | 'access_denied'
-  | 'invalid_token'
-  | 'insufficient_scope'
-  | 'invalid_redirect_uri'
-  | 'invalid_client_metadata'
-  | 'server_error'
-  | 'temporarily_unavailable';
+export type { OAuthErrorCode };
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -39,8 +25,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   temporarily_unavailable: 503,
 };
 
-export class OAuthError extends Error {
-  readonly code: OAuthErrorCode;
+export class OAuthError extends CodedError<OAuthErrorCode> {
   /** Safe to show the client. */
   readonly description: string;
   /** For the log only (never secrets). */
@@ -53,9 +38,8 @@ export class OAuthError extends Error {
     description: string,
     options: { internal?: string; status?: number; retryAfterSeconds?: number; cause?: unknown } = {},
   ) {
-    super(`${code}: ${description}`, { cause: options.cause });
+    super(code, `${code}: ${description}`, { cause: options.cause });
     this.name = 'OAuthError';
-    this.code = code;
     this.description = description;
     this.internal = options.internal;
     this.status = options.status ?? STATUS[code];

@@ -8,6 +8,7 @@ import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import { SCOPES } from './scopes.js';
 import { html, sendPage, type SafeHtml } from '../http/pages.js';
+import { sendJsonRefusal } from './oauth-errors.js';
 
 export function protectedResourceMetadata(deps: Pick<Deps, 'config'>) {
   const urls = publicUrls(deps.config);
@@ -46,14 +47,14 @@ export function createProtectedResourceMetadataHandler(deps: Deps) {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.status(405).set('Allow', 'GET, HEAD').end();
+      sendJsonRefusal(res, { code: 'method_not_allowed', allow: 'GET, HEAD' });
       return;
     }
     if (
       req.path !== '/.well-known/oauth-protected-resource' &&
       req.path !== '/.well-known/oauth-protected-resource/mcp'
     ) {
-      res.status(404).json({ error: 'not_found' });
+      sendJsonRefusal(res, { code: 'not_found' });
       return;
     }
     res

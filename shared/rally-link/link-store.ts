@@ -27,6 +27,7 @@ import { COLLECTIONS } from '../store/collections.js';
 import { stripUndefined } from '../store/clients.repo.js';
 import { CorruptRecordError, transact, withStoreRetry } from '../store/firestore-utils.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
+import { CodedError } from '../kernel/errors.js';
 
 const SealedTokens = z.object({ a: z.string().min(1), r: z.string().min(1).optional() });
 
@@ -39,10 +40,9 @@ export interface StoredLink {
   readonly tokens: RallyTokens | undefined;
 }
 
-export class LinkUserMismatchError extends Error {
-  readonly code = 'link_user_mismatch';
+export class LinkUserMismatchError extends CodedError<'link_user_mismatch'> {
   constructor() {
-    super('this link belongs to a different Rally user');
+    super('link_user_mismatch', 'this link belongs to a different Rally user');
     this.name = 'LinkUserMismatchError';
   }
 }
@@ -348,10 +348,9 @@ export class RallyTokenStore {
 }
 
 /** Another instance holds the refresh lease for too long: the caller should retry shortly. */
-export class LinkRefreshBusyError extends Error {
-  readonly code = 'refresh_busy';
+export class LinkRefreshBusyError extends CodedError<'refresh_busy'> {
   constructor() {
-    super('a Rally token refresh is in progress elsewhere');
+    super('refresh_busy', 'a Rally token refresh is in progress elsewhere');
     this.name = 'LinkRefreshBusyError';
   }
 }

@@ -3,9 +3,9 @@
  * Callers branch on `code`, never on message text.
  * @module
  */
+import { CodedError, type RallyErrorCode, type RallyLookupErrorCode } from '../kernel/errors.js';
 
-export type RallyErrorCode =
-  'rally_unauthorized' | 'rally_forbidden' | 'rally_not_found' | 'rally_rejected' | 'rally_unavailable';
+export type { RallyErrorCode };
 
 export interface RallyApiErrorOptions {
   readonly status?: number;
@@ -16,37 +16,32 @@ export interface RallyApiErrorOptions {
  * A WSAPI failure. `rallyErrors` holds Rally's own messages, already cleaned
  * (no markup, no control characters) and capped, so they may be shown to the user.
  */
-export class RallyApiError extends Error {
-  readonly code: RallyErrorCode;
+export class RallyApiError extends CodedError<RallyErrorCode> {
   readonly rallyErrors: readonly string[];
   readonly status?: number;
   constructor(code: RallyErrorCode, rallyErrors: readonly string[] = [], options: RallyApiErrorOptions = {}) {
-    super(code, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, code, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RallyApiError';
-    this.code = code;
     this.rallyErrors = rallyErrors;
     if (options.status !== undefined) this.status = options.status;
   }
 }
 
 /** A filter or raw query that cannot be expressed safely in Rally's query grammar. */
-export class RallyQueryError extends Error {
-  readonly code = 'invalid_query';
+export class RallyQueryError extends CodedError<'invalid_query'> {
   constructor(message: string) {
-    super(message);
+    super('invalid_query', message);
     this.name = 'RallyQueryError';
   }
 }
 
 /** A name given by the user (project, iteration, release, owner, work item) that matched nothing or too much. */
-export class RallyLookupError extends Error {
-  readonly code: 'not_found' | 'ambiguous';
+export class RallyLookupError extends CodedError<RallyLookupErrorCode> {
   /** What was looked up, e.g. "project", "iteration", "work item". */
   readonly what: string;
-  constructor(code: 'not_found' | 'ambiguous', what: string) {
-    super(`${what} ${code}`);
+  constructor(code: RallyLookupErrorCode, what: string) {
+    super(code, `${what} ${code}`);
     this.name = 'RallyLookupError';
-    this.code = code;
     this.what = what;
   }
 }

@@ -5,13 +5,13 @@
  * a link), never a 500.
  * @module
  */
+import { CodedError } from '../kernel/errors.js';
 export type LinkRequiredReason = 'not_linked' | 'revoked' | 'refresh_failed' | 'pending_confirmation';
 
-export class LinkRequiredError extends Error {
-  readonly code = 'link_required';
+export class LinkRequiredError extends CodedError<'link_required'> {
   readonly reason: LinkRequiredReason;
   constructor(reason: LinkRequiredReason, options?: { cause?: unknown }) {
-    super(`Rally link required (${reason})`, options);
+    super('link_required', `Rally link required (${reason})`, options);
     this.name = 'LinkRequiredError';
     this.reason = reason;
   }

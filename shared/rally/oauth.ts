@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { addSeconds } from '../kernel/clock.js';
 import type { FetchLike } from '../kernel/fetch.js';
+import { CodedError } from '../kernel/errors.js';
 
 export interface RallyTokens {
   readonly accessToken: string;
@@ -15,10 +16,9 @@ export interface RallyTokens {
   readonly accessExpiresAt: Date;
 }
 
-export class RallyRefreshRejected extends Error {
-  readonly code = 'rally_refresh_rejected';
+export class RallyRefreshRejected extends CodedError<'rally_refresh_rejected'> {
   constructor() {
-    super('Rally rejected the refresh token');
+    super('rally_refresh_rejected', 'Rally rejected the refresh token');
     this.name = 'RallyRefreshRejected';
   }
 }
@@ -63,13 +63,15 @@ const TokenBody = z.object({
   refresh_token: z.string().min(1).max(4096).optional(),
 });
 
-export class RallyTokenResponseError extends Error {
-  readonly code = 'rally_token_response_invalid';
+export class RallyTokenResponseError extends CodedError<'rally_token_response_invalid'> {
   constructor(
     readonly status: number,
     readonly oauthError: string | undefined,
   ) {
-    super(`Rally token endpoint answered ${status}${oauthError ? ` (${oauthError})` : ''}`);
+    super(
+      'rally_token_response_invalid',
+      `Rally token endpoint answered ${status}${oauthError ? ` (${oauthError})` : ''}`,
+    );
     this.name = 'RallyTokenResponseError';
   }
 }

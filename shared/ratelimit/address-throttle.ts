@@ -11,6 +11,7 @@
  */
 import { isIP } from 'node:net';
 import type { Clock } from '../kernel/clock.js';
+import { CodedError } from '../kernel/errors.js';
 
 /** The unauthenticated writes we throttle, one bucket per kind and address. */
 export type AddressLimitKind = 'authorize' | 'register' | 'session_initialize' | 'connect_link';
@@ -34,15 +35,14 @@ export interface AddressThrottleOptions {
 }
 
 /** Too many requests of one kind from one address: 429 with Retry-After on every surface. */
-export class AddressThrottledError extends Error {
-  readonly code = 'address_throttled';
+export class AddressThrottledError extends CodedError<'address_throttled'> {
   readonly kind: AddressLimitKind;
   readonly limit: number;
   readonly retryAfterSeconds: number;
   /** What a JSON-RPC error carries as `data` when this error leaves an MCP request handler. */
   readonly data: { readonly reason: 'rate_limited'; readonly retryAfterSeconds: number };
   constructor(kind: AddressLimitKind, limit: number, retryAfterSeconds: number) {
-    super(`Too many requests from your network address. Try again in ${retryAfterSeconds} s.`);
+    super('address_throttled', `Too many requests from your network address. Try again in ${retryAfterSeconds} s.`);
     this.name = 'AddressThrottledError';
     this.kind = kind;
     this.limit = limit;

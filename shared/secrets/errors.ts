@@ -2,6 +2,7 @@
  * The SecretSource port and its one error type.
  * @module
  */
+import { CodedError } from '../kernel/errors.js';
 
 /**
  * Reads one pinned version of one secret (K3: never "latest").
@@ -28,8 +29,7 @@ export type SecretUnavailableReason =
  * Surfaces answer 503 (HTTP) or a generic tool error (E8). The message names the
  * secret and version, never secret bytes; `cause` carries the SDK error for debugging.
  */
-export class SecretUnavailableError extends Error {
-  readonly code = 'secret_unavailable';
+export class SecretUnavailableError extends CodedError<'secret_unavailable'> {
   readonly reason: SecretUnavailableReason;
   readonly secretName: string;
   readonly secretVersion: string;
@@ -39,7 +39,7 @@ export class SecretUnavailableError extends Error {
     reason: SecretUnavailableReason,
     options?: { cause?: unknown },
   ) {
-    super(`secret ${secretName} version ${secretVersion} is unavailable (${reason})`, options);
+    super('secret_unavailable', `secret ${secretName} version ${secretVersion} is unavailable (${reason})`, options);
     this.name = 'SecretUnavailableError';
     this.reason = reason;
     this.secretName = secretName;

@@ -8,7 +8,8 @@
 import { randomInt } from 'node:crypto';
 import type { Response } from '@google-cloud/functions-framework';
 import type { Deps } from '../services/deps.js';
-import { html, sendErrorPage, sendPage } from '../http/pages.js';
+import { html, sendPage } from '../http/pages.js';
+import { sendRefusalPage } from '../http/page-errors.js';
 import type { LinkTransaction } from '../store/link-transactions.repo.js';
 import { LinkUserMismatchError } from '../rally-link/link-store.js';
 import { sessionPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
@@ -30,12 +31,7 @@ export async function completeSessionLink(
   const existing = await auth.tokens.read(sessionPrincipal(sessionHash));
   if (existing && existing.rallyUser.objectId !== rallyUser.objectId) {
     deps.audit('access_denied', { reason: 'different_rally_user', mode: 'session' });
-    sendErrorPage(
-      res,
-      403,
-      'Signed in as a different Rally user',
-      'This agent session is already connected to another Rally account, so nothing was changed. Disconnect it from the agent first.',
-    );
+    sendRefusalPage(res, { code: 'session_different_user' });
     return;
   }
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');

@@ -11,7 +11,8 @@ import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
-import { html, sendErrorPage, sendPage } from '../http/pages.js';
+import { html, sendPage } from '../http/pages.js';
+import { sendRefusalPage } from '../http/page-errors.js';
 import { redirectToRally } from '../rally-link/sign-in.js';
 import { isSameOriginPost } from '../http/origin.js';
 import {
@@ -75,20 +76,14 @@ export async function handleConnect(deps: Deps, req: Request, res: Response): Pr
   const isLive = async (tx: ConnectTransaction | undefined): Promise<boolean> =>
     tx !== undefined &&
     (tx.kind !== 'relink' || (tx.grantId !== undefined && (await isGrantActive(db, tx.grantId, now))));
-  const expired = () =>
-    sendErrorPage(
-      res,
-      404,
-      'This link has expired',
-      'Connection links work once and for 10 minutes. Ask your agent again to get a new one.',
-    );
+  const expired = () => sendRefusalPage(res, { code: 'connect_link_expired' });
   if (req.method === 'GET') {
     const tx = await findConnectTransaction(db, id, now);
     if (!tx || !(await isLive(tx))) return expired();
     return renderConnectPage(deps, res, id, tx);
   }
   if (!isSameOriginPost(req, publicUrls(deps.config).issuer)) {
-    return sendErrorPage(res, 403, 'Request refused', 'This confirmation did not come from this server’s page.');
+    return sendRefusalPage(res, { code: 'connect_not_same_origin' });
   }
   const tx = await consumeConnectTransaction(db, id, now);
   if (!tx || !(await isLive(tx))) return expired();

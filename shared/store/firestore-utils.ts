@@ -5,6 +5,7 @@
  */
 import type { DocumentReference, Firestore, Timestamp, Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
+import { CodedError } from '../kernel/errors.js';
 
 /** A Firestore Timestamp on read (written as a JS Date). */
 export const zTimestamp = z
@@ -15,19 +16,17 @@ export const zTimestamp = z
   .transform((v) => v.toDate());
 
 /** Firestore is unavailable or overloaded: surfaces answer 503, never success without the write (F5). */
-export class StoreUnavailableError extends Error {
-  readonly code = 'store_unavailable';
+export class StoreUnavailableError extends CodedError<'store_unavailable'> {
   constructor(options?: { cause?: unknown }) {
-    super('Firestore is unavailable', options);
+    super('store_unavailable', 'Firestore is unavailable', options);
     this.name = 'StoreUnavailableError';
   }
 }
 
 /** A stored document failed validation: treated as absent by callers, logged without content. */
-export class CorruptRecordError extends Error {
-  readonly code = 'corrupt_record';
+export class CorruptRecordError extends CodedError<'corrupt_record'> {
   constructor(readonly collection: string) {
-    super(`corrupt record in ${collection}`);
+    super('corrupt_record', `corrupt record in ${collection}`);
     this.name = 'CorruptRecordError';
   }
 }

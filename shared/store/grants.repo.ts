@@ -13,6 +13,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.repo.js';
+import { CodedError } from '../kernel/errors.js';
 
 export const GrantDoc = z.object({
   grantId: z.string(),
@@ -96,10 +97,9 @@ export async function recordElicitationSupport(db: Firestore, grantId: string, e
 }
 
 /** The grant was revoked, has expired or does not exist: nothing may be linked to it (L2). */
-export class GrantNotActiveError extends Error {
-  readonly code = 'grant_not_active';
+export class GrantNotActiveError extends CodedError<'grant_not_active'> {
   constructor() {
-    super('the grant is not active');
+    super('grant_not_active', 'the grant is not active');
     this.name = 'GrantNotActiveError';
   }
 }

@@ -11,14 +11,14 @@ import type { Logger } from '../../logging/logger.js';
 import { RallyApiError, RallyLookupError, RallyQueryError, type RallyErrorCode } from '../../rally/errors.js';
 import { MAX_MESSAGE_CHARS } from '../../sanitize/index.js';
 import { rallyText } from './output.js';
+import { CodedError } from '../../kernel/errors.js';
 
 /** A problem with the arguments that only shows once they are interpreted (e.g. a cursor for another query). */
-export class ToolInputError extends Error {
-  readonly code = 'invalid_tool_input';
+export class ToolInputError extends CodedError<'invalid_tool_input'> {
   /** Safe to show: written by us, never containing Rally text or secrets. */
   readonly publicMessage: string;
   constructor(publicMessage: string) {
-    super(publicMessage);
+    super('invalid_tool_input', publicMessage);
     this.name = 'ToolInputError';
     this.publicMessage = publicMessage;
   }

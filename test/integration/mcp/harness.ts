@@ -15,7 +15,7 @@ import type { ToolContext } from '../../../shared/mcp/tools/context.js';
 import { ALL_TOOLS, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
 import { createCursorCodec } from '../../../shared/mcp/tools/cursor.js';
 import { createExecution } from '../../../shared/mcp/execute.js';
-import { toMcpResult } from '../../../shared/mcp/mcp-outcome.js';
+import { toMcpResult } from '../../../shared/mcp/jsonrpc-errors.js';
 import { createPolicy } from '../../../shared/policy/policy.js';
 import { createRallyClient } from '../../../shared/rally/client.js';
 import { createConcurrencyLimiter } from '../../../shared/rally/concurrency.js';

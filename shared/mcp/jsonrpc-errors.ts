@@ -1,0 +1,177 @@
+/**
+ * The one mapper for JSON-RPC errors on /mcp: the transport's refusals
+ * (origin, method, busy, protocol revision), the errors a request can end
+ * with (authentication, address limit, outage, a bug), the edge's refusals
+ * of a body, and the mapping of a tool outcome (shared/mcp/execute.ts) to a
+ * tool result, -32602 for bad arguments, or URL elicitation (-32042) for
+ * clients that declared it. Refusals the agent should read (policy, rate
+ * limit, sign-in) are isError results with a clear text. Nothing else in
+ * shared/ writes a `{ jsonrpc: '2.0', error }` or raises an McpError.
+ * @module
+ */
+import type { Response } from '@google-cloud/functions-framework';
+import {
+  ErrorCode,
+  McpError,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  UrlElicitationRequiredError,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { EdgeError } from '../http/edge-error.js';
+import type { RequestContext } from '../http/request-context.js';
+import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
+import { AddressThrottledError } from '../ratelimit/address-throttle.js';
+import type { ToolOutcome } from './execute.js';
+import { McpAuthError } from './principal.js';
+import { errorResult } from './tools/tool-errors.js';
+
+type RpcId = string | number | null;
+
+/** Our server-defined error (JSON-RPC reserves -32000..-32099 for them); -32001 is "authentication". */
+const SERVER_ERROR = -32000;
+const AUTHENTICATION_ERROR = -32001;
+/** JSON-RPC UnsupportedProtocolVersion (MCP 2026-07-28; SDK v2 clients read `data.supported`). */
+const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+
+function jsonRpcError(id: RpcId, code: number, message: string, data?: unknown) {
+  return { jsonrpc: '2.0' as const, id, error: { code, message, ...(data === undefined ? {} : { data }) } };
+}
+
+/** What the /mcp transport refuses before any MCP processing. */
+export type RpcRefusal =
+  /** G4: a browser origin we do not serve. */
+  | { readonly code: 'origin_not_allowed' }
+  /** Stateless server: no SSE stream to resume and no session to delete (405, not 401: Copilot Studio probes with GET). */
+  | { readonly code: 'method_not_allowed' }
+  /** The instance is at its concurrency limit. */
+  | { readonly code: 'busy' }
+  /** M5: a protocol revision we do not serve, answered before authentication with the ones we do. */
+  | { readonly code: 'unsupported_protocol_version'; readonly id: RpcId; readonly requested: string };
+
+export function sendRpcRefusal(ctx: RequestContext, res: Response, refusal: RpcRefusal): void {
+  switch (refusal.code) {
+    case 'origin_not_allowed':
+      res.status(403).json(jsonRpcError(null, SERVER_ERROR, 'Origin not allowed.'));
+      return;
+    case 'method_not_allowed':
+      res
+        .status(405)
+        .set('Allow', 'POST')
+        .json(jsonRpcError(null, SERVER_ERROR, 'Method not allowed.'));
+      return;
+    case 'busy':
+      res
+        .status(503)
+        .set('Retry-After', '1')
+        .json(jsonRpcError(null, SERVER_ERROR, `The server is busy. Try again shortly. (Request ID ${ctx.requestId})`));
+      return;
+    case 'unsupported_protocol_version': {
+      const shown = refusal.requested.slice(0, 40);
+      res
+        .status(400)
+        .set('Cache-Control', 'no-store')
+        .json(
+          jsonRpcError(
+            refusal.id,
+            UNSUPPORTED_PROTOCOL_VERSION,
+            `Unsupported protocol version: ${shown} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+            { supported: SUPPORTED_PROTOCOL_VERSIONS, requested: shown },
+          ),
+        );
+      return;
+    }
+    default: {
+      const never: never = refusal;
+      throw new Error(`unhandled refusal ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** A body refused before the handler: -32700 when it does not parse, -32600 otherwise. */
+export function sendRpcEdgeError(err: EdgeError, res: Response): void {
+  res
+    .status(err.status)
+    .set('Cache-Control', 'no-store')
+    .json(
+      jsonRpcError(
+        null,
+        err.code === 'malformed_json' ? ErrorCode.ParseError : ErrorCode.InvalidRequest,
+        err.publicMessage,
+      ),
+    );
+}
+
+/** Whatever a /mcp request ended with, as HTTP + JSON-RPC: 401/403 with WWW-Authenticate, 429, 503, else 500. */
+export function respondRpcError(ctx: RequestContext, res: Response, err: unknown): void {
+  if (res.headersSent) {
+    ctx.log.error('mcp_request_failed_after_headers', { errName: err instanceof Error ? err.name : typeof err });
+    return;
+  }
+  if (err instanceof McpAuthError) {
+    if (err.wwwAuthenticate) res.set('WWW-Authenticate', err.wwwAuthenticate);
+    res
+      .status(err.status)
+      .set('Cache-Control', 'no-store')
+      .json(jsonRpcError(null, AUTHENTICATION_ERROR, `${err.publicMessage} (Request ID ${ctx.requestId})`));
+    return;
+  }
+  if (err instanceof AddressThrottledError) {
+    res
+      .status(429)
+      .set({ 'Retry-After': String(err.retryAfterSeconds), 'Cache-Control': 'no-store' })
+      .json(jsonRpcError(null, SERVER_ERROR, `${err.message} (Request ID ${ctx.requestId})`, err.data)); // L20
+    return;
+  }
+  if (isUnavailable(err)) {
+    return respondUnavailable(res, ctx.log, err, (message) =>
+      res.json(jsonRpcError(null, ErrorCode.InternalError, `${message} (Request ID ${ctx.requestId})`)),
+    );
+  }
+  ctx.log.error('mcp_request_failed', { errName: err instanceof Error ? err.name : typeof err });
+  res.status(500).json(jsonRpcError(null, ErrorCode.InternalError, `Internal error. (Request ID ${ctx.requestId})`));
+}
+
+/** A tools/call without a principal (the catalogue is public, calling is not): the client signs in. */
+export const signInRequired = (): McpError => new McpError(ErrorCode.InvalidRequest, 'Sign-in required.');
+
+/** This surface's mapping of the one execution path's outcome: a tool result, -32602, or URL elicitation (-32042). */
+export async function toMcpResult(
+  outcome: ToolOutcome,
+  supportsUrlElicitation: () => Promise<boolean>,
+): Promise<CallToolResult> {
+  switch (outcome.kind) {
+    case 'result':
+      return outcome.result;
+    case 'unknown_tool':
+      throw new McpError(ErrorCode.InvalidParams, 'Unknown tool.');
+    case 'invalid_arguments':
+      throw new McpError(ErrorCode.InvalidParams, outcome.message);
+    case 'insufficient_scope': // not reached: openExecution answered 403 for the whole request
+      return errorResult(`This tool needs the ${outcome.missing.join(' ')} scope.`);
+    case 'policy_denied':
+    case 'rate_limited':
+    case 'confirmation_required':
+      return errorResult(outcome.message);
+    case 'link_required':
+      if (await supportsUrlElicitation()) {
+        throw new UrlElicitationRequiredError(
+          [
+            {
+              mode: 'url',
+              elicitationId: outcome.elicitationId,
+              url: outcome.url,
+              message: outcome.elicitationMessage,
+            },
+          ],
+          'Rally is not connected for this user.',
+        );
+      }
+      return errorResult(outcome.message);
+    default:
+      return assertNever(outcome);
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled outcome ${JSON.stringify(x)}`);
+}
