@@ -14,6 +14,7 @@ import { sendRefusalPage } from '../http/page-errors.js';
 import { createAuthRequest, consumeAuthRequest, authRequestPath } from '../store/auth-requests.repo.js';
 import { resolveClient, redirectUriMatches } from './clients.js';
 import { redirectToRally } from '../rally-link/sign-in.js';
+import { CLIENT_STATE } from '../rally-link/token-codec.js';
 import { parseScopes, type Scope } from './scopes.js';
 import { singleParams } from '../http/params.js';
 import { isSameOriginPost } from '../http/origin.js';
@@ -83,7 +84,9 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
     scopes,
     resource,
     csrfHash: sha256Id(csrf),
-    ...(q.state !== undefined ? { sealedState: await sealer.seal(q.state, authRequestPath(requestId)) } : {}),
+    ...(q.state !== undefined
+      ? { sealedState: await CLIENT_STATE.seal(sealer, q.state, authRequestPath(requestId)) }
+      : {}),
     createdAt: now,
     expiresAt: addSeconds(now, AUTH_REQUEST_TTL_SECONDS),
   });
@@ -128,7 +131,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
   }
   const ar = consumed.request;
   const clientState = ar.sealedState
-    ? new TextDecoder().decode((await sealer.unseal(ar.sealedState, authRequestPath(requestId))).plaintext)
+    ? (await CLIENT_STATE.open(sealer, ar.sealedState, authRequestPath(requestId))).value
     : undefined;
   if (body.decision !== 'allow') {
     deps.log.info('consent_denied', { clientId: ar.clientId });

@@ -20,6 +20,7 @@ import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../sto
 import { createGrant, GrantNotActiveError, requireActiveGrant } from '../store/grants.repo.js';
 import { createAuthCode } from '../store/auth-codes.repo.js';
 import { LinkUserMismatchError } from '../rally-link/link-store.js';
+import { SIGN_IN_SECRET } from '../rally-link/token-codec.js';
 import { grantPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';
 import { exchangeRallyCode } from '../rally/oauth.js';
@@ -29,8 +30,6 @@ import { clientErrorUrl } from './oauth-errors.js';
 import { singleParams } from '../http/params.js';
 import { completeSessionLink } from '../session-link/confirm.js';
 import { isUnavailable } from '../http/unavailable.js';
-
-const Sealed = z.object({ clientState: z.string().optional(), rallyVerifier: z.string() });
 
 export const rallySubject = (u: RallyUser) => `rally:${u.objectId}`;
 
@@ -116,9 +115,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
     return;
   }
   const tx = consumed.tx;
-  const secrets = Sealed.parse(
-    JSON.parse(new TextDecoder().decode((await auth.sealer.unseal(tx.sealed, linkTxPath(q.state))).plaintext)),
-  );
+  const secrets = (await SIGN_IN_SECRET.open(auth.sealer, tx.sealed, linkTxPath(q.state))).value;
   const expectedIss = deps.config.RALLY_ISSUER ?? deps.config.RALLY_BASE_URL;
   if (q.iss !== undefined && q.iss !== expectedIss) {
     deps.audit('access_denied', { reason: 'callback_issuer_mismatch' }); // B8

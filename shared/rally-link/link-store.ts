@@ -15,7 +15,6 @@
  * @module
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
-import { z } from 'zod';
 import { sha256Id, randomToken } from '../kernel/hash.js';
 import type { Sealer } from '../crypto/sealer.js';
 import { rallyTokensPath, RallyTokensDoc, type LinkPrecondition, type RallyUser } from '../store/rally-tokens.repo.js';
@@ -28,8 +27,7 @@ import { stripUndefined } from '../store/clients.repo.js';
 import { CorruptRecordError, transact, withStoreRetry } from '../store/firestore-utils.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
 import { CodedError } from '../kernel/errors.js';
-
-const SealedTokens = z.object({ a: z.string().min(1), r: z.string().min(1).optional() });
+import { RALLY_TOKENS } from './token-codec.js';
 
 export interface StoredLink {
   readonly principal: string;
@@ -141,9 +139,8 @@ export class RallyTokenStore {
 
   async #unseal(principal: string, doc: RallyTokensDoc): Promise<RallyTokens | undefined> {
     try {
-      const opened = await this.#o.sealer.unseal(doc.sealed!, rallyTokensPath(principal));
-      const body = SealedTokens.parse(JSON.parse(new TextDecoder().decode(opened.plaintext)));
-      const tokens = { accessToken: body.a, refreshToken: body.r, accessExpiresAt: doc.accessExpiresAt };
+      const opened = await RALLY_TOKENS.open(this.#o.sealer, doc.sealed!, rallyTokensPath(principal));
+      const tokens = { ...opened.value, accessExpiresAt: doc.accessExpiresAt };
       if (opened.needsReseal) void this.#reseal(principal, doc.version, tokens);
       return tokens;
     } catch (err) {
@@ -163,8 +160,7 @@ export class RallyTokenStore {
   }
 
   async #seal(principal: string, tokens: RallyTokens): Promise<string> {
-    const body = JSON.stringify(stripUndefined({ a: tokens.accessToken, r: tokens.refreshToken }));
-    return this.#o.sealer.seal(body, rallyTokensPath(principal));
+    return RALLY_TOKENS.seal(this.#o.sealer, tokens, rallyTokensPath(principal));
   }
 
   /** E6: lazily re-seal a record under the current key version. Best effort. */

@@ -14,6 +14,7 @@ import type { LinkTransaction } from '../store/link-transactions.repo.js';
 import { LinkUserMismatchError } from '../rally-link/link-store.js';
 import { sessionPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';
+import { PENDING_TOKENS } from '../rally-link/token-codec.js';
 import { confirmPendingLink, pendingBinding, storePendingLink, type ConfirmResult } from '../store/sessions.repo.js';
 
 const PENDING_TTL_SECONDS = 600;
@@ -35,10 +36,7 @@ export async function completeSessionLink(
     return;
   }
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-  const sealed = await auth.sealer.seal(
-    JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.accessExpiresAt.toISOString() }),
-    pendingBinding(sessionHash),
-  );
+  const sealed = await PENDING_TOKENS.seal(auth.sealer, tokens, pendingBinding(sessionHash));
   await storePendingLink(
     await deps.db(),
     sessionHash,
@@ -70,15 +68,9 @@ export async function confirmSessionLink(deps: Deps, sessionHash: string, code: 
     deps.audit('access_denied', { reason: `confirmation_${result.reason}`, mode: 'session' }); // C4: every miss, and the lock-out, is logged
     return result;
   }
-  const opened = await auth.sealer.unseal(result.sealed, pendingBinding(sessionHash));
-  const body = JSON.parse(new TextDecoder().decode(opened.plaintext)) as { a: string; r?: string; e: string };
+  const pending = await PENDING_TOKENS.open(auth.sealer, result.sealed, pendingBinding(sessionHash));
   try {
-    await auth.tokens.link(
-      sessionPrincipal(sessionHash),
-      'session',
-      { accessToken: body.a, refreshToken: body.r, accessExpiresAt: new Date(body.e) },
-      result.rallyUser,
-    );
+    await auth.tokens.link(sessionPrincipal(sessionHash), 'session', pending.value, result.rallyUser);
   } catch (err) {
     if (err instanceof LinkUserMismatchError) return { ok: false, reason: 'different_user' };
     throw err;
