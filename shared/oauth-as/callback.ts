@@ -19,7 +19,7 @@ import { readCookie } from '../http/cookies.js';
 import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../store/link-transactions.repo.js';
 import { createGrant, GrantNotActiveError, requireActiveGrant } from '../store/grants.repo.js';
 import { createAuthCode } from '../store/auth-codes.repo.js';
-import { LinkUserMismatchError } from '../rally-link/link-store.js';
+import { LinkUserMismatchError } from '../rally-link/errors.js';
 import { SIGN_IN_SECRET } from '../rally-link/token-codec.js';
 import { grantPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';

@@ -11,7 +11,7 @@ import type { Deps } from '../services/deps.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { LinkTransaction } from '../store/link-transactions.repo.js';
-import { LinkUserMismatchError } from '../rally-link/link-store.js';
+import { LinkUserMismatchError } from '../rally-link/errors.js';
 import { sessionPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';
 import { PENDING_TOKENS } from '../rally-link/token-codec.js';
