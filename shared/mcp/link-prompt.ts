@@ -7,7 +7,7 @@
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import { LinkRequiredError } from '../rally/link-required.js';
-import { createConnectLink, type ConnectFor } from '../session-link/connect.js';
+import { createConnectLink, type ConnectFor, type ConnectLinkDeps } from '../session-link/connect.js';
 import { getGrant } from '../store/grants.repo.js';
 import { getSession } from '../store/sessions.repo.js';
 import type { McpPrincipal } from './principal.js';
@@ -27,9 +27,12 @@ export type LinkPrompt =
 const CONFIRMATION_REQUIRED =
   'Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.';
 
+/** What the prompt uses: a connect link, and the audit trail. */
+export type LinkPromptDeps = ConnectLinkDeps & Pick<Deps, 'audit'>;
+
 /** `deps` must be bound to the request (`forRequest`): the prompt audits and is throttled by address (L20). */
 export async function linkPromptFor(
-  deps: Deps,
+  deps: LinkPromptDeps,
   ctx: RequestContext,
   principal: McpPrincipal,
   linkErr: LinkRequiredError,

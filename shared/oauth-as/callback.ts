@@ -31,6 +31,11 @@ import { singleParams } from '../http/params.js';
 import { completeSessionLink } from '../session-link/confirm.js';
 import { isUnavailable } from '../http/unavailable.js';
 
+/** What completing a sign-in uses, once the handler has bound the request (the instance's services satisfy it). */
+export interface CallbackDeps extends Pick<Deps, 'config' | 'clock' | 'fetch' | 'db' | 'audit'> {
+  auth(): Promise<Pick<AuthServices, 'sealer' | 'rally' | 'rallyClientSecret' | 'rallyClient' | 'tokens'>>;
+}
+
 export const rallySubject = (u: RallyUser) => `rally:${u.objectId}`;
 
 /**
@@ -73,7 +78,11 @@ const Identity = z.object({
 });
 
 /** Who signed in: `GET /user` with the fresh token, through the same WSAPI client the tools use. */
-async function whoSignedIn(auth: AuthServices, ctx: RequestContext, accessToken: string): Promise<RallyUser> {
+async function whoSignedIn(
+  auth: Pick<AuthServices, 'rallyClient'>,
+  ctx: RequestContext,
+  accessToken: string,
+): Promise<RallyUser> {
   const rally = auth.rallyClient({
     tokens: {
       accessToken: async () => accessToken,
@@ -87,7 +96,7 @@ async function whoSignedIn(auth: AuthServices, ctx: RequestContext, accessToken:
   return { objectId: u.ObjectID, userName: u.UserName, ...(u.DisplayName ? { displayName: u.DisplayName } : {}) };
 }
 
-async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
+async function handleCallback(deps: CallbackDeps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
   if (req.method !== 'GET') {
     sendRefusalPage(res, { code: 'method_not_allowed', allow: 'GET' }); // B11: the redirect is always a GET
     return;
@@ -167,7 +176,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
 }
 
 async function completeAuthorize(
-  deps: Deps,
+  deps: CallbackDeps,
   res: Response,
   tx: LinkTransaction,
   clientState: string | undefined,
@@ -210,7 +219,12 @@ async function completeAuthorize(
 }
 
 /** Every grant link goes through here: only an active grant takes tokens, checked in the storing transaction (L2). */
-async function linkGrant(deps: Deps, grantId: string, tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
+async function linkGrant(
+  deps: CallbackDeps,
+  grantId: string,
+  tokens: RallyTokens,
+  rallyUser: RallyUser,
+): Promise<void> {
   const auth = await deps.auth();
   await auth.tokens.link(
     grantPrincipal(grantId),
@@ -223,7 +237,7 @@ async function linkGrant(deps: Deps, grantId: string, tokens: RallyTokens, rally
 
 /** Default mode re-link from /connect: only the same Rally user may restore a grant's link (C1, C7). */
 async function completeRelink(
-  deps: Deps,
+  deps: CallbackDeps,
   res: Response,
   tx: LinkTransaction,
   tokens: RallyTokens,

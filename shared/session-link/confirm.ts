@@ -8,6 +8,7 @@
 import { randomInt } from 'node:crypto';
 import type { Response } from '@google-cloud/functions-framework';
 import type { Deps } from '../services/deps.js';
+import type { AuthServices } from '../services/auth-services.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { LinkTransaction } from '../store/link-transactions.repo.js';
@@ -19,8 +20,13 @@ import { confirmPendingLink, pendingBinding, storePendingLink, type ConfirmResul
 
 const PENDING_TTL_SECONDS = 600;
 
+/** What finishing and confirming a session link uses (the instance's services satisfy it). */
+export interface SessionLinkDeps extends Pick<Deps, 'clock' | 'db' | 'audit'> {
+  auth(): Promise<Pick<AuthServices, 'sealer' | 'tokens'>>;
+}
+
 export async function completeSessionLink(
-  deps: Deps,
+  deps: SessionLinkDeps,
   res: Response,
   tx: LinkTransaction,
   tokens: RallyTokens,
@@ -60,7 +66,11 @@ export async function completeSessionLink(
 export type ConfirmOutcome = ConfirmResult | { ok: false; reason: 'different_user' };
 
 /** The code, submitted over the session that started the sign-in, activates the pending tokens. */
-export async function confirmSessionLink(deps: Deps, sessionHash: string, code: string): Promise<ConfirmOutcome> {
+export async function confirmSessionLink(
+  deps: SessionLinkDeps,
+  sessionHash: string,
+  code: string,
+): Promise<ConfirmOutcome> {
   const auth = await deps.auth();
   const digits = code.replace(/\D/g, '');
   const result = await confirmPendingLink(await deps.db(), sessionHash, digits, deps.clock.now());
