@@ -1,39 +1,24 @@
 /**
  * What one request needs to run tools for a principal: its Rally link (at
- * most one Firestore read, only when a tool is called), a Rally client bound
- * to it, a cursor codec bound to it, and the sign-in prompt for "Rally is not
- * connected". Decisions about what the principal may do are not made here:
- * see shared/mcp/execute.ts.
+ * most one Firestore read, only when a tool is called; shared/rally-link/link-read.ts),
+ * a Rally client bound to it, a cursor codec bound to it, and the sign-in prompt
+ * for "Rally is not connected" (./link-prompt.ts). Decisions about what the principal
+ * may do are not made here: see shared/mcp/execute.ts.
  * @module
  */
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuthServices } from '../services/auth-services.js';
-import { LinkRequiredError } from '../rally/link-required.js';
-import { createTokenProvider } from '../rally-link/token-provider.js';
-import { getGrant } from '../store/grants.repo.js';
-import { type StoredLink } from '../rally-link/link-store.js';
-import { grantPrincipal, sessionPrincipal } from '../store/rally-tokens.repo.js';
-import { createConnectLink } from '../session-link/connect.js';
-import { dropPendingLink, getSession } from '../store/sessions.repo.js';
+import type { LinkRequiredError } from '../rally/link-required.js';
+import { createTokenProvider, NOT_LINKED } from '../rally-link/token-provider.js';
+import type { StoredLink } from '../rally-link/link-store.js';
+import { linkPrincipal, readLink, unlink, type LinkOwner } from '../rally-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
 import type { ToolContext } from './tools/context.js';
 import type { AnyToolSpec } from './tools/spec.js';
 import { createCursorCodec, deriveCursorKey } from './tools/cursor.js';
 import { challenge, McpAuthError, type McpPrincipal } from './principal.js';
-
-/** "Rally is not connected", as the surfaces need it: a link to open, or a code to wait for. */
-export type LinkPrompt =
-  | { readonly kind: 'confirmation_required'; readonly message: string }
-  | {
-      readonly kind: 'link_required';
-      readonly url: string;
-      readonly elicitationId: string;
-      /** For URL elicitation: what the client shows next to the link. */
-      readonly elicitationMessage: string;
-      /** For every other client: the same, as a tool result text with a clickable link. */
-      readonly message: string;
-    };
+import { linkPromptFor, type LinkPrompt } from './link-prompt.js';
 
 export interface CallContext {
   readonly tools: ToolContext;
@@ -44,6 +29,11 @@ export interface CallContext {
   /** Creates the sign-in prompt for a tool that found no usable Rally link. */
   linkPrompt(err: LinkRequiredError): Promise<LinkPrompt>;
 }
+
+const ownerOf = (principal: McpPrincipal): LinkOwner =>
+  principal.kind === 'grant'
+    ? { kind: 'grant', grantId: principal.token.grantId }
+    : { kind: 'session', sessionHash: principal.session.hash };
 
 const cursorKeys = new WeakMap<AuthServices, Promise<Uint8Array>>();
 
@@ -72,32 +62,28 @@ export async function createCallContext(
   principal: McpPrincipal,
   o: { needsRally: boolean },
 ): Promise<CallContext> {
-  const key =
-    principal.kind === 'grant' ? grantPrincipal(principal.token.grantId) : sessionPrincipal(principal.session.hash);
+  const owner = ownerOf(principal);
+  const key = linkPrincipal(owner);
   const caller = principal.kind === 'grant' ? { clientId: principal.token.clientId, sub: principal.token.sub } : {};
   const services = await deps.auth();
+  const linkDeps = { tokens: services.tokens, clock: deps.clock, db: () => deps.db() };
   let link: StoredLink | undefined;
   if (o.needsRally) {
-    link = await services.tokens.read(key);
-    if (!link && principal.kind === 'grant') {
-      // No tokens: either the user disconnected (re-link) or the grant was revoked (401, the client signs in again).
-      const grant = await getGrant(await deps.db(), principal.token.grantId, deps.clock.now());
-      if (grant?.status !== 'active') {
-        throw new McpAuthError(
-          'invalid_token',
-          401,
-          'This authorization was revoked.',
-          challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }),
-        );
-      }
+    const read = await readLink(linkDeps, owner);
+    if (read.kind === 'grant_revoked') {
+      // The client signs in again (401); a re-link would not help.
+      throw new McpAuthError(
+        'invalid_token',
+        401,
+        'This authorization was revoked.',
+        challenge(deps, { error: 'invalid_token', error_description: 'The grant was revoked' }),
+      );
     }
+    link = read.link;
   }
   const tokenProvider = o.needsRally
     ? createTokenProvider(services.tokens, link, (rt) => services.refreshRally(rt), deps.clock)
-    : {
-        accessToken: () => Promise.reject(new LinkRequiredError('not_linked')),
-        refreshAfterUnauthorized: () => Promise.reject(new LinkRequiredError('not_linked')),
-      };
+    : NOT_LINKED;
   const rally = services.rallyClient({
     tokens: tokenProvider,
     labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
@@ -112,61 +98,14 @@ export async function createCallContext(
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
     disconnect: async () => {
-      await services.tokens.remove(key);
-      // A sign-in still waiting for its confirmation code must not link the session after a disconnect (L2).
-      if (principal.kind === 'session') await dropPendingLink(await deps.db(), principal.session.hash);
+      await unlink(linkDeps, owner);
       deps.audit('rally_disconnected', { mode: principal.kind, ...caller });
     },
   };
-
-  const linkPrompt = async (linkErr: LinkRequiredError): Promise<LinkPrompt> => {
-    let err = linkErr;
-    if (principal.kind === 'session' && err.reason === 'not_linked') {
-      const session = await getSession(await deps.db(), principal.session.hash);
-      if (session?.pending && session.pending.expiresAt > deps.clock.now())
-        err = new LinkRequiredError('pending_confirmation');
-    }
-    if (err.reason === 'pending_confirmation') {
-      return {
-        kind: 'confirmation_required',
-        message:
-          'Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.',
-      };
-    }
-    const target =
-      principal.kind === 'grant'
-        ? {
-            kind: 'relink' as const,
-            grantId: principal.token.grantId,
-            sub: principal.token.sub,
-            clientName:
-              (await getGrant(await deps.db(), principal.token.grantId, deps.clock.now()))?.clientName ??
-              'Your MCP client',
-          }
-        : {
-            kind: 'session' as const,
-            sessionHash: principal.session.hash,
-            clientName: 'An agent session (session-link mode)',
-          };
-    const connect = await createConnectLink(deps, target, ctx.agentId);
-    deps.audit('sign_in_started', { mode: target.kind, reason: err.reason, ...caller });
-    return {
-      kind: 'link_required',
-      url: connect.url,
-      elicitationId: connect.elicitationId,
-      elicitationMessage: `Sign in to Rally to let this agent read and update your work items. Verification code: ${connect.verificationCode}.`,
-      message:
-        `Rally is not connected. Open this link to sign in: [Connect Rally](${connect.url}) — check that the page shows the verification code ${connect.verificationCode}. ` +
-        (principal.kind === 'session'
-          ? 'After signing in, give the agent the 6-digit confirmation code from the page, then retry.'
-          : 'After signing in, retry this request.'),
-    };
-  };
-
   return {
     tools,
     extraTools: principal.kind === 'session' ? sessionTools(deps, principal.session.hash) : [],
     rallyUser: () => link?.rallyUser.userName,
-    linkPrompt,
+    linkPrompt: (err) => linkPromptFor(deps, ctx, principal, err),
   };
 }

@@ -9,6 +9,9 @@ import { getGrant, recordElicitationSupport } from '../store/grants.repo.js';
 import { getSession, recordSessionCapabilities } from '../store/sessions.repo.js';
 import type { McpPrincipal } from './principal.js';
 
+/** What remembering and reading a client's capabilities uses. */
+export type CapabilitiesDeps = Pick<Deps, 'clock' | 'db' | 'limitAddress'>;
+
 export function declaresUrlElicitation(capabilities: unknown): boolean {
   const e = (capabilities as { elicitation?: unknown } | null | undefined)?.elicitation;
   return (
@@ -20,7 +23,7 @@ export function declaresUrlElicitation(capabilities: unknown): boolean {
 }
 
 export async function rememberClientCapabilities(
-  deps: Deps,
+  deps: CapabilitiesDeps,
   principal: McpPrincipal,
   capabilities: unknown,
 ): Promise<void> {
@@ -34,7 +37,10 @@ export async function rememberClientCapabilities(
   await recordSessionCapabilities(await deps.db(), principal.session.hash, url, deps.clock.now());
 }
 
-export async function supportsUrlElicitation(deps: Deps, principal: McpPrincipal): Promise<boolean> {
+export async function supportsUrlElicitation(
+  deps: Pick<Deps, 'clock' | 'db'>,
+  principal: McpPrincipal,
+): Promise<boolean> {
   const db = await deps.db();
   if (principal.kind === 'grant')
     return (await getGrant(db, principal.token.grantId, deps.clock.now()))?.elicitationUrl === true;

@@ -7,6 +7,7 @@
 import type { Request } from '@google-cloud/functions-framework';
 import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
+import type { AuthServices } from '../services/auth-services.js';
 import { AccessTokenError, type VerifiedAccessToken } from '../crypto/access-token.js';
 import { SCOPES } from '../oauth-as/scopes.js';
 import { readSessionHeader, type SessionCredential } from '../http/session-id.js';
@@ -39,7 +40,12 @@ export function challenge(deps: Pick<Deps, 'config'>, params: Record<string, str
     .join(', ')}`;
 }
 
-export async function authenticate(deps: Deps, req: Request): Promise<McpPrincipal> {
+/** What authenticating a caller uses (the instance's services satisfy it). */
+export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit'> {
+  auth(): Promise<Pick<AuthServices, 'signer'>>;
+}
+
+export async function authenticate(deps: AuthenticateDeps, req: Request): Promise<McpPrincipal> {
   const header = req.get('authorization');
   if (header !== undefined) {
     const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());

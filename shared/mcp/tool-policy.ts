@@ -4,13 +4,19 @@
  * @module
  */
 import type { Deps } from '../services/deps.js';
+import type { AuthServices } from '../services/auth-services.js';
 import type { Config } from '../config/config.js';
 import { loadPolicy, type Policy } from '../policy/policy.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';
 
 const loaded = new WeakMap<Config, Promise<Policy>>();
 
-export function toolPolicy(deps: Deps): Promise<Policy> {
+/** What loading the policy uses. */
+export interface ToolPolicyDeps extends Pick<Deps, 'config' | 'log'> {
+  auth(): Promise<Pick<AuthServices, 'secrets'>>;
+}
+
+export function toolPolicy(deps: ToolPolicyDeps): Promise<Policy> {
   let p = loaded.get(deps.config); // per-request Deps copies share one config object
   if (!p) {
     p = deps.auth().then(async (services) => {

@@ -13,7 +13,8 @@ import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import { createAuthRequest, consumeAuthRequest, authRequestPath } from '../store/auth-requests.repo.js';
 import { resolveClient, redirectUriMatches } from './clients.js';
-import { redirectToRally } from '../rally-link/sign-in.js';
+import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
+import { CLIENT_STATE } from '../rally-link/token-codec.js';
 import { parseScopes, type Scope } from './scopes.js';
 import { singleParams } from '../http/params.js';
 import { isSameOriginPost } from '../http/origin.js';
@@ -28,7 +29,10 @@ const SCOPE_TEXT: Record<Scope, string> = {
   'rally.write': 'Create and update stories, defects, tasks and comments as you',
 };
 
-export async function handleAuthorize(deps: Deps, req: Request, res: Response): Promise<void> {
+/** What /authorize and the consent POST use: records, the address throttle, logs, and the start of a Rally sign-in. */
+export type AuthorizeDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit' | 'limitAddress'> & SignInDeps;
+
+export async function handleAuthorize(deps: AuthorizeDeps, req: Request, res: Response): Promise<void> {
   deps.limitAddress('authorize'); // L20: anyone can call this, and it stores an auth request
   const { issuer, resource } = publicUrls(deps.config);
   const now = deps.clock.now();
@@ -83,7 +87,9 @@ export async function handleAuthorize(deps: Deps, req: Request, res: Response): 
     scopes,
     resource,
     csrfHash: sha256Id(csrf),
-    ...(q.state !== undefined ? { sealedState: await sealer.seal(q.state, authRequestPath(requestId)) } : {}),
+    ...(q.state !== undefined
+      ? { sealedState: await CLIENT_STATE.seal(sealer, q.state, authRequestPath(requestId)) }
+      : {}),
     createdAt: now,
     expiresAt: addSeconds(now, AUTH_REQUEST_TTL_SECONDS),
   });
@@ -108,7 +114,7 @@ ${loopbackOnly ? html`<p class="warn">This application runs on your own computer
   );
 }
 
-export async function handleConsent(deps: Deps, req: Request, res: Response): Promise<void> {
+export async function handleConsent(deps: AuthorizeDeps, req: Request, res: Response): Promise<void> {
   const { issuer } = publicUrls(deps.config);
   const body = (req.body ?? {}) as Record<string, unknown>;
   const requestId = typeof body.request_id === 'string' ? body.request_id : undefined;
@@ -128,7 +134,7 @@ export async function handleConsent(deps: Deps, req: Request, res: Response): Pr
   }
   const ar = consumed.request;
   const clientState = ar.sealedState
-    ? new TextDecoder().decode((await sealer.unseal(ar.sealedState, authRequestPath(requestId))).plaintext)
+    ? (await CLIENT_STATE.open(sealer, ar.sealedState, authRequestPath(requestId))).value
     : undefined;
   if (body.decision !== 'allow') {
     deps.log.info('consent_denied', { clientId: ar.clientId });

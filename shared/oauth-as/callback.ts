@@ -19,7 +19,8 @@ import { readCookie } from '../http/cookies.js';
 import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../store/link-transactions.repo.js';
 import { createGrant, GrantNotActiveError, requireActiveGrant } from '../store/grants.repo.js';
 import { createAuthCode } from '../store/auth-codes.repo.js';
-import { LinkUserMismatchError } from '../rally-link/link-store.js';
+import { LinkUserMismatchError } from '../rally-link/errors.js';
+import { SIGN_IN_SECRET } from '../rally-link/token-codec.js';
 import { grantPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';
 import { exchangeRallyCode } from '../rally/oauth.js';
@@ -30,7 +31,10 @@ import { singleParams } from '../http/params.js';
 import { completeSessionLink } from '../session-link/confirm.js';
 import { isUnavailable } from '../http/unavailable.js';
 
-const Sealed = z.object({ clientState: z.string().optional(), rallyVerifier: z.string() });
+/** What completing a sign-in uses, once the handler has bound the request (the instance's services satisfy it). */
+export interface CallbackDeps extends Pick<Deps, 'config' | 'clock' | 'fetch' | 'db' | 'audit'> {
+  auth(): Promise<Pick<AuthServices, 'sealer' | 'rally' | 'rallyClientSecret' | 'rallyClient' | 'tokens'>>;
+}
 
 export const rallySubject = (u: RallyUser) => `rally:${u.objectId}`;
 
@@ -74,7 +78,11 @@ const Identity = z.object({
 });
 
 /** Who signed in: `GET /user` with the fresh token, through the same WSAPI client the tools use. */
-async function whoSignedIn(auth: AuthServices, ctx: RequestContext, accessToken: string): Promise<RallyUser> {
+async function whoSignedIn(
+  auth: Pick<AuthServices, 'rallyClient'>,
+  ctx: RequestContext,
+  accessToken: string,
+): Promise<RallyUser> {
   const rally = auth.rallyClient({
     tokens: {
       accessToken: async () => accessToken,
@@ -88,7 +96,7 @@ async function whoSignedIn(auth: AuthServices, ctx: RequestContext, accessToken:
   return { objectId: u.ObjectID, userName: u.UserName, ...(u.DisplayName ? { displayName: u.DisplayName } : {}) };
 }
 
-async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
+async function handleCallback(deps: CallbackDeps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
   if (req.method !== 'GET') {
     sendRefusalPage(res, { code: 'method_not_allowed', allow: 'GET' }); // B11: the redirect is always a GET
     return;
@@ -116,9 +124,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
     return;
   }
   const tx = consumed.tx;
-  const secrets = Sealed.parse(
-    JSON.parse(new TextDecoder().decode((await auth.sealer.unseal(tx.sealed, linkTxPath(q.state))).plaintext)),
-  );
+  const secrets = (await SIGN_IN_SECRET.open(auth.sealer, tx.sealed, linkTxPath(q.state))).value;
   const expectedIss = deps.config.RALLY_ISSUER ?? deps.config.RALLY_BASE_URL;
   if (q.iss !== undefined && q.iss !== expectedIss) {
     deps.audit('access_denied', { reason: 'callback_issuer_mismatch' }); // B8
@@ -170,7 +176,7 @@ async function handleCallback(deps: Deps, ctx: RequestContext, req: Request, res
 }
 
 async function completeAuthorize(
-  deps: Deps,
+  deps: CallbackDeps,
   res: Response,
   tx: LinkTransaction,
   clientState: string | undefined,
@@ -213,7 +219,12 @@ async function completeAuthorize(
 }
 
 /** Every grant link goes through here: only an active grant takes tokens, checked in the storing transaction (L2). */
-async function linkGrant(deps: Deps, grantId: string, tokens: RallyTokens, rallyUser: RallyUser): Promise<void> {
+async function linkGrant(
+  deps: CallbackDeps,
+  grantId: string,
+  tokens: RallyTokens,
+  rallyUser: RallyUser,
+): Promise<void> {
   const auth = await deps.auth();
   await auth.tokens.link(
     grantPrincipal(grantId),
@@ -226,7 +237,7 @@ async function linkGrant(deps: Deps, grantId: string, tokens: RallyTokens, rally
 
 /** Default mode re-link from /connect: only the same Rally user may restore a grant's link (C1, C7). */
 async function completeRelink(
-  deps: Deps,
+  deps: CallbackDeps,
   res: Response,
   tx: LinkTransaction,
   tokens: RallyTokens,

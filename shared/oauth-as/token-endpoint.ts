@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
+import type { AuthServices } from '../services/auth-services.js';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
 import { redeemAuthCode, type RedeemRefusal } from '../store/auth-codes.repo.js';
@@ -83,7 +84,11 @@ function credentials(req: Request, form: Record<string, string>): ClientCredenti
  * Authenticates the client by the method it registered, and only by that one
  * (L18); a bad secret is invalid_client, and nothing is consumed (H13).
  */
-async function authenticateClient(deps: Deps, req: Request, form: Record<string, string>): Promise<RegisteredClient> {
+async function authenticateClient(
+  deps: TokenEndpointDeps,
+  req: Request,
+  form: Record<string, string>,
+): Promise<RegisteredClient> {
   const creds = credentials(req, form);
   const db = await deps.db();
   const client = creds.clientId
@@ -138,6 +143,11 @@ const REDEEM_REFUSED: Record<RedeemRefusal, string> = {
   pkce_mismatch: 'PKCE verification failed.',
 };
 
+/** What the token and revocation endpoints use (the instance's services satisfy it). */
+export interface TokenEndpointDeps extends Pick<Deps, 'config' | 'clock' | 'db' | 'audit'> {
+  auth(): Promise<Pick<AuthServices, 'signer'>>;
+}
+
 interface Issued {
   readonly grantId: string;
   readonly sub: string;
@@ -146,7 +156,7 @@ interface Issued {
 }
 
 async function exchangeCode(
-  deps: Deps,
+  deps: TokenEndpointDeps,
   client: RegisteredClient,
   form: Record<string, string>,
   resource: string,
@@ -199,7 +209,7 @@ async function exchangeCode(
 }
 
 async function exchangeRefreshToken(
-  deps: Deps,
+  deps: TokenEndpointDeps,
   client: RegisteredClient,
   form: Record<string, string>,
   resource: string,
@@ -232,7 +242,7 @@ async function exchangeRefreshToken(
   return { grantId, sub, scopes: requested ?? rotated.record.scopes, refreshToken };
 }
 
-export async function handleToken(deps: Deps, req: Request, res: Response): Promise<void> {
+export async function handleToken(deps: TokenEndpointDeps, req: Request, res: Response): Promise<void> {
   res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   const form = readForm(req);
   const client = await authenticateClient(deps, req, form);
@@ -262,7 +272,7 @@ export async function handleToken(deps: Deps, req: Request, res: Response): Prom
 }
 
 /** RFC 7009: always 200 for a well-formed request; another client's token is left alone (H20). */
-export async function handleRevoke(deps: Deps, req: Request, res: Response): Promise<void> {
+export async function handleRevoke(deps: TokenEndpointDeps, req: Request, res: Response): Promise<void> {
   res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   const form = readForm(req);
   const client = await authenticateClient(deps, req, form);

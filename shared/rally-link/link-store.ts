@@ -1,12 +1,12 @@
 /**
  * The one Rally token store, used by default mode (per grant) and
  * session-link mode (per session). Tokens are sealed as JWE bound to their
- * document (E1); refresh is single-flight across instances through a lease
- * kept on the same document, and Rally is never called inside a transaction
- * (D1–D5, F4). Doc id = sha256("grant:<id>" | "session:<hash>").
+ * document (E1, ./token-codec.ts); refresh is single-flight across instances
+ * through a lease kept on the same document (./refresh-lease.ts), and Rally is
+ * never called inside a transaction (D1–D5, F4). Doc id = sha256("grant:<id>" | "session:<hash>").
  *
  * A usable link an instance has read is reused for `cacheSeconds` (default 5)
- * without reading Firestore again: a burst of tool calls costs one read, not
+ * without reading Firestore again (./link-cache.ts): a burst of tool calls costs one read, not
  * one per call. Whatever this instance changes (refresh, disconnect, re-link,
  * a failed refresh) updates or drops its copy at once; a change made by
  * another instance or function (revocation, disconnect elsewhere) reaches
@@ -15,21 +15,27 @@
  * @module
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
-import { z } from 'zod';
 import { sha256Id, randomToken } from '../kernel/hash.js';
 import type { Sealer } from '../crypto/sealer.js';
-import { rallyTokensPath, RallyTokensDoc, type LinkPrecondition, type RallyUser } from '../store/rally-tokens.repo.js';
+import {
+  rallyTokensPath,
+  RALLY_TOKENS_DOC,
+  RallyTokensDoc,
+  type LinkPrecondition,
+  type RallyUser,
+} from '../store/rally-tokens.repo.js';
 import { RallyRefreshRejected, type RallyTokens } from '../rally/oauth.js';
 import { addSeconds, isExpired, type Clock } from '../kernel/clock.js';
 import type { Logger } from '../logging/logger.js';
 import { LinkRequiredError } from '../rally/link-required.js';
-import { COLLECTIONS } from '../store/collections.js';
 import { stripUndefined } from '../store/clients.repo.js';
-import { CorruptRecordError, transact, withStoreRetry } from '../store/firestore-utils.js';
+import { transact, withStoreRetry } from '../store/firestore-utils.js';
+import { parseDoc } from '../store/documents.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
-import { CodedError } from '../kernel/errors.js';
-
-const SealedTokens = z.object({ a: z.string().min(1), r: z.string().min(1).optional() });
+import { RALLY_TOKENS } from './token-codec.js';
+import { LinkCache } from './link-cache.js';
+import { acquireRefreshLease, LEASE_RELEASED, releaseRefreshLease } from './refresh-lease.js';
+import { LinkUserMismatchError } from './errors.js';
 
 export interface StoredLink {
   readonly principal: string;
@@ -38,13 +44,6 @@ export interface StoredLink {
   readonly version: number;
   /** Absent when the record is unusable (refresh failed, or it would not open). */
   readonly tokens: RallyTokens | undefined;
-}
-
-export class LinkUserMismatchError extends CodedError<'link_user_mismatch'> {
-  constructor() {
-    super('link_user_mismatch', 'this link belongs to a different Rally user');
-    this.name = 'LinkUserMismatchError';
-  }
 }
 
 /** The refresh call to Rally; throws RallyRefreshRejected on invalid_grant. */
@@ -67,28 +66,18 @@ export interface RallyTokenStoreOptions {
   readonly cacheSeconds?: number;
 }
 
-/** Links kept per instance (oldest dropped first). */
-const CACHE_LIMIT = 2000;
-
 type UsableLink = StoredLink & { readonly tokens: RallyTokens };
-
-interface CachedLink {
-  readonly link: UsableLink;
-  /** When this copy was read or written (ms since epoch, injected clock). */
-  readonly at: number;
-  /** The record's own TTL (F2): a cached copy never outlives it. */
-  readonly expiresAt: Date;
-}
 
 export class RallyTokenStore {
   readonly #o: Required<RallyTokenStoreOptions>;
   readonly #holder = randomToken(9);
   /** Usable links by document id: reused without a read for `cacheSeconds`, and without unsealing while the version is unchanged. */
-  readonly #cache = new Map<string, CachedLink>();
+  readonly #cache: LinkCache<UsableLink>;
   readonly #refreshing = new Map<string, Promise<StoredLink>>();
 
   constructor(options: RallyTokenStoreOptions) {
     this.#o = { leaseSeconds: 15, waitForRefreshMs: 10_000, cacheSeconds: 5, ...options };
+    this.#cache = new LinkCache(this.#o.clock, this.#o.cacheSeconds);
   }
 
   async #ref(principal: string): Promise<DocumentReference> {
@@ -98,52 +87,41 @@ export class RallyTokenStore {
   /** At most one Firestore read (none while a usable copy is fresh). Undefined when the principal has no link. */
   async read(principal: string): Promise<StoredLink | undefined> {
     const key = sha256Id(principal);
-    const cached = this.#cache.get(key);
-    if (cached && this.#isFresh(cached)) return cached.link;
+    const cached = this.#cache.fresh(key);
+    if (cached) return cached;
     const data = await withStoreRetry(() => this.#o.documents.get(rallyTokensPath(principal)));
     if (data === undefined) {
-      this.#cache.delete(key);
+      this.#cache.drop(key);
       return undefined;
     }
-    return this.#open(principal, data);
+    return this.#open(principal, parseDoc(RALLY_TOKENS_DOC, data));
   }
 
-  #isFresh(c: CachedLink): boolean {
-    const now = this.#o.clock.now();
-    const age = now.getTime() - c.at;
-    return age >= 0 && age < this.#o.cacheSeconds * 1000 && !isExpired(c.expiresAt, now);
-  }
-
-  async #open(principal: string, data: unknown): Promise<StoredLink | undefined> {
-    const parsed = RallyTokensDoc.safeParse(data);
-    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.rallyTokens);
-    const doc = parsed.data;
+  async #open(principal: string, doc: RallyTokensDoc): Promise<StoredLink | undefined> {
     const key = sha256Id(principal);
     if (isExpired(doc.expiresAt, this.#o.clock.now())) {
-      this.#cache.delete(key);
+      this.#cache.drop(key);
       return undefined; // F2: TTL lags; an expired link is no link
     }
     const base = { principal, status: doc.status, rallyUser: doc.rallyUser, version: doc.version };
     if (doc.status !== 'linked' || !doc.sealed) {
-      this.#cache.delete(key);
+      this.#cache.drop(key);
       return { ...base, tokens: undefined };
     }
-    const cached = this.#cache.get(key);
-    const tokens = cached?.link.version === doc.version ? cached.link.tokens : await this.#unseal(principal, doc);
+    const tokens = this.#cache.atVersion(key, doc.version)?.tokens ?? (await this.#unseal(principal, doc));
     if (!tokens) {
-      this.#cache.delete(key);
+      this.#cache.drop(key);
       return { ...base, tokens: undefined };
     }
     const link = { ...base, tokens };
-    this.#remember(key, link, doc.expiresAt);
+    this.#cache.remember(key, link, doc.expiresAt);
     return link;
   }
 
   async #unseal(principal: string, doc: RallyTokensDoc): Promise<RallyTokens | undefined> {
     try {
-      const opened = await this.#o.sealer.unseal(doc.sealed!, rallyTokensPath(principal));
-      const body = SealedTokens.parse(JSON.parse(new TextDecoder().decode(opened.plaintext)));
-      const tokens = { accessToken: body.a, refreshToken: body.r, accessExpiresAt: doc.accessExpiresAt };
+      const opened = await RALLY_TOKENS.open(this.#o.sealer, doc.sealed!, rallyTokensPath(principal));
+      const tokens = { ...opened.value, accessExpiresAt: doc.accessExpiresAt };
       if (opened.needsReseal) void this.#reseal(principal, doc.version, tokens);
       return tokens;
     } catch (err) {
@@ -156,15 +134,8 @@ export class RallyTokenStore {
     }
   }
 
-  #remember(key: string, link: UsableLink, expiresAt: Date): void {
-    this.#cache.delete(key); // re-insert: the map's order is the eviction order
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.set(key, { link, at: this.#o.clock.now().getTime(), expiresAt });
-  }
-
-  async #seal(principal: string, tokens: RallyTokens): Promise<string> {
-    const body = JSON.stringify(stripUndefined({ a: tokens.accessToken, r: tokens.refreshToken }));
-    return this.#o.sealer.seal(body, rallyTokensPath(principal));
+  #seal(principal: string, tokens: RallyTokens): Promise<string> {
+    return RALLY_TOKENS.seal(this.#o.sealer, tokens, rallyTokensPath(principal));
   }
 
   /** E6: lazily re-seal a record under the current key version. Best effort. */
@@ -200,6 +171,7 @@ export class RallyTokenStore {
     await transact(db, async (t) => {
       await precondition?.(t, db);
       const snap = await t.get(ref);
+      // A record that fails validation is replaced by the fresh sign-in, not refused.
       const existing = snap.exists ? RallyTokensDoc.safeParse(snap.data()) : undefined;
       if (existing?.success && existing.data.rallyUser.objectId !== rallyUser.objectId)
         throw new LinkUserMismatchError();
@@ -219,14 +191,14 @@ export class RallyTokenStore {
         }),
       );
     });
-    this.#cache.delete(sha256Id(principal)); // the next read sees the new tokens
+    this.#cache.drop(sha256Id(principal)); // the next read sees the new tokens
   }
 
   /** Forgets the principal's Rally tokens (D9). Idempotent. */
   async remove(principal: string): Promise<void> {
     const ref = await this.#ref(principal);
     await withStoreRetry(() => ref.delete());
-    this.#cache.delete(sha256Id(principal));
+    this.#cache.drop(sha256Id(principal));
   }
 
   /**
@@ -239,7 +211,7 @@ export class RallyTokenStore {
     if (inFlight) return inFlight; // same instance: one refresh, everyone waits for it
     const p = this.#refresh(observed, refresher)
       .catch((err: unknown) => {
-        this.#cache.delete(key); // whatever went wrong, the copy we held is no longer to be trusted
+        this.#cache.drop(key); // whatever went wrong, the copy we held is no longer to be trusted
         throw err;
       })
       .finally(() => this.#refreshing.delete(key));
@@ -249,36 +221,18 @@ export class RallyTokenStore {
 
   async #refresh(observed: StoredLink, refresher: RallyRefresher): Promise<StoredLink> {
     const { principal } = observed;
-    const ref = await this.#ref(principal);
-    const deadline = Date.now() + this.#o.waitForRefreshMs;
-    for (;;) {
-      const now = this.#o.clock.now();
-      const step = await transact(await this.#o.db(), async (t) => {
-        const snap = await t.get(ref);
-        if (!snap.exists) return { kind: 'gone' } as const;
-        const parsed = RallyTokensDoc.safeParse(snap.data());
-        if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.rallyTokens);
-        const doc = parsed.data;
-        if (doc.version !== observed.version) return { kind: 'changed', data: snap.data() } as const;
-        if (doc.status !== 'linked') return { kind: 'gone' } as const;
-        if (doc.leaseUntil && doc.leaseUntil > now && doc.leaseHolder !== this.#holder)
-          return { kind: 'busy' } as const;
-        t.update(ref, { leaseHolder: this.#holder, leaseUntil: addSeconds(now, this.#o.leaseSeconds) });
-        return { kind: 'acquired', doc } as const;
-      });
-      if (step.kind === 'gone') throw new LinkRequiredError('refresh_failed');
-      if (step.kind === 'changed') {
-        const link = await this.#open(principal, step.data);
-        if (link?.tokens) return link;
-        throw new LinkRequiredError('refresh_failed');
-      }
-      if (step.kind === 'busy') {
-        if (Date.now() > deadline) throw new LinkRefreshBusyError();
-        await new Promise((r) => setTimeout(r, 100 + Math.random() * 150));
-        continue;
-      }
-      return this.#refreshHoldingLease(principal, step.doc, refresher);
+    const lease = await acquireRefreshLease(await this.#o.db(), await this.#ref(principal), observed.version, {
+      holder: this.#holder,
+      leaseSeconds: this.#o.leaseSeconds,
+      waitMs: this.#o.waitForRefreshMs,
+      clock: this.#o.clock,
+    });
+    if (lease.kind === 'changed') {
+      const link = await this.#open(principal, lease.doc);
+      if (link?.tokens) return link;
+      throw new LinkRequiredError('refresh_failed');
     }
+    return this.#refreshHoldingLease(principal, lease.doc, refresher);
   }
 
   async #refreshHoldingLease(principal: string, doc: RallyTokensDoc, refresher: RallyRefresher): Promise<StoredLink> {
@@ -298,7 +252,7 @@ export class RallyTokenStore {
         if (adopted?.tokens) return adopted;
         throw new LinkRequiredError('refresh_failed', { cause: err });
       }
-      await withStoreRetry(() => ref.update({ leaseHolder: null, leaseUntil: null })).catch(() => {});
+      await releaseRefreshLease(ref);
       throw err;
     }
     // D4: Rally may not rotate; keep the old refresh token then.
@@ -313,8 +267,7 @@ export class RallyTokenStore {
         status: 'linked',
         accessExpiresAt: merged.accessExpiresAt,
         version: doc.version + 1,
-        leaseHolder: null,
-        leaseUntil: null,
+        ...LEASE_RELEASED,
         updatedAt: now,
         expiresAt: addSeconds(now, this.#o.ttlSeconds),
       });
@@ -328,7 +281,7 @@ export class RallyTokenStore {
       version: doc.version + 1,
       tokens: merged,
     };
-    this.#remember(sha256Id(principal), link, addSeconds(now, this.#o.ttlSeconds));
+    this.#cache.remember(sha256Id(principal), link, addSeconds(now, this.#o.ttlSeconds));
     this.#o.log.info('rally_token_refreshed', {});
     return link;
   }
@@ -340,17 +293,9 @@ export class RallyTokenStore {
       const snap = await t.get(ref);
       if (!snap.exists) return undefined;
       if (snap.get('version') !== version) return snap.data();
-      t.update(ref, { status: 'refresh_failed', sealed: null, leaseHolder: null, leaseUntil: null });
+      t.update(ref, { status: 'refresh_failed', sealed: null, ...LEASE_RELEASED });
       return undefined;
     });
-    return newer ? this.#open(principal, newer) : undefined;
-  }
-}
-
-/** Another instance holds the refresh lease for too long: the caller should retry shortly. */
-export class LinkRefreshBusyError extends CodedError<'refresh_busy'> {
-  constructor() {
-    super('refresh_busy', 'a Rally token refresh is in progress elsewhere');
-    this.name = 'LinkRefreshBusyError';
+    return newer ? this.#open(principal, parseDoc(RALLY_TOKENS_DOC, newer)) : undefined;
   }
 }

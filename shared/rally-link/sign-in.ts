@@ -15,6 +15,7 @@ import { randomToken, sha256Id } from '../kernel/hash.js';
 import { bindingCookie } from '../http/cookies.js';
 import { createLinkTransaction, linkTxPath, type LinkTransaction } from '../store/link-transactions.repo.js';
 import { buildRallyAuthorizeUrl, type RallyOAuthConfig } from '../rally/oauth.js';
+import { SIGN_IN_SECRET } from './token-codec.js';
 
 export type PendingSignIn = Omit<LinkTransaction, 'browserHash' | 'sealed' | 'createdAt' | 'expiresAt'>;
 
@@ -46,7 +47,7 @@ export async function redirectToRally(
   await createLinkTransaction(db, state, {
     ...pending,
     browserHash: sha256Id(browserSecret),
-    sealed: await sealer.seal(JSON.stringify({ clientState, rallyVerifier: verifier }), linkTxPath(state)),
+    sealed: await SIGN_IN_SECRET.seal(sealer, { clientState, rallyVerifier: verifier }, linkTxPath(state)),
     createdAt: now,
     expiresAt: addSeconds(now, deps.config.STATE_TTL_SECONDS),
   });

@@ -42,3 +42,9 @@ export function createTokenProvider(
     },
   };
 }
+
+/** For a request that calls no tool: it has not read the link, so any Rally call is refused as "not linked". */
+export const NOT_LINKED: RallyTokenProvider = {
+  accessToken: () => Promise.reject(new LinkRequiredError('not_linked')),
+  refreshAfterUnauthorized: () => Promise.reject(new LinkRequiredError('not_linked')),
+};

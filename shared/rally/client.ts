@@ -27,10 +27,9 @@ import {
   type RallyType,
 } from './types.js';
 import { MAX_QUERY_LENGTH } from './query.js';
+import { SERVER_INFO, VENDOR } from '../kernel/version.js';
 
 export const WSAPI_PATH = '/slm/webservice/v2.0';
-const INTEGRATION_NAME = 'rally-mcp';
-const INTEGRATION_VENDOR = 'rally-mcp-gcp';
 const MAX_RALLY_MESSAGES = 5;
 const SLOW_RALLY_MS = 2000;
 
@@ -204,9 +203,9 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
     h.set('User-Agent', options.userAgent);
     h.set('X-Request-ID', options.labels.requestId);
     if (options.labels.correlationId) h.set('X-Correlation-ID', options.labels.correlationId);
-    h.set('X-RallyIntegrationName', INTEGRATION_NAME);
-    h.set('X-RallyIntegrationVendor', INTEGRATION_VENDOR);
-    h.set('X-RallyIntegrationVersion', '0.1.0');
+    h.set('X-RallyIntegrationName', SERVER_INFO.name);
+    h.set('X-RallyIntegrationVendor', VENDOR);
+    h.set('X-RallyIntegrationVersion', SERVER_INFO.version);
     return h;
   };
 

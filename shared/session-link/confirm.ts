@@ -8,18 +8,25 @@
 import { randomInt } from 'node:crypto';
 import type { Response } from '@google-cloud/functions-framework';
 import type { Deps } from '../services/deps.js';
+import type { AuthServices } from '../services/auth-services.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { LinkTransaction } from '../store/link-transactions.repo.js';
-import { LinkUserMismatchError } from '../rally-link/link-store.js';
+import { LinkUserMismatchError } from '../rally-link/errors.js';
 import { sessionPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';
+import { PENDING_TOKENS } from '../rally-link/token-codec.js';
 import { confirmPendingLink, pendingBinding, storePendingLink, type ConfirmResult } from '../store/sessions.repo.js';
 
 const PENDING_TTL_SECONDS = 600;
 
+/** What finishing and confirming a session link uses (the instance's services satisfy it). */
+export interface SessionLinkDeps extends Pick<Deps, 'clock' | 'db' | 'audit'> {
+  auth(): Promise<Pick<AuthServices, 'sealer' | 'tokens'>>;
+}
+
 export async function completeSessionLink(
-  deps: Deps,
+  deps: SessionLinkDeps,
   res: Response,
   tx: LinkTransaction,
   tokens: RallyTokens,
@@ -35,10 +42,7 @@ export async function completeSessionLink(
     return;
   }
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-  const sealed = await auth.sealer.seal(
-    JSON.stringify({ a: tokens.accessToken, r: tokens.refreshToken, e: tokens.accessExpiresAt.toISOString() }),
-    pendingBinding(sessionHash),
-  );
+  const sealed = await PENDING_TOKENS.seal(auth.sealer, tokens, pendingBinding(sessionHash));
   await storePendingLink(
     await deps.db(),
     sessionHash,
@@ -62,7 +66,11 @@ export async function completeSessionLink(
 export type ConfirmOutcome = ConfirmResult | { ok: false; reason: 'different_user' };
 
 /** The code, submitted over the session that started the sign-in, activates the pending tokens. */
-export async function confirmSessionLink(deps: Deps, sessionHash: string, code: string): Promise<ConfirmOutcome> {
+export async function confirmSessionLink(
+  deps: SessionLinkDeps,
+  sessionHash: string,
+  code: string,
+): Promise<ConfirmOutcome> {
   const auth = await deps.auth();
   const digits = code.replace(/\D/g, '');
   const result = await confirmPendingLink(await deps.db(), sessionHash, digits, deps.clock.now());
@@ -70,15 +78,9 @@ export async function confirmSessionLink(deps: Deps, sessionHash: string, code: 
     deps.audit('access_denied', { reason: `confirmation_${result.reason}`, mode: 'session' }); // C4: every miss, and the lock-out, is logged
     return result;
   }
-  const opened = await auth.sealer.unseal(result.sealed, pendingBinding(sessionHash));
-  const body = JSON.parse(new TextDecoder().decode(opened.plaintext)) as { a: string; r?: string; e: string };
+  const pending = await PENDING_TOKENS.open(auth.sealer, result.sealed, pendingBinding(sessionHash));
   try {
-    await auth.tokens.link(
-      sessionPrincipal(sessionHash),
-      'session',
-      { accessToken: body.a, refreshToken: body.r, accessExpiresAt: new Date(body.e) },
-      result.rallyUser,
-    );
+    await auth.tokens.link(sessionPrincipal(sessionHash), 'session', pending.value, result.rallyUser);
   } catch (err) {
     if (err instanceof LinkUserMismatchError) return { ok: false, reason: 'different_user' };
     throw err;

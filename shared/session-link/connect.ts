@@ -13,7 +13,7 @@ import { addSeconds } from '../kernel/clock.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
-import { redirectToRally } from '../rally-link/sign-in.js';
+import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
 import { isSameOriginPost } from '../http/origin.js';
 import {
   consumeConnectTransaction,
@@ -24,6 +24,12 @@ import {
 import { isGrantActive } from '../store/grants.repo.js';
 
 const CONNECT_TTL_SECONDS = 600;
+
+/** What creating a connect link uses. */
+export type ConnectLinkDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'limitAddress'>;
+
+/** What the /connect/<id> page uses: its records, and the start of a Rally sign-in. */
+export type ConnectPageDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'audit'> & SignInDeps;
 
 /** A readable code like "K7Q-4MZ" (no 0/O/1/I). */
 export function verificationCode(): string {
@@ -44,7 +50,7 @@ export type ConnectFor =
 
 /** Creates a single-use connect link. The URL holds only an opaque id: no session value, token or PII (A3). */
 export async function createConnectLink(
-  deps: Deps,
+  deps: ConnectLinkDeps,
   target: ConnectFor,
   agentId: string | undefined,
 ): Promise<ConnectLink> {
@@ -67,7 +73,7 @@ export async function createConnectLink(
   };
 }
 
-export async function handleConnect(deps: Deps, req: Request, res: Response): Promise<void> {
+export async function handleConnect(deps: ConnectPageDeps, req: Request, res: Response): Promise<void> {
   const id = req.path.slice('/connect/'.length);
   const now = deps.clock.now();
   const db = await deps.db();
@@ -101,7 +107,7 @@ export async function handleConnect(deps: Deps, req: Request, res: Response): Pr
   });
 }
 
-function renderConnectPage(deps: Deps, res: Response, id: string, tx: ConnectTransaction): void {
+function renderConnectPage(deps: Pick<Deps, 'config'>, res: Response, id: string, tx: ConnectTransaction): void {
   const started = tx.createdAt.toISOString().replace('T', ' ').slice(0, 19);
   sendPage(
     res,

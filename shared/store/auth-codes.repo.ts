@@ -8,9 +8,9 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
-import { isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
-import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
+import { withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { consumeOnce, docType, isExpiredDoc } from './documents.js';
 
 export const AuthCodeDoc = z.object({
   grantId: z.string(),
@@ -25,6 +25,7 @@ export const AuthCodeDoc = z.object({
   usedAt: zTimestamp.optional(),
 });
 export type AuthCode = z.infer<typeof AuthCodeDoc>;
+const AUTH_CODE = docType(COLLECTIONS.authCodes, AuthCodeDoc);
 
 const codePath = (code: string) => `${COLLECTIONS.authCodes}/${sha256Id(code)}`;
 
@@ -59,21 +60,20 @@ export async function redeemAuthCode(
   expected: RedemptionCheck,
   now: Date,
 ): Promise<RedeemCodeResult> {
-  const ref = db.doc(codePath(code));
-  const snap = await withStoreRetry(() => ref.get());
-  if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
-  const parsed = AuthCodeDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.authCodes);
-  const stored = parsed.data;
-  if (isExpired(stored.expiresAt, now)) return { ok: false, reason: 'expired' };
-  if (stored.clientId !== expected.clientId) return { ok: false, reason: 'wrong_client' };
-  if (stored.redirectUri !== expected.redirectUri) return { ok: false, reason: 'wrong_redirect_uri' };
-  if (stored.codeChallenge !== expected.codeChallenge) return { ok: false, reason: 'pkce_mismatch' };
-  // Only a redemption that would have succeeded counts as reuse (H14).
-  const reused = { ok: false, reason: 'reused', grantId: stored.grantId } as const;
-  if (stored.usedAt) return reused;
-  // Exactly one redemption marks the code used; a concurrent second one is a reuse (H14).
-  return (await writeIfUnchanged(ref, snap.updateTime, { update: { usedAt: now } }))
-    ? { ok: true, code: stored }
-    : reused;
+  return consumeOnce<AuthCode, RedeemCodeResult>(
+    db.doc(codePath(code)),
+    AUTH_CODE,
+    { ok: false, reason: 'missing' },
+    (stored) => {
+      if (isExpiredDoc(stored, now)) return { keep: { ok: false, reason: 'expired' } };
+      if (stored.clientId !== expected.clientId) return { keep: { ok: false, reason: 'wrong_client' } };
+      if (stored.redirectUri !== expected.redirectUri) return { keep: { ok: false, reason: 'wrong_redirect_uri' } };
+      if (stored.codeChallenge !== expected.codeChallenge) return { keep: { ok: false, reason: 'pkce_mismatch' } };
+      // Only a redemption that would have succeeded counts as reuse (H14).
+      const reused = { ok: false, reason: 'reused', grantId: stored.grantId } as const;
+      if (stored.usedAt) return { keep: reused };
+      // Exactly one redemption marks the code used; a concurrent second one is a reuse (H14).
+      return { spend: { update: { usedAt: now } }, won: { ok: true, code: stored }, lost: reused };
+    },
+  );
 }

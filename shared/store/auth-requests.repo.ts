@@ -6,10 +6,10 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
-import { isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
-import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
+import { withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { consumeOnce, docType, isExpiredDoc } from './documents.js';
 
 export const AuthRequestDoc = z.object({
   clientId: z.string(),
@@ -25,6 +25,7 @@ export const AuthRequestDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type AuthRequest = z.infer<typeof AuthRequestDoc>;
+const AUTH_REQUEST = docType(COLLECTIONS.authRequests, AuthRequestDoc);
 
 export const authRequestPath = (requestId: string) => `${COLLECTIONS.authRequests}/${sha256Id(requestId)}`;
 
@@ -42,13 +43,18 @@ export async function consumeAuthRequest(
   csrf: string,
   now: Date,
 ): Promise<ConsumeAuthRequestResult> {
-  const ref = db.doc(authRequestPath(requestId));
-  const snap = await withStoreRetry(() => ref.get());
-  if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
-  const parsed = AuthRequestDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.authRequests);
-  if (parsed.data.csrfHash !== sha256Id(csrf)) return { ok: false, reason: 'csrf_mismatch' };
-  if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return { ok: false, reason: 'missing' };
-  if (isExpired(parsed.data.expiresAt, now)) return { ok: false, reason: 'expired' };
-  return { ok: true, request: parsed.data };
+  const missing = { ok: false, reason: 'missing' } as const;
+  return consumeOnce<AuthRequest, ConsumeAuthRequestResult>(
+    db.doc(authRequestPath(requestId)),
+    AUTH_REQUEST,
+    missing,
+    (request) => {
+      if (request.csrfHash !== sha256Id(csrf)) return { keep: { ok: false, reason: 'csrf_mismatch' } };
+      // An expired request is spent as well: it is refused either way, and never offered again.
+      const won: ConsumeAuthRequestResult = isExpiredDoc(request, now)
+        ? { ok: false, reason: 'expired' }
+        : { ok: true, request };
+      return { spend: 'delete', won, lost: missing };
+    },
+  );
 }

@@ -6,9 +6,9 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
-import { isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
-import { CorruptRecordError, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { docType, readDoc } from './documents.js';
 
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_post', 'client_secret_basic'] as const;
 export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
@@ -27,6 +27,7 @@ export const ClientDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type RegisteredClient = z.infer<typeof ClientDoc>;
+const CLIENT = docType(COLLECTIONS.clients, ClientDoc);
 
 export async function saveClient(db: Firestore, client: RegisteredClient): Promise<void> {
   await withStoreRetry(() =>
@@ -35,12 +36,8 @@ export async function saveClient(db: Firestore, client: RegisteredClient): Promi
 }
 
 export async function findClient(db: Firestore, clientId: string, now: Date): Promise<RegisteredClient | undefined> {
-  const snap = await withStoreRetry(() => db.collection(COLLECTIONS.clients).doc(sha256Id(clientId)).get());
-  if (!snap.exists) return undefined;
-  const parsed = ClientDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.clients);
-  if (parsed.data.clientId !== clientId || isExpired(parsed.data.expiresAt, now)) return undefined;
-  return parsed.data;
+  const client = await readDoc(db.collection(COLLECTIONS.clients).doc(sha256Id(clientId)), CLIENT, now);
+  return client?.clientId === clientId ? client : undefined;
 }
 
 /** Firestore rejects `undefined` values; optional fields are simply left out. */

@@ -7,10 +7,10 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
-import { isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
-import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
+import { withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { consumeOnce, docType, isExpiredDoc, readDoc } from './documents.js';
 
 export const ConnectTxDoc = z.object({
   kind: z.enum(['relink', 'session']),
@@ -25,6 +25,7 @@ export const ConnectTxDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type ConnectTransaction = z.infer<typeof ConnectTxDoc>;
+const CONNECT_TX = docType(COLLECTIONS.connectTransactions, ConnectTxDoc);
 
 const path = (id: string) => `${COLLECTIONS.connectTransactions}/${sha256Id(id)}`;
 const ID = /^[A-Za-z0-9_-]{32,64}$/;
@@ -39,11 +40,7 @@ export async function findConnectTransaction(
   now: Date,
 ): Promise<ConnectTransaction | undefined> {
   if (!ID.test(id)) return undefined;
-  const snap = await withStoreRetry(() => db.doc(path(id)).get());
-  if (!snap.exists) return undefined;
-  const parsed = ConnectTxDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.connectTransactions);
-  return isExpired(parsed.data.expiresAt, now) ? undefined : parsed.data;
+  return readDoc(db.doc(path(id)), CONNECT_TX, now);
 }
 
 /** Consumes the link exactly once (A6: unknown, expired or used → undefined). */
@@ -53,11 +50,15 @@ export async function consumeConnectTransaction(
   now: Date,
 ): Promise<ConnectTransaction | undefined> {
   if (!ID.test(id)) return undefined;
-  const ref = db.doc(path(id));
-  const snap = await withStoreRetry(() => ref.get());
-  if (!snap.exists || !snap.updateTime) return undefined;
-  const parsed = ConnectTxDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.connectTransactions);
-  if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return undefined;
-  return isExpired(parsed.data.expiresAt, now) ? undefined : parsed.data;
+  // An expired link is spent as well: it is refused either way.
+  return consumeOnce<ConnectTransaction, ConnectTransaction | undefined>(
+    db.doc(path(id)),
+    CONNECT_TX,
+    undefined,
+    (tx) => ({
+      spend: 'delete',
+      won: isExpiredDoc(tx, now) ? undefined : tx,
+      lost: undefined,
+    }),
+  );
 }

@@ -8,10 +8,10 @@
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
-import { isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
-import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { docType, readDoc } from './documents.js';
 import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.repo.js';
 import { CodedError } from '../kernel/errors.js';
 
@@ -29,16 +29,13 @@ export const GrantDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type Grant = z.infer<typeof GrantDoc>;
+const GRANT = docType(COLLECTIONS.grants, GrantDoc);
 
 export const grantPath = (grantId: string) => `${COLLECTIONS.grants}/${sha256Id(grantId)}`;
 
 /** The grant, or undefined when it does not exist or has expired (F2: TTL deletion lags). */
 export async function getGrant(db: Firestore, grantId: string, now: Date): Promise<Grant | undefined> {
-  const snap = await withStoreRetry(() => db.doc(grantPath(grantId)).get());
-  if (!snap.exists) return undefined;
-  const parsed = GrantDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.grants);
-  return isExpired(parsed.data.expiresAt, now) ? undefined : parsed.data;
+  return readDoc(db.doc(grantPath(grantId)), GRANT, now);
 }
 
 export async function createGrant(db: Firestore, grant: Grant): Promise<void> {
@@ -105,11 +102,8 @@ export class GrantNotActiveError extends CodedError<'grant_not_active'> {
 }
 
 async function readActiveGrant(t: Transaction, db: Firestore, grantId: string, now: Date): Promise<void> {
-  const snap = await t.get(db.doc(grantPath(grantId)));
-  if (!snap.exists) throw new GrantNotActiveError();
-  const parsed = GrantDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.grants);
-  if (parsed.data.status !== 'active' || isExpired(parsed.data.expiresAt, now)) throw new GrantNotActiveError();
+  const grant = await readDoc(db.doc(grantPath(grantId)), GRANT, now, t);
+  if (grant?.status !== 'active') throw new GrantNotActiveError();
 }
 
 /**

@@ -7,10 +7,10 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
-import { isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
-import { CorruptRecordError, withStoreRetry, writeIfUnchanged, zTimestamp } from './firestore-utils.js';
+import { withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { consumeOnce, docType, isExpiredDoc } from './documents.js';
 
 export const LinkTxDoc = z.object({
   /** authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link mode. */
@@ -31,6 +31,7 @@ export const LinkTxDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type LinkTransaction = z.infer<typeof LinkTxDoc>;
+const LINK_TX = docType(COLLECTIONS.linkTransactions, LinkTxDoc);
 
 export const linkTxPath = (state: string) => `${COLLECTIONS.linkTransactions}/${sha256Id(state)}`;
 
@@ -52,17 +53,14 @@ export async function consumeLinkTransaction(
   browserSecret: string | undefined,
   now: Date,
 ): Promise<ConsumeLinkTxResult> {
-  const ref = db.doc(linkTxPath(state));
-  const snap = await withStoreRetry(() => ref.get());
-  if (!snap.exists || !snap.updateTime) return { ok: false, reason: 'missing' };
-  const parsed = LinkTxDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.linkTransactions);
-  if (isExpired(parsed.data.expiresAt, now)) {
-    await writeIfUnchanged(ref, snap.updateTime, { delete: true });
-    return { ok: false, reason: 'expired' };
-  }
-  if (!browserSecret || sha256Id(browserSecret) !== parsed.data.browserHash)
-    return { ok: false, reason: 'browser_mismatch' };
-  if (!(await writeIfUnchanged(ref, snap.updateTime, { delete: true }))) return { ok: false, reason: 'missing' }; // someone else consumed it
-  return { ok: true, tx: parsed.data };
+  const missing = { ok: false, reason: 'missing' } as const;
+  return consumeOnce<LinkTransaction, ConsumeLinkTxResult>(db.doc(linkTxPath(state)), LINK_TX, missing, (tx) => {
+    if (isExpiredDoc(tx, now)) {
+      const expired = { ok: false, reason: 'expired' } as const;
+      return { spend: 'delete', won: expired, lost: expired }; // B5: deleted and refused
+    }
+    if (!browserSecret || sha256Id(browserSecret) !== tx.browserHash)
+      return { keep: { ok: false, reason: 'browser_mismatch' } };
+    return { spend: 'delete', won: { ok: true, tx }, lost: missing }; // lost: someone else consumed it
+  });
 }

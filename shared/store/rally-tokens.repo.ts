@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
 import { COLLECTIONS } from './collections.js';
 import { zTimestamp } from './firestore-utils.js';
+import { docType } from './documents.js';
 
 export const grantPrincipal = (grantId: string) => `grant:${grantId}`;
 export const sessionPrincipal = (sessionHash: string) => `session:${sessionHash}`;
@@ -31,6 +32,7 @@ export const RallyTokensDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type RallyTokensDoc = z.infer<typeof RallyTokensDoc>;
+export const RALLY_TOKENS_DOC = docType(COLLECTIONS.rallyTokens, RallyTokensDoc);
 
 /**
  * A read that must hold for a link to be stored, run inside the same transaction as the write

@@ -12,7 +12,8 @@ import { sha256Id } from '../kernel/hash.js';
 import { addSeconds, isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
-import { CorruptRecordError, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { docType, getDoc } from './documents.js';
 import { grantPath } from './grants.repo.js';
 import { grantPrincipal, rallyTokensPath } from './rally-tokens.repo.js';
 
@@ -32,6 +33,7 @@ export const RefreshDoc = z.object({
   displacedAt: zTimestamp.optional(),
 });
 export type RefreshRecord = z.infer<typeof RefreshDoc>;
+const REFRESH_TOKEN = docType(COLLECTIONS.refreshTokens, RefreshDoc);
 
 const refreshPath = (hash: string) => `${COLLECTIONS.refreshTokens}/${hash}`;
 
@@ -44,11 +46,7 @@ export async function createRefreshToken(
 }
 
 export async function findRefreshToken(db: Firestore, token: string): Promise<RefreshRecord | undefined> {
-  const snap = await withStoreRetry(() => db.doc(refreshPath(sha256Id(token))).get());
-  if (!snap.exists) return undefined;
-  const parsed = RefreshDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.refreshTokens);
-  return parsed.data;
+  return (await getDoc(db.doc(refreshPath(sha256Id(token))), REFRESH_TOKEN))?.data;
 }
 
 export type RotateResult =
@@ -98,11 +96,8 @@ export function rotateRefreshToken(
   const oldRef = db.doc(refreshPath(sha256Id(oldToken)));
   const newHash = sha256Id(newToken);
   return transact(db, async (t) => {
-    const snap = await t.get(oldRef);
-    if (!snap.exists) return { ok: false, reason: 'missing' } as const;
-    const parsed = RefreshDoc.safeParse(snap.data());
-    if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.refreshTokens);
-    const old = parsed.data;
+    const old = (await getDoc(oldRef, REFRESH_TOKEN, t))?.data;
+    if (!old) return { ok: false, reason: 'missing' } as const;
     if (old.clientId !== o.clientId) return { ok: false, reason: 'wrong_client' } as const;
     if (isExpired(old.expiresAt, o.now)) return { ok: false, reason: 'expired' } as const;
     const grantRef = db.doc(grantPath(old.grantId));

@@ -10,7 +10,8 @@ import { sha256Id } from '../kernel/hash.js';
 import { addSeconds, isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
 import { RallyUser } from './rally-tokens.repo.js';
-import { CorruptRecordError, statusOf, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { statusOf, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
+import { docType, getDoc } from './documents.js';
 
 export const MAX_CONFIRMATION_ATTEMPTS = 5;
 const SESSION_TTL_SECONDS = 30 * 86_400;
@@ -29,17 +30,14 @@ export const SessionDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type SessionRecord = z.infer<typeof SessionDoc>;
+const SESSION = docType(COLLECTIONS.sessions, SessionDoc);
 
 export const sessionPath = (sessionHash: string) => `${COLLECTIONS.sessions}/${sessionHash}`;
 /** What a pending sign-in's sealed tokens are bound to. */
 export const pendingBinding = (sessionHash: string) => `${sessionPath(sessionHash)}#pending`;
 
 export async function getSession(db: Firestore, sessionHash: string): Promise<SessionRecord | undefined> {
-  const snap = await withStoreRetry(() => db.doc(sessionPath(sessionHash)).get());
-  if (!snap.exists) return undefined;
-  const parsed = SessionDoc.safeParse(snap.data());
-  if (!parsed.success) throw new CorruptRecordError(COLLECTIONS.sessions);
-  return parsed.data;
+  return (await getDoc(db.doc(sessionPath(sessionHash)), SESSION))?.data;
 }
 
 export async function recordSessionCapabilities(
@@ -101,10 +99,7 @@ export function confirmPendingLink(
 ): Promise<ConfirmResult> {
   const ref = db.doc(sessionPath(sessionHash));
   return transact(db, async (t) => {
-    const snap = await t.get(ref);
-    const parsed = snap.exists ? SessionDoc.safeParse(snap.data()) : undefined;
-    if (parsed && !parsed.success) throw new CorruptRecordError(COLLECTIONS.sessions);
-    const pending = parsed?.data.pending;
+    const pending = (await getDoc(ref, SESSION, t))?.data.pending;
     if (!pending || isExpired(pending.expiresAt, now)) return { ok: false, reason: 'none' } as const;
     if (sha256Id(`confirm:${sessionHash}:${code}`) !== pending.codeHash) {
       const attempts = pending.attempts + 1;

@@ -3,15 +3,14 @@
  * @module
  */
 import { z } from 'zod';
-import type { Deps } from '../../services/deps.js';
 import { defineTool, type AnyToolSpec } from './spec.js';
 import { ToolInputError } from './tool-errors.js';
-import { confirmSessionLink } from '../../session-link/confirm.js';
+import { confirmSessionLink, type SessionLinkDeps } from '../../session-link/confirm.js';
 
 export const CONFIRM_TOOL = 'confirm_rally_link';
 
 /** C3–C5: the code shown in the browser, submitted over the session that started the sign-in. */
-export function sessionTools(deps: Deps, sessionHash: string): AnyToolSpec[] {
+export function sessionTools(deps: SessionLinkDeps, sessionHash: string): AnyToolSpec[] {
   return [
     defineTool({
       name: CONFIRM_TOOL,

@@ -1,0 +1,76 @@
+/**
+ * "Rally is not connected", as the surfaces need it: for a session whose sign-in waits for its
+ * confirmation code, the request to ask the user for it; otherwise a fresh single-use connect
+ * link (shared/session-link/connect.ts) to open, with its verification code.
+ * @module
+ */
+import type { Deps } from '../services/deps.js';
+import type { RequestContext } from '../http/request-context.js';
+import { LinkRequiredError } from '../rally/link-required.js';
+import { createConnectLink, type ConnectFor, type ConnectLinkDeps } from '../session-link/connect.js';
+import { getGrant } from '../store/grants.repo.js';
+import { getSession } from '../store/sessions.repo.js';
+import type { McpPrincipal } from './principal.js';
+
+export type LinkPrompt =
+  | { readonly kind: 'confirmation_required'; readonly message: string }
+  | {
+      readonly kind: 'link_required';
+      readonly url: string;
+      readonly elicitationId: string;
+      /** For URL elicitation: what the client shows next to the link. */
+      readonly elicitationMessage: string;
+      /** For every other client: the same, as a tool result text with a clickable link. */
+      readonly message: string;
+    };
+
+const CONFIRMATION_REQUIRED =
+  'Rally sign-in is waiting for confirmation. Ask the user for the 6-digit code shown in their browser after signing in to Rally, then call confirm_rally_link with it, then retry this request.';
+
+/** What the prompt uses: a connect link, and the audit trail. */
+export type LinkPromptDeps = ConnectLinkDeps & Pick<Deps, 'audit'>;
+
+/** `deps` must be bound to the request (`forRequest`): the prompt audits and is throttled by address (L20). */
+export async function linkPromptFor(
+  deps: LinkPromptDeps,
+  ctx: RequestContext,
+  principal: McpPrincipal,
+  linkErr: LinkRequiredError,
+): Promise<LinkPrompt> {
+  let err = linkErr;
+  if (principal.kind === 'session' && err.reason === 'not_linked') {
+    const session = await getSession(await deps.db(), principal.session.hash);
+    if (session?.pending && session.pending.expiresAt > deps.clock.now())
+      err = new LinkRequiredError('pending_confirmation');
+  }
+  if (err.reason === 'pending_confirmation') return { kind: 'confirmation_required', message: CONFIRMATION_REQUIRED };
+  const target: ConnectFor =
+    principal.kind === 'grant'
+      ? {
+          kind: 'relink',
+          grantId: principal.token.grantId,
+          sub: principal.token.sub,
+          clientName:
+            (await getGrant(await deps.db(), principal.token.grantId, deps.clock.now()))?.clientName ??
+            'Your MCP client',
+        }
+      : {
+          kind: 'session',
+          sessionHash: principal.session.hash,
+          clientName: 'An agent session (session-link mode)',
+        };
+  const connect = await createConnectLink(deps, target, ctx.agentId);
+  const caller = principal.kind === 'grant' ? { clientId: principal.token.clientId, sub: principal.token.sub } : {};
+  deps.audit('sign_in_started', { mode: target.kind, reason: err.reason, ...caller });
+  return {
+    kind: 'link_required',
+    url: connect.url,
+    elicitationId: connect.elicitationId,
+    elicitationMessage: `Sign in to Rally to let this agent read and update your work items. Verification code: ${connect.verificationCode}.`,
+    message:
+      `Rally is not connected. Open this link to sign in: [Connect Rally](${connect.url}) — check that the page shows the verification code ${connect.verificationCode}. ` +
+      (principal.kind === 'session'
+        ? 'After signing in, give the agent the 6-digit confirmation code from the page, then retry.'
+        : 'After signing in, retry this request.'),
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * The per-instance copy of usable Rally links, so a burst of tool calls costs one Firestore read,
+ * not one per call. A copy is reused without a read for `cacheSeconds` after it was read or
+ * written (never past the record's own TTL, F2), and its opened tokens are reused without
+ * unsealing again while the record's version is unchanged. At most `limit` links are kept, the
+ * least recently stored dropped first. Only the link store writes it; absent and unusable links
+ * are never kept.
+ * @module
+ */
+import { isExpired, type Clock } from '../kernel/clock.js';
+
+/** Links kept per instance by default (oldest dropped first). */
+export const LINK_CACHE_LIMIT = 2000;
+
+interface Entry<L> {
+  readonly link: L;
+  /** When this copy was read or written (ms since epoch, injected clock). */
+  readonly at: number;
+  /** The record's own TTL: a cached copy never outlives it. */
+  readonly expiresAt: Date;
+}
+
+export class LinkCache<L extends { readonly version: number }> {
+  readonly #entries = new Map<string, Entry<L>>();
+  readonly #clock: Clock;
+  readonly #cacheMs: number;
+  readonly #limit: number;
+
+  /** `cacheSeconds` 0 keeps nothing fresh: every read goes to Firestore (versions still spare an unseal). */
+  constructor(clock: Clock, cacheSeconds: number, limit = LINK_CACHE_LIMIT) {
+    this.#clock = clock;
+    this.#cacheMs = cacheSeconds * 1000;
+    this.#limit = limit;
+  }
+
+  /** The copy of `key`, if it is still fresh enough to use without a read. */
+  fresh(key: string): L | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    const now = this.#clock.now();
+    const age = now.getTime() - entry.at;
+    return age >= 0 && age < this.#cacheMs && !isExpired(entry.expiresAt, now) ? entry.link : undefined;
+  }
+
+  /** The copy of `key` at record version `version`, however old: its tokens need no unsealing. */
+  atVersion(key: string, version: number): L | undefined {
+    const link = this.#entries.get(key)?.link;
+    return link?.version === version ? link : undefined;
+  }
+
+  /** Keeps `link` as read or written now, until `expiresAt` at the latest. */
+  remember(key: string, link: L, expiresAt: Date): void {
+    this.#entries.delete(key); // re-insert: the map's order is the eviction order
+    if (this.#entries.size >= this.#limit) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, { link, at: this.#clock.now().getTime(), expiresAt });
+  }
+
+  drop(key: string): void {
+    this.#entries.delete(key);
+  }
+}
