@@ -573,7 +573,8 @@ describe('authorization server (group H)', () => {
         issuer: base,
         code_challenge_methods_supported: ['S256'],
         authorization_response_iss_parameter_supported: true,
-        client_id_metadata_document_supported: true,
+        client_id_metadata_document_supported: true, // CIMD, preferred by MCP 2026-07-28
+        registration_endpoint: `${base}/register`, // DCR stays: Copilot Studio registers this way
       });
     }
     const prm = (await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()) as {
