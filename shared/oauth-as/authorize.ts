@@ -12,7 +12,7 @@ import { randomToken, sha256Id } from '../kernel/hash.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import { createAuthRequest, consumeAuthRequest, authRequestPath } from '../store/auth-requests.repo.js';
-import { resolveClient, redirectUriMatches } from './clients.js';
+import { isPrivateUseRedirect, resolveClient, redirectUriMatches } from './clients.js';
 import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
 import { CLIENT_STATE } from '../rally-link/token-codec.js';
 import { parseScopes, type Scope } from './scopes.js';
@@ -93,8 +93,14 @@ export async function handleAuthorize(deps: AuthorizeDeps, req: Request, res: Re
     createdAt: now,
     expiresAt: addSeconds(now, AUTH_REQUEST_TTL_SECONDS),
   });
-  const redirectHost = new URL(redirectUri).host;
-  const loopbackOnly = client.redirectUris.every((u) => /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)[:/]/.test(u));
+  // A private-use scheme (native clients, H24) has no host: the page names the scheme, and the
+  // consent form may be answered with a redirect to that scheme (CSP form-action scheme-source).
+  const privateUse = isPrivateUseRedirect(redirectUri);
+  const target = new URL(redirectUri);
+  const redirectHost = privateUse ? target.protocol.slice(0, -1) : target.host;
+  const loopbackOnly = client.redirectUris.every(
+    (u) => /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)[:/]/.test(u) || isPrivateUseRedirect(u),
+  );
   sendPage(
     res,
     200,
@@ -110,7 +116,7 @@ ${loopbackOnly ? html`<p class="warn">This application runs on your own computer
 <p>Next, Rally will ask you to sign in and allow access. You can withdraw access at any time.</p>
 <form method="post" action="/consent"><input type="hidden" name="request_id" value="${requestId}"><input type="hidden" name="csrf" value="${csrf}">
 <div class="actions"><button class="secondary" name="decision" value="deny" type="submit">Cancel</button><button class="primary" name="decision" value="allow" type="submit">Allow</button></div></form>`,
-    [new URL(deps.config.RALLY_BASE_URL).origin, new URL(redirectUri).origin],
+    [new URL(deps.config.RALLY_BASE_URL).origin, privateUse ? target.protocol : target.origin],
   );
 }
 

@@ -17,6 +17,8 @@ import {
   GRANT_TYPES,
   saveClient,
   TOKEN_ENDPOINT_AUTH_METHODS,
+  APPLICATION_TYPES,
+  type ApplicationType,
   type RegisteredClient,
 } from '../store/clients.repo.js';
 import { OAuthError } from './errors.js';
@@ -29,8 +31,41 @@ const CIMD_MAX_BYTES = 5 * 1024;
 const CIMD_DEADLINE_MS = 3000;
 const CIMD_CACHE_SECONDS = 3600;
 
-/** H5: https, or http on a loopback host; no userinfo, no fragment, nothing invisible. */
-export function validateRedirectUri(raw: string): string | undefined {
+/**
+ * RFC 8252 §7.1: a private-use scheme is a reverse domain name the app controls (so it has a
+ * period: `com.example.app`), and the redirect has a single slash after it (`com.example.app:/cb`).
+ * No browser scheme (`javascript:`, `data:`, `file:`, `blob:` …) has a period, so none passes.
+ */
+const PRIVATE_USE_REDIRECT = /^[a-z][a-z0-9+-]*(?:\.[a-z0-9+-]+)+:\/(?!\/)/;
+
+/** Whether `raw` is a private-use-scheme redirect (RFC 8252 §7.1); only native clients may register one (H24). */
+export function isPrivateUseRedirect(raw: string): boolean {
+  return PRIVATE_USE_REDIRECT.test(raw);
+}
+
+/**
+ * Why a redirect URI may not be registered, or undefined when it may (H5, H24). Never: whitespace,
+ * control characters, userinfo, a fragment, or a browser scheme. Then by `application_type`
+ * (OpenID Connect Dynamic Client Registration 1.0 §2; MCP 2026-07-28 client registration):
+ * - `web` declared: https on a host that is not loopback. OIDC binds web clients to "https, not
+ *   localhost" only for the implicit grant and lets the AS refuse http other than a native
+ *   client's loopback; MCP 2026-07-28 says a client on the user's computer registers as
+ *   `native`. A `web` client with a loopback redirect would share one client_id between a web
+ *   and a local app, which is what the OIDC rule exists to prevent: refused.
+ * - `native`: http on a loopback host (any port at /authorize, RFC 8252 §7.3), a private-use
+ *   scheme (RFC 8252 §7.1), or https. OIDC's letter names only custom schemes and loopback for
+ *   native clients; https is accepted anyway because RFC 8252 §7.2 allows claimed https
+ *   redirects for native apps and VS Code registers `application_type: native` with
+ *   `https://vscode.dev/redirect` beside its loopback URIs (microsoft/vscode
+ *   src/vs/base/common/oauth.ts), as does the MCP SDK v2 client for a mixed set.
+ * - none sent (`undefined`): OIDC says the default is `web`, and the record says `web`. The
+ *   redirect rule stays what it was before the 2026-07-28 revision — https, or http on a
+ *   loopback host — because clients of the 2025 revisions (VS Code before it sent the field,
+ *   the MCP SDK v1 client, Copilot Studio) send none, and loopback is within OIDC for them:
+ *   its web restriction binds only implicit-grant clients and we serve response_type=code alone.
+ *   Private-use schemes need `native`.
+ */
+export function validateRedirectUri(raw: string, applicationType?: ApplicationType): string | undefined {
   if (raw.length > 512 || /[\s\u0000-\u001f\u007f-\u009f]/.test(raw))
     return 'contains whitespace or control characters';
   let url: URL;
@@ -41,9 +76,23 @@ export function validateRedirectUri(raw: string): string | undefined {
   }
   if (url.username || url.password) return 'must not contain user information';
   if (raw.includes('#')) return 'must not contain a fragment';
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return undefined;
-  return 'must use https, or http on a loopback address';
+  const loopbackHost = LOOPBACK_HOSTS.has(url.hostname);
+  const loopbackHttp = url.protocol === 'http:' && loopbackHost;
+  switch (applicationType) {
+    case undefined:
+      if (url.protocol === 'https:' || loopbackHttp) return undefined;
+      return isPrivateUseRedirect(raw)
+        ? 'uses a private-use scheme, which needs application_type native'
+        : 'must use https, or http on a loopback address';
+    case 'web':
+      if (url.protocol === 'https:' && !loopbackHost) return undefined;
+      return loopbackHost
+        ? 'is on a loopback host, which application_type web may not use: a client on the user’s computer registers as native'
+        : 'must use https for application_type web';
+    case 'native':
+      if (url.protocol === 'https:' || loopbackHttp || isPrivateUseRedirect(raw)) return undefined;
+      return 'must be http on a loopback address, a private-use scheme (com.example.app:/callback) or https for application_type native';
+  }
 }
 
 /**
@@ -83,7 +132,7 @@ export const ClientMetadata = z
       .default([...GRANT_TYPES]),
     response_types: z.array(z.literal('code')).default(['code']),
     scope: z.string().max(200).optional(),
-    application_type: z.enum(['native', 'web']).optional(),
+    application_type: z.enum(APPLICATION_TYPES).optional(),
     client_uri: z.string().url().max(512).optional(),
     logo_uri: z.string().url().max(512).optional(),
     software_id: z.string().max(200).optional(),
@@ -91,11 +140,12 @@ export const ClientMetadata = z
   })
   .loose();
 
-function checkRedirects(uris: readonly string[]): void {
-  for (const uri of uris) {
-    const problem = validateRedirectUri(uri);
-    if (problem) throw new OAuthError('invalid_redirect_uri', `redirect_uri ${problem}.`);
-  }
+/** RFC 7591 §3.2.2 `invalid_redirect_uri`, naming the URI's position and the rule it breaks (never the URI itself). */
+function checkRedirects(uris: readonly string[], applicationType: ApplicationType | undefined): void {
+  uris.forEach((uri, i) => {
+    const problem = validateRedirectUri(uri, applicationType);
+    if (problem) throw new OAuthError('invalid_redirect_uri', `redirect_uris[${i}] ${problem}.`);
+  });
 }
 
 /** RFC 7591 §3.2.1 response. */
@@ -111,7 +161,7 @@ export async function registerClient(db: Firestore, body: unknown, now: Date) {
     );
   }
   const m = parsed.data;
-  checkRedirects(m.redirect_uris);
+  checkRedirects(m.redirect_uris, m.application_type);
   const clientId = `rmcp_${randomToken(18)}`;
   const secret = m.token_endpoint_auth_method === 'none' ? undefined : randomToken(32);
   const client: RegisteredClient = {
@@ -120,6 +170,7 @@ export async function registerClient(db: Firestore, body: unknown, now: Date) {
     redirectUris: m.redirect_uris,
     tokenEndpointAuthMethod: m.token_endpoint_auth_method,
     grantTypes: m.grant_types,
+    applicationType: m.application_type ?? 'web', // OIDC registration §2: "The default, if omitted, is web."
     ...(secret ? { clientSecretHash: sha256Id(secret) } : {}),
     source: 'dcr',
     createdAt: now,
@@ -135,6 +186,7 @@ export async function registerClient(db: Firestore, body: unknown, now: Date) {
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     grant_types: m.grant_types,
     response_types: m.response_types,
+    application_type: client.applicationType,
   };
 }
 
@@ -161,6 +213,7 @@ export async function resolveClient(clientId: string, o: ClientResolverOptions):
     redirectUris: doc.redirect_uris,
     tokenEndpointAuthMethod: 'none',
     grantTypes: doc.grant_types,
+    applicationType: doc.application_type ?? 'web', // as for DCR (OIDC registration §2 default)
     source: 'cimd',
     createdAt: o.now,
     expiresAt: addSeconds(o.now, CIMD_CACHE_SECONDS),
@@ -199,7 +252,9 @@ async function fetchClientMetadataDocument(url: string, o: CimdFetchOptions) {
   const body = await getCapped(target, pinned, deadline);
   const parsed = CimdDocument.safeParse(JSON.parse(body));
   if (!parsed.success || parsed.data.client_id !== url) return undefined;
-  for (const uri of parsed.data.redirect_uris) if (validateRedirectUri(uri)) return undefined;
+  // H5, H24: the same redirect rules as DCR, by the document's application_type.
+  for (const uri of parsed.data.redirect_uris)
+    if (validateRedirectUri(uri, parsed.data.application_type)) return undefined;
   return parsed.data;
 }
 

@@ -13,6 +13,9 @@ import { docType, readDoc } from './documents.js';
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_post', 'client_secret_basic'] as const;
 export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
+/** OpenID Connect Dynamic Client Registration 1.0 §2 `application_type` (H24). */
+export const APPLICATION_TYPES = ['web', 'native'] as const;
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
 export const ClientDoc = z.object({
   clientId: z.string(),
@@ -22,6 +25,11 @@ export const ClientDoc = z.object({
   clientSecretHash: z.string().optional(),
   /** Grant types the client registered (L18); absent on records written before it was kept: both. */
   grantTypes: z.array(z.enum(GRANT_TYPES)).optional(),
+  /**
+   * H24: the registered `application_type`, `web` when the client sent none (the OIDC default);
+   * absent on records written before it was kept.
+   */
+  applicationType: z.enum(APPLICATION_TYPES).optional(),
   source: z.enum(['dcr', 'cimd']),
   createdAt: zTimestamp,
   expiresAt: zTimestamp,

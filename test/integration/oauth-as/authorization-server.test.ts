@@ -5,6 +5,7 @@
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
   authorizeToRedirect,
+  browse,
   CookieJar,
   initializeBody,
   mcpCall,
@@ -42,6 +43,33 @@ describe('authorization server (group H)', () => {
     return url.toString();
   };
   const get = (url: string, init: RequestInit = {}) => fetch(url, { redirect: 'manual', ...init });
+  const location = async (res: Response) => {
+    expect(res.status).toBe(302);
+    return new URL(res.headers.get('location')!);
+  };
+  const register = async (metadata: Record<string, unknown>) => {
+    const res = await fetch(`${base}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'Registered', token_endpoint_auth_method: 'none', ...metadata }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+  /** Our consent allowed, Rally's denied: the callback's page offers the client's error redirect as a link. */
+  const rallyDeniedReturnLink = async (clientId: string) => {
+    const jar = new CookieJar();
+    const toRally = await browse(authorizeUrl({ client_id: clientId }), {
+      username: 'alice',
+      stopAt: stack.sandbox!.url,
+      jar,
+    });
+    const back = await browse(toRally.url, { username: 'alice', stopAt: `${base}/oauth/callback`, consent: 'deny' });
+    const cookie = jar.header(base);
+    const page = await fetch(back.url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+    expect(page.status).toBe(400);
+    const href = /<a href="([^"]+)">Return to the application<\/a>/.exec(await page.text())?.[1];
+    return new URL(href!.replaceAll('&amp;', '&'));
+  };
 
   it('H1: unknown client_id → error page, no redirect', async () => {
     const res = await get(authorizeUrl({ client_id: 'rmcp_unknown' }));
@@ -169,6 +197,144 @@ describe('authorization server (group H)', () => {
     expect(token.status).toBe(200);
     const payload = JSON.parse(Buffer.from(token.json.access_token.split('.')[1], 'base64url').toString());
     expect(payload.aud).toBe(`${base}/mcp`);
+  });
+
+  it('H9: every authorization response that reaches the client carries state and exactly one iss (each path: success, /authorize errors, consent denied, Rally denied)', async () => {
+    const clientId = await registerTestClient(base, REDIRECT);
+    const native = await register({ application_type: 'native', redirect_uris: ['com.example.rally-mcp:/cb'] });
+    expect(native.status).toBe(201);
+    /** Each path, and where the browser (or the page's return link) sends the client. */
+    const paths: Array<[string, () => Promise<URL>]> = [
+      ['success', async () => (await authorizeToRedirect(base, { clientId, params: { state: 'st-123' } })).redirect],
+      [
+        'success to a native private-use redirect',
+        async () =>
+          (
+            await authorizeToRedirect(base, {
+              clientId: native.body.client_id,
+              redirectUri: 'com.example.rally-mcp:/cb',
+              params: { state: 'st-123' },
+            })
+          ).redirect,
+      ],
+      [
+        'invalid_request',
+        async () => location(await get(authorizeUrl({ client_id: clientId, code_challenge: undefined }))),
+      ],
+      [
+        'unsupported_response_type',
+        async () => location(await get(authorizeUrl({ client_id: clientId, response_type: 'token' }))),
+      ],
+      [
+        'invalid_target',
+        async () => location(await get(authorizeUrl({ client_id: clientId, resource: 'https://other.example/mcp' }))),
+      ],
+      ['invalid_scope', async () => location(await get(authorizeUrl({ client_id: clientId, scope: 'rally.admin' })))],
+      [
+        'access_denied at our consent',
+        async () =>
+          (await authorizeToRedirect(base, { clientId, consent: 'deny', params: { state: 'st-123' } })).redirect,
+      ],
+      ['access_denied at Rally (the return link)', () => rallyDeniedReturnLink(clientId)],
+    ];
+    for (const [path, run] of paths) {
+      const to = await run();
+      expect({
+        path,
+        iss: to.searchParams.getAll('iss'),
+        state: to.searchParams.getAll('state'),
+        answer: to.searchParams.has('code') ? 'code' : to.searchParams.get('error'),
+      }).toEqual({
+        path,
+        iss: [base],
+        state: ['st-123'],
+        answer: path.startsWith('success') ? 'code' : path.split(' ')[0],
+      });
+    }
+    // server_error and temporarily_unavailable are never redirected: after the client is validated, a failure
+    // (store down, Rally down) is answered with our error page (RFC 6749 §4.1.2.1 allows either), so no
+    // response to the client exists without iss. test/unit/oauth-as/client-redirect.test.ts keeps every
+    // redirect in shared/ going through clientRedirect.
+  });
+
+  it('H24: application_type at registration: absent → web with the pre-2026 redirect rule (VS Code, Copilot Studio shapes); web refuses loopback; native takes loopback, private-use schemes and https', async () => {
+    const vscode = [
+      'https://insiders.vscode.dev/redirect',
+      'https://vscode.dev/redirect',
+      'http://127.0.0.1/',
+      'http://127.0.0.1:33418/',
+    ];
+    const accepted: Array<[Record<string, unknown>, string]> = [
+      [{ redirect_uris: vscode }, 'web'], // VS Code before it sent application_type
+      [{ redirect_uris: vscode, application_type: 'native' }, 'native'], // VS Code today (microsoft/vscode oauth.ts)
+      [{ redirect_uris: ['http://localhost:6274/oauth/callback'] }, 'web'], // MCP SDK v1 client, no application_type
+      [{ redirect_uris: ['https://global.consent.azure-apim.net/redirect/cr123-rally'] }, 'web'], // Copilot Studio
+      [{ redirect_uris: ['https://app.example.com/cb'], application_type: 'web' }, 'web'],
+      [
+        { redirect_uris: ['http://[::1]:5000/cb', 'com.example.app:/oauth2redirect'], application_type: 'native' },
+        'native',
+      ],
+    ];
+    for (const [metadata, type] of accepted) {
+      const res = await register(metadata);
+      expect({ metadata, status: res.status, type: res.body.application_type }).toEqual({
+        metadata,
+        status: 201,
+        type,
+      });
+    }
+    const refused: Array<[Record<string, unknown>, string, RegExp]> = [
+      [
+        { redirect_uris: ['http://127.0.0.1:33418/cb'], application_type: 'web' },
+        'invalid_redirect_uri',
+        /loopback.*native/,
+      ],
+      [{ redirect_uris: ['https://localhost/cb'], application_type: 'web' }, 'invalid_redirect_uri', /loopback/],
+      [
+        { redirect_uris: ['https://ok.example/cb', 'http://app.example.com/cb'], application_type: 'web' },
+        'invalid_redirect_uri',
+        /redirect_uris\[1\] must use https/,
+      ],
+      [
+        { redirect_uris: ['http://app.example.com/cb'], application_type: 'native' },
+        'invalid_redirect_uri',
+        /loopback.*private-use/,
+      ],
+      [{ redirect_uris: ['myapp:/cb'], application_type: 'native' }, 'invalid_redirect_uri', /native/], // not reverse-DNS
+      [{ redirect_uris: ['com.example.app://host/cb'], application_type: 'native' }, 'invalid_redirect_uri', /native/],
+      [{ redirect_uris: ['javascript:alert(1)'], application_type: 'native' }, 'invalid_redirect_uri', /native/],
+      [{ redirect_uris: ['com.example.app:/cb'] }, 'invalid_redirect_uri', /private-use scheme.*native/],
+      [{ redirect_uris: ['com.example.app:/cb'], application_type: 'web' }, 'invalid_redirect_uri', /https/],
+      [
+        { redirect_uris: ['https://app.example.com/cb'], application_type: 'desktop' },
+        'invalid_client_metadata',
+        /application_type/,
+      ],
+    ];
+    for (const [metadata, error, description] of refused) {
+      const res = await register(metadata);
+      expect({ metadata, status: res.status, error: res.body.error }).toEqual({ metadata, status: 400, error });
+      expect({ metadata, description: res.body.error_description }).toEqual({
+        metadata,
+        description: expect.stringMatching(description),
+      });
+    }
+  });
+
+  it('H24: a native client with a private-use redirect: the consent page names the scheme and allows the redirect to it', async () => {
+    const native = await register({
+      application_type: 'native',
+      redirect_uris: ['com.example.rally-mcp:/cb'],
+      client_name: 'Native',
+    });
+    const page = await get(
+      authorizeUrl({ client_id: native.body.client_id, redirect_uri: 'com.example.rally-mcp:/cb' }),
+    );
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/form-action 'self' \S+ com\.example\.rally-mcp:;/);
+    const html = await page.text();
+    expect(html).toContain('<dt>Returns to</dt><dd>com.example.rally-mcp</dd>');
+    expect(html).toContain('runs on your own computer');
   });
 
   it('H10/H11/H17: wrong or missing verifier, or another client → invalid_grant, with no-store on every answer', async () => {
@@ -407,7 +573,8 @@ describe('authorization server (group H)', () => {
         issuer: base,
         code_challenge_methods_supported: ['S256'],
         authorization_response_iss_parameter_supported: true,
-        client_id_metadata_document_supported: true,
+        client_id_metadata_document_supported: true, // CIMD, preferred by MCP 2026-07-28
+        registration_endpoint: `${base}/register`, // DCR stays: Copilot Studio registers this way
       });
     }
     const prm = (await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()) as {

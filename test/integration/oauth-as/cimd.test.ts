@@ -1,5 +1,5 @@
 /**
- * Security cases L5 and L6: fetching a Client ID Metadata Document (CIMD).
+ * Security cases L5, L6 and H24: fetching a Client ID Metadata Document (CIMD).
  * L5 over real HTTP against a stack with DANGEROUSLY_ALLOW_LOOPBACK_CIMD off
  * (as in production), with a TCP listener on loopback that must see no
  * connection; L6 against a local CIMD host that drips its document.
@@ -70,6 +70,20 @@ async function drippingCimdHost(dripMs: number, hostname = '127.0.0.1') {
     closedAfterMs,
     stop: () => Promise.all(servers.map((s) => (s.closeAllConnections(), close(s)))),
   };
+}
+
+/** A CIMD host on 127.0.0.1 serving `documents[path]` (with its own URL as client_id) at each path. */
+async function cimdHost(documents: Record<string, Record<string, unknown>>) {
+  const server = createHttpServer((req, res) => {
+    const doc = documents[req.url ?? ''];
+    if (!doc) return void res.writeHead(404).end();
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ client_id: urlOf(req.url!), ...doc }));
+  });
+  const port = await listen(server, '127.0.0.1');
+  const urlOf = (path: string) => `http://127.0.0.1:${port}${path}`;
+  return { urlOf, stop: () => (server.closeAllConnections(), close(server)) };
 }
 
 const firestoreOf = (stack: TestStack) =>
@@ -202,6 +216,52 @@ describe('CIMD fetch (L5, L6)', () => {
           cimdDeadlineMs: 2000,
         });
         expect(client).toMatchObject({ clientId: host.url, source: 'cimd' });
+      } finally {
+        await host.stop();
+      }
+    });
+  });
+
+  describe('H24: application_type in a Client ID Metadata Document', () => {
+    it('H24: a CIMD document is held to the redirect rules of its application_type (absent → web), and the type is stored on the client record', async () => {
+      // VS Code's shape (native, https beside loopback), plus the redirect this test requests.
+      const vscodeRedirects = ['https://vscode.dev/redirect', 'http://127.0.0.1/', 'http://127.0.0.1:33418/', REDIRECT];
+      const host = await cimdHost({
+        '/vscode.json': { client_name: 'VS Code', application_type: 'native', redirect_uris: vscodeRedirects },
+        '/legacy.json': { client_name: 'Legacy', redirect_uris: [REDIRECT] },
+        '/native-app.json': {
+          client_name: 'App',
+          application_type: 'native',
+          redirect_uris: [REDIRECT, 'com.example.app:/cb'],
+        },
+        '/web-loopback.json': { client_name: 'Mixed', application_type: 'web', redirect_uris: [REDIRECT] },
+        '/native-web-host.json': {
+          client_name: 'Bad',
+          application_type: 'native',
+          redirect_uris: ['http://app.example.com/cb'],
+        },
+        '/scheme-without-native.json': { client_name: 'Bad', redirect_uris: ['com.example.app:/cb'] },
+      });
+      try {
+        const accepted: Array<[string, string]> = [
+          ['/vscode.json', 'native'],
+          ['/legacy.json', 'web'],
+          ['/native-app.json', 'native'],
+        ];
+        for (const [path, type] of accepted) {
+          const res = await authorize(local.url, host.urlOf(path));
+          expect({ path, status: res.status }).toEqual({ path, status: 200 });
+          expect((await findClient(db, host.urlOf(path), new Date()))?.applicationType).toBe(type);
+        }
+        for (const path of ['/web-loopback.json', '/native-web-host.json', '/scheme-without-native.json']) {
+          const res = await authorize(local.url, host.urlOf(path));
+          expect({ path, status: res.status, unknown: (await res.text()).includes('Unknown application') }).toEqual({
+            path,
+            status: 400,
+            unknown: true,
+          });
+          expect(await findClient(db, host.urlOf(path), new Date())).toBeUndefined();
+        }
       } finally {
         await host.stop();
       }
