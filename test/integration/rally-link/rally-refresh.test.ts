@@ -9,20 +9,18 @@ import type { Deps } from '../../../shared/services/deps.js';
 import { type StoredLink } from '../../../shared/rally-link/link-store.js';
 import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tokens.repo.js';
 import { grantPath } from '../../../shared/store/grants.repo.js';
-import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
-import type { RecordedRequest } from '../../../rally-sandbox/types.js';
 import {
-  callTool,
   depsFor,
   dumpFirestore,
-  JOSE_LIKE,
-  recordedSignIn,
   refreshCount,
-  resultText,
   sandboxOf,
-  type RecordedSignIn,
-  listen,
-} from './support.js';
+  startTestStack,
+  waitOutLinkCache,
+  type TestStack,
+} from '../../helpers/stack.js';
+import type { RecordedRequest } from '../../../rally-sandbox/types.js';
+import { callTool, JOSE_LIKE, recordedSignIn, resultText, type RecordedSignIn } from '../../helpers/oauth-flow.js';
+import { recordingServer } from '../../helpers/fetch.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -253,7 +251,7 @@ describe('D. Using and refreshing Rally tokens', () => {
   });
 
   it('D7: a cross-origin 3xx from Rally is not followed — the other origin receives nothing, for WSAPI and for the token refresh', async () => {
-    const other = await listen();
+    const other = await recordingServer();
     const s = await signedIn('user007');
     const sandbox = sandboxOf(stack);
     try {
