@@ -21,6 +21,7 @@ import {
 import type { RecordedRequest } from '../../../rally-sandbox/types.js';
 import { callTool, JOSE_LIKE, recordedSignIn, resultText, type RecordedSignIn } from '../../helpers/oauth-flow.js';
 import { recordingServer } from '../../helpers/fetch.js';
+import { until } from '../../helpers/poll.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -73,14 +74,6 @@ function expectRelinkPrompt(r: { status: number; json: any }) {
   expect(resultText(r.json)).toMatch(
     new RegExp(`${stack.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/connect/[A-Za-z0-9_-]{43}`),
   );
-}
-
-async function waitFor(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('D. Using and refreshing Rally tokens', () => {
@@ -200,7 +193,7 @@ describe('D. Using and refreshing Rally tokens', () => {
     const first = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
     expect(first.status).toBe(200);
     expect(first.json.result?.isError ?? first.json.error !== undefined).toBe(true);
-    await waitFor(() => refreshCount(stack) - r0 === 1, 'the sandbox to finish the delayed refresh');
+    await until(() => refreshCount(stack) - r0 === 1, 'the sandbox to finish the delayed refresh');
     expect((await storedLink(s))?.version).toBe(1); // nothing was stored
     const second = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
     expect(refreshCount(stack) - r0).toBe(2); // one more attempt with the rotated-out token → invalid_grant
