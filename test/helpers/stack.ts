@@ -70,18 +70,22 @@ export async function startTestStack(
       appendFileSync(file, `${line}\n`);
     },
   });
+  return Object.assign(stack, { logs, clock: serverClock(stack) });
+}
+
+/** The clock of a stack started with `clockControl` (startTestStack does; the resilience suites start their own). */
+export function serverClock(stack: Pick<LocalStack, 'setClockOffset'>): ServerClock {
   const time = FakeClock.running();
   const moveTo = async (at: Date) => {
     if (at.getTime() < time.nowMs()) throw new Error('the servers’ clock only moves forwards');
     time.set(at);
     await stack.setClockOffset(time.offsetMs);
   };
-  const clock: ServerClock = {
+  return {
     now: time.now,
     advanceSeconds: (seconds) => moveTo(new Date(time.nowMs() + seconds * 1000)),
     toNextMinute: () => moveTo(nextMinute(time.now(), 1000)),
   };
-  return Object.assign(stack, { logs, clock });
 }
 
 /**
