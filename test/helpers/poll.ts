@@ -7,9 +7,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Resolves once `cond()` holds; fails with `what` after `timeoutMs`. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000, everyMs = 20): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }

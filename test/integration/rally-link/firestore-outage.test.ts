@@ -6,6 +6,7 @@
 import { jest } from '@jest/globals';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../../../dev/firestore-emulator.js';
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
+import { until } from '../../helpers/poll.js';
 import {
   callTool,
   DEFAULT_REDIRECT,
@@ -26,6 +27,18 @@ let clientId: string;
 beforeAll(async () => {
   emulator = await startFirestoreEmulator();
   stack = await startTestStack({ firestoreHost: emulator.host, env: { SESSION_LINK_MODE: 'false' } });
+  // A freshly started emulator's first writes can outlast the store deadline on a loaded machine (503):
+  // wait until it has served one, as a deployment waits for its database.
+  await until(
+    async () =>
+      await registerTestClient(stack.url).then(
+        () => true,
+        () => false,
+      ),
+    'the new emulator to serve a write',
+    60_000,
+    500,
+  );
   alice = await signIn(stack.url, 'alice');
   clientId = await registerTestClient(stack.url, DEFAULT_REDIRECT);
   const warm = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_user');
