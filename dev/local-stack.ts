@@ -15,6 +15,7 @@ import { freePort, killGroup, spawnGroup, waitForHttp } from './process-utils.js
 import { ensureLocalKeys } from './local-keys.js';
 import { startRallySandbox } from '../rally-sandbox/index.js';
 import type { RallySandbox, RallySandboxOptions } from '../rally-sandbox/types.js';
+import { CLOCK_CONTROL_ENV, CLOCK_OFFSET_ENV, isClockMessage, type ClockMessage } from './clock-control.js';
 
 const REPO_ROOT = new URL('..', import.meta.url).pathname;
 
@@ -42,6 +43,11 @@ export interface LocalStackOptions {
   readonly buildMain?: string;
   /** How many server processes share the emulator and sandbox (default 1). */
   readonly instances?: number;
+  /**
+   * Let the caller move the server processes' clock (`setClockOffset`, over an IPC channel):
+   * tests decide expiry and rate-limit windows on their own time instead of sleeping.
+   */
+  readonly clockControl?: boolean;
   /** Every line the server processes print (stdout and stderr). */
   readonly onServerLog?: (line: string, instance: number) => void;
   readonly onEmulatorLog?: (line: string) => void;
@@ -59,6 +65,11 @@ export interface LocalStack {
   readonly sandbox: RallySandbox | undefined;
   /** The environment given to the server processes (no secret values in it). */
   readonly serverEnv: Readonly<Record<string, string>>;
+  /**
+   * With `clockControl`: every instance's clock becomes the wall clock + `offsetMs` (also after a
+   * restart); resolves once each instance has it.
+   */
+  setClockOffset(offsetMs: number): Promise<void>;
   stopEmulator(): Promise<void>;
   restartInstance(index: number): Promise<void>;
   stop(): Promise<void>;
@@ -124,6 +135,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
 
     const children: ChildProcess[] = [];
+    let clockOffsetMs = 0;
+    let clockSeq = 0;
     const startInstance = async (i: number) => {
       const args = options.buildMain
         ? [join(REPO_ROOT, 'bench/servers/serve-dist.mjs')]
@@ -136,9 +149,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           ...serverEnv,
           PORT: String(ports[i]),
           ...(options.buildMain ? { OURS_MAIN: options.buildMain } : {}),
+          ...(options.clockControl ? { [CLOCK_CONTROL_ENV]: 'ipc', [CLOCK_OFFSET_ENV]: String(clockOffsetMs) } : {}),
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: options.clockControl ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
       });
+      child.channel?.unref(); // the channel alone must not keep the caller alive
       const forward = (buf: Buffer) => {
         for (const line of buf.toString().split('\n')) if (line.trim()) options.onServerLog?.(line, i);
       };
@@ -163,6 +178,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       firestoreHost,
       sandbox,
       serverEnv,
+      setClockOffset: async (offsetMs: number) => {
+        if (!options.clockControl) throw new Error('setClockOffset: this stack was started without clockControl');
+        clockOffsetMs = offsetMs;
+        const message: ClockMessage = { type: 'rally-mcp:clock', seq: ++clockSeq, offsetMs };
+        await Promise.all(children.map((c) => sendClock(c, message)));
+      },
       stopEmulator: async () => {
         await emulator?.stop();
       },
@@ -177,4 +198,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw err;
   }
+}
+
+/** Sends the clock to one instance and waits for its acknowledgement. */
+function sendClock(child: ChildProcess, message: ClockMessage): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onMessage = (m: unknown) => {
+      if (isClockMessage(m) && m.seq === message.seq) done();
+    };
+    const onExit = () => done(new Error('a server instance exited before it took the clock'));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(message, (err) => {
+      if (err) done(err);
+    });
+  });
 }

@@ -5,6 +5,8 @@
 import { loadConfig, ConfigError } from '../shared/config/config.js';
 import { createFrontDoor, loadFunctions } from './front-door.js';
 import { startSummaryTimer } from '../shared/metrics/summary.js';
+import { setInstanceOverrides } from '../shared/app/deps.js';
+import { takeClockControl } from './clock-control.js';
 
 const port = Number(process.env.PORT ?? 8080);
 try {
@@ -16,6 +18,9 @@ try {
   }
   throw err;
 }
+// Tests only (dev/local-stack.ts `clockControl`): the instance's clock is the test's to move.
+const clock = takeClockControl();
+if (clock) setInstanceOverrides({ clock });
 await loadFunctions();
 // Local stack only: a one-line summary of tool calls every minute (when there were any).
 startSummaryTimer((line) => process.stdout.write(`${line}\n`), 60_000);

@@ -96,11 +96,21 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
 }
 
 let pending: Promise<Deps> | undefined;
+let instanceOverrides: DepsOverrides = {};
+
+/**
+ * The local server's seam (dev/serve.ts), never called in a deployed function: what the
+ * instance-wide dependencies are built with instead of the defaults (a clock the tests move).
+ * Takes effect only before the first request builds them.
+ */
+export function setInstanceOverrides(overrides: DepsOverrides): void {
+  instanceOverrides = overrides;
+}
 
 /** The instance-wide dependencies, built from the process environment on first use. */
 export function getDeps(): Promise<Deps> {
   pending ??= Promise.resolve()
-    .then(() => createDeps(loadConfig()))
+    .then(() => createDeps(loadConfig(), instanceOverrides))
     .catch((err: unknown) => {
       pending = undefined; // a failed cold start must not poison the instance
       throw err;

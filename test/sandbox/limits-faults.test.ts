@@ -1,15 +1,7 @@
 import { request } from 'node:http';
 import type { RallySandboxHandle } from '../../rally-sandbox/index.js';
 import { startSandbox, tokenRequest, wsapi } from './support.js';
-
-/** Polls a condition on the event loop (no timing assertions: only the final state matters). */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { until } from '../helpers/poll.js';
 
 describe('per-user concurrency limit', () => {
   let sb: RallySandboxHandle;

@@ -7,10 +7,10 @@ import {
   postForm,
   signInViaForms,
   startSandbox,
-  testClock,
   tokenRequest,
   wsapi,
 } from './support.js';
+import { FakeClock } from '../helpers/clock.js';
 
 async function codeFor(sb: RallySandboxHandle, params: Record<string, string> = {}): Promise<string> {
   const loc = await signInViaForms(sb, { params });
@@ -206,10 +206,10 @@ describe('Rally sandbox OAuth', () => {
     });
 
     it('rejects an expired code', async () => {
-      const clock = testClock();
+      const clock = new FakeClock();
       sb = await startSandbox({ now: clock.now, codeTtlSeconds: 60 });
       const code = await codeFor(sb);
-      clock.advance(61);
+      clock.advanceSeconds(61);
       expect((await exchange(sb, code)).body.error).toBe('invalid_grant');
     });
 
@@ -285,12 +285,12 @@ describe('Rally sandbox OAuth', () => {
     });
 
     it('expires access tokens after accessTokenTtlSeconds', async () => {
-      const clock = testClock();
+      const clock = new FakeClock();
       sb = await startSandbox({ now: clock.now, accessTokenTtlSeconds: 30 });
       const tokens = sb.issueTokens('alice');
       expect(tokens.expires_in).toBe(30);
       expect((await wsapi(sb, tokens.access_token).get('/user')).status).toBe(200);
-      clock.advance(31);
+      clock.advanceSeconds(31);
       expect((await wsapi(sb, tokens.access_token).get('/user')).status).toBe(401);
     });
 

@@ -132,9 +132,3 @@ export async function tokenRequest(
   const res = await postForm(`${sb.url}/login/oauth2/token`, withClient, headers);
   return { status: res.status, body: (await res.json()) as Json };
 }
-
-/** A mutable clock for expiry tests. */
-export function testClock(start = new Date()) {
-  let t = start.getTime();
-  return { now: () => new Date(t), advance: (seconds: number) => void (t += seconds * 1000) };
-}

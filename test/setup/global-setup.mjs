@@ -13,4 +13,26 @@ export default async function globalSetup() {
   const emulator = await startFirestoreEmulator();
   globalThis.__FIRESTORE_EMULATOR__ = emulator;
   process.env.FIRESTORE_EMULATOR_HOST = emulator.host; // inherited by the jest workers
+  await warmUp(emulator.host);
+}
+
+/**
+ * A fresh emulator's first writes can outlast the servers' 8 s store deadline on a loaded
+ * machine, failing whichever test file comes first with a 503: pay that once here (bounded).
+ */
+async function warmUp(host) {
+  const url = `http://${host}/v1/projects/demo-rmcp-warm-up/databases/(default)/documents/warm_up?documentId=w${Date.now()}`;
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: 'Bearer owner', 'content-type': 'application/json' },
+      body: '{"fields":{"at":{"integerValue":"1"}}}',
+      signal: AbortSignal.timeout(30_000),
+    }).catch(() => undefined);
+    if (res?.ok) return;
+    if (performance.now() > deadline)
+      throw new Error(`the Firestore emulator at ${host} did not accept a write in 60 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }

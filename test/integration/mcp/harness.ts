@@ -10,6 +10,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { startRallySandbox, type RallySandboxHandle } from '../../../rally-sandbox/index.js';
 import { LinkRequiredError } from '../../../shared/rally/link-required.js';
 import { createLogger } from '../../../shared/logging/logger.js';
+import { systemClock } from '../../../shared/kernel/clock.js';
 import { buildMcpServer } from '../../../shared/mcp/server.js';
 import type { ToolContext } from '../../../shared/mcp/tools/context.js';
 import { ALL_TOOLS, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
@@ -80,7 +81,7 @@ export async function connect(
     limiterKey: user,
     timeoutMs: 10_000,
     userAgent: 'rally-mcp/0.1.0 (integration test)',
-    clock: { now: () => new Date() },
+    clock: systemClock,
     log,
     retry: { attempts: 3, baseDelayMs: 1 },
   });
@@ -88,7 +89,7 @@ export async function connect(
     rally,
     requestId: REQUEST_ID,
     log,
-    clock: { now: () => new Date() },
+    clock: systemClock,
     rallyWebBaseUrl: WEB,
     cursors: createCursorCodec(async () => cursorKey, `test:${user}`),
     disconnect: async () => {

@@ -11,22 +11,25 @@ import { linkTxPath } from '../../../shared/store/link-transactions.repo.js';
 import { createConnectTransaction } from '../../../shared/store/connect-transactions.repo.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { pkceChallenge } from '../../../shared/rally/oauth.js';
-import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
-import { CookieJar, initializeBody, mcpCall, signIn, toolCallBody, type SignedIn } from '../../helpers/oauth-flow.js';
-
-const toolCallBodyFor = (name: string) => toolCallBody(name, {});
+import { depsFor, sandboxOf, startTestStack, waitOutLinkCache, wsapi, type TestStack } from '../../helpers/stack.js';
 import {
   BINDING_COOKIE,
   callTool,
   consentToRally,
-  depsFor,
+  CookieJar,
+  initializeBody,
   JOSE_LIKE,
+  mcpCall,
   resultText,
-  sandboxOf,
-  sha256Id,
-  wsapi,
-  listen,
-} from '../rally-link/support.js';
+  signIn,
+  toolCallBody,
+  type SignedIn,
+} from '../../helpers/oauth-flow.js';
+import { recordingServer } from '../../helpers/fetch.js';
+import { FakeClock } from '../../helpers/clock.js';
+import { sha256Id } from '../../../shared/kernel/hash.js';
+
+const toolCallBodyFor = (name: string) => toolCallBody(name, {});
 
 let stack: TestStack;
 let deps: Deps;
@@ -142,7 +145,7 @@ describe('A. Starting the Rally authorization', () => {
   });
 
   it('A4: tool arguments carrying a URL never change the Rally host or path (no request leaves for the other host)', async () => {
-    const other = await listen();
+    const other = await recordingServer();
     try {
       const sandbox = sandboxOf(stack);
       sandbox.clearRequests();
@@ -191,7 +194,7 @@ describe('A. Starting the Rally authorization', () => {
     const unknown = randomBytes(32).toString('base64url');
     const db = await deps.db();
     const expired = randomBytes(32).toString('base64url');
-    const now = new Date();
+    const now = stack.clock.now();
     await createConnectTransaction(db, expired, {
       kind: 'relink',
       grantId: 'g-expired',
@@ -500,7 +503,7 @@ describe('I. /mcp as resource server', () => {
   });
 
   it('I3: an expired token (signed with exp in the past) → 401 invalid_token', async () => {
-    const past = depsFor(stack, {}, { now: () => new Date(Date.now() - 2 * 3600_000) });
+    const past = depsFor(stack, {}, new FakeClock(addSeconds(stack.clock.now(), -2 * 3600)));
     const { signer } = await past.auth();
     const gid = (
       JSON.parse(Buffer.from(alice.accessToken.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }

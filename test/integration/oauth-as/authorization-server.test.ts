@@ -7,6 +7,7 @@ import {
   authorizeToRedirect,
   browse,
   CookieJar,
+  DEFAULT_REDIRECT,
   initializeBody,
   mcpCall,
   pkcePair,
@@ -16,14 +17,18 @@ import {
   toolCallBody,
 } from '../../helpers/oauth-flow.js';
 
-const REDIRECT = 'http://127.0.0.1:33418/callback';
+const REDIRECT = DEFAULT_REDIRECT;
+/** How long an authorization code lives (the default, stated): H15 moves the servers' clock past it. */
+const CODE_TTL_SECONDS = 60;
 
 describe('authorization server (group H)', () => {
   let stack: TestStack;
   let base: string;
 
   beforeAll(async () => {
-    stack = await startTestStack({ env: { AUTH_CODE_TTL_SECONDS: '2', REFRESH_GRACE_SECONDS: '60' } });
+    stack = await startTestStack({
+      env: { AUTH_CODE_TTL_SECONDS: String(CODE_TTL_SECONDS), REFRESH_GRACE_SECONDS: '60' },
+    });
     base = stack.url;
   });
   afterAll(() => stack?.stop());
@@ -418,7 +423,7 @@ describe('authorization server (group H)', () => {
   it('H15: a code used after its lifetime → invalid_grant', async () => {
     const clientId = await registerTestClient(base, REDIRECT);
     const { redirect, verifier } = await authorizeToRedirect(base, { clientId });
-    await new Promise((r) => setTimeout(r, 3100)); // AUTH_CODE_TTL_SECONDS=2 in this stack
+    await stack.clock.advanceSeconds(CODE_TTL_SECONDS + 1);
     const res = await tokenRequest(base, {
       grant_type: 'authorization_code',
       code: redirect.searchParams.get('code')!,

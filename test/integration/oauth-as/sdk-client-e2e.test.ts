@@ -60,6 +60,11 @@ class TestProvider implements OAuthClientProvider {
   }
 }
 
+/** Short enough to state, long enough that no step of a slow sign-in outlives it: the test moves the clock past it. */
+const ACCESS_TOKEN_TTL_SECONDS = 300;
+/** The access-token check's leeway (shared/crypto/access-token.ts CLOCK_TOLERANCE_SECONDS). */
+const VERIFY_LEEWAY_SECONDS = 5;
+
 describe('MCP SDK client against the deployed shape (default mode)', () => {
   let stack: TestStack;
   let browser: Browser;
@@ -75,7 +80,7 @@ describe('MCP SDK client against the deployed shape (default mode)', () => {
     });
     await new Promise<void>((r) => redirectServer.listen(0, '127.0.0.1', r));
     redirectUrl = `http://127.0.0.1:${(redirectServer.address() as AddressInfo).port}/callback`;
-    stack = await startTestStack({ env: { ACCESS_TOKEN_TTL_SECONDS: '1' } });
+    stack = await startTestStack({ env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS) } });
     browser = await launchBrowser();
   });
 
@@ -126,8 +131,9 @@ describe('MCP SDK client against the deployed shape (default mode)', () => {
     expect(who.isError).toBeFalsy();
     expect(JSON.stringify(who.structuredContent)).toContain('alice@example.com');
 
-    // The access token expires (1 s + 5 s verification leeway); the SDK refreshes with its refresh token on the 401 and retries.
-    await new Promise((r) => setTimeout(r, 6500));
+    // The access token expires (its TTL + the verification leeway, on the servers' clock); the SDK refreshes with its
+    // refresh token on the 401 and retries.
+    await stack.clock.advanceSeconds(ACCESS_TOKEN_TTL_SECONDS + VERIFY_LEEWAY_SECONDS + 1);
     const third = await connect();
     const again = await third.client.callTool({ name: 'get_rally_user', arguments: {} });
     expect(again.isError).toBeFalsy();

@@ -1,69 +1,33 @@
 /**
  * Security cases L3, L4, L13, L16, L17, L18 (issue 14): the token endpoint and
  * its stores, attacked over real HTTP against the local stack. Where a grace
- * window matters, the same authorization function runs in this process with
- * an injected clock, on the stack's Firestore and keys.
+ * window matters, the test moves the stack's clock (stack.clock).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { answerAuthorizationEdgeError } from '../../../shared/oauth-as/edge-answer.js';
-import { defineFunction } from '../../../shared/app/entry.js';
-import { createAuthorizationHandler } from '../../../shared/oauth-as/authorization-server.js';
 import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
   authorizeToRedirect,
+  DEFAULT_REDIRECT as REDIRECT,
   mcpCall,
   registerTestClient,
   signIn,
   tokenRequest,
   toolCallBody,
 } from '../../helpers/oauth-flow.js';
-import { depsFor } from '../rally-link/support.js';
 
-const REDIRECT = 'http://127.0.0.1:33418/callback';
 const GRACE_SECONDS = 60;
-
-/** The authorization function in this process, whose clock the test moves; real HTTP, the stack's Firestore and keys. */
-async function serveWithClock(stack: TestStack, name: string) {
-  const clock = { offsetSeconds: 0, now: () => new Date(Date.now() + clock.offsetSeconds * 1000) };
-  const deps = depsFor(stack, {}, clock);
-  defineFunction(name, createAuthorizationHandler, {
-    answerEdgeError: answerAuthorizationEdgeError,
-    loadDeps: async () => deps,
-  });
-  const fn = getTestServer(name);
-  const server: Server = createServer((req, res) => fn.emit('request', req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    clock,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 describe('token endpoint (issue 14, group L)', () => {
   let stack: TestStack;
   let base: string;
-  let clocked: Awaited<ReturnType<typeof serveWithClock>>;
 
   beforeAll(async () => {
     stack = await startTestStack({ env: { REFRESH_GRACE_SECONDS: String(GRACE_SECONDS) } });
     base = stack.url;
-    clocked = await serveWithClock(stack, 'authorization-token-endpoint-test');
     // A fresh server's first Firestore call can outlast the store deadline on a loaded machine (503); pay it here, not in a test.
     await fetch(`${base}/authorize?client_id=rmcp_warm_up`).then((r) => r.body?.cancel());
   });
   afterAll(async () => {
-    await clocked?.close();
     await stack?.stop();
-  });
-  beforeEach(() => {
-    clocked.clock.offsetSeconds = 0;
   });
 
   const refreshAt =
@@ -145,11 +109,11 @@ describe('token endpoint (issue 14, group L)', () => {
 
     it('L3: the tombstone outlives the grace window: RT2 presented two minutes later (injected clock) still revokes the grant', async () => {
       const s = await signIn(base, 'alice');
-      const refresh = refreshAt(clocked.url, s.clientId);
+      const refresh = refreshAt(base, s.clientId);
       const client = await refresh(s.refreshToken);
       const thief = await refresh(s.refreshToken);
       expect([client.status, thief.status]).toEqual([200, 200]);
-      clocked.clock.offsetSeconds = 2 * GRACE_SECONDS;
+      await stack.clock.advanceSeconds(2 * GRACE_SECONDS);
       expect((await refresh(client.json.refresh_token)).json.error).toBe('invalid_grant');
       expect((await refresh(thief.json.refresh_token)).json.error).toBe('invalid_grant');
     });
@@ -307,7 +271,7 @@ describe('token endpoint (issue 14, group L)', () => {
 
   it('L17: a refresh asking for a scope the grant lacks → invalid_scope, and the refresh token is not burned (still works after the grace window, injected clock)', async () => {
     const s = await signIn(base, 'alice', { scope: 'rally.read' });
-    const refresh = refreshAt(clocked.url, s.clientId);
+    const refresh = refreshAt(base, s.clientId);
     for (const scope of ['rally.read rally.write', 'rally.admin']) {
       const res = await refresh(s.refreshToken, { scope });
       expect({ scope, status: res.status, error: res.json.error }).toEqual({
@@ -316,7 +280,7 @@ describe('token endpoint (issue 14, group L)', () => {
         error: 'invalid_scope',
       });
     }
-    clocked.clock.offsetSeconds = GRACE_SECONDS + 1; // a burned token would now be a reuse
+    await stack.clock.advanceSeconds(GRACE_SECONDS + 1); // a burned token would now be a reuse
     const ok = await refresh(s.refreshToken, { scope: 'rally.read' });
     expect({ status: ok.status, scope: ok.json.scope }).toEqual({ status: 200, scope: 'rally.read' });
   });

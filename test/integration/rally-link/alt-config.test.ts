@@ -4,8 +4,8 @@
  */
 import type { Deps } from '../../../shared/services/deps.js';
 import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
-import { callTool, consentToRally, depsFor, recordedSignIn, refreshCount, sandboxOf } from './support.js';
+import { depsFor, refreshCount, sandboxOf, startTestStack, type TestStack } from '../../helpers/stack.js';
+import { callTool, consentToRally, recordedSignIn } from '../../helpers/oauth-flow.js';
 
 let stack: TestStack;
 let deps: Deps;

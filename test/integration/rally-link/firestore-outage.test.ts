@@ -5,28 +5,40 @@
  */
 import { jest } from '@jest/globals';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../../../dev/firestore-emulator.js';
-import { startLocalStack, type LocalStack } from '../../../dev/local-stack.js';
-import { demoProjectId } from '../../helpers/env.js';
-import { TEST_LINK_CACHE_SECONDS, waitOutLinkCache } from '../../helpers/stack.js';
-import { registerTestClient, signIn, type SignedIn } from '../../helpers/oauth-flow.js';
-import { callTool, DEFAULT_REDIRECT, JOSE_LIKE, pkce } from './support.js';
+import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
+import { until } from '../../helpers/poll.js';
+import {
+  callTool,
+  DEFAULT_REDIRECT,
+  JOSE_LIKE,
+  pkcePair,
+  registerTestClient,
+  signIn,
+  type SignedIn,
+} from '../../helpers/oauth-flow.js';
 
 jest.setTimeout(180_000);
 
 let emulator: FirestoreEmulator;
-let stack: LocalStack;
+let stack: TestStack;
 let alice: SignedIn;
 let clientId: string;
-const logs: string[] = [];
 
 beforeAll(async () => {
   emulator = await startFirestoreEmulator();
-  stack = await startLocalStack({
-    firestoreHost: emulator.host,
-    projectId: demoProjectId(),
-    env: { SESSION_LINK_MODE: 'false', LINK_CACHE_SECONDS: String(TEST_LINK_CACHE_SECONDS) },
-    onServerLog: (l) => logs.push(l),
-  });
+  stack = await startTestStack({ firestoreHost: emulator.host, env: { SESSION_LINK_MODE: 'false' } });
+  // A freshly started emulator's first writes can outlast the store deadline on a loaded machine (503):
+  // wait until it has served one, as a deployment waits for its database.
+  await until(
+    async () =>
+      await registerTestClient(stack.url).then(
+        () => true,
+        () => false,
+      ),
+    'the new emulator to serve a write',
+    60_000,
+    500,
+  );
   alice = await signIn(stack.url, 'alice');
   clientId = await registerTestClient(stack.url, DEFAULT_REDIRECT);
   const warm = await callTool(stack.mcpUrl, alice.accessToken, 'get_rally_user');
@@ -95,7 +107,7 @@ describe('F5. Firestore unavailable', () => {
       response_type: 'code',
       client_id: clientId,
       redirect_uri: DEFAULT_REDIRECT,
-      code_challenge: pkce().challenge,
+      code_challenge: pkcePair().challenge,
       code_challenge_method: 'S256',
     }))
       u.searchParams.set(k, v);
@@ -124,9 +136,9 @@ describe('F5. Firestore unavailable', () => {
   });
 
   it('K1/K2: the outage is logged as dependency_unavailable without secrets or stack traces', () => {
-    const outage = logs.filter((l) => l.includes('dependency_unavailable'));
+    const outage = stack.logs.filter((l) => l.includes('dependency_unavailable'));
     expect(outage.length).toBeGreaterThanOrEqual(3);
-    for (const line of logs) {
+    for (const line of stack.logs) {
       for (const v of [alice.accessToken, alice.refreshToken]) expect(line).not.toContain(v);
       expect(line).not.toMatch(JOSE_LIKE);
     }

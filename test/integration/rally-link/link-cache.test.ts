@@ -25,15 +25,13 @@ import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
 import { RallyRefreshRejected, type RallyTokens } from '../../../shared/rally/oauth.js';
 import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 jest.setTimeout(60_000);
 
 const CACHE_SECONDS = 5;
-let nowMs = Date.now();
-const clock = { now: () => new Date(nowMs) };
-const advance = (seconds: number) => {
-  nowMs += seconds * 1000;
-};
+const clock = new FakeClock();
+const advance = (seconds: number) => clock.advanceSeconds(seconds);
 
 let db: Firestore;
 let documents: DocumentReader;

@@ -9,20 +9,19 @@ import type { Deps } from '../../../shared/services/deps.js';
 import { type StoredLink } from '../../../shared/rally-link/link-store.js';
 import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tokens.repo.js';
 import { grantPath } from '../../../shared/store/grants.repo.js';
-import { startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
-import type { RecordedRequest } from '../../../rally-sandbox/types.js';
 import {
-  callTool,
   depsFor,
   dumpFirestore,
-  JOSE_LIKE,
-  recordedSignIn,
   refreshCount,
-  resultText,
   sandboxOf,
-  type RecordedSignIn,
-  listen,
-} from './support.js';
+  startTestStack,
+  waitOutLinkCache,
+  type TestStack,
+} from '../../helpers/stack.js';
+import type { RecordedRequest } from '../../../rally-sandbox/types.js';
+import { callTool, JOSE_LIKE, recordedSignIn, resultText, type RecordedSignIn } from '../../helpers/oauth-flow.js';
+import { recordingServer } from '../../helpers/fetch.js';
+import { until } from '../../helpers/poll.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -75,14 +74,6 @@ function expectRelinkPrompt(r: { status: number; json: any }) {
   expect(resultText(r.json)).toMatch(
     new RegExp(`${stack.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/connect/[A-Za-z0-9_-]{43}`),
   );
-}
-
-async function waitFor(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('D. Using and refreshing Rally tokens', () => {
@@ -202,7 +193,7 @@ describe('D. Using and refreshing Rally tokens', () => {
     const first = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
     expect(first.status).toBe(200);
     expect(first.json.result?.isError ?? first.json.error !== undefined).toBe(true);
-    await waitFor(() => refreshCount(stack) - r0 === 1, 'the sandbox to finish the delayed refresh');
+    await until(() => refreshCount(stack) - r0 === 1, 'the sandbox to finish the delayed refresh');
     expect((await storedLink(s))?.version).toBe(1); // nothing was stored
     const second = await callTool(stack.mcpUrl, s.accessToken, 'get_rally_user');
     expect(refreshCount(stack) - r0).toBe(2); // one more attempt with the rotated-out token → invalid_grant
@@ -253,7 +244,7 @@ describe('D. Using and refreshing Rally tokens', () => {
   });
 
   it('D7: a cross-origin 3xx from Rally is not followed — the other origin receives nothing, for WSAPI and for the token refresh', async () => {
-    const other = await listen();
+    const other = await recordingServer();
     const s = await signedIn('user007');
     const sandbox = sandboxOf(stack);
     try {

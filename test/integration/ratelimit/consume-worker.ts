@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { Firestore } from '@google-cloud/firestore';
 import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
 import { createRateLimiter } from '../../../shared/ratelimit/rate-limiter.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 const [projectId, key, limit, windowSeconds, count, nowMs, shards] = process.argv.slice(2);
 const host = process.env.FIRESTORE_EMULATOR_HOST;
@@ -28,7 +29,7 @@ const db = new Firestore({
 } as ConstructorParameters<typeof Firestore>[0]);
 const limiter = createRateLimiter({
   db: async () => db,
-  clock: { now: () => new Date(Number(nowMs)) },
+  clock: new FakeClock(Number(nowMs)),
   shards: Number(shards),
 });
 

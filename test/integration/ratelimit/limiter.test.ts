@@ -15,6 +15,7 @@ import {
   type RateLimitResult,
 } from '../../../shared/ratelimit/rate-limiter.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
+import { FakeClock } from '../../helpers/clock.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
 import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
@@ -25,7 +26,6 @@ const repoRoot = resolve(here, '../../..');
 // A fixed instant 5 s into a minute: 55 s left in a 60 s window.
 const WINDOW_START = Date.UTC(2030, 0, 2, 3, 4, 0);
 const NOW = new Date(WINDOW_START + 5_000);
-const fixedClock = (d: Date) => ({ now: () => d });
 
 let projectId: string;
 let db: Firestore;
@@ -69,7 +69,7 @@ describe('Firestore rate limiter (emulator)', () => {
     { limit: 10, shards: 4 },
     { limit: 3, shards: 8 },
   ])('allows exactly $limit of 3x$limit concurrent consumes with $shards shard(s)', async ({ limit, shards }) => {
-    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards });
+    const limiter = createRateLimiter({ db: async () => db, clock: new FakeClock(NOW), shards });
     const results = await Promise.all(
       Array.from({ length: 3 * limit }, () => limiter.consume('agent:concurrent', limit, 60)),
     );
@@ -89,7 +89,7 @@ describe('Firestore rate limiter (emulator)', () => {
   });
 
   it('counts sequential consumes down to zero, then refuses with the time left in the window', async () => {
-    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards: 1 });
+    const limiter = createRateLimiter({ db: async () => db, clock: new FakeClock(NOW), shards: 1 });
     const seen = [];
     for (let i = 0; i < 4; i++) seen.push(await limiter.consume('user:alice', 3, 60));
     expect(seen).toEqual([
@@ -101,20 +101,25 @@ describe('Firestore rate limiter (emulator)', () => {
   });
 
   it('keeps keys apart and starts afresh in the next window', async () => {
-    let now = NOW;
-    const limiter = createRateLimiter({ db: async () => db, clock: { now: () => now }, shards: 2 });
+    const clock = new FakeClock(NOW);
+    const limiter = createRateLimiter({ db: async () => db, clock, shards: 2 });
     expect((await limiter.consume('user:a', 1, 60)).allowed).toBe(true);
     expect((await limiter.consume('user:a', 1, 60)).allowed).toBe(false);
     expect((await limiter.consume('user:b', 1, 60)).allowed).toBe(true);
-    now = new Date(WINDOW_START + 59_999);
+    clock.set(WINDOW_START + 59_999);
     expect(await limiter.consume('user:a', 1, 60)).toEqual({ allowed: false, remaining: 0, retryAfterSeconds: 1 });
-    now = new Date(WINDOW_START + 60_000);
+    clock.set(WINDOW_START + 60_000);
     expect((await limiter.consume('user:a', 1, 60)).allowed).toBe(true);
   });
 
   it('stores counters under hashed ids with expiresAt after the window end (TTL)', async () => {
     const key = 'agent:copilot-agent-7f3e@contoso';
-    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards: 4, ttlMarginSeconds: 120 });
+    const limiter = createRateLimiter({
+      db: async () => db,
+      clock: new FakeClock(NOW),
+      shards: 4,
+      ttlMarginSeconds: 120,
+    });
     for (let i = 0; i < 6; i++) await limiter.consume(key, 8, 60);
     const docs = (await db.collection(COLLECTIONS.rateLimits).get()).docs;
     expect(docs.length).toBeGreaterThan(0);
@@ -129,7 +134,7 @@ describe('Firestore rate limiter (emulator)', () => {
   });
 
   it('treats an unreadable counter as full (fails closed)', async () => {
-    const limiter = createRateLimiter({ db: async () => db, clock: fixedClock(NOW), shards: 1 });
+    const limiter = createRateLimiter({ db: async () => db, clock: new FakeClock(NOW), shards: 1 });
     const { start } = windowOf(NOW, 60);
     await db
       .collection(COLLECTIONS.rateLimits)

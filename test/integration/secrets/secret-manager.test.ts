@@ -7,6 +7,7 @@ import { createSealingKeyRing, createSigningKeyRing } from '../../../shared/cryp
 import { createSealer, UnsealError } from '../../../shared/crypto/sealer.js';
 import { createAccessTokenSigner } from '../../../shared/crypto/access-token.js';
 import { loadConfig } from '../../../shared/config/config.js';
+import { systemClock } from '../../../shared/kernel/clock.js';
 import {
   createCachedSecretSource,
   createSecretManagerSource,
@@ -179,7 +180,7 @@ describe('Secret Manager source (real client, stand-in backend)', () => {
     });
     const source = createSecretSourceFromConfig(config);
     const ring = createSigningKeyRing(source, config.SIGNING_KEY_NAME, config.SIGNING_KEY_VERSIONS);
-    const signer = createAccessTokenSigner(ring, { issuer: 'http://localhost:8080', clock: { now: () => new Date() } });
+    const signer = createAccessTokenSigner(ring, { issuer: 'http://localhost:8080', clock: systemClock });
     const { token } = await signer.sign({
       sub: 's',
       aud: 'http://localhost:8080/mcp',

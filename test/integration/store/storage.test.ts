@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { Deps } from '../../../shared/services/deps.js';
-import { addSeconds } from '../../../shared/kernel/clock.js';
+import { addSeconds, systemClock } from '../../../shared/kernel/clock.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { createAuthCode, redeemAuthCode } from '../../../shared/store/auth-codes.repo.js';
 import { consumeAuthRequest, createAuthRequest } from '../../../shared/store/auth-requests.repo.js';
@@ -26,22 +26,26 @@ import { RallyTokenStore } from '../../../shared/rally-link/link-store.js';
 import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tokens.repo.js';
 import { type RallyTokens } from '../../../shared/rally/oauth.js';
 import { createLogger } from '../../../shared/logging/logger.js';
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
-import { registerTestClient, signIn } from '../../helpers/oauth-flow.js';
+import {
+  depsFor,
+  dumpFirestore,
+  refreshCount,
+  sandboxOf,
+  startTestStack,
+  type StoredDoc,
+  type TestStack,
+} from '../../helpers/stack.js';
 import {
   BINDING_COOKIE,
   callTool,
   DEFAULT_REDIRECT,
-  depsFor,
-  dumpFirestore,
-  pkce,
+  pkcePair,
   recordedSignIn,
-  refreshCount,
+  registerTestClient,
   resultText,
-  sandboxOf,
-  sha256Id,
-  type StoredDoc,
-} from '../rally-link/support.js';
+  signIn,
+} from '../../helpers/oauth-flow.js';
+import { sha256Id } from '../../../shared/kernel/hash.js';
 
 let stack: TestStack;
 let deps: Deps;
@@ -204,7 +208,7 @@ describe('F2. Expired records read as absent', () => {
     const s = await signIn(stack.url, 'bob');
     const clientId = s.clientId;
     const code = randomBytes(32).toString('base64url');
-    const { verifier, challenge } = pkce();
+    const { verifier, challenge } = pkcePair();
     const now = new Date();
     await createAuthCode(db, code, {
       grantId: gidOf(s.accessToken),
@@ -460,7 +464,7 @@ describe('F4. Transaction retries', () => {
       db: async () => wrapped,
       documents: deps.documents,
       sealer,
-      clock: { now: () => new Date() },
+      clock: systemClock,
       log: createLogger({ write: () => {} }),
       ttlSeconds: 3600,
     });
@@ -552,7 +556,7 @@ describe('F7. Oversized input is rejected before any write', () => {
 
   it('F7: a huge scope or state at /authorize → error redirect to the client and no auth request stored; repeated valid scopes are stored deduplicated', async () => {
     const clientId = await registerTestClient(stack.url, DEFAULT_REDIRECT);
-    const { challenge } = pkce();
+    const { challenge } = pkcePair();
     const authorize = (extra: Record<string, string>) => {
       const u = new URL(`${stack.url}/authorize`);
       for (const [k, v] of Object.entries({

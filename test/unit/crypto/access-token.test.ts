@@ -3,7 +3,8 @@ import { importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { AccessTokenError, createAccessTokenSigner } from '../../../shared/crypto/access-token.js';
 import { createSigningKeyRing, KeyRingError } from '../../../shared/crypto/key-ring.js';
 import { SecretUnavailableError } from '../../../shared/secrets/secret-source.js';
-import { memorySource, SIGNING, sourceWithKeys, TestClock } from './fixtures.js';
+import { memorySource, SIGNING, sourceWithKeys } from './fixtures.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 const ISSUER = 'https://rally-mcp.example.com';
 const AUD = 'https://rally-mcp.example.com/mcp';
@@ -18,7 +19,7 @@ const CLAIMS = {
 
 function setup(versions = ['1']) {
   const source = sourceWithKeys();
-  const clock = new TestClock();
+  const clock = new FakeClock();
   const ring = createSigningKeyRing(source, SIGNING, versions);
   return { source, clock, ring, signer: createAccessTokenSigner(ring, { issuer: ISSUER, clock }) };
 }
@@ -93,11 +94,11 @@ describe('access tokens', () => {
   test('I3 expired (injected clock): valid at exp-1s and exp+4s (5 s tolerance), refused at exp+5s', async () => {
     const { signer, clock } = setup();
     const { token } = await signer.sign({ ...CLAIMS, ttlSeconds: 60 });
-    clock.advance(59);
+    clock.advanceSeconds(59);
     await expect(signer.verify(token, { audience: AUD })).resolves.toBeDefined();
-    clock.advance(5); // exp + 4 s: still inside the 5 s tolerance
+    clock.advanceSeconds(5); // exp + 4 s: still inside the 5 s tolerance
     await expect(signer.verify(token, { audience: AUD })).resolves.toBeDefined();
-    clock.advance(1); // exp + 5 s
+    clock.advanceSeconds(1); // exp + 5 s
     await expectInvalid(signer.verify(token, { audience: AUD }), token, 'expired');
   });
 

@@ -49,11 +49,3 @@ export function sourceWithKeys(): MemorySource {
   }
   return src;
 }
-
-export class TestClock {
-  constructor(public current = new Date('2030-01-01T00:00:00Z')) {}
-  now = (): Date => new Date(this.current.getTime());
-  advance(seconds: number): void {
-    this.current = new Date(this.current.getTime() + seconds * 1000);
-  }
-}

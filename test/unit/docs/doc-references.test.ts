@@ -212,7 +212,7 @@ describe('docs/architecture.md and shared/', () => {
 });
 
 describe('the code names in docs/architecture.md and CONTRIBUTING.md', () => {
-  const sources = ['shared', 'functions', 'dev', 'scripts', 'test/setup']
+  const sources = ['shared', 'functions', 'dev', 'scripts', 'test/setup', 'test/helpers']
     .flatMap((dir) => sourceFiles(dir))
     .map(read)
     .join('\n');

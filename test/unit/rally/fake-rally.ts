@@ -1,22 +1,12 @@
-/** Canned-response fetch and token provider for client unit tests. */
+/** A Rally client on the shared fake fetch (canned responses, in order), a fake token provider and a fake clock. */
 import { createRallyClient, type RallyClient, type RallyClientOptions } from '../../../shared/rally/client.js';
 import { createConcurrencyLimiter } from '../../../shared/rally/concurrency.js';
 import type { RallyTokenProvider } from '../../../shared/rally/ports.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
+import { fakeFetch, jsonResponse, type FakeAnswer } from '../../helpers/fetch.js';
+import { FakeClock } from '../../helpers/clock.js';
 
-export interface SeenRequest {
-  readonly url: string;
-  readonly method: string;
-  readonly headers: Record<string, string>;
-  readonly body: string | undefined;
-  readonly redirect: RequestRedirect | undefined;
-  readonly hasSignal: boolean;
-}
-
-export type Canned = Response | Error | (() => Response | Promise<Response>);
-
-export const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+export const json = jsonResponse;
 
 export const html401 = (): Response =>
   new Response(
@@ -26,30 +16,6 @@ export const html401 = (): Response =>
       headers: { 'content-type': 'text/html' },
     },
   );
-
-export function fakeFetch(responses: Canned[]) {
-  const seen: SeenRequest[] = [];
-  const queue = [...responses];
-  const fn = (async (input: string | URL | Request, init?: RequestInit) => {
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((v, k) => {
-      headers[k] = v;
-    });
-    seen.push({
-      url: String(input),
-      method: init?.method ?? 'GET',
-      headers,
-      body: typeof init?.body === 'string' ? init.body : undefined,
-      redirect: init?.redirect,
-      hasSignal: init?.signal instanceof AbortSignal,
-    });
-    const next = queue.shift();
-    if (next === undefined) throw new Error('unexpected request');
-    if (next instanceof Error) throw next;
-    return typeof next === 'function' ? next() : next;
-  }) as typeof fetch;
-  return { fetch: fn, seen, remaining: () => queue.length };
-}
 
 export function fakeTokens(first = 'tok-1', refreshed: string[] = ['tok-2']) {
   const refreshCalls: string[] = [];
@@ -66,7 +32,7 @@ export function fakeTokens(first = 'tok-1', refreshed: string[] = ['tok-2']) {
   return { tokens, refreshCalls };
 }
 
-export function clientWith(responses: Canned[], overrides: Partial<RallyClientOptions> = {}) {
+export function clientWith(responses: FakeAnswer[], overrides: Partial<RallyClientOptions> = {}) {
   const f = fakeFetch(responses);
   const t = fakeTokens();
   const sleeps: number[] = [];
@@ -79,7 +45,7 @@ export function clientWith(responses: Canned[], overrides: Partial<RallyClientOp
     limiterKey: 'alice',
     timeoutMs: 1000,
     userAgent: 'rally-mcp/0.1.0 (test)',
-    clock: { now: () => new Date('2026-01-05T10:00:00Z') },
+    clock: new FakeClock('2026-01-05T10:00:00Z'),
     log: silentLogger,
     retry: { attempts: 3, baseDelayMs: 100 },
     random: () => 0.5,
@@ -88,7 +54,7 @@ export function clientWith(responses: Canned[], overrides: Partial<RallyClientOp
     },
     ...overrides,
   });
-  return { client, ...f, ...t, sleeps };
+  return { client, seen: f.calls, remaining: f.remaining, ...t, sleeps };
 }
 
 export const queryResult = (results: unknown[], extra: Record<string, unknown> = {}) => ({

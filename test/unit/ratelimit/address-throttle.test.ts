@@ -4,17 +4,13 @@ import {
   createAddressThrottle,
   type AddressLimits,
 } from '../../../shared/ratelimit/address-throttle.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 const LIMITS: AddressLimits = { authorize: 3, register: 2, session_initialize: 0, connect_link: 60 };
 
-function clockAt(iso: string) {
-  let now = new Date(iso).getTime();
-  return { now: () => new Date(now), advance: (ms: number) => (now += ms) };
-}
-
 describe('address throttle', () => {
   it('L20: allows the limit per minute and address, refuses the next with Retry-After, and refills on the injected clock', () => {
-    const clock = clockAt('2026-01-05T10:00:00Z');
+    const clock = new FakeClock('2026-01-05T10:00:00Z');
     const throttle = createAddressThrottle({ clock, limits: LIMITS });
     const taken = Array.from({ length: 4 }, () => throttle.take('authorize', '203.0.113.7'));
     expect(taken).toEqual([
@@ -25,21 +21,25 @@ describe('address throttle', () => {
     ]);
     expect(throttle.take('authorize', '203.0.113.8')).toEqual({ allowed: true }); // another address
     expect(throttle.take('register', '203.0.113.7')).toEqual({ allowed: true }); // another kind
-    clock.advance(19_000);
+    clock.advanceMs(19_000);
     expect(throttle.take('authorize', '203.0.113.7')).toEqual({ allowed: false, limit: 3, retryAfterSeconds: 1 });
-    clock.advance(1_000);
+    clock.advanceMs(1_000);
     expect(throttle.take('authorize', '203.0.113.7')).toEqual({ allowed: true });
   });
 
   it('a limit of 0 is off', () => {
-    const throttle = createAddressThrottle({ clock: clockAt('2026-01-05T10:00:00Z'), limits: LIMITS });
+    const throttle = createAddressThrottle({ clock: new FakeClock('2026-01-05T10:00:00Z'), limits: LIMITS });
     expect(
       Array.from({ length: 100 }, () => throttle.take('session_initialize', '203.0.113.7').allowed).every(Boolean),
     ).toBe(true);
   });
 
   it('keeps at most maxBuckets buckets, dropping the least recently used', () => {
-    const throttle = createAddressThrottle({ clock: clockAt('2026-01-05T10:00:00Z'), limits: LIMITS, maxBuckets: 2 });
+    const throttle = createAddressThrottle({
+      clock: new FakeClock('2026-01-05T10:00:00Z'),
+      limits: LIMITS,
+      maxBuckets: 2,
+    });
     throttle.take('register', 'a');
     throttle.take('register', 'a');
     expect(throttle.take('register', 'a').allowed).toBe(false);

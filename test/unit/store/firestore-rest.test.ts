@@ -5,16 +5,10 @@
  */
 import { createRestDocumentReader, decodeFields, FirestoreRestError } from '../../../shared/store/firestore-rest.js';
 import { CorruptRecordError, StoreUnavailableError, withStoreRetry } from '../../../shared/store/firestore-utils.js';
+import { fakeFetch, jsonResponse, type FakeRoute } from '../../helpers/fetch.js';
 
-type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
-
-function reader(handler: Handler, token: () => Promise<string> = async () => 'tok') {
-  const calls: Array<{ url: string; auth: string | null; prefix: string | null }> = [];
-  const fetch = (async (url: string, init: RequestInit) => {
-    const h = new Headers(init.headers);
-    calls.push({ url, auth: h.get('authorization'), prefix: h.get('google-cloud-resource-prefix') });
-    return handler(url, init);
-  }) as typeof globalThis.fetch;
+function reader(route: FakeRoute, token: () => Promise<string> = async () => 'tok') {
+  const { fetch, calls } = fakeFetch(route);
   return {
     calls,
     r: createRestDocumentReader({
@@ -27,8 +21,7 @@ function reader(handler: Handler, token: () => Promise<string> = async () => 'to
   };
 }
 
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (status: number, body: unknown) => jsonResponse(body, status);
 
 describe('decodeFields', () => {
   it('decodes every value kind the way the client library returns it', () => {
@@ -90,11 +83,11 @@ describe('createRestDocumentReader', () => {
   it('GETs the document by path with the bearer token and decodes its fields', async () => {
     const { r, calls } = reader(() => json(200, { name: 'n', fields: { v: { integerValue: '3' } } }));
     expect(await r.get('rally_tokens/abc_DEF-123')).toEqual({ v: 3 });
-    expect(calls).toEqual([
+    expect(calls).toMatchObject([
       {
         url: 'https://firestore.example/v1/projects/p-1/databases/(default)/documents/rally_tokens/abc_DEF-123',
-        auth: 'Bearer tok',
-        prefix: 'projects/p-1/databases/(default)',
+        method: 'GET',
+        headers: { authorization: 'Bearer tok', 'google-cloud-resource-prefix': 'projects/p-1/databases/(default)' },
       },
     ]);
   });

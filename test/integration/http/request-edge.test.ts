@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { until } from '../../helpers/poll.js';
 import { freePort, killGroup, spawnGroup, waitForHttp } from '../../../dev/process-utils.js';
 
 /** Small, so size cases stay fast; the gate reads MAX_BODY_BYTES from config like any deployment. */
@@ -93,11 +94,7 @@ function expectSurfaceAnswer(a: Answer, surface: Surface, status: number, rpcCod
 async function settleLogs(stack: TestStack): Promise<void> {
   const marker = randomUUID(); // a longer label would be redacted as an opaque token (shared/logging/logger.ts)
   await post(stack, '/token', 'x', { 'content-type': 'text/plain', 'x-ms-client-request-id': marker });
-  const deadline = Date.now() + 5000;
-  while (!stack.logs.some((l) => l.includes(marker))) {
-    if (Date.now() > deadline) throw new Error('the marker request was never logged');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(() => stack.logs.some((l) => l.includes(marker)), 'the marker request to be logged', 5000);
 }
 
 /** Every server line since `from` is one JSON object with no raw control character and none of `secrets`. */
@@ -329,11 +326,11 @@ describe('requests that fail before the handlers (issue 22)', () => {
     req.write('grant_type=refresh_token&refresh_token=');
     await new Promise((r) => setTimeout(r, 200));
     req.destroy();
-    const deadline = Date.now() + 5000;
-    while (!stack.logs.slice(from).some((l) => JSON.parse(l).event === 'request_aborted')) {
-      if (Date.now() > deadline) throw new Error('request_aborted was never logged');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(
+      () => stack.logs.slice(from).some((l) => JSON.parse(l).event === 'request_aborted'),
+      'request_aborted to be logged',
+      5000,
+    );
     expectSurfaceAnswer(await post(stack, '/token', '{', { 'content-type': 'application/json' }), 'oauth-json', 400);
   });
 
@@ -440,7 +437,8 @@ describe('requests that fail before the handlers (issue 22)', () => {
           )
         ).status,
       ).toBe(201);
-      await new Promise((r) => setTimeout(r, 300)); // the child's last lines
+      // The last request's audit line is the child's last: every line before it has arrived too.
+      await until(() => lines.some((l) => l.includes('"client_registered"')), 'the child to log the registration');
       expect(lines.some((l) => l.includes('request_refused'))).toBe(true);
       // Outside production the framework prints "Serving function..." with console.log: routed through our logger.
       expect(lines.map((l) => JSON.parse(l))).toContainEqual(

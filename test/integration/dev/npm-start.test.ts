@@ -7,6 +7,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { freePort } from '../../../dev/process-utils.js';
+import { until } from '../../helpers/poll.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const STACK = join(ROOT, 'dev/stack.ts');
@@ -101,13 +102,13 @@ describe('npm start', () => {
     process.kill(p.child.pid!, 'SIGINT');
     expect(await p.exited).toBe(0);
     // Nothing it started is still running: no emulator on that port, no server on ours, no child in its group.
-    await new Promise((r) => setTimeout(r, 500));
-    const ps = execFileSync('ps', ['-eo', 'pid,pgid,args']).toString();
-    expect(
-      ps
+    const leftovers = () =>
+      execFileSync('ps', ['-eo', 'pid,pgid,args'])
+        .toString()
         .split('\n')
-        .filter((l) => l.includes(`--port=${emulatorPort}`) || l.includes(`host-port=127.0.0.1:${emulatorPort}`)),
-    ).toEqual([]);
+        .filter((l) => l.includes(`--port=${emulatorPort}`) || l.includes(`host-port=127.0.0.1:${emulatorPort}`));
+    await until(() => leftovers().length === 0, 'the emulator to leave the process table', 5000, 100).catch(() => {});
+    expect(leftovers()).toEqual([]);
     await expect(fetch(`http://127.0.0.1:${port}/mcp`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${emulatorPort}/`)).rejects.toThrow();
   });
