@@ -6,8 +6,7 @@
  * path in shared/mcp/execute.ts.
  * @module
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { LinkRequiredError } from '../../rally/link-required.js';
 import { ITEM_TOOLS } from './items.tools.js';
@@ -116,7 +115,8 @@ function formattedIdIn(structured: unknown): string | undefined {
  * (the surface's adapter over the one execution path). The SDK's own
  * tools/call handler is replaced so invalid arguments become -32602 (J8)
  * instead of an isError result, and a hidden tool still gets the gate's
- * clear refusal rather than "unknown tool".
+ * clear refusal rather than "unknown tool". The result goes through the
+ * SDK's per-era projection (`projectCallToolResult`), as its own handler does.
  */
 export function registerToolCatalogue(
   server: McpServer,
@@ -137,7 +137,7 @@ export function registerToolCatalogue(
       (args: unknown) => call(spec.name, args),
     );
   }
-  server.server.setRequestHandler(CallToolRequestSchema, async (request) =>
-    call(request.params.name, request.params.arguments),
+  server.server.setRequestHandler('tools/call', async (request) =>
+    server.server.projectCallToolResult(await call(request.params.name, request.params.arguments), undefined),
   );
 }
