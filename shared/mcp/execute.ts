@@ -21,7 +21,7 @@
  * side flags: everything it needs to answer is in the outcome.
  * @module
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuditEvent, AuditFields } from '../audit/audit.js';

@@ -1,25 +1,41 @@
 /**
- * The /mcp endpoint: stateless Streamable HTTP (a fresh server and
- * transport per request; bodies were read and bounded by shared/http/body.ts,
- * G7), with the origin check (G4), the protocol
- * revision check before authentication (M5) and authentication (I1–I3).
- * What a principal may do is decided by the one execution path,
- * shared/mcp/execute.ts; this surface only parses, and its one mapper
- * (shared/mcp/jsonrpc-errors.ts) turns outcomes and errors into JSON-RPC.
+ * The /mcp endpoint, both protocol eras from one URL: 2026-07-28 requests
+ * (stateless by design: per-request `_meta`, `server/discover`) and 2025-era
+ * ones (stateless Streamable HTTP, a fresh server and transport per request),
+ * served by the SDK's `createMcpHandler` behind our gates: the origin check
+ * (G4), the protocol revision check before authentication (M5) and
+ * authentication (I1–I3). The SDK's handler checks neither tokens nor
+ * origins. Bodies were read and bounded by shared/http/body.ts (G7) and are
+ * handed over parsed. What a principal may do is decided by the one
+ * execution path, shared/mcp/execute.ts; this surface only parses, and its
+ * one mapper (shared/mcp/jsonrpc-errors.ts) turns outcomes and errors into
+ * JSON-RPC.
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  createMcpHandler as createSdkHandler,
+  PROTOCOL_VERSION_META_KEY,
+  type McpRequestContext,
+  type McpServer,
+} from '@modelcontextprotocol/server';
 import { forRequest, type Deps } from '../services/deps.js';
 import { audit } from '../audit/audit.js';
 import { createInstanceLimits } from '../ratelimit/rate-limiter.js';
 import { buildRequestContext, type RequestContext } from '../http/request-context.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { EdgeError } from '../http/edge-error.js';
+import { webExchange } from '../http/fetch-bridge.js';
 import { authenticate, McpAuthError, type McpPrincipal } from './principal.js';
-import { buildMcpServer } from './server.js';
+import { buildMcpServer, SERVED_PROTOCOL_VERSIONS, type ProtocolEra } from './server.js';
 import { anonymousToolList, openExecution } from './execute.js';
-import { respondRpcError, sendRpcRefusal, signInRequired, toMcpResult, type RpcRefusal } from './jsonrpc-errors.js';
+import {
+  respondRpcError,
+  sendRpcEdgeError,
+  sendRpcRefusal,
+  signInRequired,
+  toMcpResult,
+  type RpcRefusal,
+} from './jsonrpc-errors.js';
 import { registerToolCatalogue } from './tools/register.js';
 import { rememberClientCapabilities, supportsUrlElicitation } from './capabilities.js';
 import { serveToolRest } from './rest.js';
@@ -27,7 +43,7 @@ import { serveToolRest } from './rest.js';
 interface RpcMessage {
   readonly id?: string | number | null;
   readonly method?: string;
-  readonly params?: { readonly name?: unknown; readonly capabilities?: unknown };
+  readonly params?: { readonly name?: unknown; readonly capabilities?: unknown; readonly _meta?: unknown };
 }
 
 function messages(body: unknown): RpcMessage[] {
@@ -43,8 +59,43 @@ function allowedOrigins(deps: Deps): Set<string> {
 const toolCallsIn = (msgs: readonly RpcMessage[]): string[] =>
   msgs.filter((m) => m.method === 'tools/call').map((m) => (typeof m.params?.name === 'string' ? m.params.name : ''));
 
+/** Builds this request's server once the SDK has decided its era. */
+type ServerFor = (era: ProtocolEra) => McpServer;
+
+/**
+ * The SDK's dual-era handler, one per instance. Its factory receives the web
+ * request it serves (`requestInfo`, the very object `serve` built) and looks
+ * up the server our gates prepared for it; a request nobody prepared is a bug
+ * and is refused (the SDK answers 500).
+ */
+function createEraHandler(baseDeps: Deps) {
+  const prepared = new WeakMap<globalThis.Request, ServerFor>();
+  const handler = createSdkHandler(
+    ({ era, requestInfo }: McpRequestContext) => {
+      const serverFor = requestInfo && prepared.get(requestInfo);
+      if (!serverFor) throw new Error('no server prepared for this request');
+      return serverFor(era);
+    },
+    {
+      legacy: 'stateless',
+      // Reporting only (the SDK's own protocol refusals and failures); the response is the SDK's.
+      onerror: (err) => baseDeps.log.debug('mcp_sdk_error', { errName: err.name }),
+    },
+  );
+  const mcpUrl = new URL('/mcp', baseDeps.config.PUBLIC_BASE_URL).href;
+  return async (req: Request, res: Response, parsedBody: unknown, serverFor: ServerFor): Promise<void> => {
+    const exchange = webExchange(mcpUrl, req, res);
+    prepared.set(exchange.request, serverFor);
+    const response = await handler.fetch(exchange.request, { parsedBody });
+    await exchange.send(response);
+  };
+}
+
+type EraHandler = ReturnType<typeof createEraHandler>;
+
 export function createMcpHandler(baseDeps: Deps) {
   const origins = allowedOrigins(baseDeps);
+  const eraHandler = createEraHandler(baseDeps);
   const instance = createInstanceLimits({ maxConcurrent: baseDeps.config.MAX_CONCURRENT_REQUESTS });
   // Built on the instance's first request, which is most likely a tool call: it needs both keys.
   void baseDeps.auth().then(
@@ -74,7 +125,7 @@ export function createMcpHandler(baseDeps: Deps) {
     res.once('close', release);
     try {
       if (req.path.startsWith('/tools/')) await serveToolRest(deps, ctx, req, res);
-      else await serve(deps, ctx, req, res);
+      else await serve(deps, ctx, req, res, eraHandler);
     } catch (err) {
       respondRpcError(ctx, res, err);
     } finally {
@@ -90,15 +141,27 @@ export function createMcpHandler(baseDeps: Deps) {
  */
 const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'ping', 'tools/list', 'server/discover']);
 
+/** The revision a 2026-07-28-style request names in its `_meta` envelope, if it names one. */
+function envelopeVersion(msgs: readonly RpcMessage[]): string | undefined {
+  if (msgs.length !== 1) return undefined;
+  const meta = msgs[0]!.params?._meta;
+  const version =
+    typeof meta === 'object' && meta !== null
+      ? (meta as Record<string, unknown>)[PROTOCOL_VERSION_META_KEY]
+      : undefined;
+  return typeof version === 'string' ? version : undefined;
+}
+
 /**
- * M5: a protocol revision we do not serve is answered 400 with the supported
- * ones, before authentication: a client negotiating its version (SDK v2
+ * M5: a protocol revision we do not serve (in the MCP-Protocol-Version header
+ * or the request's `_meta` envelope) is answered 400 with the supported ones,
+ * before authentication: a client negotiating its version (SDK v2
  * `versionNegotiation: 'auto'`, MCP Inspector) must learn this before it can
  * sign in, or it stops at "requires authorization" instead of falling back.
  */
 function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): RpcRefusal | undefined {
-  const requested = req.get('mcp-protocol-version');
-  if (requested === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
+  const requested = req.get('mcp-protocol-version') ?? envelopeVersion(msgs);
+  if (requested === undefined || SERVED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
   const id = msgs.length === 1 && msgs[0]!.id !== undefined ? msgs[0]!.id : null;
   return { code: 'unsupported_protocol_version', id, requested };
 }
@@ -119,7 +182,13 @@ async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[
   }
 }
 
-async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Response): Promise<void> {
+async function serve(
+  deps: Deps,
+  ctx: RequestContext,
+  req: Request,
+  res: Response,
+  eraHandler: EraHandler,
+): Promise<void> {
   const msgs = messages(req.body);
   const unsupported = unsupportedProtocolVersion(req, msgs);
   if (unsupported) {
@@ -127,33 +196,28 @@ async function serve(deps: Deps, ctx: RequestContext, req: Request, res: Respons
     return;
   }
   const principal = await principalFor(deps, req, msgs);
+  if (req.body === undefined) {
+    sendRpcEdgeError(new EdgeError('malformed_json', 'The body is not valid JSON.'), res); // a POST without a body
+    return;
+  }
   if (!principal) {
     const visible = await anonymousToolList(deps, ctx);
-    return runServer(
+    return eraHandler(req, res, req.body, () =>
       buildMcpServer((s) => registerToolCatalogue(s, visible, () => Promise.reject(signInRequired()))),
-      req,
-      res,
     );
   }
   const execution = await openExecution(deps, ctx, principal, { toolCalls: toolCallsIn(msgs) }); // 403 insufficient_scope before anything runs
   const init = msgs.find((m) => m.method === 'initialize');
-  if (init) await rememberClientCapabilities(deps, principal, init.params?.capabilities);
-  const call = async (name: string, args: unknown) =>
-    toMcpResult(await execution.call(name, args), () => supportsUrlElicitation(deps, principal));
-  return runServer(
-    buildMcpServer((s) => registerToolCatalogue(s, execution.visibleTools, call)),
-    req,
-    res,
-  );
-}
-
-async function runServer(server: McpServer, req: Request, res: Response): Promise<void> {
-  // Stateless: no sessionIdGenerator, so the transport issues no Mcp-Session-Id.
-  const transport = new StreamableHTTPServerTransport({});
-  res.on('close', () => {
-    void transport.close();
-    void server.close();
+  if (init && envelopeVersion(msgs) === undefined)
+    await rememberClientCapabilities(deps, principal, init.params?.capabilities);
+  // 2026-07-28 removed -32042: its clients get the clickable link.
+  const noUrlElicitation = async () => false;
+  return eraHandler(req, res, req.body, (era) => {
+    const elicits = era === 'legacy' ? () => supportsUrlElicitation(deps, principal) : noUrlElicitation;
+    return buildMcpServer((s) =>
+      registerToolCatalogue(s, execution.visibleTools, async (name, args) =>
+        toMcpResult(await execution.call(name, args), elicits),
+      ),
+    );
   });
-  await server.connect(transport);
-  await transport.handleRequest(req, res, req.body);
 }

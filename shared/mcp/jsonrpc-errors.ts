@@ -6,23 +6,23 @@
  * tool result, -32602 for bad arguments, or URL elicitation (-32042) for
  * clients that declared it. Refusals the agent should read (policy, rate
  * limit, sign-in) are isError results with a clear text. Nothing else in
- * shared/ writes a `{ jsonrpc: '2.0', error }` or raises an McpError.
+ * shared/ writes a `{ jsonrpc: '2.0', error }` or raises a ProtocolError.
  * @module
  */
 import type { Response } from '@google-cloud/functions-framework';
 import {
-  ErrorCode,
-  McpError,
-  SUPPORTED_PROTOCOL_VERSIONS,
+  ProtocolError,
+  ProtocolErrorCode,
   UrlElicitationRequiredError,
   type CallToolResult,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
 import type { EdgeError } from '../http/edge-error.js';
 import type { RequestContext } from '../http/request-context.js';
 import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
 import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import type { ToolOutcome } from './execute.js';
 import { McpAuthError } from './principal.js';
+import { SERVED_PROTOCOL_VERSIONS } from './server.js';
 import { errorResult } from './tools/tool-errors.js';
 
 type RpcId = string | number | null;
@@ -74,8 +74,8 @@ export function sendRpcRefusal(ctx: RequestContext, res: Response, refusal: RpcR
           jsonRpcError(
             refusal.id,
             UNSUPPORTED_PROTOCOL_VERSION,
-            `Unsupported protocol version: ${shown} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
-            { supported: SUPPORTED_PROTOCOL_VERSIONS, requested: shown },
+            `Unsupported protocol version: ${shown} (supported versions: ${SERVED_PROTOCOL_VERSIONS.join(', ')})`,
+            { supported: SERVED_PROTOCOL_VERSIONS, requested: shown },
           ),
         );
       return;
@@ -95,7 +95,7 @@ export function sendRpcEdgeError(err: EdgeError, res: Response): void {
     .json(
       jsonRpcError(
         null,
-        err.code === 'malformed_json' ? ErrorCode.ParseError : ErrorCode.InvalidRequest,
+        err.code === 'malformed_json' ? ProtocolErrorCode.ParseError : ProtocolErrorCode.InvalidRequest,
         err.publicMessage,
       ),
     );
@@ -124,17 +124,25 @@ export function respondRpcError(ctx: RequestContext, res: Response, err: unknown
   }
   if (isUnavailable(err)) {
     return respondUnavailable(res, ctx.log, err, (message) =>
-      res.json(jsonRpcError(null, ErrorCode.InternalError, `${message} (Request ID ${ctx.requestId})`)),
+      res.json(jsonRpcError(null, ProtocolErrorCode.InternalError, `${message} (Request ID ${ctx.requestId})`)),
     );
   }
   ctx.log.error('mcp_request_failed', { errName: err instanceof Error ? err.name : typeof err });
-  res.status(500).json(jsonRpcError(null, ErrorCode.InternalError, `Internal error. (Request ID ${ctx.requestId})`));
+  res
+    .status(500)
+    .json(jsonRpcError(null, ProtocolErrorCode.InternalError, `Internal error. (Request ID ${ctx.requestId})`));
 }
 
 /** A tools/call without a principal (the catalogue is public, calling is not): the client signs in. */
-export const signInRequired = (): McpError => new McpError(ErrorCode.InvalidRequest, 'Sign-in required.');
+export const signInRequired = (): ProtocolError =>
+  new ProtocolError(ProtocolErrorCode.InvalidRequest, 'Sign-in required.');
 
-/** This surface's mapping of the one execution path's outcome: a tool result, -32602, or URL elicitation (-32042). */
+/**
+ * This surface's mapping of the one execution path's outcome: a tool result,
+ * -32602, or URL elicitation (-32042). `supportsUrlElicitation` answers false
+ * for a 2026-07-28 request: that revision removed -32042 (its sign-in prompt
+ * is the clickable link until multi-round-trip input arrives).
+ */
 export async function toMcpResult(
   outcome: ToolOutcome,
   supportsUrlElicitation: () => Promise<boolean>,
@@ -143,9 +151,9 @@ export async function toMcpResult(
     case 'result':
       return outcome.result;
     case 'unknown_tool':
-      throw new McpError(ErrorCode.InvalidParams, 'Unknown tool.');
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Unknown tool.');
     case 'invalid_arguments':
-      throw new McpError(ErrorCode.InvalidParams, outcome.message);
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.message);
     case 'insufficient_scope': // not reached: openExecution answered 403 for the whole request
       return errorResult(`This tool needs the ${outcome.missing.join(' ')} scope.`);
     case 'policy_denied':

@@ -6,8 +6,7 @@
  * path in shared/mcp/execute.ts.
  * @module
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpServer, StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { LinkRequiredError } from '../../rally/link-required.js';
 import { ITEM_TOOLS } from './items.tools.js';
@@ -111,12 +110,55 @@ function formattedIdIn(structured: unknown): string | undefined {
   return undefined;
 }
 
+/** Shared by every request's server: frozen, so no request can change what another one lists. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+type JsonSchemaOptions = Parameters<StandardSchemaWithJSON['~standard']['jsonSchema']['input']>[0];
+
+/**
+ * The tool's zod schema with its JSON Schema computed once per instance
+ * rather than on every tools/list (and every 2026-07-28 tools/call, which
+ * reads the input schema first): converting the catalogue costs milliseconds,
+ * and a server is built per request.
+ */
+function withCachedJsonSchema(schema: StandardSchemaWithJSON): StandardSchemaWithJSON {
+  const std = schema['~standard'];
+  const cache = new Map<string, Record<string, unknown>>();
+  const cached = (io: 'input' | 'output') => (options: JsonSchemaOptions) => {
+    const key = `${io}:${options.target}`;
+    let json = cache.get(key);
+    if (!json) cache.set(key, (json = deepFreeze(std.jsonSchema[io](options))));
+    return json;
+  };
+  return {
+    '~standard': { ...std, jsonSchema: { input: cached('input'), output: cached('output') } },
+  } as StandardSchemaWithJSON;
+}
+
+const registrations = new WeakMap<AnyToolSpec, { input: StandardSchemaWithJSON; output: StandardSchemaWithJSON }>();
+function schemasOf(spec: AnyToolSpec) {
+  let found = registrations.get(spec);
+  if (!found)
+    registrations.set(
+      spec,
+      (found = { input: withCachedJsonSchema(spec.input), output: withCachedJsonSchema(spec.output) }),
+    );
+  return found;
+}
+
 /**
  * Lists `visible` on an McpServer and routes every tools/call to `call`
  * (the surface's adapter over the one execution path). The SDK's own
  * tools/call handler is replaced so invalid arguments become -32602 (J8)
  * instead of an isError result, and a hidden tool still gets the gate's
- * clear refusal rather than "unknown tool".
+ * clear refusal rather than "unknown tool". The result goes through the
+ * SDK's per-era projection (`projectCallToolResult`), as its own handler does.
  */
 export function registerToolCatalogue(
   server: McpServer,
@@ -124,20 +166,21 @@ export function registerToolCatalogue(
   call: (name: string, args: unknown) => Promise<CallToolResult>,
 ): void {
   for (const spec of visible) {
+    const { input, output } = schemasOf(spec);
     server.registerTool(
       spec.name,
       {
         title: spec.title,
         description: spec.description,
-        inputSchema: spec.input,
-        outputSchema: spec.output,
+        inputSchema: input,
+        outputSchema: output,
         annotations: spec.annotations,
       },
       // Not reached: the tools/call handler below replaces the SDK's. Kept correct in case it is ever removed.
       (args: unknown) => call(spec.name, args),
     );
   }
-  server.server.setRequestHandler(CallToolRequestSchema, async (request) =>
-    call(request.params.name, request.params.arguments),
+  server.server.setRequestHandler('tools/call', async (request) =>
+    server.server.projectCallToolResult(await call(request.params.name, request.params.arguments), undefined),
   );
 }

@@ -3,7 +3,7 @@
  * turns these into MCP registrations.
  * @module
  */
-import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { ToolContext } from './context.js';
 

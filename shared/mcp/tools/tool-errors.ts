@@ -5,7 +5,7 @@
  * sign-in prompt.
  * @module
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { LinkRequiredError } from '../../rally/link-required.js';
 import type { Logger } from '../../logging/logger.js';
 import { RallyApiError, RallyLookupError, RallyQueryError, type RallyErrorCode } from '../../rally/errors.js';

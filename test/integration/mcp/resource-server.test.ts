@@ -30,6 +30,27 @@ import { FakeClock } from '../../helpers/clock.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
 
 const toolCallBodyFor = (name: string) => toolCallBody(name, {});
+const MODERN = '2026-07-28';
+/** A 2026-07-28 request: the per-request `_meta` envelope instead of initialize. */
+const modernBody = (id: string | number, method: string, params: Record<string, unknown>, version = MODERN) => ({
+  jsonrpc: '2.0',
+  id,
+  method,
+  params: {
+    ...params,
+    _meta: {
+      'io.modelcontextprotocol/protocolVersion': version,
+      'io.modelcontextprotocol/clientInfo': { name: 'raw-2026-client', version: '1.0.0' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    },
+  },
+});
+/** The standard headers 2026-07-28 requires beside the envelope. */
+const modernHeaders = (method: string, name?: string): Record<string, string> => ({
+  'mcp-protocol-version': MODERN,
+  'mcp-method': method,
+  ...(name === undefined ? {} : { 'mcp-name': name }),
+});
 
 let stack: TestStack;
 let deps: Deps;
@@ -296,21 +317,15 @@ describe('G. Transport', () => {
     expect(good.json.result.isError).toBeUndefined();
   });
 
-  it('G6: a 2026-07-28-style request (no Mcp-Session-Id, version in _meta, empty session header) is served statelessly as the token user', async () => {
+  it('G6: a 2026-07-28 request (no Mcp-Session-Id, version in _meta, empty session header) is served statelessly as the token user', async () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
-    const body = {
-      jsonrpc: '2.0',
-      id: 7,
-      method: 'tools/call',
-      params: {
-        name: 'get_rally_user',
-        arguments: {},
-        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' },
-      },
-    };
     for (const extra of [{}, { 'mcp-session-id': '' }] as Array<Record<string, string>>) {
-      const r = await mcpCall(stack.mcpUrl, body, { authorization: `Bearer ${alice.accessToken}`, ...extra });
+      const r = await mcpCall(stack.mcpUrl, modernBody(7, 'tools/call', { name: 'get_rally_user', arguments: {} }), {
+        authorization: `Bearer ${alice.accessToken}`,
+        ...modernHeaders('tools/call', 'get_rally_user'),
+        ...extra,
+      });
       expect(r.status).toBe(200);
       expect(r.headers.get('mcp-session-id')).toBeNull();
       expect(r.json.result.structuredContent.user.userName).toBe('alice@example.com');
@@ -319,26 +334,42 @@ describe('G. Transport', () => {
     expect([...users]).toEqual(['alice']);
   });
 
-  it('G6: the 2026-07-28 version in the MCP-Protocol-Version header → a clear 400 "unsupported protocol version" error, no Rally call', async () => {
-    // Note for the lead: the security case names UnsupportedProtocolVersion (-32022); the SDK answers -32000 with a clear message.
+  it('G6: a 2026-07-28 request missing what the revision requires (the MCP-Protocol-Version header, or the envelope) → a clear 400, never served and no Rally call', async () => {
     const sandbox = sandboxOf(stack);
     sandbox.clearRequests();
-    const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_rally_user', arguments: {} } };
-    const r = await mcpCall(stack.mcpUrl, body, {
-      authorization: `Bearer ${alice.accessToken}`,
-      'mcp-protocol-version': '2026-07-28',
-    });
-    expect(r.status).toBe(400);
-    expect(r.json.error.message).toMatch(/Unsupported protocol version: 2026-07-28/);
+    const auth = { authorization: `Bearer ${alice.accessToken}` };
+    const versionOnly = {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: {
+        name: 'get_rally_user',
+        arguments: {},
+        _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN },
+      },
+    };
+    for (const [body, headers] of [
+      [versionOnly, auth], // the envelope without client capabilities, and no header
+      [modernBody(7, 'tools/call', { name: 'get_rally_user', arguments: {} }), auth], // no MCP-Protocol-Version header
+      [toolCallBodyFor('get_rally_user'), { ...auth, 'mcp-protocol-version': MODERN }], // the header without an envelope
+    ] as Array<[unknown, Record<string, string>]>) {
+      const r = await mcpCall(stack.mcpUrl, body, headers);
+      expect(r.status).toBe(400);
+      expect([-32602, -32020]).toContain(r.json.error.code); // invalid params, or the header/body cross-check
+      expect(r.json.error.message).toMatch(/MCP-Protocol-Version|_meta|envelope/);
+      expect(r.json.result).toBeUndefined();
+      keep('2026-07-28 incomplete', r.json);
+    }
     expect(sandbox.requests()).toEqual([]);
   });
 
-  it('M5: an unsupported MCP-Protocol-Version without credentials → 400 listing the supported versions, before authentication', async () => {
+  it('M5: an unsupported protocol revision (header or _meta) without credentials → 400 -32022 listing the supported versions, before authentication', async () => {
+    const supported = ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
     for (const body of [
       { jsonrpc: '2.0', id: 'probe-1', method: 'server/discover', params: {} },
       { jsonrpc: '2.0', id: 'probe-2', method: 'tools/call', params: { name: 'get_rally_user', arguments: {} } },
     ]) {
-      const r = await mcpCall(stack.mcpUrl, body, { 'mcp-protocol-version': '2026-07-28' });
+      const r = await mcpCall(stack.mcpUrl, body, { 'mcp-protocol-version': '2099-01-01' });
       expect(r.status).toBe(400);
       expect(r.headers.get('www-authenticate')).toBeNull();
       expect(r.json).toEqual({
@@ -346,43 +377,78 @@ describe('G. Transport', () => {
         id: body.id,
         error: {
           code: -32022,
-          message:
-            'Unsupported protocol version: 2026-07-28 (supported versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07)',
-          data: {
-            supported: ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'],
-            requested: '2026-07-28',
-          },
+          message: `Unsupported protocol version: 2099-01-01 (supported versions: ${supported.join(', ')})`,
+          data: { supported, requested: '2099-01-01' },
         },
       });
     }
-    // A supported revision without credentials still meets the 401 on tools/call.
+    const envelope = modernBody('probe-3', 'tools/call', { name: 'get_rally_user', arguments: {} }, '2099-01-01');
+    const r = await mcpCall(stack.mcpUrl, envelope, {});
+    expect(r.status).toBe(400);
+    expect(r.headers.get('www-authenticate')).toBeNull();
+    expect(r.json.error).toMatchObject({ code: -32022, data: { supported, requested: '2099-01-01' } });
+    // A supported revision without credentials still meets the 401 on tools/call, in both eras.
     const call = await mcpCall(stack.mcpUrl, toolCallBodyFor('get_rally_user'), {
       'mcp-protocol-version': '2025-11-25',
     });
     expect(call.status).toBe(401);
+    const modernCall = await mcpCall(
+      stack.mcpUrl,
+      modernBody(9, 'tools/call', { name: 'get_rally_user', arguments: {} }),
+      modernHeaders('tools/call', 'get_rally_user'),
+    );
+    expect(modernCall.status).toBe(401);
+    expect(modernCall.headers.get('www-authenticate')).toMatch(/^Bearer .*resource_metadata="/);
   });
 
-  it('M5: an SDK v2 client in automatic mode with no credentials falls back to 2025-11-25 and lists the public tools', async () => {
-    const client = new ClientV2({ name: 'sdk-v2-auto', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-    const seen: string[] = [];
-    const transport = new TransportV2(new URL(stack.mcpUrl), {
-      fetch: async (input, init) => {
-        const res = await fetch(input, init);
-        seen.push(`${(init?.headers as Headers | undefined)?.get?.('mcp-protocol-version') ?? '-'} → ${res.status}`);
-        return res;
-      },
+  it('M5: 2026-07-28 server/discover and tools/list are answered without credentials (nothing a client must sign in for)', async () => {
+    const discover = await mcpCall(
+      stack.mcpUrl,
+      modernBody(1, 'server/discover', {}),
+      modernHeaders('server/discover'),
+    );
+    expect(discover.status).toBe(200);
+    expect(discover.json.result.supportedVersions).toContain(MODERN);
+    expect(
+      discover.json.result.serverInfo ?? discover.json.result._meta?.['io.modelcontextprotocol/serverInfo'],
+    ).toMatchObject({
+      name: 'rally-mcp',
     });
-    await client.connect(transport);
-    try {
-      expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
-      const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(
-        expect.arrayContaining(['get_rally_issue', 'search_rally_items', 'create_rally_story']),
-      );
-      expect(seen[0]).toBe('2026-07-28 → 400'); // the probe, answered before authentication
-      expect(seen.some((s) => s.endsWith('401'))).toBe(false);
-    } finally {
-      await client.close();
+    const list = await mcpCall(stack.mcpUrl, modernBody(2, 'tools/list', {}), modernHeaders('tools/list'));
+    expect(list.status).toBe(200);
+    expect(list.json.result.tools.map((t: { name: string }) => t.name)).toContain('get_rally_issue');
+  });
+
+  it('M5: an SDK v2 client in automatic mode with no credentials negotiates 2026-07-28 and lists the public tools; probing a revision we do not serve, it falls back to one we do', async () => {
+    for (const probe of [MODERN, '2099-01-01']) {
+      const client = new ClientV2({ name: 'sdk-v2-auto', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+      const seen: string[] = [];
+      const transport = new TransportV2(new URL(stack.mcpUrl), {
+        fetch: async (input, init) => {
+          // The second run's probe stands for a client whose newest revision is one we do not serve.
+          const headers = new Headers(init?.headers);
+          let body = init?.body ?? null;
+          if (seen.length === 0 && probe !== MODERN && typeof body === 'string') {
+            headers.set('mcp-protocol-version', probe);
+            body = body.replaceAll(`"${MODERN}"`, `"${probe}"`);
+          }
+          const res = await fetch(input, { ...init, headers, body });
+          seen.push(`${headers.get('mcp-protocol-version') ?? '-'} → ${res.status}`);
+          return res;
+        },
+      });
+      await client.connect(transport);
+      try {
+        expect(client.getNegotiatedProtocolVersion()).toBe(MODERN); // the second time after the 400 named what we serve
+        const { tools } = await client.listTools();
+        expect(tools.map((t) => t.name)).toEqual(
+          expect.arrayContaining(['get_rally_issue', 'search_rally_items', 'create_rally_story']),
+        );
+        expect(seen[0]).toBe(probe === MODERN ? `${MODERN} → 200` : '2099-01-01 → 400'); // the probe, answered before authentication
+        expect(seen.some((s) => s.endsWith('401'))).toBe(false);
+      } finally {
+        await client.close();
+      }
     }
   });
 

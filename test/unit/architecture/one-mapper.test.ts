@@ -20,6 +20,10 @@ const MAPPERS: Readonly<Record<string, { readonly in: '*' | readonly string[]; r
     in: ['respondUnavailable'],
     why: 'the one 503 of every surface (the body is theirs)',
   },
+  'shared/http/fetch-bridge.ts': {
+    in: ['webExchange'],
+    why: 'relays a web handler’s answer unchanged: the MCP SDK’s own protocol errors on /mcp, which v1 wrote itself',
+  },
   'shared/oauth-as/oauth-errors.ts': { in: '*', why: 'OAuth JSON (RFC 6749 §5.2), §4.1.2.1 redirects, fallbacks' },
   'shared/mcp/jsonrpc-errors.ts': { in: '*', why: 'JSON-RPC errors on /mcp and the tool-outcome mapping' },
   'shared/mcp/rest.ts': {
