@@ -162,7 +162,8 @@ function envelopeVersion(msgs: readonly RpcMessage[]): string | undefined {
 function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): RpcRefusal | undefined {
   const requested = req.get('mcp-protocol-version') ?? envelopeVersion(msgs);
   if (requested === undefined || SERVED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
-  const id = msgs.length === 1 && msgs[0]!.id !== undefined ? msgs[0]!.id : null;
+  const [only] = msgs;
+  const id = msgs.length === 1 && only?.id !== undefined ? only.id : null;
   return { code: 'unsupported_protocol_version', id, requested };
 }
 
