@@ -143,8 +143,9 @@ const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'p
 
 /** The revision a 2026-07-28-style request names in its `_meta` envelope, if it names one. */
 function envelopeVersion(msgs: readonly RpcMessage[]): string | undefined {
-  if (msgs.length !== 1) return undefined;
-  const meta = msgs[0]!.params?._meta;
+  const [only] = msgs;
+  if (msgs.length !== 1 || only === undefined) return undefined;
+  const meta = only.params?._meta;
   const version =
     typeof meta === 'object' && meta !== null
       ? (meta as Record<string, unknown>)[PROTOCOL_VERSION_META_KEY]
