@@ -77,15 +77,27 @@ function toPlan(reqs: readonly RecordedRequest[]): string[][] {
   return plan;
 }
 
+/** The cold-start series: each server kind, plus ours reading its keys with the Secret Manager client library. */
+type ColdKind = ServerKind | 'ours-dist-client-library';
+
+/** The `w`-th item, round robin (worker `w` of a load picks its client this way). */
+function roundRobin<T>(items: readonly T[], w: number): T {
+  const item = items[w % items.length];
+  if (item === undefined) throw new Error('round robin over no items');
+  return item;
+}
+
+function pidOf(server: BenchServer): number {
+  if (server.child.pid === undefined) throw new Error(`${server.kind} has no process id`);
+  return server.child.pid;
+}
+
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
-  let next = 0;
+  const queue = items.entries(); // shared by the workers: each takes the next item
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
+      for (const [i, item] of queue) out[i] = await fn(item);
     }),
   );
   return out;
@@ -155,7 +167,7 @@ async function warmScenario(
   o: { concurrency: number; rounds: number; perRun: number; maxMs: number },
   emulator: number | undefined,
 ): Promise<WarmRow> {
-  const pick = (w: number) => clients[w % clients.length]!;
+  const pick = (w: number) => roundRobin(clients, w);
   const runA = () =>
     runLoad({ concurrency: o.concurrency, requests: o.perRun, maxMs: o.maxMs }, async (w) => {
       const r = await oursCall(ours, pick(w));
@@ -172,7 +184,7 @@ async function warmScenario(
   // The emulator shares this machine's cores: its CPU is part of what ours pays here and would not in production.
   const emu = { a: 0, b: 0 };
   const timed = async (side: 'a' | 'b') => {
-    const pid = (side === 'a' ? ours : baseline).child.pid!;
+    const pid = pidOf(side === 'a' ? ours : baseline);
     const before = cpuMsOf(pid);
     const emuBefore = emulator ? cpuMsOf(emulator) : 0;
     const r = await (side === 'a' ? runA() : runB());
@@ -248,7 +260,7 @@ function moduleLoadMs(spec: string, env: Record<string, string>, tsx: boolean): 
     timeout: 30_000,
   });
   if (r.status !== 0) throw new Error(`module-load ${spec} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; rssMb: number };
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { ms: number; rssMb: number };
 }
 
 async function main(): Promise<void> {
@@ -271,7 +283,8 @@ async function main(): Promise<void> {
   const extra: BenchServer[] = [];
   const extraStops: Array<() => Promise<void>> = [];
   try {
-    const sandbox = stack.sandbox!;
+    const sandbox = stack.sandbox;
+    if (sandbox === undefined) throw new Error('the bench needs the in-process Rally sandbox');
     const stories = sandbox.items('hierarchicalrequirement');
     const storyOf = (user: string) => {
       if (user === 'alice') return 'US1';
@@ -291,13 +304,14 @@ async function main(): Promise<void> {
         plan: [],
       };
     });
-    const alice = clients[0]!;
+    const alice = roundRobin(clients, 0);
     const others = clients.slice(1);
 
     // ---- our server (compiled) and the plans it makes, per user ----------------------------------------
     // As deployed (deploy.sh's default): keys are Secret Manager versions mounted as files, and the
     // platform sets FUNCTION_TARGET, so an MCP instance loads only the MCP function.
-    const keysDir = resolve(stack.serverEnv.SECRETS_DIR!);
+    if (stack.serverEnv.SECRETS_DIR === undefined) throw new Error('the local stack set no SECRETS_DIR');
+    const keysDir = resolve(stack.serverEnv.SECRETS_DIR);
     const serverEnv = { ...stack.serverEnv, SECRET_SOURCE: 'mounted', SECRETS_DIR: keysDir, FUNCTION_TARGET: 'mcp' };
     // Information: `deploy.sh --secret-source secret-manager`, keys read with the client library from a local stand-in.
     const standin = await startSecretManagerStandin();
@@ -319,7 +333,7 @@ async function main(): Promise<void> {
       if (!isToolSuccess(r)) throw new Error(`ours failed for ${c.user}: ${r.status} ${r.body.slice(0, 300)}`);
       c.plan = toPlan(sandbox.requests());
     }
-    const planShape = alice.plan.map((p) => p.map((u) => u.split('?')[0]!.replace(/\d{6,}/g, '<oid>')));
+    const planShape = alice.plan.map((p) => p.map((u) => (u.split('?')[0] ?? '').replace(/\d{6,}/g, '<oid>')));
     log(
       `warm get_rally_issue makes ${alice.plan.flat().length} WSAPI requests in ${alice.plan.length} phases: ${JSON.stringify(planShape)}`,
     );
@@ -335,11 +349,12 @@ async function main(): Promise<void> {
       mkdirSync(PROF_DIR, { recursive: true });
       const prof = (await startOurs('ours-dist', serverEnv, alice, true)).server;
       extra.push(prof);
-      await runLoad({ concurrency: 8, requests: 200, maxMs: 10_000 }, async (w) =>
-        errOf(...[await oursCall(prof, others[w % others.length]!)].map((r) => [r, isToolSuccess(r)] as const)[0]!),
-      );
+      await runLoad({ concurrency: 8, requests: 200, maxMs: 10_000 }, async (w) => {
+        const res = await oursCall(prof, roundRobin(others, w));
+        return errOf(res, isToolSuccess(res));
+      });
       const r = await runLoad({ concurrency: 32, requests: 3000, maxMs: 15_000 }, async (w) => {
-        const res = await oursCall(prof, others[w % others.length]!);
+        const res = await oursCall(prof, roundRobin(others, w));
         return errOf(res, isToolSuccess(res));
       });
       log(
@@ -357,9 +372,9 @@ async function main(): Promise<void> {
       const r = await p;
       return errOf(r, isToolSuccess(r as Parameters<typeof isToolSuccess>[0]));
     };
-    await runLoad(warm, (w) => checked(oursCall(ours, clients[w % clients.length]!)));
-    await runLoad(warm, (w) => checked(baselineCall(baseline, clients[w % clients.length]!)));
-    await runLoad(warm, (w) => sandboxOnly(sandbox, clients[w % clients.length]!));
+    await runLoad(warm, (w) => checked(oursCall(ours, roundRobin(clients, w))));
+    await runLoad(warm, (w) => checked(baselineCall(baseline, roundRobin(clients, w))));
+    await runLoad(warm, (w) => sandboxOnly(sandbox, roundRobin(clients, w)));
 
     const rounds = QUICK ? 2 : 4;
     const warmRows: WarmRow[] = [];
@@ -374,8 +389,8 @@ async function main(): Promise<void> {
         emulatorJava,
       ),
     );
-    const rssOurs = sampleRss(ours.child.pid!);
-    const rssBase = sampleRss(baseline.child.pid!);
+    const rssOurs = sampleRss(pidOf(ours));
+    const rssBase = sampleRss(pidOf(baseline));
     warmRows.push(
       await warmScenario(
         `c32 ${N_USERS} users`,
@@ -391,8 +406,8 @@ async function main(): Promise<void> {
     const peakBase = rssBase.stop();
     type Mem = ReturnType<typeof memoryOf> & { sampledPeakMb: number };
     const memory: { ours: Mem; baseline: Mem; oursClientLibrary?: Mem } = {
-      ours: { ...memoryOf(ours.child.pid!), sampledPeakMb: peakOurs },
-      baseline: { ...memoryOf(baseline.child.pid!), sampledPeakMb: peakBase },
+      ours: { ...memoryOf(pidOf(ours)), sampledPeakMb: peakOurs },
+      baseline: { ...memoryOf(pidOf(baseline)), sampledPeakMb: peakBase },
     };
     log(`memory: ours VmHWM ${memory.ours.hwmMb.toFixed(1)} MB, baseline VmHWM ${memory.baseline.hwmMb.toFixed(1)} MB`);
     warmRows.push(
@@ -413,7 +428,7 @@ async function main(): Promise<void> {
     // Information: the same c32 load on the client-library variant, against the same baseline, for its peak RSS.
     const withClient = (await startOurs('ours-dist', clientLibraryEnv, alice)).server;
     extra.push(withClient);
-    await runLoad(warm, (w) => checked(oursCall(withClient, clients[w % clients.length]!)));
+    await runLoad(warm, (w) => checked(oursCall(withClient, roundRobin(clients, w))));
     const clientRow = await warmScenario(
       `c32 ${N_USERS} users, client library (info)`,
       withClient,
@@ -424,7 +439,7 @@ async function main(): Promise<void> {
       emulatorJava,
     );
     warmRows.push(clientRow);
-    memory.oursClientLibrary = { ...memoryOf(withClient.child.pid!), sampledPeakMb: NaN };
+    memory.oursClientLibrary = { ...memoryOf(pidOf(withClient)), sampledPeakMb: NaN };
     log(`memory (client library): ours VmHWM ${memory.oursClientLibrary.hwmMb.toFixed(1)} MB`);
     results.warm = warmRows;
     results.memory = memory;
@@ -436,7 +451,7 @@ async function main(): Promise<void> {
     // ---- cold start ---------------------------------------------------------------------------------
     checkDeadline('cold start');
     log('cold start…');
-    const cold: Record<string, number[]> = {
+    const cold: Record<ColdKind, number[]> = {
       'ours-dist': [],
       baseline: [],
       'ours-tsx': [],
@@ -453,18 +468,18 @@ async function main(): Promise<void> {
       >) {
         const o = await startOurs(ok, coldEnv, alice);
         await o.server.stop();
-        cold[ok]!.push(o.readyMs);
+        cold[ok].push(o.readyMs);
         const b = await startBaseline(bk, baselineEnv, alice);
         await b.server.stop();
-        cold[bk]!.push(b.readyMs);
+        cold[bk].push(b.readyMs);
       }
       const c = await startOurs('ours-dist', clientLibraryEnv, alice);
       await c.server.stop();
-      cold['ours-dist-client-library']!.push(c.readyMs);
+      cold['ours-dist-client-library'].push(c.readyMs);
     }
     const coldMedian = Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, median(v)]));
     // Information: each ours start over the baseline start right after it, which cancels slow drifts in machine load.
-    const pairedRatio = median(cold['ours-dist']!.map((o, i) => o / cold.baseline![i]!));
+    const pairedRatio = median(cold['ours-dist'].map((o, i) => o / (cold.baseline[i] ?? NaN)));
     log(
       `cold start medians (ms): ${JSON.stringify(Object.fromEntries(Object.entries(coldMedian).map(([k, v]) => [k, round(v, 0)])))}`,
     );
@@ -601,6 +616,7 @@ async function measureCost(
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the results object assembled above, read freely
 function buildReport(r: Record<string, any>): {
   text: string;
   targets: Array<{ target: string; value: string; pass: boolean }>;
@@ -617,22 +633,23 @@ function buildReport(r: Record<string, any>): {
         (w.ours.errors || w.baseline.errors ? `  (errors ours ${w.ours.errors}, base ${w.baseline.errors})` : ''),
     );
   }
-  const c32 = (r.warm as WarmRow[]).find((w) => w.scenario.startsWith('c32') && !w.scenario.includes('alice'))!;
+  const c32 = (r.warm as WarmRow[]).find((w) => w.scenario.startsWith('c32') && !w.scenario.includes('alice'));
+  if (c32 === undefined) throw new Error('no c32 scenario in the results');
   if (c32.ours.emulatorCpuMsPerCall !== null) {
     lines.push(
       `Firestore emulator CPU per call on the same cores (c32): ${f(c32.ours.emulatorCpuMsPerCall, 2)} ms during ours, ${f(c32.baseline.emulatorCpuMsPerCall ?? NaN, 2)} ms during the baseline (not paid by a Cloud Function in production)`,
     );
   }
-  const cold = r.coldStart.median as Record<string, number>;
+  const cold = r.coldStart.median as Record<ColdKind, number>;
   lines.push('');
   lines.push(
-    `Cold start, process start → first authenticated tools/call (median ms): ours dist ${f(cold['ours-dist']!, 0)}, baseline ${f(cold.baseline!, 0)}; ours tsx ${f(cold['ours-tsx']!, 0)}, baseline tsx ${f(cold['baseline-tsx']!, 0)}`,
+    `Cold start, process start → first authenticated tools/call (median ms): ours dist ${f(cold['ours-dist'], 0)}, baseline ${f(cold.baseline, 0)}; ours tsx ${f(cold['ours-tsx'], 0)}, baseline tsx ${f(cold['baseline-tsx'], 0)}`,
   );
   lines.push(
     `  (info) median of the per-trial ratios (each ours start / the baseline start after it): ${f(r.coldStart.pairedRatioMedian, 2)}×`,
   );
   lines.push(
-    `  ours reads its keys from mounted Secret Manager files (deploy.sh's default). (info) With the client library instead (--secret-source secret-manager): ${f(cold['ours-dist-client-library']!, 0)} ms = ${f(cold['ours-dist-client-library']! / cold.baseline!, 2)}× baseline`,
+    `  ours reads its keys from mounted Secret Manager files (deploy.sh's default). (info) With the client library instead (--secret-source secret-manager): ${f(cold['ours-dist-client-library'], 0)} ms = ${f(cold['ours-dist-client-library'] / cold.baseline, 2)}× baseline`,
   );
   lines.push('Module load, import() in a fresh process (median of 3, ms):');
   for (const m of r.moduleLoad)
@@ -671,8 +688,8 @@ function buildReport(r: Record<string, any>): {
     },
     {
       target: 'cold start ≤ 1.3× baseline (dist)',
-      value: `${f(cold['ours-dist']! / cold.baseline!, 2)}×`,
-      pass: cold['ours-dist']! <= 1.3 * cold.baseline!,
+      value: `${f(cold['ours-dist'] / cold.baseline, 2)}×`,
+      pass: cold['ours-dist'] <= 1.3 * cold.baseline,
     },
     // Judged on the worse of the two runs: the bound must hold with the link cache off too.
     {

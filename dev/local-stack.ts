@@ -85,7 +85,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const firestoreHost =
       options.firestoreHost ??
       (emulator = await startFirestoreEmulator(options.onEmulatorLog ? { onLog: options.onEmulatorLog } : {})).host;
-    if (emulator) cleanups.push(() => emulator!.stop());
+    if (emulator) cleanups.push(() => emulator.stop());
     const projectId = options.projectId ?? `demo-rmcp-${randomBytes(4).toString('hex')}`;
     const instances = options.instances ?? 1;
     const ports = [options.port ?? (await freePort())];
@@ -104,14 +104,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       rallyClientId = options.rally.clientId;
     } else {
       rallyClientId = randomBytes(16).toString('hex');
-      sandbox = await startRallySandbox({
+      const started = await startRallySandbox({
         clientId: rallyClientId,
         clientSecret: rallyClientSecret,
         redirectUris: [`${url}/oauth/callback`],
         ...options.sandboxOptions,
       });
-      cleanups.push(() => sandbox!.stop());
-      rallyBaseUrl = sandbox.url;
+      sandbox = started;
+      cleanups.push(() => started.stop());
+      rallyBaseUrl = started.url;
     }
 
     const serverEnv: Record<string, string> = {

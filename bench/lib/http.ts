@@ -52,6 +52,7 @@ export const MCP_HEADERS = {
 } as const;
 
 /** Parses an SSE or JSON JSON-RPC answer. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON-RPC answer that the bench reads freely
 export function parseRpc(body: string): any {
   const data = body.split('\n').find((l) => l.startsWith('data: '));
   try {

@@ -23,6 +23,11 @@ if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [top]');
 const top = Number(topArg ?? 30);
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const nodeOf = (id: number): Node => {
+  const n = byId.get(id);
+  if (n === undefined) throw new Error(`profile ${file}: no node ${id}`);
+  return n;
+};
 const parent = new Map<number, number>();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const self = new Map<number, number>();
@@ -31,8 +36,8 @@ const total = [...self.values()].reduce((a, b) => a + b, 0);
 
 const area = (url: string): string => {
   if (!url) return '(native/idle/gc)';
-  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (nm) return nm[1]!;
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+  if (nm !== undefined) return nm;
   if (url.startsWith('node:')) return url;
   const m = /\/(dist|shared|functions|dev|bench)\/(.*?)(\/[^/]+)?$/.exec(url);
   return m ? `${m[1]}/${m[2]}` : url;
@@ -43,7 +48,7 @@ const fnKey = (n: Node) =>
 const sumBy = (key: (n: Node) => string) => {
   const m = new Map<string, number>();
   for (const [id, t] of self) {
-    const k = key(byId.get(id)!);
+    const k = key(nodeOf(id));
     m.set(k, (m.get(k) ?? 0) + t);
   }
   return [...m].sort((a, b) => b[1] - a[1]);
@@ -53,7 +58,7 @@ const inclusive = new Map<string, number>();
 for (const [id, t] of self) {
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-    const k = fnKey(byId.get(cur)!);
+    const k = fnKey(nodeOf(cur));
     if (!seen.has(k)) {
       seen.add(k);
       inclusive.set(k, (inclusive.get(k) ?? 0) + t);
@@ -77,7 +82,7 @@ const inclArea = new Map<string, number>();
 for (const [id, t] of self) {
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-    const k = area(byId.get(cur)!.callFrame.url);
+    const k = area(nodeOf(cur).callFrame.url);
     if (!seen.has(k)) {
       seen.add(k);
       inclArea.set(k, (inclArea.get(k) ?? 0) + t);

@@ -79,17 +79,14 @@ export function takeOverFrameworkEdges(): void {
   const express = fromFramework('express') as { application?: { handle?: Handle } };
   for (const name of PARSERS)
     if (typeof bodyParser[name] !== 'function') throw new FrameworkChangedError(`body-parser has no ${name}()`);
-  const handle = express.application?.handle;
-  if (typeof handle !== 'function') throw new FrameworkChangedError('express.application.handle is missing');
+  const application = express.application;
+  const handle = application?.handle;
+  if (application === undefined || typeof handle !== 'function')
+    throw new FrameworkChangedError('express.application.handle is missing');
 
   const passThrough: Middleware = (_req, _res, next) => next();
   for (const name of PARSERS) bodyParser[name] = () => passThrough;
-  express.application!.handle = function (
-    this: unknown,
-    req: Request,
-    res: Response,
-    callback?: (err?: unknown) => void,
-  ) {
+  application.handle = function (this: unknown, req: Request, res: Response, callback?: (err?: unknown) => void) {
     return handle.call(this, req, res, callback ?? ((err?: unknown) => finalAnswer(req, res, err)));
   };
   takenOver = true;

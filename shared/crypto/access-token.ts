@@ -14,6 +14,7 @@ import { SecretUnavailableError } from '../secrets/errors.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
 import type { KeyRing, SigningKeyPair } from './key-ring.js';
 import { CodedError } from '../kernel/errors.js';
+import { evictOldest } from '../kernel/lru.js';
 
 export interface AccessTokenClaims {
   readonly sub: string;
@@ -169,7 +170,7 @@ export function createAccessTokenSigner(
         expiresAt: p.exp,
         jti: p.jti,
       };
-      if (verified.size >= VERIFIED_CACHE_LIMIT) verified.delete(verified.keys().next().value!);
+      evictOldest(verified, VERIFIED_CACHE_LIMIT);
       verified.set(cacheKey, result);
       return result;
     },

@@ -78,7 +78,8 @@ function readCapped(req: Request, maxBytes: number): Promise<Buffer> {
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      const [only] = chunks;
+      resolve(chunks.length === 1 && only !== undefined ? only : Buffer.concat(chunks, total));
     };
     const onError = (err: Error) => {
       cleanup();

@@ -11,7 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import { sessionIdentityOf } from './session-id.js';
 
 /** Printable, no spaces or separators that could split a log field or header. */
-const LABEL = /^[A-Za-z0-9._:@\-]{1,128}$/;
+const LABEL = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 export interface RequestContext {
   readonly requestId: string;
@@ -34,10 +34,16 @@ const label = (v: string | undefined): string | undefined =>
 export function parseTrace(req: Request): { traceId?: string; spanId?: string } {
   const tp = req.get('traceparent');
   const m = tp ? /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(tp.trim()) : null;
-  if (m) return { traceId: m[1]!, spanId: m[2]! };
+  const [, traceId, spanId] = m ?? [];
+  if (traceId !== undefined && spanId !== undefined) return { traceId, spanId };
   const cloud = req.get('x-cloud-trace-context');
   const c = cloud ? /^([0-9a-f]{32})(?:\/(\d{1,20}))?/.exec(cloud.trim()) : null;
-  if (c) return { traceId: c[1]!, ...(c[2] ? { spanId: BigInt(c[2]).toString(16).padStart(16, '0') } : {}) };
+  const [, cloudTraceId, cloudSpan] = c ?? [];
+  if (cloudTraceId !== undefined)
+    return {
+      traceId: cloudTraceId,
+      ...(cloudSpan ? { spanId: BigInt(cloudSpan).toString(16).padStart(16, '0') } : {}),
+    };
   return {};
 }
 

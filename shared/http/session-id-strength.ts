@@ -81,6 +81,7 @@ export function alphabetBits(value: string): number {
  * bits needed to say "copy" or "continue". Random values compress by a few bits at most.
  */
 export function estimateEntropyBits(symbols: readonly number[], bitsPerSymbol: number): number {
+  const at = (k: number): number => symbols[k] ?? NaN; // as in plain JS: arithmetic past the end is NaN
   let bits = 0;
   let i = 0;
   while (i < symbols.length) {
@@ -95,10 +96,10 @@ export function estimateEntropyBits(symbols: readonly number[], bitsPerSymbol: n
       i += longest;
       continue;
     }
-    const step = i >= 2 ? symbols[i - 1]! - symbols[i - 2]! : 0;
-    if ((step === 1 || step === -1) && symbols[i]! - symbols[i - 1]! === step) {
+    const step = i >= 2 ? at(i - 1) - at(i - 2) : 0;
+    if ((step === 1 || step === -1) && at(i) - at(i - 1) === step) {
       let run = 1;
-      while (i + run < symbols.length && symbols[i + run]! - symbols[i + run - 1]! === step) run++;
+      while (i + run < symbols.length && at(i + run) - at(i + run - 1) === step) run++;
       bits += Math.log2(run) + 2;
       i += run;
       continue;
@@ -169,16 +170,18 @@ const caseBits = (word: string): number => (/^(?:[a-z0-9]+|[A-Z][a-z0-9]*|[A-Z0-
 function wordsBits(wordBits: ReadonlyMap<string, number>, value: string, bitsPerSymbol: number): number {
   const lower = value.toLowerCase();
   const best = [0];
+  const bestAt = (k: number): number => best[k] ?? NaN; // as in plain JS: arithmetic past the end is NaN
   for (let end = 1; end <= lower.length; end++) {
     let cost =
-      best[end - 1]! + (/[-_ .]/.test(lower[end - 1]!) ? Math.min(SEPARATOR_BITS, bitsPerSymbol) : bitsPerSymbol);
+      bestAt(end - 1) +
+      (/[-_ .]/.test(lower.charAt(end - 1)) ? Math.min(SEPARATOR_BITS, bitsPerSymbol) : bitsPerSymbol);
     for (let start = Math.max(0, end - MAX_WORD_LENGTH); start < end - 2; start++) {
       const word = wordBits.get(lower.slice(start, end));
-      if (word !== undefined) cost = Math.min(cost, best[start]! + word + caseBits(value.slice(start, end)));
+      if (word !== undefined) cost = Math.min(cost, bestAt(start) + word + caseBits(value.slice(start, end)));
     }
     best.push(cost);
   }
-  return best[lower.length]!;
+  return bestAt(lower.length);
 }
 
 /**

@@ -16,6 +16,7 @@
 import type { Request } from '@google-cloud/functions-framework';
 import { sha256Id } from '../kernel/hash.js';
 import { isStrongSessionId } from './session-id-strength.js';
+import { evictOldest } from '../kernel/lru.js';
 
 export type SessionHeader = 'x-ms-copilot-session-id' | 'session-id' | 'mcp-session-id';
 export type CredentialHeader = Exclude<SessionHeader, 'mcp-session-id'>;
@@ -49,7 +50,7 @@ async function isStrongCached(hash: string, value: string): Promise<boolean> {
   const cached = verdicts.get(hash);
   if (cached !== undefined) return cached;
   const strong = await isStrongSessionId(value);
-  if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
+  evictOldest(verdicts, MAX_VERDICTS);
   verdicts.set(hash, strong);
   return strong;
 }

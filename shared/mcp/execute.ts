@@ -87,8 +87,8 @@ export function scopesFor(toolNames: readonly string[]): string[] {
   return toolNames.some(isWriteTool) ? [READ_SCOPE, WRITE_SCOPE] : [READ_SCOPE];
 }
 
-const missingFrom = (caller: ExecutionCaller, needed: readonly string[]): string[] =>
-  caller.scopes === undefined ? [] : needed.filter((s) => !caller.scopes!.includes(s));
+const missingFrom = ({ scopes }: ExecutionCaller, needed: readonly string[]): string[] =>
+  scopes === undefined ? [] : needed.filter((s) => !scopes.includes(s));
 
 function callerOf(principal: McpPrincipal, ctx: RequestContext): ExecutionCaller {
   return principal.kind === 'grant'

@@ -143,8 +143,9 @@ const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'p
 
 /** The revision a 2026-07-28-style request names in its `_meta` envelope, if it names one. */
 function envelopeVersion(msgs: readonly RpcMessage[]): string | undefined {
-  if (msgs.length !== 1) return undefined;
-  const meta = msgs[0]!.params?._meta;
+  const [only] = msgs;
+  if (msgs.length !== 1 || only === undefined) return undefined;
+  const meta = only.params?._meta;
   const version =
     typeof meta === 'object' && meta !== null
       ? (meta as Record<string, unknown>)[PROTOCOL_VERSION_META_KEY]
@@ -162,7 +163,8 @@ function envelopeVersion(msgs: readonly RpcMessage[]): string | undefined {
 function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): RpcRefusal | undefined {
   const requested = req.get('mcp-protocol-version') ?? envelopeVersion(msgs);
   if (requested === undefined || SERVED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
-  const id = msgs.length === 1 && msgs[0]!.id !== undefined ? msgs[0]!.id : null;
+  const [only] = msgs;
+  const id = msgs.length === 1 && only?.id !== undefined ? only.id : null;
   return { code: 'unsupported_protocol_version', id, requested };
 }
 

@@ -48,8 +48,8 @@ export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit'> {
 export async function authenticate(deps: AuthenticateDeps, req: Request): Promise<McpPrincipal> {
   const header = req.get('authorization');
   if (header !== undefined) {
-    const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
-    if (!m) {
+    const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim())?.[1];
+    if (bearer === undefined) {
       throw new McpAuthError(
         'invalid_token',
         401,
@@ -59,7 +59,7 @@ export async function authenticate(deps: AuthenticateDeps, req: Request): Promis
     }
     const { signer } = await deps.auth();
     try {
-      const token = await signer.verify(m[1]!, { audience: publicUrls(deps.config).resource });
+      const token = await signer.verify(bearer, { audience: publicUrls(deps.config).resource });
       return { kind: 'grant', token };
     } catch (err) {
       if (!(err instanceof AccessTokenError)) throw err; // e.g. Secret Manager down → 503, not 401

@@ -22,7 +22,7 @@ const OUTCOMES: readonly AuditOutcome[] = ['success', 'error', 'denied', 'rate_l
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? 0;
 }
 
 export function createToolMetrics(options: { readonly window?: number } = {}): ToolMetrics {

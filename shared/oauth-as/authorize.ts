@@ -53,11 +53,12 @@ export async function handleAuthorize(deps: AuthorizeDeps, req: Request, res: Re
   }
   let redirectUri = q.redirect_uri;
   if (redirectUri === undefined) {
-    if (client.redirectUris.length !== 1) {
+    const [onlyUri] = client.redirectUris;
+    if (client.redirectUris.length !== 1 || onlyUri === undefined) {
       sendRefusalPage(res, { code: 'redirect_uri_missing' });
       return;
     }
-    redirectUri = client.redirectUris[0]!;
+    redirectUri = onlyUri;
   } else if (!redirectUriMatches(redirectUri, client.redirectUris)) {
     sendRefusalPage(res, { code: 'redirect_uri_mismatch' });
     return;

@@ -19,6 +19,8 @@ import { readCookie } from '../http/cookies.js';
 import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../store/link-transactions.repo.js';
 import { createGrant, GrantNotActiveError, requireActiveGrant } from '../store/grants.repo.js';
 import { createAuthCode } from '../store/auth-codes.repo.js';
+import { CorruptRecordError } from '../store/firestore-utils.js';
+import { COLLECTIONS } from '../store/collections.js';
 import { LinkUserMismatchError } from '../rally-link/errors.js';
 import { SIGN_IN_SECRET } from '../rally-link/token-codec.js';
 import { grantPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
@@ -187,7 +189,9 @@ async function completeAuthorize(
   const now = deps.clock.now();
   const grantId = randomToken(24);
   const sub = rallySubject(rallyUser);
-  const clientId = tx.clientId!;
+  const { clientId, redirectUri, codeChallenge, resource } = tx;
+  if (clientId === undefined || redirectUri === undefined || codeChallenge === undefined || resource === undefined)
+    throw new CorruptRecordError(COLLECTIONS.linkTransactions); // authorize() always stores them
   const db = await deps.db();
   await createGrant(db, {
     grantId,
@@ -205,17 +209,15 @@ async function completeAuthorize(
     grantId,
     sub,
     clientId,
-    redirectUri: tx.redirectUri!,
-    codeChallenge: tx.codeChallenge!,
+    redirectUri,
+    codeChallenge,
     scopes: tx.scopes ?? [],
-    resource: tx.resource!,
+    resource,
     createdAt: now,
     expiresAt: addSeconds(now, deps.config.AUTH_CODE_TTL_SECONDS),
   });
   deps.audit('sign_in_completed', { clientId, sub, rallyUser: rallyUser.userName, mode: 'oauth', grantId });
-  res
-    .set('Cache-Control', 'no-store')
-    .redirect(302, clientRedirect(tx.redirectUri!, issuer, { code, state: clientState }));
+  res.set('Cache-Control', 'no-store').redirect(302, clientRedirect(redirectUri, issuer, { code, state: clientState }));
 }
 
 /** Every grant link goes through here: only an active grant takes tokens, checked in the storing transaction (L2). */

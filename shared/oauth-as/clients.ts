@@ -66,6 +66,7 @@ export function isPrivateUseRedirect(raw: string): boolean {
  *   Private-use schemes need `native`.
  */
 export function validateRedirectUri(raw: string, applicationType?: ApplicationType): string | undefined {
+  // eslint-disable-next-line no-control-regex -- control characters are refused on purpose
   if (raw.length > 512 || /[\s\u0000-\u001f\u007f-\u009f]/.test(raw))
     return 'contains whitespace or control characters';
   let url: URL;

@@ -8,6 +8,7 @@
  * @module
  */
 import { isExpired, type Clock } from '../kernel/clock.js';
+import { evictOldest } from '../kernel/lru.js';
 
 /** Links kept per instance by default (oldest dropped first). */
 export const LINK_CACHE_LIMIT = 2000;
@@ -51,7 +52,7 @@ export class LinkCache<L extends { readonly version: number }> {
   /** Keeps `link` as read or written now, until `expiresAt` at the latest. */
   remember(key: string, link: L, expiresAt: Date): void {
     this.#entries.delete(key); // re-insert: the map's order is the eviction order
-    if (this.#entries.size >= this.#limit) this.#entries.delete(this.#entries.keys().next().value!);
+    evictOldest(this.#entries, this.#limit);
     this.#entries.set(key, { link, at: this.#clock.now().getTime(), expiresAt });
   }
 

@@ -120,7 +120,7 @@ export class RallyTokenStore {
 
   async #unseal(principal: string, doc: RallyTokensDoc): Promise<RallyTokens | undefined> {
     try {
-      const opened = await RALLY_TOKENS.open(this.#o.sealer, doc.sealed!, rallyTokensPath(principal));
+      const opened = await RALLY_TOKENS.open(this.#o.sealer, doc.sealed ?? '', rallyTokensPath(principal)); // none: fails like a bad one
       const tokens = { ...opened.value, accessExpiresAt: doc.accessExpiresAt };
       if (opened.needsReseal) void this.#reseal(principal, doc.version, tokens);
       return tokens;

@@ -34,7 +34,7 @@ const REF = /^\/[a-z]+(\/[a-z]+)?\/\d{1,19}$/;
 // Characters that cannot be expressed inside a double-quoted Rally value: Rally documents no escape
 // sequence, so `"` and `\` are refused rather than escaped (an escape the server does not honour
 // would turn `x") OR (Owner.UserName = "bob` into a second condition). Control characters too.
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are refused on purpose
 const UNQUOTABLE = /["\\\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** True when `value` can be placed between double quotes in a Rally query. */
@@ -120,7 +120,8 @@ export function validateRawQuery(raw: string): RawQueryResult {
   const q = raw.trim();
   if (q.length === 0) return { ok: false, error: 'empty' };
   if (q.length > MAX_QUERY_LENGTH) return { ok: false, error: 'too_long' };
-  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(q)) return { ok: false, error: 'control_characters' }; // eslint-disable-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are refused on purpose
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(q)) return { ok: false, error: 'control_characters' };
   let depth = 0;
   let inQuote = false;
   let closedBeforeEnd = false;

@@ -4,6 +4,7 @@
  */
 import type { RallyClient } from './client.js';
 import { OBJECT_ID, type RallyObject } from './types.js';
+import { evictOldest } from '../kernel/lru.js';
 
 /** ObjectID from a ref string or `{ _ref }` object (absolute or relative), or undefined. */
 export function refOid(ref: unknown): string | undefined {
@@ -60,7 +61,7 @@ export function userDefaults(rally: RallyClient, options: { fresh?: boolean } = 
   value.catch(() => {
     if (cache.get(key)?.value === value) cache.delete(key);
   });
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  evictOldest(cache, CACHE_LIMIT);
   cache.set(key, { at: now, value });
   return value;
 }

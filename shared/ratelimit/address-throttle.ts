@@ -12,6 +12,7 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../kernel/clock.js';
 import { CodedError } from '../kernel/errors.js';
+import { evictOldest } from '../kernel/lru.js';
 
 /** The unauthenticated writes we throttle, one bucket per kind and address. */
 export type AddressLimitKind = 'authorize' | 'register' | 'session_initialize' | 'connect_link';
@@ -77,7 +78,7 @@ export function createAddressThrottle(options: AddressThrottleOptions): AddressT
         : { tokens: capacity, at: now };
       const allowed = bucket.tokens >= 1;
       if (allowed) bucket.tokens -= 1;
-      if (buckets.size >= maxBuckets) buckets.delete(buckets.keys().next().value!);
+      evictOldest(buckets, maxBuckets);
       buckets.set(key, bucket);
       if (allowed) return { allowed: true };
       return {
@@ -113,15 +114,15 @@ export function clientAddress(
     .split(',')
     .map((h) => h.trim())
     .filter(Boolean);
-  const chosen = hops.length > 0 ? hops[Math.max(0, hops.length - trustedHops)]! : peerAddress;
+  const chosen = hops.length > 0 ? hops[Math.max(0, hops.length - trustedHops)] : peerAddress;
   return chosen === undefined ? 'unknown' : addressKey(chosen);
 }
 
 /** A canonical key: IPv4 as is (also when IPv4-mapped), IPv6 as its /64, anything else one shared bucket. */
 export function addressKey(raw: string): string {
   const address = raw.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  if (mapped) return mapped[1]!;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)?.[1];
+  if (mapped !== undefined) return mapped;
   if (isIP(address) === 4) return address;
   if (isIP(address) !== 6) return 'unparseable';
   return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;

@@ -48,11 +48,10 @@ export async function checkRateLimits(
   add('session', who.sessionHash, limits.perSessionPerMinute);
   add('agent', who.agentId, limits.perAgentPerMinute);
   const results = await Promise.all(
-    checks.map((c) => limiter.consume(limitKey(c.kind, c.id), c.limit, RATE_WINDOW_SECONDS)),
+    checks.map(async (c) => ({ c, r: await limiter.consume(limitKey(c.kind, c.id), c.limit, RATE_WINDOW_SECONDS) })),
   );
   let refused: LimitCheck | undefined;
-  results.forEach((r, i) => {
-    const c = checks[i]!;
+  results.forEach(({ c, r }) => {
     if (
       !r.allowed &&
       (refused === undefined || (!refused.allowed && r.retryAfterSeconds > refused.retryAfterSeconds))

@@ -128,10 +128,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         snap: undefined,
       }));
       const snaps = await withStoreRetry(() => db.getAll(...shards.map((s) => s.ref)));
-      snaps.forEach((snap, i) => {
-        const s = shards[i]!;
-        s.snap = snap;
-        s.count = countOf(snap, s.capacity);
+      shards.forEach((s, i) => {
+        s.snap = snaps[i];
+        s.count = s.snap === undefined ? s.capacity : countOf(s.snap, s.capacity); // none: full (fail closed)
       });
       const windowStart = new Date(win.start);
       const expiresAt = new Date(win.end + margin * 1000);
@@ -140,8 +139,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       // within `limit` + `n` rounds; the bound is a guard against a misbehaving backend.
       for (let round = 0; round < limit + n + 8; round++) {
         const open = shards.filter((s) => s.count < s.capacity);
-        if (open.length === 0) return { allowed: false, remaining: 0, retryAfterSeconds };
-        const s = open[Math.floor(random() * open.length) % open.length]!;
+        const s = open.length === 0 ? undefined : open[Math.floor(random() * open.length) % open.length];
+        if (s === undefined) return { allowed: false, remaining: 0, retryAfterSeconds };
         try {
           if (!s.snap?.exists) {
             await withStoreRetry(() => s.ref.create({ count: 1, capacity: s.capacity, windowStart, expiresAt }));

@@ -59,7 +59,7 @@ export function unescapeCss(css: string): string {
   let out = '';
   let i = 0;
   while (i < css.length) {
-    const c = css[i]!;
+    const c = css.charAt(i);
     if (c === '/' && css[i + 1] === '*') {
       const end = css.indexOf('*/', i + 2);
       i = end < 0 ? css.length : end + 2;
@@ -134,7 +134,7 @@ function lengthPx(token: string, fontPx: number, percentOfPx: number, viewportPx
   const n = Number(m[1]);
   const unit = m[2] ?? '';
   if (!Number.isFinite(n)) return undefined;
-  if (unit in ABSOLUTE_PX) return n * ABSOLUTE_PX[unit]!;
+  if (unit in ABSOLUTE_PX) return n * Number(ABSOLUTE_PX[unit]);
   if (unit === 'em') return n * fontPx;
   if (unit === 'rem') return n * 16;
   if (unit === 'ex' || unit === 'ch' || unit === 'cap' || unit === 'ic') return n * fontPx * (unit === 'ic' ? 1 : 0.5);
@@ -158,7 +158,7 @@ const KEEPS_PARENT = new Set(['inherit', 'initial', 'unset', 'revert', 'revert-l
 
 function fontSizePx(value: string, parentPx: number): number {
   if (KEEPS_PARENT.has(value)) return parentPx;
-  if (value in FONT_KEYWORDS) return FONT_KEYWORDS[value]!;
+  if (value in FONT_KEYWORDS) return Number(FONT_KEYWORDS[value]);
   if (value === 'smaller') return parentPx / 1.2;
   if (value === 'larger') return parentPx * 1.2;
   return lengthPx(value, parentPx, parentPx, 320) ?? 0; // unknown: treat as tiny
@@ -182,11 +182,11 @@ function numberOrPercent(value: string): number | undefined {
 function colorAlpha(value: string): number {
   if (value === 'transparent') return 0;
   const hex = /^#([0-9a-f]{4}|[0-9a-f]{8})$/.exec(value)?.[1];
-  if (hex) return parseInt(hex.length === 4 ? hex[3]!.repeat(2) : hex.slice(6), 16) / 255;
+  if (hex) return parseInt(hex.length === 4 ? hex.charAt(3).repeat(2) : hex.slice(6), 16) / 255;
   const fn = /^(?:rgba?|hsla?|hwb|lab|lch|oklab|oklch|color)\((.*)\)$/.exec(value)?.[1];
   if (fn === undefined) return /[(]/.test(value) ? 0 : 1; // other functions (color-mix, var): unknown, treat as transparent
   const alpha =
-    /\/\s*([^\s)]+)\s*$/.exec(fn)?.[1] ?? (fn.split(',').length === 4 ? fn.split(',')[3]!.trim() : undefined);
+    /\/\s*([^\s)]+)\s*$/.exec(fn)?.[1] ?? (fn.split(',').length === 4 ? fn.split(',')[3]?.trim() : undefined);
   if (alpha === undefined) return 1;
   return numberOrPercent(alpha) ?? 0;
 }
@@ -264,12 +264,12 @@ function transformScale(value: string, fontPx: number): number {
   if (value === 'none' || KEEPS_PARENT.has(value)) return 1;
   let scale = 1;
   let matched = '';
-  for (const [whole, fn, rawArgs] of value.matchAll(TRANSFORM_FN)) {
+  for (const [whole, fn = '', rawArgs = ''] of value.matchAll(TRANSFORM_FN)) {
     matched += whole;
-    const args = rawArgs!.split(/[\s,]+/).filter(Boolean);
-    if (fn!.startsWith('scale')) {
+    const args = rawArgs.split(/[\s,]+/).filter(Boolean);
+    if (fn.startsWith('scale')) {
       for (const a of args) scale *= Math.abs(numberOrPercent(a) ?? 0);
-    } else if (fn!.startsWith('translate')) {
+    } else if (fn.startsWith('translate')) {
       if (args.some((a) => offscreen(a, fontPx, false))) return 0;
     } else {
       return 0; // rotate and skew (a turned wide block lifts its start off the page), matrix, perspective, unknown

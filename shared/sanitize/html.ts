@@ -90,6 +90,7 @@ const STARTS_LINE = new Set([...BLOCK, ...PARAGRAPH, 'br', 'li', 'tr', 'td', 'th
 const NL = '\u0001'; // soft line break: a run of them is one newline
 const INDENT = '\u0002'; // one level of list indentation
 const PARA = '\u0003'; // paragraph break: a run containing one is a blank line
+// eslint-disable-next-line no-control-regex -- sentinels are control characters on purpose
 const SENTINELS = /[\u0001\u0002\u0003]/g;
 
 /**
@@ -279,11 +280,14 @@ export function htmlToText(html: string, maxChars: number): string {
   );
   const text = out
     .join('')
+    // eslint-disable-next-line no-control-regex -- sentinels are control characters on purpose
     .replace(/[\u0001\u0003][\u0001\u0003 \t]*/g, (run) => (run.includes(PARA) ? '\n\n' : '\n'))
     .split('\n')
     .map((line) => {
+      // eslint-disable-next-line no-control-regex -- sentinels are control characters on purpose
       const indent = /^[ \t]*(\u0002*)/.exec(line)?.[1]?.length ?? 0;
       const rest = line
+        // eslint-disable-next-line no-control-regex -- sentinels are control characters on purpose
         .replace(/^[ \t\u0002]*/, '')
         .replace(SENTINELS, '')
         .replace(/[ \t]+/g, ' ')

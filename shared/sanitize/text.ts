@@ -19,7 +19,7 @@ export const MAX_RESULT_CHARS = 24_000;
 // Unicode tag characters, C0/C1 controls except \n and \t, line/paragraph separators,
 // soft hyphen, Mongolian vowel separator and the interlinear annotation characters.
 const INVISIBLE =
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]|\udb40[\udc00-\udc7f]/g;
 
 /** Removes invisible, bidi, tag and control characters (keeps \n and \t). Lone surrogates are dropped too. */

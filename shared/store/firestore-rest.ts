@@ -44,7 +44,7 @@ export class FirestoreRestError extends Error {
 }
 
 // google.rpc.Code by name, as REST errors spell it (`error.status`).
-const GRPC_CODE: Record<string, number> = {
+const GRPC_CODE = {
   CANCELLED: 1,
   UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
@@ -61,7 +61,8 @@ const GRPC_CODE: Record<string, number> = {
   UNAVAILABLE: 14,
   DATA_LOSS: 15,
   UNAUTHENTICATED: 16,
-};
+} as const;
+const GRPC_CODE_BY_NAME: Readonly<Record<string, number>> = GRPC_CODE;
 
 const DOC_PATH = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
@@ -77,7 +78,7 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
       try {
         token = await o.accessToken();
       } catch (err) {
-        throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE!, undefined, { cause: err }); // no credentials yet: 503, retried
+        throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // no credentials yet: 503, retried
       }
       let res: Response;
       try {
@@ -91,7 +92,7 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {
-        throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE!, undefined, { cause: err }); // refused, reset or timed out: retried, then 503
+        throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // refused, reset or timed out: retried, then 503
       }
       if (res.status === 404) {
         await res.body?.cancel();
@@ -102,19 +103,19 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
       try {
         body = (await res.json()) as { fields?: unknown };
       } catch (err) {
-        throw new FirestoreRestError(GRPC_CODE.INTERNAL!, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
+        throw new FirestoreRestError(GRPC_CODE.INTERNAL, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
       }
-      return decodeFields(body?.fields ?? {}, path.split('/')[0]!);
+      return decodeFields(body?.fields ?? {}, path.slice(0, path.indexOf('/')));
     },
   };
 }
 
 async function errorCode(res: Response): Promise<number> {
   const body = (await res.json().catch(() => undefined)) as { error?: { status?: unknown } } | undefined;
-  const named = typeof body?.error?.status === 'string' ? GRPC_CODE[body.error.status] : undefined;
+  const named = typeof body?.error?.status === 'string' ? GRPC_CODE_BY_NAME[body.error.status] : undefined;
   if (named !== undefined) return named;
   // No google.rpc status (e.g. a proxy's page): 5xx and 429 are worth retrying, the rest is not.
-  return res.status >= 500 || res.status === 429 ? GRPC_CODE.UNAVAILABLE! : GRPC_CODE.UNKNOWN!;
+  return res.status >= 500 || res.status === 429 ? GRPC_CODE.UNAVAILABLE : GRPC_CODE.UNKNOWN;
 }
 
 /** A timestamp as the client library returns it (`toDate()`), so one zod schema reads both. */
@@ -136,9 +137,9 @@ export function decodeFields(fields: unknown, collection: string): Record<string
 function decodeValue(value: unknown, collection: string): unknown {
   const corrupt = () => new CorruptRecordError(collection);
   if (typeof value !== 'object' || value === null) throw corrupt();
-  const entries = Object.entries(value);
-  if (entries.length !== 1) throw corrupt(); // a Value holds exactly one kind
-  const [kind, v] = entries[0]!;
+  const [entry, ...more] = Object.entries(value);
+  if (entry === undefined || more.length > 0) throw corrupt(); // a Value holds exactly one kind
+  const [kind, v] = entry;
   switch (kind) {
     case 'nullValue':
       return null;

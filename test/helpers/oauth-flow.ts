@@ -204,6 +204,7 @@ export async function tokenRequest(
   base: string,
   form: Record<string, string>,
   headers: Record<string, string> = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
 ): Promise<{ status: number; headers: Headers; json: any }> {
   const res = await fetch(`${base}/token`, {
     method: 'POST',
@@ -255,6 +256,7 @@ export async function mcpCall(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
 ): Promise<{ status: number; headers: Headers; json: any }> {
   const res = await fetch(url, {
     method: 'POST',

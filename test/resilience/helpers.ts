@@ -12,6 +12,7 @@ export function recordSummary(suite: string, counts: Record<string, number | str
 export interface ToolOutcome {
   readonly status: number;
   readonly requestId: string | null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
   readonly rpc: any;
   readonly isError: boolean;
   readonly text: string;

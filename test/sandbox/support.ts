@@ -20,7 +20,8 @@ export function startSandbox(extra: Partial<RallySandboxOptions> = {}): Promise<
   });
 }
 
-export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- sandbox JSON that the tests read freely and check with expect()
+export type Json = Record<string, any>;
 
 export interface WsapiResponse {
   readonly status: number;

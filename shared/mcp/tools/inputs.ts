@@ -6,8 +6,9 @@
  */
 import { z } from 'zod';
 
+// eslint-disable-next-line no-control-regex -- control characters are refused on purpose
 const QUOTABLE = /^[^"\\\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are refused on purpose
 const NO_CONTROL = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/;
 
 export const ObjectId = z.string().regex(/^[1-9]\d{0,18}$/, 'must be a Rally ObjectID (digits)');

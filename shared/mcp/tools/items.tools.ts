@@ -298,6 +298,7 @@ const UpdateInput = z
     blockedReason: z
       .string()
       .max(256)
+      // eslint-disable-next-line no-control-regex -- control characters are refused on purpose
       .regex(/^[^\u0000-\u001f]*$/)
       .optional()
       .describe('Why it is blocked (up to 256 characters).'),
@@ -399,6 +400,7 @@ export const addRallyComment = defineTool({
         .trim()
         .min(1)
         .max(5000)
+        // eslint-disable-next-line no-control-regex -- control characters are refused on purpose
         .regex(/^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/)
         .describe('Comment text, plain text up to 5,000 characters.'),
     })

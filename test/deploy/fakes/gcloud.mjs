@@ -68,20 +68,26 @@ record();
 if (startsWith('auth list')) out('tester@example.com');
 else if (startsWith('services list')) out(state.apis.join('\n'));
 else if (startsWith('services enable')) state.apis.push(...pos.slice(2));
-else if (startsWith('firestore databases describe')) has(`db:${flags.database}`) ? out('db') : notFound();
-else if (startsWith('firestore databases create')) mark(`db:${flags.database}`);
+else if (startsWith('firestore databases describe')) {
+  if (has(`db:${flags.database}`)) out('db');
+  else notFound();
+} else if (startsWith('firestore databases create')) mark(`db:${flags.database}`);
 else if (startsWith('firestore indexes fields describe')) {
   const k = `${flags['collection-group']}.${arg(4)}`;
   out(`${has(`ttl:${k}`) ? 'ACTIVE' : ''}|${has(`exempt:${k}`) ? 'False' : 'True'}`);
 } else if (startsWith('firestore fields ttls update')) mark(`ttl:${flags['collection-group']}.${arg(4)}`);
 else if (startsWith('firestore indexes fields update')) mark(`exempt:${flags['collection-group']}.${arg(4)}`);
-else if (startsWith('iam service-accounts describe')) has(`sa:${arg(3).split('@')[0]}`) ? out(arg(3)) : notFound();
-else if (startsWith('iam service-accounts create')) mark(`sa:${arg(3)}`);
+else if (startsWith('iam service-accounts describe')) {
+  if (has(`sa:${arg(3).split('@')[0]}`)) out(arg(3));
+  else notFound();
+} else if (startsWith('iam service-accounts create')) mark(`sa:${arg(3)}`);
 else if (startsWith('projects get-iam-policy')) {
   if (has(`pbind:${filterBinding()}`)) out(filterBinding().split('|')[0]);
 } else if (startsWith('projects add-iam-policy-binding')) mark(`pbind:${flags.role}|${flags.member}`);
-else if (startsWith('secrets describe')) has(`secret:${arg(2)}`) ? out(arg(2)) : notFound();
-else if (startsWith('secrets create')) mark(`secret:${arg(2)}`);
+else if (startsWith('secrets describe')) {
+  if (has(`secret:${arg(2)}`)) out(arg(2));
+  else notFound();
+} else if (startsWith('secrets create')) mark(`secret:${arg(2)}`);
 else if (startsWith('secrets versions list'))
   out(
     (state.versions[arg(3)] ?? [])
@@ -106,8 +112,10 @@ else if (startsWith('secrets versions add')) {
 } else if (startsWith('secrets add-iam-policy-binding')) mark(`sbind:${arg(2)}|${flags.role}|${flags.member}`);
 else if (startsWith('functions deploy')) {
   /* always redeployed */
-} else if (startsWith('logging metrics describe')) has(`metric:${arg(3)}`) ? out(arg(3)) : notFound();
-else if (startsWith('logging metrics create')) {
+} else if (startsWith('logging metrics describe')) {
+  if (has(`metric:${arg(3)}`)) out(arg(3));
+  else notFound();
+} else if (startsWith('logging metrics create')) {
   readFileSync(String(flags['config-from-file']));
   mark(`metric:${arg(3)}`);
 } else if (startsWith('monitoring dashboards list')) {

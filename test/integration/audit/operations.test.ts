@@ -15,16 +15,19 @@ const POLICY = {
   defaults: { rateLimits: { perUserPerMinute: 6 } },
 };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed log line that the test reads freely and checks with expect()
+type LogLine = Record<string, any>;
+
 const auditLines = (stack: TestStack, event: string) =>
   stack.logs
     .map((l) => {
       try {
-        return JSON.parse(l) as Record<string, any>;
+        return JSON.parse(l) as LogLine;
       } catch {
         return undefined;
       }
     })
-    .filter((l): l is Record<string, any> => l?.event === event && l.audit === true);
+    .filter((l): l is LogLine => l?.event === event && l.audit === true);
 
 describe('Copilot headers, audit trail, policy and rate limits', () => {
   let stack: TestStack;

@@ -9,7 +9,8 @@ import { WEB, connect, textOf, useToolHarness, wsapiRequests } from './harness.j
 const h = useToolHarness();
 
 const call = (name: string, args: Record<string, unknown>) => h.mcp.client.callTool({ name, arguments: args });
-const structured = <T = Record<string, any>>(r: Awaited<ReturnType<typeof call>>) => r.structuredContent as T; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
+const structured = <T = Record<string, any>>(r: Awaited<ReturnType<typeof call>>) => r.structuredContent as T;
 
 describe('get_rally_issue', () => {
   it('returns key fields, refs, tasks summary, sanitised description and web URL for US1', async () => {

@@ -3,7 +3,8 @@ import { connect, textOf, useToolHarness, wsapiRequests } from './harness.js';
 const h = useToolHarness();
 
 const call = (name: string, args: Record<string, unknown> = {}) => h.mcp.client.callTool({ name, arguments: args });
-const structured = (r: Awaited<ReturnType<typeof call>>) => r.structuredContent as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
+const structured = (r: Awaited<ReturnType<typeof call>>) => r.structuredContent as Record<string, any>;
 const queryOf = (url: string) => new URL(url, 'http://x').searchParams.get('query');
 
 describe('search_rally_items', () => {

@@ -635,6 +635,7 @@ describe('I. /mcp as resource server', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${reader.accessToken}` },
         body: JSON.stringify(args),
       });
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
       return { status: res.status, headers: res.headers, json: (await res.json()) as any };
     };
     const before = sandbox.items('hierarchicalrequirement').find((i) => i.FormattedID === 'US1')!;

@@ -58,6 +58,7 @@ describe('authorization server (group H)', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ client_name: 'Registered', token_endpoint_auth_method: 'none', ...metadata }),
     });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
   /** Our consent allowed, Rally's denied: the callback's page offers the client's error redirect as a link. */

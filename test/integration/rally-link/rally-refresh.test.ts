@@ -66,8 +66,8 @@ async function signedIn(user: string): Promise<RecordedSignIn> {
 }
 
 /** The re-link prompt: a tool error (not a JSON-RPC error, not an HTTP error) with a /connect link. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
 function expectRelinkPrompt(r: { status: number; json: any }) {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   expect(r.status).toBe(200);
   expect(r.json.error).toBeUndefined();
   expect(r.json.result.isError).toBe(true);

@@ -43,6 +43,7 @@ function fromAddress(
   });
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
 const rpcResult = (a: Answer): any => {
   const data = a.body.split('\n').find((l) => l.startsWith('data: '));
   return JSON.parse(data ? data.slice(6) : a.body);

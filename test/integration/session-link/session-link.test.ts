@@ -32,6 +32,7 @@ describe('session-link mode', () => {
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(args),
     });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
     return { status: res.status, headers: res.headers, json: (await res.json()) as any };
   };
 
@@ -317,18 +318,21 @@ describe('L12: one session identity for credential, limits, logs and audit', () 
       headers: { 'content-type': 'application/json', ...headers },
       body: '{}',
     });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
     return { status: res.status, headers: res.headers, json: (await res.json()) as any };
   };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed log line that the test reads freely and checks with expect()
+  type LogLine = Record<string, any>;
   const lines = () =>
     stack.logs
       .map((l) => {
         try {
-          return JSON.parse(l) as Record<string, any>;
+          return JSON.parse(l) as LogLine;
         } catch {
           return undefined;
         }
       })
-      .filter((l): l is Record<string, any> => l !== undefined);
+      .filter((l): l is LogLine => l !== undefined);
 
   it('L12: a Session-ID user is rate-limited per session, and its audit lines carry the same sessionHash as x-ms-copilot-session-id would', async () => {
     // A fresh per-minute window on the servers' clock, with the whole minute ahead: the burst cannot straddle two.

@@ -171,6 +171,7 @@ describe('production credentials (google-auth-library → metadata server)', () 
   });
   afterAll(async () => {
     for (const k of ENV) {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- deleting is how a variable leaves process.env
       if (saved[k] === undefined) delete process.env[k];
       else process.env[k] = saved[k];
     }

@@ -11,6 +11,7 @@ function capture() {
   return { log: createLogger({ level: 'debug', write: (l) => lines.push(l) }), lines };
 }
 
+// eslint-disable-next-line no-control-regex -- the test looks for raw control characters
 const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 describe('logger', () => {
