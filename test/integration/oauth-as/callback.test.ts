@@ -14,7 +14,7 @@ import {
   toolCallBody,
 } from '../../helpers/oauth-flow.js';
 import { consumeLinkTransaction, createLinkTransaction } from '../../../shared/store/link-transactions.repo.js';
-import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
+import { emulatorFirestore } from '../../helpers/firestore.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 
 const REDIRECT = 'http://127.0.0.1:33418/callback';
@@ -27,14 +27,7 @@ describe('OAuth callback (groups B and C)', () => {
   beforeAll(async () => {
     stack = await startTestStack({ env: { RALLY_TIMEOUT_MS: '1500' } });
     base = stack.url;
-    db = new Firestore({
-      projectId: stack.projectId,
-      host: stack.firestoreHost,
-      ssl: false,
-      preferRest: true,
-      customHeaders: { Authorization: 'Bearer owner' },
-      authClient: createNoCredentialsAuth(stack.projectId),
-    } as ConstructorParameters<typeof Firestore>[0]);
+    db = emulatorFirestore(stack.projectId, stack.firestoreHost);
   });
   afterAll(async () => {
     await db?.terminate();

@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { Firestore } from '@google-cloud/firestore';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { pkcePair, tokenRequest } from '../../helpers/oauth-flow.js';
-import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
+import { emulatorFirestore } from '../../helpers/firestore.js';
 import { findClient } from '../../../shared/store/clients.repo.js';
 import { resolveClient } from '../../../shared/oauth-as/clients.js';
 
@@ -86,15 +86,7 @@ async function cimdHost(documents: Record<string, Record<string, unknown>>) {
   return { urlOf, stop: () => (server.closeAllConnections(), close(server)) };
 }
 
-const firestoreOf = (stack: TestStack) =>
-  new Firestore({
-    projectId: stack.projectId,
-    host: stack.firestoreHost,
-    ssl: false,
-    preferRest: true,
-    customHeaders: { Authorization: 'Bearer owner' },
-    authClient: createNoCredentialsAuth(stack.projectId),
-  } as ConstructorParameters<typeof Firestore>[0]);
+const firestoreOf = (stack: TestStack) => emulatorFirestore(stack.projectId, stack.firestoreHost);
 
 const authorize = (base: string, clientId: string) => {
   const url = new URL(`${base}/authorize`);

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Firestore } from '@google-cloud/firestore';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
 import { initializeBody, pkcePair, registerTestClient, toolCallBody } from '../../helpers/oauth-flow.js';
-import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
+import { emulatorFirestore } from '../../helpers/firestore.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 
 const REDIRECT = 'http://127.0.0.1:33418/callback';
@@ -63,14 +63,7 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
         ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE: '2',
       },
     });
-    db = new Firestore({
-      projectId: stack.projectId,
-      host: stack.firestoreHost,
-      ssl: false,
-      preferRest: true,
-      customHeaders: { Authorization: 'Bearer owner' },
-      authClient: createNoCredentialsAuth(stack.projectId),
-    } as ConstructorParameters<typeof Firestore>[0]);
+    db = emulatorFirestore(stack.projectId, stack.firestoreHost);
     // A cold server's first Firestore write can outlast its deadline on a loaded machine (503):
     // warm it from an address no test uses, so the counted requests below meet a warm server.
     for (let i = 0; i < 3 && (await register('127.0.0.250')).status === 503; i++);

@@ -5,8 +5,7 @@
  * argv: projectId key limit windowSeconds count nowMs shards
  */
 import { createInterface } from 'node:readline';
-import { Firestore } from '@google-cloud/firestore';
-import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
+import { emulatorFirestore } from '../../helpers/firestore.js';
 import { createRateLimiter } from '../../../shared/ratelimit/rate-limiter.js';
 import { FakeClock } from '../../helpers/clock.js';
 
@@ -19,14 +18,7 @@ if (!projectId || !key || !limit || !windowSeconds || !count || !nowMs || !shard
   process.exit(2);
 }
 
-const db = new Firestore({
-  projectId,
-  host,
-  ssl: false,
-  preferRest: true,
-  customHeaders: { Authorization: 'Bearer owner' },
-  authClient: createNoCredentialsAuth(projectId),
-} as ConstructorParameters<typeof Firestore>[0]);
+const db = emulatorFirestore(projectId, host);
 const limiter = createRateLimiter({
   db: async () => db,
   clock: new FakeClock(Number(nowMs)),

@@ -17,7 +17,7 @@ import {
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { FakeClock } from '../../helpers/clock.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
-import { createNoCredentialsAuth } from '../../../shared/kernel/no-credentials-auth.js';
+import { emulatorFirestore } from '../../helpers/firestore.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,15 +30,7 @@ const NOW = new Date(WINDOW_START + 5_000);
 let projectId: string;
 let db: Firestore;
 
-const client = (project: string) =>
-  new Firestore({
-    projectId: project,
-    host: emulatorHost(),
-    ssl: false,
-    preferRest: true,
-    customHeaders: { Authorization: 'Bearer owner' },
-    authClient: createNoCredentialsAuth(project),
-  } as ConstructorParameters<typeof Firestore>[0]);
+const client = (project: string) => emulatorFirestore(project, emulatorHost());
 
 beforeEach(() => {
   projectId = demoProjectId();
