@@ -134,7 +134,7 @@ function lengthPx(token: string, fontPx: number, percentOfPx: number, viewportPx
   const n = Number(m[1]);
   const unit = m[2] ?? '';
   if (!Number.isFinite(n)) return undefined;
-  if (unit in ABSOLUTE_PX) return n * Number(ABSOLUTE_PX[unit]);
+  if (Object.hasOwn(ABSOLUTE_PX, unit)) return n * Number(ABSOLUTE_PX[unit]);
   if (unit === 'em') return n * fontPx;
   if (unit === 'rem') return n * 16;
   if (unit === 'ex' || unit === 'ch' || unit === 'cap' || unit === 'ic') return n * fontPx * (unit === 'ic' ? 1 : 0.5);
@@ -158,7 +158,7 @@ const KEEPS_PARENT = new Set(['inherit', 'initial', 'unset', 'revert', 'revert-l
 
 function fontSizePx(value: string, parentPx: number): number {
   if (KEEPS_PARENT.has(value)) return parentPx;
-  if (value in FONT_KEYWORDS) return Number(FONT_KEYWORDS[value]);
+  if (Object.hasOwn(FONT_KEYWORDS, value)) return Number(FONT_KEYWORDS[value]);
   if (value === 'smaller') return parentPx / 1.2;
   if (value === 'larger') return parentPx * 1.2;
   return lengthPx(value, parentPx, parentPx, 320) ?? 0; // unknown: treat as tiny
@@ -168,7 +168,7 @@ function fontSizePx(value: string, parentPx: number): number {
 function fontShorthandSize(value: string): string | undefined {
   return value
     .split(/[\s/]+/)
-    .find((t) => t in FONT_KEYWORDS || (/^[+-]?[\d.]/.test(t) && !/^\d+$/.test(t)) || t === '0');
+    .find((t) => Object.hasOwn(FONT_KEYWORDS, t) || (/^[+-]?[\d.]/.test(t) && !/^\d+$/.test(t)) || t === '0');
 }
 
 function numberOrPercent(value: string): number | undefined {

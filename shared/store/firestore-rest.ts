@@ -112,7 +112,10 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
 
 async function errorCode(res: Response): Promise<number> {
   const body = (await res.json().catch(() => undefined)) as { error?: { status?: unknown } } | undefined;
-  const named = typeof body?.error?.status === 'string' ? GRPC_CODE_BY_NAME[body.error.status] : undefined;
+  const status = body?.error?.status;
+  // own keys only: a status named like an Object.prototype member ("constructor") is not a code
+  const named =
+    typeof status === 'string' && Object.hasOwn(GRPC_CODE_BY_NAME, status) ? GRPC_CODE_BY_NAME[status] : undefined;
   if (named !== undefined) return named;
   // No google.rpc status (e.g. a proxy's page): 5xx and 429 are worth retrying, the rest is not.
   return res.status >= 500 || res.status === 429 ? GRPC_CODE.UNAVAILABLE : GRPC_CODE.UNKNOWN;

@@ -64,6 +64,8 @@ describe('htmlToText', () => {
       ['<span style="color:red;visibility:hidden">secret</span>ok', 'ok'],
       ['<span style="font-size:0px">secret</span>ok', 'ok'],
       ['<span style="font-size: 0">secret</span>ok', 'ok'],
+      // an unknown size reads as tiny, also when it is named like an Object.prototype member
+      ['<span style="font-size: constructor">secret</span>ok', 'ok'],
       ['<span style="opacity:0.0">secret</span>ok', 'ok'],
       ['<span style="dis/**/play:none">secret</span>ok', 'ok'],
       ['<div style="display:none"><p>deep <b>secret</b></p></div>ok', 'ok'],

@@ -113,6 +113,9 @@ describe('createRestDocumentReader', () => {
     [json(401, { error: { code: 401, status: 'UNAUTHENTICATED' } }), 16],
     [new Response('<html>bad gateway</html>', { status: 502 }), 14],
     [new Response('teapot', { status: 418 }), 2],
+    // a status named like an Object.prototype member is no gRPC code: by HTTP status, as if absent
+    [json(400, { error: { code: 400, status: 'constructor' } }), 2],
+    [json(503, { error: { code: 503, status: '__proto__' } }), 14],
     [new Response('<html>200 but not JSON</html>', { status: 200 }), 13],
   ])('an error answer → FirestoreRestError with the gRPC code (%#)', async (res, code) => {
     const { r } = reader(() => res);
