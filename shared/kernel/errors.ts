@@ -69,6 +69,8 @@ export type OAuthErrorCode =
 /** Who is calling /mcp and /tools/<name> (shared/mcp/principal.ts), and what a tool argument turned out to be. */
 export type McpAuthErrorCode = 'missing_token' | 'invalid_token' | 'insufficient_scope' | 'invalid_session';
 export type ToolErrorCode = 'invalid_tool_input';
+/** A 2026-07-28 `requestState` echoed back by a client (shared/mcp/sign-in-round.ts). */
+export type RequestStateErrorCode = 'request_state_invalid' | 'request_state_expired' | 'request_state_replayed';
 
 export type ErrorCode =
   | UnavailableErrorCode
@@ -85,7 +87,8 @@ export type ErrorCode =
   | LinkErrorCode
   | OAuthErrorCode
   | McpAuthErrorCode
-  | ToolErrorCode;
+  | ToolErrorCode
+  | RequestStateErrorCode;
 
 /**
  * An error with a stable code. Subclasses keep their own `name` and message;

@@ -14,10 +14,13 @@
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   createMcpHandler as createSdkHandler,
+  inputResponse,
   PROTOCOL_VERSION_META_KEY,
   type McpRequestContext,
   type McpServer,
+  type ServerContext,
 } from '@modelcontextprotocol/server';
 import { forRequest, type Deps } from '../services/deps.js';
 import { audit } from '../audit/audit.js';
@@ -26,18 +29,27 @@ import { buildRequestContext, type RequestContext } from '../http/request-contex
 import { EdgeError } from '../http/edge-error.js';
 import { webExchange } from '../http/fetch-bridge.js';
 import { authenticate, McpAuthError, type McpPrincipal } from './principal.js';
-import { buildMcpServer, SERVED_PROTOCOL_VERSIONS, type ProtocolEra } from './server.js';
+import { buildMcpServer, MODERN_PROTOCOL_VERSION, SERVED_PROTOCOL_VERSIONS, type ProtocolEra } from './server.js';
 import { anonymousToolList, openExecution } from './execute.js';
 import {
   respondRpcError,
   sendRpcEdgeError,
   sendRpcRefusal,
+  signInDeclined,
   signInRequired,
   toMcpResult,
+  type PromptChannel,
   type RpcRefusal,
 } from './jsonrpc-errors.js';
 import { registerToolCatalogue } from './tools/register.js';
-import { rememberClientCapabilities, supportsUrlElicitation } from './capabilities.js';
+import { declaresUrlElicitation, rememberClientCapabilities, supportsUrlElicitation } from './capabilities.js';
+import {
+  createSignInRounds,
+  RequestStateError,
+  SIGN_IN_INPUT_KEY,
+  type RoundBinding,
+  type SignInRoundState,
+} from './sign-in-round.js';
 import { serveToolRest } from './rest.js';
 
 interface RpcMessage {
@@ -141,16 +153,26 @@ export function createMcpHandler(baseDeps: Deps) {
  */
 const ANONYMOUS_METHODS = new Set(['initialize', 'notifications/initialized', 'ping', 'tools/list', 'server/discover']);
 
-/** The revision a 2026-07-28-style request names in its `_meta` envelope, if it names one. */
-function envelopeVersion(msgs: readonly RpcMessage[]): string | undefined {
+/** A reserved key of a single request's `_meta` envelope (2026-07-28), if the request carries it. */
+function envelopeValue(msgs: readonly RpcMessage[], key: string): unknown {
   const [only] = msgs;
   if (msgs.length !== 1 || only === undefined) return undefined;
   const meta = only.params?._meta;
-  const version =
-    typeof meta === 'object' && meta !== null
-      ? (meta as Record<string, unknown>)[PROTOCOL_VERSION_META_KEY]
-      : undefined;
+  return typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>)[key] : undefined;
+}
+
+/** The revision a 2026-07-28-style request names in its `_meta` envelope, if it names one. */
+function envelopeVersion(msgs: readonly RpcMessage[]): string | undefined {
+  const version = envelopeValue(msgs, PROTOCOL_VERSION_META_KEY);
   return typeof version === 'string' ? version : undefined;
+}
+
+/**
+ * Whether the SDK will serve this request as 2026-07-28: it carries the envelope's version claim,
+ * or names the revision in its header (the SDK's routing rule, decided here before authentication).
+ */
+function claimsModernEra(req: Request, msgs: readonly RpcMessage[]): boolean {
+  return envelopeVersion(msgs) !== undefined || req.get('mcp-protocol-version') === MODERN_PROTOCOL_VERSION;
 }
 
 /**
@@ -170,7 +192,7 @@ function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): 
 
 async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[]): Promise<McpPrincipal | undefined> {
   try {
-    return await authenticate(deps, req);
+    return await authenticate(deps, req, { sessions: !claimsModernEra(req, msgs) });
   } catch (err) {
     if (
       err instanceof McpAuthError &&
@@ -212,14 +234,65 @@ async function serve(
   const init = msgs.find((m) => m.method === 'initialize');
   if (init && envelopeVersion(msgs) === undefined)
     await rememberClientCapabilities(deps, principal, init.params?.capabilities);
-  // 2026-07-28 removed -32042: its clients get the clickable link.
-  const noUrlElicitation = async () => false;
+  const rounds = await signInRoundsFor(deps, principal, msgs);
   return eraHandler(req, res, req.body, (era) => {
-    const elicits = era === 'legacy' ? () => supportsUrlElicitation(deps, principal) : noUrlElicitation;
-    return buildMcpServer((s) =>
-      registerToolCatalogue(s, execution.visibleTools, async (name, args) =>
-        toMcpResult(await execution.call(name, args), elicits),
-      ),
+    const channel =
+      era === 'legacy'
+        ? async (): Promise<PromptChannel> =>
+            (await supportsUrlElicitation(deps, principal)) ? { kind: 'url_elicitation_error' } : { kind: 'link_text' }
+        : async (): Promise<PromptChannel> =>
+            rounds && declaresUrlElicitation(envelopeValue(msgs, CLIENT_CAPABILITIES_META_KEY))
+              ? { kind: 'input_required', mintState: rounds.mint }
+              : { kind: 'link_text' };
+    return buildMcpServer(
+      (s) =>
+        registerToolCatalogue(s, execution.visibleTools, async (name, args, sdkCtx) => {
+          if (era === 'modern' && declinedSignIn(sdkCtx)) {
+            deps.audit('sign_in_failed', { reason: 'prompt_declined', tool: name });
+            return signInDeclined(ctx.requestId);
+          }
+          return toMcpResult(await execution.call(name, args), channel);
+        }),
+      era === 'modern' && rounds ? rounds.verify : undefined,
     );
   });
+}
+
+/**
+ * The sign-in rounds of a 2026-07-28 tools/call by a grant (the only principal such a request
+ * can have): a state minted for a prompt, or one echoed back, is bound to this grant and to
+ * this request's tool and arguments.
+ */
+async function signInRoundsFor(deps: Deps, principal: McpPrincipal, msgs: readonly RpcMessage[]) {
+  const [only] = msgs;
+  if (principal.kind !== 'grant' || msgs.length !== 1 || only?.method !== 'tools/call') return undefined;
+  const params = only.params as { name?: unknown; arguments?: unknown };
+  if (typeof params.name !== 'string') return undefined;
+  const { token } = principal;
+  const binding: RoundBinding = {
+    principal: `grant:${token.grantId}:${token.clientId}:${token.sub}`,
+    tool: params.name,
+    arguments: params.arguments,
+  };
+  const { sealer } = await deps.auth();
+  const rounds = createSignInRounds({ sealer, clock: deps.clock, db: () => deps.db() });
+  return {
+    mint: () => rounds.mint(binding),
+    verify: async (state: string): Promise<SignInRoundState> => {
+      try {
+        return await rounds.verify(state, binding);
+      } catch (err) {
+        if (err instanceof RequestStateError)
+          deps.audit('access_denied', { reason: err.code, clientId: token.clientId, tool: binding.tool });
+        throw err; // the SDK answers -32602 "Invalid or expired requestState"
+      }
+    },
+  };
+}
+
+/** A retry whose verified state answers our prompt, and whose user declined or cancelled it. */
+function declinedSignIn(sdkCtx: ServerContext | undefined): boolean {
+  if (!sdkCtx?.mcpReq.requestState<SignInRoundState>()) return false;
+  const answer = inputResponse(sdkCtx.mcpReq.inputResponses, SIGN_IN_INPUT_KEY);
+  return answer.kind === 'elicit' && answer.action !== 'accept';
 }

@@ -11,10 +11,12 @@
  */
 import type { Response } from '@google-cloud/functions-framework';
 import {
+  inputRequired,
   ProtocolError,
   ProtocolErrorCode,
   UrlElicitationRequiredError,
   type CallToolResult,
+  type InputRequiredResult,
 } from '@modelcontextprotocol/server';
 import type { EdgeError } from '../http/edge-error.js';
 import type { RequestContext } from '../http/request-context.js';
@@ -24,6 +26,7 @@ import type { ToolOutcome } from './execute.js';
 import { McpAuthError } from './principal.js';
 import { SERVED_PROTOCOL_VERSIONS } from './server.js';
 import { errorResult } from './tools/tool-errors.js';
+import { SIGN_IN_INPUT_KEY } from './sign-in-round.js';
 
 type RpcId = string | number | null;
 
@@ -137,16 +140,25 @@ export function respondRpcError(ctx: RequestContext, res: Response, err: unknown
 export const signInRequired = (): ProtocolError =>
   new ProtocolError(ProtocolErrorCode.InvalidRequest, 'Sign-in required.');
 
+/** How one request can show the sign-in prompt, by protocol revision and declared capabilities. */
+export type PromptChannel =
+  /** A 2025-11-25 client that declared URL elicitation at initialize: error -32042. */
+  | { readonly kind: 'url_elicitation_error' }
+  /** A 2026-07-28 client that declares URL elicitation: `input_required` with a sealed `requestState`. */
+  | { readonly kind: 'input_required'; mintState(): Promise<string> }
+  /** Every other client: the clickable link in the tool result. */
+  | { readonly kind: 'link_text' };
+
 /**
  * This surface's mapping of the one execution path's outcome: a tool result,
- * -32602, or URL elicitation (-32042). `supportsUrlElicitation` answers false
- * for a 2026-07-28 request: that revision removed -32042 (its sign-in prompt
- * is the clickable link until multi-round-trip input arrives).
+ * -32602, or the sign-in prompt in the form the request can show
+ * (`promptChannel`). 2026-07-28 removed -32042: its clients get the link as
+ * a URL elicitation inside `input_required` (shared/mcp/sign-in-round.ts).
  */
 export async function toMcpResult(
   outcome: ToolOutcome,
-  supportsUrlElicitation: () => Promise<boolean>,
-): Promise<CallToolResult> {
+  promptChannel: () => Promise<PromptChannel>,
+): Promise<CallToolResult | InputRequiredResult> {
   switch (outcome.kind) {
     case 'result':
       return outcome.result;
@@ -160,8 +172,9 @@ export async function toMcpResult(
     case 'rate_limited':
     case 'confirmation_required':
       return errorResult(outcome.message);
-    case 'link_required':
-      if (await supportsUrlElicitation()) {
+    case 'link_required': {
+      const channel = await promptChannel();
+      if (channel.kind === 'url_elicitation_error') {
         throw new UrlElicitationRequiredError(
           [
             {
@@ -174,11 +187,26 @@ export async function toMcpResult(
           'Rally is not connected for this user.',
         );
       }
+      if (channel.kind === 'input_required') {
+        return inputRequired({
+          inputRequests: {
+            [SIGN_IN_INPUT_KEY]: inputRequired.elicitUrl({ url: outcome.url, message: outcome.elicitationMessage }),
+          },
+          requestState: await channel.mintState(),
+        });
+      }
       return errorResult(outcome.message);
+    }
     default:
       return assertNever(outcome);
   }
 }
+
+/** A 2026-07-28 retry whose user declined or cancelled the sign-in: the tool does not run. */
+export const signInDeclined = (requestId: string): CallToolResult =>
+  errorResult(
+    `The Rally sign-in was declined, so the tool did not run. Call it again to get a new sign-in link. (Request ID ${requestId})`,
+  );
 
 function assertNever(x: never): never {
   throw new Error(`unhandled outcome ${JSON.stringify(x)}`);

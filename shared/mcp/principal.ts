@@ -45,7 +45,24 @@ export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit'> {
   auth(): Promise<Pick<AuthServices, 'signer'>>;
 }
 
-export async function authenticate(deps: AuthenticateDeps, req: Request): Promise<McpPrincipal> {
+/**
+ * MCP 2026-07-28 forbids sessions as authentication ("MUST NOT use sessions for authentication")
+ * and removed the session header: such a request with a session id and no bearer gets the same
+ * 401 + OAuth challenge as one without, and a message that says why (README, "Session-link mode").
+ */
+const SESSION_LINK_NOT_SERVED =
+  'Sign-in required. Session-link mode serves MCP 2025 clients only: under MCP 2026-07-28 a session id is not a sign-in, so sign in with OAuth.';
+
+export interface AuthenticateOptions {
+  /** Whether a session-link session may stand in for a bearer token (false for 2026-07-28 requests). */
+  readonly sessions: boolean;
+}
+
+export async function authenticate(
+  deps: AuthenticateDeps,
+  req: Request,
+  options: AuthenticateOptions = { sessions: true },
+): Promise<McpPrincipal> {
   const header = req.get('authorization');
   if (header !== undefined) {
     const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim())?.[1];
@@ -72,7 +89,15 @@ export async function authenticate(deps: AuthenticateDeps, req: Request): Promis
       );
     }
   }
-  if (deps.config.SESSION_LINK_MODE) {
+  if (deps.config.SESSION_LINK_MODE && !options.sessions) {
+    if ((await readSessionHeader(req)).kind !== 'none')
+      throw new McpAuthError(
+        'missing_token',
+        401,
+        SESSION_LINK_NOT_SERVED,
+        challenge(deps, { scope: SCOPES.join(' ') }),
+      );
+  } else if (deps.config.SESSION_LINK_MODE) {
     const session = await readSessionHeader(req);
     if (session.kind === 'ok') return { kind: 'session', session: session.credential };
     if (session.kind === 'weak') throw new McpAuthError('invalid_session', 400, session.message);

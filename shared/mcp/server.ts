@@ -32,11 +32,26 @@ export type ToolRegistrar = (server: McpServer) => void;
 /** Stateless and compiled-schema caching: safe to share, costly to rebuild on every request. */
 let validator: AjvJsonSchemaValidator | undefined;
 
-export function buildMcpServer(registerTools: ToolRegistrar): McpServer {
+/**
+ * Checks an echoed 2026-07-28 `requestState` before any handler runs and
+ * returns what it says; a throw is answered -32602 by the SDK. Every server
+ * has one: a request whose state nobody can verify is refused.
+ */
+export type RequestStateVerifier = (state: string) => Promise<unknown>;
+
+const refuseEveryState: RequestStateVerifier = () => Promise.reject(new Error('no request state expected'));
+
+export function buildMcpServer(
+  registerTools: ToolRegistrar,
+  verifyRequestState: RequestStateVerifier = refuseEveryState,
+): McpServer {
   const server = new McpServer(SERVER_INFO, {
     instructions: SERVER_INSTRUCTIONS,
     jsonSchemaValidator: (validator ??= new AjvJsonSchemaValidator()),
     capabilities: { tools: { listChanged: false } },
+    requestState: { verify: verifyRequestState },
+    // Stateless: a 2025-era request cannot take a server→client request, so nothing is shimmed.
+    inputRequired: { legacyShim: false },
   });
   registerTools(server);
   return server;

@@ -24,6 +24,8 @@ export const COLLECTIONS = {
   sessions: 'sessions',
   /** Session-link mode: /connect/<id> transactions. */
   connectTransactions: 'connect_transactions',
+  /** MCP 2026-07-28: sign-in prompts whose `requestState` came back, so each is answered once. */
+  spentRequestStates: 'spent_request_states',
   /** Windowed rate-limit counters. */
   rateLimits: 'rate_limits',
 } as const;

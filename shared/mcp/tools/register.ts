@@ -6,7 +6,14 @@
  * path in shared/mcp/execute.ts.
  * @module
  */
-import type { CallToolResult, McpServer, StandardSchemaWithJSON } from '@modelcontextprotocol/server';
+import {
+  isInputRequiredResult,
+  type CallToolResult,
+  type InputRequiredResult,
+  type McpServer,
+  type ServerContext,
+  type StandardSchemaWithJSON,
+} from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { LinkRequiredError } from '../../rally/link-required.js';
 import { ITEM_TOOLS } from './items.tools.js';
@@ -160,11 +167,14 @@ function schemasOf(spec: AnyToolSpec) {
  * clear refusal rather than "unknown tool". The result goes through the
  * SDK's per-era projection (`projectCallToolResult`), as its own handler does.
  */
-export function registerToolCatalogue(
-  server: McpServer,
-  visible: readonly AnyToolSpec[],
-  call: (name: string, args: unknown) => Promise<CallToolResult>,
-): void {
+/** Runs one tools/call; `ctx` carries a 2026-07-28 retry's answers and verified state. */
+export type ToolCaller = (
+  name: string,
+  args: unknown,
+  ctx?: ServerContext,
+) => Promise<CallToolResult | InputRequiredResult>;
+
+export function registerToolCatalogue(server: McpServer, visible: readonly AnyToolSpec[], call: ToolCaller): void {
   for (const spec of visible) {
     const { input, output } = schemasOf(spec);
     server.registerTool(
@@ -177,10 +187,16 @@ export function registerToolCatalogue(
         annotations: spec.annotations,
       },
       // Not reached: the tools/call handler below replaces the SDK's. Kept correct in case it is ever removed.
-      (args: unknown) => call(spec.name, args),
+      async (args: unknown) => {
+        const result = await call(spec.name, args);
+        if (isInputRequiredResult(result)) throw new Error('input_required needs the tools/call handler');
+        return result;
+      },
     );
   }
-  server.server.setRequestHandler('tools/call', async (request) =>
-    server.server.projectCallToolResult(await call(request.params.name, request.params.arguments), undefined),
-  );
+  server.server.setRequestHandler('tools/call', async (request, ctx) => {
+    const result = await call(request.params.name, request.params.arguments, ctx);
+    // A sign-in prompt for a 2026-07-28 client goes out as it is; a tool result is checked against its schema.
+    return isInputRequiredResult(result) ? result : server.server.projectCallToolResult(result, undefined);
+  });
 }

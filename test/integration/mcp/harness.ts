@@ -115,7 +115,7 @@ export async function connect(
   });
   const server = buildMcpServer((s) =>
     registerToolCatalogue(s, execution.visibleTools, async (name, args) =>
-      toMcpResult(await execution.call(name, args), async () => false),
+      toMcpResult(await execution.call(name, args), async () => ({ kind: 'link_text' })),
     ),
   );
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();

@@ -150,7 +150,7 @@ describe('two protocol eras on one /mcp', () => {
     }
   });
 
-  it('a 2026-07-28 client never gets -32042 (that revision removed it): without a Rally link it gets the clickable link, even when the grant declared URL elicitation in a 2025 initialize', async () => {
+  it('N9: a 2026-07-28 client never gets -32042 (that revision removed it): one that declares no URL elicitation gets the clickable link, even when the grant declared it in a 2025 initialize', async () => {
     const bob = await signIn(stack.url, 'bob');
     // A 2025-era client on the same grant declares URL elicitation (remembered per grant).
     const init = await mcpCall(stack.mcpUrl, initializeBody({ elicitation: { url: {} } }), {

@@ -9,7 +9,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UrlElicitationRequiredError } from '@modelcontextprotocol/sdk/types.js';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, signInToRallySandbox } from '../../helpers/browser.js';
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { depsFor, startTestStack, type TestStack } from '../../helpers/stack.js';
+import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { browse, CookieJar, initializeBody, mcpCall, signIn, toolCallBody } from '../../helpers/oauth-flow.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
 
@@ -298,6 +299,51 @@ describe('session-link mode', () => {
     expect(res.status).toBe(200);
     expect(res.json.isError).toBe(true);
     expect(JSON.stringify(res.json)).not.toMatch(/Alice Private/);
+  });
+
+  it('N8: under MCP 2026-07-28 a session id is not a sign-in: a linked session gets 401 with the OAuth challenge and a reason, discovery stays public, nothing is created', async () => {
+    // A session linked and confirmed the 2025 way (REST), so the refusal cannot be "not linked".
+    const headers = { 'Session-ID': randomUUID() };
+    const authUrl: string = (await rest('get_rally_user', {}, headers)).json.authUrl;
+    const page = await browse(authUrl, { username: 'alice', stopAt: 'never' });
+    const code = /class="code"[^>]*>([^<]+)</.exec(page.body)![1]!.replace(/\s/g, '');
+    expect((await rest('confirm_rally_link', { code }, headers)).status).toBe(200);
+    expect((await rest('get_rally_user', {}, headers)).status).toBe(200);
+
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw-2026', version: '1.0.0' },
+      'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
+    };
+    const modern = (method: string, params: Record<string, unknown>, extra: Record<string, string> = {}) =>
+      mcpCall(
+        stack.mcpUrl,
+        { jsonrpc: '2.0', id: 7, method, params: { ...params, _meta: meta } },
+        { ...headers, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...extra },
+      );
+    const db = await depsFor(stack).db();
+    const connectLinks = async () => (await db.collection(COLLECTIONS.connectTransactions).get()).size;
+    const linksBefore = await connectLinks();
+    const call = await modern(
+      'tools/call',
+      { name: 'get_rally_user', arguments: {} },
+      { 'mcp-name': 'get_rally_user' },
+    );
+    expect(call.status).toBe(401);
+    expect(call.headers.get('www-authenticate')).toMatch(
+      /^Bearer .*resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource/,
+    );
+    expect(call.json.error.message).toMatch(/Session-link mode serves MCP 2025 clients only/);
+    expect(JSON.stringify(call.json)).not.toMatch(/\/connect\//); // no sign-in link handed to a session id
+    expect(await connectLinks()).toBe(linksBefore);
+    // Discovery and the catalogue stay public, with or without the header.
+    const discover = await modern('server/discover', {});
+    expect(discover.status).toBe(200);
+    const list = await modern('tools/list', {}, { 'mcp-method': 'tools/list' });
+    expect(list.status).toBe(200);
+    expect(list.json.result.tools.map((t: { name: string }) => t.name)).toContain('get_rally_user');
+    // The same session keeps working for its 2025 client.
+    expect((await rest('get_rally_user', {}, headers)).status).toBe(200);
   });
 });
 

@@ -18,6 +18,7 @@ import { AuthCodeDoc } from '../../../shared/store/auth-codes.repo.js';
 import { AuthRequestDoc } from '../../../shared/store/auth-requests.repo.js';
 import { ClientDoc } from '../../../shared/store/clients.repo.js';
 import { ConnectTxDoc } from '../../../shared/store/connect-transactions.repo.js';
+import { SpentRequestStateDoc } from '../../../shared/store/spent-request-states.repo.js';
 import { GrantDoc } from '../../../shared/store/grants.repo.js';
 import { LinkTxDoc } from '../../../shared/store/link-transactions.repo.js';
 import { RallyTokensDoc } from '../../../shared/store/rally-tokens.repo.js';
@@ -116,6 +117,7 @@ const WRITTEN: Record<CollectionName, () => Fields> = {
   rally_tokens: () => fieldsOfSchema(RallyTokensDoc),
   sessions: () => fieldsOfSchema(SessionDoc),
   connect_transactions: () => fieldsOfSchema(ConnectTxDoc),
+  spent_request_states: () => fieldsOfSchema(SpentRequestStateDoc),
   // No zod schema: the rate limiter writes counters and reads them back without one (fail closed).
   rate_limits: () => fieldsWrittenBy('shared/ratelimit/rate-limiter.ts'),
 };
