@@ -181,13 +181,16 @@ function claimsModernEra(req: Request, msgs: readonly RpcMessage[]): boolean {
  * before authentication: a client negotiating its version (SDK v2
  * `versionNegotiation: 'auto'`, MCP Inspector) must learn this before it can
  * sign in, or it stops at "requires authorization" instead of falling back.
+ * A request in the 2026-07-28 shape is told the revisions it can name (those
+ * `server/discover` lists); any other request every revision we serve.
  */
 function unsupportedProtocolVersion(req: Request, msgs: readonly RpcMessage[]): RpcRefusal | undefined {
-  const requested = req.get('mcp-protocol-version') ?? envelopeVersion(msgs);
+  const envelope = envelopeVersion(msgs);
+  const requested = req.get('mcp-protocol-version') ?? envelope;
   if (requested === undefined || SERVED_PROTOCOL_VERSIONS.includes(requested)) return undefined;
   const [only] = msgs;
   const id = msgs.length === 1 && only?.id !== undefined ? only.id : null;
-  return { code: 'unsupported_protocol_version', id, requested };
+  return { code: 'unsupported_protocol_version', id, requested, envelope: envelope !== undefined };
 }
 
 async function principalFor(deps: Deps, req: Request, msgs: readonly RpcMessage[]): Promise<McpPrincipal | undefined> {

@@ -24,7 +24,7 @@ import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
 import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import type { ToolOutcome } from './execute.js';
 import { McpAuthError } from './principal.js';
-import { SERVED_PROTOCOL_VERSIONS } from './server.js';
+import { MODERN_SERVED_PROTOCOL_VERSIONS, SERVED_PROTOCOL_VERSIONS } from './server.js';
 import { errorResult } from './tools/tool-errors.js';
 import { SIGN_IN_INPUT_KEY } from './sign-in-round.js';
 
@@ -48,8 +48,16 @@ export type RpcRefusal =
   | { readonly code: 'method_not_allowed' }
   /** The instance is at its concurrency limit. */
   | { readonly code: 'busy' }
-  /** M5: a protocol revision we do not serve, answered before authentication with the ones we do. */
-  | { readonly code: 'unsupported_protocol_version'; readonly id: RpcId; readonly requested: string };
+  /**
+   * M5: a protocol revision we do not serve, answered before authentication with the ones we do: to a
+   * request in the 2026-07-28 shape (`envelope`), those it can name, as `server/discover` lists them.
+   */
+  | {
+      readonly code: 'unsupported_protocol_version';
+      readonly id: RpcId;
+      readonly requested: string;
+      readonly envelope: boolean;
+    };
 
 export function sendRpcRefusal(ctx: RequestContext, res: Response, refusal: RpcRefusal): void {
   switch (refusal.code) {
@@ -70,6 +78,7 @@ export function sendRpcRefusal(ctx: RequestContext, res: Response, refusal: RpcR
       return;
     case 'unsupported_protocol_version': {
       const shown = refusal.requested.slice(0, 40);
+      const supported = refusal.envelope ? MODERN_SERVED_PROTOCOL_VERSIONS : SERVED_PROTOCOL_VERSIONS;
       res
         .status(400)
         .set('Cache-Control', 'no-store')
@@ -77,8 +86,8 @@ export function sendRpcRefusal(ctx: RequestContext, res: Response, refusal: RpcR
           jsonRpcError(
             refusal.id,
             UNSUPPORTED_PROTOCOL_VERSION,
-            `Unsupported protocol version: ${shown} (supported versions: ${SERVED_PROTOCOL_VERSIONS.join(', ')})`,
-            { supported: SERVED_PROTOCOL_VERSIONS, requested: shown },
+            `Unsupported protocol version: ${shown} (supported versions: ${supported.join(', ')})`,
+            { supported, requested: shown },
           ),
         );
       return;

@@ -24,6 +24,13 @@ export const MODERN_PROTOCOL_VERSION = '2026-07-28';
  */
 export const SERVED_PROTOCOL_VERSIONS: readonly string[] = [MODERN_PROTOCOL_VERSION, ...SUPPORTED_PROTOCOL_VERSIONS];
 
+/**
+ * The revisions a request in the 2026-07-28 shape (the `_meta` envelope) can
+ * name: what `server/discover` lists as `supportedVersions`. A 2025 revision
+ * is reached through `initialize`, not by naming it in the envelope.
+ */
+export const MODERN_SERVED_PROTOCOL_VERSIONS: readonly string[] = [MODERN_PROTOCOL_VERSION];
+
 /** The era the SDK's handler decided for a request: 2026-07-28 (`modern`) or 2025 and older (`legacy`). */
 export type ProtocolEra = 'legacy' | 'modern';
 

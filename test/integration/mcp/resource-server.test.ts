@@ -386,7 +386,7 @@ describe('G. Transport', () => {
     const r = await mcpCall(stack.mcpUrl, envelope, {});
     expect(r.status).toBe(400);
     expect(r.headers.get('www-authenticate')).toBeNull();
-    expect(r.json.error).toMatchObject({ code: -32022, data: { supported, requested: '2099-01-01' } });
+    expect(r.json.error).toMatchObject({ code: -32022, data: { supported: [MODERN], requested: '2099-01-01' } });
     // A supported revision without credentials still meets the 401 on tools/call, in both eras.
     const call = await mcpCall(stack.mcpUrl, toolCallBodyFor('get_rally_user'), {
       'mcp-protocol-version': '2025-11-25',
@@ -399,6 +399,33 @@ describe('G. Transport', () => {
     );
     expect(modernCall.status).toBe(401);
     expect(modernCall.headers.get('www-authenticate')).toMatch(/^Bearer .*resource_metadata="/);
+  });
+
+  it('M5: a 2026-07-28 request naming a revision we do not serve is told exactly the revisions server/discover lists (conformance: server-stateless, sep-2575-server-unsupported-version-error)', async () => {
+    const discover = await mcpCall(
+      stack.mcpUrl,
+      modernBody(1, 'server/discover', {}),
+      modernHeaders('server/discover'),
+    );
+    expect(discover.status).toBe(200);
+    const listed: unknown = discover.json.result.supportedVersions;
+    expect(listed).toEqual([MODERN]);
+    for (const [requested, headers] of [
+      ['v999.0.0', { ...modernHeaders('server/discover'), 'mcp-protocol-version': 'v999.0.0' }],
+      ['2099-01-01', {}],
+    ] as const) {
+      const r = await mcpCall(stack.mcpUrl, modernBody('probe', 'server/discover', {}, requested), headers);
+      expect(r.status).toBe(400);
+      expect(r.json).toEqual({
+        jsonrpc: '2.0',
+        id: 'probe',
+        error: {
+          code: -32022,
+          message: `Unsupported protocol version: ${requested} (supported versions: ${MODERN})`,
+          data: { supported: listed, requested },
+        },
+      });
+    }
   });
 
   it('M5: 2026-07-28 server/discover and tools/list are answered without credentials (nothing a client must sign in for)', async () => {
