@@ -19,7 +19,18 @@ export type TypeKey =
   | 'conversationpost';
 
 export type FieldKind =
-  'string' | 'text' | 'integer' | 'decimal' | 'boolean' | 'date' | 'enum' | 'ref' | 'collection' | 'tags';
+  | 'string'
+  | 'text'
+  | 'integer'
+  | 'decimal'
+  | 'boolean'
+  | 'date'
+  | 'enum'
+  | 'ref'
+  | 'collection'
+  | 'tags'
+  /** A many-to-many collection stored on the object (Milestones, TestSet.TestCases): edited with add/remove. */
+  | 'refset';
 
 export interface FieldDef {
   readonly kind: FieldKind;

@@ -274,3 +274,51 @@ export function remove(type: TypeDef, oid: number, ctx: WsapiContext): Reply {
   ctx.store.delete(obj);
   return operationResult([]);
 }
+
+/**
+ * POST /{type}/{oid}/{Collection}/add|remove with `{"CollectionItems": [{"_ref": …}]}` (rally-api.md §3.2):
+ * `Results` lists the items added (nothing for remove; unverified). Needs write access to the owner.
+ */
+export function editCollection(
+  type: TypeDef,
+  oid: number,
+  name: string,
+  add: boolean,
+  req: SandboxRequest,
+  ctx: WsapiContext,
+): Reply {
+  const obj = ctx.store.get(oid);
+  const access = obj && obj.type === type.key ? accessTo(ctx.store, ctx.account.login, obj) : 'none';
+  if (!obj || access === 'none') return operationResult([`Could not read: Could not read ${type.name} ${oid}`]);
+  if (access === 'closed') return forbidden(ctx.path);
+  const found = findField(type, name);
+  if (!found || (found[1].kind !== 'tags' && found[1].kind !== 'refset'))
+    return operationResult([`Cannot add or remove items of collection "${name}" on type ${type.name}`]);
+  if (access !== 'write' || !type.writable) return operationResult([`Not authorized to update: ${type.name} ${oid}`]);
+  let items: unknown;
+  try {
+    items = (JSON.parse(req.body) as { CollectionItems?: unknown }).CollectionItems;
+  } catch (err) {
+    return operationResult([`Cannot parse input stream due to I/O error as JSON document: ${(err as Error).message}`]);
+  }
+  if (!Array.isArray(items)) return operationResult(['Cannot parse object: CollectionItems must be an array']);
+  const [field, def] = found;
+  const targetDef: FieldDef = { kind: 'ref', refTypes: def.kind === 'tags' ? ['tag'] : (def.refTypes ?? []) };
+  const current = Array.isArray(obj.values[field]) ? [...(obj.values[field] as number[])] : [];
+  const touched: StoredObject[] = [];
+  for (const item of items) {
+    const target = resolveRef(ctx, targetDef, item);
+    if (!target) return operationResult([`Could not read: Could not read referenced object ${JSON.stringify(item)}`]);
+    touched.push(target);
+  }
+  const ids = touched.map((t) => t.oid);
+  const next = add
+    ? [...current, ...ids.filter((id, i) => !current.includes(id) && ids.indexOf(id) === i)]
+    : current.filter((id) => !ids.includes(id));
+  ctx.store.update(obj, { [field]: next }, ctx.now);
+  const fetch = parseFetch(req.query.get('fetch'), FETCH_NONE);
+  const results = add ? touched.map((t) => ctx.serializer.object(t, fetch)) : [];
+  return json(200, {
+    OperationResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [], Warnings: [], Results: results },
+  });
+}
