@@ -73,6 +73,9 @@ export function unauthorized(path: string): Reply {
 /** Routes an authenticated WSAPI request. `sub` is the path after the version prefix. */
 export function routeWsapi(req: SandboxRequest, sub: string, ctx: WsapiContext): Reply {
   const segments = sub.split('/').filter(Boolean);
+  // Portfolio levels are two segments (`portfolioitem/feature`, rally-api.md §3.9).
+  if (segments[0]?.toLowerCase() === 'portfolioitem' && segments[1] !== undefined && !/^\d+$/.test(segments[1]))
+    segments.splice(0, 2, `${segments[0]}/${segments[1]}`);
   const [typeSeg, ...rest] = segments;
   const method = req.method;
   if (typeSeg === undefined) return operationResult(['Requested type name "" is unknown.']);

@@ -133,6 +133,20 @@ describe('rally-node (npm rally 2.1.3) against the sandbox', () => {
     expect(after?.Tags).not.toContain(tag?.ObjectID);
   });
 
+  it('reads and updates a portfolio item by its two-segment ref, with a validated custom field', async () => {
+    const features = await api.query({
+      type: 'portfolioitem/feature',
+      fetch: ['FormattedID', 'Name', 'PercentDoneByStoryCount', 'c_RiskLevel'],
+      query: where('Name', '=', 'Checkout revamp'),
+    });
+    const ref = features.Results[0]._ref as string;
+    expect(ref).toMatch(/\/portfolioitem\/feature\/\d+$/);
+    const updated = await api.update({ ref, data: { c_RiskLevel: 'Low' }, fetch: ['c_RiskLevel'] });
+    expect(updated.Object.c_RiskLevel).toBe('Low');
+    const bad = await rejection(api.update({ ref, data: { c_RiskLevel: 'Sky-high' } }));
+    expect(bad.errors[0]).toMatch(/^Validation error: PortfolioItem\/Feature\.c_RiskLevel has an invalid value/);
+  });
+
   it('user name and password: Basic challenge, then the security token on every write', async () => {
     const basic = rally({ server: sb.url, user: 'alice@example.com', password: 'alice' });
     const created = await basic.create({ type: 'defect', data: { Name: 'Basic-auth defect' }, fetch: ['FormattedID'] });
