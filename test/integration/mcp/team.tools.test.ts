@@ -92,8 +92,17 @@ describe('team toolsets over HTTP /mcp', () => {
     expect(tools.map((t) => t.name).sort()).toEqual([...CORE, ...Object.values(NEW).flat()].sort());
     for (const t of tools) {
       expect(t.title).toBeTruthy();
+      expect(t.annotations?.title).toBe(t.title);
+      expect(t.annotations?.openWorldHint).toBe(true);
       expect(t.outputSchema).toBeTruthy();
+      expect(t.inputSchema.additionalProperties).toBe(false);
       expect(typeof t.annotations?.readOnlyHint).toBe('boolean');
+      for (const [field, schema] of Object.entries(t.inputSchema.properties ?? {}))
+        expect([t.name, field, typeof (schema as { description?: unknown }).description]).toEqual([
+          t.name,
+          field,
+          'string',
+        ]);
     }
     const annotations = (name: string) => tools.find((t) => t.name === name)?.annotations;
     expect(annotations('update_rally_tags')).toMatchObject({ readOnlyHint: false, idempotentHint: true });
