@@ -246,7 +246,7 @@ describe('team toolsets over HTTP /mcp', () => {
     expect(after.total).toBe(0);
   });
 
-  it('attachments: listed with sizes; text read within the cap, hostile text wrapped and cleaned, large or binary not read', async () => {
+  it('J9: attachments listed with sizes; text read within the cap, hostile text wrapped and cleaned, large or binary not read', async () => {
     const list = data(await alice.callTool({ name: 'list_rally_attachments', arguments: { id: 'US1' } }));
     const csv = list.attachments.find((a: Json) => a.name.text === 'export-sample.csv');
     const png = list.attachments.find((a: Json) => a.name.text === 'export-mock.png');

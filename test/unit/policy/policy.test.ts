@@ -285,7 +285,7 @@ describe('toolsets (issue 17): listing only, in the one visibility path', () => 
     expect(listed.isToolVisible(tool('quality'))).toBe(false);
   });
 
-  it('never lists or allows what readOnly or allowedTools refuses, whatever the toolsets say; decide() ignores toolsets', () => {
+  it('J10: never lists or allows what readOnly or allowedTools refuses, whatever the toolsets say; decide() ignores toolsets', () => {
     const p = createPolicy(doc({ readOnly: true, toolsets: ['all'], allowedTools: ['t_planning'] }));
     expect(p.isToolVisible({ ...tool('planning', true), requestedToolsets: ['all'] })).toBe(false);
     expect(p.isToolVisible({ ...tool('quality'), requestedToolsets: ['all'] })).toBe(false);
