@@ -16,6 +16,7 @@ import { Faults } from './faults.js';
 import { UserLimiter } from './limiter.js';
 import { TokenState } from './tokens.js';
 import type { IssuedTokens, RallySandbox, RallySandboxOptions, RecordedRequest } from './types.js';
+import { SecurityTokens, invalidKey } from './security.js';
 import { WSAPI_PREFIX, authenticate, routeWsapi, unauthorized } from './wsapi.js';
 
 export type * from './types.js';
@@ -91,6 +92,7 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     countGrant: (g) => void (tokenRequests[g] = (tokenRequests[g] ?? 0) + 1),
   };
   let serializer: Serializer | undefined;
+  const securityTokens = new SecurityTokens();
 
   async function pipeline(req: SandboxRequest, rec: { user?: string }): Promise<Reply | null> {
     const fault = faults.match(req.method, req.path);
@@ -105,11 +107,12 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
     const latency = fault?.kind === 'latency' ? fault.ms : 0;
     const epoch = faults.epoch;
     if (req.path === WSAPI_PREFIX || req.path.startsWith(`${WSAPI_PREFIX}/`)) {
-      const account = authenticate(req, store, tokens, keyToLogin, options.acceptBearer ?? false);
-      if (!account) {
+      const auth = authenticate(req, store, tokens, keyToLogin, options.acceptBearer ?? false);
+      if (!auth) {
         if (latency > 0) await faults.sleep(latency, epoch);
         return unauthorized(req.path);
       }
+      const { account } = auth;
       rec.user = account.login;
       const slot = limiter.acquire(account.login);
       if (!(slot === true || (await slot))) {
@@ -128,8 +131,23 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
       }
       try {
         if (latency > 0) await faults.sleep(latency, epoch);
+        const sub = req.path.slice(WSAPI_PREFIX.length);
+        if (req.method === 'GET' && sub.toLowerCase() === '/security/authorize') {
+          const token = securityTokens.issue(account.login);
+          return json(200, {
+            OperationResult: {
+              _rallyAPIMajor: '2',
+              _rallyAPIMinor: '0',
+              Errors: [],
+              Warnings: [],
+              SecurityToken: token,
+            },
+          });
+        }
+        if (auth.basic && req.method !== 'GET' && !securityTokens.valid(req.query.get('key'), account.login))
+          return invalidKey(sub);
         const ctx = { store, serializer: serializer as Serializer, now: now(), account, path: req.path };
-        return routeWsapi(req, req.path.slice(WSAPI_PREFIX.length), ctx);
+        return routeWsapi(req, sub, ctx);
       } finally {
         limiter.release(account.login);
       }
@@ -248,6 +266,7 @@ export async function startRallySandbox(options: RallySandboxOptions): Promise<R
       store = build();
       serializer = makeSerializer();
       tokens.clear();
+      securityTokens.clear();
       faults.clear();
       log = [];
       tokenRequests = {};

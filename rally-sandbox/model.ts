@@ -16,10 +16,48 @@ export type TypeKey =
   | 'hierarchicalrequirement'
   | 'defect'
   | 'task'
-  | 'conversationpost';
+  | 'conversationpost'
+  | 'portfolioitem/feature'
+  | 'portfolioitem/initiative'
+  | 'state'
+  | 'milestone'
+  | 'useriterationcapacity'
+  | 'testcase'
+  | 'testset'
+  | 'testcaseresult'
+  | 'attachment'
+  | 'attachmentcontent'
+  | 'revisionhistory'
+  | 'revision'
+  | 'typedefinition'
+  | 'attributedefinition'
+  | 'allowedattributevalue';
+
+/** Values derived on read (rollups), by name; serialize.ts computes them. */
+export type Computed =
+  | 'percentDoneByStoryCount'
+  | 'percentDoneByStoryPlanEstimate'
+  | 'leafStoryCount'
+  | 'acceptedLeafStoryCount'
+  | 'leafStoryPlanEstimateTotal'
+  | 'acceptedLeafStoryPlanEstimateTotal'
+  | 'lastVerdict'
+  | 'lastRun'
+  | 'taskEstimates';
 
 export type FieldKind =
-  'string' | 'text' | 'integer' | 'decimal' | 'boolean' | 'date' | 'enum' | 'ref' | 'collection' | 'tags';
+  | 'string'
+  | 'text'
+  | 'integer'
+  | 'decimal'
+  | 'boolean'
+  | 'date'
+  | 'enum'
+  | 'ref'
+  | 'collection'
+  | 'tags'
+  /** A many-to-many collection stored on the object (Milestones, TestSet.TestCases): edited with add/remove. */
+  | 'refset';
 
 export interface FieldDef {
   readonly kind: FieldKind;
@@ -34,6 +72,10 @@ export interface FieldDef {
   readonly required?: boolean;
   readonly readOnly?: boolean;
   readonly maxLength?: number;
+  /** A workspace-defined custom field (`c_…`): reported with `Custom: true` by AttributeDefinition. */
+  readonly custom?: boolean;
+  /** Read-only value derived from other objects on every read (not queryable in the sandbox). */
+  readonly computed?: Computed;
 }
 
 export interface TypeDef {
@@ -46,6 +88,12 @@ export interface TypeDef {
   /** Writable through the API (create, update, delete). */
   readonly writable: boolean;
 }
+
+/** Portfolio item levels, lowest first (Ordinal 0, 1, …); workspaces configure them (rally-api.md §3.9). */
+export const PORTFOLIO_LEVELS = ['portfolioitem/feature', 'portfolioitem/initiative'] as const;
+export const PORTFOLIO_STATES = ['Discovering', 'Developing', 'Measuring', 'Done'] as const;
+export const RISK_LEVELS = ['None', 'Low', 'Medium', 'High'] as const;
+export const VERDICTS = ['Pass', 'Fail', 'Blocked', 'Error', 'Inconclusive'] as const;
 
 export const SCHEDULE_STATES = ['Defined', 'In-Progress', 'Completed', 'Accepted'] as const;
 export const DEFECT_STATES = ['Submitted', 'Open', 'Fixed', 'Closed'] as const;
@@ -74,6 +122,13 @@ const coll = (type: TypeKey, via: string): FieldDef => ({
 });
 const STR: FieldDef = { kind: 'string', maxLength: 256 };
 const RICH: FieldDef = { kind: 'text', maxLength: 32_768 };
+const comp = (kind: FieldKind, computed: Computed): FieldDef => ({ kind, readOnly: true, computed });
+const refset = (...refTypes: TypeKey[]): FieldDef => ({ kind: 'refset', refTypes });
+/** The seeded workspace's custom fields (`c_…`, rally-api.md §3.11). */
+const CUSTOM: Record<string, FieldDef> = {
+  c_RiskLevel: en(RISK_LEVELS, { custom: true }),
+  c_CustomerImpact: { ...STR, custom: true },
+};
 
 /** Present on every object. */
 const COMMON: Record<string, FieldDef> = {
@@ -101,6 +156,27 @@ const ARTIFACT: Record<string, FieldDef> = {
   Ready: { kind: 'boolean' },
   DragAndDropRank: ro('string'),
   LastUpdateDate: ro('date'),
+  Milestones: refset('milestone'),
+  Attachments: coll('attachment', 'Artifact'),
+  RevisionHistory: ro('ref', { refTypes: ['revisionhistory'] }),
+};
+
+const PORTFOLIO: Record<string, FieldDef> = {
+  ...ARTIFACT,
+  State: ref('state'),
+  PlannedStartDate: { kind: 'date' },
+  PlannedEndDate: { kind: 'date' },
+  ActualStartDate: { kind: 'date' },
+  ActualEndDate: { kind: 'date' },
+  Release: ref('release'),
+  InvestmentCategory: en(['None', 'Cost Savings', 'Exploration', 'New Business', 'Strategic']),
+  PercentDoneByStoryCount: comp('decimal', 'percentDoneByStoryCount'),
+  PercentDoneByStoryPlanEstimate: comp('decimal', 'percentDoneByStoryPlanEstimate'),
+  LeafStoryCount: comp('integer', 'leafStoryCount'),
+  AcceptedLeafStoryCount: comp('integer', 'acceptedLeafStoryCount'),
+  LeafStoryPlanEstimateTotal: comp('decimal', 'leafStoryPlanEstimateTotal'),
+  AcceptedLeafStoryPlanEstimateTotal: comp('decimal', 'acceptedLeafStoryPlanEstimateTotal'),
+  c_RiskLevel: en(RISK_LEVELS, { custom: true }),
 };
 
 const SCHEDULABLE: Record<string, FieldDef> = {
@@ -188,9 +264,12 @@ export const TYPES: Readonly<Record<TypeKey, TypeDef>> = {
     'HierarchicalRequirement',
     {
       ...SCHEDULABLE,
+      ...CUSTOM,
       Parent: ref('hierarchicalrequirement'),
       Children: coll('hierarchicalrequirement', 'Parent'),
       Defects: coll('defect', 'Requirement'),
+      PortfolioItem: ref('portfolioitem/feature'),
+      TestCases: coll('testcase', 'WorkProduct'),
     },
     'Name',
     true,
@@ -206,8 +285,10 @@ export const TYPES: Readonly<Record<TypeKey, TypeDef>> = {
       Resolution: en(RESOLUTIONS),
       Environment: en(ENVIRONMENTS),
       FoundInBuild: STR,
+      ...CUSTOM,
       Requirement: ref('hierarchicalrequirement'),
       SubmittedBy: ref('user'),
+      TestCases: coll('testcase', 'WorkProduct'),
     },
     'Name',
     true,
@@ -241,11 +322,199 @@ export const TYPES: Readonly<Record<TypeKey, TypeDef>> = {
     'PostNumber',
     true,
   ),
+  'portfolioitem/feature': def(
+    'portfolioitem/feature',
+    'PortfolioItem/Feature',
+    {
+      ...PORTFOLIO,
+      Parent: ref('portfolioitem/initiative'),
+      UserStories: coll('hierarchicalrequirement', 'PortfolioItem'),
+    },
+    'Name',
+    true,
+  ),
+  'portfolioitem/initiative': def(
+    'portfolioitem/initiative',
+    'PortfolioItem/Initiative',
+    { ...PORTFOLIO, Children: coll('portfolioitem/feature', 'Parent') },
+    'Name',
+    true,
+  ),
+  state: def('state', 'State', {
+    ...COMMON,
+    Name: STR,
+    OrderIndex: { kind: 'integer' },
+    TypeDef: ref('typedefinition'),
+    Enabled: { kind: 'boolean' },
+  }),
+  milestone: def(
+    'milestone',
+    'Milestone',
+    {
+      ...COMMON,
+      FormattedID: ro('string'),
+      Name: { ...STR, required: true },
+      TargetDate: { kind: 'date' },
+      TargetProject: ref('project'),
+      Notes: RICH,
+      DisplayColor: STR,
+    },
+    'Name',
+    true,
+  ),
+  useriterationcapacity: def('useriterationcapacity', 'UserIterationCapacity', {
+    ...COMMON,
+    User: ref('user'),
+    Iteration: ref('iteration'),
+    Project: ref('project'),
+    Capacity: { kind: 'decimal' },
+    TaskEstimates: comp('decimal', 'taskEstimates'),
+  }),
+  testcase: def(
+    'testcase',
+    'TestCase',
+    {
+      ...ARTIFACT,
+      WorkProduct: ref('hierarchicalrequirement', 'defect'),
+      Type: en(['Acceptance', 'Functional', 'Performance', 'Regression', 'Usability', 'User Interface']),
+      Method: en(['Manual', 'Automated']),
+      Priority: en(['None', 'Useful', 'Important', 'Critical']),
+      PreConditions: RICH,
+      ValidationInput: RICH,
+      ValidationExpectedResult: RICH,
+      LastVerdict: comp('string', 'lastVerdict'),
+      LastRun: comp('date', 'lastRun'),
+      Results: coll('testcaseresult', 'TestCase'),
+    },
+    'Name',
+    true,
+  ),
+  testset: def(
+    'testset',
+    'TestSet',
+    {
+      ...ARTIFACT,
+      ScheduleState: en(SCHEDULE_STATES, { ordered: true }),
+      PlanEstimate: { kind: 'decimal' },
+      Iteration: ref('iteration'),
+      Release: ref('release'),
+      TestCases: refset('testcase'),
+    },
+    'Name',
+    true,
+  ),
+  testcaseresult: def(
+    'testcaseresult',
+    'TestCaseResult',
+    {
+      ...COMMON,
+      TestCase: { kind: 'ref', refTypes: ['testcase'], required: true },
+      Verdict: { ...en(VERDICTS), required: true },
+      Date: { kind: 'date', required: true },
+      Build: { ...STR, required: true },
+      Notes: RICH,
+      Tester: ref('user'),
+      Duration: { kind: 'decimal' },
+      TestSet: ref('testset'),
+      Attachments: coll('attachment', 'Artifact'),
+    },
+    'Build',
+    true,
+  ),
+  attachment: def(
+    'attachment',
+    'Attachment',
+    {
+      ...COMMON,
+      Artifact: { kind: 'ref', refTypes: ['hierarchicalrequirement', 'defect', 'task', 'testcase', 'testcaseresult'] },
+      Name: { ...STR, required: true },
+      Description: STR,
+      ContentType: STR,
+      Size: { kind: 'integer' },
+      Content: { kind: 'ref', refTypes: ['attachmentcontent'], required: true },
+      User: ro('ref', { refTypes: ['user'] }),
+    },
+    'Name',
+    true,
+  ),
+  attachmentcontent: def(
+    'attachmentcontent',
+    'AttachmentContent',
+    { ...COMMON, Content: { kind: 'text' } },
+    'ObjectID',
+    true,
+  ),
+  revisionhistory: def(
+    'revisionhistory',
+    'RevisionHistory',
+    {
+      ...COMMON,
+      Revisions: coll('revision', 'RevisionHistory'),
+    },
+    'ObjectID',
+  ),
+  revision: def(
+    'revision',
+    'Revision',
+    {
+      ...COMMON,
+      RevisionHistory: ref('revisionhistory'),
+      RevisionNumber: ro('integer'),
+      Description: ro('string'),
+      User: ro('ref', { refTypes: ['user'] }),
+    },
+    'RevisionNumber',
+  ),
+  typedefinition: def('typedefinition', 'TypeDefinition', {
+    ...COMMON,
+    Name: STR,
+    ElementName: STR,
+    DisplayName: STR,
+    TypePath: STR,
+    IDPrefix: STR,
+    Ordinal: { kind: 'integer' },
+    Parent: ref('typedefinition'),
+    Abstract: { kind: 'boolean' },
+    Creatable: { kind: 'boolean' },
+    Queryable: { kind: 'boolean' },
+    ReadOnly: { kind: 'boolean' },
+    Attributes: coll('attributedefinition', 'TypeDefinition'),
+  }),
+  attributedefinition: def('attributedefinition', 'AttributeDefinition', {
+    ...COMMON,
+    Name: STR,
+    ElementName: STR,
+    AttributeType: STR,
+    Custom: { kind: 'boolean' },
+    Required: { kind: 'boolean' },
+    ReadOnly: { kind: 'boolean' },
+    Constrained: { kind: 'boolean' },
+    Hidden: { kind: 'boolean' },
+    MaxLength: { kind: 'integer' },
+    TypeDefinition: ref('typedefinition'),
+    AllowedValues: coll('allowedattributevalue', 'AttributeDefinition'),
+  }),
+  allowedattributevalue: def(
+    'allowedattributevalue',
+    'AllowedAttributeValue',
+    { ...COMMON, StringValue: STR, ValueIndex: { kind: 'integer' }, AttributeDefinition: ref('attributedefinition') },
+    'StringValue',
+  ),
 };
 
 const BY_LOWER = new Map<string, TypeDef>(Object.values(TYPES).map((t) => [t.key, t]));
 
-/** Type path segments are case-insensitive (§3.1). */
+/**
+ * Objects whose visibility follows another object (no Project of their own): the ref to follow.
+ * AttachmentContent and Revision are reached through the object that refers to them.
+ */
+export const PARENT_LINK: Partial<Record<TypeKey, string>> = {
+  conversationpost: 'Artifact',
+  testcaseresult: 'TestCase',
+  attachment: 'Artifact',
+};
+
+/** Type path segments are case-insensitive (§3.1); portfolio levels are `portfolioitem/<level>`. */
 export function typeByPath(segment: string): TypeDef | undefined {
   return BY_LOWER.get(segment.toLowerCase());
 }
@@ -259,7 +528,8 @@ export function defaultValues(type: TypeDef): Record<string, unknown> {
     else if (field.kind === 'ref' || field.kind === 'date' || field.kind === 'decimal' || field.kind === 'integer')
       out[name] = null;
     else if (field.kind === 'boolean') out[name] = false;
-    else if (field.kind === 'tags') out[name] = [];
+    else if (field.kind === 'tags' || field.kind === 'refset') out[name] = [];
+    else if (field.computed) continue;
     else if (field.kind === 'text') out[name] = '';
     else out[name] = field.readOnly ? null : '';
   }

@@ -5,6 +5,7 @@
  */
 import { TYPES, type FieldDef, type TypeDef, type TypeKey } from './model.js';
 import { QueryError, type QueryNode, type QueryOp, type QueryValue } from './query.js';
+import { computeRollup } from './rollups.js';
 import type { Store, StoredObject } from './store.js';
 
 type Getter = (obj: StoredObject) => unknown[];
@@ -36,9 +37,13 @@ function resolvePath(type: TypeDef, path: readonly string[], store: Store): Reso
     );
   }
   const name = head === 'Rank' ? 'DragAndDropRank' : head;
-  if (rest.length === 0) return { get: (o) => [o.values[name]], field, name };
+  if (rest.length === 0) {
+    const computed = field.computed;
+    if (computed) return { get: (o) => [computeRollup(store, o, computed)], field, name };
+    return { get: (o) => [o.values[name]], field, name };
+  }
   const targets: readonly TypeKey[] =
-    field.kind === 'tags' ? ['tag'] : field.kind === 'ref' ? (field.refTypes ?? []) : [];
+    field.kind === 'tags' ? ['tag'] : field.kind === 'ref' || field.kind === 'refset' ? (field.refTypes ?? []) : [];
   const target = targets.map((t) => TYPES[t]).find((t) => rest[0] !== undefined && rest[0] in t.fields);
   if (!target)
     throw new QueryError(
@@ -94,6 +99,7 @@ function operand(field: FieldDef, v: QueryValue, now: Date): Operand {
     case 'date':
       return dateOperand(v.text, now);
     case 'ref':
+    case 'refset':
     case 'tags': {
       const oid = parseRefOid(v.text);
       if (oid !== undefined) return { k: 'ref', oid };

@@ -6,6 +6,7 @@
  * @module
  */
 import { HOSTILE_HTML, REALISTIC_HTML, hugeHtml, type HostileKind } from './seed-html.js';
+import { seedTeamData } from './seed-team.js';
 import type { Store } from './store.js';
 
 export interface SeedUser {
@@ -353,4 +354,5 @@ export function seedStore(store: Store, options: SeedOptions): void {
       );
     }
   }
+  seedTeamData(store, base, now, { alice, bob });
 }

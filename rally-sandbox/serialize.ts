@@ -5,6 +5,7 @@
  * @module
  */
 import { TYPES, type FieldDef, type TypeDef } from './model.js';
+import { computeRollup } from './rollups.js';
 import type { Store, StoredObject } from './store.js';
 
 export interface Fetch {
@@ -151,6 +152,7 @@ export class Serializer {
   }
 
   private value(obj: StoredObject, name: string, field: FieldDef, fetch: Fetch): unknown {
+    if (field.computed) return computeRollup(this.store, obj, field.computed);
     const v = obj.values[name];
     switch (field.kind) {
       case 'ref': {
@@ -164,7 +166,16 @@ export class Serializer {
           ...META_MAJOR,
           _ref: `${this.base}/${TYPES[obj.type].name}/${obj.oid}/${name}`,
           _type: TYPES[c.type].name,
-          Count: this.store.referrers(c.via, obj.oid).length,
+          Count: this.store.referrers(c.via, obj.oid).filter((o) => o.type === c.type).length,
+        };
+      }
+      case 'refset': {
+        const ids = Array.isArray(v) ? (v as number[]) : [];
+        return {
+          ...META_MAJOR,
+          _ref: `${this.base}/${TYPES[obj.type].name}/${obj.oid}/${name}`,
+          _type: TYPES[field.refTypes?.[0] ?? 'tag'].name,
+          Count: ids.filter((id) => this.store.get(id) !== undefined).length,
         };
       }
       case 'tags': {

@@ -34,6 +34,15 @@ export interface FormattedIdPrefixes {
 
 export const DEFAULT_PREFIXES: FormattedIdPrefixes = { hierarchicalrequirement: 'US', defect: 'DE', task: 'TA' };
 
+/** Prefixes of the other FormattedID types (rally-api.md §3.9), not configurable in the sandbox. */
+const OTHER_PREFIXES: Partial<Record<TypeKey, string>> = {
+  testcase: 'TC',
+  testset: 'TS',
+  'portfolioitem/feature': 'F',
+  'portfolioitem/initiative': 'I',
+  milestone: 'MI',
+};
+
 const API_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** `_` plus 41 alphanumerics: 42 characters like a real key (KB 57528). */
@@ -99,7 +108,7 @@ export class Store {
     };
     obj.values.ObjectUUID = obj.uuid;
     obj.values.VersionId = '1';
-    const prefix = (this.prefixes as unknown as Record<string, string | undefined>)[type];
+    const prefix = (this.prefixes as unknown as Record<string, string | undefined>)[type] ?? OTHER_PREFIXES[type];
     if (prefix !== undefined && obj.values.FormattedID == null) {
       const key = `${String(obj.values.Workspace)}:${type}`;
       const n = (this.counters.get(key) ?? 0) + 1;
@@ -123,6 +132,13 @@ export class Store {
     obj.version += 1;
     obj.values.VersionId = String(obj.version);
     if ('LastUpdateDate' in TYPES[obj.type].fields) obj.values.LastUpdateDate = now.toISOString();
+    this.indexAll(obj, true);
+  }
+
+  /** Sets a ref that is bookkeeping, not a user change (no new version, no LastUpdateDate). */
+  link(obj: StoredObject, field: string, target: number): void {
+    this.indexAll(obj, false);
+    obj.values[field] = target;
     this.indexAll(obj, true);
   }
 

@@ -6,6 +6,7 @@
 import { html, json, type Reply } from './http.js';
 import { jettyPage } from './pages.js';
 import type { Serializer } from './serialize.js';
+import { PARENT_LINK, TYPES, type TypeKey } from './model.js';
 import type { Account, Store, StoredObject } from './store.js';
 
 export interface WsapiContext {
@@ -68,20 +69,43 @@ export function forbidden(path: string): Reply {
 export type Access = 'none' | 'closed' | 'read' | 'write';
 
 /** The project that governs access to `obj`, or null for workspace-wide types. */
-export function projectOf(store: Store, obj: StoredObject): number | null {
-  if (obj.type === 'conversationpost') {
-    const artifact = typeof obj.values.Artifact === 'number' ? store.get(obj.values.Artifact) : undefined;
-    return artifact ? projectOf(store, artifact) : null;
+export function projectOf(store: Store, obj: StoredObject, depth = 0): number | null {
+  if (depth > 8) return null;
+  const link = PARENT_LINK[obj.type];
+  if (link !== undefined) {
+    const parent = typeof obj.values[link] === 'number' ? store.get(obj.values[link]) : undefined;
+    return parent ? projectOf(store, parent, depth + 1) : null;
+  }
+  if (obj.type === 'attachmentcontent' || obj.type === 'revisionhistory') {
+    const owner = store
+      .referrers(obj.type === 'attachmentcontent' ? 'Content' : 'RevisionHistory', obj.oid)
+      .find((o) => o.type !== 'revision');
+    return owner ? projectOf(store, owner, depth + 1) : null;
+  }
+  if (obj.type === 'revision') {
+    const history = typeof obj.values.RevisionHistory === 'number' ? store.get(obj.values.RevisionHistory) : undefined;
+    return history ? projectOf(store, history, depth + 1) : null;
   }
   const p = obj.values.Project;
   return typeof p === 'number' ? p : null;
+}
+
+/** Whether objects of this type are governed by a project (their own or their parent's). */
+export function projectScoped(type: TypeKey): boolean {
+  return (
+    'Project' in TYPES[type].fields ||
+    PARENT_LINK[type] !== undefined ||
+    type === 'attachmentcontent' ||
+    type === 'revisionhistory' ||
+    type === 'revision'
+  );
 }
 
 /** What `login` may do with `obj`: project membership decides, a closed project denies everything. */
 export function accessTo(store: Store, login: string, obj: StoredObject): Access {
   if (obj.type === 'project') return store.role(obj.oid, login) ? 'read' : 'none';
   const p = projectOf(store, obj);
-  if (p === null) return 'read';
+  if (p === null) return 'Project' in TYPES[obj.type].fields || !projectScoped(obj.type) ? 'read' : 'none';
   return projectAccess(store, login, p);
 }
 

@@ -18,6 +18,7 @@ import {
   operationResult,
   projectAccess,
   projectOf,
+  projectScoped,
   queryError,
   queryResult,
   type WsapiContext,
@@ -106,7 +107,7 @@ function runQuery(
 
 function visibility(type: TypeDef, ctx: WsapiContext, scope: Set<number>): Predicate {
   if (type.key === 'project') return (o) => scope.has(o.oid) || ctx.store.role(o.oid, ctx.account.login) !== undefined;
-  if (!('Project' in type.fields) && type.key !== 'conversationpost') return () => true;
+  if (!projectScoped(type.key)) return () => true;
   return (o) => {
     const p = projectOf(ctx.store, o);
     return p !== null && scope.has(p);
@@ -149,7 +150,7 @@ export function currentUser(req: SandboxRequest, ctx: WsapiContext): Reply {
 export function collection(type: TypeDef, oid: number, name: string, req: SandboxRequest, ctx: WsapiContext): Reply {
   const owner = ctx.store.get(oid);
   const found = findField(type, name);
-  if (!found || (found[1].kind !== 'collection' && found[1].kind !== 'tags')) {
+  if (!found || (found[1].kind !== 'collection' && found[1].kind !== 'tags' && found[1].kind !== 'refset')) {
     return queryError(`Cannot find collection attribute "${name}" on type ${type.name}`);
   }
   if (!owner || owner.type !== type.key) return queryError('Cannot find object to read');
@@ -159,10 +160,11 @@ export function collection(type: TypeDef, oid: number, name: string, req: Sandbo
   const [, field] = found;
   let members: StoredObject[];
   let memberType: TypeDef;
-  if (field.kind === 'tags') {
-    const ids = Array.isArray(owner.values.Tags) ? (owner.values.Tags as number[]) : [];
+  if (field.kind === 'tags' || field.kind === 'refset') {
+    const raw = owner.values[found[0]];
+    const ids = Array.isArray(raw) ? (raw as number[]) : [];
     members = ids.map((id) => ctx.store.get(id)).filter((x): x is StoredObject => x !== undefined);
-    memberType = TYPES.tag;
+    memberType = TYPES[field.kind === 'tags' ? 'tag' : (field.refTypes?.[0] ?? 'tag')];
   } else {
     const c = field.collection ?? { type: type.key, via: 'Parent' };
     members = ctx.store.referrers(c.via, owner.oid).filter((o) => o.type === c.type);

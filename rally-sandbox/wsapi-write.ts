@@ -7,6 +7,7 @@ import { json, type Reply, type SandboxRequest } from './http.js';
 import { TYPES, findField, type FieldDef, type TypeDef } from './model.js';
 import { parseRefOid } from './query-eval.js';
 import { FETCH_ALL, FETCH_NONE, parseFetch } from './serialize.js';
+import { recordChange, startHistory } from './revisions.js';
 import type { StoredObject } from './store.js';
 import { accessTo, forbidden, operationResult, projectAccess, type WsapiContext } from './wsapi-common.js';
 
@@ -26,8 +27,9 @@ function unwrap(type: TypeDef, body: string): Record<string, unknown> | string {
   }
   if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
     for (const [k, v] of Object.entries(parsed)) {
-      if (k.toLowerCase() === type.key && v && typeof v === 'object' && !Array.isArray(v))
-        return v as Record<string, unknown>;
+      const key = k.toLowerCase();
+      const names = [type.key, type.name.toLowerCase(), type.key.slice(type.key.indexOf('/') + 1)];
+      if (names.includes(key) && v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
     }
   }
   return `Cannot parse object: the request body must be {"${type.name}": {...}}`;
@@ -48,7 +50,8 @@ function resolveRef(ctx: WsapiContext, field: FieldDef, raw: unknown): StoredObj
   const target = oid === undefined ? undefined : ctx.store.get(oid);
   if (!target || !(field.refTypes ?? []).includes(target.type)) return undefined;
   const seg = /([A-Za-z]+)\/\d+(?:\.js)?\s*$/.exec(text)?.[1]?.toLowerCase();
-  if (seg !== undefined && seg !== target.type && !/^v\d/.test(seg)) return undefined;
+  const typeTail = target.type.slice(target.type.indexOf('/') + 1);
+  if (seg !== undefined && seg !== typeTail && !/^v\d/.test(seg)) return undefined;
   if (target.type === 'project') return target; // write permission is checked separately
   const access = accessTo(ctx.store, ctx.account.login, target);
   return access === 'read' || access === 'write' ? target : undefined;
@@ -112,12 +115,14 @@ function convert(ctx: WsapiContext, type: TypeDef, name: string, field: FieldDef
       out.values[name] = target.oid;
       return;
     }
-    case 'tags': {
+    case 'tags':
+    case 'refset': {
       const list = Array.isArray(raw) ? raw : raw === null ? [] : undefined;
-      if (!list) return bad('must be an array of tag refs');
+      if (!list) return bad('must be an array of refs');
       const ids: number[] = [];
+      const refTypes = field.kind === 'tags' ? (['tag'] as const) : (field.refTypes ?? []);
       for (const item of list) {
-        const tag = resolveRef(ctx, { kind: 'ref', refTypes: ['tag'] }, item);
+        const tag = resolveRef(ctx, { kind: 'ref', refTypes: [...refTypes] }, item);
         if (!tag)
           return void out.errors.push(`Could not read: Could not read referenced object ${JSON.stringify(item)}`);
         ids.push(tag.oid);
@@ -227,6 +232,7 @@ export function create(type: TypeDef, req: SandboxRequest, ctx: WsapiContext): R
   );
   if (gate) return gate.status === 403 ? gate : result([`Not authorized to create: ${type.name}`], parsed.warnings);
   const obj = ctx.store.insert(type.key, parsed.values, ctx.now);
+  startHistory(ctx.store, obj, ctx.account.userOid, ctx.now);
   const fetch = parseFetch(req.query.get('fetch'), FETCH_NONE);
   return result([], parsed.warnings, ctx.serializer.object(obj, fetch, { trimmed: true, justCreated: true }));
 }
@@ -253,7 +259,9 @@ export function update(type: TypeDef, oid: number, req: SandboxRequest, ctx: Wsa
     const gate = projectGate(ctx, parsed.values.Project, `Not authorized to update: ${type.name} ${oid}`);
     if (gate) return gate;
   }
+  const before = { ...obj.values };
   ctx.store.update(obj, parsed.values, ctx.now);
+  recordChange(ctx.store, obj, before, ctx.account.userOid, ctx.now);
   const fetch = parseFetch(req.query.get('fetch'), FETCH_ALL);
   return operationResult([], parsed.warnings, ctx.serializer.object(obj, fetch));
 }
@@ -266,11 +274,63 @@ export function remove(type: TypeDef, oid: number, ctx: WsapiContext): Reply {
   if (access === 'closed') return forbidden(ctx.path);
   if (access !== 'write' || !type.writable) return operationResult([`Not authorized to delete: ${type.name} ${oid}`]);
   for (const via of ['WorkProduct', 'Artifact'])
-    for (const child of ctx.store.referrers(via, oid)) ctx.store.delete(child);
-  for (const via of ['Parent', 'Requirement']) {
+    for (const child of ctx.store.referrers(via, oid))
+      if (child.type === 'task' || child.type === 'conversationpost' || child.type === 'attachment')
+        ctx.store.delete(child);
+  for (const via of ['Parent', 'Requirement', 'PortfolioItem', 'WorkProduct']) {
     for (const ref of ctx.store.referrers(via, oid))
       if (TYPES[ref.type].writable) ctx.store.update(ref, { [via]: null }, ctx.now);
   }
   ctx.store.delete(obj);
   return operationResult([]);
+}
+
+/**
+ * POST /{type}/{oid}/{Collection}/add|remove with `{"CollectionItems": [{"_ref": …}]}` (rally-api.md §3.2):
+ * `Results` lists the items added (nothing for remove; unverified). Needs write access to the owner.
+ */
+export function editCollection(
+  type: TypeDef,
+  oid: number,
+  name: string,
+  add: boolean,
+  req: SandboxRequest,
+  ctx: WsapiContext,
+): Reply {
+  const obj = ctx.store.get(oid);
+  const access = obj && obj.type === type.key ? accessTo(ctx.store, ctx.account.login, obj) : 'none';
+  if (!obj || access === 'none') return operationResult([`Could not read: Could not read ${type.name} ${oid}`]);
+  if (access === 'closed') return forbidden(ctx.path);
+  const found = findField(type, name);
+  if (!found || (found[1].kind !== 'tags' && found[1].kind !== 'refset'))
+    return operationResult([`Cannot add or remove items of collection "${name}" on type ${type.name}`]);
+  if (access !== 'write' || !type.writable) return operationResult([`Not authorized to update: ${type.name} ${oid}`]);
+  let items: unknown;
+  try {
+    items = (JSON.parse(req.body) as { CollectionItems?: unknown }).CollectionItems;
+  } catch (err) {
+    return operationResult([`Cannot parse input stream due to I/O error as JSON document: ${(err as Error).message}`]);
+  }
+  if (!Array.isArray(items)) return operationResult(['Cannot parse object: CollectionItems must be an array']);
+  const [field, def] = found;
+  const targetDef: FieldDef = { kind: 'ref', refTypes: def.kind === 'tags' ? ['tag'] : (def.refTypes ?? []) };
+  const current = Array.isArray(obj.values[field]) ? [...(obj.values[field] as number[])] : [];
+  const touched: StoredObject[] = [];
+  for (const item of items) {
+    const target = resolveRef(ctx, targetDef, item);
+    if (!target) return operationResult([`Could not read: Could not read referenced object ${JSON.stringify(item)}`]);
+    touched.push(target);
+  }
+  const ids = touched.map((t) => t.oid);
+  const next = add
+    ? [...current, ...ids.filter((id, i) => !current.includes(id) && ids.indexOf(id) === i)]
+    : current.filter((id) => !ids.includes(id));
+  const before = { ...obj.values };
+  ctx.store.update(obj, { [field]: next }, ctx.now);
+  recordChange(ctx.store, obj, before, ctx.account.userOid, ctx.now);
+  const fetch = parseFetch(req.query.get('fetch'), FETCH_NONE);
+  const results = add ? touched.map((t) => ctx.serializer.object(t, fetch)) : [];
+  return json(200, {
+    OperationResult: { _rallyAPIMajor: '2', _rallyAPIMinor: '0', Errors: [], Warnings: [], Results: results },
+  });
 }

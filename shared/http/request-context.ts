@@ -17,6 +17,8 @@ export interface RequestContext {
   readonly requestId: string;
   readonly correlationId: string | undefined;
   readonly agentId: string | undefined;
+  /** Toolsets the client asks to list (`X-Rally-Toolsets: planning,portfolio` or `all`): a listing preference, never a permission. */
+  readonly toolsets?: readonly string[] | undefined;
   /** 16-character label of the request's session (shared/http/session-id.ts, the one derivation); raw values are never kept. */
   readonly sessionHash: string | undefined;
   readonly traceId: string | undefined;
@@ -29,6 +31,16 @@ export interface RequestContext {
 
 const label = (v: string | undefined): string | undefined =>
   v !== undefined && LABEL.test(v.trim()) ? v.trim() : undefined;
+
+/** `X-Rally-Toolsets`: up to 10 lower-case names separated by commas; anything else is ignored. */
+export function parseToolsets(v: string | undefined): readonly string[] | undefined {
+  if (v === undefined || v.length > 200) return undefined;
+  const names = v
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => /^[a-z]{1,30}$/.test(s));
+  return names.length > 0 ? names.slice(0, 10) : undefined;
+}
 
 /** W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`) or X-Cloud-Trace-Context (`<32 hex>/<decimal span>;o=1`). */
 export function parseTrace(req: Request): { traceId?: string; spanId?: string } {
@@ -67,10 +79,12 @@ export function buildRequestContext(
     ...(trace.traceId ? { 'logging.googleapis.com/trace': `projects/${projectId}/traces/${trace.traceId}` } : {}),
     ...(trace.spanId ? { 'logging.googleapis.com/spanId': trace.spanId } : {}),
   });
+  const toolsets = parseToolsets(req.get('x-rally-toolsets'));
   return {
     requestId,
     correlationId,
     agentId,
+    ...(toolsets ? { toolsets } : {}),
     sessionHash,
     traceId: trace.traceId,
     spanId: trace.spanId,

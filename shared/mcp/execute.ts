@@ -65,6 +65,8 @@ export interface ExecutionCaller {
   readonly clientId?: string | undefined;
   readonly sub?: string | undefined;
   readonly agentId?: string | undefined;
+  /** Toolsets the client asked to list (X-Rally-Toolsets); shapes tools/list only. */
+  readonly requestedToolsets?: readonly string[] | undefined;
 }
 
 /** The ports the gates use; `openExecution` builds the production ones, tests may build their own. */
@@ -97,8 +99,9 @@ function callerOf(principal: McpPrincipal, ctx: RequestContext): ExecutionCaller
         clientId: principal.token.clientId,
         sub: principal.token.sub,
         agentId: ctx.agentId,
+        requestedToolsets: ctx.toolsets,
       }
-    : { scopes: undefined, agentId: ctx.agentId };
+    : { scopes: undefined, agentId: ctx.agentId, requestedToolsets: ctx.toolsets };
 }
 
 /** The refusal every surface sends for a missing scope (403 + WWW-Authenticate, MCP authorization §Scope Challenge Handling). */
@@ -168,7 +171,13 @@ export function createExecution(parts: ExecutionParts): Execution {
   const ids = { ...(caller.clientId ? { clientId: caller.clientId } : {}), ...(caller.sub ? { sub: caller.sub } : {}) };
   const rid = `(Request ID ${parts.tools.requestId})`;
   const visibleTools = parts.catalogue.filter((t) =>
-    policy.isToolVisible({ ...who, tool: t.name, toolIsWrite: !t.readOnly }),
+    policy.isToolVisible({
+      ...who,
+      requestedToolsets: caller.requestedToolsets,
+      tool: t.name,
+      toolIsWrite: !t.readOnly,
+      toolset: t.toolset,
+    }),
   );
 
   async function call(name: string, rawArgs: unknown): Promise<ToolOutcome> {
@@ -255,6 +264,12 @@ export function createExecution(parts: ExecutionParts): Execution {
 export async function anonymousToolList(deps: Deps, ctx: RequestContext): Promise<readonly AnyToolSpec[]> {
   const policy = await toolPolicy(deps);
   return ALL_TOOLS.filter((t) =>
-    policy.isToolVisible({ agentId: ctx.agentId, tool: t.name, toolIsWrite: !t.readOnly }),
+    policy.isToolVisible({
+      agentId: ctx.agentId,
+      requestedToolsets: ctx.toolsets,
+      tool: t.name,
+      toolIsWrite: !t.readOnly,
+      toolset: t.toolset,
+    }),
   );
 }

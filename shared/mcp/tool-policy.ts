@@ -8,6 +8,7 @@ import type { AuthServices } from '../services/auth-services.js';
 import type { Config } from '../config/config.js';
 import { loadPolicy, type Policy } from '../policy/policy.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';
+import { TOOLSETS } from './tools/spec.js';
 
 const loaded = new WeakMap<Config, Promise<Policy>>();
 
@@ -22,6 +23,7 @@ export function toolPolicy(deps: ToolPolicyDeps): Promise<Policy> {
     p = deps.auth().then(async (services) => {
       const policy = await loadPolicy(deps.config, services.secrets, {
         knownTools: TOOL_DEFINITIONS.map((t) => t.name),
+        knownToolsets: TOOLSETS,
       });
       deps.log.info('policy_loaded', { policy: policy.fingerprint, mode: policy.source });
       return policy;

@@ -37,6 +37,11 @@ const RuleSchema = z
   .object({
     readOnly: z.boolean().optional(),
     allowedTools: z.array(z.string().min(1).max(128)).max(500).optional(),
+    /** Toolsets listed besides `core` ("all" = every toolset). Listing only: calls are decided by the fields above. */
+    toolsets: z
+      .array(z.string().regex(/^[a-z]{1,30}$/))
+      .max(20)
+      .optional(),
     rateLimits: RateLimitsSchema.optional(),
   })
   .strict();
@@ -75,18 +80,27 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
 export interface Caller {
   readonly clientId?: string | undefined;
   readonly agentId?: string | undefined;
+  /** Toolsets the client asked to list (X-Rally-Toolsets): adds to the listed tools, never to what may be called. */
+  readonly requestedToolsets?: readonly string[] | undefined;
 }
 
 export interface ToolRequest extends Caller {
   readonly tool: string;
   readonly toolIsWrite: boolean;
+  /** The tool's toolset; absent or `core` is always listed. */
+  readonly toolset?: string | undefined;
 }
+
+/** The toolset every tool without one belongs to: always listed. */
+export const CORE_TOOLSET = 'core';
 
 export type PolicyDenyReason = 'read_only' | 'tool_not_allowed';
 export type PolicyDecision =
   { readonly allowed: true } | { readonly allowed: false; readonly reason: PolicyDenyReason };
 
 export interface EffectiveRules {
+  /** Toolsets listed besides core; `all` lists every toolset. */
+  readonly toolsets: ReadonlySet<string>;
   readonly readOnly: boolean;
   /** undefined = every tool. */
   readonly allowedTools: ReadonlySet<string> | undefined;
@@ -102,7 +116,10 @@ export interface Policy {
   readonly document: PolicyDocument;
   rulesFor(caller: Caller): EffectiveRules;
   decide(request: ToolRequest): PolicyDecision;
-  /** For tools/list filtering: a tool is listed only if it could be called. */
+  /**
+   * For tools/list: a tool is listed only if it could be called, and (outside `core`) only when its
+   * toolset is selected by the policy or the caller's requested toolsets (issue 17). The one visibility path.
+   */
   isToolVisible(request: ToolRequest): boolean;
   limitsFor(caller: Caller): RateLimits;
 }
@@ -135,7 +152,14 @@ function resolveRules(doc: PolicyDocument, caller: Caller): EffectiveRules {
   const limit1 = (k: keyof RateLimits) => client?.rateLimits?.[k] ?? base.rateLimits?.[k] ?? DEFAULT_RATE_LIMITS[k];
   // Layer 2: an agent rule only ever tightens (its key is client-asserted).
   const limit = (k: keyof RateLimits) => Math.min(limit1(k), agent?.rateLimits?.[k] ?? Number.POSITIVE_INFINITY);
+  // Toolsets only shape tools/list: the client rule replaces the default list, an agent rule and the header add to it.
+  const toolsets = new Set([
+    ...(client?.toolsets ?? base.toolsets ?? []),
+    ...(agent?.toolsets ?? []),
+    ...(caller.requestedToolsets ?? []),
+  ]);
   return {
+    toolsets,
     readOnly: readOnly1 || agent?.readOnly === true,
     allowedTools: restrictTools(tools1 === undefined ? undefined : new Set(tools1), agent?.allowedTools),
     rateLimits: {
@@ -163,7 +187,12 @@ export function createPolicy(document: PolicyDocument, source: PolicySource = 'i
     document,
     rulesFor,
     decide,
-    isToolVisible: (r) => decide(r).allowed,
+    isToolVisible: (r) => {
+      if (!decide(r).allowed) return false;
+      if (r.toolset === undefined || r.toolset === CORE_TOOLSET) return true;
+      const listed = rulesFor(r).toolsets;
+      return listed.has('all') || listed.has(r.toolset);
+    },
     limitsFor: (caller) => rulesFor(caller).rateLimits,
   };
 }
@@ -171,6 +200,8 @@ export function createPolicy(document: PolicyDocument, source: PolicySource = 'i
 export interface ParseOptions {
   /** Every tool name the server has: an allowedTools entry outside this list is a typo and fails start-up. */
   readonly knownTools?: readonly string[];
+  /** Every toolset the server has (plus "all"): a toolsets entry outside this list fails start-up. */
+  readonly knownToolsets?: readonly string[];
 }
 
 /** Validates a policy document (a JSON string or parsed value). `origin` prefixes every problem, e.g. "POLICY_FILE". */
@@ -196,6 +227,18 @@ export function parsePolicy(input: string | unknown, origin: string, options: Pa
     const check = (path: string, rule: PolicyRule) =>
       rule.allowedTools?.forEach((t, i) => {
         if (!known.has(t)) problems.push(`${origin} ${path}.allowedTools.${i}: unknown tool "${t.slice(0, 128)}"`);
+      });
+    check('defaults', doc.defaults);
+    for (const [id, rule] of Object.entries(doc.clients)) check(`clients.${id}`, rule);
+    for (const [id, rule] of Object.entries(doc.agents)) check(`agents.${id}`, rule);
+    if (problems.length) throw new PolicyError(problems);
+  }
+  if (options.knownToolsets) {
+    const known = new Set([...options.knownToolsets, 'all']);
+    const problems: string[] = [];
+    const check = (path: string, rule: PolicyRule) =>
+      rule.toolsets?.forEach((t, i) => {
+        if (!known.has(t)) problems.push(`${origin} ${path}.toolsets.${i}: unknown toolset "${t}"`);
       });
     check('defaults', doc.defaults);
     for (const [id, rule] of Object.entries(doc.clients)) check(`clients.${id}`, rule);

@@ -12,6 +12,7 @@ import { RallyApiError, type RallyErrorCode } from './errors.js';
 import type { ConcurrencyLimiter } from './concurrency.js';
 import type { RallyRequestLabels, RallyTokenProvider } from './ports.js';
 import {
+  EDITABLE_COLLECTIONS,
   FIELD_NAME,
   MAX_PAGE_SIZE,
   OBJECT_ID,
@@ -21,6 +22,7 @@ import {
   RALLY_COLLECTIONS,
   RallyObjectSchema,
   isRallyType,
+  type EditableCollection,
   type QueryPage,
   type RallyCollection,
   type RallyObject,
@@ -86,6 +88,14 @@ export interface RallyClient {
     fetch?: readonly string[] | true,
   ): Promise<RallyObject>;
   collection(type: RallyType, oid: string, name: RallyCollection, options?: QueryOptions): Promise<QueryPage>;
+  /** `POST /{type}/{oid}/{Collection}/add|remove` with `CollectionItems` refs (relative, validated). */
+  editCollection(
+    type: RallyType,
+    oid: string,
+    name: EditableCollection,
+    op: 'add' | 'remove',
+    items: readonly { readonly type: RallyType; readonly oid: string }[],
+  ): Promise<void>;
   /** `GET /user` with the UserProfile's default workspace and project. */
   currentUser(fetch?: readonly string[] | true): Promise<RallyObject>;
 }
@@ -129,6 +139,9 @@ function fetchParam(fetch: readonly string[] | true | undefined): string | undef
 function assertOid(oid: string): void {
   if (!OBJECT_ID.test(oid)) throw new RallyApiError('rally_rejected', [], { cause: new Error('invalid ObjectID') });
 }
+
+/** `portfolioitem/feature` is two path segments; every other type is one (each is encoded separately). */
+const typeSegments = (type: RallyType): string[] => type.split('/');
 
 function assertType(type: string): asserts type is RallyType {
   if (!isRallyType(type)) throw new RallyApiError('rally_rejected', [], { cause: new Error('type not allowed') });
@@ -367,13 +380,17 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
     principalKey: options.limiterKey,
     async query(type, opts = {}) {
       assertType(type);
-      return parseQuery(await send({ method: 'GET', segments: [type], params: queryParams(opts) }));
+      return parseQuery(await send({ method: 'GET', segments: typeSegments(type), params: queryParams(opts) }));
     },
     async read(type, oid, fetch) {
       assertType(type);
       assertOid(oid);
       return parseSingle(
-        await send({ method: 'GET', segments: [type, oid], params: queryParams({ ...(fetch ? { fetch } : {}) }) }),
+        await send({
+          method: 'GET',
+          segments: [...typeSegments(type), oid],
+          params: queryParams({ ...(fetch ? { fetch } : {}) }),
+        }),
       );
     },
     async create(type, fields, fetch) {
@@ -382,7 +399,7 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
       return parseOperation(
         await send({
           method: 'POST',
-          segments: [type, 'create'],
+          segments: [...typeSegments(type), 'create'],
           params: queryParams({ ...(fetch ? { fetch } : {}) }),
           body,
         }),
@@ -396,7 +413,7 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
       return parseOperation(
         await send({
           method: 'POST',
-          segments: [type, oid],
+          segments: [...typeSegments(type), oid],
           params: queryParams({ ...(fetch ? { fetch } : {}) }),
           body,
         }),
@@ -408,7 +425,33 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
       assertOid(oid);
       if (!(RALLY_COLLECTIONS as readonly string[]).includes(name))
         throw new RallyApiError('rally_rejected', [], { cause: new Error('collection not allowed') });
-      return parseQuery(await send({ method: 'GET', segments: [type, oid, name], params: queryParams(opts) }));
+      return parseQuery(
+        await send({ method: 'GET', segments: [...typeSegments(type), oid, name], params: queryParams(opts) }),
+      );
+    },
+    async editCollection(type, oid, name, op, items) {
+      assertType(type);
+      assertOid(oid);
+      if (!(EDITABLE_COLLECTIONS as readonly string[]).includes(name))
+        throw new RallyApiError('rally_rejected', [], { cause: new Error('collection not editable') });
+      const refs = items.map((i) => {
+        assertType(i.type);
+        assertOid(i.oid);
+        return { _ref: `/${i.type}/${i.oid}` };
+      });
+      const body = await send({
+        method: 'POST',
+        segments: [...typeSegments(type), oid, name, op],
+        params: new URLSearchParams(),
+        body: { CollectionItems: refs },
+      });
+      const parsed = OperationResultSchema.safeParse((body as Record<string, unknown>).OperationResult);
+      if (!parsed.success) {
+        const errs = messagesIn(body);
+        if (errs.length) raise(errs);
+        throw new RallyApiError('rally_unavailable', [], { status: 200 });
+      }
+      if (parsed.data.Errors.length) raise(parsed.data.Errors);
     },
     async currentUser(fetch) {
       return parseSingle(

@@ -19,18 +19,52 @@ export const RALLY_TYPES = [
   'conversationpost',
   'tag',
   'artifact',
+  'milestone',
+  'useriterationcapacity',
+  'testcase',
+  'testset',
+  'testcaseresult',
+  'attachment',
+  'attachmentcontent',
+  'revisionhistory',
+  'revision',
+  'typedefinition',
+  'attributedefinition',
+  'state',
 ] as const;
-export type RallyType = (typeof RALLY_TYPES)[number];
+/** A portfolio level's type path, discovered from TypeDefinition (rally-api.md §3.11), e.g. `portfolioitem/feature`. */
+export type PortfolioType = `portfolioitem/${string}`;
+export type RallyType = (typeof RALLY_TYPES)[number] | PortfolioType;
+/** Lower-case element names only: the level becomes a second path segment, so nothing else may reach it. */
+export const PORTFOLIO_TYPE = /^portfolioitem\/[a-z][a-z0-9]{0,39}$/;
 
 /** Work-item types that carry a FormattedID and a web detail page. */
 export const WORK_ITEM_TYPES = ['hierarchicalrequirement', 'defect', 'task'] as const;
 export type WorkItemType = (typeof WORK_ITEM_TYPES)[number];
 
 /** Collections readable as `/{type}/{oid}/{Collection}`. */
-export const RALLY_COLLECTIONS = ['Tasks', 'Defects', 'Children', 'Discussion', 'Tags'] as const;
+export const RALLY_COLLECTIONS = [
+  'Tasks',
+  'Defects',
+  'Children',
+  'Discussion',
+  'Tags',
+  'Milestones',
+  'Attachments',
+  'Revisions',
+  'Attributes',
+  'AllowedValues',
+  'TestCases',
+  'Results',
+  'UserStories',
+] as const;
 export type RallyCollection = (typeof RALLY_COLLECTIONS)[number];
 
-export const isRallyType = (t: string): t is RallyType => (RALLY_TYPES as readonly string[]).includes(t);
+export const isRallyType = (t: string): t is RallyType =>
+  (RALLY_TYPES as readonly string[]).includes(t) || PORTFOLIO_TYPE.test(t);
+/** Collections edited with `/{Collection}/add|remove` (rally-api.md §3.2). */
+export const EDITABLE_COLLECTIONS = ['Tags', 'Milestones'] as const;
+export type EditableCollection = (typeof EDITABLE_COLLECTIONS)[number];
 export const isWorkItemType = (t: string): t is WorkItemType => (WORK_ITEM_TYPES as readonly string[]).includes(t);
 
 /** Rally ObjectIDs are positive integers; we carry them as digit strings (1-19 digits). */

@@ -16,28 +16,43 @@ import {
 } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { LinkRequiredError } from '../../rally/link-required.js';
+import { COLLABORATION_TOOLS } from './collaboration.tools.js';
 import { ITEM_TOOLS } from './items.tools.js';
+import { PLANNING_TOOLS } from './planning.tools.js';
+import { PORTFOLIO_TOOLS } from './portfolio.tools.js';
+import { QUALITY_TOOLS } from './quality.tools.js';
 import { PROJECT_TOOLS } from './projects.tools.js';
 import { SEARCH_TOOLS } from './search.tools.js';
 import type { ToolContext } from './context.js';
-import type { AnyToolSpec } from './spec.js';
+import type { AnyToolSpec, Toolset } from './spec.js';
 import { toToolResult } from './tool-errors.js';
 import { InvalidCursorError } from './cursor.js';
 import { USER_TOOLS } from './user.tools.js';
 
-export const ALL_TOOLS: readonly AnyToolSpec[] = [...ITEM_TOOLS, ...SEARCH_TOOLS, ...PROJECT_TOOLS, ...USER_TOOLS];
+export const ALL_TOOLS: readonly AnyToolSpec[] = [
+  ...ITEM_TOOLS,
+  ...SEARCH_TOOLS,
+  ...PROJECT_TOOLS,
+  ...USER_TOOLS,
+  ...PLANNING_TOOLS,
+  ...PORTFOLIO_TOOLS,
+  ...QUALITY_TOOLS,
+  ...COLLABORATION_TOOLS,
+];
 
 export interface ToolDefinition {
   readonly name: string;
   readonly title: string;
   /** false for tools that write (policy hides these from read-only agents). */
   readonly readOnly: boolean;
+  readonly toolset: Toolset;
 }
 
-export const TOOL_DEFINITIONS: readonly ToolDefinition[] = ALL_TOOLS.map(({ name, title, readOnly }) => ({
+export const TOOL_DEFINITIONS: readonly ToolDefinition[] = ALL_TOOLS.map(({ name, title, readOnly, toolset }) => ({
   name,
   title,
   readOnly,
+  toolset: toolset ?? 'core',
 }));
 
 /** Short, input-free description of what was wrong (paths and zod messages only). */

@@ -12,8 +12,17 @@ export interface ToolOutput<T> {
   readonly text: string;
 }
 
+/**
+ * Groups that keep tools/list short (issue 17): `core` is always listed; the others are listed when
+ * the operator's policy or the client's `X-Rally-Toolsets` header selects them (docs/tools.md).
+ */
+export const TOOLSETS = ['core', 'planning', 'portfolio', 'quality', 'collaboration'] as const;
+export type Toolset = (typeof TOOLSETS)[number];
+
 export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   readonly name: string;
+  /** Absent: `core`. */
+  readonly toolset?: Toolset;
   readonly title: string;
   readonly description: string;
   /** false for tools that write to Rally or change our stored state. */

@@ -55,14 +55,20 @@ describe('tool listing', () => {
       TOOL_DEFINITIONS.filter((d) => !d.readOnly)
         .map((d) => d.name)
         .sort(),
-    ).toEqual([
-      'add_rally_comment',
-      'create_rally_defect',
-      'create_rally_story',
-      'create_rally_task',
-      'disconnect_rally',
-      'update_rally_item',
-    ]);
+    ).toEqual(
+      [
+        'add_rally_comment',
+        'create_rally_defect',
+        'create_rally_story',
+        'create_rally_task',
+        'disconnect_rally',
+        'update_rally_item',
+        // issue 17 toolsets
+        'add_rally_test_result',
+        'set_rally_custom_field',
+        'update_rally_tags',
+      ].sort(),
+    );
   });
 
   it('hides and refuses tools the policy does not allow', async () => {
@@ -71,7 +77,9 @@ describe('tool listing', () => {
     await h.mcp.close(); // replace the default connection
     h.mcp = await connect(h.sandbox, { isToolAllowed: (t) => readOnly.has(t) });
     const { tools } = await h.mcp.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([...readOnly].sort());
+    // Only core tools are listed without toolsets (issue 17).
+    const core = new Set(TOOL_DEFINITIONS.filter((d) => d.toolset === 'core').map((d) => d.name));
+    expect(tools.map((t) => t.name).sort()).toEqual([...readOnly].filter((t) => core.has(t)).sort());
     const refused = await call('create_rally_story', { name: 'x' });
     expect(refused).toEqual({
       isError: true,

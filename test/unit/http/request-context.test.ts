@@ -1,4 +1,4 @@
-import { buildRequestContext, parseTrace } from '../../../shared/http/request-context.js';
+import { buildRequestContext, parseToolsets, parseTrace } from '../../../shared/http/request-context.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
 import type { Request } from '@google-cloud/functions-framework';
@@ -74,5 +74,15 @@ describe('request context', () => {
       'logging.googleapis.com/trace': `projects/proj-1/traces/${t}`,
       'logging.googleapis.com/spanId': '00f067aa0ba902b7',
     });
+  });
+});
+
+describe('X-Rally-Toolsets (issue 17)', () => {
+  it('keeps up to ten lower-case names and drops anything else', () => {
+    expect(parseToolsets(' Planning, portfolio ,x-y,all')).toEqual(['planning', 'portfolio', 'all']);
+    expect(parseToolsets('a,'.repeat(20))).toHaveLength(10);
+    expect(parseToolsets('<script>')).toBeUndefined();
+    expect(parseToolsets('x'.repeat(201))).toBeUndefined();
+    expect(parseToolsets(undefined)).toBeUndefined();
   });
 });

@@ -261,3 +261,53 @@ describe('policy sources', () => {
     ]);
   });
 });
+
+describe('toolsets (issue 17): listing only, in the one visibility path', () => {
+  const tool = (toolset: string | undefined, write = false) => ({
+    tool: `t_${toolset ?? 'core'}`,
+    toolIsWrite: write,
+    toolset,
+  });
+  const doc = (rule: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    parsePolicy({ version: 1, defaults: rule, ...extra }, 'POLICY_JSON', {
+      knownToolsets: ['core', 'planning', 'quality'],
+    });
+
+  it('lists core tools always and other toolsets only when the policy or the caller selects them', () => {
+    const p = createPolicy(doc({}));
+    expect(p.isToolVisible(tool(undefined))).toBe(true);
+    expect(p.isToolVisible(tool('core'))).toBe(true);
+    expect(p.isToolVisible(tool('planning'))).toBe(false);
+    expect(p.isToolVisible({ ...tool('planning'), requestedToolsets: ['planning'] })).toBe(true);
+    expect(p.isToolVisible({ ...tool('quality'), requestedToolsets: ['all'] })).toBe(true);
+    const listed = createPolicy(doc({ toolsets: ['planning'] }));
+    expect(listed.isToolVisible(tool('planning'))).toBe(true);
+    expect(listed.isToolVisible(tool('quality'))).toBe(false);
+  });
+
+  it('J10: never lists or allows what readOnly or allowedTools refuses, whatever the toolsets say; decide() ignores toolsets', () => {
+    const p = createPolicy(doc({ readOnly: true, toolsets: ['all'], allowedTools: ['t_planning'] }));
+    expect(p.isToolVisible({ ...tool('planning', true), requestedToolsets: ['all'] })).toBe(false);
+    expect(p.isToolVisible({ ...tool('quality'), requestedToolsets: ['all'] })).toBe(false);
+    expect(p.isToolVisible(tool('planning'))).toBe(true);
+    const open = createPolicy(doc({}));
+    expect(open.decide(tool('quality'))).toEqual({ allowed: true }); // not listed, still callable through the gates
+  });
+
+  it('a client rule replaces the default toolsets; an agent rule adds to them', () => {
+    const p = createPolicy(
+      doc(
+        { toolsets: ['planning'] },
+        { clients: { c1: { toolsets: ['quality'] } }, agents: { a1: { toolsets: ['planning'] } } },
+      ),
+    );
+    expect(p.isToolVisible({ ...tool('planning'), clientId: 'c1' })).toBe(false);
+    expect(p.isToolVisible({ ...tool('quality'), clientId: 'c1' })).toBe(true);
+    expect(p.isToolVisible({ ...tool('planning'), clientId: 'c1', agentId: 'a1' })).toBe(true);
+  });
+
+  it('refuses an unknown toolset name at start-up', () => {
+    expect(() => doc({ toolsets: ['planing'] })).toThrow(/defaults\.toolsets\.0: unknown toolset "planing"/);
+    expect(() => doc({ toolsets: ['Planning!'] })).toThrow(PolicyError);
+  });
+});
