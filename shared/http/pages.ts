@@ -38,8 +38,21 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
   return new SafeHtml(out);
 }
 
+/** How a page may differ from the others. */
+export interface PageOptions {
+  /**
+   * `no-referrer` for a page that must not even tell our own origin where it came from (the "Your
+   * access" page, Q5). Its forms then post with `Origin: null`; their handler accepts that only
+   * with `Sec-Fetch-Site: same-origin` (`isSameOriginPost` with `allowNullOrigin`).
+   */
+  readonly referrerPolicy?: 'same-origin' | 'no-referrer';
+}
+
 /** Headers for every HTML page we serve (C9: no framing; no caching; no referrer leaks). */
-export function pageSecurityHeaders(formActions: readonly string[] = []): Record<string, string> {
+export function pageSecurityHeaders(
+  formActions: readonly string[] = [],
+  options: PageOptions = {},
+): Record<string, string> {
   return {
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
@@ -52,7 +65,7 @@ export function pageSecurityHeaders(formActions: readonly string[] = []): Record
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on our own form posts.
-    'Referrer-Policy': 'same-origin',
+    'Referrer-Policy': options.referrerPolicy ?? 'same-origin',
   };
 }
 
@@ -85,6 +98,7 @@ export function sendPage(
   title: string,
   body: SafeHtml,
   formActions: readonly string[] = [],
+  options: PageOptions = {},
 ): void {
-  res.status(status).set(pageSecurityHeaders(formActions)).send(page(title, body));
+  res.status(status).set(pageSecurityHeaders(formActions, options)).send(page(title, body));
 }

@@ -6,6 +6,7 @@
  * may do are not made here: see shared/mcp/execute.ts.
  * @module
  */
+import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuthServices } from '../services/auth-services.js';
@@ -96,6 +97,7 @@ export async function createCallContext(
     log: ctx.log,
     clock: deps.clock,
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
+    accessPageUrl: publicUrls(deps.config).accessPage,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
     disconnect: async () => {
       await unlink(linkDeps, owner);

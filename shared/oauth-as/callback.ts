@@ -32,6 +32,7 @@ import { clientErrorUrl } from './oauth-errors.js';
 import { singleParams } from '../http/params.js';
 import { completeSessionLink } from '../session-link/confirm.js';
 import { isUnavailable } from '../http/unavailable.js';
+import { startAccountSession } from './account.js';
 
 /** What completing a sign-in uses, once the handler has bound the request (the instance's services satisfy it). */
 export interface CallbackDeps extends Pick<Deps, 'config' | 'clock' | 'fetch' | 'db' | 'audit'> {
@@ -174,6 +175,10 @@ async function handleCallback(deps: CallbackDeps, ctx: RequestContext, req: Requ
       return completeRelink(deps, res, tx, tokens, rallyUser);
     case 'session':
       return completeSessionLink(deps, res, tx, tokens, rallyUser);
+    case 'account':
+      // The "Your access" page only needed to know who this is: Rally's tokens are not kept.
+      deps.audit('sign_in_completed', { sub: rallySubject(rallyUser), rallyUser: rallyUser.userName, mode: 'account' });
+      return startAccountSession(deps, res, { sub: rallySubject(rallyUser), rallyUser });
   }
 }
 
@@ -198,6 +203,7 @@ async function completeAuthorize(
     sub,
     clientId,
     clientName: tx.clientName ?? clientId,
+    redirectUri,
     scopes: tx.scopes ?? [],
     status: 'active',
     createdAt: now,
@@ -272,6 +278,6 @@ async function completeRelink(
     res,
     200,
     'Rally is connected',
-    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>`,
+    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p><p class="muted">To see every application that can use Rally as you, and end any of them, open <a href="/account">Your access</a>.</p>`,
   );
 }

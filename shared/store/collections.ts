@@ -26,6 +26,8 @@ export const COLLECTIONS = {
   connectTransactions: 'connect_transactions',
   /** MCP 2026-07-28: sign-in prompts whose `requestState` came back, so each is answered once. */
   spentRequestStates: 'spent_request_states',
+  /** The "Your access" page (`/account`): signed-in browser (cookie hash) → Rally user, 15 min. */
+  accountSessions: 'account_sessions',
   /** Windowed rate-limit counters. */
   rateLimits: 'rate_limits',
 } as const;

@@ -13,8 +13,11 @@ import { withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { consumeOnce, docType, isExpiredDoc } from './documents.js';
 
 export const LinkTxDoc = z.object({
-  /** authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link mode. */
-  kind: z.enum(['authorize', 'relink', 'session']),
+  /**
+   * authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link mode;
+   * account: sign-in to the "Your access" page (/account), which stores no Rally token.
+   */
+  kind: z.enum(['authorize', 'relink', 'session', 'account']),
   browserHash: z.string(),
   clientId: z.string().optional(),
   clientName: z.string().optional(),

@@ -24,6 +24,7 @@ import { LinkTxDoc } from '../../../shared/store/link-transactions.repo.js';
 import { RallyTokensDoc } from '../../../shared/store/rally-tokens.repo.js';
 import { RefreshDoc } from '../../../shared/store/refresh-tokens.repo.js';
 import { SessionDoc } from '../../../shared/store/sessions.repo.js';
+import { AccountSessionDoc } from '../../../shared/store/account-sessions.repo.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -118,6 +119,7 @@ const WRITTEN: Record<CollectionName, () => Fields> = {
   sessions: () => fieldsOfSchema(SessionDoc),
   connect_transactions: () => fieldsOfSchema(ConnectTxDoc),
   spent_request_states: () => fieldsOfSchema(SpentRequestStateDoc),
+  account_sessions: () => fieldsOfSchema(AccountSessionDoc),
   // No zod schema: the rate limiter writes counters and reads them back without one (fail closed).
   rate_limits: () => fieldsWrittenBy('shared/ratelimit/rate-limiter.ts'),
 };

@@ -1,0 +1,131 @@
+/**
+ * What acts in Rally for a user, as rows the "Your access" page (`/account`) and the operator's
+ * command show and end (issue 23). Each kind of access is one `AccessSource`: it lists the user's
+ * rows and knows how to end one through the code that already ends that kind (a grant through
+ * `endGrant`, the path of `POST /revoke`). A new kind (the headless agents' connection tokens)
+ * is one more source in `ACCESS_SOURCES`; the page and the command need no change.
+ *
+ * Rows are found by an opaque id (the hash of the grant id), and only among the user's own
+ * rows, so another user's id ends nothing. Reading is done fresh on every call; nothing here
+ * writes on the tool-call path ("last used" comes from the refresh rotation's own grant update).
+ * @module
+ */
+import type { Deps } from '../services/deps.js';
+import { sha256Id } from '../kernel/hash.js';
+import { listActiveGrants, type Grant } from '../store/grants.repo.js';
+import { findClient } from '../store/clients.repo.js';
+import { getDoc } from '../store/documents.js';
+import { grantPrincipal, rallyTokensPath, RALLY_TOKENS_DOC, type RallyUser } from '../store/rally-tokens.repo.js';
+import { isPrivateUseRedirect } from './clients.js';
+import { endGrant, type RevokeRequester } from './revocation.js';
+
+export type AccessDeps = Pick<Deps, 'db' | 'clock' | 'audit' | 'config'>;
+
+/** The user whose access is listed: `rally:<Rally ObjectID>`. */
+export interface AccessOwner {
+  readonly sub: string;
+}
+
+/** One line of the page; every string is plain text (client-supplied ones included), escaped when rendered. */
+export interface AccessRow {
+  /** `client` (an OAuth grant); connection tokens and session links slot in as further kinds. */
+  readonly kind: 'client';
+  /** Opaque and stable: what the page posts to end this row. */
+  readonly rowId: string;
+  /** The client's name as registered (its own words: text, never markup). */
+  readonly name: string;
+  readonly facts: readonly (readonly [label: string, value: string])[];
+  /** Ends this row through the code that ends its kind. */
+  end(deps: AccessDeps, requester: RevokeRequester): Promise<boolean>;
+}
+
+export type AccessSource = (deps: AccessDeps, owner: AccessOwner) => Promise<readonly AccessRow[]>;
+
+const SCOPE_LABEL: Record<string, string> = { 'rally.read': 'read', 'rally.write': 'write' };
+/** Day precision is enough (and all the page claims). */
+export const day = (d: Date): string => d.toISOString().slice(0, 10);
+
+function hostOf(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return isPrivateUseRedirect(uri) ? `${u.protocol.slice(0, -1)} (an app on the device)` : u.host;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function rallyLinkOf(deps: AccessDeps, grantId: string): Promise<{ rallyUser: RallyUser; linkedAt: Date } | undefined> {
+  const stored = await getDoc((await deps.db()).doc(rallyTokensPath(grantPrincipal(grantId))), RALLY_TOKENS_DOC);
+  if (!stored || stored.data.expiresAt <= deps.clock.now()) return undefined;
+  return { rallyUser: stored.data.rallyUser, linkedAt: stored.data.linkedAt };
+}
+
+async function clientRow(deps: AccessDeps, g: Grant): Promise<AccessRow> {
+  const client = await findClient(await deps.db(), g.clientId, deps.clock.now());
+  const cimd = (client?.source ?? (g.clientId.startsWith('https://') ? 'cimd' : 'dcr')) === 'cimd';
+  const redirects = g.redirectUri ? [g.redirectUri] : (client?.redirectUris ?? []);
+  const link = await rallyLinkOf(deps, g.grantId);
+  return {
+    kind: 'client',
+    rowId: sha256Id(g.grantId),
+    name: client?.clientName ?? g.clientName,
+    facts: [
+      ['Registered', cimd ? `by its metadata document at ${hostOf(g.clientId)}` : 'by the application itself (unverified name)'],
+      ['Returns to', redirects.length ? [...new Set(redirects.map(hostOf))].join(', ') : 'unknown'],
+      ['Scopes', g.scopes.map((s) => `${s} (${SCOPE_LABEL[s] ?? s})`).join(', ') || 'none'],
+      ['Granted', day(g.createdAt)],
+      ['Last used', day(g.lastUsedAt ?? g.createdAt)],
+      [
+        'Rally link',
+        link
+          ? `Rally user ${link.rallyUser.userName} since ${day(link.linkedAt)}`
+          : 'not connected (the next tool call asks to sign in to Rally)',
+      ],
+    ],
+    end: (d, requester) => endGrant(d, g, requester),
+  };
+}
+
+/** The user's OAuth clients: one row per active grant. */
+export const clientGrants: AccessSource = async (deps, owner) => {
+  const grants = await listActiveGrants(await deps.db(), owner.sub, deps.clock.now());
+  return Promise.all(grants.map((g) => clientRow(deps, g)));
+};
+
+/**
+ * Every kind of access, in page order. Connection tokens for headless agents (issue 18) and the
+ * session links of session-link mode join here as sources of their own.
+ */
+export const ACCESS_SOURCES: readonly AccessSource[] = [clientGrants];
+
+export async function listAccess(
+  deps: AccessDeps,
+  owner: AccessOwner,
+  sources: readonly AccessSource[] = ACCESS_SOURCES,
+): Promise<AccessRow[]> {
+  return (await Promise.all(sources.map((s) => s(deps, owner)))).flat();
+}
+
+/** Ends the owner's row `rowId`; false when the owner has no such row (another user's id included). */
+export async function endAccessRow(
+  deps: AccessDeps,
+  owner: AccessOwner,
+  rowId: string,
+  requester: RevokeRequester,
+  sources: readonly AccessSource[] = ACCESS_SOURCES,
+): Promise<boolean> {
+  const row = (await listAccess(deps, owner, sources)).find((r) => r.rowId === rowId);
+  return row ? row.end(deps, requester) : false;
+}
+
+/** Ends every row of the owner ("end everything"); how many this call ended. */
+export async function endAllAccess(
+  deps: AccessDeps,
+  owner: AccessOwner,
+  requester: RevokeRequester,
+  sources: readonly AccessSource[] = ACCESS_SOURCES,
+): Promise<number> {
+  let ended = 0;
+  for (const row of await listAccess(deps, owner, sources)) if (await row.end(deps, requester)) ended++;
+  return ended;
+}
