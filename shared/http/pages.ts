@@ -75,7 +75,7 @@ header{background:#0d2a4a;color:#fff;padding:14px 28px;font-weight:600;letter-sp
 header span{opacity:.75;font-weight:400;margin-left:8px}
 main{max-width:560px;margin:48px auto;padding:0 16px}
 .card{background:#fff;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:28px 32px}
-h1{font-size:21px;margin:0 0 14px}p{margin:10px 0}
+h1{font-size:21px;margin:0 0 14px}h2{font-size:17px;margin:26px 0 8px}h3{font-size:15px;margin:18px 0 6px;word-break:break-word}p{margin:10px 0}
 dl{display:grid;grid-template-columns:150px 1fr;gap:8px 12px;margin:18px 0;padding:14px 16px;background:#f7f9fb;border-radius:8px}
 dt{color:#5b6875}dd{margin:0;word-break:break-word;font-weight:500}
 .code{font:600 26px/1.2 ui-monospace,Menlo,Consolas,monospace;letter-spacing:4px;background:#eef3f8;padding:10px 16px;border-radius:8px;display:inline-block}

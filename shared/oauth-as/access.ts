@@ -54,7 +54,10 @@ function hostOf(uri: string): string {
   }
 }
 
-async function rallyLinkOf(deps: AccessDeps, grantId: string): Promise<{ rallyUser: RallyUser; linkedAt: Date } | undefined> {
+async function rallyLinkOf(
+  deps: AccessDeps,
+  grantId: string,
+): Promise<{ rallyUser: RallyUser; linkedAt: Date } | undefined> {
   const stored = await getDoc((await deps.db()).doc(rallyTokensPath(grantPrincipal(grantId))), RALLY_TOKENS_DOC);
   if (!stored || stored.data.expiresAt <= deps.clock.now()) return undefined;
   return { rallyUser: stored.data.rallyUser, linkedAt: stored.data.linkedAt };
@@ -70,7 +73,10 @@ async function clientRow(deps: AccessDeps, g: Grant): Promise<AccessRow> {
     rowId: sha256Id(g.grantId),
     name: client?.clientName ?? g.clientName,
     facts: [
-      ['Registered', cimd ? `by its metadata document at ${hostOf(g.clientId)}` : 'by the application itself (unverified name)'],
+      [
+        'Registered',
+        cimd ? `by its metadata document at ${hostOf(g.clientId)}` : 'by the application itself (unverified name)',
+      ],
       ['Returns to', redirects.length ? [...new Set(redirects.map(hostOf))].join(', ') : 'unknown'],
       ['Scopes', g.scopes.map((s) => `${s} (${SCOPE_LABEL[s] ?? s})`).join(', ') || 'none'],
       ['Granted', day(g.createdAt)],
