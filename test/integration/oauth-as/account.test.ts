@@ -25,6 +25,7 @@ import {
   type SignedIn,
 } from '../../helpers/oauth-flow.js';
 import { listActiveGrants } from '../../../shared/store/grants.repo.js';
+import { runAccessCommand } from '../../../ops/access.js';
 
 const MARKUP_NAME = '<img src=x onerror="window.__pwned=1">Evil <b>Bot</b><script>window.__pwned=2</script>';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -243,6 +244,33 @@ describe('"Your access" page (/account)', () => {
       UnauthorizedError,
     );
     expect(provider.authorizationUrls.length).toBe(before + 1);
+  });
+
+  it('the operator command lists the same rows and ends them through the same path', async () => {
+    const again = await signIn(stack.url, 'alice', {
+      clientId: await registerTestClient(stack.url, 'http://127.0.0.1:33418/callback', 'Operator test client'),
+    });
+    const objectId = await aliceSub();
+    const run = async (...argv: string[]) => {
+      const lines: string[] = [];
+      const code = await runAccessCommand(argv, depsFor(stack), (l) => lines.push(l));
+      return { code, out: lines.join('\n') };
+    };
+    const listed = await run('list', objectId);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toContain('"Operator test client"');
+    expect(listed.out).toContain('Scopes: rally.read (read), rally.write (write)');
+    const rowId = listed.out.split('\t')[1]!;
+    await alicePage.reload();
+    expect(await rowIdOf(alicePage, 'Operator test client')).toBe(rowId); // the page's row, the same id
+    expect((await run('end', '1', rowId)).code).toBe(1); // another user's row: nothing changes
+    expect(await grantsOf(`rally:${objectId}`)).toEqual([again.clientId]);
+    expect(await run('end', objectId, rowId)).toEqual({ code: 0, out: `ended ${rowId}` });
+    expect(await grantsOf(`rally:${objectId}`)).toEqual([]);
+    await waitOutLinkCache(stack);
+    expect((await callTool(stack.mcpUrl, again.accessToken, 'get_rally_user')).status).toBe(401);
+    expect((await run('list', objectId)).out).toContain('nothing acts for this user');
+    expect((await run('list', 'alice')).code).toBe(2);
   });
 
   it('Q7: an unknown cookie lists nothing and changes nothing; signing out ends the session', async () => {
