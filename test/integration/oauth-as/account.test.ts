@@ -18,8 +18,10 @@ import { TestProvider } from '../../helpers/sdk-oauth-provider.js';
 import { depsFor, startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
   BINDING_COOKIE,
+  browse,
   callTool,
   registerTestClient,
+  resultText,
   signIn,
   tokenRequest,
   type SignedIn,
@@ -231,6 +233,26 @@ describe('"Your access" page (/account)', () => {
     expect(refresh.status).toBe(400);
     expect(refresh.json.error).toBe('invalid_grant');
     expect((await (await sdkConnect()).callTool({ name: 'get_rally_user', arguments: {} })).isError).toBeFalsy();
+  });
+
+  it('Q6: a re-connect link handed out before the end cannot bring the client back', async () => {
+    const third = await signIn(stack.url, 'alice', {
+      clientId: await registerTestClient(stack.url, 'http://127.0.0.1:33418/callback', 'Relink client'),
+    });
+    expect((await callTool(stack.mcpUrl, third.accessToken, 'disconnect_rally')).json.result.isError).toBeFalsy();
+    const prompt = await callTool(stack.mcpUrl, third.accessToken, 'get_rally_user');
+    const link = /\((http[^)]+\/connect\/[A-Za-z0-9_-]+)\)/.exec(resultText(prompt.json))![1]!;
+    await alicePage.reload();
+    await alicePage
+      .locator('section.access-row', { has: alicePage.locator('h3', { hasText: 'Relink client' }) })
+      .locator('button', { hasText: 'End access' })
+      .click();
+    await alicePage.waitForURL(`${stack.url}/account`);
+    expect(await alicePage.locator('section.access-row h3').allTextContents()).toEqual(['SDK E2E client']);
+    const relink = await browse(link, { username: 'alice', stopAt: 'never' });
+    expect(relink.body).not.toContain('Rally is connected.');
+    expect(relink.status).toBe(404);
+    expect((await callTool(stack.mcpUrl, third.accessToken, 'get_rally_user')).status).toBe(401);
   });
 
   it('Q6: "End everything" ends the rest, and the SDK client must sign in again', async () => {
