@@ -13,7 +13,7 @@ import type { AuthServices } from '../services/auth-services.js';
 import type { LinkRequiredError } from '../rally/link-required.js';
 import { createTokenProvider, NOT_LINKED } from '../rally-link/token-provider.js';
 import type { StoredLink } from '../rally-link/link-store.js';
-import { linkPrincipal, readLink, unlink, type LinkOwner } from '../rally-link/link-read.js';
+import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../rally-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
 import type { ToolContext } from './tools/context.js';
 import type { AnyToolSpec } from './tools/spec.js';
@@ -99,10 +99,7 @@ export async function createCallContext(
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     accessPageUrl: publicUrls(deps.config).accessPage,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
-    disconnect: async () => {
-      await unlink(linkDeps, owner);
-      deps.audit('rally_disconnected', { mode: principal.kind, ...caller });
-    },
+    disconnect: () => disconnectLink({ ...linkDeps, audit: deps.audit }, owner, caller),
   };
   return {
     tools,

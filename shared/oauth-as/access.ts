@@ -15,11 +15,19 @@ import { sha256Id } from '../kernel/hash.js';
 import { listActiveGrants, type Grant } from '../store/grants.repo.js';
 import { findClient } from '../store/clients.repo.js';
 import { getDoc } from '../store/documents.js';
-import { grantPrincipal, rallyTokensPath, RALLY_TOKENS_DOC, type RallyUser } from '../store/rally-tokens.repo.js';
+import {
+  grantPrincipal,
+  listSessionLinks,
+  rallyTokensPath,
+  RALLY_TOKENS_DOC,
+  type RallyUser,
+  type SessionLinkRecord,
+} from '../store/rally-tokens.repo.js';
+import { disconnectLink } from '../rally-link/link-read.js';
 import { isPrivateUseRedirect } from './clients.js';
 import { endGrant, type RevokeRequester } from './revocation.js';
 
-export type AccessDeps = Pick<Deps, 'db' | 'clock' | 'audit' | 'config'>;
+export type AccessDeps = Pick<Deps, 'db' | 'clock' | 'audit' | 'config' | 'auth'>;
 
 /** The user whose access is listed: `rally:<Rally ObjectID>`. */
 export interface AccessOwner {
@@ -28,8 +36,8 @@ export interface AccessOwner {
 
 /** One line of the page; every string is plain text (client-supplied ones included), escaped when rendered. */
 export interface AccessRow {
-  /** `client` (an OAuth grant); connection tokens and session links slot in as further kinds. */
-  readonly kind: 'client';
+  /** `client` (an OAuth grant) or `session_link` (session-link mode); connection tokens slot in as one more kind. */
+  readonly kind: 'client' | 'session_link';
   /** Opaque and stable: what the page posts to end this row. */
   readonly rowId: string;
   /** The client's name as registered (its own words: text, never markup). */
@@ -98,11 +106,45 @@ export const clientGrants: AccessSource = async (deps, owner) => {
   return Promise.all(grants.map((g) => clientRow(deps, g)));
 };
 
+function sessionRow(s: SessionLinkRecord): AccessRow {
+  const label = s.sessionHash.slice(0, 16); // the sessionHash of logs and audit lines
+  return {
+    kind: 'session_link',
+    rowId: sha256Id(`session:${s.sessionHash}`),
+    name: `Agent session ${label}`,
+    facts: [
+      ['Connected', 'by an agent session in session-link mode (the agent confirmed a code you were shown)'],
+      ['Rally link', `Rally user ${s.rallyUser.userName} since ${day(s.linkedAt)}`],
+      ['Last used', day(s.updatedAt)],
+    ],
+    // The path of `disconnect_rally` in that session: its tokens and any sign-in still waiting for its code.
+    end: async (d) => {
+      const { tokens } = await d.auth();
+      await disconnectLink(
+        { tokens, clock: d.clock, db: () => d.db(), audit: d.audit },
+        {
+          kind: 'session',
+          sessionHash: s.sessionHash,
+        },
+      );
+      return true;
+    },
+  };
+}
+
+/** The user's agent sessions linked in session-link mode. */
+export const sessionLinks: AccessSource = async (deps, owner) => {
+  const objectId = owner.sub.startsWith('rally:') ? owner.sub.slice('rally:'.length) : undefined;
+  if (!objectId) return [];
+  const links = await listSessionLinks(await deps.db(), objectId, deps.clock.now());
+  return links.map(sessionRow);
+};
+
 /**
- * Every kind of access, in page order. Connection tokens for headless agents (issue 18) and the
- * session links of session-link mode join here as sources of their own.
+ * Every kind of access, in page order. Connection tokens for headless agents (issue 18) join
+ * here as a source of their own.
  */
-export const ACCESS_SOURCES: readonly AccessSource[] = [clientGrants];
+export const ACCESS_SOURCES: readonly AccessSource[] = [clientGrants, sessionLinks];
 
 export async function listAccess(
   deps: AccessDeps,

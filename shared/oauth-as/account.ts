@@ -30,13 +30,13 @@ import {
   type AccountSession,
 } from '../store/account-sessions.repo.js';
 import type { RallyUser } from '../store/rally-tokens.repo.js';
-import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
+import { redirectToRally } from '../rally-link/sign-in.js';
 import { endAccessRow, endAllAccess, listAccess, type AccessRow } from './access.js';
 
 /** How long a signed-in "Your access" page lasts: long enough to look and end, short enough not to linger. */
 export const ACCOUNT_SESSION_SECONDS = 15 * 60;
 
-export type AccountDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit' | 'limitAddress'> & SignInDeps;
+export type AccountDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit' | 'limitAddress' | 'auth'>;
 
 const PAGE: PageOptions = { referrerPolicy: 'no-referrer' };
 const ACTIONS = ['sign-in', 'end', 'end-all', 'sign-out'] as const;
@@ -136,6 +136,7 @@ async function showAccount(deps: AccountDeps, req: Request, res: Response): Prom
   const rows = await listAccess(deps, { sub: session.sub });
   const csrf = accountCsrfToken(cookie);
   const clients = rows.filter((r) => r.kind === 'client');
+  const sessions = rows.filter((r) => r.kind === 'session_link');
   sendPage(
     res,
     200,
@@ -146,9 +147,9 @@ ${signedInAs(session)}
 ${clients.length === 0 ? html`<p class="muted">No application can use Rally as you.</p>` : clients.map((r) => rowHtml(r, csrf))}
 <h2>Connection tokens for headless agents</h2>
 <p class="muted">This server issues no connection tokens.</p>
-${deps.config.SESSION_LINK_MODE ? html`<h2>Agent session links</h2><p class="muted">An agent session linked in session-link mode is ended from that session with the <code>disconnect_rally</code> tool.</p>` : ''}
+${deps.config.SESSION_LINK_MODE || sessions.length > 0 ? html`<h2>Agent session links</h2>${sessions.length === 0 ? html`<p class="muted">No agent session is linked to your Rally account.</p>` : sessions.map((r) => rowHtml(r, csrf))}` : ''}
 <h2>Everything</h2>
-<p>Ends every application above and the Rally link each one holds. Each of them has to ask you again before it can use Rally.</p>
+<p>Ends every application and agent session above and the Rally link each one holds. Each of them has to ask you again before it can use Rally.</p>
 <form method="post" action="/account/end-all"><input type="hidden" name="csrf" value="${csrf}"><div class="actions"><button class="secondary" type="submit">End everything</button></div></form>
 <p class="muted">Rally keeps its own list of authorized applications: in Rally, open your profile, then Application Manager, Authorized Applications.</p>
 <form method="post" action="/account/sign-out"><input type="hidden" name="csrf" value="${csrf}"><div class="actions"><button class="secondary" type="submit">Sign out of this page</button></div></form>`,

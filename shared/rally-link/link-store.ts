@@ -180,6 +180,7 @@ export class RallyTokenStore {
         ref,
         stripUndefined({
           principalKind: kind,
+          principal,
           status: 'linked' as const,
           sealed,
           rallyUser: stripUndefined(rallyUser),

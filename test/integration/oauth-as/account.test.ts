@@ -5,6 +5,7 @@
  * page never shows her rows, and neither a missing nor bob's CSRF token changes anything.
  * axe-core checks the page in the same Chromium. Screenshots land in test-results/.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
@@ -19,6 +20,7 @@ import { depsFor, startTestStack, waitOutLinkCache, type TestStack } from '../..
 import {
   BINDING_COOKIE,
   browse,
+  CookieJar,
   callTool,
   registerTestClient,
   resultText,
@@ -233,6 +235,32 @@ describe('"Your access" page (/account)', () => {
     expect(refresh.status).toBe(400);
     expect(refresh.json.error).toBe('invalid_grant');
     expect((await (await sdkConnect()).callTool({ name: 'get_rally_user', arguments: {} })).isError).toBeFalsy();
+  });
+
+  it('a session link of alice (session-link mode) is listed and ended the way disconnect_rally ends it', async () => {
+    const headers = { 'content-type': 'application/json', 'Session-ID': randomUUID() };
+    const rest = async (tool: string, args: unknown = {}) => {
+      const res = await fetch(`${stack.url}/tools/${tool}`, { method: 'POST', headers, body: JSON.stringify(args) });
+      return { status: res.status, json: (await res.json()) as { authUrl?: string; isError?: boolean } };
+    };
+    const first = await rest('get_rally_user');
+    const end = await browse(first.json.authUrl!, { username: 'alice', stopAt: 'never', jar: new CookieJar() });
+    const code = /<span class="code">(\d{3}) (\d{3})<\/span>/.exec(end.body)!;
+    expect((await rest('confirm_rally_link', { code: `${code[1]}${code[2]}` })).json.isError).toBeFalsy();
+    expect((await rest('get_rally_user')).status).toBe(200);
+
+    await alicePage.reload();
+    const row = alicePage.locator('section.access-row', { has: alicePage.locator('h3', { hasText: 'Agent session' }) });
+    expect(await row.count()).toBe(1);
+    expect(await row.textContent()).toContain('Rally user alice@example.com since');
+    await row.locator('button', { hasText: 'End access' }).click();
+    await alicePage.waitForURL(`${stack.url}/account`);
+    expect(await alicePage.locator('h3', { hasText: 'Agent session' }).count()).toBe(0);
+    await waitOutLinkCache(stack);
+    expect((await rest('get_rally_user')).status).toBe(401);
+    expect(stack.logs.some((l) => l.includes('"event":"rally_disconnected"') && l.includes('"mode":"session"'))).toBe(
+      true,
+    );
   });
 
   it('Q6: a re-connect link handed out before the end cannot bring the client back', async () => {
