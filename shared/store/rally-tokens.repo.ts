@@ -20,7 +20,7 @@ export type RallyUser = z.infer<typeof RallyUser>;
 
 export const RallyTokensDoc = z.object({
   principalKind: z.enum(['grant', 'session']),
-  /** `grant:<grant id>` or `session:<session hash>`: the "Your access" page ends a session link by it; absent on older records. */
+  /** Session links only: `session:<session hash>`, by which the "Your access" page ends one; absent on older records. */
   principal: z.string().optional(),
   status: z.enum(['linked', 'refresh_failed']),
   sealed: z.string().nullish(),
