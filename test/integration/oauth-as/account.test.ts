@@ -338,5 +338,12 @@ describe('"Your access" page (/account)', () => {
     await alicePage.locator('button', { hasText: 'Sign out of this page' }).click();
     await alicePage.waitForURL(`${stack.url}/account`);
     expect(await alicePage.locator('button', { hasText: 'Sign in with Rally' }).count()).toBe(1);
+
+    // bob's session ends on its own after 15 minutes: his page asks to sign in, and his token changes nothing.
+    const csrf = await csrfOf(bobPage);
+    await stack.clock.advanceSeconds(15 * 60 + 1);
+    expect((await post(bob, '/account/end-all', { csrf })).status()).toBe(403);
+    await bobPage.reload();
+    expect(await bobPage.locator('button', { hasText: 'Sign in with Rally' }).count()).toBe(1);
   });
 });
