@@ -219,10 +219,14 @@ describe('"Your access" page (/account)', () => {
   });
 
   it('Q6: ending one client refuses its tokens within the cache window; the other keeps working', async () => {
+    const posted = alicePage.waitForRequest((r) => r.method() === 'POST' && r.url() === `${stack.url}/account/end`);
     await alicePage
       .locator('section.access-row', { has: alicePage.locator('h3', { hasText: 'Evil' }) })
       .locator('button', { hasText: 'End access' })
-      .click(); // a real form post from a no-referrer page: Origin null with Sec-Fetch-Site same-origin
+      .click();
+    // Q5: a real form post from a no-referrer page carries Origin null, vouched for by Sec-Fetch-Site.
+    const sent = await (await posted).allHeaders();
+    expect([sent.origin, sent['sec-fetch-site'], sent.referer]).toEqual(['null', 'same-origin', undefined]);
     await alicePage.waitForURL(`${stack.url}/account`);
     expect(await alicePage.locator('section.access-row h3').allTextContents()).toEqual(['SDK E2E client']);
     await waitOutLinkCache(stack);
