@@ -76,9 +76,11 @@ describe('"Your access" page (/account)', () => {
     (await page
       .locator('section.access-row', { has: page.locator('h3', { hasText: name }) })
       .getAttribute('data-row-id'))!;
+  let aliceObjectId: string | undefined;
+  /** alice's Rally ObjectID, read once from her signed-in page. */
   const aliceSub = async () => {
-    const text = (await alicePage.locator('p').first().textContent())!;
-    return /Rally user (\d+)/.exec(text)![1]!;
+    aliceObjectId ??= /Rally user (\d+)/.exec((await alicePage.locator('p').first().textContent())!)![1]!;
+    return aliceObjectId;
   };
 
   /** A POST from inside the browser context (its cookies), as one of our forms would send it. */
@@ -349,5 +351,24 @@ describe('"Your access" page (/account)', () => {
     expect((await post(bob, '/account/end-all', { csrf })).status()).toBe(403);
     await bobPage.reload();
     expect(await bobPage.locator('button', { hasText: 'Sign in with Rally' }).count()).toBe(1);
+  });
+  it('"Last used" is the last refresh, taken from the rotation’s own write', async () => {
+    const signedIn = await signIn(stack.url, 'alice', {
+      clientId: await registerTestClient(stack.url, 'http://127.0.0.1:33418/callback', 'Refreshing client'),
+    });
+    const granted = stack.clock.now().toISOString().slice(0, 10);
+    await stack.clock.advanceSeconds(2 * 86_400);
+    const refreshed = await tokenRequest(stack.url, {
+      grant_type: 'refresh_token',
+      refresh_token: signedIn.refreshToken,
+      client_id: signedIn.clientId,
+    });
+    expect(refreshed.status).toBe(200);
+    const lines: string[] = [];
+    await runAccessCommand(['list', await aliceSub()], depsFor(stack), (l) => lines.push(l));
+    const out = lines.join('\n');
+    expect(out).toContain(`Granted: ${granted}`);
+    expect(out).toContain(`Last used: ${stack.clock.now().toISOString().slice(0, 10)}`);
+    expect(granted).not.toBe(stack.clock.now().toISOString().slice(0, 10));
   });
 });
