@@ -65,6 +65,8 @@ export interface AuditFields {
   readonly mode?: string;
   readonly scope?: string;
   readonly grantId?: string;
+  /** A connection token's public id (issue 18), never its secret. */
+  readonly connectionTokenId?: string;
   readonly count?: number;
   /** rate_limited: which limit tripped, its value, window and the advised wait. */
   readonly limitKind?: 'agent' | 'user' | 'session' | 'address';
