@@ -138,6 +138,7 @@ export function auditFields(event: AuditEvent, fields: AuditFields, ctx: AuditCo
     mode: clip(fields.mode),
     scope: clip(fields.scope),
     grantId: clip(fields.grantId),
+    connectionTokenId: clip(fields.connectionTokenId),
     count: fields.count,
     limitKind: fields.limitKind,
     limit: fields.limit,

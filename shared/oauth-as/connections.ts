@@ -5,7 +5,10 @@
  * server (`redirectToRally`, kind `console`), the callback then starts a short console session
  * in the same binding cookie (`startConsoleSession`). Every POST is same-origin checked and
  * carries a CSRF token; creation spends a one-time nonce, so a token is shown exactly once (a
- * reload or replay creates and shows nothing). Pages are no-store, unframeable, no-referrer.
+ * reload or replay creates and shows nothing). Pages are no-store and unframeable, with the
+ * strict CSP of shared/http/pages.ts; their Referrer-Policy is `same-origin` like every page of ours
+ * (`no-referrer` makes browsers send `Origin: null` on our own form posts), and no URL here carries
+ * a secret.
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -47,11 +50,6 @@ const WRITE_SCOPE_NAME: Scope = 'rally.write';
 
 export type ConnectionsDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit'> & SignInDeps;
 
-/** No referrer at all: the created-token page must never hand its URL on (it carries nothing, but no page here needs one). */
-function noReferrer(res: Response): void {
-  res.set('Referrer-Policy', 'no-referrer');
-}
-
 const cookieOf = (deps: ConnectionsDeps, req: Request) => readCookie(req, deps.config.BINDING_COOKIE_NAME);
 
 function sessionCookie(name: string, value: string, maxAge: number): string {
@@ -81,7 +79,6 @@ export async function startConsoleSession(
 }
 
 export async function handleConnections(deps: ConnectionsDeps, req: Request, res: Response): Promise<void> {
-  noReferrer(res);
   if (!deps.config.CONNECTION_TOKENS) return sendRefusalPage(res, { code: 'connections_disabled' });
   const action = req.path === '/connections' ? 'page' : req.path.slice('/connections/'.length);
   if (action === 'page') {
