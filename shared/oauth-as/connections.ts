@@ -238,8 +238,8 @@ function showCreated(deps: ConnectionsDeps, res: Response, name: string, token: 
         rally: {
           type: 'http',
           url: resource,
-          headers: { Authorization: 'Bearer $COPILOT_MCP_RALLY_TOKEN' },
-          tools: ['*'],
+          headers: { 'X-Rally-MCP-Token': '$COPILOT_MCP_RALLY_TOKEN' },
+          tools: ['get_rally_user', 'search_rally_items', 'get_rally_issue'],
         },
       },
     },
@@ -252,8 +252,8 @@ function showCreated(deps: ConnectionsDeps, res: Response, name: string, token: 
     'Connection token created',
     html`<h1>Token created: ${name}</h1>
 <p class="warn">Copy it now. It is shown only this once and cannot be shown again; if you lose it, revoke it and create a new one.</p>
-<pre id="token">${token}</pre>
-<p>Expires ${day(expiresAt)}. For the GitHub Copilot coding agent, store it as the repository secret <code>COPILOT_MCP_RALLY_TOKEN</code> (Settings → Environments → copilot) and add this MCP configuration:</p>
+<pre id="token" class="secret">${token}</pre>
+<p>Expires ${day(expiresAt)}. For the GitHub Copilot coding agent, store it as the repository secret <code>COPILOT_MCP_RALLY_TOKEN</code> (Settings → Environments → copilot) and add this MCP configuration (Settings → Copilot → Coding agent), listing the tools the agent may use:</p>
 <pre>${example}</pre>
 <p><a href="/connections">Back to your tokens</a></p>`,
   );
