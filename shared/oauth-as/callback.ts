@@ -313,6 +313,10 @@ async function completeRelink(
     res,
     200,
     'Rally is connected',
-    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>`,
+    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>${
+      deps.config.CONNECTION_TOKENS
+        ? html`<p class="muted">An agent that cannot sign in by itself, such as the GitHub Copilot coding agent? <a href="/connections">Create a connection token</a> for it.</p>`
+        : ''
+    }`,
   );
 }

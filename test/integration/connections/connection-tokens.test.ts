@@ -4,7 +4,7 @@
  * headers, refused for writes until a token has write scope, and refused (401) once revoked,
  * within the documented cache window (LINK_CACHE_SECONDS). Security cases N1–N10.
  */
-import { CookieJar } from '../../helpers/oauth-flow.js';
+import { callTool, CookieJar, signIn } from '../../helpers/oauth-flow.js';
 import { depsFor, startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
   callWithHeaders,
@@ -43,8 +43,14 @@ describe('connection tokens (issue 18)', () => {
       expect(res.json.result.isError).toBeFalsy();
       expect(res.json.result.structuredContent.user.userName).toBe(ALICE);
     }
+    const rest = await fetch(`${stack.url}/tools/get_rally_user`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...plain(token) },
+      body: '{}',
+    });
+    expect(rest.status).toBe(200); // the REST shape takes it the same way
     const executed = audits('tool_executed', `"connectionTokenId":"${id}"`);
-    expect(executed.length).toBe(2);
+    expect(executed.length).toBe(3);
     expect(executed[0]).toContain('"clientId":"rally-mcp-connection-token"');
     expect(stack.logs.some((l) => TOKEN_SHAPE.test(l))).toBe(false); // K1: the token itself is never logged
   });
@@ -186,6 +192,17 @@ describe('connection tokens (issue 18)', () => {
     );
     expect(list).toContain('get_rally_user');
     expect(list).not.toContain('list_rally_projects');
+  });
+
+  it('N14: create_connection_token gives a signed-in client the /connections link only: no token passes through the model, and a connection token is not offered the tool', async () => {
+    const { accessToken } = await signIn(stack.url, 'alice');
+    const res = await callTool(stack.mcpUrl, accessToken, 'create_connection_token');
+    expect(res.json.result.isError).toBeFalsy();
+    expect(res.json.result.structuredContent.url).toBe(`${stack.url}/connections`);
+    expect(TOKEN_SHAPE.test(JSON.stringify(res.json))).toBe(false);
+    const { token } = await createToken(stack.url, alice);
+    const asToken = await callWithHeaders(stack.url, plain(token), 'create_connection_token');
+    expect(asToken.json.error ?? asToken.json.result?.isError).toBeTruthy();
   });
 
   it('N10: revoking the user’s grant (“Revoke all”, or disconnect_rally with a token) revokes every token bound to it → 401', async () => {
