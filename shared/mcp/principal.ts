@@ -101,7 +101,7 @@ export async function authenticate(
       );
     }
     if (plain !== undefined && plain !== bearer) {
-      // N7: two different credentials in one request: which one counts would be a guess (RFC 6750 §3.1).
+      // O7: two different credentials in one request: which one counts would be a guess (RFC 6750 §3.1).
       deps.audit('access_denied', { reason: 'conflicting_credentials' });
       throw new McpAuthError(
         'invalid_token',

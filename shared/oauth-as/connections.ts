@@ -196,7 +196,7 @@ async function create(
   const form = parsed.data;
   const db = await deps.db();
   const now = deps.clock.now();
-  // N5: the nonce is spent by exactly one POST; a reload, a replay or a cross-site post gets nothing.
+  // O5: the nonce is spent by exactly one POST; a reload, a replay or a cross-site post gets nothing.
   const session = await consumeCreateNonce(db, cookieOf(deps, req), form.nonce, now);
   if (!session) {
     deps.audit('access_denied', { reason: 'connection_form_used' });

@@ -2,7 +2,7 @@
  * Connection tokens (issue 18) over real HTTP against the local stack: created on the
  * /connections pages after a real Rally (sandbox) sign-in, used by a client that only sets static
  * headers, refused for writes until a token has write scope, and refused (401) once revoked,
- * within the documented cache window (LINK_CACHE_SECONDS). Security cases N1–N10.
+ * within the documented cache window (LINK_CACHE_SECONDS). Security cases O1–O10, O14.
  */
 import { callTool, CookieJar, signIn } from '../../helpers/oauth-flow.js';
 import { depsFor, startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
@@ -35,7 +35,7 @@ describe('connection tokens (issue 18)', () => {
   const audits = (event: string, needle: string) =>
     stack.logs.filter((l) => l.includes(`"event":"${event}"`) && l.includes(needle));
 
-  it('N1: a token made on the page reads with only a static header (X-Rally-MCP-Token or Bearer), through the same audit path named by its id', async () => {
+  it('O1: a token made on the page reads with only a static header (X-Rally-MCP-Token or Bearer), through the same audit path named by its id', async () => {
     const { token, id } = await createToken(stack.url, alice);
     for (const headers of [plain(token), bearer(token)]) {
       const res = await callWithHeaders(stack.url, headers, 'get_rally_user');
@@ -55,7 +55,7 @@ describe('connection tokens (issue 18)', () => {
     expect(stack.logs.some((l) => TOKEN_SHAPE.test(l))).toBe(false); // K1: the token itself is never logged
   });
 
-  it('N2: read-only by default: a write tool gets 403 insufficient_scope; a token created with write opted in may write; scopes never widen', async () => {
+  it('O2: read-only by default: a write tool gets 403 insufficient_scope; a token created with write opted in may write; scopes never widen', async () => {
     const read = await createToken(stack.url, alice);
     const denied = await callWithHeaders(stack.url, plain(read.token), 'create_rally_story', { name: 'From CI' });
     expect(denied.status).toBe(403);
@@ -72,7 +72,7 @@ describe('connection tokens (issue 18)', () => {
     expect(stored.find((t) => t.tokenId === read.id)?.scopes).toEqual(['rally.read']);
   });
 
-  it('N3: revoked by its owner on the page → 401 once the cache window (LINK_CACHE_SECONDS) has passed; other tokens keep working', async () => {
+  it('O3: revoked by its owner on the page → 401 once the cache window (LINK_CACHE_SECONDS) has passed; other tokens keep working', async () => {
     const doomed = await createToken(stack.url, alice);
     const kept = await createToken(stack.url, alice);
     expect((await callWithHeaders(stack.url, plain(doomed.token), 'get_rally_user')).status).toBe(200);
@@ -88,7 +88,7 @@ describe('connection tokens (issue 18)', () => {
     expect((await openConsole(stack.url, alice)).body).toContain('revoked');
   });
 
-  it('N4: guessing: a wrong secret for a real id, an unknown id, a malformed or foreign token → 401, with the reason in the audit line and never the token', async () => {
+  it('O4: guessing: a wrong secret for a real id, an unknown id, a malformed or foreign token → 401, with the reason in the audit line and never the token', async () => {
     const { token, id } = await createToken(stack.url, alice);
     const wrongSecret = `${token.slice(0, -4)}AAAA`;
     const unknownId = `rmcp_ct_${'0'.repeat(20)}_${token.slice(-43)}`;
@@ -104,7 +104,7 @@ describe('connection tokens (issue 18)', () => {
     expect(id).toMatch(/^[0-9a-f]{20}$/);
   });
 
-  it('N5: the token is shown once: the creation page has it, the list never does, and a reloaded or replayed creation POST creates and shows nothing', async () => {
+  it('O5: the token is shown once: the creation page has it, the list never does, and a reloaded or replayed creation POST creates and shows nothing', async () => {
     const page = await openConsole(stack.url, alice);
     const form = page.form('/connections/create');
     const { write: _checkbox, ...hidden } = form.fields;
@@ -124,7 +124,7 @@ describe('connection tokens (issue 18)', () => {
     expect(JSON.stringify(stored)).not.toContain(token!.slice(-43)); // E1: only the hash is stored
   });
 
-  it('N6: CSRF: a cross-site post, a post without the page’s nonce or CSRF token, or another browser’s nonce creates or revokes nothing', async () => {
+  it('O6: CSRF: a cross-site post, a post without the page’s nonce or CSRF token, or another browser’s nonce creates or revokes nothing', async () => {
     const before = (await listConnectionTokens(await depsFor(stack).db(), { rallyUser: ALICE })).length;
     const page = await openConsole(stack.url, alice);
     const create = page.form('/connections/create');
@@ -155,7 +155,7 @@ describe('connection tokens (issue 18)', () => {
     expect(after.find((t) => t.tokenId === id)?.status).toBe('active');
   });
 
-  it('N7: Authorization and X-Rally-MCP-Token with different values → 400, whichever is valid', async () => {
+  it('O7: Authorization and X-Rally-MCP-Token with different values → 400, whichever is valid', async () => {
     const a = await createToken(stack.url, alice);
     const b = await createToken(stack.url, alice);
     const res = await callWithHeaders(stack.url, { ...bearer(a.token), ...plain(b.token) }, 'get_rally_user');
@@ -164,7 +164,7 @@ describe('connection tokens (issue 18)', () => {
     expect(same.status).toBe(200);
   });
 
-  it('N8: the pages cannot be framed or cached, send no referrer to other sites, and escape the token name', async () => {
+  it('O8: the pages cannot be framed or cached, send no referrer to other sites, and escape the token name', async () => {
     const name = '<img src=x onerror=alert(1)>"\'';
     const { page } = await createToken(stack.url, alice, { name });
     expect(page).not.toContain('<img src=x');
@@ -177,7 +177,7 @@ describe('connection tokens (issue 18)', () => {
     expect(await res.text()).not.toContain('<img src=x');
   });
 
-  it('N9: a tool allowlist: other tools are refused (policy_denied, audited) and absent from tools/list', async () => {
+  it('O9: a tool allowlist: other tools are refused (policy_denied, audited) and absent from tools/list', async () => {
     const { token, id } = await createToken(stack.url, alice, { tools: 'get_rally_user' });
     expect((await callWithHeaders(stack.url, plain(token), 'get_rally_user')).status).toBe(200);
     const other = await callWithHeaders(stack.url, plain(token), 'list_rally_projects');
@@ -194,7 +194,7 @@ describe('connection tokens (issue 18)', () => {
     expect(list).not.toContain('list_rally_projects');
   });
 
-  it('N14: create_connection_token gives a signed-in client the /connections link only: no token passes through the model, and a connection token is not offered the tool', async () => {
+  it('O14: create_connection_token gives a signed-in client the /connections link only: no token passes through the model, and a connection token is not offered the tool', async () => {
     const { accessToken } = await signIn(stack.url, 'alice');
     const res = await callTool(stack.mcpUrl, accessToken, 'create_connection_token');
     expect(res.json.result.isError).toBeFalsy();
@@ -205,7 +205,7 @@ describe('connection tokens (issue 18)', () => {
     expect(asToken.json.error ?? asToken.json.result?.isError).toBeTruthy();
   });
 
-  it('N10: revoking the user’s grant (“Revoke all”, or disconnect_rally with a token) revokes every token bound to it → 401', async () => {
+  it('O10: revoking the user’s grant (“Revoke all”, or disconnect_rally with a token) revokes every token bound to it → 401', async () => {
     const again = await signInToConsole(stack.url, 'alice'); // the same connections grant as before
     const one = await createToken(stack.url, again);
     const two = await createToken(stack.url, again);

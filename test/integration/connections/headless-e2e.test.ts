@@ -42,7 +42,7 @@ describe('headless agent end to end (issue 18)', () => {
     await stack?.stop();
   });
 
-  it('N11: token made in Chromium → a static-header MCP client reads, is refused writes until a write token, and gets 401 after revocation', async () => {
+  it('O11: token made in Chromium → a static-header MCP client reads, is refused writes until a write token, and gets 401 after revocation', async () => {
     const page = await browser.newPage({ viewport: { width: 900, height: 1000 } });
     await page.goto(`${stack.url}/connections`);
     await page.screenshot({ path: 'test-results/connections-sign-in.png', fullPage: true });

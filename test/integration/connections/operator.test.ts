@@ -41,7 +41,7 @@ describe('operators and connection tokens (issue 18)', () => {
     await stack?.stop();
   });
 
-  it('N12: npm run admin -- tokens list/revoke: lists a user’s tokens without secrets, revokes one by id, then every token and the grant → 401', async () => {
+  it('O12: npm run admin -- tokens list/revoke: lists a user’s tokens without secrets, revokes one by id, then every token and the grant → 401', async () => {
     const jar = await signInToConsole(stack.url, 'alice');
     const one = await createToken(stack.url, jar, { name: 'agent "one"' });
     const two = await createToken(stack.url, jar, { write: true, tools: 'get_rally_user' });
@@ -71,7 +71,7 @@ describe('operators and connection tokens (issue 18)', () => {
     expect(await runAdmin(['tokens', 'list'], io)).toBe(2);
   });
 
-  it('N13: CONNECTION_TOKENS=false: /connections answers 404 and a token is refused (401) without being looked up', async () => {
+  it('O13: CONNECTION_TOKENS=false: /connections answers 404 and a token is refused (401) without being looked up', async () => {
     const jar = await signInToConsole(stack.url, 'bob');
     const { token } = await createToken(stack.url, jar);
     const off = await startTestStack({ env: { CONNECTION_TOKENS: 'false' } });

@@ -11,7 +11,7 @@ import {
 import { redactSecrets } from '../../../shared/logging/logger.js';
 
 describe('connection token format', () => {
-  it('N4: a minted token has the prefix, a 20-hex id and a 43-character (256-bit) secret; ids and secrets never repeat', () => {
+  it('O4: a minted token has the prefix, a 20-hex id and a 43-character (256-bit) secret; ids and secrets never repeat', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 200; i++) {
       const { token, id, secretHash } = mintConnectionToken();
@@ -26,7 +26,7 @@ describe('connection token format', () => {
     expect(seen.size).toBe(400);
   });
 
-  it('N4: a changed character, a truncated or extended secret, or another token’s hash does not match', () => {
+  it('O4: a changed character, a truncated or extended secret, or another token’s hash does not match', () => {
     const a = mintConnectionToken();
     const b = mintConnectionToken();
     const secret = parseConnectionToken(a.token)!.secret;
@@ -38,7 +38,7 @@ describe('connection token format', () => {
     expect(secretMatches(secret, '')).toBe(false);
   });
 
-  it('N4: malformed tokens do not parse', () => {
+  it('O4: malformed tokens do not parse', () => {
     const { token } = mintConnectionToken();
     for (const bad of [
       '',
