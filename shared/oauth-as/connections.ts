@@ -48,7 +48,7 @@ const DAY_SECONDS = 86_400;
 const READ_SCOPE_NAME: Scope = 'rally.read';
 const WRITE_SCOPE_NAME: Scope = 'rally.write';
 
-export type ConnectionsDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit'> & SignInDeps;
+export type ConnectionsDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit' | 'limitAddress'> & SignInDeps;
 
 const cookieOf = (deps: ConnectionsDeps, req: Request) => readCookie(req, deps.config.BINDING_COOKIE_NAME);
 
@@ -93,6 +93,7 @@ export async function handleConnections(deps: ConnectionsDeps, req: Request, res
   const body = (req.body ?? {}) as Record<string, unknown>;
   switch (action) {
     case 'sign-in':
+      deps.limitAddress('authorize'); // L20, O15: anyone can post this, and it stores a sign-in (like /authorize)
       deps.audit('sign_in_started', { mode: 'console' });
       return redirectToRally(deps, res, { kind: 'console' });
     case 'create':
