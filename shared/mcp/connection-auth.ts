@@ -6,12 +6,12 @@
  * applies unchanged; principal.ts turns a refusal into the 401.
  * @module
  */
-import type { Firestore } from '@google-cloud/firestore';
 import type { Deps } from '../services/deps.js';
 import type { VerifiedAccessToken } from '../crypto/access-token.js';
 import { CONNECTION_TOKEN_CLIENT_ID, parseConnectionToken, secretMatches } from '../crypto/connection-token.js';
 import { evictOldest } from '../kernel/lru.js';
-import { getConnectionToken, type ConnectionToken } from '../store/connection-tokens.repo.js';
+import { readConnectionToken, type ConnectionToken } from '../store/connection-tokens.repo.js';
+import type { DocumentReader } from '../store/firestore-rest.js';
 
 /** The header for clients that can set custom headers but not `Authorization` (README "Copilot coding agent"). */
 export const CONNECTION_TOKEN_HEADER = 'x-rally-mcp-token';
@@ -32,20 +32,19 @@ interface Cached {
   readonly at: number;
 }
 const CACHE_LIMIT = 2000;
-const caches = new WeakMap<Firestore, Map<string, Cached>>();
+const caches = new WeakMap<DocumentReader, Map<string, Cached>>();
 
 async function lookup(
-  deps: Pick<Deps, 'config' | 'clock' | 'db'>,
+  deps: Pick<Deps, 'config' | 'clock' | 'documents'>,
   tokenId: string,
 ): Promise<ConnectionToken | undefined> {
-  const db = await deps.db();
-  let cache = caches.get(db);
-  if (!cache) caches.set(db, (cache = new Map()));
+  let cache = caches.get(deps.documents);
+  if (!cache) caches.set(deps.documents, (cache = new Map()));
   const now = deps.clock.now();
   const hit = cache.get(tokenId);
   const age = hit ? now.getTime() - hit.at : -1;
   if (hit && age >= 0 && age < deps.config.LINK_CACHE_SECONDS * 1000) return hit.doc;
-  const doc = await getConnectionToken(db, tokenId, now);
+  const doc = await readConnectionToken(deps.documents, tokenId, now);
   cache.delete(tokenId);
   if (doc?.status === 'active') {
     evictOldest(cache, CACHE_LIMIT);
@@ -55,7 +54,7 @@ async function lookup(
 }
 
 export async function verifyConnectionToken(
-  deps: Pick<Deps, 'config' | 'clock' | 'db'>,
+  deps: Pick<Deps, 'config' | 'clock' | 'documents'>,
   presented: string,
 ): Promise<ConnectionAuth> {
   if (!deps.config.CONNECTION_TOKENS) return { kind: 'refused', reason: 'off' };

@@ -50,7 +50,7 @@ export function challenge(deps: Pick<Deps, 'config'>, params: Record<string, str
 }
 
 /** What authenticating a caller uses (the instance's services satisfy it). */
-export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit' | 'clock' | 'db'> {
+export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit' | 'clock' | 'documents'> {
   auth(): Promise<Pick<AuthServices, 'signer'>>;
 }
 

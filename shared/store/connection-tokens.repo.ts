@@ -11,7 +11,8 @@ import { sha256Id } from '../kernel/hash.js';
 import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
-import { docType, parseDoc, readDoc } from './documents.js';
+import { docType, isExpiredDoc, parseDoc } from './documents.js';
+import type { DocumentReader } from './firestore-rest.js';
 
 export const REVOKED_BY = ['owner', 'grant', 'admin'] as const;
 
@@ -47,13 +48,21 @@ export async function createConnectionToken(db: Firestore, doc: ConnectionToken)
   await withStoreRetry(() => db.doc(connectionTokenPath(doc.tokenId)).create(stripUndefined(doc)));
 }
 
-/** The token, or undefined when it does not exist or has expired. Revoked tokens are returned (callers check `status`). */
-export async function getConnectionToken(
-  db: Firestore,
+/**
+ * The token, or undefined when it does not exist or has expired (revoked tokens are returned:
+ * callers check `status`). Read over Firestore's REST API (shared/store/firestore-rest.ts), for
+ * /mcp: a request with a connection token then loads no client library, like the warm tool
+ * call's link read.
+ */
+export async function readConnectionToken(
+  documents: DocumentReader,
   tokenId: string,
   now: Date,
 ): Promise<ConnectionToken | undefined> {
-  return readDoc(db.doc(connectionTokenPath(tokenId)), CONNECTION_TOKEN, now);
+  const data = await withStoreRetry(() => documents.get(connectionTokenPath(tokenId)));
+  if (data === undefined) return undefined;
+  const doc = parseDoc(CONNECTION_TOKEN, data);
+  return isExpiredDoc(doc, now) ? undefined : doc;
 }
 
 const parseAll = (docs: ReadonlyArray<{ data(): unknown }>): ConnectionToken[] =>
