@@ -32,6 +32,8 @@ export const ROUTES: readonly Route[] = [
   { path: '/register', fn: 'authorization' },
   { path: '/revoke', fn: 'authorization' },
   { path: '/connect/**', fn: 'authorization' },
+  { path: '/connections', fn: 'authorization' },
+  { path: '/connections/**', fn: 'authorization' },
 ];
 
 /** Which function serves `pathname`, or undefined (→ 404 at the front door). */

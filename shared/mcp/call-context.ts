@@ -7,6 +7,7 @@
  * @module
  */
 import type { Deps } from '../services/deps.js';
+import { publicUrls } from '../config/config.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuthServices } from '../services/auth-services.js';
 import type { LinkRequiredError } from '../rally/link-required.js';
@@ -14,6 +15,8 @@ import { createTokenProvider, NOT_LINKED } from '../rally-link/token-provider.js
 import type { StoredLink } from '../rally-link/link-store.js';
 import { linkPrincipal, readLink, unlink, type LinkOwner } from '../rally-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
+import { connectionTools } from './tools/connection.tools.js';
+import { revokeGrant } from '../store/grants.repo.js';
 import type { ToolContext } from './tools/context.js';
 import type { AnyToolSpec } from './tools/spec.js';
 import { createCursorCodec, deriveCursorKey } from './tools/cursor.js';
@@ -98,13 +101,27 @@ export async function createCallContext(
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
     disconnect: async () => {
+      if (principal.kind === 'grant' && principal.connection) {
+        // Issue 18: the connection grant's Rally link serves every token of its owner; removing it
+        // revokes the grant, which deletes the link and revokes those tokens in one transaction.
+        await revokeGrant(await deps.db(), principal.token.grantId, deps.clock.now());
+        await unlink(linkDeps, owner); // drops this instance's cached copy of the link at once
+        deps.audit('rally_disconnected', { mode: 'connection_token', ...caller, grantId: principal.token.grantId });
+        return;
+      }
       await unlink(linkDeps, owner);
       deps.audit('rally_disconnected', { mode: principal.kind, ...caller });
     },
   };
+  const extraTools = [
+    ...(principal.kind === 'session' ? sessionTools(deps, principal.session.hash) : []),
+    ...(deps.config.CONNECTION_TOKENS && !(principal.kind === 'grant' && principal.connection)
+      ? connectionTools(`${publicUrls(deps.config).issuer}/connections`)
+      : []),
+  ];
   return {
     tools,
-    extraTools: principal.kind === 'session' ? sessionTools(deps, principal.session.hash) : [],
+    extraTools,
     rallyUser: () => link?.rallyUser.userName,
     linkPrompt: (err) => linkPromptFor(deps, ctx, principal, err),
   };

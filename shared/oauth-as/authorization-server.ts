@@ -13,6 +13,7 @@ import { handleAuthorize, handleConsent } from './authorize.js';
 import { handleRevoke, handleToken } from './token-endpoint.js';
 import { registerClient } from './clients.js';
 import { handleConnect } from '../session-link/connect.js';
+import { handleConnections } from './connections.js';
 import { SCOPES } from './scopes.js';
 
 export function authorizationServerMetadata(deps: Pick<Deps, 'config'>) {
@@ -60,6 +61,8 @@ function routeFor(path: string): Route | undefined {
       return { methods: ['POST'], kind: 'json', cors: true, run: handleRegister };
   }
   if (path.startsWith('/connect/')) return { methods: ['GET', 'POST'], kind: 'html', cors: false, run: handleConnect };
+  if (path === '/connections' || path.startsWith('/connections/'))
+    return { methods: ['GET', 'POST'], kind: 'html', cors: false, run: handleConnections };
   return undefined;
 }
 

@@ -26,6 +26,10 @@ export const COLLECTIONS = {
   connectTransactions: 'connect_transactions',
   /** MCP 2026-07-28: sign-in prompts whose `requestState` came back, so each is answered once. */
   spentRequestStates: 'spent_request_states',
+  /** Connection tokens of headless agents (issue 18), by hash of their id; the secret only hashed. */
+  connectionTokens: 'connection_tokens',
+  /** Signed-in browsers of the connection-token pages, by hash of their cookie. */
+  consoleSessions: 'console_sessions',
   /** Windowed rate-limit counters. */
   rateLimits: 'rate_limits',
 } as const;

@@ -13,8 +13,11 @@ import { withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { consumeOnce, docType, isExpiredDoc } from './documents.js';
 
 export const LinkTxDoc = z.object({
-  /** authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link mode. */
-  kind: z.enum(['authorize', 'relink', 'session']),
+  /**
+   * authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link
+   * mode; console: the connection-token pages (issue 18).
+   */
+  kind: z.enum(['authorize', 'relink', 'session', 'console']),
   browserHash: z.string(),
   clientId: z.string().optional(),
   clientName: z.string().optional(),
