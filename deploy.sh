@@ -42,6 +42,10 @@ Options (each also settable in deploy.env, see deploy.example.env):
                                 prompted (hidden) when it is not yet in Secret Manager
                                                                       (RALLY_CLIENT_SECRET_FILE)
   --session-link-mode           Turn on session-link mode             (SESSION_LINK_MODE=true)
+  --no-connection-tokens        Turn off connection tokens for headless agents
+                                                                      (CONNECTION_TOKENS=false)
+  --connection-token-max-days N Longest connection-token lifetime, 1-365 (default 90)
+                                                                      (CONNECTION_TOKEN_MAX_DAYS)
   --min-instances N             Warm instances for the mcp function (0 or 1; default 0)
                                                                       (MCP_MIN_INSTANCES)
   --no-dashboard                Skip the Cloud Monitoring dashboard   (DEPLOY_DASHBOARD=false)
@@ -95,6 +99,8 @@ while [[ $# -gt 0 ]]; do
     --rally-client-secret-file) need_value "$@"; FLAG[RALLY_CLIENT_SECRET_FILE]=$2; shift 2 ;;
     --min-instances) need_value "$@"; FLAG[MCP_MIN_INSTANCES]=$2; shift 2 ;;
     --session-link-mode) FLAG[SESSION_LINK_MODE]=true; shift ;;
+    --no-connection-tokens) FLAG[CONNECTION_TOKENS]=false; shift ;;
+    --connection-token-max-days) need_value "$@"; FLAG[CONNECTION_TOKEN_MAX_DAYS]=$2; shift 2 ;;
     --no-dashboard) FLAG[DEPLOY_DASHBOARD]=false; shift ;;
     --secret-source) need_value "$@"; FLAG[SECRET_SOURCE]=$2; shift 2 ;;
     --env-file) need_value "$@"; ENV_FILE=$2; shift 2 ;;
@@ -109,6 +115,7 @@ done
 # ---------------------------------------------------------------- settings
 readonly SETTINGS=(GCP_PROJECT GCP_REGION FIRESTORE_LOCATION PUBLIC_BASE_URL RALLY_BASE_URL
   RALLY_CLIENT_ID RALLY_CLIENT_SECRET_FILE SESSION_LINK_MODE MCP_MIN_INSTANCES DEPLOY_DASHBOARD SECRET_SOURCE
+  CONNECTION_TOKENS CONNECTION_TOKEN_MAX_DAYS
   SERVICE_ACCOUNT_NAME RALLY_CLIENT_SECRET_NAME SEALING_KEY_NAME SIGNING_KEY_NAME
   ALLOWED_ORIGINS LOG_LEVEL FIREBASE_TOOLS_VERSION)
 declare -A FILE_SETTING=()
@@ -143,6 +150,11 @@ RALLY_CLIENT_ID=$(setting RALLY_CLIENT_ID)
 RALLY_CLIENT_SECRET_FILE=$(setting RALLY_CLIENT_SECRET_FILE)
 SESSION_LINK_MODE=$(setting SESSION_LINK_MODE false)
 [[ $SESSION_LINK_MODE == true || $SESSION_LINK_MODE == false ]] || die 'SESSION_LINK_MODE must be true or false'
+CONNECTION_TOKENS=$(setting CONNECTION_TOKENS true)
+[[ $CONNECTION_TOKENS == true || $CONNECTION_TOKENS == false ]] || die 'CONNECTION_TOKENS must be true or false'
+CONNECTION_TOKEN_MAX_DAYS=$(setting CONNECTION_TOKEN_MAX_DAYS 90)
+[[ $CONNECTION_TOKEN_MAX_DAYS =~ ^[1-9][0-9]{0,2}$ && $CONNECTION_TOKEN_MAX_DAYS -le 365 ]] ||
+  die '--connection-token-max-days must be a whole number of days, 1 to 365'
 MCP_MIN_INSTANCES=$(setting MCP_MIN_INSTANCES 0)
 [[ $MCP_MIN_INSTANCES =~ ^[01]$ ]] || die '--min-instances must be 0 or 1'
 DEPLOY_DASHBOARD=$(setting DEPLOY_DASHBOARD true)
@@ -410,6 +422,8 @@ env_vars() {
     "SIGNING_KEY_NAME=${SIGNING_SECRET}"
     "SIGNING_KEY_VERSIONS=${SIGNING_VERSIONS}"
     "SESSION_LINK_MODE=${SESSION_LINK_MODE}"
+    "CONNECTION_TOKENS=${CONNECTION_TOKENS}"
+    "CONNECTION_TOKEN_MAX_DAYS=${CONNECTION_TOKEN_MAX_DAYS}"
     "LOG_LEVEL=${LOG_LEVEL}"
   )
   # Firebase Hosting (the front door, also for a custom domain on it)

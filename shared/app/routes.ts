@@ -34,6 +34,8 @@ export const ROUTES: readonly Route[] = [
   { path: '/connect/**', fn: 'authorization' },
   { path: '/account', fn: 'authorization' },
   { path: '/account/**', fn: 'authorization' },
+  { path: '/connections', fn: 'authorization' },
+  { path: '/connections/**', fn: 'authorization' },
 ];
 
 /** Which function serves `pathname`, or undefined (→ 404 at the front door). */

@@ -65,6 +65,8 @@ export interface AuditFields {
   readonly mode?: string;
   readonly scope?: string;
   readonly grantId?: string;
+  /** A connection token's public id (issue 18), never its secret. */
+  readonly connectionTokenId?: string;
   readonly count?: number;
   /** rate_limited: which limit tripped, its value, window and the advised wait. */
   readonly limitKind?: 'agent' | 'user' | 'session' | 'address';
@@ -136,6 +138,7 @@ export function auditFields(event: AuditEvent, fields: AuditFields, ctx: AuditCo
     mode: clip(fields.mode),
     scope: clip(fields.scope),
     grantId: clip(fields.grantId),
+    connectionTokenId: clip(fields.connectionTokenId),
     count: fields.count,
     limitKind: fields.limitKind,
     limit: fields.limit,

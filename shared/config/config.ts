@@ -111,6 +111,14 @@ export const ConfigSchema = z
     RALLY_ISSUER: baseUrl.optional(),
     /** Opt-in Session-ID / x-ms-copilot-session-id flow (see README "Session-link mode"). */
     SESSION_LINK_MODE: bool('false'),
+    /**
+     * Connection tokens for headless agents (issue 18, README "Copilot coding agent"): the
+     * /connections pages, the create_connection_token tool, and tokens on /mcp. Off: the pages
+     * answer 404 and every connection token is refused (401), without deleting any.
+     */
+    CONNECTION_TOKENS: bool('true'),
+    /** The longest lifetime a user may give a connection token (days); the default lifetime is min(90, this). */
+    CONNECTION_TOKEN_MAX_DAYS: z.coerce.number().int().min(1).max(365).default(90),
     /** Extra browser origins allowed to call /mcp (requests without Origin are always allowed). */
     ALLOWED_ORIGINS: csv,
     /** Dev only: allow Client ID Metadata Documents on loopback http URLs. */

@@ -84,6 +84,25 @@ const FIXED = {
     'This connection is no longer authorized, so nothing was changed. Sign in again from your application.',
   ],
   relink_link_user_mismatch: [403, DIFFERENT_USER, 'Nothing was changed.'],
+  // /connections (issue 18)
+  connections_disabled: [404, 'Not available', 'Connection tokens are turned off on this server.'],
+  connections_not_found: [404, 'Not found', 'There is no such page. Open the connection tokens page again.'],
+  connections_not_same_origin: [403, 'Request refused', `${NOT_FROM_OUR_PAGE} Open the connection tokens page again.`],
+  connections_signed_out: [
+    403,
+    'Sign in again',
+    'Your sign-in on this page has ended or was revoked. Open the connection tokens page and sign in again.',
+  ],
+  connections_form_used: [
+    409,
+    'This form was already used',
+    'Nothing was created. A token is shown only once, right after it is created: if you lost it, revoke it and create a new one.',
+  ],
+  connections_invalid_input: [
+    400,
+    'Invalid request',
+    'Check the name (1 to 80 characters), the lifetime and the tool names, then try again.',
+  ],
   session_different_user: [
     403,
     DIFFERENT_USER,

@@ -85,6 +85,9 @@ button.primary{background:#0d5fb3;color:#fff}button.secondary{background:#fff;co
 .warn{background:#fff6e5;border:1px solid #f0c36d;padding:10px 14px;border-radius:8px}
 .muted{color:#5b6875;font-size:13px}
 pre{background:#f7f9fb;padding:12px;border-radius:8px;overflow:auto;font-size:13px}
+pre.secret{white-space:pre-wrap;word-break:break-all;font-size:14px;border:1px solid #c9d4e0}
+dd input:not([type]),dd select{width:100%;font:15px system-ui,sans-serif;padding:6px 8px;border:1px solid #b8c4d0;border-radius:6px}
+h2{font-size:17px;margin:24px 0 8px}
 `;
 
 export function page(title: string, body: SafeHtml): string {

@@ -41,6 +41,7 @@ export const LOGGABLE_FIELDS: ReadonlySet<string> = new Set([
   'sub',
   'rallyUser',
   'grantId',
+  'connectionTokenId',
   'tool',
   'outcome',
   'rallyStatus',
@@ -91,7 +92,7 @@ const mixesCharacterClasses = (m: string): boolean =>
   Number(/[a-z]/.test(m)) + Number(/[A-Z]/.test(m)) + Number(/[0-9]/.test(m)) >= 2;
 
 /**
- * Shapes of our secrets. JOSE compact serialisations: our access tokens (EdDSA
+ * Shapes of our secrets. Connection tokens (`rmcp_ct_…`). JOSE compact serialisations: our access tokens (EdDSA
  * JWTs) and sealed blobs (JWE). Opaque base64url runs of 40+ characters:
  * refresh tokens, codes, client secrets, state and link ids (randomToken(32),
  * 43 characters), PKCE verifiers, Rally access tokens and API keys (42),
@@ -100,6 +101,7 @@ const mixesCharacterClasses = (m: string): boolean =>
  * which look exactly like the request and trace ids logs must keep.
  */
 const SECRET_SHAPES: ReadonlyArray<readonly [RegExp, Replacer]> = [
+  [/rmcp_ct_[A-Za-z0-9_-]*/g, () => REDACTED], // connection tokens (issue 18), whatever their length
   [/eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}/g, () => REDACTED],
   // Random data mixes character classes; a long snake_case name or a run of one letter does not.
   [/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,}/g, (m) => (mixesCharacterClasses(m) ? REDACTED : m)],

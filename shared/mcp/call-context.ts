@@ -15,6 +15,8 @@ import { createTokenProvider, NOT_LINKED } from '../rally-link/token-provider.js
 import type { StoredLink } from '../rally-link/link-store.js';
 import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../rally-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
+import { connectionTools } from './tools/connection.tools.js';
+import { revokeGrant } from '../store/grants.repo.js';
 import type { ToolContext } from './tools/context.js';
 import type { AnyToolSpec } from './tools/spec.js';
 import { createCursorCodec, deriveCursorKey } from './tools/cursor.js';
@@ -99,11 +101,26 @@ export async function createCallContext(
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     accessPageUrl: publicUrls(deps.config).accessPage,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
-    disconnect: () => disconnectLink({ ...linkDeps, audit: deps.audit }, owner, caller),
+    disconnect: async () => {
+      if (principal.kind === 'grant' && principal.connection) {
+        // Issue 18: the connection grant's Rally link serves every token of its owner; removing it
+        // revokes the grant, which deletes the link and revokes those tokens in one transaction.
+        await revokeGrant(await deps.db(), principal.token.grantId, deps.clock.now());
+        await disconnectLink({ ...linkDeps, audit: deps.audit }, owner, { ...caller, grantId: principal.token.grantId }, 'connection_token'); // drops this instance's cached copy at once
+        return;
+      }
+      await disconnectLink({ ...linkDeps, audit: deps.audit }, owner, caller);
+    },
   };
+  const extraTools = [
+    ...(principal.kind === 'session' ? sessionTools(deps, principal.session.hash) : []),
+    ...(deps.config.CONNECTION_TOKENS && !(principal.kind === 'grant' && principal.connection)
+      ? connectionTools(`${publicUrls(deps.config).issuer}/connections`)
+      : []),
+  ];
   return {
     tools,
-    extraTools: principal.kind === 'session' ? sessionTools(deps, principal.session.hash) : [],
+    extraTools,
     rallyUser: () => link?.rallyUser.userName,
     linkPrompt: (err) => linkPromptFor(deps, ctx, principal, err),
   };

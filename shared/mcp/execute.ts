@@ -11,7 +11,8 @@
  *                   checks the whole request before anything is read, so /mcp
  *                   can answer 403 before the transport starts;
  *   2. arguments  — the tool's strict schema (J8), before any Rally call;
- *   3. policy     — read-only agents, allowed tools (shared/policy);
+ *   3. policy     — read-only agents, allowed tools (shared/policy), and a
+ *                   connection token's own tool allowlist (issue 18);
  *   4. rate limits — per agent, user and session; the session is the one
  *                   identity of shared/http/session-id.ts (L12);
  *   5. run and audit — `tool_executed` for every run, `access_denied`,
@@ -67,6 +68,10 @@ export interface ExecutionCaller {
   readonly agentId?: string | undefined;
   /** Toolsets the client asked to list (X-Rally-Toolsets); shapes tools/list only. */
   readonly requestedToolsets?: readonly string[] | undefined;
+  /** A connection token's id (issue 18): named in every audit line of its calls. */
+  readonly connectionTokenId?: string | undefined;
+  /** A connection token's tool allowlist; undefined: no list beyond scopes and policy. */
+  readonly toolAllowlist?: readonly string[] | undefined;
 }
 
 /** The ports the gates use; `openExecution` builds the production ones, tests may build their own. */
@@ -100,6 +105,9 @@ function callerOf(principal: McpPrincipal, ctx: RequestContext): ExecutionCaller
         sub: principal.token.sub,
         agentId: ctx.agentId,
         requestedToolsets: ctx.toolsets,
+        ...(principal.connection
+          ? { connectionTokenId: principal.connection.tokenId, toolAllowlist: principal.connection.tools }
+          : {}),
       }
     : { scopes: undefined, agentId: ctx.agentId, requestedToolsets: ctx.toolsets };
 }
@@ -141,6 +149,7 @@ export async function openExecution(
       reason: 'insufficient_scope',
       scope: missing.join(' '),
       ...(caller.clientId !== undefined ? { clientId: caller.clientId } : {}),
+      ...(caller.connectionTokenId !== undefined ? { connectionTokenId: caller.connectionTokenId } : {}),
     });
     throw insufficientScopeError(deps, needed, missing);
   }
@@ -168,16 +177,23 @@ export async function openExecution(
 export function createExecution(parts: ExecutionParts): Execution {
   const { caller, policy } = parts;
   const who = { clientId: caller.clientId, agentId: caller.agentId };
-  const ids = { ...(caller.clientId ? { clientId: caller.clientId } : {}), ...(caller.sub ? { sub: caller.sub } : {}) };
+  const ids = {
+    ...(caller.clientId ? { clientId: caller.clientId } : {}),
+    ...(caller.sub ? { sub: caller.sub } : {}),
+    ...(caller.connectionTokenId ? { connectionTokenId: caller.connectionTokenId } : {}),
+  };
   const rid = `(Request ID ${parts.tools.requestId})`;
-  const visibleTools = parts.catalogue.filter((t) =>
-    policy.isToolVisible({
-      ...who,
-      requestedToolsets: caller.requestedToolsets,
-      tool: t.name,
-      toolIsWrite: !t.readOnly,
-      toolset: t.toolset,
-    }),
+  const allowlisted = (tool: string) => caller.toolAllowlist?.includes(tool) ?? true;
+  const visibleTools = parts.catalogue.filter(
+    (t) =>
+      allowlisted(t.name) &&
+      policy.isToolVisible({
+        ...who,
+        requestedToolsets: caller.requestedToolsets,
+        tool: t.name,
+        toolIsWrite: !t.readOnly,
+        toolset: t.toolset,
+      }),
   );
 
   async function call(name: string, rawArgs: unknown): Promise<ToolOutcome> {
@@ -191,6 +207,16 @@ export function createExecution(parts: ExecutionParts): Execution {
     }
     const parsed = parseToolArgs(spec, rawArgs);
     if (!parsed.ok) return { kind: 'invalid_arguments', message: parsed.message };
+    if (!allowlisted(name)) {
+      parts.audit('policy_denied', {
+        ...ids,
+        tool: name,
+        reason: 'connection_token_tools',
+        policy: policy.fingerprint,
+      });
+      recordToolCall(name, 'denied', 0);
+      return { kind: 'policy_denied', message: `This connection token may not call ${name}. ${rid}` };
+    }
     const decision = policy.decide({ ...who, tool: name, toolIsWrite: !spec.readOnly });
     if (!decision.allowed) {
       parts.audit('policy_denied', { ...ids, tool: name, reason: decision.reason, policy: policy.fingerprint });

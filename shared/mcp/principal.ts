@@ -1,6 +1,8 @@
 /**
- * Who is calling /mcp: a verified bearer token of ours (default mode), or,
- * when session-link mode is on and no bearer is sent, a session header.
+ * Who is calling /mcp: a verified bearer token of ours (default mode), a
+ * connection token of a headless agent (issue 18: as a bearer or in the
+ * X-Rally-MCP-Token header; ./connection-auth.ts), or, when session-link
+ * mode is on and no bearer is sent, a session header.
  * Failures become 401/403 with WWW-Authenticate (RFC 6750 §3, RFC 9728 §5.1).
  * @module
  */
@@ -12,9 +14,16 @@ import { AccessTokenError, type VerifiedAccessToken } from '../crypto/access-tok
 import { SCOPES } from '../oauth-as/scopes.js';
 import { readSessionHeader, type SessionCredential } from '../http/session-id.js';
 import { CodedError, type McpAuthErrorCode } from '../kernel/errors.js';
+import { looksLikeConnectionToken } from '../crypto/connection-token.js';
+import { CONNECTION_TOKEN_HEADER, verifyConnectionToken, type ConnectionTokenLimits } from './connection-auth.js';
 
 export type McpPrincipal =
-  | { readonly kind: 'grant'; readonly token: VerifiedAccessToken }
+  | {
+      readonly kind: 'grant';
+      readonly token: VerifiedAccessToken;
+      /** Set when the caller presented a connection token (issue 18) instead of an access token. */
+      readonly connection?: ConnectionTokenLimits;
+    }
   | { readonly kind: 'session'; readonly session: SessionCredential };
 
 /** A refusal at the HTTP layer, before any MCP processing. */
@@ -41,8 +50,24 @@ export function challenge(deps: Pick<Deps, 'config'>, params: Record<string, str
 }
 
 /** What authenticating a caller uses (the instance's services satisfy it). */
-export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit'> {
+export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit' | 'clock' | 'documents'> {
   auth(): Promise<Pick<AuthServices, 'signer'>>;
+}
+
+const invalidToken = (deps: Pick<Deps, 'config'>) =>
+  new McpAuthError(
+    'invalid_token',
+    401,
+    'The access token is invalid or expired.',
+    challenge(deps, { error: 'invalid_token', error_description: 'The access token is invalid or expired' }),
+  );
+
+/** A connection token, from `Authorization: Bearer` or the plain header: a grant principal, or the 401. */
+async function connectionPrincipal(deps: AuthenticateDeps, presented: string): Promise<McpPrincipal> {
+  const verified = await verifyConnectionToken(deps, presented);
+  if (verified.kind === 'ok') return { kind: 'grant', token: verified.token, connection: verified.connection };
+  deps.audit('access_denied', { reason: `connection_token_${verified.reason}` });
+  throw invalidToken(deps);
 }
 
 /**
@@ -64,9 +89,10 @@ export async function authenticate(
   options: AuthenticateOptions = { sessions: true },
 ): Promise<McpPrincipal> {
   const header = req.get('authorization');
-  if (header !== undefined) {
-    const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim())?.[1];
-    if (bearer === undefined) {
+  const plain = req.get(CONNECTION_TOKEN_HEADER)?.trim();
+  if (header !== undefined || plain !== undefined) {
+    const bearer = header === undefined ? plain : /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim())?.[1];
+    if (bearer === undefined || bearer === '') {
       throw new McpAuthError(
         'invalid_token',
         401,
@@ -74,6 +100,17 @@ export async function authenticate(
         challenge(deps, { error: 'invalid_token', error_description: 'Malformed bearer token' }),
       );
     }
+    if (plain !== undefined && plain !== bearer) {
+      // O7: two different credentials in one request: which one counts would be a guess (RFC 6750 §3.1).
+      deps.audit('access_denied', { reason: 'conflicting_credentials' });
+      throw new McpAuthError(
+        'invalid_token',
+        400,
+        'Send one credential: Authorization and X-Rally-MCP-Token differ.',
+        challenge(deps, { error: 'invalid_request', error_description: 'Conflicting credentials' }),
+      );
+    }
+    if (looksLikeConnectionToken(bearer) || plain !== undefined) return connectionPrincipal(deps, bearer);
     const { signer } = await deps.auth();
     try {
       const token = await signer.verify(bearer, { audience: publicUrls(deps.config).resource });

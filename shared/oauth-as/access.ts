@@ -2,8 +2,9 @@
  * What acts in Rally for a user, as rows the "Your access" page (`/account`) and the operator's
  * command show and end (issue 23). Each kind of access is one `AccessSource`: it lists the user's
  * rows and knows how to end one through the code that already ends that kind (a grant through
- * `endGrant`, the path of `POST /revoke`). A new kind (the headless agents' connection tokens)
- * is one more source in `ACCESS_SOURCES`; the page and the command need no change.
+ * `endGrant`, the path of `POST /revoke`; a connection token through `endConnectionToken`, the
+ * path of `/connections`). A new kind of access is one more source in `ACCESS_SOURCES`; the page
+ * and the command need no change.
  *
  * Rows are found by an opaque id (the hash of the grant id), and only among the user's own
  * rows, so another user's id ends nothing. Reading is done fresh on every call; nothing here
@@ -12,7 +13,7 @@
  */
 import type { Deps } from '../services/deps.js';
 import { sha256Id } from '../kernel/hash.js';
-import { listActiveGrants, type Grant } from '../store/grants.repo.js';
+import { findActiveGrant, listActiveGrants, type Grant } from '../store/grants.repo.js';
 import { findClient } from '../store/clients.repo.js';
 import { getDoc } from '../store/documents.js';
 import {
@@ -25,7 +26,9 @@ import {
 } from '../store/rally-tokens.repo.js';
 import { disconnectLink } from '../rally-link/link-read.js';
 import { isPrivateUseRedirect } from './clients.js';
-import { endGrant, type RevokeRequester } from './revocation.js';
+import { endConnectionToken, endGrant, type RevokeRequester } from './revocation.js';
+import { listConnectionTokens, type ConnectionToken } from '../store/connection-tokens.repo.js';
+import { CONNECTION_TOKEN_CLIENT_ID } from '../crypto/connection-token.js';
 
 export type AccessDeps = Pick<Deps, 'db' | 'clock' | 'audit' | 'config' | 'auth'>;
 
@@ -36,8 +39,8 @@ export interface AccessOwner {
 
 /** One line of the page; every string is plain text (client-supplied ones included), escaped when rendered. */
 export interface AccessRow {
-  /** `client` (an OAuth grant) or `session_link` (session-link mode); connection tokens slot in as one more kind. */
-  readonly kind: 'client' | 'session_link';
+  /** `client` (an OAuth grant), `connection_token` (a headless agent's token) or `session_link` (session-link mode). */
+  readonly kind: 'client' | 'connection_token' | 'session_link';
   /** Opaque and stable: what the page posts to end this row. */
   readonly rowId: string;
   /** The client's name as registered (its own words: text, never markup). */
@@ -100,10 +103,36 @@ async function clientRow(deps: AccessDeps, g: Grant): Promise<AccessRow> {
   };
 }
 
-/** The user's OAuth clients: one row per active grant. */
+/**
+ * The user's OAuth clients: one row per active grant. The internal connections grant (issue 18)
+ * is not a client: its tokens are rows of `connectionTokens`.
+ */
 export const clientGrants: AccessSource = async (deps, owner) => {
   const grants = await listActiveGrants(await deps.db(), owner.sub, deps.clock.now());
-  return Promise.all(grants.map((g) => clientRow(deps, g)));
+  return Promise.all(grants.filter((g) => g.clientId !== CONNECTION_TOKEN_CLIENT_ID).map((g) => clientRow(deps, g)));
+};
+
+function connectionTokenRow(t: ConnectionToken): AccessRow {
+  return {
+    kind: 'connection_token',
+    rowId: sha256Id(`connection-token:${t.tokenId}`),
+    name: t.name,
+    facts: [
+      ['Connected', `by a connection token (id ${t.tokenId}) created on the connection-token page`],
+      ['Scopes', t.scopes.map((s) => `${s} (${SCOPE_LABEL[s] ?? s})`).join(', ') || 'none'],
+      ['Tools', t.tools ? t.tools.join(', ') : 'all'],
+      ['Created', day(t.createdAt)],
+      ['Expires', day(t.expiresAt)],
+    ],
+    end: (d, requester) => endConnectionToken(d, { tokenId: t.tokenId, sub: t.sub }, requester),
+  };
+}
+
+/** The user's connection tokens for headless agents (issue 18): the active, unexpired ones. */
+export const connectionTokens: AccessSource = async (deps, owner) => {
+  const now = deps.clock.now();
+  const tokens = await listConnectionTokens(await deps.db(), { sub: owner.sub });
+  return tokens.filter((t) => t.status === 'active' && t.expiresAt > now).map(connectionTokenRow);
 };
 
 function sessionRow(s: SessionLinkRecord): AccessRow {
@@ -140,11 +169,8 @@ export const sessionLinks: AccessSource = async (deps, owner) => {
   return links.map(sessionRow);
 };
 
-/**
- * Every kind of access, in page order. Connection tokens for headless agents (issue 18) join
- * here as a source of their own.
- */
-export const ACCESS_SOURCES: readonly AccessSource[] = [clientGrants, sessionLinks];
+/** Every kind of access, in page order. */
+export const ACCESS_SOURCES: readonly AccessSource[] = [clientGrants, connectionTokens, sessionLinks];
 
 export async function listAccess(
   deps: AccessDeps,
@@ -166,7 +192,10 @@ export async function endAccessRow(
   return row ? row.end(deps, requester) : false;
 }
 
-/** Ends every row of the owner ("end everything"); how many this call ended. */
+/**
+ * Ends every row of the owner ("end everything"), then the owner's connections grant, so the
+ * Rally link their connection tokens shared goes too; how many rows this call ended.
+ */
 export async function endAllAccess(
   deps: AccessDeps,
   owner: AccessOwner,
@@ -175,5 +204,7 @@ export async function endAllAccess(
 ): Promise<number> {
   let ended = 0;
   for (const row of await listAccess(deps, owner, sources)) if (await row.end(deps, requester)) ended++;
+  const connections = await findActiveGrant(await deps.db(), owner.sub, CONNECTION_TOKEN_CLIENT_ID, deps.clock.now());
+  if (connections) await endGrant(deps, { ...connections, sub: owner.sub }, requester);
   return ended;
 }

@@ -14,6 +14,7 @@ import { handleRevoke, handleToken } from './token-endpoint.js';
 import { registerClient } from './clients.js';
 import { handleConnect } from '../session-link/connect.js';
 import { handleAccount } from './account.js';
+import { handleConnections } from './connections.js';
 import { SCOPES } from './scopes.js';
 
 export function authorizationServerMetadata(deps: Pick<Deps, 'config'>) {
@@ -63,6 +64,8 @@ function routeFor(path: string): Route | undefined {
   if (path.startsWith('/connect/')) return { methods: ['GET', 'POST'], kind: 'html', cors: false, run: handleConnect };
   if (path === '/account') return { methods: ['GET'], kind: 'html', cors: false, run: handleAccount };
   if (path.startsWith('/account/')) return { methods: ['POST'], kind: 'html', cors: false, run: handleAccount };
+  if (path === '/connections' || path.startsWith('/connections/'))
+    return { methods: ['GET', 'POST'], kind: 'html', cors: false, run: handleConnections };
   return undefined;
 }
 

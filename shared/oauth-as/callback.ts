@@ -17,7 +17,14 @@ import { html, sendPage } from '../http/pages.js';
 import { respondPageError, sendRefusalPage } from '../http/page-errors.js';
 import { readCookie } from '../http/cookies.js';
 import { consumeLinkTransaction, linkTxPath, type LinkTransaction } from '../store/link-transactions.repo.js';
-import { createGrant, GrantNotActiveError, requireActiveGrant } from '../store/grants.repo.js';
+import {
+  createGrant,
+  extendGrant,
+  findActiveGrant,
+  GrantNotActiveError,
+  requireActiveGrant,
+} from '../store/grants.repo.js';
+import { CONNECTION_TOKEN_CLIENT_ID } from '../crypto/connection-token.js';
 import { createAuthCode } from '../store/auth-codes.repo.js';
 import { CorruptRecordError } from '../store/firestore-utils.js';
 import { COLLECTIONS } from '../store/collections.js';
@@ -32,7 +39,7 @@ import { clientErrorUrl } from './oauth-errors.js';
 import { singleParams } from '../http/params.js';
 import { completeSessionLink } from '../session-link/confirm.js';
 import { isUnavailable } from '../http/unavailable.js';
-import { startAccountSession } from './account.js';
+import { startBrowserSession } from './browser-session.js';
 
 /** What completing a sign-in uses, once the handler has bound the request (the instance's services satisfy it). */
 export interface CallbackDeps extends Pick<Deps, 'config' | 'clock' | 'fetch' | 'db' | 'audit'> {
@@ -175,11 +182,44 @@ async function handleCallback(deps: CallbackDeps, ctx: RequestContext, req: Requ
       return completeRelink(deps, res, tx, tokens, rallyUser);
     case 'session':
       return completeSessionLink(deps, res, tx, tokens, rallyUser);
+    case 'console':
+      return completeConsole(deps, res, tokens, rallyUser);
     case 'account':
       // The "Your access" page only needed to know who this is: Rally's tokens are not kept.
       deps.audit('sign_in_completed', { sub: rallySubject(rallyUser), rallyUser: rallyUser.userName, mode: 'account' });
-      return startAccountSession(deps, res, { sub: rallySubject(rallyUser), rallyUser });
+      return startBrowserSession(deps, res, { sub: rallySubject(rallyUser), rallyUser }, '/account');
   }
+}
+
+/**
+ * Issue 18: the connection-token pages' sign-in. The user's one connections grant (created on the
+ * first sign-in, re-linked with the fresh Rally tokens later) holds the Rally link every token of
+ * theirs uses; then the browser gets the browser session of /connections and /account.
+ */
+async function completeConsole(deps: CallbackDeps, res: Response, tokens: RallyTokens, rallyUser: RallyUser) {
+  const now = deps.clock.now();
+  const db = await deps.db();
+  const sub = rallySubject(rallyUser);
+  const expiresAt = addSeconds(now, deps.config.CONNECTION_TOKEN_MAX_DAYS * 86_400);
+  let grantId = (await findActiveGrant(db, sub, CONNECTION_TOKEN_CLIENT_ID, now))?.grantId;
+  if (grantId === undefined) {
+    grantId = randomToken(24);
+    await createGrant(db, {
+      grantId,
+      sub,
+      clientId: CONNECTION_TOKEN_CLIENT_ID,
+      clientName: 'Connection tokens',
+      scopes: ['rally.read', 'rally.write'],
+      status: 'active',
+      createdAt: now,
+      expiresAt,
+    });
+  } else {
+    await extendGrant(db, grantId, expiresAt);
+  }
+  await linkGrant(deps, grantId, tokens, rallyUser);
+  deps.audit('sign_in_completed', { sub, rallyUser: rallyUser.userName, mode: 'console', grantId });
+  await startBrowserSession(deps, res, { sub, rallyUser, grantId }, '/connections');
 }
 
 async function completeAuthorize(
@@ -278,6 +318,10 @@ async function completeRelink(
     res,
     200,
     'Rally is connected',
-    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p><p class="muted">To see every application that can use Rally as you, and end any of them, open <a href="/account">Your access</a>.</p>`,
+    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p><p class="muted">To see every application that can use Rally as you, and end any of them, open <a href="/account">Your access</a>.</p>${
+      deps.config.CONNECTION_TOKENS
+        ? html`<p class="muted">An agent that cannot sign in by itself, such as the GitHub Copilot coding agent? <a href="/connections">Create a connection token</a> for it.</p>`
+        : ''
+    }`,
   );
 }

@@ -57,7 +57,8 @@ export async function disconnectLink(
   deps: LinkReadDeps & { audit(event: AuditEvent, fields?: AuditFields): void },
   owner: LinkOwner,
   fields: AuditFields = {},
+  mode: string = owner.kind,
 ): Promise<void> {
   await unlink(deps, owner);
-  deps.audit('rally_disconnected', { mode: owner.kind, ...fields });
+  deps.audit('rally_disconnected', { mode, ...fields });
 }

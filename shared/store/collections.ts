@@ -26,8 +26,10 @@ export const COLLECTIONS = {
   connectTransactions: 'connect_transactions',
   /** MCP 2026-07-28: sign-in prompts whose `requestState` came back, so each is answered once. */
   spentRequestStates: 'spent_request_states',
-  /** The "Your access" page (`/account`): signed-in browser (cookie hash) → Rally user, 15 min. */
-  accountSessions: 'account_sessions',
+  /** The signed-in browser of `/account` and `/connections` (cookie hash) → Rally user, 15 min. */
+  browserSessions: 'browser_sessions',
+  /** Connection tokens of headless agents (issue 18), by hash of their id; the secret only hashed. */
+  connectionTokens: 'connection_tokens',
   /** Windowed rate-limit counters. */
   rateLimits: 'rate_limits',
 } as const;

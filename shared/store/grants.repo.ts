@@ -14,6 +14,7 @@ import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { docType, readDoc } from './documents.js';
 import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.repo.js';
 import { CodedError } from '../kernel/errors.js';
+import { grantTokensRevocation } from './connection-tokens.repo.js';
 
 export const GrantDoc = z.object({
   grantId: z.string(),
@@ -63,14 +64,19 @@ export async function createGrant(db: Firestore, grant: Grant): Promise<void> {
   await withStoreRetry(() => db.doc(grantPath(grant.grantId)).create(stripUndefined(grant)));
 }
 
-/** Revokes a grant and deletes its Rally tokens in one atomic write. Idempotent. */
+/**
+ * Revokes a grant, deletes its Rally tokens and revokes its connection tokens (issue 18) in one
+ * atomic write. Idempotent.
+ */
 export async function revokeGrant(db: Firestore, grantId: string, now: Date): Promise<boolean> {
   return transact(db, async (t) => {
     const ref = db.doc(grantPath(grantId));
     const snap = await t.get(ref);
     if (!snap.exists || snap.get('status') === 'revoked') return false;
+    const revokeTokens = await grantTokensRevocation(t, db, grantId, now); // reads first, as a transaction must
     t.update(ref, { status: 'revoked', revokedAt: now });
     t.delete(db.doc(rallyTokensPath(grantPrincipal(grantId))));
+    revokeTokens();
     return true;
   });
 }
@@ -141,4 +147,31 @@ export const requireActiveGrant =
 /** The same check outside a transaction, for a page that must not offer a dead link (advisory only). */
 export async function isGrantActive(db: Firestore, grantId: string, now: Date): Promise<boolean> {
   return (await getGrant(db, grantId, now))?.status === 'active';
+}
+
+/** The newest active grant of `sub` for `clientId` (the connections grant of issue 18), if any. */
+export async function findActiveGrant(
+  db: Firestore,
+  sub: string,
+  clientId: string,
+  now: Date,
+): Promise<Grant | undefined> {
+  const snaps = await withStoreRetry(() =>
+    db.collection(COLLECTIONS.grants).where('sub', '==', sub).where('clientId', '==', clientId).get(),
+  );
+  return snaps.docs
+    .flatMap((doc) => {
+      const parsed = GrantDoc.safeParse(doc.data());
+      return parsed.success && parsed.data.status === 'active' && parsed.data.expiresAt > now ? [parsed.data] : [];
+    })
+    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
+}
+
+/** Moves an active grant's expiry forward (never back), so it outlives the tokens bound to it. */
+export async function extendGrant(db: Firestore, grantId: string, expiresAt: Date): Promise<void> {
+  await transact(db, async (t) => {
+    const ref = db.doc(grantPath(grantId));
+    const grant = await readDoc(ref, GRANT, new Date(0), t);
+    if (grant?.status === 'active' && grant.expiresAt < expiresAt) t.update(ref, { expiresAt });
+  });
 }

@@ -257,6 +257,8 @@ describe('deploy.sh --dry-run (deploy)', () => {
           SIGNING_KEY_NAME: 'rally-mcp-signing-key',
           SIGNING_KEY_VERSIONS: '1',
           SESSION_LINK_MODE: 'false',
+          CONNECTION_TOKENS: 'true',
+          CONNECTION_TOKEN_MAX_DAYS: '90',
           BINDING_COOKIE_NAME: '__session',
         });
         expect(Object.values(env).join(' ')).not.toMatch(/latest/i);
@@ -330,6 +332,16 @@ describe('deploy.sh options', () => {
     const mcp = gcloudCalls(parseCommands(r.stdout)).find((a) => startsWith(a, 'functions', 'deploy', 'mcp'))!;
     expect(flag(mcp, 'min-instances')).toBe('1');
     expect(envOf(mcp).SESSION_LINK_MODE).toBe('true');
+  });
+
+  it('--no-connection-tokens and --connection-token-max-days reach every function; a bad lifetime is refused', async () => {
+    const r = await runDeploy([...BASE, '--no-connection-tokens', '--connection-token-max-days', '30']);
+    expect(r.code).toBe(0);
+    for (const d of gcloudCalls(parseCommands(r.stdout)).filter((a) => startsWith(a, 'functions', 'deploy'))) {
+      expect(envOf(d).CONNECTION_TOKENS).toBe('false');
+      expect(envOf(d).CONNECTION_TOKEN_MAX_DAYS).toBe('30');
+    }
+    expect((await runDeploy([...BASE, '--connection-token-max-days', '400'])).code).not.toBe(0);
   });
 
   it('--secret-source secret-manager deploys the client-library reader and clears earlier mounts', async () => {

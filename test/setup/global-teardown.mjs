@@ -1,6 +1,6 @@
 // Stops the emulator, then scans every server log line of the whole run for
 // anything shaped like a secret (K1): a JWT or JWE, a bearer or ZSESSIONID
-// header, a binding cookie, OAuth secrets in a query or form. Fails the run if found.
+// header, a connection token (rmcp_ct_…), a binding cookie, OAuth secrets in a query or form. Fails the run if found.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVER_LOG_DIR } from './global-setup.mjs';
@@ -10,6 +10,7 @@ const SECRET_SHAPES = [
   ['JWE', /eyJ[\w-]{8,}\.[\w-]{20,}\.[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}/],
   ['bearer', /bearer\s+[\w-]{16,}/i],
   ['ZSESSIONID', /zsessionid/i],
+  ['connection token', /rmcp_ct_[0-9a-f]{20}_[\w-]{8,}/],
   ['cookie', /__Host-rally-mcp-tx=|__session=/],
   ['oauth param', /(client_secret|code_verifier|refresh_token|access_token)=[\w-]/],
 ];

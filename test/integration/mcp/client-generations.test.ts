@@ -212,6 +212,13 @@ const GENERATIONS: readonly Generation[] = [v1Generation('2025-06-18'), v1Genera
 function everyToolCall(tag: string) {
   return [
     {
+      // Issue 18: a link to /connections only; the token itself never reaches the client.
+      name: 'create_connection_token',
+      args: {},
+      check: (r: ToolResult) =>
+        expect(r.structuredContent).toMatchObject({ url: expect.stringMatching(/\/connections$/) as unknown }),
+    },
+    {
       name: 'get_rally_user',
       args: {},
       check: (r: ToolResult) => expect(JSON.stringify(r.structuredContent)).toContain('alice@example.com'),

@@ -43,10 +43,11 @@ describe('tools over HTTP /mcp', () => {
   });
   afterEach(() => stack.sandbox!.clearFaults());
 
-  it('lists the eleven tools with titles, annotations and output schemas', async () => {
+  it('lists the eleven Rally tools and create_connection_token with titles, annotations and output schemas', async () => {
     const { tools } = await alice.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       'add_rally_comment',
+      'create_connection_token', // issue 18: signed-in callers only
       'create_rally_defect',
       'create_rally_story',
       'create_rally_task',

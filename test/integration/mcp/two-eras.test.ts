@@ -90,7 +90,7 @@ describe('two protocol eras on one /mcp', () => {
       const [modernTools, legacyTools] = [(await v2.listTools()).tools, (await v1.listTools()).tools];
       const summary = (tools: Array<{ name: string; title?: string | undefined; annotations?: unknown }>) =>
         tools.map((t) => ({ name: t.name, title: t.title, annotations: t.annotations }));
-      expect(modernTools).toHaveLength(11);
+      expect(modernTools).toHaveLength(12); // the eleven Rally tools and create_connection_token (issue 18)
       expect(summary(modernTools)).toEqual(summary(legacyTools));
       for (const t of modernTools) {
         const same = legacyTools.find((l) => l.name === t.name)!;

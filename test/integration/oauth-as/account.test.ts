@@ -29,7 +29,7 @@ import {
   type SignedIn,
 } from '../../helpers/oauth-flow.js';
 import { listActiveGrants } from '../../../shared/store/grants.repo.js';
-import { runAccessCommand } from '../../../ops/access.js';
+import { runAccessCommand } from '../../../ops/admin.js';
 
 const MARKUP_NAME = '<img src=x onerror="window.__pwned=1">Evil <b>Bot</b><script>window.__pwned=2</script>';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');

@@ -283,6 +283,7 @@ describe('OAuth callback (groups B and C)', () => {
     const fresh = /\((http[^)]+\/connect\/[A-Za-z0-9_-]+)\)/.exec(still.json.result.content[0].text)![1]!;
     const done = await browse(fresh, { username: 'alice', stopAt: 'never' });
     expect(done.body).toContain('Rally is connected.');
+    expect(done.body).toContain('<a href="/connections">'); // issue 18: connection tokens are one click away
     const ok = await mcpCall(stack.mcpUrl, toolCallBody('get_rally_user', {}), auth);
     expect(JSON.stringify(ok.json.result.structuredContent)).toContain('alice@example.com');
   });

@@ -129,6 +129,23 @@ describe('L20: per-address throttle of unauthenticated writes', () => {
     expect(await countDocs(COLLECTIONS.authRequests)).toBe(before + 1);
   });
 
+  it('O15: POST /connections/sign-in (issue 18) shares /authorize’s limit: the 4th from one address gets a 429 page and stores no sign-in', async () => {
+    const signIn = (from: string) =>
+      fromAddress(from, `${stack.url}/connections/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+        body: '',
+      });
+    for (let i = 0; i < 3; i++) expect((await signIn('127.0.0.14')).status).toBe(303);
+    const before = await countDocs(COLLECTIONS.linkTransactions);
+    const refused = await signIn('127.0.0.14');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['content-type']).toContain('text/html');
+    expect(await countDocs(COLLECTIONS.linkTransactions)).toBe(before);
+    expect((await signIn('127.0.0.15')).status).toBe(303);
+  });
+
   const mcp = (from: string, body: unknown, sessionId: string) =>
     fromAddress(from, stack.mcpUrl, {
       method: 'POST',

@@ -13,6 +13,7 @@ import { gfmFromMarkdown } from 'mdast-util-gfm';
 import { gfm } from 'micromark-extension-gfm';
 import { ALL_TOOLS } from '../../../shared/mcp/tools/register.js';
 import { CONFIRM_TOOL } from '../../../shared/mcp/tools/session.tools.js';
+import { CONNECTION_TOOL } from '../../../shared/mcp/tools/connection.tools.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -174,7 +175,7 @@ describe('paths, links and tool names in the guides', () => {
   });
 
   it('every tool name a guide uses is a real tool', () => {
-    const tools = new Set([...ALL_TOOLS.map((t) => t.name), CONFIRM_TOOL]);
+    const tools = new Set([...ALL_TOOLS.map((t) => t.name), CONFIRM_TOOL, CONNECTION_TOOL]);
     const unknown: string[] = [];
     for (const guide of GUIDES) {
       // Tool names are verb_noun snake case; anything spelled like one must be one.
