@@ -106,7 +106,12 @@ export async function createCallContext(
         // Issue 18: the connection grant's Rally link serves every token of its owner; removing it
         // revokes the grant, which deletes the link and revokes those tokens in one transaction.
         await revokeGrant(await deps.db(), principal.token.grantId, deps.clock.now());
-        await disconnectLink({ ...linkDeps, audit: deps.audit }, owner, { ...caller, grantId: principal.token.grantId }, 'connection_token'); // drops this instance's cached copy at once
+        await disconnectLink(
+          { ...linkDeps, audit: deps.audit },
+          owner,
+          { ...caller, grantId: principal.token.grantId },
+          'connection_token',
+        ); // drops this instance's cached copy at once
         return;
       }
       await disconnectLink({ ...linkDeps, audit: deps.audit }, owner, caller);

@@ -40,8 +40,7 @@ export async function handleAccount(deps: AccountDeps, req: Request, res: Respon
   if (req.path === '/account') return showAccount(deps, req, res);
   const action = ACTIONS.find((a) => req.path === `/account/${a}`);
   if (!action) return sendRefusalPage(res, { code: 'account_row_unknown' });
-  if (!isSameOrigin(deps, req))
-    return sendRefusalPage(res, { code: 'account_not_same_origin' });
+  if (!isSameOrigin(deps, req)) return sendRefusalPage(res, { code: 'account_not_same_origin' });
   if (action === 'sign-in') {
     deps.limitAddress('authorize'); // L20: anyone can post this, and it stores a pending sign-in
     deps.audit('sign_in_started', { mode: 'account' });

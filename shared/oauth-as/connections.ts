@@ -54,8 +54,7 @@ export async function handleConnections(deps: ConnectionsDeps, req: Request, res
   if (!['sign-in', 'create', 'revoke', 'revoke-all', 'sign-out'].includes(action))
     return sendRefusalPage(res, { code: 'connections_not_found' });
   if (req.method !== 'POST') return sendRefusalPage(res, { code: 'method_not_allowed', allow: 'POST' });
-  if (!isSameOrigin(deps, req))
-    return sendRefusalPage(res, { code: 'connections_not_same_origin' });
+  if (!isSameOrigin(deps, req)) return sendRefusalPage(res, { code: 'connections_not_same_origin' });
   const body = (req.body ?? {}) as Record<string, unknown>;
   switch (action) {
     case 'sign-in':
@@ -243,7 +242,9 @@ async function manage(
   const grantId = signedIn?.session.grantId;
   if (!signedIn || grantId === undefined || !checkBrowserCsrf(signedIn, body.csrf)) {
     deps.audit('access_denied', { reason: 'connection_form_csrf' });
-    return sendRefusalPage(res, { code: grantId !== undefined ? 'connections_not_same_origin' : 'connections_signed_out' });
+    return sendRefusalPage(res, {
+      code: grantId !== undefined ? 'connections_not_same_origin' : 'connections_signed_out',
+    });
   }
   const { session } = signedIn;
   if (action === 'revoke') {
@@ -252,9 +253,9 @@ async function manage(
     await endConnectionToken(deps, { tokenId, sub: session.sub }, 'owner');
   } else {
     // revoke-all: the connections grant, its Rally link and every token bound to it, in one transaction (O10).
-    if (action === 'revoke-all') await endGrant(deps, { grantId, clientId: CONNECTION_TOKEN_CLIENT_ID, sub: session.sub }, 'owner_all');
+    if (action === 'revoke-all')
+      await endGrant(deps, { grantId, clientId: CONNECTION_TOKEN_CLIENT_ID, sub: session.sub }, 'owner_all');
     await endBrowserSession(deps, res, signedIn);
   }
   res.set('Cache-Control', 'no-store').redirect(303, '/connections');
 }
-
