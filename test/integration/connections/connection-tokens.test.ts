@@ -4,7 +4,7 @@
  * headers, refused for writes until a token has write scope, and refused (401) once revoked,
  * within the documented cache window (LINK_CACHE_SECONDS). Security cases O1–O10, O14.
  */
-import { callTool, CookieJar, parseForms, signIn } from '../../helpers/oauth-flow.js';
+import { browse, callTool, CookieJar, parseForms, signIn } from '../../helpers/oauth-flow.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
 import { depsFor, startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
@@ -229,6 +229,35 @@ describe('connection tokens (issue 18)', () => {
     const page = await openConsole(stack.url, jar);
     expect(page.body).toContain('Create token');
     expect(page.forms.some((f) => f.fields.token_id === made.id)).toBe(false);
+  });
+
+  it('Q7/O6 with Your access: a sign-in on /account (no Rally token kept) is asked to sign in on /connections, and its CSRF token revokes nothing there', async () => {
+    const jar = new CookieJar();
+    const start = `${stack.url}/account/sign-in`;
+    const res = await fetch(start, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        origin: stack.url,
+        'sec-fetch-site': 'same-origin',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: '',
+    });
+    jar.store(start, res);
+    const done = await browse(res.headers.get('location')!, { username: 'alice', jar, stopAt: `${stack.url}/account` });
+    expect(done.status).toBe(0);
+    const accountUrl = `${stack.url}/account`;
+    const account = await (await fetch(accountUrl, { headers: { cookie: jar.header(accountUrl)! } })).text();
+    expect(account).toContain('Signed in to Rally as');
+    const csrf = parseForms(account, accountUrl).find((f) => f.action.endsWith('/account/sign-out'))!.fields.csrf!;
+    const page = await openConsole(stack.url, jar);
+    expect(page.body).toContain('Sign in with Rally');
+    expect(page.body).not.toContain('Create token');
+    const token = await createToken(stack.url, alice);
+    const revoke = await postForm(`${stack.url}/connections/revoke`, jar, { csrf, token_id: token.id });
+    expect(revoke.status).toBeGreaterThanOrEqual(400);
+    expect((await callWithHeaders(stack.url, plain(token.token), 'get_rally_user')).status).toBe(200);
   });
 
   it('O10: revoking the user’s grant (“Revoke all”, or disconnect_rally with a token) revokes every token bound to it → 401', async () => {
