@@ -9,8 +9,9 @@
  *   npm run admin -- tokens revoke --id <token id>
  *   npm run admin -- tokens revoke --user <Rally user name>   (every token, and the user's connections grant)
  *
- * Environment: GOOGLE_CLOUD_PROJECT (required), FIRESTORE_DATABASE_ID (default "(default)"),
- * FIRESTORE_EMULATOR_HOST (local stack and tests).
+ * Revoking goes through the one ending path (`endConnectionToken` / `endGrant`), audited as
+ * `token_revoked` with reason `operator_request` on stderr. Environment: GOOGLE_CLOUD_PROJECT
+ * (required), FIRESTORE_DATABASE_ID (default "(default)"), FIRESTORE_EMULATOR_HOST (local stack and tests).
  *
  * `access` (issue 23): the operator's "Your access" page, the same rows as `/account` for one
  * Rally user (clients, connection tokens, session links) and the same ending
@@ -28,14 +29,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Firestore } from '@google-cloud/firestore';
-import { CONNECTION_TOKEN_ID } from '../shared/crypto/connection-token.js';
+import { CONNECTION_TOKEN_CLIENT_ID, CONNECTION_TOKEN_ID } from '../shared/crypto/connection-token.js';
 import { createNoCredentialsAuth } from '../shared/kernel/no-credentials-auth.js';
-import {
-  listConnectionTokens,
-  revokeConnectionToken,
-  type ConnectionToken,
-} from '../shared/store/connection-tokens.repo.js';
-import { revokeGrant } from '../shared/store/grants.repo.js';
+import { listConnectionTokens, type ConnectionToken } from '../shared/store/connection-tokens.repo.js';
+import { endConnectionToken, endGrant, type RevocationDeps } from '../shared/oauth-as/revocation.js';
 import { createDeps } from '../shared/app/deps.js';
 import { loadConfig } from '../shared/config/config.js';
 import { createLogger } from '../shared/logging/logger.js';
@@ -53,7 +50,16 @@ export interface AdminIo {
   readonly db: Firestore;
   readonly now: () => Date;
   readonly out: (line: string) => void;
+  /** Where `token_revoked` lines go (the command's stderr); none in tests that do not look. */
+  readonly audit?: RevocationDeps['audit'];
 }
+
+/** The one ending path (`shared/oauth-as/revocation.ts`) with the operator's Firestore. */
+const revocationDeps = (io: AdminIo): RevocationDeps => ({
+  db: () => Promise.resolve(io.db),
+  clock: { now: io.now },
+  audit: io.audit ?? (() => undefined),
+});
 
 const day = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ');
 
@@ -102,7 +108,7 @@ export async function runAdmin(argv: readonly string[], io: AdminIo): Promise<nu
       io.out('a token id is 20 hex digits (the part after rmcp_ct_)');
       return 2;
     }
-    const done = await revokeConnectionToken(io.db, id, { admin: true }, now);
+    const done = await endConnectionToken(revocationDeps(io), { tokenId: id }, 'operator_request');
     io.out(done ? `revoked ${id}` : `no active token ${id}`);
     return done ? 0 : 1;
   }
@@ -113,12 +119,18 @@ export async function runAdmin(argv: readonly string[], io: AdminIo): Promise<nu
   const tokens = await listConnectionTokens(io.db, { rallyUser: user });
   let revoked = 0;
   for (const t of tokens) {
-    if (t.status === 'active' && (await revokeConnectionToken(io.db, t.tokenId, { admin: true }, now))) revoked++;
+    if (
+      t.status === 'active' &&
+      (await endConnectionToken(revocationDeps(io), { tokenId: t.tokenId }, 'operator_request'))
+    )
+      revoked++;
   }
   // Their connections grants too: that deletes the Rally link the tokens used.
   const grants = [...new Set(tokens.map((t) => t.grantId))];
   let grantsRevoked = 0;
-  for (const g of grants) if (await revokeGrant(io.db, g, now)) grantsRevoked++;
+  for (const g of grants)
+    if (await endGrant(revocationDeps(io), { grantId: g, clientId: CONNECTION_TOKEN_CLIENT_ID }, 'operator_request'))
+      grantsRevoked++;
   io.out(`revoked ${revoked} token(s) and ${grantsRevoked} connections grant(s) of ${JSON.stringify(user)}`);
   return 0;
 }
@@ -191,6 +203,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'a
     db,
     now: () => new Date(),
     out: (line) => process.stdout.write(`${line}\n`),
+    audit: (event, fields) => process.stderr.write(`${JSON.stringify({ event, ...fields })}\n`),
   });
   await db.terminate();
   process.exitCode = code;
