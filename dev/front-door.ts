@@ -23,7 +23,7 @@ export function createFrontDoor(): Server {
     }
     return s;
   };
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     // As Google's front end does: append the address that connected to us, so the functions read
     // the client address from the right-most X-Forwarded-For entry, as deployed (L20).
     const peer = req.socket.remoteAddress;
@@ -39,4 +39,10 @@ export function createFrontDoor(): Server {
     }
     serverFor(fn).emit('request', req, res);
   });
+  // Google's front end keeps client connections open for minutes, so a client never races it to
+  // reuse an idle socket. Node's 5 s default did race: a client whose event loop lagged under
+  // load reused a socket this server had just closed ("other side closed").
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
