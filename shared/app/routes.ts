@@ -32,6 +32,8 @@ export const ROUTES: readonly Route[] = [
   { path: '/register', fn: 'authorization' },
   { path: '/revoke', fn: 'authorization' },
   { path: '/connect/**', fn: 'authorization' },
+  { path: '/account', fn: 'authorization' },
+  { path: '/account/**', fn: 'authorization' },
   { path: '/connections', fn: 'authorization' },
   { path: '/connections/**', fn: 'authorization' },
 ];

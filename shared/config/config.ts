@@ -229,6 +229,8 @@ export function publicUrls(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
     tokenEndpoint: `${base}/token`,
     registrationEndpoint: `${base}/register`,
     revocationEndpoint: `${base}/revoke`,
+    /** The "Your access" page: every client acting for the user, and how to end each one. */
+    accessPage: `${base}/account`,
     rallyRedirectUri: `${base}/oauth/callback`,
     docs: `${base}/docs`,
   } as const;

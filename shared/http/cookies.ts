@@ -27,3 +27,13 @@ export function readCookie(req: Request, name: string): string | undefined {
 export function bindingCookie(name: string, value: string): string {
   return `${name}=${value}; Max-Age=${BINDING_COOKIE_MAX_AGE_SECONDS}; Path=/; Secure; HttpOnly; SameSite=Lax`;
 }
+
+/** A signed-in page's session cookie: the binding cookie's attributes with its own lifetime (the sign-in that minted the name is spent). */
+export function sessionCookie(name: string, value: string, maxAgeSeconds: number): string {
+  return `${name}=${value}; Max-Age=${maxAgeSeconds}; Path=/; Secure; HttpOnly; SameSite=Lax`;
+}
+
+/** Tells the browser to forget the cookie `name`. */
+export function clearedCookie(name: string): string {
+  return `${name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax`;
+}

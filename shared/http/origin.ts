@@ -5,10 +5,15 @@
  */
 import type { Request } from '@google-cloud/functions-framework';
 
-/** True when a state-changing POST provably came from our own pages (Fetch Metadata / Origin). */
-export function isSameOriginPost(req: Request, issuer: string): boolean {
+/**
+ * True when a state-changing POST provably came from our own pages (Fetch Metadata / Origin).
+ * `allowNullOrigin`: a page served with `Referrer-Policy: no-referrer` posts `Origin: null`; that
+ * is accepted only when the browser also vouches with `Sec-Fetch-Site: same-origin`.
+ */
+export function isSameOriginPost(req: Request, issuer: string, o: { allowNullOrigin?: boolean } = {}): boolean {
   const site = req.get('sec-fetch-site');
   if (site !== undefined && site !== 'same-origin') return false;
   const origin = req.get('origin');
+  if (origin === 'null' && o.allowNullOrigin === true) return site === 'same-origin';
   return origin === undefined || origin === new URL(issuer).origin;
 }

@@ -108,6 +108,23 @@ const FIXED = {
     DIFFERENT_USER,
     'This agent session is already connected to another Rally account, so nothing was changed. Disconnect it from the agent first.',
   ],
+  // POST /account/* (the "Your access" page, Q1-Q4): nothing was changed
+  account_not_same_origin: [403, 'Request refused', `${NOT_FROM_OUR_PAGE} Nothing was changed.`],
+  account_csrf_refused: [
+    403,
+    'Request refused',
+    'This change did not come from your “Your access” page, so nothing was changed. Open the page again.',
+  ],
+  account_signed_out: [
+    403,
+    'You are signed out',
+    'Your sign-in to the “Your access” page has ended, so nothing was changed. Open the page and sign in again.',
+  ],
+  account_row_unknown: [
+    403,
+    'Nothing was changed',
+    'This access is not yours, or it has already ended. Open the “Your access” page again.',
+  ],
 } as const satisfies Record<string, readonly [status: number, title: string, advice: string]>;
 
 export type FixedPageRefusalCode = keyof typeof FIXED;

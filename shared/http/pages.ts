@@ -38,8 +38,21 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
   return new SafeHtml(out);
 }
 
+/** How a page may differ from the others. */
+export interface PageOptions {
+  /**
+   * `no-referrer` for a page that must not even tell our own origin where it came from (the "Your
+   * access" page, Q5). Its forms then post with `Origin: null`; their handler accepts that only
+   * with `Sec-Fetch-Site: same-origin` (`isSameOriginPost` with `allowNullOrigin`).
+   */
+  readonly referrerPolicy?: 'same-origin' | 'no-referrer';
+}
+
 /** Headers for every HTML page we serve (C9: no framing; no caching; no referrer leaks). */
-export function pageSecurityHeaders(formActions: readonly string[] = []): Record<string, string> {
+export function pageSecurityHeaders(
+  formActions: readonly string[] = [],
+  options: PageOptions = {},
+): Record<string, string> {
   return {
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',
@@ -52,7 +65,7 @@ export function pageSecurityHeaders(formActions: readonly string[] = []): Record
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on our own form posts.
-    'Referrer-Policy': 'same-origin',
+    'Referrer-Policy': options.referrerPolicy ?? 'same-origin',
   };
 }
 
@@ -62,7 +75,7 @@ header{background:#0d2a4a;color:#fff;padding:14px 28px;font-weight:600;letter-sp
 header span{opacity:.75;font-weight:400;margin-left:8px}
 main{max-width:560px;margin:48px auto;padding:0 16px}
 .card{background:#fff;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:28px 32px}
-h1{font-size:21px;margin:0 0 14px}p{margin:10px 0}
+h1{font-size:21px;margin:0 0 14px}h2{font-size:17px;margin:26px 0 8px}h3{font-size:15px;margin:18px 0 6px;word-break:break-word}p{margin:10px 0}
 dl{display:grid;grid-template-columns:150px 1fr;gap:8px 12px;margin:18px 0;padding:14px 16px;background:#f7f9fb;border-radius:8px}
 dt{color:#5b6875}dd{margin:0;word-break:break-word;font-weight:500}
 .code{font:600 26px/1.2 ui-monospace,Menlo,Consolas,monospace;letter-spacing:4px;background:#eef3f8;padding:10px 16px;border-radius:8px;display:inline-block}
@@ -88,6 +101,7 @@ export function sendPage(
   title: string,
   body: SafeHtml,
   formActions: readonly string[] = [],
+  options: PageOptions = {},
 ): void {
-  res.status(status).set(pageSecurityHeaders(formActions)).send(page(title, body));
+  res.status(status).set(pageSecurityHeaders(formActions, options)).send(page(title, body));
 }

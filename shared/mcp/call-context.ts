@@ -6,14 +6,14 @@
  * may do are not made here: see shared/mcp/execute.ts.
  * @module
  */
-import type { Deps } from '../services/deps.js';
 import { publicUrls } from '../config/config.js';
+import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuthServices } from '../services/auth-services.js';
 import type { LinkRequiredError } from '../rally/link-required.js';
 import { createTokenProvider, NOT_LINKED } from '../rally-link/token-provider.js';
 import type { StoredLink } from '../rally-link/link-store.js';
-import { linkPrincipal, readLink, unlink, type LinkOwner } from '../rally-link/link-read.js';
+import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../rally-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
 import { connectionTools } from './tools/connection.tools.js';
 import { revokeGrant } from '../store/grants.repo.js';
@@ -99,18 +99,22 @@ export async function createCallContext(
     log: ctx.log,
     clock: deps.clock,
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
+    accessPageUrl: publicUrls(deps.config).accessPage,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
     disconnect: async () => {
       if (principal.kind === 'grant' && principal.connection) {
         // Issue 18: the connection grant's Rally link serves every token of its owner; removing it
         // revokes the grant, which deletes the link and revokes those tokens in one transaction.
         await revokeGrant(await deps.db(), principal.token.grantId, deps.clock.now());
-        await unlink(linkDeps, owner); // drops this instance's cached copy of the link at once
-        deps.audit('rally_disconnected', { mode: 'connection_token', ...caller, grantId: principal.token.grantId });
+        await disconnectLink(
+          { ...linkDeps, audit: deps.audit },
+          owner,
+          { ...caller, grantId: principal.token.grantId },
+          'connection_token',
+        ); // drops this instance's cached copy at once
         return;
       }
-      await unlink(linkDeps, owner);
-      deps.audit('rally_disconnected', { mode: principal.kind, ...caller });
+      await disconnectLink({ ...linkDeps, audit: deps.audit }, owner, caller);
     },
   };
   const extraTools = [

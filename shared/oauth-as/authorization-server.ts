@@ -13,6 +13,7 @@ import { handleAuthorize, handleConsent } from './authorize.js';
 import { handleRevoke, handleToken } from './token-endpoint.js';
 import { registerClient } from './clients.js';
 import { handleConnect } from '../session-link/connect.js';
+import { handleAccount } from './account.js';
 import { handleConnections } from './connections.js';
 import { SCOPES } from './scopes.js';
 
@@ -61,6 +62,8 @@ function routeFor(path: string): Route | undefined {
       return { methods: ['POST'], kind: 'json', cors: true, run: handleRegister };
   }
   if (path.startsWith('/connect/')) return { methods: ['GET', 'POST'], kind: 'html', cors: false, run: handleConnect };
+  if (path === '/account') return { methods: ['GET'], kind: 'html', cors: false, run: handleAccount };
+  if (path.startsWith('/account/')) return { methods: ['POST'], kind: 'html', cors: false, run: handleAccount };
   if (path === '/connections' || path.startsWith('/connections/'))
     return { methods: ['GET', 'POST'], kind: 'html', cors: false, run: handleConnections };
   return undefined;
@@ -90,7 +93,7 @@ export function createAuthorizationHandler(baseDeps: Deps) {
       sendJsonRefusal(res, { code: 'not_found' });
       return;
     }
-    if (route.cors) res.set('Access-Control-Allow-Origin', '*'); // H22: never on /authorize, /consent, /connect
+    if (route.cors) res.set('Access-Control-Allow-Origin', '*'); // H22: never on /authorize, /consent, /connect, /account
     if (req.method === 'OPTIONS' && route.cors) {
       res
         .status(204)

@@ -114,7 +114,7 @@ export async function handleAuthorize(deps: AuthorizeDeps, req: Request, res: Re
 <dt>Requested</dt><dd>${scopes.map((s) => html`<div>${SCOPE_TEXT[s]}</div>`)}</dd>
 <dt>Started</dt><dd>${now.toISOString().replace('T', ' ').slice(0, 19)} UTC</dd></dl>
 ${loopbackOnly ? html`<p class="warn">This application runs on your own computer (it returns to ${redirectHost}). Continue only if you just started signing in from it.</p>` : ''}
-<p>Next, Rally will ask you to sign in and allow access. You can withdraw access at any time.</p>
+<p>Next, Rally will ask you to sign in and allow access. You can see and end this access at any time on <a href="/account">Your access</a>.</p>
 <form method="post" action="/consent"><input type="hidden" name="request_id" value="${requestId}"><input type="hidden" name="csrf" value="${csrf}">
 <div class="actions"><button class="secondary" name="decision" value="deny" type="submit">Cancel</button><button class="primary" name="decision" value="allow" type="submit">Allow</button></div></form>`,
     [new URL(deps.config.RALLY_BASE_URL).origin, privateUse ? target.protocol : target.origin],

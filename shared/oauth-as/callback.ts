@@ -25,7 +25,6 @@ import {
   requireActiveGrant,
 } from '../store/grants.repo.js';
 import { CONNECTION_TOKEN_CLIENT_ID } from '../crypto/connection-token.js';
-import { startConsoleSession } from './connections.js';
 import { createAuthCode } from '../store/auth-codes.repo.js';
 import { CorruptRecordError } from '../store/firestore-utils.js';
 import { COLLECTIONS } from '../store/collections.js';
@@ -40,6 +39,7 @@ import { clientErrorUrl } from './oauth-errors.js';
 import { singleParams } from '../http/params.js';
 import { completeSessionLink } from '../session-link/confirm.js';
 import { isUnavailable } from '../http/unavailable.js';
+import { startBrowserSession } from './browser-session.js';
 
 /** What completing a sign-in uses, once the handler has bound the request (the instance's services satisfy it). */
 export interface CallbackDeps extends Pick<Deps, 'config' | 'clock' | 'fetch' | 'db' | 'audit'> {
@@ -184,13 +184,17 @@ async function handleCallback(deps: CallbackDeps, ctx: RequestContext, req: Requ
       return completeSessionLink(deps, res, tx, tokens, rallyUser);
     case 'console':
       return completeConsole(deps, res, tokens, rallyUser);
+    case 'account':
+      // The "Your access" page only needed to know who this is: Rally's tokens are not kept.
+      deps.audit('sign_in_completed', { sub: rallySubject(rallyUser), rallyUser: rallyUser.userName, mode: 'account' });
+      return startBrowserSession(deps, res, { sub: rallySubject(rallyUser), rallyUser }, '/account');
   }
 }
 
 /**
  * Issue 18: the connection-token pages' sign-in. The user's one connections grant (created on the
  * first sign-in, re-linked with the fresh Rally tokens later) holds the Rally link every token of
- * theirs uses; then the browser gets a short console session.
+ * theirs uses; then the browser gets the browser session of /connections and /account.
  */
 async function completeConsole(deps: CallbackDeps, res: Response, tokens: RallyTokens, rallyUser: RallyUser) {
   const now = deps.clock.now();
@@ -215,7 +219,7 @@ async function completeConsole(deps: CallbackDeps, res: Response, tokens: RallyT
   }
   await linkGrant(deps, grantId, tokens, rallyUser);
   deps.audit('sign_in_completed', { sub, rallyUser: rallyUser.userName, mode: 'console', grantId });
-  await startConsoleSession(deps, res, { sub, rallyUser: rallyUser.userName, grantId });
+  await startBrowserSession(deps, res, { sub, rallyUser, grantId }, '/connections');
 }
 
 async function completeAuthorize(
@@ -239,6 +243,7 @@ async function completeAuthorize(
     sub,
     clientId,
     clientName: tx.clientName ?? clientId,
+    redirectUri,
     scopes: tx.scopes ?? [],
     status: 'active',
     createdAt: now,
@@ -313,7 +318,7 @@ async function completeRelink(
     res,
     200,
     'Rally is connected',
-    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p>${
+    html`<h1>Rally is connected.</h1><p>You can close this window and return to your agent.</p><p class="muted">To see every application that can use Rally as you, and end any of them, open <a href="/account">Your access</a>.</p>${
       deps.config.CONNECTION_TOKENS
         ? html`<p class="muted">An agent that cannot sign in by itself, such as the GitHub Copilot coding agent? <a href="/connections">Create a connection token</a> for it.</p>`
         : ''

@@ -2,13 +2,13 @@
  * The connection-token pages (issue 18): `/connections`, where a signed-in user creates, lists
  * and revokes the static tokens of headless agents (GitHub's Copilot coding agent, which takes
  * only static headers). Sign-in is the consent page's: Rally OAuth through our authorization
- * server (`redirectToRally`, kind `console`), the callback then starts a short console session
- * in the same binding cookie (`startConsoleSession`). Every POST is same-origin checked and
- * carries a CSRF token; creation spends a one-time nonce, so a token is shown exactly once (a
- * reload or replay creates and shows nothing). Pages are no-store and unframeable, with the
- * strict CSP of shared/http/pages.ts; their Referrer-Policy is `same-origin` like every page of ours
- * (`no-referrer` makes browsers send `Origin: null` on our own form posts), and no URL here carries
- * a secret.
+ * server (`redirectToRally`, kind `console`), the callback then starts the browser session that
+ * "Your access" (`/account`) uses too (`./browser-session.ts`), with the user's connections grant.
+ * Every POST is same-origin checked and carries that session's CSRF token; creation also spends a
+ * one-time nonce, so a token is shown exactly once (a reload or replay creates and shows nothing).
+ * Pages are no-store and unframeable, with the strict CSP of shared/http/pages.ts and the
+ * signed-in pages' `Referrer-Policy: no-referrer` (why: ./browser-session.ts); no URL here
+ * carries a secret.
  * @module
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -16,32 +16,26 @@ import { z } from 'zod';
 import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import { addSeconds } from '../kernel/clock.js';
-import { randomToken, sha256Id } from '../kernel/hash.js';
-import { CONNECTION_TOKEN_ID, mintConnectionToken } from '../crypto/connection-token.js';
+import { randomToken } from '../kernel/hash.js';
+import { CONNECTION_TOKEN_CLIENT_ID, CONNECTION_TOKEN_ID, mintConnectionToken } from '../crypto/connection-token.js';
 import { html, sendPage, type SafeHtml } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
-import { isSameOriginPost } from '../http/origin.js';
 import { readCookie } from '../http/cookies.js';
-import { extendGrant, isGrantActive, revokeGrant } from '../store/grants.repo.js';
-import {
-  createConnectionToken,
-  listConnectionTokens,
-  revokeConnectionToken,
-  type ConnectionToken,
-} from '../store/connection-tokens.repo.js';
-import {
-  consumeCreateNonce,
-  createConsoleSession,
-  deleteConsoleSession,
-  findConsoleSession,
-  rotateCreateNonce,
-  type ConsoleSession,
-} from '../store/console-sessions.repo.js';
+import { extendGrant, isGrantActive } from '../store/grants.repo.js';
+import { createConnectionToken, listConnectionTokens, type ConnectionToken } from '../store/connection-tokens.repo.js';
+import { consumeCreateNonce, rotateCreateNonce } from '../store/browser-sessions.repo.js';
 import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
 import type { Scope } from './scopes.js';
+import { endConnectionToken, endGrant } from './revocation.js';
+import {
+  checkBrowserCsrf,
+  csrfTokenOf,
+  endBrowserSession,
+  isSameOrigin,
+  readBrowserSession,
+  SIGNED_IN_PAGE,
+} from './browser-session.js';
 
-/** How long a signed-in console lasts: long enough to create a token, short enough not to linger. */
-export const CONSOLE_SESSION_SECONDS = 15 * 60;
 /** Lifetime offered by default (days), capped by CONNECTION_TOKEN_MAX_DAYS. */
 export const DEFAULT_TOKEN_DAYS = 90;
 const DAY_SECONDS = 86_400;
@@ -49,34 +43,6 @@ const READ_SCOPE_NAME: Scope = 'rally.read';
 const WRITE_SCOPE_NAME: Scope = 'rally.write';
 
 export type ConnectionsDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit' | 'limitAddress'> & SignInDeps;
-
-const cookieOf = (deps: ConnectionsDeps, req: Request) => readCookie(req, deps.config.BINDING_COOKIE_NAME);
-
-function sessionCookie(name: string, value: string, maxAge: number): string {
-  return `${name}=${value}; Max-Age=${maxAge}; Path=/; Secure; HttpOnly; SameSite=Lax`;
-}
-
-/** Called by the OAuth callback once a `console` sign-in completed and the connections grant holds the Rally link. */
-export async function startConsoleSession(
-  deps: Pick<Deps, 'config' | 'clock' | 'db'>,
-  res: Response,
-  who: { readonly sub: string; readonly rallyUser: string; readonly grantId: string },
-): Promise<void> {
-  const now = deps.clock.now();
-  const cookieValue = randomToken(32);
-  await createConsoleSession(await deps.db(), cookieValue, {
-    ...who,
-    csrfHash: sha256Id(randomToken(32)), // replaced on the first render (the page needs the value)
-    createNonceHash: null,
-    createdAt: now,
-    expiresAt: addSeconds(now, CONSOLE_SESSION_SECONDS),
-  });
-  // The binding cookie's name (behind Hosting only `__session` reaches us); the sign-in that used it is spent.
-  res
-    .set('Cache-Control', 'no-store')
-    .append('Set-Cookie', sessionCookie(deps.config.BINDING_COOKIE_NAME, cookieValue, CONSOLE_SESSION_SECONDS))
-    .redirect(303, '/connections');
-}
 
 export async function handleConnections(deps: ConnectionsDeps, req: Request, res: Response): Promise<void> {
   if (!deps.config.CONNECTION_TOKENS) return sendRefusalPage(res, { code: 'connections_disabled' });
@@ -88,8 +54,7 @@ export async function handleConnections(deps: ConnectionsDeps, req: Request, res
   if (!['sign-in', 'create', 'revoke', 'revoke-all', 'sign-out'].includes(action))
     return sendRefusalPage(res, { code: 'connections_not_found' });
   if (req.method !== 'POST') return sendRefusalPage(res, { code: 'method_not_allowed', allow: 'POST' });
-  if (!isSameOriginPost(req, publicUrls(deps.config).issuer))
-    return sendRefusalPage(res, { code: 'connections_not_same_origin' });
+  if (!isSameOrigin(deps, req)) return sendRefusalPage(res, { code: 'connections_not_same_origin' });
   const body = (req.body ?? {}) as Record<string, unknown>;
   switch (action) {
     case 'sign-in':
@@ -106,10 +71,10 @@ export async function handleConnections(deps: ConnectionsDeps, req: Request, res
 async function showConsole(deps: ConnectionsDeps, req: Request, res: Response): Promise<void> {
   const db = await deps.db();
   const now = deps.clock.now();
-  const cookie = cookieOf(deps, req);
-  const session = await findConsoleSession(db, cookie, now);
+  const signedIn = await readBrowserSession(deps, req);
   const rallyOrigin = new URL(deps.config.RALLY_BASE_URL).origin;
-  if (!session || !cookie) {
+  // Signed in on "Your access" only (no connections grant, so no Rally link for tokens): the same sign-in form.
+  if (!signedIn?.session.grantId) {
     return sendPage(
       res,
       200,
@@ -119,11 +84,13 @@ async function showConsole(deps: ConnectionsDeps, req: Request, res: Response): 
 <p>Sign in with Rally to create, list or revoke your tokens.</p>
 <form method="post" action="/connections/sign-in"><div class="actions"><button class="primary" type="submit">Sign in with Rally</button></div></form>`,
       [rallyOrigin],
+      SIGNED_IN_PAGE,
     );
   }
-  const csrf = randomToken(32);
+  const { session } = signedIn;
+  const csrf = csrfTokenOf(signedIn);
   const nonce = randomToken(32);
-  await rotateCreateNonce(db, cookie, nonce, sha256Id(csrf));
+  await rotateCreateNonce(db, signedIn.cookie, nonce);
   const tokens = await listConnectionTokens(db, { sub: session.sub });
   const maxDays = deps.config.CONNECTION_TOKEN_MAX_DAYS;
   const days = [...new Set([7, 30, Math.min(DEFAULT_TOKEN_DAYS, maxDays), maxDays])].filter((d) => d <= maxDays);
@@ -133,7 +100,7 @@ async function showConsole(deps: ConnectionsDeps, req: Request, res: Response): 
     200,
     'Connection tokens',
     html`<h1>Connection tokens</h1>
-<p>Signed in to Rally as <strong>${session.rallyUser}</strong>.</p>
+<p>Signed in to Rally as <strong>${session.rallyUser.userName}</strong>. <a href="/account">Your access</a> lists every application and token that uses Rally as you.</p>
 <h2>Create a token</h2>
 <form method="post" action="/connections/create">
 <input type="hidden" name="nonce" value="${nonce}">
@@ -147,6 +114,8 @@ async function showConsole(deps: ConnectionsDeps, req: Request, res: Response): 
 ${tokens.length === 0 ? html`<p class="muted">No tokens yet.</p>` : html`<dl>${tokens.map((t) => tokenLine(t, csrf, now))}</dl>`}
 <form method="post" action="/connections/revoke-all"><input type="hidden" name="csrf" value="${csrf}"><div class="actions"><button class="secondary" type="submit">Revoke all my tokens</button></div></form>
 <form method="post" action="/connections/sign-out"><input type="hidden" name="csrf" value="${csrf}"><div class="actions"><button class="secondary" type="submit">Sign out</button></div></form>`,
+    [],
+    SIGNED_IN_PAGE,
   );
 }
 
@@ -198,8 +167,8 @@ async function create(
   const db = await deps.db();
   const now = deps.clock.now();
   // O5: the nonce is spent by exactly one POST; a reload, a replay or a cross-site post gets nothing.
-  const session = await consumeCreateNonce(db, cookieOf(deps, req), form.nonce, now);
-  if (!session) {
+  const session = await consumeCreateNonce(db, readCookie(req, deps.config.BINDING_COOKIE_NAME), form.nonce, now);
+  if (!session?.grantId) {
     deps.audit('access_denied', { reason: 'connection_form_used' });
     return sendRefusalPage(res, { code: 'connections_form_used' });
   }
@@ -212,7 +181,7 @@ async function create(
     tokenId: minted.id,
     secretHash: minted.secretHash,
     sub: session.sub,
-    rallyUser: session.rallyUser,
+    rallyUser: session.rallyUser.userName,
     grantId: session.grantId,
     name: form.name,
     scopes,
@@ -257,6 +226,8 @@ function showCreated(deps: ConnectionsDeps, res: Response, name: string, token: 
 <p>Expires ${day(expiresAt)}. For the GitHub Copilot coding agent, store it as the repository secret <code>COPILOT_MCP_RALLY_TOKEN</code> (Settings → Environments → copilot) and add this MCP configuration (Settings → Copilot → Coding agent), listing the tools the agent may use:</p>
 <pre>${example}</pre>
 <p><a href="/connections">Back to your tokens</a></p>`,
+    [],
+    SIGNED_IN_PAGE,
   );
 }
 
@@ -267,32 +238,24 @@ async function manage(
   body: Record<string, unknown>,
   action: 'revoke' | 'revoke-all' | 'sign-out',
 ): Promise<void> {
-  const db = await deps.db();
-  const now = deps.clock.now();
-  const cookie = cookieOf(deps, req);
-  const session = await findConsoleSession(db, cookie, now);
-  const csrf = typeof body.csrf === 'string' && body.csrf.length <= 64 ? body.csrf : undefined;
-  if (!session || !cookie || !csrf || sha256Id(csrf) !== session.csrfHash) {
+  const signedIn = await readBrowserSession(deps, req);
+  const grantId = signedIn?.session.grantId;
+  if (!signedIn || grantId === undefined || !checkBrowserCsrf(signedIn, body.csrf)) {
     deps.audit('access_denied', { reason: 'connection_form_csrf' });
-    return sendRefusalPage(res, { code: session ? 'connections_not_same_origin' : 'connections_signed_out' });
+    return sendRefusalPage(res, {
+      code: grantId !== undefined ? 'connections_not_same_origin' : 'connections_signed_out',
+    });
   }
+  const { session } = signedIn;
   if (action === 'revoke') {
     const tokenId = typeof body.token_id === 'string' ? body.token_id : '';
     if (!CONNECTION_TOKEN_ID.test(tokenId)) return sendRefusalPage(res, { code: 'connections_invalid_input' });
-    if (await revokeConnectionToken(db, tokenId, { owner: session.sub }, now))
-      deps.audit('token_revoked', { reason: 'owner', connectionTokenId: tokenId, sub: session.sub });
-  } else if (action === 'revoke-all') {
-    await revokeAll(deps, session, now);
-    await deleteConsoleSession(db, cookie);
+    await endConnectionToken(deps, { tokenId, sub: session.sub }, 'owner');
   } else {
-    await deleteConsoleSession(db, cookie);
+    // revoke-all: the connections grant, its Rally link and every token bound to it, in one transaction (O10).
+    if (action === 'revoke-all')
+      await endGrant(deps, { grantId, clientId: CONNECTION_TOKEN_CLIENT_ID, sub: session.sub }, 'owner_all');
+    await endBrowserSession(deps, res, signedIn);
   }
-  if (action !== 'revoke') res.append('Set-Cookie', sessionCookie(deps.config.BINDING_COOKIE_NAME, '', 0));
   res.set('Cache-Control', 'no-store').redirect(303, '/connections');
-}
-
-/** Revokes the connections grant: its Rally link and every token bound to it, in one transaction. */
-async function revokeAll(deps: ConnectionsDeps, session: ConsoleSession, now: Date): Promise<void> {
-  if (await revokeGrant(await deps.db(), session.grantId, now))
-    deps.audit('token_revoked', { reason: 'owner_all', sub: session.sub, grantId: session.grantId });
 }

@@ -18,6 +18,7 @@ import { revokeGrant, revokeOlderGrants } from '../store/grants.repo.js';
 import { GRANT_TYPES, type GrantType, type RegisteredClient } from '../store/clients.repo.js';
 import { resolveClient } from './clients.js';
 import { OAuthError } from './errors.js';
+import { endGrant } from './revocation.js';
 import { formParams } from '../http/params.js';
 import { pkceChallenge } from '../rally/oauth.js';
 import { parseScopes } from './scopes.js';
@@ -279,7 +280,6 @@ export async function handleRevoke(deps: TokenEndpointDeps, req: Request, res: R
   if (!form.token) throw new OAuthError('invalid_request', 'token is required.');
   const { signer } = await deps.auth();
   const db = await deps.db();
-  const now = deps.clock.now();
   let grantId: string | undefined;
   const refresh = await findRefreshToken(db, form.token);
   if (refresh?.clientId === client.clientId) grantId = refresh.grantId;
@@ -289,8 +289,6 @@ export async function handleRevoke(deps: TokenEndpointDeps, req: Request, res: R
       .catch(() => undefined);
     if (verified?.clientId === client.clientId) grantId = verified.grantId;
   }
-  if (grantId && (await revokeGrant(db, grantId, now))) {
-    deps.audit('token_revoked', { reason: 'client_request', clientId: client.clientId, grantId });
-  }
+  if (grantId) await endGrant(deps, { grantId, clientId: client.clientId }, 'client_request');
   res.status(200).end();
 }

@@ -6,6 +6,7 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import type { Clock } from '../kernel/clock.js';
+import type { AuditEvent, AuditFields } from '../audit/audit.js';
 import { getGrant } from '../store/grants.repo.js';
 import { grantPrincipal, sessionPrincipal } from '../store/rally-tokens.repo.js';
 import { dropPendingLink } from '../store/sessions.repo.js';
@@ -46,4 +47,18 @@ export async function readLink(deps: LinkReadDeps, owner: LinkOwner): Promise<Li
 export async function unlink(deps: LinkReadDeps, owner: LinkOwner): Promise<void> {
   await deps.tokens.remove(linkPrincipal(owner));
   if (owner.kind === 'session') await dropPendingLink(await deps.db(), owner.sessionHash);
+}
+
+/**
+ * The one disconnect: `disconnect_rally` and the "Your access" page's session-link rows both end a
+ * Rally link here, the owner's tokens forgotten (`unlink`) and one `rally_disconnected` line.
+ */
+export async function disconnectLink(
+  deps: LinkReadDeps & { audit(event: AuditEvent, fields?: AuditFields): void },
+  owner: LinkOwner,
+  fields: AuditFields = {},
+  mode: string = owner.kind,
+): Promise<void> {
+  await unlink(deps, owner);
+  deps.audit('rally_disconnected', { mode, ...fields });
 }

@@ -180,6 +180,8 @@ export class RallyTokenStore {
         ref,
         stripUndefined({
           principalKind: kind,
+          // A session link keeps its principal, so the "Your access" page can end it; a grant's is found from the grant.
+          ...(kind === 'session' ? { principal } : {}),
           status: 'linked' as const,
           sealed,
           rallyUser: stripUndefined(rallyUser),

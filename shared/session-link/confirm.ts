@@ -59,7 +59,7 @@ export async function completeSessionLink(
 <p>One last step: return to your agent and give it this confirmation code. You can then close this window.</p>
 <p><span class="code">${shown}</span></p>
 <p class="warn">Type this code only into <strong>your own</strong> agent chat. Never give it to anyone else: it unlocks your Rally account for the chat that receives it.</p>
-<p class="muted">The code expires in 10 minutes.</p>`,
+<p class="muted">The code expires in 10 minutes. To see every application that can use Rally as you, open <a href="/account">Your access</a>.</p>`,
   );
 }
 

@@ -26,10 +26,10 @@ export const COLLECTIONS = {
   connectTransactions: 'connect_transactions',
   /** MCP 2026-07-28: sign-in prompts whose `requestState` came back, so each is answered once. */
   spentRequestStates: 'spent_request_states',
+  /** The signed-in browser of `/account` and `/connections` (cookie hash) → Rally user, 15 min. */
+  browserSessions: 'browser_sessions',
   /** Connection tokens of headless agents (issue 18), by hash of their id; the secret only hashed. */
   connectionTokens: 'connection_tokens',
-  /** Signed-in browsers of the connection-token pages, by hash of their cookie. */
-  consoleSessions: 'console_sessions',
   /** Windowed rate-limit counters. */
   rateLimits: 'rate_limits',
 } as const;

@@ -21,12 +21,16 @@ export const GrantDoc = z.object({
   sub: z.string(),
   clientId: z.string(),
   clientName: z.string(),
+  /** The redirect URI the grant's code went to (the "Your access" page names its host); absent on older grants. */
+  redirectUri: z.string().optional(),
   scopes: z.array(z.string()),
   status: z.enum(['active', 'revoked']),
   /** Whether the client declared URL-mode elicitation at initialize (stateless requests cannot ask). */
   elicitationUrl: z.boolean().optional(),
   createdAt: zTimestamp,
   revokedAt: zTimestamp.optional(),
+  /** The last refresh, written by the rotation's own grant update (no write of its own); absent until the first. */
+  lastUsedAt: zTimestamp.optional(),
   expiresAt: zTimestamp,
 });
 export type Grant = z.infer<typeof GrantDoc>;
@@ -37,6 +41,23 @@ export const grantPath = (grantId: string) => `${COLLECTIONS.grants}/${sha256Id(
 /** The grant, or undefined when it does not exist or has expired (F2: TTL deletion lags). */
 export async function getGrant(db: Firestore, grantId: string, now: Date): Promise<Grant | undefined> {
   return readDoc(db.doc(grantPath(grantId)), GRANT, now);
+}
+
+/**
+ * The user's active, unexpired grants, oldest first (the "Your access" page). Two equality
+ * filters, served by Firestore's single-field indexes; a corrupt document is left out (every
+ * read of it is refused anyway).
+ */
+export async function listActiveGrants(db: Firestore, sub: string, now: Date): Promise<Grant[]> {
+  const snaps = await withStoreRetry(() =>
+    db.collection(COLLECTIONS.grants).where('sub', '==', sub).where('status', '==', 'active').get(),
+  );
+  return snaps.docs
+    .flatMap((doc) => {
+      const parsed = GrantDoc.safeParse(doc.data());
+      return parsed.success && parsed.data.expiresAt > now ? [parsed.data] : [];
+    })
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
 }
 
 export async function createGrant(db: Firestore, grant: Grant): Promise<void> {

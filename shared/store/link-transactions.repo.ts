@@ -15,9 +15,11 @@ import { consumeOnce, docType, isExpiredDoc } from './documents.js';
 export const LinkTxDoc = z.object({
   /**
    * authorize: first sign-in of an MCP client; relink: default-mode /connect; session: session-link
-   * mode; console: the connection-token pages (issue 18).
+   * mode; console: the connection-token pages (issue 18), which keep the Rally tokens on the user's
+   * connections grant; account: the "Your access" page (/account, issue 23), which stores no Rally token.
+   * Both of the last two start the same browser session (shared/oauth-as/browser-session.ts).
    */
-  kind: z.enum(['authorize', 'relink', 'session', 'console']),
+  kind: z.enum(['authorize', 'relink', 'session', 'console', 'account']),
   browserHash: z.string(),
   clientId: z.string().optional(),
   clientName: z.string().optional(),

@@ -5,10 +5,10 @@
  * @module
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
 import { COLLECTIONS } from './collections.js';
-import { zTimestamp } from './firestore-utils.js';
 import { docType } from './documents.js';
 
 export const grantPrincipal = (grantId: string) => `grant:${grantId}`;
@@ -20,6 +20,8 @@ export type RallyUser = z.infer<typeof RallyUser>;
 
 export const RallyTokensDoc = z.object({
   principalKind: z.enum(['grant', 'session']),
+  /** Session links only: `session:<session hash>`, by which the "Your access" page ends one; absent on older records. */
+  principal: z.string().optional(),
   status: z.enum(['linked', 'refresh_failed']),
   sealed: z.string().nullish(),
   rallyUser: RallyUser,
@@ -40,3 +42,33 @@ export const RALLY_TOKENS_DOC = docType(COLLECTIONS.rallyTokens, RallyTokensDoc)
  * read makes Firestore retry the whole transaction.
  */
 export type LinkPrecondition = (t: Transaction, db: Firestore) => Promise<void>;
+
+/** A Rally user's linked agent sessions (session-link mode), for the "Your access" page. */
+export interface SessionLinkRecord {
+  readonly sessionHash: string;
+  readonly rallyUser: RallyUser;
+  readonly linkedAt: Date;
+  /** The last Rally token refresh (or the link): as close to "last used" as a stored write gets. */
+  readonly updatedAt: Date;
+}
+
+/**
+ * Session links of the Rally user `objectId` that are still alive. Two equality filters (single-
+ * field indexes); records written before `principal` was kept cannot be ended by id and are left
+ * out, as are corrupt and expired ones.
+ */
+export async function listSessionLinks(db: Firestore, objectId: string, now: Date): Promise<SessionLinkRecord[]> {
+  const snaps = await withStoreRetry(() =>
+    db
+      .collection(COLLECTIONS.rallyTokens)
+      .where('principalKind', '==', 'session')
+      .where('rallyUser.objectId', '==', objectId)
+      .get(),
+  );
+  return snaps.docs.flatMap((doc) => {
+    const parsed = RallyTokensDoc.safeParse(doc.data());
+    if (!parsed.success || parsed.data.expiresAt <= now || !parsed.data.principal?.startsWith('session:')) return [];
+    const { principal, rallyUser, linkedAt, updatedAt } = parsed.data;
+    return [{ sessionHash: principal.slice('session:'.length), rallyUser, linkedAt, updatedAt }];
+  });
+}

@@ -127,7 +127,8 @@ export function rotateRefreshToken(
       expiresAt: addSeconds(o.now, o.ttlSeconds),
     });
     t.create(db.doc(refreshPath(newHash)), record);
-    t.update(grantRef, { expiresAt: addSeconds(o.now, o.ttlSeconds) });
+    // lastUsedAt rides on the update the rotation makes anyway ("Your access" page; no write of its own).
+    t.update(grantRef, { expiresAt: addSeconds(o.now, o.ttlSeconds), lastUsedAt: o.now });
     return { ok: true, record } as const;
   });
 }

@@ -12,7 +12,7 @@ const sameOrigin = (url: string) => ({
   'sec-fetch-site': 'same-origin',
 });
 
-/** Signs `username` in to /connections; the jar then holds the console session cookie. */
+/** Signs `username` in to /connections; the jar then holds the browser session cookie. */
 export async function signInToConsole(base: string, username: string, jar = new CookieJar()): Promise<CookieJar> {
   const start = `${base}/connections/sign-in`;
   const res = await fetch(start, { method: 'POST', redirect: 'manual', headers: sameOrigin(start), body: '' });

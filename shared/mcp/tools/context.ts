@@ -18,6 +18,8 @@ export interface ToolContext {
   readonly rallyWebBaseUrl: string;
   /** Seals and opens paging cursors for this caller (L19). */
   readonly cursors: CursorCodec;
+  /** The "Your access" page, where the user sees and ends every client acting for them. */
+  readonly accessPageUrl: string;
   /** Deletes the caller's stored Rally tokens (Rally has no revocation endpoint). */
   disconnect(): Promise<void>;
 }

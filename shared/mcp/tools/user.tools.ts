@@ -61,12 +61,18 @@ export const disconnectRally = defineTool({
     title: 'Disconnect Rally',
   },
   input: z.object({}).strict(),
-  output: z.object({ disconnected: z.literal(true), nextStep: z.string() }),
+  output: z.object({ disconnected: z.literal(true), nextStep: z.string(), accessPage: z.string() }),
   async run(_args, ctx) {
     await ctx.disconnect();
     ctx.log.info('rally_disconnected', { outcome: 'tokens_deleted' });
-    const structured = { disconnected: true as const, nextStep: AUTHORIZED_APPS_HINT };
-    return { structured, text: `Your Rally connection was removed from this server. ${AUTHORIZED_APPS_HINT}` };
+    const accessPage = ctx.accessPageUrl;
+    const structured = { disconnected: true as const, nextStep: AUTHORIZED_APPS_HINT, accessPage };
+    return {
+      structured,
+      text:
+        `Your Rally connection was removed from this server for this application. ` +
+        `To see every application that can use Rally as you, and end any of them, open ${accessPage}. ${AUTHORIZED_APPS_HINT}`,
+    };
   },
 });
 

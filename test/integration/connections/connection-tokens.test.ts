@@ -4,7 +4,8 @@
  * headers, refused for writes until a token has write scope, and refused (401) once revoked,
  * within the documented cache window (LINK_CACHE_SECONDS). Security cases O1–O10, O14.
  */
-import { callTool, CookieJar, signIn } from '../../helpers/oauth-flow.js';
+import { browse, callTool, CookieJar, parseForms, signIn } from '../../helpers/oauth-flow.js';
+import { sha256Id } from '../../../shared/kernel/hash.js';
 import { depsFor, startTestStack, waitOutLinkCache, type TestStack } from '../../helpers/stack.js';
 import {
   callWithHeaders,
@@ -164,14 +165,14 @@ describe('connection tokens (issue 18)', () => {
     expect(same.status).toBe(200);
   });
 
-  it('O8: the pages cannot be framed or cached, send no referrer to other sites, and escape the token name', async () => {
+  it('O8: the pages cannot be framed or cached, send no referrer (the policy of Your access, Q5), and escape the token name', async () => {
     const name = '<img src=x onerror=alert(1)>"\'';
     const { page } = await createToken(stack.url, alice, { name });
     expect(page).not.toContain('<img src=x');
     expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');
     const res = await fetch(`${stack.url}/connections`, { headers: { cookie: alice.header(stack.url)! } });
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.headers.get('referrer-policy')).toBe('same-origin'); // no Referer leaves the origin
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer'); // one policy with /account (shared/oauth-as/browser-session.ts)
     expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(await res.text()).not.toContain('<img src=x');
@@ -203,6 +204,60 @@ describe('connection tokens (issue 18)', () => {
     const { token } = await createToken(stack.url, alice);
     const asToken = await callWithHeaders(stack.url, plain(token), 'create_connection_token');
     expect(asToken.json.error ?? asToken.json.result?.isError).toBeTruthy();
+  });
+
+  it('Q2/O10 with Your access: one sign-in serves both pages; /account lists the token (not the connections grant as a client) and ends it with the same CSRF token', async () => {
+    const jar = await signInToConsole(stack.url, 'alice');
+    const made = await createToken(stack.url, jar, { name: 'CI of acme/web' });
+    const accountUrl = `${stack.url}/account`;
+    const res = await fetch(accountUrl, { headers: { cookie: jar.header(accountUrl)! } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    const body = await res.text();
+    expect(body).toContain('Signed in to Rally as');
+    expect(body).toContain(`id ${made.id}`);
+    expect(body).not.toContain('<h3>Connection tokens</h3>'); // the internal connections grant is no client
+    const end = parseForms(body, accountUrl).find((f) => f.fields.row === sha256Id(`connection-token:${made.id}`));
+    expect(end).toBeDefined();
+    // One CSRF token for both pages' change forms (derived from the one session cookie).
+    expect(end!.fields.csrf).toBe((await openConsole(stack.url, jar)).form('/connections/sign-out').fields.csrf);
+    expect((await postForm(end!.action, jar, end!.fields)).status).toBe(303);
+    expect(audits('token_revoked', `"connectionTokenId":"${made.id}"`).join()).toContain('"reason":"user_request"');
+    await waitOutLinkCache(stack);
+    expect((await callWithHeaders(stack.url, plain(made.token), 'get_rally_user')).status).toBe(401);
+    // Still signed in on /connections (same session); the token shows as revoked there.
+    const page = await openConsole(stack.url, jar);
+    expect(page.body).toContain('Create token');
+    expect(page.forms.some((f) => f.fields.token_id === made.id)).toBe(false);
+  });
+
+  it('Q7/O6 with Your access: a sign-in on /account (no Rally token kept) is asked to sign in on /connections, and its CSRF token revokes nothing there', async () => {
+    const jar = new CookieJar();
+    const start = `${stack.url}/account/sign-in`;
+    const res = await fetch(start, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        origin: stack.url,
+        'sec-fetch-site': 'same-origin',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: '',
+    });
+    jar.store(start, res);
+    const done = await browse(res.headers.get('location')!, { username: 'alice', jar, stopAt: `${stack.url}/account` });
+    expect(done.status).toBe(0);
+    const accountUrl = `${stack.url}/account`;
+    const account = await (await fetch(accountUrl, { headers: { cookie: jar.header(accountUrl)! } })).text();
+    expect(account).toContain('Signed in to Rally as');
+    const csrf = parseForms(account, accountUrl).find((f) => f.action.endsWith('/account/sign-out'))!.fields.csrf!;
+    const page = await openConsole(stack.url, jar);
+    expect(page.body).toContain('Sign in with Rally');
+    expect(page.body).not.toContain('Create token');
+    const token = await createToken(stack.url, alice);
+    const revoke = await postForm(`${stack.url}/connections/revoke`, jar, { csrf, token_id: token.id });
+    expect(revoke.status).toBeGreaterThanOrEqual(400);
+    expect((await callWithHeaders(stack.url, plain(token.token), 'get_rally_user')).status).toBe(200);
   });
 
   it('O10: revoking the user’s grant (“Revoke all”, or disconnect_rally with a token) revokes every token bound to it → 401', async () => {

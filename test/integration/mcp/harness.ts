@@ -91,6 +91,7 @@ export async function connect(
     log,
     clock: systemClock,
     rallyWebBaseUrl: WEB,
+    accessPageUrl: 'https://mcp.example.test/account',
     cursors: createCursorCodec(async () => cursorKey, `test:${user}`),
     disconnect: async () => {
       disconnects.count++;

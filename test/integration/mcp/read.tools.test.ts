@@ -214,12 +214,17 @@ describe('get_rally_user', () => {
 });
 
 describe('disconnect_rally', () => {
-  it('deletes stored tokens and points to Authorized Applications', async () => {
+  it('deletes stored tokens and points to the "Your access" page and Authorized Applications', async () => {
     const r = await call('disconnect_rally');
     expect(h.mcp.disconnects.count).toBe(1);
     expect(textOf(r)).toBe(
-      'Your Rally connection was removed from this server. To revoke access completely, open Rally, go to your profile > ' +
+      'Your Rally connection was removed from this server for this application. To see every application that can use Rally ' +
+        'as you, and end any of them, open https://mcp.example.test/account. ' +
+        'To revoke access completely, open Rally, go to your profile > ' +
         'Application Manager > Authorized Applications, and remove this app. Rally has no way for other services to revoke its access.',
+    );
+    expect((r as { structuredContent?: { accessPage?: string } }).structuredContent?.accessPage).toBe(
+      'https://mcp.example.test/account',
     );
     expect(wsapiRequests(h.sandbox)).toHaveLength(0);
   });

@@ -20,12 +20,12 @@ import { ClientDoc } from '../../../shared/store/clients.repo.js';
 import { ConnectTxDoc } from '../../../shared/store/connect-transactions.repo.js';
 import { SpentRequestStateDoc } from '../../../shared/store/spent-request-states.repo.js';
 import { ConnectionTokenDoc } from '../../../shared/store/connection-tokens.repo.js';
-import { ConsoleSessionDoc } from '../../../shared/store/console-sessions.repo.js';
 import { GrantDoc } from '../../../shared/store/grants.repo.js';
 import { LinkTxDoc } from '../../../shared/store/link-transactions.repo.js';
 import { RallyTokensDoc } from '../../../shared/store/rally-tokens.repo.js';
 import { RefreshDoc } from '../../../shared/store/refresh-tokens.repo.js';
 import { SessionDoc } from '../../../shared/store/sessions.repo.js';
+import { BrowserSessionDoc } from '../../../shared/store/browser-sessions.repo.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -120,8 +120,8 @@ const WRITTEN: Record<CollectionName, () => Fields> = {
   sessions: () => fieldsOfSchema(SessionDoc),
   connect_transactions: () => fieldsOfSchema(ConnectTxDoc),
   spent_request_states: () => fieldsOfSchema(SpentRequestStateDoc),
+  browser_sessions: () => fieldsOfSchema(BrowserSessionDoc),
   connection_tokens: () => fieldsOfSchema(ConnectionTokenDoc),
-  console_sessions: () => fieldsOfSchema(ConsoleSessionDoc),
   // No zod schema: the rate limiter writes counters and reads them back without one (fail closed).
   rate_limits: () => fieldsWrittenBy('shared/ratelimit/rate-limiter.ts'),
 };
