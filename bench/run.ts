@@ -59,9 +59,9 @@ const STARTED = Date.now();
 const BENCH_DEADLINE = STARTED + 400_000; // whole-run guard (~6.5 min; both protocol paths)
 // On a busy machine the run drops what is information only rather than the targets: the information scenarios
 // start only before INFO_CUTOFF, cold-start trials beyond the first MIN_COLD_TRIALS only before COLD_CUTOFF.
-const INFO_CUTOFF = STARTED + 180_000;
-const COLD_CUTOFF = STARTED + 300_000;
-const MODULE_CUTOFF = STARTED + 300_000; // after it, module load times only `main` for the MCP function, from dist
+const INFO_CUTOFF = STARTED + 240_000;
+const COLD_CUTOFF = STARTED + 320_000;
+const MODULE_CUTOFF = STARTED + 320_000; // after it, module load times only `main` for the MCP function, from dist
 const MIN_COLD_TRIALS = 5;
 const LEGACY_VERSION = '2025-11-25';
 type ProtocolPath = typeof LEGACY_VERSION | typeof MODERN_VERSION;
