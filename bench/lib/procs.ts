@@ -1,4 +1,7 @@
-/** Server processes the benchmarks start themselves (so they own the pid): ours, from dist or tsx, and the baseline. */
+/**
+ * Server processes the benchmarks start themselves (so they own the pid): ours, from dist or tsx, the v1-SDK
+ * baseline (the 2025-11-25 path) and the v2-SDK baseline (the 2026-07-28 path).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +10,7 @@ import { freePort, killGroup } from '../../dev/process-utils.js';
 
 export const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 
-export type ServerKind = 'ours-dist' | 'ours-tsx' | 'baseline' | 'baseline-tsx';
+export type ServerKind = 'ours-dist' | 'ours-tsx' | 'baseline' | 'baseline-tsx' | 'baseline-v2';
 
 export interface BenchServer {
   readonly kind: ServerKind;
@@ -28,6 +31,8 @@ export function argsFor(kind: ServerKind, extraNodeArgs: readonly string[] = [])
       return [...extraNodeArgs, join(REPO_ROOT, 'bench/servers/baseline.mjs')];
     case 'baseline-tsx':
       return [...extraNodeArgs, '--import', 'tsx', join(REPO_ROOT, 'bench/servers/baseline.mjs')];
+    case 'baseline-v2':
+      return [...extraNodeArgs, join(REPO_ROOT, 'bench/servers/baseline-v2.mjs')];
   }
 }
 
