@@ -22,6 +22,7 @@ const text = (r: Result) => (r.content as Array<{ text?: string }>)[0]?.text ?? 
 
 const CORE = [
   'add_rally_comment',
+  'create_connection_token', // offered to every signed-in caller of an OAuth grant (issue 18)
   'create_rally_defect',
   'create_rally_story',
   'create_rally_task',
@@ -93,7 +94,8 @@ describe('team toolsets over HTTP /mcp', () => {
     for (const t of tools) {
       expect(t.title).toBeTruthy();
       expect(t.annotations?.title).toBe(t.title);
-      expect(t.annotations?.openWorldHint).toBe(true);
+      // Every Rally tool reaches an outside world; create_connection_token only answers with our own page.
+      expect(t.annotations?.openWorldHint).toBe(t.name !== 'create_connection_token');
       expect(t.outputSchema).toBeTruthy();
       expect(t.inputSchema.additionalProperties).toBe(false);
       expect(typeof t.annotations?.readOnlyHint).toBe('boolean');
