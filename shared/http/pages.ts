@@ -105,3 +105,10 @@ export function sendPage(
 ): void {
   res.status(status).set(pageSecurityHeaders(formActions, options)).send(page(title, body));
 }
+
+/**
+ * Our own signed-in pages, the only places a redirect may go besides a client (through
+ * `clientRedirect`, with `iss`) and Rally: fixed same-origin paths, never a URL from a request (H9).
+ */
+export type OwnPage = '/account' | '/connections';
+export const ownPage = (path: OwnPage): OwnPage => path;

@@ -14,7 +14,7 @@
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Deps } from '../services/deps.js';
-import { html, sendPage, type SafeHtml } from '../http/pages.js';
+import { html, ownPage, sendPage, type SafeHtml } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { BrowserSession } from '../store/browser-sessions.repo.js';
 import { redirectToRally } from '../rally-link/sign-in.js';
@@ -76,7 +76,7 @@ async function change(deps: AccountDeps, req: Request, res: Response, action: Ex
       await endBrowserSession(deps, res, signedIn);
       break;
   }
-  res.set('Cache-Control', 'no-store').redirect(303, '/account');
+  res.set('Cache-Control', 'no-store').redirect(303, ownPage('/account'));
 }
 
 async function showAccount(deps: AccountDeps, req: Request, res: Response): Promise<void> {

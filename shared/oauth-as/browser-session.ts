@@ -19,7 +19,7 @@ import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken } from '../kernel/hash.js';
-import type { PageOptions } from '../http/pages.js';
+import { ownPage, type OwnPage, type PageOptions } from '../http/pages.js';
 import { isSameOriginPost } from '../http/origin.js';
 import { clearedCookie, readCookie, sessionCookie } from '../http/cookies.js';
 import {
@@ -44,7 +44,7 @@ export async function startBrowserSession(
   deps: SessionDeps,
   res: Response,
   who: { readonly sub: string; readonly rallyUser: RallyUser; readonly grantId?: string },
-  returnTo: '/account' | '/connections',
+  returnTo: OwnPage,
 ): Promise<void> {
   const now = deps.clock.now();
   const cookieValue = randomToken(32);
@@ -59,7 +59,7 @@ export async function startBrowserSession(
   res
     .set('Cache-Control', 'no-store')
     .append('Set-Cookie', sessionCookie(deps.config.BINDING_COOKIE_NAME, cookieValue, BROWSER_SESSION_SECONDS))
-    .redirect(303, returnTo);
+    .redirect(303, ownPage(returnTo));
 }
 
 export interface SignedIn {

@@ -18,7 +18,7 @@ import type { Deps } from '../services/deps.js';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken } from '../kernel/hash.js';
 import { CONNECTION_TOKEN_CLIENT_ID, CONNECTION_TOKEN_ID, mintConnectionToken } from '../crypto/connection-token.js';
-import { html, sendPage, type SafeHtml } from '../http/pages.js';
+import { html, ownPage, sendPage, type SafeHtml } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import { readCookie } from '../http/cookies.js';
 import { extendGrant, isGrantActive } from '../store/grants.repo.js';
@@ -257,5 +257,5 @@ async function manage(
       await endGrant(deps, { grantId, clientId: CONNECTION_TOKEN_CLIENT_ID, sub: session.sub }, 'owner_all');
     await endBrowserSession(deps, res, signedIn);
   }
-  res.set('Cache-Control', 'no-store').redirect(303, '/connections');
+  res.set('Cache-Control', 'no-store').redirect(303, ownPage('/connections'));
 }

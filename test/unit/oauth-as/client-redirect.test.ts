@@ -17,8 +17,8 @@ function sources(dir: string): string[] {
   );
 }
 
-/** The URL expressions a redirect may be built from: ours to the client (with iss), or the one to Rally. */
-const ALLOWED_TARGET = /^\s*(\d{3}|status),\s*(clientRedirect|clientErrorUrl|buildRallyAuthorizeUrl)\(/;
+/** The URL expressions a redirect may be built from: ours to the client (with iss), the one to Rally, or one of our own fixed pages. */
+const ALLOWED_TARGET = /^\s*(\d{3}|status),\s*(clientRedirect|clientErrorUrl|buildRallyAuthorizeUrl|ownPage)\(/;
 
 describe('H9: iss on every redirect to the client', () => {
   it('H9: every redirect in shared/ is built by clientRedirect/clientErrorUrl (or goes to Rally); no Location header is set by hand', () => {
