@@ -13,7 +13,10 @@
  *
  * Env knobs: BENCH_QUICK=1 (fewer rounds), BENCH_CPU_PROF=1 (ours runs with
  * --cpu-prof into bench/results/prof/), BENCH_PROFILE_ONLY=1 (only a CPU
- * profile of ours under c32; BENCH_PROFILE_PATH=2026-07-28 profiles that path).
+ * profile of ours under c32; BENCH_PROFILE_PATH=2026-07-28 profiles that path),
+ * BENCH_NODE_ARGS_<kind> (extra node flags for every process of one server kind, `-` as `_`, e.g.
+ * BENCH_NODE_ARGS_ours_dist and BENCH_NODE_ARGS_baseline_v2 = "--import ./tracer.mjs" to trace both sides
+ * alike; a run with them is for tracing, not for the targets).
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -373,6 +376,9 @@ async function startServer(
   prof?: string,
 ): Promise<{ server: BenchServer; readyMs: number }> {
   const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`, `--cpu-prof-name=${prof}.cpuprofile`] : [];
+  // BENCH_NODE_ARGS_<kind>: extra node flags for every process of that kind (tracing only; see the header).
+  const extraArgs = process.env[`BENCH_NODE_ARGS_${kind.replace(/-/g, '_')}`];
+  if (extraArgs) nodeArgs.push(...extraArgs.split(/\s+/).filter(Boolean));
   const server = await spawnServer(kind, env, { nodeArgs });
   const checked = checkedBy(probe.path);
   const readyMs = await waitUntil(server, async () => (await checked(probe.call(server, probe.client))) === undefined);
