@@ -269,8 +269,8 @@ async function serve(
 async function signInRoundsFor(deps: Deps, principal: McpPrincipal, msgs: readonly RpcMessage[]) {
   const [only] = msgs;
   if (principal.kind !== 'grant' || msgs.length !== 1 || only?.method !== 'tools/call') return undefined;
-  const params = only.params as { name?: unknown; arguments?: unknown };
-  if (typeof params.name !== 'string') return undefined;
+  const params = only.params as { name?: unknown; arguments?: unknown } | undefined;
+  if (typeof params?.name !== 'string') return undefined; // the SDK refuses it (-32602)
   const { token } = principal;
   const binding: RoundBinding = {
     principal: `grant:${token.grantId}:${token.clientId}:${token.sub}`,

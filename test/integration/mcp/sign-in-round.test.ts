@@ -217,4 +217,21 @@ describe('2026-07-28 sign-in prompt: input_required with a sealed requestState',
     expect(res.json.result.isError).toBe(true);
     expect(res.json.result.content[0].text).toMatch(/\[Connect Rally\]\(http[^)]+\/connect\/[A-Za-z0-9_-]{43}\)/);
   });
+
+  it('a 2026-07-28 tools/call without params or with a non-string name is refused by the protocol, not a server error', async () => {
+    for (const params of [undefined, { name: 42, arguments: {} }]) {
+      const res = await mcpCall(
+        stack.mcpUrl,
+        { jsonrpc: '2.0', id: id++, method: 'tools/call', ...(params ? { params } : {}) },
+        {
+          authorization: `Bearer ${alice.accessToken}`,
+          'mcp-protocol-version': MODERN,
+          'mcp-method': 'tools/call',
+        },
+      );
+      expect(res.status).toBeLessThan(500);
+      expect(res.json.error.code).toBeLessThan(-32000); // a JSON-RPC protocol error, never our -32603
+      expect(res.json.error.code).not.toBe(-32603);
+    }
+  });
 });
