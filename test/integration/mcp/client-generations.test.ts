@@ -21,10 +21,10 @@ import {
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { depsFor, startTestStack, type TestStack } from '../../helpers/stack.js';
 import { browse, DEFAULT_REDIRECT } from '../../helpers/oauth-flow.js';
+import { TestProvider } from '../../helpers/sdk-oauth-provider.js';
 
 interface ToolResult {
   readonly isError?: boolean | undefined;
@@ -40,47 +40,8 @@ interface Session {
   close(): Promise<void>;
 }
 
-/** One OAuth client's state, for both SDK lines (their provider interfaces agree on these members). */
-class Provider {
-  info: unknown;
-  saved: unknown;
-  verifier = '';
-  readonly authorizationUrls: URL[] = [];
-  constructor(private readonly clientName: string) {}
-  get redirectUrl() {
-    return DEFAULT_REDIRECT;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: this.clientName,
-      redirect_uris: [DEFAULT_REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.info as never;
-  }
-  saveClientInformation(info: unknown) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved as never;
-  }
-  saveTokens(tokens: unknown) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrls.push(url);
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  /** v2 (SEP-2352): the authorization server the flow started with, checked again at the callback leg. */
+/** The tests' SDK OAuth provider, plus what the v2 client keeps (SEP-2352: the authorization server the flow started with). */
+class Provider extends TestProvider {
   discovery: unknown;
   saveDiscoveryState(state: unknown) {
     this.discovery = state;
@@ -308,7 +269,7 @@ describe('one end-to-end suite for every client generation (issue 16)', () => {
         },
       };
       const spentBefore = (await (await depsFor(stack).db()).collection(COLLECTIONS.spentRequestStates).get()).size;
-      const provider = new Provider(`E2E ${gen.label}`);
+      const provider = new Provider(DEFAULT_REDIRECT, `E2E ${gen.label}`);
       let session = await gen.connect(provider, hooks);
       expect(session.negotiated).toBe(gen.revision);
 
