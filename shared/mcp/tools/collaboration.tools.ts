@@ -21,7 +21,7 @@ import { oidOf } from '../../rally/refs.js';
 import { customFieldsOf, workspaceSchema, type CustomField } from '../../rally/schema.api.js';
 import { isWorkItemType, type RallyObject } from '../../rally/types.js';
 import { MAX_COMMENT_CHARS, cleanMultiline } from '../../sanitize/index.js';
-import { CursorInput } from './cursor.js';
+import { CursorInput, nextCursorFor } from './cursor.js';
 import { ItemId, LookupName, ObjectId, PageSize, WorkspaceId } from './inputs.js';
 import {
   RallyText,
@@ -36,7 +36,6 @@ import {
   userOut,
   webUrl,
 } from './output.js';
-import { nextCursorOf } from './planning.tools.js';
 import { CHANGES, READ_ONLY, defineTool } from './spec.js';
 import { ToolInputError } from './tool-errors.js';
 
@@ -120,7 +119,7 @@ export const listRallyTags = defineTool({
       item: null,
       total: page.totalResultCount,
       tags: kept,
-      nextCursor: await nextCursorOf(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
+      nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
     };
     return { structured, text: renderText(`${kept.length} of ${page.totalResultCount} tag(s).`, structured) };
   },
@@ -245,7 +244,7 @@ export const listRallyAttachments = defineTool({
       item: itemRef(item, ctx.rallyWebBaseUrl),
       total: page.totalResultCount,
       attachments: kept,
-      nextCursor: await nextCursorOf(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
+      nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
     };
     return {
       structured,
@@ -358,7 +357,7 @@ export const getRallyItemHistory = defineTool({
       total: page.totalResultCount,
       revisions: args.source === 'revisions' ? (kept as z.infer<typeof RevisionLine>[]) : [],
       posts: args.source === 'discussion' ? (kept as z.infer<typeof PostLine>[]) : [],
-      nextCursor: await nextCursorOf(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
+      nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
     };
     return {
       structured,

@@ -93,3 +93,22 @@ export const CursorInput = z
   .max(200)
   .regex(/^[A-Za-z0-9_-]+$/)
   .describe('Opaque cursor from a previous page (nextCursor). Only valid with the same filters.');
+
+/** The position after a page of `kept` items from `start`, of `total` in its list (kind `typeIndex` of `kinds`). */
+export function nextPosition(pos: CursorPosition, kept: number, total: number, kinds = 1): CursorPosition | undefined {
+  const nextStart = pos.start + kept;
+  if (kept > 0 && nextStart <= total) return { start: nextStart, typeIndex: pos.typeIndex };
+  return pos.typeIndex + 1 < kinds ? { start: 1, typeIndex: pos.typeIndex + 1 } : undefined;
+}
+
+/** The next cursor of a single-list tool, or null after the last page. */
+export async function nextCursorFor(
+  cursors: CursorCodec,
+  query: unknown,
+  start: number,
+  kept: number,
+  total: number,
+): Promise<string | null> {
+  const next = nextPosition({ start, typeIndex: 0 }, kept, total);
+  return next ? cursors.seal(next, query) : null;
+}

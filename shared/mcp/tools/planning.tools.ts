@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { iterationStatus, listBlocked, listMilestones, listReleases } from '../../rally/planning.api.js';
 import { oidOf } from '../../rally/refs.js';
-import { CursorInput, type CursorCodec } from './cursor.js';
+import { CursorInput, nextCursorFor, nextPosition } from './cursor.js';
 import { IterationRef, OwnerRef, PageSize, ProjectRef, WorkspaceId } from './inputs.js';
 import {
   EnumOut,
@@ -30,18 +30,6 @@ import {
   userOut,
 } from './output.js';
 import { READ_ONLY, defineTool } from './spec.js';
-
-/** The next cursor of a single-list tool, or null after the last page. */
-export async function nextCursorOf(
-  cursors: CursorCodec,
-  query: unknown,
-  start: number,
-  kept: number,
-  total: number,
-): Promise<string | null> {
-  const next = start + kept;
-  return kept > 0 && next <= total ? cursors.seal({ start: next, typeIndex: 0 }, query) : null;
-}
 
 // ---------- list_rally_blocked ----------
 
@@ -100,13 +88,7 @@ export const listRallyBlocked = defineTool({
       project: refOut(o.Project),
     }));
     const { kept } = fitItems(all);
-    const nextStart = pos.start + kept.length;
-    const next =
-      nextStart <= page.totalResultCount && kept.length > 0
-        ? { start: nextStart, typeIndex: pos.typeIndex }
-        : pos.typeIndex + 1 < kinds.length
-          ? { start: 1, typeIndex: pos.typeIndex + 1 }
-          : undefined;
+    const next = nextPosition(pos, kept.length, page.totalResultCount, kinds.length);
     const structured = {
       kind,
       totalForKind: page.totalResultCount,
@@ -335,7 +317,7 @@ export const listRallyReleases = defineTool({
     const structured = {
       total: page.totalResultCount,
       releases: kept,
-      nextCursor: await nextCursorOf(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
+      nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
     };
     return { structured, text: renderText(`${kept.length} of ${page.totalResultCount} release(s).`, structured) };
   },
@@ -388,7 +370,7 @@ export const listRallyMilestones = defineTool({
     const structured = {
       total: page.totalResultCount,
       milestones: kept,
-      nextCursor: await nextCursorOf(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
+      nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
     };
     return { structured, text: renderText(`${kept.length} of ${page.totalResultCount} milestone(s).`, structured) };
   },

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { MAX_CHILDREN_LISTED, getPortfolioItem, listPortfolioItems } from '../../rally/portfolio.api.js';
 import { oidOf, refName } from '../../rally/refs.js';
 import type { PortfolioType, RallyObject } from '../../rally/types.js';
-import { CursorInput } from './cursor.js';
+import { CursorInput, nextCursorFor } from './cursor.js';
 import { ItemId, LookupName, PageSize, ProjectRef, WorkspaceId } from './inputs.js';
 import {
   ItemSummary,
@@ -25,7 +25,6 @@ import {
   renderText,
   userOut,
 } from './output.js';
-import { nextCursorOf } from './planning.tools.js';
 import { READ_ONLY, defineTool } from './spec.js';
 
 const Risk = z.object({
@@ -168,7 +167,7 @@ export const listRallyPortfolioItems = defineTool({
       total: page.totalResultCount,
       items: shown,
       leftOutNotAtRisk: kept.length - shown.length,
-      nextCursor: await nextCursorOf(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
+      nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
     };
     const atRisk = shown.filter((i) => i.risk.atRisk).length;
     return {

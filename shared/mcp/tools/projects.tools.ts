@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { listIterations, listProjects } from '../../rally/projects.api.js';
 import { isQuotableValue } from '../../rally/query.js';
 import { oidOf } from '../../rally/refs.js';
-import { CursorInput, type CursorCodec } from './cursor.js';
+import { CursorInput, nextCursorFor } from './cursor.js';
 import { PageSize, ProjectRef, WorkspaceId } from './inputs.js';
 import {
   EnumOut,
@@ -23,17 +23,6 @@ import {
   renderText,
 } from './output.js';
 import { READ_ONLY, defineTool } from './spec.js';
-
-async function nextCursorFor(
-  cursors: CursorCodec,
-  query: unknown,
-  start: number,
-  kept: number,
-  total: number,
-): Promise<string | null> {
-  const next = start + kept;
-  return kept > 0 && next <= total ? cursors.seal({ start: next, typeIndex: 0 }, query) : null;
-}
 
 const ProjectLine = z.object({ objectId: z.string(), name: RallyText, state: EnumOut(PROJECT_STATES), parent: RefOut });
 const ProjectsOut = z.object({ total: z.number(), projects: z.array(ProjectLine), nextCursor: z.string().nullable() });

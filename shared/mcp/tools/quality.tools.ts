@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { createTestResult, listTestCases, resolveTestObject, TEST_CASE_FETCH } from '../../rally/quality.api.js';
 import { oidOf, userDefaults } from '../../rally/refs.js';
-import { CursorInput } from './cursor.js';
+import { CursorInput, nextCursorFor } from './cursor.js';
 import { ItemId, PageSize } from './inputs.js';
 import {
   EnumOut,
@@ -23,7 +23,6 @@ import {
   renderText,
   userOut,
 } from './output.js';
-import { nextCursorOf } from './planning.tools.js';
 import { CREATES, READ_ONLY, defineTool } from './spec.js';
 import { ToolInputError } from './tool-errors.js';
 
@@ -97,7 +96,7 @@ export const listRallyTestCases = defineTool({
     const structured = {
       total: page.totalResultCount,
       testCases: kept,
-      nextCursor: await nextCursorOf(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
+      nextCursor: await nextCursorFor(ctx.cursors, query, pos.start, kept.length, page.totalResultCount),
     };
     return { structured, text: renderText(`${kept.length} of ${page.totalResultCount} test case(s).`, structured) };
   },

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { searchItems } from '../../rally/search.api.js';
 import { isQuotableValue } from '../../rally/query.js';
-import { CursorInput } from './cursor.js';
+import { CursorInput, nextPosition } from './cursor.js';
 import {
   DefectState,
   IterationRef,
@@ -122,13 +122,7 @@ export const searchRallyItems = defineTool({
     });
     const all = page.results.map((r) => itemSummary(r, KIND_TO_TYPE[kind], ctx.rallyWebBaseUrl));
     const { kept, omitted } = fitItems(all);
-    const nextStart = pos.start + kept.length;
-    const next =
-      nextStart <= page.totalResultCount && kept.length > 0
-        ? { start: nextStart, typeIndex: pos.typeIndex }
-        : pos.typeIndex + 1 < kinds.length
-          ? { start: 1, typeIndex: pos.typeIndex + 1 }
-          : undefined;
+    const next = nextPosition(pos, kept.length, page.totalResultCount, kinds.length);
     const structured = {
       kind,
       totalForKind: page.totalResultCount,
