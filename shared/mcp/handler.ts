@@ -237,7 +237,7 @@ async function serve(
   const init = msgs.find((m) => m.method === 'initialize');
   if (init && envelopeVersion(msgs) === undefined)
     await rememberClientCapabilities(deps, principal, init.params?.capabilities);
-  const rounds = await signInRoundsFor(deps, principal, msgs);
+  const rounds = signInRoundsFor(deps, principal, msgs);
   return eraHandler(req, res, req.body, (era) => {
     const channel =
       era === 'legacy'
@@ -266,7 +266,7 @@ async function serve(
  * can have): a state minted for a prompt, or one echoed back, is bound to this grant and to
  * this request's tool and arguments.
  */
-async function signInRoundsFor(deps: Deps, principal: McpPrincipal, msgs: readonly RpcMessage[]) {
+function signInRoundsFor(deps: Deps, principal: McpPrincipal, msgs: readonly RpcMessage[]) {
   const [only] = msgs;
   if (principal.kind !== 'grant' || msgs.length !== 1 || only?.method !== 'tools/call') return undefined;
   const params = only.params as { name?: unknown; arguments?: unknown } | undefined;
@@ -277,13 +277,14 @@ async function signInRoundsFor(deps: Deps, principal: McpPrincipal, msgs: readon
     tool: params.name,
     arguments: params.arguments,
   };
-  const { sealer } = await deps.auth();
-  const rounds = createSignInRounds({ sealer, clock: deps.clock, db: () => deps.db() });
+  // Built only when a prompt is minted or a state comes back, never on an ordinary call.
+  const rounds = async () =>
+    createSignInRounds({ sealer: (await deps.auth()).sealer, clock: deps.clock, db: () => deps.db() });
   return {
-    mint: () => rounds.mint(binding),
+    mint: async () => (await rounds()).mint(binding),
     verify: async (state: string): Promise<SignInRoundState> => {
       try {
-        return await rounds.verify(state, binding);
+        return await (await rounds()).verify(state, binding);
       } catch (err) {
         if (err instanceof RequestStateError)
           deps.audit('access_denied', { reason: err.code, clientId: token.clientId, tool: binding.tool });
