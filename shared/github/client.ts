@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import type { Clock } from '../kernel/clock.js';
 import type { FetchLike } from '../kernel/fetch.js';
 import type { Logger } from '../logging/logger.js';
+import { SERVER_INFO } from '../kernel/version.js';
 import { cleanLine, MAX_MESSAGE_CHARS } from '../sanitize/text.js';
 import { GitHubApiError, GitHubRateLimitedError, type GitHubValidationDetail } from './errors.js';
 import type { GitHubTokenProvider } from './ports.js';
@@ -29,8 +30,11 @@ export interface GitHubClientOptions {
   readonly fetch: FetchLike;
   readonly tokens: GitHubTokenProvider;
   readonly timeoutMs: number;
-  /** e.g. `${SERVER_INFO.name}/${SERVER_INFO.version}` from shared/kernel/version.ts. GitHub refuses requests without one. */
-  readonly userAgent: string;
+  /**
+   * GitHub refuses requests without a User-Agent. Default `rally-mcp/<version>` (shared/kernel/version.ts);
+   * the app may add its public URL as it does for Rally: `rally-mcp/0.1.0 (+https://…)`.
+   */
+  readonly userAgent?: string;
   readonly clock: Clock;
   readonly log: Logger;
   /** Attempts in total for 5xx and network failures (default 3) and the full-jitter base delay (default 200 ms). */
@@ -153,6 +157,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const sleep = options.sleep ?? sleepReal;
   const log = options.log;
   const lastSeen = new Map<string, GitHubRateLimit>();
+  const userAgent = options.userAgent ?? `${SERVER_INFO.name}/${SERVER_INFO.version}`;
 
   const urlFor = (req: GitHubGet): string => {
     // Every segment is encoded: no input can add a path segment, a query or a fragment.
@@ -166,7 +171,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     h.set('Authorization', `Bearer ${token}`);
     h.set('Accept', GITHUB_MEDIA_TYPE);
     h.set('X-GitHub-Api-Version', GITHUB_API_VERSION);
-    h.set('User-Agent', options.userAgent);
+    h.set('User-Agent', userAgent);
     return h;
   };
 

@@ -139,7 +139,7 @@ function tokenRequest(
   return fetchFn(new URL('/login/oauth/access_token', c.authorizeBaseUrl), {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-    body,
+    body: body.toString(),
     redirect: 'manual',
     signal: AbortSignal.timeout(c.timeoutMs),
   });
