@@ -14,8 +14,16 @@ export const LOCAL_SECRET_NAMES = {
   rallyClientSecret: 'rally-client-secret',
 } as const;
 
+/**
+ * The GitHub sandbox's client secret, written only when the local stack starts the sandbox (issue 19).
+ * Not in LOCAL_SECRET_NAMES, whose every entry always exists; config's name for it must equal this.
+ */
+export const LOCAL_GITHUB_CLIENT_SECRET_NAME = 'github-client-secret';
+
 export interface EnsureLocalKeysOptions {
   readonly rallyClientSecret: string;
+  /** Written (once, like the others) only when given. */
+  readonly githubClientSecret?: string;
 }
 
 /** Writes `content` unless the file exists (`wx`); returns whether it wrote. */
@@ -52,4 +60,5 @@ export async function ensureLocalKeys(dir: string, opts: EnsureLocalKeysOptions)
   await writeOnce(dir, LOCAL_SECRET_NAMES.sealingKey, newSealingKeyPayload());
   await writeOnce(dir, LOCAL_SECRET_NAMES.signingKey, newSigningKeyPayload());
   await writeOnce(dir, LOCAL_SECRET_NAMES.rallyClientSecret, opts.rallyClientSecret);
+  if (opts.githubClientSecret) await writeOnce(dir, LOCAL_GITHUB_CLIENT_SECRET_NAME, opts.githubClientSecret);
 }

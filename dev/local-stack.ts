@@ -1,7 +1,8 @@
 /**
- * The local stack, as a library: Firestore emulator + Rally sandbox + one or
- * more server processes serving every function on one origin. `npm start`,
- * the integration tests and the benchmarks all start it through here.
+ * The local stack, as a library: Firestore emulator + Rally sandbox (+ the
+ * GitHub sandbox, when asked) + one or more server processes serving every
+ * function on one origin. `npm start`, the integration tests and the
+ * benchmarks all start it through here.
  * @module
  */
 import { readFile } from 'node:fs/promises';
@@ -12,9 +13,11 @@ import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { startFirestoreEmulator, type FirestoreEmulator } from './firestore-emulator.js';
 import { freePort, killGroup, spawnGroup, waitForHttp } from './process-utils.js';
-import { ensureLocalKeys } from './local-keys.js';
+import { ensureLocalKeys, LOCAL_GITHUB_CLIENT_SECRET_NAME } from './local-keys.js';
 import { startRallySandbox } from '../rally-sandbox/index.js';
 import type { RallySandbox, RallySandboxOptions } from '../rally-sandbox/types.js';
+import { startGitHubSandbox, type GitHubSandboxHandle } from '../github-sandbox/index.js';
+import type { GitHubSandboxOptions, GitHubTokenMode } from '../github-sandbox/types.js';
 import { CLOCK_CONTROL_ENV, CLOCK_OFFSET_ENV, isClockMessage, type ClockMessage } from './clock-control.js';
 
 const REPO_ROOT = new URL('..', import.meta.url).pathname;
@@ -32,6 +35,12 @@ export interface LocalStackOptions {
   readonly rally?: { readonly baseUrl: string; readonly clientId: string };
   /** Options for the sandbox this stack starts (ignored with `rally`). */
   readonly sandboxOptions?: Partial<RallySandboxOptions>;
+  /**
+   * Also start the GitHub sandbox (issue 19): `true`, or options for it. Off unless asked; `npm start`
+   * asks unless GITHUB_SANDBOX=false. The servers learn of it once config has GitHub settings; until
+   * then `LocalStack.github` says where it is.
+   */
+  readonly githubSandbox?: boolean | Partial<GitHubSandboxOptions>;
   /** Extra environment for the server processes (config overrides). */
   readonly env?: Readonly<Record<string, string>>;
   /** Directory of file-source secrets (default: a fresh temp dir). */
@@ -63,6 +72,8 @@ export interface LocalStack {
   readonly firestoreHost: string;
   /** The sandbox, when the stack started one. */
   readonly sandbox: RallySandbox | undefined;
+  /** The GitHub sandbox and what a GitHub configuration needs, when the stack started one. */
+  readonly github: LocalGitHub | undefined;
   /** The environment given to the server processes (no secret values in it). */
   readonly serverEnv: Readonly<Record<string, string>>;
   /**
@@ -73,6 +84,21 @@ export interface LocalStack {
   stopEmulator(): Promise<void>;
   restartInstance(index: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Where the local GitHub is and how our server is registered with it. */
+export interface LocalGitHub {
+  readonly sandbox: GitHubSandboxHandle;
+  readonly tokenMode: GitHubTokenMode;
+  /** The browser's GitHub (github.com): authorize and token endpoints. */
+  readonly authorizeBaseUrl: string;
+  /** The REST API (api.github.com). */
+  readonly apiBaseUrl: string;
+  readonly clientId: string;
+  /** The file secret in `keysDir` holding the client secret (read it like the Rally one). */
+  readonly clientSecretName: string;
+  /** Our callback as registered with the sandbox: the same one function as Rally's. */
+  readonly callbackUrl: string;
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -93,7 +119,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const url = options.publicBaseUrl ?? `http://127.0.0.1:${ports[0]}`;
 
     const keysDir = options.keysDir ?? mkdtempSync(join(tmpdir(), 'rally-mcp-keys-'));
-    await ensureLocalKeys(keysDir, { rallyClientSecret: randomBytes(21).toString('hex') });
+    await ensureLocalKeys(keysDir, {
+      rallyClientSecret: randomBytes(21).toString('hex'),
+      ...(options.githubSandbox ? { githubClientSecret: randomBytes(20).toString('hex') } : {}),
+    });
     const rallyClientSecret = (await readFile(join(keysDir, 'rally-client-secret', '1'), 'utf8')).trim();
 
     let sandbox: RallySandbox | undefined;
@@ -113,6 +142,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sandbox = started;
       cleanups.push(() => started.stop());
       rallyBaseUrl = started.url;
+    }
+
+    let github: LocalGitHub | undefined;
+    if (options.githubSandbox) {
+      const extra = options.githubSandbox === true ? {} : options.githubSandbox;
+      const tokenMode = extra.tokenMode ?? 'oauth-app';
+      const clientSecret = (await readFile(join(keysDir, LOCAL_GITHUB_CLIENT_SECRET_NAME, '1'), 'utf8')).trim();
+      const callbackUrl = `${url}/oauth/callback`;
+      const started = await startGitHubSandbox({
+        clientId: `${tokenMode === 'github-app' ? 'Iv1.' : 'Ov23li'}${randomBytes(8).toString('hex')}`,
+        clientSecret,
+        callbackUrls: [callbackUrl],
+        ...extra,
+        tokenMode,
+      });
+      cleanups.push(() => started.stop());
+      github = {
+        sandbox: started,
+        tokenMode,
+        authorizeBaseUrl: started.webUrl,
+        apiBaseUrl: started.apiUrl,
+        clientId: started.clientId,
+        clientSecretName: LOCAL_GITHUB_CLIENT_SECRET_NAME,
+        callbackUrl: extra.callbackUrls?.[0] ?? callbackUrl,
+      };
     }
 
     const serverEnv: Record<string, string> = {
@@ -178,6 +232,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       projectId,
       firestoreHost,
       sandbox,
+      github,
       serverEnv,
       setClockOffset: async (offsetMs: number) => {
         if (!options.clockControl) throw new Error('setClockOffset: this stack was started without clockControl');

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole product on http://localhost:${PORT:-8080} with the
- * Firestore emulator and the Rally sandbox. Ctrl-C stops everything it started.
+ * Firestore emulator, the Rally sandbox and (unless GITHUB_SANDBOX=false) the
+ * GitHub sandbox. Ctrl-C stops everything it started.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +37,13 @@ if (!firestoreHost) {
   const problem = emulatorPrerequisiteProblem();
   if (problem) fail(problem);
 }
+
+// Dev-only switches of the GitHub sandbox (issue 19), not product configuration.
+const githubSandboxText = process.env.GITHUB_SANDBOX ?? 'true';
+if (!['true', 'false'].includes(githubSandboxText)) fail(`GITHUB_SANDBOX must be true or false`);
+const githubTokenMode = process.env.GITHUB_SANDBOX_TOKEN_MODE ?? 'oauth-app';
+if (githubTokenMode !== 'oauth-app' && githubTokenMode !== 'github-app')
+  fail('GITHUB_SANDBOX_TOKEN_MODE must be oauth-app or github-app');
 
 const overrides = configOverrides();
 const realRally =
@@ -81,6 +89,7 @@ try {
     keysDir,
     ...(firestoreHost ? { firestoreHost } : {}),
     ...(realRally ? { rally: realRally } : {}),
+    ...(githubSandboxText === 'true' ? { githubSandbox: { tokenMode: githubTokenMode } } : {}),
     env: overrides,
     onServerLog: (line) => process.stdout.write(`${line}\n`),
   });
@@ -94,6 +103,11 @@ process.stdout.write(
   [
     '',
     `rally-mcp ready: MCP URL ${url}/mcp  (Rally ${stack.sandbox ? `sandbox ${stack.sandbox.url}, users alice/alice and bob/bob` : overrides.RALLY_BASE_URL}; Firestore emulator ${stack.firestoreHost})`,
+    ...(stack.github
+      ? [
+          `GitHub sandbox (${stack.github.tokenMode} tokens): web ${stack.github.authorizeBaseUrl}, API ${stack.github.apiBaseUrl}, users alice/alice, bob/bob, carol/carol; client ${stack.github.clientId}, secret in ${join(keysDir, stack.github.clientSecretName)}`,
+        ]
+      : []),
     'Paste into .vscode/mcp.json:',
     mcpJson,
     'Press Ctrl-C to stop.',

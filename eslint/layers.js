@@ -18,6 +18,7 @@ export const LAYERS = Object.freeze([
   'policy',
   'ratelimit',
   'rally',
+  'github',
   'rally-link',
   'services',
   'session-link',

@@ -45,6 +45,17 @@ export type RallyQueryErrorCode = 'invalid_query';
 export type RallyLookupErrorCode = 'not_found' | 'ambiguous';
 export type RallyOAuthErrorCode = 'rally_refresh_rejected' | 'rally_token_response_invalid';
 
+/** GitHub's REST API and its OAuth token endpoint (shared/github). */
+export type GitHubErrorCode =
+  | 'github_unauthorized'
+  | 'github_forbidden'
+  | 'github_not_found'
+  | 'github_validation_failed'
+  | 'github_rate_limited'
+  | 'github_rejected'
+  | 'github_unavailable';
+export type GitHubOAuthErrorCode = 'github_refresh_rejected' | 'github_token_response_invalid';
+
 /** The Rally link of a grant or session (shared/rally, shared/rally-link). */
 export type LinkErrorCode = 'link_required' | 'link_user_mismatch' | 'refresh_busy';
 
@@ -84,6 +95,8 @@ export type ErrorCode =
   | RallyQueryErrorCode
   | RallyLookupErrorCode
   | RallyOAuthErrorCode
+  | GitHubErrorCode
+  | GitHubOAuthErrorCode
   | LinkErrorCode
   | OAuthErrorCode
   | McpAuthErrorCode

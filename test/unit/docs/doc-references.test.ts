@@ -26,6 +26,7 @@ const GUIDES = [
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
   'rally-sandbox/README.md',
+  'github-sandbox/README.md',
   'ops/audit-queries.md',
 ];
 
@@ -39,7 +40,7 @@ const OTHER_PROJECTS_DOCS = new Set(['storage-schema.md']); // cloudflare/worker
 
 /** A repository path: starts at one of our top-level folders, not inside a URL or a longer path. */
 const REPO_PATH =
-  /(?<![\w./@-])((?:shared|functions|test|docs|dev|scripts|ops|rally-sandbox)\/[\w.\-/*<>{},]*[\w*>}/])/g;
+  /(?<![\w./@-])((?:shared|functions|test|docs|dev|scripts|ops|rally-sandbox|github-sandbox)\/[\w.\-/*<>{},]*[\w*>}/])/g;
 
 /** `a/{b,c}/d` → `a/b/d`, `a/c/d`. */
 function expandBraces(path: string): string[] {
@@ -137,7 +138,7 @@ describe('paths, links and tool names in the guides', () => {
     expect(GUIDES.filter((g) => !existsSync(join(ROOT, g)))).toEqual([]);
   });
 
-  it('every shared/, functions/, test/, docs/, dev/, scripts/, ops/ and rally-sandbox/ path a guide names exists', () => {
+  it('every shared/, functions/, test/, docs/, dev/, scripts/, ops/, rally-sandbox/ and github-sandbox/ path a guide names exists', () => {
     const missing: string[] = [];
     let checked = 0;
     for (const guide of GUIDES) {
