@@ -10,17 +10,19 @@ import type { Deps } from '../services/deps.js';
 import type { VerifiedAccessToken } from '../crypto/access-token.js';
 import { CONNECTION_TOKEN_CLIENT_ID, parseConnectionToken, secretMatches } from '../crypto/connection-token.js';
 import { evictOldest } from '../kernel/lru.js';
-import { readConnectionToken, type ConnectionToken } from '../store/connection-tokens.repo.js';
+import { projectOids, readConnectionToken, type ConnectionToken } from '../store/connection-tokens.repo.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
 
 /** The header for clients that can set custom headers but not `Authorization` (README "Copilot coding agent"). */
 export const CONNECTION_TOKEN_HEADER = 'x-rally-mcp-token';
 
-/** What a connection token adds to a grant principal: its id (audit) and its tool allowlist (execute.ts). */
+/** What a connection token adds to a grant principal: its id (audit), its tool and project allowlists (execute.ts). */
 export interface ConnectionTokenLimits {
   readonly tokenId: string;
   /** undefined: every tool its scopes allow. */
   readonly tools: readonly string[] | undefined;
+  /** Rally project ObjectIDs; undefined (a token made without a list, or before lists existed): every project. */
+  readonly projects: readonly string[] | undefined;
 }
 
 export type ConnectionAuth =
@@ -75,6 +77,6 @@ export async function verifyConnectionToken(
       expiresAt: Math.floor(doc.expiresAt.getTime() / 1000),
       jti: doc.tokenId,
     },
-    connection: { tokenId: doc.tokenId, tools: doc.tools },
+    connection: { tokenId: doc.tokenId, tools: doc.tools, projects: projectOids(doc) },
   };
 }

@@ -129,7 +129,13 @@ export async function resolvePortfolioItem(
   const query = compileQuery({ attr: 'FormattedID', op: '=', value: id });
   const pages = await Promise.all(
     levels.map((l) =>
-      rally.query(l.type, { query, fetch: PORTFOLIO_FETCH, pageSize: 1, ...(workspace ? { workspace } : {}) }),
+      rally.query(l.type, {
+        query,
+        fetch: PORTFOLIO_FETCH,
+        pageSize: 1,
+        lookup: true,
+        ...(workspace ? { workspace } : {}),
+      }),
     ),
   );
   for (const [i, page] of pages.entries()) {
