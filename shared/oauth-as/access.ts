@@ -121,6 +121,7 @@ function connectionTokenRow(t: ConnectionToken): AccessRow {
       ['Connected', `by a connection token (id ${t.tokenId}) created on the connection-token page`],
       ['Scopes', t.scopes.map((s) => `${s} (${SCOPE_LABEL[s] ?? s})`).join(', ') || 'none'],
       ['Tools', t.tools ? t.tools.join(', ') : 'all'],
+      ['Projects', t.projects ? t.projects.map((p) => p.name || p.ref).join(', ') : 'all'],
       ['Created', day(t.createdAt)],
       ['Expires', day(t.expiresAt)],
     ],

@@ -54,6 +54,7 @@ export const ConnectionTokenDoc = z.object({
   expiresAt: zTimestamp,
 });
 export type ConnectionToken = z.infer<typeof ConnectionTokenDoc>;
+export type AllowedProject = z.infer<typeof AllowedProject>;
 
 /** The ObjectIDs of a token's project allowlist; undefined when it has none (every project). */
 export const projectOids = (doc: Pick<ConnectionToken, 'projects'>): string[] | undefined =>
