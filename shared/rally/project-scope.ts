@@ -140,6 +140,26 @@ export function parseRef(ref: unknown): { readonly type: RallyType; readonly oid
 
 /** A relative ref as our write code builds them (`/iteration/123`): every such field value is checked. */
 const REF_VALUE = /^\/(?:portfolioitem\/)?[a-z]+\/\d{1,19}$/;
+/** Rally's ref attributes a write may set: their value, in any ref form, must name an object the list allows. */
+const REF_FIELDS: ReadonlySet<string> = new Set([
+  'Project',
+  'TargetProject',
+  'Parent',
+  'WorkProduct',
+  'Requirement',
+  'Iteration',
+  'Release',
+  'Artifact',
+  'TestCase',
+  'TestSet',
+  'TestFolder',
+  'PortfolioItem',
+  'Feature',
+  'Defect',
+  'Owner',
+  'Tester',
+  'SubmittedBy',
+]);
 
 function withFields(fetch: QueryOptions['fetch'], fields: readonly string[]): readonly string[] | true {
   if (fetch === true) return true;
@@ -213,10 +233,11 @@ export function scopeToProjects(inner: RallyClient, allowed: readonly string[], 
     await ensure(target.type, target.oid);
   }
 
-  /** Every ref a write sets must be inside the list too (`Project` itself included). */
+  /** Every ref a write sets must be inside the list too (`Project` itself included; clearing one is fine). */
   async function checkWrittenRefs(fields: Readonly<Record<string, unknown>>): Promise<void> {
-    for (const value of Object.values(fields)) {
-      if (typeof value === 'string' && REF_VALUE.test(value)) await ensureRef(value);
+    for (const [name, value] of Object.entries(fields)) {
+      if (REF_FIELDS.has(name) ? value !== null : typeof value === 'string' && REF_VALUE.test(value))
+        await ensureRef(value);
     }
   }
 

@@ -144,6 +144,7 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   get_rally_portfolio_item: async () => {
     await refusedOutside('get_rally_portfolio_item', { id: fid('portfolioitem/feature', 'Checkout revamp') });
+    await refusedOutside('get_rally_portfolio_item', { id: oid('portfolioitem/feature', 'Checkout revamp') });
     const mine = ok(
       await call('get_rally_portfolio_item', {
         id: fid('portfolioitem/feature', 'Alice private: compensation planning'),

@@ -168,8 +168,16 @@ describe('scopeToProjects (a connection token’s project allowlist at the Rally
     const rally = fakeRally(SEED);
     const scoped = scopeToProjects(rally.client, [ALLOWED], 'scoped');
     await refused(scoped.update('hierarchicalrequirement', '1', { Iteration: '/iteration/7' }));
+    await refused(
+      scoped.update('hierarchicalrequirement', '1', {
+        Iteration: 'https://rally.test/slm/webservice/v2.0/iteration/7',
+      }),
+    );
+    await refused(scoped.update('hierarchicalrequirement', '1', { Parent: { _ref: '/hierarchicalrequirement/2' } }));
+    await refused(scoped.update('hierarchicalrequirement', '1', { Release: 'not a ref' }));
+    await scoped.update('hierarchicalrequirement', '1', { Iteration: null, Description: '<p>see /defect/2</p>' });
     await scoped.update('hierarchicalrequirement', '1', { Iteration: '/iteration/8', Owner: '/user/3' });
-    expect(rally.writes().length).toBe(1);
+    expect(rally.writes().length).toBe(2);
   });
 
   it('O19: a create needs an allowed Project: none given, or another one, is refused and nothing is created', async () => {
