@@ -52,7 +52,7 @@ export function challenge(deps: Pick<Deps, 'config'>, params: Record<string, str
 /** What authenticating a caller uses (the instance's services satisfy it). */
 export interface AuthenticateDeps extends Pick<
   Deps,
-  'config' | 'audit' | 'clock' | 'documents' | 'limitAddress' | 'checkAddress'
+  'config' | 'audit' | 'clock' | 'documents' | 'db' | 'log' | 'limitAddress' | 'checkAddress'
 > {
   auth(): Promise<Pick<AuthServices, 'signer'>>;
 }

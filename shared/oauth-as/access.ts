@@ -123,6 +123,7 @@ function connectionTokenRow(t: ConnectionToken): AccessRow {
       ['Tools', t.tools ? t.tools.join(', ') : 'all'],
       ['Projects', t.projects ? t.projects.map((p) => p.name || p.ref).join(', ') : 'all'],
       ['Created', day(t.createdAt)],
+      ['Last used', t.lastUsedAt ? day(t.lastUsedAt) : 'not yet'],
       ['Expires', day(t.expiresAt)],
     ],
     end: (d, requester) => endConnectionToken(d, { tokenId: t.tokenId, sub: t.sub }, requester),

@@ -142,7 +142,7 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 function tokenLine(t: ConnectionToken, csrf: string, now: Date): SafeHtml {
   const state = t.status === 'revoked' ? 'revoked' : t.expiresAt <= now ? 'expired' : `expires ${day(t.expiresAt)}`;
   const access = t.scopes.includes(WRITE_SCOPE_NAME) ? 'read and write' : 'read only';
-  return html`<dt>${t.name}</dt><dd class="token-line" data-token-id="${t.tokenId}"><div>id ${t.tokenId} · ${access}${t.tools ? ` · tools: ${t.tools.join(', ')}` : ''} · ${projectsLabel(t)}</div><div class="muted">created ${day(t.createdAt)} · ${state}</div>${
+  return html`<dt>${t.name}</dt><dd class="token-line" data-token-id="${t.tokenId}"><div>id ${t.tokenId} · ${access}${t.tools ? ` · tools: ${t.tools.join(', ')}` : ''} · ${projectsLabel(t)}</div><div class="muted">created ${day(t.createdAt)} · ${t.lastUsedAt ? `last used ${day(t.lastUsedAt)}` : 'not used yet'} · ${state}</div>${
     t.status === 'active' && t.expiresAt > now
       ? html`<form method="post" action="/connections/revoke"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="token_id" value="${t.tokenId}"><button class="secondary" type="submit">Revoke</button></form>`
       : ''

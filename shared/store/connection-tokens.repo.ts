@@ -49,6 +49,8 @@ export const ConnectionTokenDoc = z.object({
   projects: z.array(AllowedProject).min(1).max(MAX_TOKEN_PROJECTS).optional(),
   status: z.enum(['active', 'revoked']),
   createdAt: zTimestamp,
+  /** When it last authenticated a call, to the hour (written at most once per LAST_USED_EVERY_SECONDS). */
+  lastUsedAt: zTimestamp.optional(),
   revokedAt: zTimestamp.optional(),
   revokedBy: z.enum(REVOKED_BY).optional(),
   expiresAt: zTimestamp,
@@ -82,6 +84,14 @@ export async function readConnectionToken(
   if (data === undefined) return undefined;
   const doc = parseDoc(CONNECTION_TOKEN, data);
   return isExpiredDoc(doc, now) ? undefined : doc;
+}
+
+/** A token's `lastUsedAt` is written at most this often: a warm call writes nothing. */
+export const LAST_USED_EVERY_SECONDS = 3600;
+
+/** Records a use (`lastUsedAt`); a token deleted meanwhile is left alone (update needs the document). */
+export async function noteConnectionTokenUse(db: Firestore, tokenId: string, at: Date): Promise<void> {
+  await withStoreRetry(() => db.doc(connectionTokenPath(tokenId)).update({ lastUsedAt: at }));
 }
 
 const parseAll = (docs: ReadonlyArray<{ data(): unknown }>): ConnectionToken[] =>
