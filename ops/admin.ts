@@ -63,7 +63,7 @@ const revocationDeps = (io: AdminIo): RevocationDeps => ({
 
 const day = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ');
 
-/** One line per token: id, status, access, tools, dates and the name (JSON-quoted: it is user text). */
+/** One line per token: id, status, access, tools, projects, dates and the name (JSON-quoted: it is user text). */
 export function tokenLine(t: ConnectionToken, now: Date): string {
   const status = t.status === 'revoked' ? `revoked(${t.revokedBy ?? '?'})` : t.expiresAt <= now ? 'expired' : 'active';
   return [
@@ -71,6 +71,7 @@ export function tokenLine(t: ConnectionToken, now: Date): string {
     status,
     t.scopes.join(','),
     t.tools ? t.tools.join(',') : '*',
+    t.projects ? t.projects.map((p) => p.ref).join(',') : '*',
     `created ${day(t.createdAt)}`,
     `expires ${day(t.expiresAt)}`,
     JSON.stringify(t.name),

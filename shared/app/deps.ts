@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
 import type { FetchLike } from '../kernel/fetch.js';
 import type { AuthServices } from '../services/auth-services.js';
-import { addressLimiter, type Deps } from '../services/deps.js';
+import { addressChecker, addressLimiter, type Deps } from '../services/deps.js';
 import { audit } from '../audit/audit.js';
 import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../store/firestore-rest.js';
 import { createAddressThrottle } from '../ratelimit/address-throttle.js';
@@ -67,6 +67,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       register: config.ADDRESS_LIMIT_REGISTER_PER_MINUTE,
       session_initialize: config.ADDRESS_LIMIT_SESSION_INITIALIZE_PER_MINUTE,
       connect_link: config.ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE,
+      connection_token_failure: config.ADDRESS_LIMIT_CONNECTION_TOKEN_FAILURES_PER_MINUTE,
     },
   });
   const deps: Deps = {
@@ -76,6 +77,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     clock,
     addressThrottle,
     limitAddress: addressLimiter(addressThrottle, 'outside-a-request', log),
+    checkAddress: addressChecker(addressThrottle, 'outside-a-request', log),
     fetch: overrides.fetch ?? globalThis.fetch.bind(globalThis),
     // Not `overrides.fetch`: that one stands in for Rally in tests.
     documents: overrides.documents ?? createDocumentReader(config, globalThis.fetch.bind(globalThis)),

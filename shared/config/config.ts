@@ -144,6 +144,8 @@ export const ConfigSchema = z
     ADDRESS_LIMIT_REGISTER_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
     ADDRESS_LIMIT_SESSION_INITIALIZE_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(60),
     ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
+    /** Failed connection-token lookups (unknown id, wrong secret, malformed) per address and minute (O24). */
+    ADDRESS_LIMIT_CONNECTION_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
     /**
      * How many proxies in front of the functions append to X-Forwarded-For; the client address is
      * the entry this many from the right (1: the one Google's front end appends). Never the left-most.

@@ -101,7 +101,12 @@ const FIXED = {
   connections_invalid_input: [
     400,
     'Invalid request',
-    'Check the name (1 to 80 characters), the lifetime and the tool names, then try again.',
+    'Check the name (1 to 80 characters), the lifetime, the tool names and the projects (at most 20), then try again.',
+  ],
+  connections_unknown_project: [
+    400,
+    'Unknown project',
+    'Nothing was created: a chosen project is not an open project you can see in Rally. Open the connection tokens page again and choose from its list.',
   ],
   session_different_user: [
     403,

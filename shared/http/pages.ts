@@ -88,6 +88,8 @@ pre{background:#f7f9fb;padding:12px;border-radius:8px;overflow:auto;font-size:13
 pre.secret{white-space:pre-wrap;word-break:break-all;font-size:14px;border:1px solid #c9d4e0}
 dd input:not([type]),dd select{width:100%;font:15px system-ui,sans-serif;padding:6px 8px;border:1px solid #b8c4d0;border-radius:6px}
 h2{font-size:17px;margin:24px 0 8px}
+.picks{max-height:220px;overflow:auto;margin:0;padding:6px 8px;border:1px solid #b8c4d0;border-radius:6px;font-weight:400}
+.picks label{display:block;padding:2px 0}
 `;
 
 export function page(title: string, body: SafeHtml): string {

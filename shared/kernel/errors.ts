@@ -80,6 +80,8 @@ export type OAuthErrorCode =
 /** Who is calling /mcp and /tools/<name> (shared/mcp/principal.ts), and what a tool argument turned out to be. */
 export type McpAuthErrorCode = 'missing_token' | 'invalid_token' | 'insufficient_scope' | 'invalid_session';
 export type ToolErrorCode = 'invalid_tool_input';
+/** A connection token's project allowlist refused what a tool call reached for (issue 18, O16–O22). */
+export type ProjectScopeErrorCode = 'project_not_allowed';
 /** A 2026-07-28 `requestState` echoed back by a client (shared/mcp/sign-in-round.ts). */
 export type RequestStateErrorCode = 'request_state_invalid' | 'request_state_expired' | 'request_state_replayed';
 
@@ -101,6 +103,7 @@ export type ErrorCode =
   | OAuthErrorCode
   | McpAuthErrorCode
   | ToolErrorCode
+  | ProjectScopeErrorCode
   | RequestStateErrorCode;
 
 /**

@@ -13,6 +13,10 @@
  *   2. arguments  — the tool's strict schema (J8), before any Rally call;
  *   3. policy     — read-only agents, allowed tools (shared/policy), and a
  *                   connection token's own tool allowlist (issue 18);
+ *                   its project allowlist rides into the run: the tool gets a
+ *                   Rally client narrowed to those projects, as its spec's
+ *                   `projects` declares (shared/rally/project-scope.ts), and a
+ *                   refusal there is a policy refusal like the others;
  *   4. rate limits — per agent, user and session; the session is the one
  *                   identity of shared/http/session-id.ts (L12);
  *   5. run and audit — `tool_executed` for every run, `access_denied`,
@@ -28,6 +32,7 @@ import type { RequestContext } from '../http/request-context.js';
 import type { AuditEvent, AuditFields } from '../audit/audit.js';
 import type { LinkRequiredError } from '../rally/link-required.js';
 import { AddressThrottledError } from '../ratelimit/address-throttle.js';
+import { scopeToProjects } from '../rally/project-scope.js';
 import { recordToolCall } from '../metrics/summary.js';
 import type { Policy } from '../policy/policy.js';
 import { checkRateLimits, type LimitCheck } from '../ratelimit/enforce.js';
@@ -72,6 +77,8 @@ export interface ExecutionCaller {
   readonly connectionTokenId?: string | undefined;
   /** A connection token's tool allowlist; undefined: no list beyond scopes and policy. */
   readonly toolAllowlist?: readonly string[] | undefined;
+  /** A connection token's project allowlist (Rally project ObjectIDs); undefined: every project the user sees. */
+  readonly projectAllowlist?: readonly string[] | undefined;
 }
 
 /** The ports the gates use; `openExecution` builds the production ones, tests may build their own. */
@@ -106,7 +113,11 @@ function callerOf(principal: McpPrincipal, ctx: RequestContext): ExecutionCaller
         agentId: ctx.agentId,
         requestedToolsets: ctx.toolsets,
         ...(principal.connection
-          ? { connectionTokenId: principal.connection.tokenId, toolAllowlist: principal.connection.tools }
+          ? {
+              connectionTokenId: principal.connection.tokenId,
+              toolAllowlist: principal.connection.tools,
+              projectAllowlist: principal.connection.projects,
+            }
           : {}),
       }
     : { scopes: undefined, agentId: ctx.agentId, requestedToolsets: ctx.toolsets };
@@ -184,6 +195,21 @@ export function createExecution(parts: ExecutionParts): Execution {
   };
   const rid = `(Request ID ${parts.tools.requestId})`;
   const allowlisted = (tool: string) => caller.toolAllowlist?.includes(tool) ?? true;
+  /**
+   * The tool's context: under a project allowlist, a fresh narrowed Rally client per call (what it
+   * has checked is remembered for that call only). A spec without a declaration counts as `none`.
+   */
+  const toolsFor = (spec: AnyToolSpec): ToolContext =>
+    caller.projectAllowlist === undefined
+      ? parts.tools
+      : {
+          ...parts.tools,
+          rally: scopeToProjects(
+            parts.tools.rally,
+            caller.projectAllowlist,
+            (spec.projects as string | undefined) === undefined || spec.projects === 'none' ? 'none' : 'scoped',
+          ),
+        };
   const visibleTools = parts.catalogue.filter(
     (t) =>
       allowlisted(t.name) &&
@@ -245,9 +271,21 @@ export function createExecution(parts: ExecutionParts): Execution {
       };
     }
     const started = performance.now();
-    const run = await runTool(spec, parsed.args, parts.tools);
+    const run = await runTool(spec, parsed.args, toolsFor(spec));
     if (run.kind === 'invalid_arguments') return run; // found while interpreting the arguments (a forged cursor): nothing ran
     const durationMs = performance.now() - started;
+    if (run.kind === 'project_denied') {
+      parts.audit('policy_denied', {
+        ...ids,
+        tool: name,
+        reason: 'connection_token_projects',
+        errCode: run.error.code,
+        ...(run.error.rallyObject ? { rallyObject: run.error.rallyObject } : {}),
+        policy: policy.fingerprint,
+      });
+      recordToolCall(name, 'denied', durationMs);
+      return { kind: 'policy_denied', message: `${run.error.publicMessage} ${rid}` };
+    }
     const user = parts.rallyUser();
     const outcome = run.kind === 'done' ? run.outcome : 'error';
     const errCode = run.kind === 'done' ? run.errCode : run.error.code;

@@ -50,7 +50,10 @@ export function challenge(deps: Pick<Deps, 'config'>, params: Record<string, str
 }
 
 /** What authenticating a caller uses (the instance's services satisfy it). */
-export interface AuthenticateDeps extends Pick<Deps, 'config' | 'audit' | 'clock' | 'documents'> {
+export interface AuthenticateDeps extends Pick<
+  Deps,
+  'config' | 'audit' | 'clock' | 'documents' | 'db' | 'log' | 'limitAddress' | 'checkAddress'
+> {
   auth(): Promise<Pick<AuthServices, 'signer'>>;
 }
 
@@ -62,11 +65,20 @@ const invalidToken = (deps: Pick<Deps, 'config'>) =>
     challenge(deps, { error: 'invalid_token', error_description: 'The access token is invalid or expired' }),
   );
 
-/** A connection token, from `Authorization: Bearer` or the plain header: a grant principal, or the 401. */
+/** Refusals that look like guessing (O24); a revoked or expired token is a known one, and `off` no lookup. */
+const GUESSES: ReadonlySet<string> = new Set(['malformed', 'unknown', 'secret']);
+
+/**
+ * A connection token, from `Authorization: Bearer` or the plain header: a grant principal, or the 401.
+ * O24: an address over its limit of failed lookups is refused (429) before any lookup, and each
+ * guess counts against it (the one that crosses the limit gets the 429 too).
+ */
 async function connectionPrincipal(deps: AuthenticateDeps, presented: string): Promise<McpPrincipal> {
+  deps.checkAddress('connection_token_failure');
   const verified = await verifyConnectionToken(deps, presented);
   if (verified.kind === 'ok') return { kind: 'grant', token: verified.token, connection: verified.connection };
   deps.audit('access_denied', { reason: `connection_token_${verified.reason}` });
+  if (GUESSES.has(verified.reason)) deps.limitAddress('connection_token_failure');
   throw invalidToken(deps);
 }
 

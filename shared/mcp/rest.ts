@@ -13,6 +13,7 @@ import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { EdgeError } from '../http/edge-error.js';
 import { isUnavailable, respondUnavailable } from '../http/unavailable.js';
+import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { authenticate, challenge, McpAuthError } from './principal.js';
 import { insufficientScopeError, openExecution, type ToolOutcome } from './execute.js';
 import { TOOL_DEFINITIONS } from './tools/register.js';
@@ -117,6 +118,13 @@ export function respondRestError(ctx: RequestContext, res: Response, err: unknow
   if (err instanceof McpAuthError) {
     if (err.wwwAuthenticate) res.set('WWW-Authenticate', err.wwwAuthenticate);
     res.status(err.status).json({ error: err.code, message: err.publicMessage, requestId: ctx.requestId });
+    return;
+  }
+  if (err instanceof AddressThrottledError) {
+    res
+      .status(429)
+      .set('Retry-After', String(err.retryAfterSeconds))
+      .json({ error: 'rate_limited', message: err.message, requestId: ctx.requestId }); // O24
     return;
   }
   if (isUnavailable(err)) {

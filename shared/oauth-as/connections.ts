@@ -22,11 +22,23 @@ import { html, ownPage, sendPage, type SafeHtml } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import { readCookie } from '../http/cookies.js';
 import { extendGrant, isGrantActive } from '../store/grants.repo.js';
-import { createConnectionToken, listConnectionTokens, type ConnectionToken } from '../store/connection-tokens.repo.js';
+import {
+  createConnectionToken,
+  listConnectionTokens,
+  type AllowedProject,
+  type ConnectionToken,
+} from '../store/connection-tokens.repo.js';
 import { consumeCreateNonce, rotateCreateNonce } from '../store/browser-sessions.repo.js';
 import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
 import type { Scope } from './scopes.js';
 import { endConnectionToken, endGrant } from './revocation.js';
+import {
+  checkChosenProjects,
+  ProjectChoice,
+  projectField,
+  projectPicker,
+  projectsLabel,
+} from './connection-projects.js';
 import {
   checkBrowserCsrf,
   csrfTokenOf,
@@ -42,7 +54,8 @@ const DAY_SECONDS = 86_400;
 const READ_SCOPE_NAME: Scope = 'rally.read';
 const WRITE_SCOPE_NAME: Scope = 'rally.write';
 
-export type ConnectionsDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit' | 'limitAddress'> & SignInDeps;
+export type ConnectionsDeps = Pick<Deps, 'config' | 'clock' | 'db' | 'log' | 'audit' | 'limitAddress' | 'auth'> &
+  SignInDeps;
 
 export async function handleConnections(deps: ConnectionsDeps, req: Request, res: Response): Promise<void> {
   if (!deps.config.CONNECTION_TOKENS) return sendRefusalPage(res, { code: 'connections_disabled' });
@@ -74,7 +87,8 @@ async function showConsole(deps: ConnectionsDeps, req: Request, res: Response): 
   const signedIn = await readBrowserSession(deps, req);
   const rallyOrigin = new URL(deps.config.RALLY_BASE_URL).origin;
   // Signed in on "Your access" only (no connections grant, so no Rally link for tokens): the same sign-in form.
-  if (!signedIn?.session.grantId) {
+  const grantId = signedIn?.session.grantId;
+  if (!signedIn || grantId === undefined) {
     return sendPage(
       res,
       200,
@@ -91,7 +105,10 @@ async function showConsole(deps: ConnectionsDeps, req: Request, res: Response): 
   const csrf = csrfTokenOf(signedIn);
   const nonce = randomToken(32);
   await rotateCreateNonce(db, signedIn.cookie, nonce);
-  const tokens = await listConnectionTokens(db, { sub: session.sub });
+  const [tokens, picker] = await Promise.all([
+    listConnectionTokens(db, { sub: session.sub }),
+    projectPicker(deps, grantId),
+  ]);
   const maxDays = deps.config.CONNECTION_TOKEN_MAX_DAYS;
   const days = [...new Set([7, 30, Math.min(DEFAULT_TOKEN_DAYS, maxDays), maxDays])].filter((d) => d <= maxDays);
   const defaultDays = Math.min(DEFAULT_TOKEN_DAYS, maxDays);
@@ -107,7 +124,8 @@ async function showConsole(deps: ConnectionsDeps, req: Request, res: Response): 
 <dl><dt><label for="name">Name</label></dt><dd><input id="name" name="name" required maxlength="80" placeholder="Copilot coding agent: owner/repo"></dd>
 <dt><label for="days">Expires after</label></dt><dd><select id="days" name="days">${days.map((d) => html`<option value="${d}"${d === defaultDays ? html` selected` : ''}>${d} days</option>`)}</select></dd>
 <dt>Access</dt><dd><div>Read your Rally work items, projects and iterations</div><label><input type="checkbox" name="write" value="on"> Also create and update items as you (write)</label></dd>
-<dt><label for="tools">Only these tools</label></dt><dd><input id="tools" name="tools" maxlength="1000" placeholder="optional, e.g. search_rally_items, get_rally_item"></dd></dl>
+<dt><label for="tools">Only these tools</label></dt><dd><input id="tools" name="tools" maxlength="1000" placeholder="optional, e.g. search_rally_items, get_rally_item"></dd>
+<dt>Only these projects</dt><dd>${projectField(picker)}</dd></dl>
 <p class="muted">The token is shown once, right after you create it. It stops working when it expires, when you revoke it, or when you revoke all tokens.</p>
 <div class="actions"><button class="primary" type="submit">Create token</button></div></form>
 <h2>Your tokens</h2>
@@ -124,7 +142,7 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 function tokenLine(t: ConnectionToken, csrf: string, now: Date): SafeHtml {
   const state = t.status === 'revoked' ? 'revoked' : t.expiresAt <= now ? 'expired' : `expires ${day(t.expiresAt)}`;
   const access = t.scopes.includes(WRITE_SCOPE_NAME) ? 'read and write' : 'read only';
-  return html`<dt>${t.name}</dt><dd class="token-line" data-token-id="${t.tokenId}"><div>id ${t.tokenId} · ${access}${t.tools ? ` · tools: ${t.tools.join(', ')}` : ''}</div><div class="muted">created ${day(t.createdAt)} · ${state}</div>${
+  return html`<dt>${t.name}</dt><dd class="token-line" data-token-id="${t.tokenId}"><div>id ${t.tokenId} · ${access}${t.tools ? ` · tools: ${t.tools.join(', ')}` : ''} · ${projectsLabel(t)}</div><div class="muted">created ${day(t.createdAt)} · ${t.lastUsedAt ? `last used ${day(t.lastUsedAt)}` : 'not used yet'} · ${state}</div>${
     t.status === 'active' && t.expiresAt > now
       ? html`<form method="post" action="/connections/revoke"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="token_id" value="${t.tokenId}"><button class="secondary" type="submit">Revoke</button></form>`
       : ''
@@ -153,6 +171,7 @@ const CreateForm = (maxDays: number) =>
       .optional()
       .transform((s) => [...new Set((s ?? '').split(/[\s,]+/).filter(Boolean))])
       .pipe(z.array(z.string().regex(TOOL_NAME)).max(50)),
+    projects: ProjectChoice,
   });
 
 async function create(
@@ -173,6 +192,13 @@ async function create(
     return sendRefusalPage(res, { code: 'connections_form_used' });
   }
   if (!(await isGrantActive(db, session.grantId, now))) return sendRefusalPage(res, { code: 'connections_signed_out' });
+  // O23: the list is checked against what this user's own Rally sign-in sees now, before anything is stored.
+  const chosen = await checkChosenProjects(deps, session.grantId, form.projects);
+  if (chosen.kind === 'no_rally') return sendRefusalPage(res, { code: 'connections_signed_out' });
+  if (chosen.kind === 'unknown') {
+    deps.audit('access_denied', { reason: 'connection_form_project', sub: session.sub });
+    return sendRefusalPage(res, { code: 'connections_unknown_project' });
+  }
   const expiresAt = addSeconds(now, form.days * DAY_SECONDS);
   await extendGrant(db, session.grantId, expiresAt); // the grant (and so its Rally link) outlives the token
   const minted = mintConnectionToken();
@@ -186,6 +212,7 @@ async function create(
     name: form.name,
     scopes,
     ...(form.tools.length ? { tools: form.tools } : {}),
+    ...(chosen.projects.length ? { projects: [...chosen.projects] } : {}),
     status: 'active',
     createdAt: now,
     expiresAt,
@@ -196,11 +223,19 @@ async function create(
     sub: session.sub,
     grantId: session.grantId,
     scope: scopes.join(' '),
+    ...(chosen.projects.length ? { count: chosen.projects.length } : {}),
   });
-  showCreated(deps, res, form.name, minted.token, expiresAt);
+  showCreated(deps, res, form.name, minted.token, expiresAt, chosen.projects);
 }
 
-function showCreated(deps: ConnectionsDeps, res: Response, name: string, token: string, expiresAt: Date): void {
+function showCreated(
+  deps: ConnectionsDeps,
+  res: Response,
+  name: string,
+  token: string,
+  expiresAt: Date,
+  projects: readonly AllowedProject[],
+): void {
   const { resource } = publicUrls(deps.config);
   const example = JSON.stringify(
     {
@@ -223,7 +258,8 @@ function showCreated(deps: ConnectionsDeps, res: Response, name: string, token: 
     html`<h1>Token created: ${name}</h1>
 <p class="warn">Copy it now. It is shown only this once and cannot be shown again; if you lose it, revoke it and create a new one.</p>
 <pre id="token" class="secret">${token}</pre>
-<p>Expires ${day(expiresAt)}. For the GitHub Copilot coding agent, store it as the repository secret <code>COPILOT_MCP_RALLY_TOKEN</code> (Settings → Environments → copilot) and add this MCP configuration (Settings → Copilot → Coding agent), listing the tools the agent may use:</p>
+<p>Expires ${day(expiresAt)}. ${projects.length ? `It reaches only these Rally projects: ${projects.map((p) => p.name || p.ref).join(', ')}.` : 'It reaches every Rally project you can see.'}</p>
+<p>For the GitHub Copilot coding agent, store it as the repository secret <code>COPILOT_MCP_RALLY_TOKEN</code> (Settings → Environments → copilot) and add this MCP configuration (Settings → Copilot → Coding agent), listing the tools the agent may use:</p>
 <pre>${example}</pre>
 <p><a href="/connections">Back to your tokens</a></p>`,
     [],

@@ -69,6 +69,12 @@ export interface QueryOptions {
   readonly project?: string;
   readonly projectScopeUp?: boolean;
   readonly projectScopeDown?: boolean;
+  /**
+   * A lookup of one named or numbered object (a FormattedID, an exact name), not a listing. Never sent
+   * to Rally; a project allowlist (./project-scope.ts) then refuses a match outside its projects
+   * instead of hiding it, so the caller learns why.
+   */
+  readonly lookup?: boolean;
 }
 
 export interface RallyClient {

@@ -34,6 +34,7 @@ async function single(
     fetch: ['ObjectID', 'Name'],
     pageSize: 2,
     order: 'ObjectID',
+    lookup: true,
     ...(extra.workspace ? { workspace: extra.workspace } : {}),
     ...(extra.project ? { project: extra.project, projectScopeUp: false, projectScopeDown: true } : {}),
   });
@@ -149,7 +150,9 @@ export async function resolveWorkItem(
   if (!FORMATTED_ID.test(id)) throw new RallyLookupError('not_found', 'work item');
   const query = compileQuery({ attr: 'FormattedID', op: '=', value: id });
   const pages = await Promise.all(
-    types.map((type) => rally.query(type, { query, fetch, pageSize: 1, ...(workspace ? { workspace } : {}) })),
+    types.map((type) =>
+      rally.query(type, { query, fetch, pageSize: 1, lookup: true, ...(workspace ? { workspace } : {}) }),
+    ),
   );
   for (const [i, page] of pages.entries()) {
     const obj = page.results[0];

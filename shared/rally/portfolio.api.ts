@@ -5,7 +5,7 @@
  * @module
  */
 import type { RallyClient } from './client.js';
-import { RallyLookupError } from './errors.js';
+import { RallyApiError, RallyLookupError } from './errors.js';
 import { FORMATTED_ID, resolveProject, resolveRelease } from './lookup.api.js';
 import { andAll, compileQuery, type QueryFilter } from './query.js';
 import { oidOf, userDefaults } from './refs.js';
@@ -123,13 +123,24 @@ export async function resolvePortfolioItem(
       const level = levels[i];
       if (a.status === 'fulfilled' && level) return { type: level.type, oid: id, object: a.value };
     }
+    // As for work items: "not found" at every level is a lookup miss; any other refusal is the answer.
+    const other = attempts.find(
+      (a) => a.status === 'rejected' && !(a.reason instanceof RallyApiError && a.reason.code === 'rally_not_found'),
+    );
+    if (other && other.status === 'rejected') throw other.reason;
     throw new RallyLookupError('not_found', 'portfolio item');
   }
   if (!FORMATTED_ID.test(id)) throw new RallyLookupError('not_found', 'portfolio item');
   const query = compileQuery({ attr: 'FormattedID', op: '=', value: id });
   const pages = await Promise.all(
     levels.map((l) =>
-      rally.query(l.type, { query, fetch: PORTFOLIO_FETCH, pageSize: 1, ...(workspace ? { workspace } : {}) }),
+      rally.query(l.type, {
+        query,
+        fetch: PORTFOLIO_FETCH,
+        pageSize: 1,
+        lookup: true,
+        ...(workspace ? { workspace } : {}),
+      }),
     ),
   );
   for (const [i, page] of pages.entries()) {

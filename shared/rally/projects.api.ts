@@ -5,7 +5,7 @@
 import type { RallyClient } from './client.js';
 import { resolveProject } from './lookup.api.js';
 import { andAll, compileQuery, type QueryFilter } from './query.js';
-import { userDefaults } from './refs.js';
+import { oidOf, userDefaults } from './refs.js';
 import type { QueryPage } from './types.js';
 
 export interface ListPage {
@@ -29,6 +29,32 @@ export async function listProjects(
     start: opts.start,
     pageSize: opts.pageSize,
     ...(workspace ? { workspace } : {}),
+  });
+}
+
+/**
+ * Which of `oids` are open projects the caller can see in their default workspace (the ones
+ * `listProjects` offers): one query, `((ObjectID = a) OR …)`. What a connection token's project
+ * allowlist is checked against when it is made (issue 18, O23).
+ */
+export async function visibleProjects(
+  rally: RallyClient,
+  oids: readonly string[],
+): Promise<Array<{ readonly oid: string; readonly name: string }>> {
+  if (oids.length === 0) return [];
+  const workspace = (await userDefaults(rally)).workspace?.oid;
+  const ids: QueryFilter[] = oids.map((oid) => ({ attr: 'ObjectID', op: '=', value: { oid } }));
+  const filter = andAll([ids.length === 1 ? ids[0] : { or: ids }, { attr: 'State', op: '=', value: 'Open' }]);
+  const page = await rally.query('project', {
+    ...(filter ? { query: compileQuery(filter) } : {}),
+    fetch: ['ObjectID', 'Name'],
+    order: 'Name,ObjectID',
+    pageSize: oids.length,
+    ...(workspace ? { workspace } : {}),
+  });
+  return page.results.flatMap((p) => {
+    const oid = oidOf(p);
+    return oid && oids.includes(oid) ? [{ oid, name: typeof p.Name === 'string' ? p.Name : '' }] : [];
   });
 }
 

@@ -41,6 +41,7 @@ export async function resolveTestObject(
     query: compileQuery({ attr: 'FormattedID', op: '=', value: id }),
     fetch,
     pageSize: 1,
+    lookup: true,
     ...(workspace ? { workspace } : {}),
   });
   const obj = page.results[0];

@@ -13,7 +13,14 @@ const OPERATORS: ReadonlySet<string> = new Set(['=', '!=', '<', '<=', '>', '>=',
 
 /** A value in a condition. Strings are always quoted; the other shapes are emitted bare. */
 export type QueryValue =
-  string | number | boolean | null | { readonly ref: string } | { readonly today: number } | readonly string[];
+  | string
+  | number
+  | boolean
+  | null
+  | { readonly ref: string }
+  | { readonly oid: string }
+  | { readonly today: number }
+  | readonly string[];
 
 export interface QueryCondition {
   readonly attr: string;
@@ -31,6 +38,8 @@ export const MAX_QUERY_VALUE_LENGTH = 256;
 
 const ATTR = /^[A-Za-z][A-Za-z0-9_]{0,79}(\.[A-Za-z][A-Za-z0-9_]{0,79}){0,3}$/;
 const REF = /^\/[a-z]+(\/[a-z]+)?\/\d{1,19}$/;
+/** An ObjectID emitted bare: digits only, kept as text (a 19-digit id is beyond a JavaScript number). */
+const OID = /^[1-9]\d{0,18}$/;
 // Characters that cannot be expressed inside a double-quoted Rally value: Rally documents no escape
 // sequence, so `"` and `\` are refused rather than escaped (an escape the server does not honour
 // would turn `x") OR (Owner.UserName = "bob` into a second condition). Control characters too.
@@ -71,6 +80,10 @@ function formatValue(op: QueryOperator, value: QueryValue): string {
   if ('ref' in value) {
     if (!REF.test(value.ref)) throw new RallyQueryError('refs must look like /type/123');
     return value.ref;
+  }
+  if ('oid' in value) {
+    if (!OID.test(value.oid)) throw new RallyQueryError('an ObjectID is digits only');
+    return value.oid;
   }
   if (!Number.isInteger(value.today) || Math.abs(value.today) > 3650)
     throw new RallyQueryError('today offset must be an integer within ±3650');

@@ -14,8 +14,12 @@ import type { Clock } from '../kernel/clock.js';
 import { CodedError } from '../kernel/errors.js';
 import { evictOldest } from '../kernel/lru.js';
 
-/** The unauthenticated writes we throttle, one bucket per kind and address. */
-export type AddressLimitKind = 'authorize' | 'register' | 'session_initialize' | 'connect_link';
+/**
+ * The unauthenticated writes we throttle, one bucket per kind and address; and failed
+ * connection-token lookups (O24), which are guesses that each cost a Firestore read.
+ */
+export type AddressLimitKind =
+  'authorize' | 'register' | 'session_initialize' | 'connect_link' | 'connection_token_failure';
 
 /** Requests per minute per address for each kind; 0 turns that limit off. */
 export type AddressLimits = Readonly<Record<AddressLimitKind, number>>;
@@ -26,6 +30,8 @@ export type ThrottleDecision =
 export interface AddressThrottle {
   /** Takes one request from the bucket of (`kind`, `address`). */
   take(kind: AddressLimitKind, address: string): ThrottleDecision;
+  /** What `take` would decide now, taking nothing: for a limit counted on failures only. */
+  peek(kind: AddressLimitKind, address: string): ThrottleDecision;
 }
 
 export interface AddressThrottleOptions {
@@ -63,30 +69,35 @@ interface Bucket {
 export function createAddressThrottle(options: AddressThrottleOptions): AddressThrottle {
   const maxBuckets = options.maxBuckets ?? DEFAULT_MAX_BUCKETS;
   const buckets = new Map<string, Bucket>();
-  return {
-    take(kind, address) {
-      const capacity = options.limits[kind];
-      if (capacity <= 0) return { allowed: true };
-      const perMs = capacity / 60_000;
-      const now = options.clock.now().getTime();
-      const key = `${kind} ${address}`;
-      const found = buckets.get(key);
-      buckets.delete(key); // re-inserted below: the map's order is the eviction order
-      const elapsed = found ? Math.max(0, now - found.at) : 0;
-      const bucket: Bucket = found
-        ? { tokens: Math.min(capacity, found.tokens + elapsed * perMs), at: now }
-        : { tokens: capacity, at: now };
-      const allowed = bucket.tokens >= 1;
+  /** The bucket of (`kind`, `address`) brought up to now; `taking` takes one request from it. */
+  function decide(kind: AddressLimitKind, address: string, taking: boolean): ThrottleDecision {
+    const capacity = options.limits[kind];
+    if (capacity <= 0) return { allowed: true };
+    const perMs = capacity / 60_000;
+    const now = options.clock.now().getTime();
+    const key = `${kind} ${address}`;
+    const found = buckets.get(key);
+    const elapsed = found ? Math.max(0, now - found.at) : 0;
+    const bucket: Bucket = found
+      ? { tokens: Math.min(capacity, found.tokens + elapsed * perMs), at: now }
+      : { tokens: capacity, at: now };
+    const allowed = bucket.tokens >= 1;
+    if (taking) {
       if (allowed) bucket.tokens -= 1;
+      buckets.delete(key); // re-inserted: the map's order is the eviction order
       evictOldest(buckets, maxBuckets);
       buckets.set(key, bucket);
-      if (allowed) return { allowed: true };
-      return {
-        allowed: false,
-        limit: capacity,
-        retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)),
-      };
-    },
+    }
+    if (allowed) return { allowed: true };
+    return {
+      allowed: false,
+      limit: capacity,
+      retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)),
+    };
+  }
+  return {
+    take: (kind, address) => decide(kind, address, true),
+    peek: (kind, address) => decide(kind, address, false),
   };
 }
 

@@ -41,11 +41,22 @@ export interface Deps {
    * Bound to the request's address by `forRequest` (outside a request, all share one bucket).
    */
   limitAddress(kind: AddressLimitKind): void;
+  /**
+   * Like `limitAddress`, taking nothing: throws while the address is over its `kind` limit. For a
+   * limit counted on failures only (O24: wrong connection tokens), checked before the lookup and
+   * taken (`limitAddress`) when one fails.
+   */
+  checkAddress(kind: AddressLimitKind): void;
 }
 
-export function addressLimiter(throttle: AddressThrottle, address: string, log: Logger): Deps['limitAddress'] {
+function throttled(
+  throttle: AddressThrottle,
+  address: string,
+  log: Logger,
+  taking: boolean,
+): (kind: AddressLimitKind) => void {
   return (kind) => {
-    const decision = throttle.take(kind, address);
+    const decision = taking ? throttle.take(kind, address) : throttle.peek(kind, address);
     if (decision.allowed) return;
     log.warn('address_throttled', {
       limitKind: kind,
@@ -56,6 +67,11 @@ export function addressLimiter(throttle: AddressThrottle, address: string, log: 
   };
 }
 
+export const addressLimiter = (throttle: AddressThrottle, address: string, log: Logger): Deps['limitAddress'] =>
+  throttled(throttle, address, log, true);
+export const addressChecker = (throttle: AddressThrottle, address: string, log: Logger): Deps['checkAddress'] =>
+  throttled(throttle, address, log, false);
+
 /** The same dependencies, logging, auditing and throttling with one request's context. */
 export function forRequest(deps: Deps, ctx: RequestContext): Deps {
   const address = clientAddress(ctx.forwardedFor, ctx.peerAddress, deps.config.TRUSTED_PROXY_HOPS);
@@ -64,5 +80,6 @@ export function forRequest(deps: Deps, ctx: RequestContext): Deps {
     log: ctx.log,
     audit: (event, fields = {}) => audit(ctx.log, event, fields, ctx),
     limitAddress: addressLimiter(deps.addressThrottle, address, ctx.log),
+    checkAddress: addressChecker(deps.addressThrottle, address, ctx.log),
   };
 }

@@ -16,6 +16,18 @@ import type { DocumentReader } from './firestore-rest.js';
 
 export const REVOKED_BY = ['owner', 'grant', 'admin'] as const;
 
+/** A project allowlist entry's canonical form, `/project/<ObjectID>` (issue 18, O16). */
+export const PROJECT_REF = /^\/project\/([1-9]\d{0,18})$/;
+/** The most projects one token may be limited to (each adds a term to every narrowed query). */
+export const MAX_TOKEN_PROJECTS = 20;
+
+const AllowedProject = z.object({
+  /** `/project/<ObjectID>`: what is enforced. */
+  ref: z.string().regex(PROJECT_REF),
+  /** The project's name in Rally when the token was made: a label for its owner's lists, never enforced. */
+  name: z.string().max(256),
+});
+
 export const ConnectionTokenDoc = z.object({
   /** The token's public id (20 hex digits): named in audit lines and on the owner's list. */
   tokenId: z.string(),
@@ -33,13 +45,22 @@ export const ConnectionTokenDoc = z.object({
   scopes: z.array(z.string()),
   /** Optional tool allowlist: the only tools the token may call. */
   tools: z.array(z.string()).optional(),
+  /** Optional project allowlist: the only Rally projects the token may reach; absent: every project. */
+  projects: z.array(AllowedProject).min(1).max(MAX_TOKEN_PROJECTS).optional(),
   status: z.enum(['active', 'revoked']),
   createdAt: zTimestamp,
+  /** When it last authenticated a call, to the hour (written at most once per LAST_USED_EVERY_SECONDS). */
+  lastUsedAt: zTimestamp.optional(),
   revokedAt: zTimestamp.optional(),
   revokedBy: z.enum(REVOKED_BY).optional(),
   expiresAt: zTimestamp,
 });
 export type ConnectionToken = z.infer<typeof ConnectionTokenDoc>;
+export type AllowedProject = z.infer<typeof AllowedProject>;
+
+/** The ObjectIDs of a token's project allowlist; undefined when it has none (every project). */
+export const projectOids = (doc: Pick<ConnectionToken, 'projects'>): string[] | undefined =>
+  doc.projects?.map((p) => p.ref.slice('/project/'.length));
 const CONNECTION_TOKEN = docType(COLLECTIONS.connectionTokens, ConnectionTokenDoc);
 
 export const connectionTokenPath = (tokenId: string) => `${COLLECTIONS.connectionTokens}/${sha256Id(tokenId)}`;
@@ -63,6 +84,14 @@ export async function readConnectionToken(
   if (data === undefined) return undefined;
   const doc = parseDoc(CONNECTION_TOKEN, data);
   return isExpiredDoc(doc, now) ? undefined : doc;
+}
+
+/** A token's `lastUsedAt` is written at most this often: a warm call writes nothing. */
+export const LAST_USED_EVERY_SECONDS = 3600;
+
+/** Records a use (`lastUsedAt`); a token deleted meanwhile is left alone (update needs the document). */
+export async function noteConnectionTokenUse(db: Firestore, tokenId: string, at: Date): Promise<void> {
+  await withStoreRetry(() => db.doc(connectionTokenPath(tokenId)).update({ lastUsedAt: at }));
 }
 
 const parseAll = (docs: ReadonlyArray<{ data(): unknown }>): ConnectionToken[] =>

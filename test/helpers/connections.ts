@@ -55,7 +55,7 @@ export async function openConsole(base: string, jar: CookieJar): Promise<Console
 export async function postForm(
   url: string,
   jar: CookieJar | undefined,
-  fields: Record<string, string>,
+  fields: Record<string, string | readonly string[]>,
   headers: Record<string, string> = sameOrigin(url),
 ): Promise<{ status: number; body: string; location: string | null }> {
   const cookie = jar?.header(url);
@@ -63,7 +63,9 @@ export async function postForm(
     method: 'POST',
     redirect: 'manual',
     headers: { ...headers, ...(cookie ? { cookie } : {}) },
-    body: new URLSearchParams(fields).toString(),
+    body: new URLSearchParams(
+      Object.entries(fields).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : v.map((x) => [k, x]))),
+    ).toString(),
   });
   jar?.store(url, res);
   return { status: res.status, body: await res.text(), location: res.headers.get('location') };
@@ -76,6 +78,9 @@ export interface CreateOptions {
   readonly days?: number;
   readonly write?: boolean;
   readonly tools?: string;
+  /** Project names as the page lists them (ticked by label), or raw values to post as they are. */
+  readonly projects?: readonly string[];
+  readonly rawProjects?: readonly string[];
 }
 
 /** Creates a token from a fresh console page; returns it and the page that showed it. */
@@ -86,9 +91,15 @@ export async function createToken(
 ): Promise<{ token: string; id: string; page: string }> {
   const page = await openConsole(base, jar);
   const form = page.form('/connections/create');
-  const { write: _checkbox, ...hidden } = form.fields; // parseForms reads a checkbox as if it were ticked
+  const ticked = (o.projects ?? []).map((name) => {
+    const box = form.checkboxes.find((c) => c.name === 'projects' && c.label === name);
+    if (!box) throw new Error(`no project ${name} on the page`);
+    return box.value;
+  });
+  const projects = [...ticked, ...(o.rawProjects ?? [])];
   const res = await postForm(form.action, jar, {
-    ...hidden,
+    ...form.fields,
+    ...(projects.length ? { projects } : {}),
     name: o.name ?? 'Copilot coding agent: acme/web',
     ...(o.days !== undefined ? { days: String(o.days) } : { days: '30' }),
     ...(o.write ? { write: 'on' } : {}),

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { parseDocument } from 'htmlparser2';
-import { findAll, getAttributeValue } from 'domutils';
+import { findAll, getAttributeValue, hasAttrib, textContent } from 'domutils';
 import type { Element } from 'domhandler';
 
 /** Where test clients are sent back to (nothing listens there: the flow stops at it). */
@@ -40,24 +40,39 @@ export class CookieJar {
 
 export interface ParsedForm {
   readonly action: string;
+  /** What the form sends as it stands: hidden and text inputs, and the checkboxes that are ticked. */
   readonly fields: Record<string, string>;
   readonly buttons: Array<{ name: string; value: string; text: string }>;
+  /** Every checkbox, ticked or not, with the text of its label. */
+  readonly checkboxes: Array<{ name: string; value: string; label: string }>;
 }
 
 export function parseForms(html: string, pageUrl: string): ParsedForm[] {
   const doc = parseDocument(html);
   return findAll((e) => e.name === 'form', doc.children).map((form: Element) => {
     const fields: Record<string, string> = {};
+    const checkboxes: ParsedForm['checkboxes'] = [];
     for (const input of findAll((e) => e.name === 'input', form.children)) {
       const name = getAttributeValue(input, 'name');
-      if (name) fields[name] = getAttributeValue(input, 'value') ?? '';
+      const value = getAttributeValue(input, 'value') ?? '';
+      if (name && getAttributeValue(input, 'type') === 'checkbox') {
+        const label = input.parent && 'children' in input.parent ? textContent(input.parent).trim() : '';
+        checkboxes.push({ name, value, label });
+        if (!hasAttrib(input, 'checked')) continue; // a browser sends only ticked boxes
+      }
+      if (name) fields[name] = value;
     }
     const buttons = findAll((e) => e.name === 'button', form.children).map((b) => ({
       name: getAttributeValue(b, 'name') ?? '',
       value: getAttributeValue(b, 'value') ?? '',
       text: b.children.map((c) => ('data' in c ? String(c.data) : '')).join(''),
     }));
-    return { action: new URL(getAttributeValue(form, 'action') ?? pageUrl, pageUrl).toString(), fields, buttons };
+    return {
+      action: new URL(getAttributeValue(form, 'action') ?? pageUrl, pageUrl).toString(),
+      fields,
+      buttons,
+      checkboxes,
+    };
   });
 }
 

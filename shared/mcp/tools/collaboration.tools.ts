@@ -68,6 +68,7 @@ const TagName = LookupName('Tag name (exact).');
 
 export const listRallyTags = defineTool({
   name: 'list_rally_tags',
+  projects: 'item',
   toolset: 'collaboration',
   title: 'List Rally tags',
   description: 'List the tags of one item (id), or the tags of your workspace (optionally by name).',
@@ -129,6 +130,7 @@ export const listRallyTags = defineTool({
 
 export const updateRallyTags = defineTool({
   name: 'update_rally_tags',
+  projects: 'item',
   toolset: 'collaboration',
   title: 'Add or remove Rally tags',
   description:
@@ -220,6 +222,7 @@ function attachmentLine(a: RallyObject): z.infer<typeof AttachmentLine> {
 
 export const listRallyAttachments = defineTool({
   name: 'list_rally_attachments',
+  projects: 'item',
   toolset: 'collaboration',
   title: 'List Rally attachments',
   description:
@@ -258,6 +261,7 @@ export const listRallyAttachments = defineTool({
 
 export const readRallyAttachment = defineTool({
   name: 'read_rally_attachment',
+  projects: 'item',
   toolset: 'collaboration',
   title: 'Read Rally text attachment',
   description: `Read a text attachment (plain text, CSV, JSON, XML, YAML) of at most ${MAX_ATTACHMENT_BYTES / 1024} KB, by the attachment ObjectID from list_rally_attachments. Other files are described, not read.`,
@@ -305,6 +309,7 @@ const PostLine = z.object({
 
 export const getRallyItemHistory = defineTool({
   name: 'get_rally_item_history',
+  projects: 'item',
   toolset: 'collaboration',
   title: 'Get Rally item history',
   description:
@@ -404,6 +409,7 @@ function fieldLine(f: CustomField, item?: RallyObject): z.infer<typeof CustomFie
 
 export const getRallyCustomFields = defineTool({
   name: 'get_rally_custom_fields',
+  projects: 'item',
   toolset: 'collaboration',
   title: 'Get Rally custom fields',
   description:
@@ -459,6 +465,7 @@ const CUSTOM_NAME = /^c_[A-Za-z0-9_]{1,78}$/;
 
 export const setRallyCustomField = defineTool({
   name: 'set_rally_custom_field',
+  projects: 'item',
   toolset: 'collaboration',
   title: 'Set a Rally custom field',
   description:

@@ -14,6 +14,7 @@ export function connectionTools(consoleUrl: string): AnyToolSpec[] {
   return [
     defineTool({
       name: CONNECTION_TOOL,
+      projects: 'none',
       title: 'Create a connection token',
       description:
         'Give the user a link to the page where they create a connection token for a headless agent (e.g. the GitHub Copilot coding agent) that cannot sign in with OAuth. ' +

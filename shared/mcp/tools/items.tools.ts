@@ -151,6 +151,7 @@ const headline = (i: { formattedId: string | null; objectId: string; kind: strin
 
 export const getRallyIssue = defineTool({
   name: 'get_rally_issue',
+  projects: 'item',
   title: 'Get Rally work item',
   description:
     'Get one Rally user story, defect or task by FormattedID (US12, DE7, TA3) or ObjectID: key fields, owner, iteration, release, parent, task summary, description and web link.',
@@ -177,6 +178,7 @@ function createdResult(item: ResolvedItem, webBase: string) {
 
 export const createRallyStory = defineTool({
   name: 'create_rally_story',
+  projects: 'create',
   title: 'Create Rally user story',
   description: 'Create a user story in Rally. Only name is required; project defaults to your Rally default project.',
   readOnly: false,
@@ -204,6 +206,7 @@ export const createRallyStory = defineTool({
 
 export const createRallyDefect = defineTool({
   name: 'create_rally_defect',
+  projects: 'create',
   title: 'Create Rally defect',
   description: 'Create a defect in Rally. Only name is required; project defaults to your Rally default project.',
   readOnly: false,
@@ -239,6 +242,7 @@ export const createRallyDefect = defineTool({
 
 export const createRallyTask = defineTool({
   name: 'create_rally_task',
+  projects: 'create',
   title: 'Create Rally task',
   description: 'Create a task under a user story or defect.',
   readOnly: false,
@@ -343,6 +347,7 @@ const CURRENT: Readonly<Record<keyof ItemChanges, (o: RallyObject) => unknown>> 
 
 export const updateRallyItem = defineTool({
   name: 'update_rally_item',
+  projects: 'item',
   title: 'Update Rally work item',
   description:
     'Change fields of a Rally story, defect or task. Two steps: call without confirm to get a preview of the change (nothing is written), show it to the user, then call again with confirm: true to apply it.',
@@ -388,6 +393,7 @@ const CommentOut = z.object({ item: ItemSummary, postObjectId: z.string(), postN
 
 export const addRallyComment = defineTool({
   name: 'add_rally_comment',
+  projects: 'item',
   title: 'Add Rally discussion comment',
   description: 'Post a comment to the discussion of a Rally story, defect or task.',
   readOnly: false,

@@ -37,6 +37,7 @@ const BlockedItem = ItemSummary.extend({ blockedReason: RallyText.nullable(), it
 
 export const listRallyBlocked = defineTool({
   name: 'list_rally_blocked',
+  projects: 'list',
   toolset: 'planning',
   title: 'List blocked Rally work',
   description:
@@ -146,6 +147,7 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 
 export const getRallyIterationStatus = defineTool({
   name: 'get_rally_iteration_status',
+  projects: 'list',
   toolset: 'planning',
   title: 'Get Rally iteration status',
   description:
@@ -275,6 +277,7 @@ const ReleaseLine = z.object({
 
 export const listRallyReleases = defineTool({
   name: 'list_rally_releases',
+  projects: 'list',
   toolset: 'planning',
   title: 'List Rally releases',
   description:
@@ -335,6 +338,7 @@ const MilestoneLine = z.object({
 
 export const listRallyMilestones = defineTool({
   name: 'list_rally_milestones',
+  projects: 'list',
   toolset: 'planning',
   title: 'List Rally milestones',
   description: 'List milestones of your workspace by target date: upcoming (default), past or all.',

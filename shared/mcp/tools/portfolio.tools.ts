@@ -114,6 +114,7 @@ export function portfolioSummary(o: RallyObject, type: PortfolioType, base: stri
 
 export const listRallyPortfolioItems = defineTool({
   name: 'list_rally_portfolio_items',
+  projects: 'list',
   toolset: 'portfolio',
   title: 'List Rally portfolio items',
   description:
@@ -182,6 +183,7 @@ export const listRallyPortfolioItems = defineTool({
 
 export const getRallyPortfolioItem = defineTool({
   name: 'get_rally_portfolio_item',
+  projects: 'item',
   toolset: 'portfolio',
   title: 'Get Rally portfolio item',
   description:

@@ -29,6 +29,7 @@ const ProjectsOut = z.object({ total: z.number(), projects: z.array(ProjectLine)
 
 export const listRallyProjects = defineTool({
   name: 'list_rally_projects',
+  projects: 'list',
   title: 'List Rally projects',
   description: 'List the Rally projects you can see in your workspace, sorted by name.',
   readOnly: true,
@@ -94,6 +95,7 @@ const IterationsOut = z.object({
 
 export const listRallyIterations = defineTool({
   name: 'list_rally_iterations',
+  projects: 'list',
   title: 'List Rally iterations',
   description:
     'List iterations (sprints) of a Rally project, newest first. Use timeframe "current" for the sprint in progress.',

@@ -45,6 +45,7 @@ const TestCaseLine = z.object({
 
 export const listRallyTestCases = defineTool({
   name: 'list_rally_test_cases',
+  projects: 'list',
   toolset: 'quality',
   title: 'List Rally test cases',
   description:
@@ -106,6 +107,7 @@ const BUILD = /^[A-Za-z0-9._:+\-/ ]{1,100}$/;
 
 export const addRallyTestResult = defineTool({
   name: 'add_rally_test_result',
+  projects: 'create',
   toolset: 'quality',
   title: 'Record a Rally test result',
   description:

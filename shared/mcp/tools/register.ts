@@ -16,6 +16,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { LinkRequiredError } from '../../rally/link-required.js';
+import { ProjectNotAllowedError } from '../../rally/project-scope.js';
 import { COLLABORATION_TOOLS } from './collaboration.tools.js';
 import { ITEM_TOOLS } from './items.tools.js';
 import { PLANNING_TOOLS } from './planning.tools.js';
@@ -84,7 +85,9 @@ export type ToolRun =
       readonly errCode?: string;
     }
   | { readonly kind: 'invalid_arguments'; readonly message: string }
-  | { readonly kind: 'link_required'; readonly error: LinkRequiredError; readonly rallyObject?: string };
+  | { readonly kind: 'link_required'; readonly error: LinkRequiredError; readonly rallyObject?: string }
+  /** A connection token's project allowlist stopped the tool (a policy refusal: execute.ts audits it). */
+  | { readonly kind: 'project_denied'; readonly error: ProjectNotAllowedError };
 
 /** Runs a tool on already validated arguments and maps its errors (style §3.2). Never throws for Rally or input problems. */
 export async function runTool(spec: AnyToolSpec, args: unknown, ctx: ToolContext): Promise<ToolRun> {
@@ -106,6 +109,7 @@ export async function runTool(spec: AnyToolSpec, args: unknown, ctx: ToolContext
     };
   } catch (err) {
     if (err instanceof LinkRequiredError) return { kind: 'link_required', error: err, ...object(idArg) };
+    if (err instanceof ProjectNotAllowedError) return { kind: 'project_denied', error: err };
     if (err instanceof InvalidCursorError)
       return {
         kind: 'invalid_arguments',

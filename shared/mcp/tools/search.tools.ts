@@ -89,6 +89,7 @@ const SearchOut = z.object({
 
 export const searchRallyItems = defineTool({
   name: 'search_rally_items',
+  projects: 'list',
   title: 'Search Rally work items',
   description:
     'Search Rally stories, defects and tasks by name text, state, owner ("me"), iteration ("current"), project or tags, with paging.',

@@ -14,6 +14,7 @@ export function sessionTools(deps: SessionLinkDeps, sessionHash: string): AnyToo
   return [
     defineTool({
       name: CONFIRM_TOOL,
+      projects: 'none',
       title: 'Confirm Rally sign-in',
       description:
         'Finishes connecting Rally for this chat: submit the 6-digit confirmation code the user saw in their browser after signing in to Rally. ' +

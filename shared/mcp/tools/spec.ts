@@ -19,8 +19,27 @@ export interface ToolOutput<T> {
 export const TOOLSETS = ['core', 'planning', 'portfolio', 'quality', 'collaboration'] as const;
 export type Toolset = (typeof TOOLSETS)[number];
 
+/**
+ * How a tool touches Rally projects, declared by every tool (issue 18, O20): a connection token's
+ * project allowlist is enforced from it by the one execution path (shared/mcp/execute.ts), which
+ * hands the tool a Rally client narrowed to the token's projects (shared/rally/project-scope.ts).
+ *  - `none`: no object that belongs to a project (the caller's own user, our stored tokens, a link):
+ *    under an allowlist, any such object it reached for would be refused;
+ *  - `list`: lists or searches: every query is narrowed to the allowed projects, and a `project`
+ *    argument outside them is refused;
+ *  - `item`: reads or changes items named by id: each item's project is checked before its data is
+ *    returned or anything is written;
+ *  - `create`: creates in a project: the target project (or the item it hangs on) must be allowed.
+ * The kind says what the tool does; enforcement is the same for every kind but `none`, so a tool
+ * that lists and reads (e.g. an item with its children) is narrowed either way.
+ */
+export const PROJECT_ACCESS = ['none', 'list', 'item', 'create'] as const;
+export type ProjectAccess = (typeof PROJECT_ACCESS)[number];
+
 export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   readonly name: string;
+  /** How it touches Rally projects (above); required, so a new tool states it. */
+  readonly projects: ProjectAccess;
   /** Absent: `core`. */
   readonly toolset?: Toolset;
   readonly title: string;

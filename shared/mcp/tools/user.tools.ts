@@ -19,6 +19,7 @@ const UserOut = z.object({
 
 export const getRallyUser = defineTool({
   name: 'get_rally_user',
+  projects: 'none',
   title: 'Get my Rally user',
   description: 'Show the Rally account this connection uses: name, user name, default workspace and project.',
   readOnly: true,
@@ -49,6 +50,7 @@ export const AUTHORIZED_APPS_HINT =
 
 export const disconnectRally = defineTool({
   name: 'disconnect_rally',
+  projects: 'none',
   title: 'Disconnect Rally',
   description:
     'Delete the Rally sign-in this server stored for you. The next Rally tool call will ask you to sign in again.',

@@ -44,12 +44,17 @@ describe('operators and connection tokens (issue 18)', () => {
   it('O12: npm run admin -- tokens list/revoke: lists a user’s tokens without secrets, revokes one by id, then every token and the grant → 401', async () => {
     const jar = await signInToConsole(stack.url, 'alice');
     const one = await createToken(stack.url, jar, { name: 'agent "one"' });
-    const two = await createToken(stack.url, jar, { write: true, tools: 'get_rally_user' });
+    const two = await createToken(stack.url, jar, {
+      write: true,
+      tools: 'get_rally_user',
+      projects: ['Alice Private'],
+    });
     const listed = await adminCli(stack, 'tokens', 'list', '--user', ALICE);
     expect(listed).toContain(one.id);
     expect(listed).toContain(two.id);
     expect(listed).toContain('"agent \\"one\\""');
-    expect(listed).toContain('rally.read,rally.write\tget_rally_user');
+    expect(listed).toMatch(/rally\.read,rally\.write\tget_rally_user\t\/project\/\d+\t/); // its project allowlist, as refs
+    expect(listed).toContain(`${one.id}\tactive\trally.read\t*\t*\t`); // no tool list, no project list
     expect(TOKEN_SHAPE.test(listed)).toBe(false);
 
     expect(await adminCli(stack, 'tokens', 'revoke', '--id', one.id)).toContain(`revoked ${one.id}`);

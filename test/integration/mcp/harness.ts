@@ -65,7 +65,13 @@ function sandboxTokens(
 
 export async function connect(
   sandbox: RallySandboxHandle,
-  options: { user?: string; isToolAllowed?: (t: string) => boolean; canRefresh?: boolean } = {},
+  options: {
+    user?: string;
+    isToolAllowed?: (t: string) => boolean;
+    canRefresh?: boolean;
+    /** A connection token's project allowlist (ObjectIDs), as its principal carries it (issue 18). */
+    projects?: readonly string[];
+  } = {},
 ): Promise<Connected> {
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', write: (l) => logs.push(l) });
@@ -105,7 +111,7 @@ export async function connect(
     agents: {},
   });
   const execution = createExecution({
-    caller: { scopes: undefined },
+    caller: { scopes: undefined, ...(options.projects ? { projectAllowlist: options.projects } : {}) },
     catalogue: ALL_TOOLS,
     tools: ctx,
     policy,

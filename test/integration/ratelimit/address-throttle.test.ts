@@ -5,43 +5,15 @@
  * local front door appends the connecting address to X-Forwarded-For as
  * Google's front end does.
  */
-import { request } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Firestore } from '@google-cloud/firestore';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { fromAddress, type Answer } from '../../helpers/address.js';
 import { initializeBody, pkcePair, registerTestClient, toolCallBody } from '../../helpers/oauth-flow.js';
 import { emulatorFirestore } from '../../helpers/firestore.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 
 const REDIRECT = 'http://127.0.0.1:33418/callback';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-/** One HTTP request made from the local address `from`. */
-function fromAddress(
-  from: string,
-  url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: init.method ?? 'GET', headers: init.headers ?? {}, localAddress: from },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that the test reads freely and checks with expect()
 const rpcResult = (a: Answer): any => {

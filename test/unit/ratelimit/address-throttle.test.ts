@@ -6,7 +6,13 @@ import {
 } from '../../../shared/ratelimit/address-throttle.js';
 import { FakeClock } from '../../helpers/clock.js';
 
-const LIMITS: AddressLimits = { authorize: 3, register: 2, session_initialize: 0, connect_link: 60 };
+const LIMITS: AddressLimits = {
+  authorize: 3,
+  register: 2,
+  session_initialize: 0,
+  connect_link: 60,
+  connection_token_failure: 2,
+};
 
 describe('address throttle', () => {
   it('L20: allows the limit per minute and address, refuses the next with Retry-After, and refills on the injected clock', () => {
@@ -25,6 +31,21 @@ describe('address throttle', () => {
     expect(throttle.take('authorize', '203.0.113.7')).toEqual({ allowed: false, limit: 3, retryAfterSeconds: 1 });
     clock.advanceMs(1_000);
     expect(throttle.take('authorize', '203.0.113.7')).toEqual({ allowed: true });
+  });
+
+  it('O24: peek decides like take but takes nothing (a limit counted on failures only)', () => {
+    const clock = new FakeClock('2026-01-05T10:00:00Z');
+    const throttle = createAddressThrottle({ clock, limits: LIMITS });
+    for (let i = 0; i < 5; i++)
+      expect(throttle.peek('connection_token_failure', '203.0.113.7')).toEqual({ allowed: true });
+    expect(throttle.take('connection_token_failure', '203.0.113.7')).toEqual({ allowed: true });
+    expect(throttle.take('connection_token_failure', '203.0.113.7')).toEqual({ allowed: true });
+    const over = { allowed: false, limit: 2, retryAfterSeconds: 30 };
+    expect(throttle.peek('connection_token_failure', '203.0.113.7')).toEqual(over);
+    expect(throttle.peek('connection_token_failure', '203.0.113.7')).toEqual(over); // still nothing taken
+    expect(throttle.peek('connection_token_failure', '203.0.113.8')).toEqual({ allowed: true });
+    clock.advanceMs(30_000);
+    expect(throttle.peek('connection_token_failure', '203.0.113.7')).toEqual({ allowed: true });
   });
 
   it('a limit of 0 is off', () => {
