@@ -10,7 +10,7 @@ import { createSecretSourceFromConfig } from '../secrets/secret-source.js';
 import { createSealingKeyRing, createSigningKeyRing } from '../crypto/key-ring.js';
 import { createSealer } from '../crypto/sealer.js';
 import { createAccessTokenSigner } from '../crypto/access-token.js';
-import { RallyTokenStore } from '../rally-link/link-store.js';
+import { RallyTokenStore } from '../upstream-link/link-store.js';
 import { refreshRallyTokens, type RallyOAuthConfig } from '../rally/oauth.js';
 import { createRateLimiter } from '../ratelimit/rate-limiter.js';
 import { createConcurrencyLimiter } from '../rally/concurrency.js';

@@ -1,6 +1,6 @@
 /**
  * What one request needs to run tools for a principal: its Rally link (at
- * most one Firestore read, only when a tool is called; shared/rally-link/link-read.ts),
+ * most one Firestore read, only when a tool is called; shared/upstream-link/link-read.ts),
  * a Rally client bound to it, a cursor codec bound to it, and the sign-in prompt
  * for "Rally is not connected" (./link-prompt.ts). Decisions about what the principal
  * may do are not made here: see shared/mcp/execute.ts.
@@ -10,10 +10,10 @@ import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuthServices } from '../services/auth-services.js';
-import type { LinkRequiredError } from '../rally/link-required.js';
-import { createTokenProvider, NOT_LINKED } from '../rally-link/token-provider.js';
-import type { StoredLink } from '../rally-link/link-store.js';
-import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../rally-link/link-read.js';
+import type { LinkRequiredError } from '../upstream/link-required.js';
+import { createTokenProvider, NOT_LINKED } from '../upstream-link/token-provider.js';
+import type { StoredLink } from '../upstream-link/link-store.js';
+import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../upstream-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
 import { connectionTools } from './tools/connection.tools.js';
 import { revokeGrant } from '../store/grants.repo.js';

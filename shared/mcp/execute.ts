@@ -30,7 +30,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuditEvent, AuditFields } from '../audit/audit.js';
-import type { LinkRequiredError } from '../rally/link-required.js';
+import type { LinkRequiredError } from '../upstream/link-required.js';
 import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { scopeToProjects } from '../rally/project-scope.js';
 import { recordToolCall } from '../metrics/summary.js';

@@ -6,7 +6,7 @@
  */
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
-import { LinkRequiredError } from '../rally/link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import { createConnectLink, type ConnectFor, type ConnectLinkDeps } from '../session-link/connect.js';
 import { getGrant } from '../store/grants.repo.js';
 import { getSession } from '../store/sessions.repo.js';

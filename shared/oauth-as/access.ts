@@ -23,8 +23,8 @@ import {
   RALLY_TOKENS_DOC,
   type RallyUser,
   type SessionLinkRecord,
-} from '../store/rally-tokens.repo.js';
-import { disconnectLink } from '../rally-link/link-read.js';
+} from '../store/upstream-tokens.repo.js';
+import { disconnectLink } from '../upstream-link/link-read.js';
 import { isPrivateUseRedirect } from './clients.js';
 import { endConnectionToken, endGrant, type RevokeRequester } from './revocation.js';
 import { listConnectionTokens, type ConnectionToken } from '../store/connection-tokens.repo.js';

@@ -17,7 +17,7 @@ import type { Deps } from '../services/deps.js';
 import { html, ownPage, sendPage, type SafeHtml } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { BrowserSession } from '../store/browser-sessions.repo.js';
-import { redirectToRally } from '../rally-link/sign-in.js';
+import { redirectToRally } from '../upstream-link/sign-in.js';
 import { endAccessRow, endAllAccess, listAccess, type AccessRow } from './access.js';
 import {
   BROWSER_SESSION_SECONDS,

@@ -12,12 +12,12 @@ import type { Deps } from '../services/deps.js';
 import { randomToken } from '../kernel/hash.js';
 import type { RallyClient } from '../rally/client.js';
 import { RallyApiError } from '../rally/errors.js';
-import { LinkRequiredError } from '../rally/link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import { listProjects, visibleProjects } from '../rally/projects.api.js';
 import { oidOf } from '../rally/refs.js';
 import { OBJECT_ID } from '../rally/types.js';
-import { readLink } from '../rally-link/link-read.js';
-import { createTokenProvider } from '../rally-link/token-provider.js';
+import { readLink } from '../upstream-link/link-read.js';
+import { createTokenProvider } from '../upstream-link/token-provider.js';
 import { html, type SafeHtml } from '../http/pages.js';
 import { MAX_TOKEN_PROJECTS, type AllowedProject, type ConnectionToken } from '../store/connection-tokens.repo.js';
 

@@ -29,7 +29,7 @@ import {
   type ConnectionToken,
 } from '../store/connection-tokens.repo.js';
 import { consumeCreateNonce, rotateCreateNonce } from '../store/browser-sessions.repo.js';
-import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
+import { redirectToRally, type SignInDeps } from '../upstream-link/sign-in.js';
 import type { Scope } from './scopes.js';
 import { endConnectionToken, endGrant } from './revocation.js';
 import {

@@ -4,7 +4,7 @@
  * first (a 401 body is HTML). Plain typed operations; no MCP knowledge.
  * @module
  */
-import { LinkRequiredError } from './link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../logging/logger.js';
 import { cleanLine, MAX_MESSAGE_CHARS } from '../sanitize/text.js';

@@ -6,7 +6,7 @@
  */
 import type { Sealer } from '../crypto/sealer.js';
 import type { AccessTokenSigner } from '../crypto/access-token.js';
-import type { RallyTokenStore } from '../rally-link/link-store.js';
+import type { RallyTokenStore } from '../upstream-link/link-store.js';
 import type { RallyOAuthConfig, RallyTokens } from '../rally/oauth.js';
 import type { RateLimiter } from '../ratelimit/rate-limiter.js';
 import type { ConcurrencyLimiter } from '../rally/concurrency.js';

@@ -12,10 +12,10 @@ import type { AuthServices } from '../services/auth-services.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { LinkTransaction } from '../store/link-transactions.repo.js';
-import { LinkUserMismatchError } from '../rally-link/errors.js';
-import { sessionPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
+import { LinkUserMismatchError } from '../upstream-link/errors.js';
+import { sessionPrincipal, type RallyUser } from '../store/upstream-tokens.repo.js';
 import { type RallyTokens } from '../rally/oauth.js';
-import { PENDING_TOKENS } from '../rally-link/token-codec.js';
+import { PENDING_TOKENS } from '../upstream-link/token-codec.js';
 import { confirmPendingLink, pendingBinding, storePendingLink, type ConfirmResult } from '../store/sessions.repo.js';
 
 const PENDING_TTL_SECONDS = 600;

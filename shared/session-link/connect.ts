@@ -13,7 +13,7 @@ import { addSeconds } from '../kernel/clock.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
-import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
+import { redirectToRally, type SignInDeps } from '../upstream-link/sign-in.js';
 import { isSameOriginPost } from '../http/origin.js';
 import {
   consumeConnectTransaction,

@@ -12,7 +12,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { docType, readDoc } from './documents.js';
-import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.repo.js';
+import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './upstream-tokens.repo.js';
 import { CodedError } from '../kernel/errors.js';
 import { grantTokensRevocation } from './connection-tokens.repo.js';
 

@@ -15,7 +15,7 @@ import { stripUndefined } from './clients.repo.js';
 import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { docType, getDoc } from './documents.js';
 import { grantPath } from './grants.repo.js';
-import { grantPrincipal, rallyTokensPath } from './rally-tokens.repo.js';
+import { grantPrincipal, rallyTokensPath } from './upstream-tokens.repo.js';
 
 export const RefreshDoc = z.object({
   grantId: z.string(),

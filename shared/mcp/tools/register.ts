@@ -15,7 +15,7 @@ import {
   type StandardSchemaWithJSON,
 } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
-import { LinkRequiredError } from '../../rally/link-required.js';
+import { LinkRequiredError } from '../../upstream/link-required.js';
 import { ProjectNotAllowedError } from '../../rally/project-scope.js';
 import { COLLABORATION_TOOLS } from './collaboration.tools.js';
 import { ITEM_TOOLS } from './items.tools.js';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { startRallySandbox, type RallySandboxHandle } from '../../../rally-sandbox/index.js';
-import { LinkRequiredError } from '../../../shared/rally/link-required.js';
+import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { systemClock } from '../../../shared/kernel/clock.js';
 import { buildMcpServer } from '../../../shared/mcp/server.js';

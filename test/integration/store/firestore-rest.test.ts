@@ -15,7 +15,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { createDeps, createDocumentReader, createFirestore } from '../../../shared/app/deps.js';
 import { createAuthServices } from '../../../shared/app/auth-services.js';
 import { createLogger } from '../../../shared/logging/logger.js';
-import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
+import { grantPrincipal } from '../../../shared/store/upstream-tokens.repo.js';
 import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { loadConfig, type Config } from '../../../shared/config/config.js';
 import {

@@ -22,8 +22,8 @@ import {
   consumeConnectTransaction,
   createConnectTransaction,
 } from '../../../shared/store/connect-transactions.repo.js';
-import { RallyTokenStore } from '../../../shared/rally-link/link-store.js';
-import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tokens.repo.js';
+import { RallyTokenStore } from '../../../shared/upstream-link/link-store.js';
+import { grantPrincipal, rallyTokensPath } from '../../../shared/store/upstream-tokens.repo.js';
 import { type RallyTokens } from '../../../shared/rally/oauth.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import {

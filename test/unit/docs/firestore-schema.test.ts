@@ -22,7 +22,7 @@ import { SpentRequestStateDoc } from '../../../shared/store/spent-request-states
 import { ConnectionTokenDoc } from '../../../shared/store/connection-tokens.repo.js';
 import { GrantDoc } from '../../../shared/store/grants.repo.js';
 import { LinkTxDoc } from '../../../shared/store/link-transactions.repo.js';
-import { RallyTokensDoc } from '../../../shared/store/rally-tokens.repo.js';
+import { RallyTokensDoc } from '../../../shared/store/upstream-tokens.repo.js';
 import { RefreshDoc } from '../../../shared/store/refresh-tokens.repo.js';
 import { SessionDoc } from '../../../shared/store/sessions.repo.js';
 import { BrowserSessionDoc } from '../../../shared/store/browser-sessions.repo.js';

@@ -1,4 +1,4 @@
-import { LinkRequiredError } from '../../../shared/rally/link-required.js';
+import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import { RallyApiError } from '../../../shared/rally/errors.js';
 import { clientWith, html401, json, queryResult } from './fake-rally.js';
 

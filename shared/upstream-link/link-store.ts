@@ -23,11 +23,11 @@ import {
   RallyTokensDoc,
   type LinkPrecondition,
   type RallyUser,
-} from '../store/rally-tokens.repo.js';
+} from '../store/upstream-tokens.repo.js';
 import { RallyRefreshRejected, type RallyTokens } from '../rally/oauth.js';
 import { addSeconds, isExpired, type Clock } from '../kernel/clock.js';
 import type { Logger } from '../logging/logger.js';
-import { LinkRequiredError } from '../rally/link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import { stripUndefined } from '../store/clients.repo.js';
 import { transact, withStoreRetry } from '../store/firestore-utils.js';
 import { parseDoc } from '../store/documents.js';

@@ -1,6 +1,6 @@
 import { ZodError } from 'zod';
 import type { Sealer } from '../../../shared/crypto/sealer.js';
-import { CLIENT_STATE, PENDING_TOKENS, RALLY_TOKENS, SIGN_IN_SECRET } from '../../../shared/rally-link/token-codec.js';
+import { CLIENT_STATE, PENDING_TOKENS, RALLY_TOKENS, SIGN_IN_SECRET } from '../../../shared/upstream-link/token-codec.js';
 
 /** A sealer that hands back what it was given, so the wire bytes can be compared. */
 function transparentSealer(): Sealer & { sealed: string[] } {

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Deps } from '../../../shared/services/deps.js';
-import { type StoredLink } from '../../../shared/rally-link/link-store.js';
-import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tokens.repo.js';
+import { type StoredLink } from '../../../shared/upstream-link/link-store.js';
+import { grantPrincipal, rallyTokensPath } from '../../../shared/store/upstream-tokens.repo.js';
 import { grantPath } from '../../../shared/store/grants.repo.js';
 import {
   depsFor,

@@ -8,7 +8,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import type { Clock } from '../kernel/clock.js';
 import type { AuditEvent, AuditFields } from '../audit/audit.js';
 import { getGrant } from '../store/grants.repo.js';
-import { grantPrincipal, sessionPrincipal } from '../store/rally-tokens.repo.js';
+import { grantPrincipal, sessionPrincipal } from '../store/upstream-tokens.repo.js';
 import { dropPendingLink } from '../store/sessions.repo.js';
 import type { RallyTokenStore, StoredLink } from './link-store.js';
 

@@ -1,7 +1,7 @@
 /**
  * The `rally_tokens` collection: one document per principal (a grant in default mode, a session
  * in session-link mode), id = sha256(principal). The sealed tokens and the refresh lease live on
- * the same document; shared/rally-link/link-store.ts is the only writer.
+ * the same document; shared/upstream-link/link-store.ts is the only writer.
  * @module
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';

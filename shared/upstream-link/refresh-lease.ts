@@ -8,10 +8,10 @@
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
 import { addSeconds, type Clock } from '../kernel/clock.js';
-import { LinkRequiredError } from '../rally/link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import { getDoc } from '../store/documents.js';
 import { transact, withStoreRetry } from '../store/firestore-utils.js';
-import { RALLY_TOKENS_DOC, type RallyTokensDoc } from '../store/rally-tokens.repo.js';
+import { RALLY_TOKENS_DOC, type RallyTokensDoc } from '../store/upstream-tokens.repo.js';
 import { LinkRefreshBusyError } from './errors.js';
 
 export interface RefreshLeaseOptions {

@@ -8,7 +8,7 @@
 import type { Clock } from '../kernel/clock.js';
 import type { RallyTokenProvider } from '../rally/ports.js';
 import type { RallyRefresher, RallyTokenStore, StoredLink } from './link-store.js';
-import { LinkRequiredError } from '../rally/link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 
 /** Refresh this long before Rally's stated expiry, so a request never starts with a dying token. */
 const EARLY_REFRESH_MS = 60_000;

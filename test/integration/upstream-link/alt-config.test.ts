@@ -3,7 +3,7 @@
  * rotate refresh tokens (D4), on a stack of their own.
  */
 import type { Deps } from '../../../shared/services/deps.js';
-import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
+import { grantPrincipal } from '../../../shared/store/upstream-tokens.repo.js';
 import { depsFor, refreshCount, sandboxOf, startTestStack, type TestStack } from '../../helpers/stack.js';
 import { callTool, consentToRally, recordedSignIn } from '../../helpers/oauth-flow.js';
 
