@@ -303,7 +303,7 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
           throw result.error;
         case 'unauthorized':
           // Rally rejected the token: the request was not processed, so one retry is safe even for writes.
-          if (refreshed) throw new LinkRequiredError('revoked');
+          if (refreshed) throw new LinkRequiredError('rally', 'revoked');
           refreshed = true;
           token = await options.tokens.refreshAfterUnauthorized(token);
           continue; // does not use up a retry

@@ -49,7 +49,7 @@ it('A1: with RALLY_PKCE=false the Rally authorize URL has no code_challenge, and
 it('D4: Rally without refresh-token rotation → the same refresh token is kept and works for every later refresh', async () => {
   const s = await recordedSignIn(stack.url, 'bob');
   const principal = grantPrincipal(gidOf(s.accessToken));
-  const { tokens } = await deps.auth();
+  const tokens = (await deps.auth()).tokenStore('rally');
   const original = (await tokens.read(principal))?.tokens?.refreshToken;
   expect(original).toMatch(/^[0-9a-f]{32}$/);
   const sandbox = sandboxOf(stack);

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Deps } from '../../../shared/services/deps.js';
 import { type StoredLink } from '../../../shared/upstream-link/link-store.js';
-import { grantPrincipal, rallyTokensPath } from '../../../shared/store/upstream-tokens.repo.js';
+import { grantPrincipal, tokenRecordPath } from '../../../shared/store/upstream-tokens.repo.js';
 import { grantPath } from '../../../shared/store/grants.repo.js';
 import {
   depsFor,
@@ -46,9 +46,9 @@ afterAll(async () => {
 const gidOf = (token: string) =>
   (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { gid: string }).gid;
 const principalOf = (s: RecordedSignIn) => grantPrincipal(gidOf(s.accessToken));
-const tokensDoc = async (s: RecordedSignIn) => (await deps.db()).doc(rallyTokensPath(principalOf(s))).get();
+const tokensDoc = async (s: RecordedSignIn) => (await deps.db()).doc(tokenRecordPath('rally', principalOf(s))).get();
 const storedLink = async (s: RecordedSignIn): Promise<StoredLink | undefined> =>
-  (await deps.auth()).tokens.read(principalOf(s));
+  (await deps.auth()).tokenStore('rally').read(principalOf(s));
 const since = (mark: number): readonly RecordedRequest[] => sandboxOf(stack).requests().slice(mark);
 const mcpOf = (instance: number) => `${stack.instanceUrls[instance]}/mcp`;
 const tokenBody = (r: RecordedRequest) => new URLSearchParams(r.body);

@@ -142,7 +142,7 @@ describe('RallyClient', () => {
         tokens: {
           accessToken: async () => 't',
           refreshAfterUnauthorized: async () => {
-            throw new LinkRequiredError('refresh_failed');
+            throw new LinkRequiredError('rally', 'refresh_failed');
           },
         },
       });
