@@ -138,37 +138,6 @@ describe('E. What Firestore holds after a full flow', () => {
     }
   });
 
-  it('E1: the rally_tokens record is a JWE (A256KW/A256GCM, bound to its document) plus metadata only', async () => {
-    const snap = await db.doc(tokenRecordPath('rally', grantPrincipal(gidOf(ours.access)))).get();
-    expect(snap.exists).toBe(true);
-    const data = snap.data() as Record<string, unknown>;
-    // Cleared lease fields may remain as null; nothing else is allowed.
-    expect(
-      Object.keys(data)
-        .filter((k) => data[k] !== null)
-        .sort(),
-    ).toEqual([
-      'accessExpiresAt',
-      'expiresAt',
-      'linkedAt',
-      'principalKind',
-      'rallyUser',
-      'sealed',
-      'status',
-      'updatedAt',
-      'version',
-    ]);
-    const sealed = String(data.sealed);
-    expect(sealed).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    const header = JSON.parse(Buffer.from(sealed.split('.')[0] ?? '', 'base64url').toString()) as Record<
-      string,
-      unknown
-    >;
-    expect(header.alg).toBe('A256KW');
-    expect(header.enc).toBe('A256GCM');
-    expect(header.zip).toBeUndefined();
-  });
-
   it('E9: our refresh tokens and authorization codes are stored only under their SHA-256 (43-char base64url) ids', async () => {
     const refreshIds = docs.filter((d) => d.collection === COLLECTIONS.refreshTokens).map((d) => d.id);
     expect(refreshIds).toEqual(expect.arrayContaining([sha256Id(ours.refresh), sha256Id(ours.newRefresh)]));
