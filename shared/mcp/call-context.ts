@@ -132,7 +132,13 @@ export async function createCallContext(
     accessPageUrl: publicUrls(deps.config).accessPage,
     upstreamTokens,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
-    disconnect: async () => {
+    disconnect: async (provider = PRIMARY_PROVIDER) => {
+      if (provider !== PRIMARY_PROVIDER) {
+        // Another provider's link only: the grant, its Rally link and its connection tokens stay.
+        const tokens = services.tokenStore(provider);
+        await disconnectLink({ ...linkDeps, tokens, audit: deps.audit }, owner, caller);
+        return;
+      }
       if (principal.kind === 'grant' && principal.connection) {
         // Issue 18: the connection grant's Rally link serves every token of its owner; removing it
         // revokes the grant, which deletes the link and revokes those tokens in one transaction.

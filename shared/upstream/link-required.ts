@@ -5,7 +5,7 @@
  * @module
  */
 import { CodedError } from '../kernel/errors.js';
-import type { UpstreamProviderId } from './provider.js';
+import { PROVIDER_LABELS, type UpstreamProviderId } from './provider.js';
 
 export type LinkRequiredReason = 'not_linked' | 'revoked' | 'refresh_failed' | 'pending_confirmation';
 
@@ -14,7 +14,7 @@ export class LinkRequiredError extends CodedError<'link_required'> {
   readonly provider: UpstreamProviderId;
   readonly reason: LinkRequiredReason;
   constructor(provider: UpstreamProviderId, reason: LinkRequiredReason, options?: { cause?: unknown }) {
-    super('link_required', `${provider} link required (${reason})`, options);
+    super('link_required', `${PROVIDER_LABELS[provider].name} link required (${reason})`, options);
     this.name = 'LinkRequiredError';
     this.provider = provider;
     this.reason = reason;

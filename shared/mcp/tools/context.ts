@@ -28,6 +28,9 @@ export interface ToolContext {
    * provider `rally` already uses.
    */
   upstreamTokens(provider: UpstreamProviderId): UpstreamTokenProvider;
-  /** Deletes the caller's stored Rally tokens (Rally has no revocation endpoint). */
-  disconnect(): Promise<void>;
+  /**
+   * Deletes the caller's stored tokens of `provider` (default Rally, which has no revocation
+   * endpoint); another provider's disconnect leaves the Rally link alone.
+   */
+  disconnect(provider?: UpstreamProviderId): Promise<void>;
 }
