@@ -365,6 +365,12 @@ async function continueConnect(deps: CallbackDeps, res: Response, tx: LinkTransa
     sendRefusalPage(res, { code: 'relink_grant_not_active' });
     return;
   }
+  if (!(await deps.auth()).providers.get(connects)) {
+    // Turned off while the user was signing in to Rally.
+    deps.audit('access_denied', { reason: 'callback_provider_disabled', mode: 'connect', provider: connects, sub });
+    sendRefusalPage(res, { code: 'callback_provider_disabled' });
+    return;
+  }
   deps.audit('sign_in_started', { mode: 'connect', provider: connects, sub });
   await redirectToProvider(deps, res, connects, {
     kind: 'connect',
