@@ -41,6 +41,11 @@ Options (each also settable in deploy.env, see deploy.example.env):
   --rally-client-secret-file F  File holding the Rally client secret; without it the secret is
                                 prompted (hidden) when it is not yet in Secret Manager
                                                                       (RALLY_CLIENT_SECRET_FILE)
+  --github-client-id ID         GitHub OAuth client id: turns GitHub on beside Rally
+                                (UPSTREAM_PROVIDERS=rally,github)     (GITHUB_CLIENT_ID)
+  --github-client-secret-file F File holding the GitHub client secret; without it the secret is
+                                prompted (hidden) when it is not yet in Secret Manager
+                                                                      (GITHUB_CLIENT_SECRET_FILE)
   --session-link-mode           Turn on session-link mode             (SESSION_LINK_MODE=true)
   --no-connection-tokens        Turn off connection tokens for headless agents
                                                                       (CONNECTION_TOKENS=false)
@@ -97,6 +102,8 @@ while [[ $# -gt 0 ]]; do
     --rally-base-url) need_value "$@"; FLAG[RALLY_BASE_URL]=$2; shift 2 ;;
     --rally-client-id) need_value "$@"; FLAG[RALLY_CLIENT_ID]=$2; shift 2 ;;
     --rally-client-secret-file) need_value "$@"; FLAG[RALLY_CLIENT_SECRET_FILE]=$2; shift 2 ;;
+    --github-client-id) need_value "$@"; FLAG[GITHUB_CLIENT_ID]=$2; shift 2 ;;
+    --github-client-secret-file) need_value "$@"; FLAG[GITHUB_CLIENT_SECRET_FILE]=$2; shift 2 ;;
     --min-instances) need_value "$@"; FLAG[MCP_MIN_INSTANCES]=$2; shift 2 ;;
     --session-link-mode) FLAG[SESSION_LINK_MODE]=true; shift ;;
     --no-connection-tokens) FLAG[CONNECTION_TOKENS]=false; shift ;;
@@ -117,7 +124,8 @@ readonly SETTINGS=(GCP_PROJECT GCP_REGION FIRESTORE_LOCATION PUBLIC_BASE_URL RAL
   RALLY_CLIENT_ID RALLY_CLIENT_SECRET_FILE SESSION_LINK_MODE MCP_MIN_INSTANCES DEPLOY_DASHBOARD SECRET_SOURCE
   CONNECTION_TOKENS CONNECTION_TOKEN_MAX_DAYS
   SERVICE_ACCOUNT_NAME RALLY_CLIENT_SECRET_NAME SEALING_KEY_NAME SIGNING_KEY_NAME
-  ALLOWED_ORIGINS LOG_LEVEL FIREBASE_TOOLS_VERSION)
+  GITHUB_CLIENT_ID GITHUB_CLIENT_SECRET_FILE GITHUB_CLIENT_SECRET_NAME GITHUB_AUTHORIZE_BASE_URL GITHUB_API_BASE_URL
+  GITHUB_SCOPES ALLOWED_ORIGINS LOG_LEVEL FIREBASE_TOOLS_VERSION)
 declare -A FILE_SETTING=()
 
 # deploy.env is parsed, never sourced: only KEY=VALUE lines for known keys.
@@ -148,6 +156,15 @@ PUBLIC_BASE_URL=${PUBLIC_BASE_URL%/}
 RALLY_BASE_URL=$(setting RALLY_BASE_URL https://rally1.rallydev.com)
 RALLY_CLIENT_ID=$(setting RALLY_CLIENT_ID)
 RALLY_CLIENT_SECRET_FILE=$(setting RALLY_CLIENT_SECRET_FILE)
+# GitHub (issue 19) is on exactly when its client id is given.
+GITHUB_CLIENT_ID=$(setting GITHUB_CLIENT_ID)
+GITHUB_CLIENT_SECRET_FILE=$(setting GITHUB_CLIENT_SECRET_FILE)
+GITHUB_AUTHORIZE_BASE_URL=$(setting GITHUB_AUTHORIZE_BASE_URL https://github.com)
+GITHUB_AUTHORIZE_BASE_URL=${GITHUB_AUTHORIZE_BASE_URL%/}
+GITHUB_API_BASE_URL=$(setting GITHUB_API_BASE_URL https://api.github.com)
+GITHUB_API_BASE_URL=${GITHUB_API_BASE_URL%/}
+GITHUB_SCOPES=$(setting GITHUB_SCOPES 'repo read:user')
+if [[ -n $GITHUB_CLIENT_ID ]]; then UPSTREAM_PROVIDERS=rally,github; else UPSTREAM_PROVIDERS=rally; fi
 SESSION_LINK_MODE=$(setting SESSION_LINK_MODE false)
 [[ $SESSION_LINK_MODE == true || $SESSION_LINK_MODE == false ]] || die 'SESSION_LINK_MODE must be true or false'
 CONNECTION_TOKENS=$(setting CONNECTION_TOKENS true)
@@ -164,6 +181,7 @@ readonly SECRETS_MOUNT=/etc/secrets
 SA_NAME=$(setting SERVICE_ACCOUNT_NAME rally-mcp-fn)
 SA_EMAIL="${SA_NAME}@${PROJECT}.iam.gserviceaccount.com"
 RALLY_SECRET=$(setting RALLY_CLIENT_SECRET_NAME rally-client-secret)
+GITHUB_SECRET=$(setting GITHUB_CLIENT_SECRET_NAME github-client-secret)
 SEALING_SECRET=$(setting SEALING_KEY_NAME rally-mcp-sealing-key)
 SIGNING_SECRET=$(setting SIGNING_KEY_NAME rally-mcp-signing-key)
 ALLOWED_ORIGINS=$(setting ALLOWED_ORIGINS)
@@ -179,8 +197,15 @@ fi
 if [[ -n $RALLY_CLIENT_SECRET_FILE && ! -r $RALLY_CLIENT_SECRET_FILE ]] && ! $DRY_RUN; then
   die "cannot read the Rally client secret file ${RALLY_CLIENT_SECRET_FILE}"
 fi
+if [[ -n $GITHUB_CLIENT_SECRET_FILE && ! -r $GITHUB_CLIENT_SECRET_FILE ]] && ! $DRY_RUN; then
+  die "cannot read the GitHub client secret file ${GITHUB_CLIENT_SECRET_FILE}"
+fi
+[[ -z $GITHUB_CLIENT_SECRET_FILE || -n $GITHUB_CLIENT_ID ]] || die '--github-client-secret-file needs --github-client-id'
+[[ $GITHUB_AUTHORIZE_BASE_URL =~ ^https://[^?#]+$ && $GITHUB_API_BASE_URL =~ ^https://[^?#]+$ ]] ||
+  die 'GITHUB_AUTHORIZE_BASE_URL and GITHUB_API_BASE_URL must be https URLs'
+[[ $GITHUB_SCOPES =~ ^[a-z:_-]+( [a-z:_-]+)*$ ]] || die "GITHUB_SCOPES must be space-separated GitHub scope names: ${GITHUB_SCOPES}"
 # Env var values travel in one --set-env-vars list with ';' as delimiter.
-for v in "$PUBLIC_BASE_URL" "$RALLY_BASE_URL" "$RALLY_CLIENT_ID" "$ALLOWED_ORIGINS"; do
+for v in "$PUBLIC_BASE_URL" "$RALLY_BASE_URL" "$RALLY_CLIENT_ID" "$GITHUB_CLIENT_ID" "$ALLOWED_ORIGINS"; do
   [[ $v != *';'* ]] || die "settings must not contain ';': ${v}"
 done
 
@@ -342,23 +367,24 @@ add_generated_version() {
   "$NODE" -e "$js" | "${G[@]}" secrets versions add "$name" --data-file=- >/dev/null
 }
 
-add_rally_secret_version() {
-  local name=$1
-  if [[ -n $RALLY_CLIENT_SECRET_FILE ]]; then
-    show "${G[@]}" secrets versions add "$name" --data-file=- '<' "$RALLY_CLIENT_SECRET_FILE"
+# An upstream provider's OAuth client secret (Rally, GitHub): from its file, else prompted hidden.
+add_client_secret_version() {
+  local name=$1 label=$2 file=$3 flag=$4
+  if [[ -n $file ]]; then
+    show "${G[@]}" secrets versions add "$name" --data-file=- '<' "$file"
     dry_add_version "$name"
     $DRY_RUN && return 0
-    "${G[@]}" secrets versions add "$name" --data-file=- <"$RALLY_CLIENT_SECRET_FILE" >/dev/null
+    "${G[@]}" secrets versions add "$name" --data-file=- <"$file" >/dev/null
     return 0
   fi
-  printf '%s\n' "$(show "${G[@]}" secrets versions add "$name" --data-file=- 3>&1)  # stdin: Rally client secret, read hidden with read -s" >&3
+  printf '%s\n' "$(show "${G[@]}" secrets versions add "$name" --data-file=- 3>&1)  # stdin: ${label} client secret, read hidden with read -s" >&3
   dry_add_version "$name"
   $DRY_RUN && return 0
-  [[ -t 0 ]] || die 'the Rally client secret is not in Secret Manager yet: pass --rally-client-secret-file or run in a terminal'
+  [[ -t 0 ]] || die "the ${label} client secret is not in Secret Manager yet: pass ${flag} or run in a terminal"
   local secret=''
-  IFS= read -rs -p 'Rally OAuth client secret (input hidden): ' secret
+  IFS= read -rs -p "${label} OAuth client secret (input hidden): " secret
   printf '\n' >&2
-  [[ -n $secret ]] || die 'empty Rally client secret'
+  [[ -n $secret ]] || die "empty ${label} client secret"
   printf '%s' "$secret" | "${G[@]}" secrets versions add "$name" --data-file=- >/dev/null # printf is a builtin: no argv
   secret=''
 }
@@ -370,12 +396,13 @@ ensure_secret() {
   fi
   if [[ -z $(enabled_versions "$name") ]]; then
     case $kind in
-      rally) add_rally_secret_version "$name" ;;
+      rally) add_client_secret_version "$name" Rally "$RALLY_CLIENT_SECRET_FILE" --rally-client-secret-file ;;
+      github) add_client_secret_version "$name" GitHub "$GITHUB_CLIENT_SECRET_FILE" --github-client-secret-file ;;
       sealing) add_generated_version "$name" "$SEALING_KEY_JS" ;;
       signing) add_generated_version "$name" "$SIGNING_KEY_JS" ;;
     esac
   fi
-  # Secret-level binding: the functions can read exactly these three secrets.
+  # Secret-level binding: the functions can read exactly these secrets (three, four with GitHub).
   local has
   has=$(query "${G[@]}" secrets get-iam-policy "$name" --flatten='bindings[].members' \
     --filter="bindings.role=\"roles/secretmanager.secretAccessor\" AND bindings.members=\"serviceAccount:${SA_EMAIL}\"" \
@@ -389,22 +416,27 @@ ensure_secret() {
 ensure_secrets() {
   step 'Secrets (Secret Manager)'
   ensure_secret "$RALLY_SECRET" rally
+  [[ -n $GITHUB_CLIENT_ID ]] && ensure_secret "$GITHUB_SECRET" github
   ensure_secret "$SEALING_SECRET" sealing
   ensure_secret "$SIGNING_SECRET" signing
 }
 
 # Pins versions: "latest" is never deployed (security cases E5, K3).
-RALLY_SECRET_VERSION='' SEALING_VERSIONS='' SIGNING_VERSIONS=''
+RALLY_SECRET_VERSION='' GITHUB_SECRET_VERSION='' SEALING_VERSIONS='' SIGNING_VERSIONS=''
 resolve_versions() {
   step 'Pin secret versions (newest first; older versions stay for decrypt/verify)'
   local v
   v=$(enabled_versions "$RALLY_SECRET"); RALLY_SECRET_VERSION=$(head -n1 <<<"$v")
+  if [[ -n $GITHUB_CLIENT_ID ]]; then
+    v=$(enabled_versions "$GITHUB_SECRET"); GITHUB_SECRET_VERSION=$(head -n1 <<<"$v")
+    [[ $GITHUB_SECRET_VERSION =~ ^[0-9]+$ ]] || die "no enabled version of secret ${GITHUB_SECRET}"
+  fi
   v=$(enabled_versions "$SEALING_SECRET"); SEALING_VERSIONS=$(paste -sd, <<<"$v")
   v=$(enabled_versions "$SIGNING_SECRET"); SIGNING_VERSIONS=$(paste -sd, <<<"$v")
   [[ $RALLY_SECRET_VERSION =~ ^[0-9]+$ ]] || die "no enabled version of secret ${RALLY_SECRET}"
   [[ $SEALING_VERSIONS =~ ^[0-9]+(,[0-9]+)*$ ]] || die "no enabled version of secret ${SEALING_SECRET}"
   [[ $SIGNING_VERSIONS =~ ^[0-9]+(,[0-9]+)*$ ]] || die "no enabled version of secret ${SIGNING_SECRET}"
-  note "pinned: ${RALLY_SECRET}=${RALLY_SECRET_VERSION} ${SEALING_SECRET}=${SEALING_VERSIONS} ${SIGNING_SECRET}=${SIGNING_VERSIONS}"
+  note "pinned: ${RALLY_SECRET}=${RALLY_SECRET_VERSION}${GITHUB_CLIENT_ID:+ ${GITHUB_SECRET}=${GITHUB_SECRET_VERSION}} ${SEALING_SECRET}=${SEALING_VERSIONS} ${SIGNING_SECRET}=${SIGNING_VERSIONS}"
 }
 
 env_vars() {
@@ -430,6 +462,17 @@ env_vars() {
   # forwards only the cookie named __session to the functions.
   vars+=(BINDING_COOKIE_NAME=__session)
   [[ $SECRET_SOURCE == mounted ]] && vars+=("SECRETS_DIR=${SECRETS_MOUNT}")
+  if [[ -n $GITHUB_CLIENT_ID ]]; then
+    vars+=(
+      "UPSTREAM_PROVIDERS=${UPSTREAM_PROVIDERS}"
+      "GITHUB_CLIENT_ID=${GITHUB_CLIENT_ID}"
+      "GITHUB_CLIENT_SECRET_NAME=${GITHUB_SECRET}"
+      "GITHUB_CLIENT_SECRET_VERSION=${GITHUB_SECRET_VERSION}"
+      "GITHUB_AUTHORIZE_BASE_URL=${GITHUB_AUTHORIZE_BASE_URL}"
+      "GITHUB_API_BASE_URL=${GITHUB_API_BASE_URL}"
+      "GITHUB_SCOPES=${GITHUB_SCOPES}"
+    )
+  fi
   [[ -n $ALLOWED_ORIGINS ]] && vars+=("ALLOWED_ORIGINS=${ALLOWED_ORIGINS}")
   # "^;^" switches gcloud's list delimiter, since version lists contain commas.
   local IFS=';'
@@ -452,8 +495,10 @@ sizing() {
 # /etc/secrets/rally-mcp-sealing-key/2: the layout SECRET_SOURCE=mounted reads. The files
 # are not environment variables, and Cloud Run fetches each from Secret Manager when read.
 secret_mounts() {
-  local mounts=() pair name versions v
-  for pair in "${RALLY_SECRET}=${RALLY_SECRET_VERSION}" "${SEALING_SECRET}=${SEALING_VERSIONS}" "${SIGNING_SECRET}=${SIGNING_VERSIONS}"; do
+  local mounts=() pair name versions v pairs=("${RALLY_SECRET}=${RALLY_SECRET_VERSION}")
+  [[ -n $GITHUB_CLIENT_ID ]] && pairs+=("${GITHUB_SECRET}=${GITHUB_SECRET_VERSION}")
+  pairs+=("${SEALING_SECRET}=${SEALING_VERSIONS}" "${SIGNING_SECRET}=${SIGNING_VERSIONS}")
+  for pair in "${pairs[@]}"; do
     name=${pair%%=*} versions=${pair#*=}
     for v in ${versions//,/ }; do mounts+=("${SECRETS_MOUNT}/${name}:/${v}=${name}:${v}"); done
   done
@@ -528,7 +573,8 @@ print_result() {
   local mcp_url="${PUBLIC_BASE_URL}/mcp"
   cat >&3 <<EOF
 
-== Rally MCP server$($DRY_RUN && printf ' (dry run: nothing was deployed)')
+== Rally MCP server$($DRY_RUN && printf ' (dry run: nothing was deployed)')${GITHUB_CLIENT_ID:+
+GitHub OAuth callback URL (register it in the GitHub OAuth app): ${PUBLIC_BASE_URL}/oauth/callback}
 MCP server URL (paste into your MCP client): ${mcp_url}
 Rally OAuth redirect URI (register it in Rally): ${PUBLIC_BASE_URL}/oauth/callback
 VS Code .vscode/mcp.json:
@@ -557,7 +603,7 @@ cmd_rotate_key() {
   if [[ $KEY_KIND == sealing ]]; then name=$SEALING_SECRET; js=$SEALING_KEY_JS; else name=$SIGNING_SECRET; js=$SIGNING_KEY_JS; fi
   if $DRY_RUN; then
     note "dry run of a rotation: assuming version 1 of each secret exists"
-    DRY_VERSIONS[$RALLY_SECRET]=1 DRY_VERSIONS[$SEALING_SECRET]=1 DRY_VERSIONS[$SIGNING_SECRET]=1
+    DRY_VERSIONS[$RALLY_SECRET]=1 DRY_VERSIONS[$GITHUB_SECRET]=1 DRY_VERSIONS[$SEALING_SECRET]=1 DRY_VERSIONS[$SIGNING_SECRET]=1
   fi
   step "Rotate ${KEY_KIND} key: add a version to ${name}"
   add_generated_version "$name" "$js"
@@ -582,7 +628,9 @@ cmd_teardown() {
   while IFS= read -r d; do
     [[ -n $d ]] && run_tolerant "${G[@]}" monitoring dashboards delete "$d" --quiet
   done <<<"$dashboards"
-  for secret in "$RALLY_SECRET" "$SEALING_SECRET" "$SIGNING_SECRET"; do
+  local secrets=("$RALLY_SECRET" "$SEALING_SECRET" "$SIGNING_SECRET")
+  [[ -n $GITHUB_CLIENT_ID ]] && secrets+=("$GITHUB_SECRET")
+  for secret in "${secrets[@]}"; do
     run_tolerant "${G[@]}" secrets delete "$secret" --quiet
   done
   run_tolerant "${G[@]}" projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:${SA_EMAIL}" --role=roles/datastore.user --condition=None --quiet

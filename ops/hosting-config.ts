@@ -18,6 +18,7 @@ export const DEFAULT_REGION = 'us-central1';
 export const INDEX_EXEMPT_FIELDS: readonly { readonly collectionGroup: CollectionName; readonly fieldPath: string }[] =
   [
     { collectionGroup: COLLECTIONS.rallyTokens, fieldPath: 'sealed' },
+    { collectionGroup: COLLECTIONS.upstreamTokens, fieldPath: 'sealed' },
     { collectionGroup: COLLECTIONS.clients, fieldPath: 'metadata' },
   ];
 

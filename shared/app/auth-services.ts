@@ -1,25 +1,88 @@
 /**
- * The instance's auth machinery, built once: secret source, key rings,
- * sealer, access-token signer and the Rally token store. Keys load lazily
- * on first use (or together, through prefetchKeys); Secret Manager failures
- * surface as SecretUnavailableError (503).
+ * The instance's auth machinery, built once: secret source, key rings, sealer, access-token
+ * signer, the enabled upstream providers and their token stores. Keys load lazily on first use
+ * (or together, through prefetchKeys); Secret Manager failures surface as SecretUnavailableError
+ * (503).
  * @module
  */
-import { publicUrls } from '../config/config.js';
-import { createSecretSourceFromConfig } from '../secrets/secret-source.js';
+import { publicUrls, type Config } from '../config/config.js';
+import { createSecretSourceFromConfig, type SecretSource } from '../secrets/secret-source.js';
 import { createSealingKeyRing, createSigningKeyRing } from '../crypto/key-ring.js';
 import { createSealer } from '../crypto/sealer.js';
 import { createAccessTokenSigner } from '../crypto/access-token.js';
-import { RallyTokenStore } from '../rally-link/link-store.js';
-import { refreshRallyTokens, type RallyOAuthConfig } from '../rally/oauth.js';
+import { UpstreamTokenStore } from '../upstream-link/link-store.js';
+import type { RallyOAuthConfig } from '../rally/oauth.js';
+import { createRallyProvider } from '../rally/provider.js';
 import { createRateLimiter } from '../ratelimit/rate-limiter.js';
 import { createConcurrencyLimiter } from '../rally/concurrency.js';
 import { createRallyClient } from '../rally/client.js';
 import { SERVER_INFO } from '../kernel/version.js';
+import {
+  upstreamProviders,
+  type UpstreamProvider,
+  type UpstreamProviderId,
+  type UpstreamProviders,
+} from '../upstream/provider.js';
 import type { AuthServices } from '../services/auth-services.js';
 import type { Deps } from '../services/deps.js';
 
-export async function createAuthServices(deps: Deps): Promise<AuthServices> {
+/** What a provider module is built from: the instance's configuration, secrets and clients. */
+export interface ProviderContext {
+  readonly deps: Deps;
+  readonly config: Config;
+  readonly secrets: SecretSource;
+  /** A secret of the source as trimmed UTF-8 text (a client secret); cached by the source. */
+  secretText(name: string, version: string): Promise<string>;
+  /** The WSAPI client factory of the instance (Rally's `identify` uses it). */
+  readonly rallyClient: AuthServices['rallyClient'];
+}
+
+export type ProviderFactory = (c: ProviderContext) => UpstreamProvider;
+
+/**
+ * The provider modules of this build, by id. Adding a provider is its module plus one line here
+ * (and its id in shared/kernel/providers.ts, its settings in shared/config/config.ts).
+ */
+export const PROVIDER_FACTORIES: Partial<Record<UpstreamProviderId, ProviderFactory>> = {
+  rally: ({ config, deps, secretText, rallyClient }) => {
+    const oauth: RallyOAuthConfig = {
+      baseUrl: config.RALLY_BASE_URL,
+      clientId: config.RALLY_CLIENT_ID,
+      redirectUri: publicUrls(config).upstreamRedirectUri,
+      usePkce: config.RALLY_PKCE,
+      timeoutMs: config.RALLY_TIMEOUT_MS,
+    };
+    return createRallyProvider({
+      oauth,
+      issuer: config.RALLY_ISSUER ?? config.RALLY_BASE_URL,
+      fetch: deps.fetch,
+      clock: deps.clock,
+      clientSecret: () => secretText(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION),
+      client: rallyClient,
+    });
+  },
+};
+
+/** Builds the providers UPSTREAM_PROVIDERS enables; one this build has no module for fails the start-up clearly. */
+export function buildProviders(
+  c: ProviderContext,
+  factories: Partial<Record<UpstreamProviderId, ProviderFactory>> = PROVIDER_FACTORIES,
+): UpstreamProviders {
+  return upstreamProviders(
+    c.config.UPSTREAM_PROVIDERS.map((id) => {
+      const factory = factories[id];
+      if (!factory)
+        throw new Error(`UPSTREAM_PROVIDERS names ${id}, but this build has no ${id} provider module (issue 19)`);
+      return factory(c);
+    }),
+  );
+}
+
+/** `extraFactories`: provider modules beside this build's own (dev/serve.ts's test double; never in a deployed function). */
+export async function createAuthServices(
+  deps: Deps,
+  extraFactories: Partial<Record<UpstreamProviderId, ProviderFactory>> = {},
+): Promise<AuthServices> {
   const { config } = deps;
   // No Firestore client here: a warm tool call reads its one document over REST, so an MCP
   // instance loads the client library only when it first writes (deps.db()).
@@ -31,49 +94,51 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     issuer: publicUrls(config).issuer,
     clock: deps.clock,
   });
-  const tokens = new RallyTokenStore({
-    db: deps.db,
-    documents: deps.documents,
-    sealer,
-    clock: deps.clock,
-    log: deps.log,
-    ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-    cacheSeconds: config.LINK_CACHE_SECONDS,
-  });
-  const rally: RallyOAuthConfig = {
-    baseUrl: config.RALLY_BASE_URL,
-    clientId: config.RALLY_CLIENT_ID,
-    redirectUri: publicUrls(config).rallyRedirectUri,
-    usePkce: config.RALLY_PKCE,
-    timeoutMs: config.RALLY_TIMEOUT_MS,
-  };
   const rateLimiter = createRateLimiter({ db: deps.db, clock: deps.clock, shards: config.RATE_LIMIT_SHARDS });
   const rallyLimiter = createConcurrencyLimiter(config.RALLY_MAX_CONCURRENCY_PER_USER);
-  const rallyClientSecret = async () =>
-    new TextDecoder()
-      .decode(await source.access(config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION))
-      .trim();
+  const rallyClient: AuthServices['rallyClient'] = (o) =>
+    createRallyClient({
+      ...o,
+      baseUrl: config.RALLY_BASE_URL,
+      fetch: deps.fetch,
+      limiter: rallyLimiter,
+      timeoutMs: config.RALLY_TIMEOUT_MS,
+      userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${config.PUBLIC_BASE_URL})`,
+      clock: deps.clock,
+    });
+  const secretText = async (name: string, version: string) =>
+    new TextDecoder().decode(await source.access(name, version)).trim();
+  const providers = buildProviders(
+    { deps, config, secrets: source, secretText, rallyClient },
+    { ...PROVIDER_FACTORIES, ...extraFactories },
+  );
+  const stores = new Map<UpstreamProviderId, UpstreamTokenStore>();
+  const tokenStore = (provider: UpstreamProviderId): UpstreamTokenStore => {
+    let store = stores.get(provider);
+    if (!store) {
+      store = new UpstreamTokenStore({
+        provider,
+        db: deps.db,
+        documents: deps.documents,
+        sealer,
+        clock: deps.clock,
+        log: deps.log,
+        ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+        cacheSeconds: config.LINK_CACHE_SECONDS,
+      });
+      stores.set(provider, store);
+    }
+    return store;
+  };
   return {
     sealer,
     signer,
-    tokens,
-    rally,
-    rallyClientSecret,
+    providers,
+    tokenStore,
     secrets: source,
     rateLimiter,
     rallyLimiter,
-    rallyClient: (o) =>
-      createRallyClient({
-        ...o,
-        baseUrl: config.RALLY_BASE_URL,
-        fetch: deps.fetch,
-        limiter: rallyLimiter,
-        timeoutMs: config.RALLY_TIMEOUT_MS,
-        userAgent: `${SERVER_INFO.name}/${SERVER_INFO.version} (+${config.PUBLIC_BASE_URL})`,
-        clock: deps.clock,
-      }),
-    refreshRally: async (refreshToken) =>
-      refreshRallyTokens(rally, deps.fetch, await rallyClientSecret(), refreshToken, () => deps.clock.now()),
+    rallyClient,
     prefetchKeys: () => {
       void Promise.allSettled([signingKeys.current(), sealingKeys.current()]);
     },

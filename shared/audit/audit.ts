@@ -10,6 +10,11 @@
  * @module
  */
 import type { Logger, LogFields } from '../logging/logger.js';
+import { UPSTREAM_PROVIDER_IDS, type UpstreamProviderId } from '../upstream/provider.js';
+
+/** A link to an upstream provider was removed on request: `rally_disconnected`, `github_disconnected`. */
+export type DisconnectedEvent = `${UpstreamProviderId}_disconnected`;
+export const disconnectedEvent = (provider: UpstreamProviderId): DisconnectedEvent => `${provider}_disconnected`;
 
 export type AuditEvent =
   | 'tool_executed'
@@ -22,7 +27,7 @@ export type AuditEvent =
   | 'access_denied'
   | 'rate_limited'
   | 'policy_denied'
-  | 'rally_disconnected'
+  | DisconnectedEvent
   | 'session_linked'
   | 'sign_in_failed'
   | 'client_registered';
@@ -38,7 +43,7 @@ export const AUDIT_EVENTS: readonly AuditEvent[] = [
   'access_denied',
   'rate_limited',
   'policy_denied',
-  'rally_disconnected',
+  ...UPSTREAM_PROVIDER_IDS.map(disconnectedEvent),
   'session_linked',
   'sign_in_failed',
   'client_registered',
@@ -54,6 +59,10 @@ export interface AuditFields {
   readonly clientId?: string;
   readonly sub?: string;
   readonly rallyUser?: string;
+  /** Which upstream provider a sign-in, link or disconnect is about (issue 19): `rally`, `github`. */
+  readonly provider?: UpstreamProviderId;
+  /** The login of the user at a provider other than Rally (Rally's is `rallyUser`). */
+  readonly upstreamUser?: string;
   readonly tool?: string;
   readonly outcome?: AuditOutcome;
   readonly durationMs?: number;
@@ -129,6 +138,8 @@ export function auditFields(event: AuditEvent, fields: AuditFields, ctx: AuditCo
     clientId: clip(fields.clientId),
     sub: clip(fields.sub),
     rallyUser: clip(fields.rallyUser),
+    provider: fields.provider,
+    upstreamUser: clip(fields.upstreamUser),
     tool: clip(fields.tool),
     outcome: fields.outcome ?? defaultOutcome[event],
     durationMs: fields.durationMs === undefined ? undefined : Math.max(0, Math.round(fields.durationMs)),

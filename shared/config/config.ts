@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { CodedError } from '../kernel/errors.js';
+import { PRIMARY_PROVIDER, UPSTREAM_PROVIDER_IDS } from '../kernel/providers.js';
 
 // Process-wide, and set here because every entry loads this module first: zod otherwise
 // generates a parser per object schema with `new Function` on that schema's first parse,
@@ -68,6 +69,37 @@ export const ConfigSchema = z
     /** Rally's WSAPI per-user concurrency cap is 12; we stay well below it. */
     RALLY_MAX_CONCURRENCY_PER_USER: z.coerce.number().int().min(1).max(12).default(4),
     RALLY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+
+    /**
+     * The upstream providers tools may use (issue 19), comma-separated, the primary first: `rally`
+     * (the default) or `rally,github`. Our grants are always created by signing in to the primary
+     * (Rally); any other is linked to a grant on demand, through a /connect link.
+     */
+    UPSTREAM_PROVIDERS: z
+      .string()
+      .default(PRIMARY_PROVIDER)
+      .transform((s) =>
+        s
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.enum(UPSTREAM_PROVIDER_IDS)).min(1)),
+    /** GitHub OAuth App (or GitHub App) client id; required when UPSTREAM_PROVIDERS includes github. */
+    GITHUB_CLIENT_ID: z.string().min(1).optional(),
+    /** Secret Manager secret holding the GitHub client secret, read at the pinned version (like Rally's). */
+    GITHUB_CLIENT_SECRET_NAME: z.string().min(1).default('github-client-secret'),
+    GITHUB_CLIENT_SECRET_VERSION: z.string().regex(/^\d+$/, 'must be a numeric secret version').default('1'),
+    /** Where GitHub's OAuth pages and token endpoint are (GitHub Enterprise Server: its own host). */
+    GITHUB_AUTHORIZE_BASE_URL: baseUrl.default('https://github.com'),
+    /** GitHub's REST API (GitHub Enterprise Server: https://<host>/api/v3). */
+    GITHUB_API_BASE_URL: baseUrl.default('https://api.github.com'),
+    /** The scopes asked of GitHub, space-separated (an OAuth App's; a GitHub App ignores them). */
+    GITHUB_SCOPES: z
+      .string()
+      .default('repo read:user')
+      .transform((s) => s.split(/\s+/).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[a-z:_-]{1,50}$/, 'must be GitHub scope names')).max(30)),
 
     /**
      * Where secrets come from: `secret-manager` reads them with the client library; `mounted` reads
@@ -157,6 +189,23 @@ export const ConfigSchema = z
     NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   })
   .superRefine((c, ctx) => {
+    if (c.UPSTREAM_PROVIDERS[0] !== PRIMARY_PROVIDER) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['UPSTREAM_PROVIDERS'],
+        message: `must start with ${PRIMARY_PROVIDER}: it is the primary identity, whose sign-in creates every grant`,
+      });
+    }
+    if (new Set(c.UPSTREAM_PROVIDERS).size !== c.UPSTREAM_PROVIDERS.length) {
+      ctx.addIssue({ code: 'custom', path: ['UPSTREAM_PROVIDERS'], message: 'must name each provider once' });
+    }
+    if (c.UPSTREAM_PROVIDERS.includes('github') && !c.GITHUB_CLIENT_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GITHUB_CLIENT_ID'],
+        message: 'is required when UPSTREAM_PROVIDERS includes github (the GitHub OAuth client id)',
+      });
+    }
     if ((c.SECRET_SOURCE === 'file' || c.SECRET_SOURCE === 'mounted') && !c.SECRETS_DIR) {
       ctx.addIssue({
         code: 'custom',
@@ -233,7 +282,8 @@ export function publicUrls(config: Pick<Config, 'PUBLIC_BASE_URL'>) {
     revocationEndpoint: `${base}/revoke`,
     /** The "Your access" page: every client acting for the user, and how to end each one. */
     accessPage: `${base}/account`,
-    rallyRedirectUri: `${base}/oauth/callback`,
+    /** The one redirect URI every upstream provider sends the browser back to (the state says which it was). */
+    upstreamRedirectUri: `${base}/oauth/callback`,
     docs: `${base}/docs`,
   } as const;
 }

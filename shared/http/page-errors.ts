@@ -62,15 +62,10 @@ const FIXED = {
     'This sign-in link has expired',
     'It was already used or is too old. Start again from your application.',
   ],
-  callback_issuer_mismatch: [
+  callback_provider_disabled: [
     400,
     'Sign-in could not be completed',
-    'The response did not come from the expected Rally server. Start again from your application.',
-  ],
-  callback_exchange_failed: [
-    502,
-    'Rally did not complete the sign-in',
-    'Rally could not be reached or refused the sign-in. Start again from your application.',
+    'This sign-in went to a service this server no longer connects to. Start again from your application.',
   ],
   callback_failed: [500, 'Sign-in could not be completed', `Something went wrong on our side. ${AGAIN_FROM_APP}`],
   relink_different_user: [
@@ -139,8 +134,17 @@ export type PageRefusal =
   | { readonly code: FixedPageRefusalCode }
   /** GET /authorize with a parameter given twice: the page names it (escaped). */
   | { readonly code: 'duplicate_parameter'; readonly parameter: string }
-  /** The callback after Rally did not grant access; `returnTo` is the client's error redirect, when there is one. */
-  | { readonly code: 'sign_in_not_completed'; readonly returnTo: string | undefined }
+  /** The callback after the provider did not grant access; `returnTo` is the client's error redirect, when there is one. */
+  | { readonly code: 'sign_in_not_completed'; readonly provider: string; readonly returnTo: string | undefined }
+  /**
+   * Refusals that name the upstream provider (`provider`: its display name from configuration, e.g.
+   * "Rally"): the callback's answer came from another server, the code exchange failed, or the
+   * user signed in as someone else than the account already connected (R5).
+   */
+  | {
+      readonly code: 'callback_issuer_mismatch' | 'callback_exchange_failed' | 'provider_user_mismatch';
+      readonly provider: string;
+    }
   /** An error whose status and message were written for the client (an OAuthError, an EdgeError). */
   | {
       readonly code: 'request_refused';
@@ -171,9 +175,30 @@ export function sendRefusalPage(res: Response, refusal: PageRefusal): void {
         res,
         400,
         'Sign-in was not completed',
-        html`<h1>Sign-in was not completed</h1><p>Rally did not grant access, so nothing was connected.</p>${returnTo ? html`<p><a href="${returnTo}">Return to the application</a></p>` : ''}`,
+        html`<h1>Sign-in was not completed</h1><p>${refusal.provider} did not grant access, so nothing was connected.</p>${returnTo ? html`<p><a href="${returnTo}">Return to the application</a></p>` : ''}`,
       );
     }
+    case 'callback_issuer_mismatch':
+      return sendErrorPage(
+        res,
+        400,
+        'Sign-in could not be completed',
+        `The response did not come from the expected ${refusal.provider} server. Start again from your application.`,
+      );
+    case 'callback_exchange_failed':
+      return sendErrorPage(
+        res,
+        502,
+        `${refusal.provider} did not complete the sign-in`,
+        `${refusal.provider} could not be reached or refused the sign-in. Start again from your application.`,
+      );
+    case 'provider_user_mismatch':
+      return sendErrorPage(
+        res,
+        403,
+        `Signed in as a different ${refusal.provider} user`,
+        `Your application is already connected to another ${refusal.provider} account, so nothing was changed. To connect a different account, disconnect ${refusal.provider} first.`,
+      );
     case 'request_refused':
       if (refusal.retryAfterSeconds !== undefined) res.set('Retry-After', String(refusal.retryAfterSeconds));
       return sendErrorPage(res, refusal.status, 'Request refused', refusal.publicMessage);

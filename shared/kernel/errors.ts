@@ -56,8 +56,8 @@ export type GitHubErrorCode =
   | 'github_unavailable';
 export type GitHubOAuthErrorCode = 'github_refresh_rejected' | 'github_token_response_invalid';
 
-/** The Rally link of a grant or session (shared/rally, shared/rally-link). */
-export type LinkErrorCode = 'link_required' | 'link_user_mismatch' | 'refresh_busy';
+/** The upstream link of a grant or session (shared/upstream, shared/upstream-link). */
+export type LinkErrorCode = 'link_required' | 'link_user_mismatch' | 'refresh_busy' | 'upstream_refresh_rejected';
 
 /** RFC 6749 §5.2 / RFC 6750 §3.1 / RFC 7591 §3.2.2 error codes of our authorization server (shared/oauth-as). */
 export type OAuthErrorCode =

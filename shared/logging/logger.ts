@@ -40,6 +40,8 @@ export const LOGGABLE_FIELDS: ReadonlySet<string> = new Set([
   'clientName',
   'sub',
   'rallyUser',
+  'provider',
+  'upstreamUser',
   'grantId',
   'connectionTokenId',
   'tool',

@@ -1,19 +1,22 @@
 /**
- * What one request needs to run tools for a principal: its Rally link (at
- * most one Firestore read, only when a tool is called; shared/rally-link/link-read.ts),
- * a Rally client bound to it, a cursor codec bound to it, and the sign-in prompt
- * for "Rally is not connected" (./link-prompt.ts). Decisions about what the principal
- * may do are not made here: see shared/mcp/execute.ts.
+ * What one request needs to run tools for a principal: its link to the primary provider, Rally
+ * (at most one Firestore read, only when a tool is called; shared/upstream-link/link-read.ts),
+ * a Rally client bound to it, the token provider of any other enabled provider (its link read
+ * only when a tool first asks for its token), a cursor codec bound to the principal, and the
+ * sign-in prompt for "Rally is not connected" or "GitHub is not connected" (./link-prompt.ts).
+ * Decisions about what the principal may do are not made here: see shared/mcp/execute.ts.
  * @module
  */
 import { publicUrls } from '../config/config.js';
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuthServices } from '../services/auth-services.js';
-import type { LinkRequiredError } from '../rally/link-required.js';
-import { createTokenProvider, NOT_LINKED } from '../rally-link/token-provider.js';
-import type { StoredLink } from '../rally-link/link-store.js';
-import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../rally-link/link-read.js';
+import type { LinkRequiredError } from '../upstream/link-required.js';
+import { createTokenProvider, notLinked } from '../upstream-link/token-provider.js';
+import { PRIMARY_PROVIDER, type UpstreamProviderId, type UpstreamTokenProvider } from '../upstream/provider.js';
+import { ToolInputError } from './tools/tool-errors.js';
+import type { StoredLink } from '../upstream-link/link-store.js';
+import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../upstream-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
 import { connectionTools } from './tools/connection.tools.js';
 import { revokeGrant } from '../store/grants.repo.js';
@@ -69,7 +72,8 @@ export async function createCallContext(
   const key = linkPrincipal(owner);
   const caller = principal.kind === 'grant' ? { clientId: principal.token.clientId, sub: principal.token.sub } : {};
   const services = await deps.auth();
-  const linkDeps = { tokens: services.tokens, clock: deps.clock, db: () => deps.db() };
+  const primaryStore = services.tokenStore(PRIMARY_PROVIDER);
+  const linkDeps = { tokens: primaryStore, clock: deps.clock, db: () => deps.db() };
   let link: StoredLink | undefined;
   if (o.needsRally) {
     const read = await readLink(linkDeps, owner);
@@ -84,15 +88,41 @@ export async function createCallContext(
     }
     link = read.link;
   }
+  const primary = services.providers.primary;
   const tokenProvider = o.needsRally
-    ? createTokenProvider(services.tokens, link, (rt) => services.refreshRally(rt), deps.clock)
-    : NOT_LINKED;
+    ? createTokenProvider(primaryStore, link, (rt) => primary.refresh(rt), deps.clock)
+    : notLinked(PRIMARY_PROVIDER);
   const rally = services.rallyClient({
     tokens: tokenProvider,
     labels: { requestId: ctx.requestId, ...(ctx.correlationId ? { correlationId: ctx.correlationId } : {}) },
-    limiterKey: link ? `rally-user:${link.rallyUser.objectId}` : key,
+    limiterKey: link ? `rally-user:${link.user.id}` : key,
     log: ctx.log,
   });
+  // Other providers: built when a tool first asks, their link read on its first token (R4: no cost
+  // for a call that does not use them, and none at all in a Rally-only deployment).
+  const others = new Map<UpstreamProviderId, UpstreamTokenProvider>();
+  const upstreamTokens = (id: UpstreamProviderId): UpstreamTokenProvider => {
+    if (id === PRIMARY_PROVIDER) return tokenProvider;
+    let tokens = others.get(id);
+    if (!tokens) {
+      const provider = services.providers.get(id);
+      if (!provider) throw new ToolInputError(`This server does not connect to ${id}.`);
+      if (principal.kind !== 'grant' || !o.needsRally) {
+        // Session-link mode links the primary provider only; a request that calls no tool reads nothing.
+        tokens = principal.kind === 'grant' ? notLinked(id) : sessionCannotLink(provider.displayName);
+      } else {
+        const store = services.tokenStore(id);
+        tokens = createTokenProvider(
+          store,
+          () => store.read(key),
+          (rt) => provider.refresh(rt),
+          deps.clock,
+        );
+      }
+      others.set(id, tokens);
+    }
+    return tokens;
+  };
   const tools: ToolContext = {
     rally,
     requestId: ctx.requestId,
@@ -100,8 +130,15 @@ export async function createCallContext(
     clock: deps.clock,
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     accessPageUrl: publicUrls(deps.config).accessPage,
+    upstreamTokens,
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
-    disconnect: async () => {
+    disconnect: async (provider = PRIMARY_PROVIDER) => {
+      if (provider !== PRIMARY_PROVIDER) {
+        // Another provider's link only: the grant, its Rally link and its connection tokens stay.
+        const tokens = services.tokenStore(provider);
+        await disconnectLink({ ...linkDeps, tokens, audit: deps.audit }, owner, caller);
+        return;
+      }
       if (principal.kind === 'grant' && principal.connection) {
         // Issue 18: the connection grant's Rally link serves every token of its owner; removing it
         // revokes the grant, which deletes the link and revokes those tokens in one transaction.
@@ -126,7 +163,18 @@ export async function createCallContext(
   return {
     tools,
     extraTools,
-    rallyUser: () => link?.rallyUser.userName,
+    rallyUser: () => link?.user.login,
     linkPrompt: (err) => linkPromptFor(deps, ctx, principal, err),
   };
 }
+
+/** A session (session-link mode) asked for a provider other than Rally: said as a tool error, not a sign-in prompt. */
+const sessionCannotLink = (name: string): UpstreamTokenProvider => {
+  const refuse = () =>
+    Promise.reject(
+      new ToolInputError(
+        `${name} can be connected only by an application signed in with OAuth, not in session-link mode.`,
+      ),
+    );
+  return { accessToken: refuse, refreshAfterUnauthorized: refuse };
+};

@@ -30,7 +30,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Deps } from '../services/deps.js';
 import type { RequestContext } from '../http/request-context.js';
 import type { AuditEvent, AuditFields } from '../audit/audit.js';
-import type { LinkRequiredError } from '../rally/link-required.js';
+import type { LinkRequiredError } from '../upstream/link-required.js';
 import { AddressThrottledError } from '../ratelimit/address-throttle.js';
 import { scopeToProjects } from '../rally/project-scope.js';
 import { recordToolCall } from '../metrics/summary.js';
@@ -41,7 +41,7 @@ import { createCallContext } from './call-context.js';
 import type { LinkPrompt } from './link-prompt.js';
 import { toolPolicy } from './tool-policy.js';
 import type { ToolContext } from './tools/context.js';
-import { ALL_TOOLS, parseToolArgs, runTool } from './tools/register.js';
+import { ALL_TOOLS, enabledTools, parseToolArgs, runTool } from './tools/register.js';
 import type { AnyToolSpec } from './tools/spec.js';
 
 export const READ_SCOPE = 'rally.read';
@@ -169,7 +169,7 @@ export async function openExecution(
   const services = await deps.auth();
   return createExecution({
     caller,
-    catalogue: [...ALL_TOOLS, ...call.extraTools],
+    catalogue: [...enabledTools(deps.config.UPSTREAM_PROVIDERS), ...call.extraTools],
     tools: call.tools,
     policy,
     consumeRateLimits: () =>
@@ -327,7 +327,7 @@ export function createExecution(parts: ExecutionParts): Execution {
 /** Policy-filtered tool list for an anonymous tools/list: public information, no Rally access, nothing callable. */
 export async function anonymousToolList(deps: Deps, ctx: RequestContext): Promise<readonly AnyToolSpec[]> {
   const policy = await toolPolicy(deps);
-  return ALL_TOOLS.filter((t) =>
+  return enabledTools(deps.config.UPSTREAM_PROVIDERS).filter((t) =>
     policy.isToolVisible({
       agentId: ctx.agentId,
       requestedToolsets: ctx.toolsets,

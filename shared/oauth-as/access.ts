@@ -15,16 +15,15 @@ import type { Deps } from '../services/deps.js';
 import { sha256Id } from '../kernel/hash.js';
 import { findActiveGrant, listActiveGrants, type Grant } from '../store/grants.repo.js';
 import { findClient } from '../store/clients.repo.js';
-import { getDoc } from '../store/documents.js';
 import {
   grantPrincipal,
   listSessionLinks,
-  rallyTokensPath,
-  RALLY_TOKENS_DOC,
+  rallyUserOf,
+  readTokenRecord,
   type RallyUser,
   type SessionLinkRecord,
-} from '../store/rally-tokens.repo.js';
-import { disconnectLink } from '../rally-link/link-read.js';
+} from '../store/upstream-tokens.repo.js';
+import { disconnectLink } from '../upstream-link/link-read.js';
 import { isPrivateUseRedirect } from './clients.js';
 import { endConnectionToken, endGrant, type RevokeRequester } from './revocation.js';
 import { listConnectionTokens, type ConnectionToken } from '../store/connection-tokens.repo.js';
@@ -69,9 +68,8 @@ async function rallyLinkOf(
   deps: AccessDeps,
   grantId: string,
 ): Promise<{ rallyUser: RallyUser; linkedAt: Date } | undefined> {
-  const stored = await getDoc((await deps.db()).doc(rallyTokensPath(grantPrincipal(grantId))), RALLY_TOKENS_DOC);
-  if (!stored || stored.data.expiresAt <= deps.clock.now()) return undefined;
-  return { rallyUser: stored.data.rallyUser, linkedAt: stored.data.linkedAt };
+  const stored = await readTokenRecord(await deps.db(), 'rally', grantPrincipal(grantId), deps.clock.now());
+  return stored && { rallyUser: rallyUserOf(stored.user), linkedAt: stored.linkedAt };
 }
 
 async function clientRow(deps: AccessDeps, g: Grant): Promise<AccessRow> {
@@ -150,7 +148,7 @@ function sessionRow(s: SessionLinkRecord): AccessRow {
     ],
     // The path of `disconnect_rally` in that session: its tokens and any sign-in still waiting for its code.
     end: async (d) => {
-      const { tokens } = await d.auth();
+      const tokens = (await d.auth()).tokenStore('rally'); // session-link mode links Rally only
       await disconnectLink(
         { tokens, clock: d.clock, db: () => d.db(), audit: d.audit },
         {

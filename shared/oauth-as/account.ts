@@ -1,7 +1,7 @@
 /**
  * The "Your access" page (`/account`, issue 23): a signed-in user sees every client that acts for
  * them in Rally and ends any one of them, or all. Sign-in is the consent page's: Rally OAuth
- * through our authorization server (`redirectToRally`, kind `account`); the callback then starts a
+ * through our authorization server (`redirectToProvider`, kind `account`); the callback then starts a
  * 15-minute browser session shared with `/connections` (`./browser-session.ts`), bound to the
  * Rally user. Rows come from `./access.ts` and end through the code that ends their kind (`endGrant`,
  * the path of `POST /revoke`).
@@ -17,7 +17,8 @@ import type { Deps } from '../services/deps.js';
 import { html, ownPage, sendPage, type SafeHtml } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { BrowserSession } from '../store/browser-sessions.repo.js';
-import { redirectToRally } from '../rally-link/sign-in.js';
+import { redirectToProvider } from '../upstream-link/sign-in.js';
+import { PRIMARY_PROVIDER } from '../upstream/provider.js';
 import { endAccessRow, endAllAccess, listAccess, type AccessRow } from './access.js';
 import {
   BROWSER_SESSION_SECONDS,
@@ -44,7 +45,7 @@ export async function handleAccount(deps: AccountDeps, req: Request, res: Respon
   if (action === 'sign-in') {
     deps.limitAddress('authorize'); // L20: anyone can post this, and it stores a pending sign-in
     deps.audit('sign_in_started', { mode: 'account' });
-    return redirectToRally(deps, res, { kind: 'account' });
+    return redirectToProvider(deps, res, PRIMARY_PROVIDER, { kind: 'account' });
   }
   return change(deps, req, res, action);
 }

@@ -13,8 +13,9 @@ import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import { createAuthRequest, consumeAuthRequest, authRequestPath } from '../store/auth-requests.repo.js';
 import { isPrivateUseRedirect, resolveClient, redirectUriMatches } from './clients.js';
-import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
-import { CLIENT_STATE } from '../rally-link/token-codec.js';
+import { redirectToProvider, type SignInDeps } from '../upstream-link/sign-in.js';
+import { PRIMARY_PROVIDER } from '../upstream/provider.js';
+import { CLIENT_STATE } from '../upstream-link/token-codec.js';
 import { parseScopes, type Scope } from './scopes.js';
 import { singleParams } from '../http/params.js';
 import { isSameOriginPost } from '../http/origin.js';
@@ -149,9 +150,10 @@ export async function handleConsent(deps: AuthorizeDeps, req: Request, res: Resp
     return;
   }
   deps.audit('consent_granted', { clientId: ar.clientId });
-  await redirectToRally(
+  await redirectToProvider(
     deps,
     res,
+    PRIMARY_PROVIDER,
     {
       kind: 'authorize',
       clientId: ar.clientId,

@@ -29,7 +29,7 @@ import {
   findBrowserSession,
   type BrowserSession,
 } from '../store/browser-sessions.repo.js';
-import type { RallyUser } from '../store/rally-tokens.repo.js';
+import type { RallyUser } from '../store/upstream-tokens.repo.js';
 
 /** How long a signed-in page lasts: long enough to look, end or create, short enough not to linger. */
 export const BROWSER_SESSION_SECONDS = 15 * 60;

@@ -12,12 +12,13 @@ import type { Deps } from '../services/deps.js';
 import { randomToken } from '../kernel/hash.js';
 import type { RallyClient } from '../rally/client.js';
 import { RallyApiError } from '../rally/errors.js';
-import { LinkRequiredError } from '../rally/link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import { listProjects, visibleProjects } from '../rally/projects.api.js';
 import { oidOf } from '../rally/refs.js';
 import { OBJECT_ID } from '../rally/types.js';
-import { readLink } from '../rally-link/link-read.js';
-import { createTokenProvider } from '../rally-link/token-provider.js';
+import { readLink } from '../upstream-link/link-read.js';
+import { createTokenProvider } from '../upstream-link/token-provider.js';
+import { PRIMARY_PROVIDER } from '../upstream/provider.js';
 import { html, type SafeHtml } from '../http/pages.js';
 import { MAX_TOKEN_PROJECTS, type AllowedProject, type ConnectionToken } from '../store/connection-tokens.repo.js';
 
@@ -36,8 +37,9 @@ export const ProjectChoice = z
 /** A Rally client on the connections grant's link (the one its tokens use); undefined when it has none. */
 async function consoleRally(deps: ConsoleProjectsDeps, grantId: string): Promise<RallyClient | undefined> {
   const services = await deps.auth();
+  const tokens = services.tokenStore(PRIMARY_PROVIDER);
   const read = await readLink(
-    { tokens: services.tokens, clock: deps.clock, db: () => deps.db() },
+    { tokens, clock: deps.clock, db: () => deps.db() },
     {
       kind: 'grant',
       grantId,
@@ -45,9 +47,9 @@ async function consoleRally(deps: ConsoleProjectsDeps, grantId: string): Promise
   );
   if (read.kind !== 'read' || !read.link) return undefined;
   return services.rallyClient({
-    tokens: createTokenProvider(services.tokens, read.link, (rt) => services.refreshRally(rt), deps.clock),
+    tokens: createTokenProvider(tokens, read.link, (rt) => services.providers.primary.refresh(rt), deps.clock),
     labels: { requestId: `connections-${randomToken(9)}` },
-    limiterKey: `rally-user:${read.link.rallyUser.objectId}`,
+    limiterKey: `rally-user:${read.link.user.id}`,
     log: deps.log,
   });
 }

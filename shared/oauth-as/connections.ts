@@ -2,7 +2,7 @@
  * The connection-token pages (issue 18): `/connections`, where a signed-in user creates, lists
  * and revokes the static tokens of headless agents (GitHub's Copilot coding agent, which takes
  * only static headers). Sign-in is the consent page's: Rally OAuth through our authorization
- * server (`redirectToRally`, kind `console`), the callback then starts the browser session that
+ * server (`redirectToProvider`, kind `console`), the callback then starts the browser session that
  * "Your access" (`/account`) uses too (`./browser-session.ts`), with the user's connections grant.
  * Every POST is same-origin checked and carries that session's CSRF token; creation also spends a
  * one-time nonce, so a token is shown exactly once (a reload or replay creates and shows nothing).
@@ -29,7 +29,8 @@ import {
   type ConnectionToken,
 } from '../store/connection-tokens.repo.js';
 import { consumeCreateNonce, rotateCreateNonce } from '../store/browser-sessions.repo.js';
-import { redirectToRally, type SignInDeps } from '../rally-link/sign-in.js';
+import { redirectToProvider, type SignInDeps } from '../upstream-link/sign-in.js';
+import { PRIMARY_PROVIDER } from '../upstream/provider.js';
 import type { Scope } from './scopes.js';
 import { endConnectionToken, endGrant } from './revocation.js';
 import {
@@ -73,7 +74,7 @@ export async function handleConnections(deps: ConnectionsDeps, req: Request, res
     case 'sign-in':
       deps.limitAddress('authorize'); // L20, O15: anyone can post this, and it stores a sign-in (like /authorize)
       deps.audit('sign_in_started', { mode: 'console' });
-      return redirectToRally(deps, res, { kind: 'console' });
+      return redirectToProvider(deps, res, PRIMARY_PROVIDER, { kind: 'console' });
     case 'create':
       return create(deps, req, res, body);
     default:

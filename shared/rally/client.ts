@@ -4,7 +4,7 @@
  * first (a 401 body is HTML). Plain typed operations; no MCP knowledge.
  * @module
  */
-import { LinkRequiredError } from './link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../logging/logger.js';
 import { cleanLine, MAX_MESSAGE_CHARS } from '../sanitize/text.js';
@@ -303,7 +303,7 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
           throw result.error;
         case 'unauthorized':
           // Rally rejected the token: the request was not processed, so one retry is safe even for writes.
-          if (refreshed) throw new LinkRequiredError('revoked');
+          if (refreshed) throw new LinkRequiredError('rally', 'revoked');
           refreshed = true;
           token = await options.tokens.refreshAfterUnauthorized(token);
           continue; // does not use up a retry

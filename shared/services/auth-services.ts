@@ -1,13 +1,13 @@
 /**
- * The instance's key, token and Rally services as a handler sees them (built once per instance
+ * The instance's key, token and upstream services as a handler sees them (built once per instance
  * by shared/app/auth-services.ts). Keys load lazily on first use; Secret Manager failures
  * surface as SecretUnavailableError (503).
  * @module
  */
 import type { Sealer } from '../crypto/sealer.js';
 import type { AccessTokenSigner } from '../crypto/access-token.js';
-import type { RallyTokenStore } from '../rally-link/link-store.js';
-import type { RallyOAuthConfig, RallyTokens } from '../rally/oauth.js';
+import type { UpstreamTokenStore } from '../upstream-link/link-store.js';
+import type { UpstreamProviderId, UpstreamProviders } from '../upstream/provider.js';
 import type { RateLimiter } from '../ratelimit/rate-limiter.js';
 import type { ConcurrencyLimiter } from '../rally/concurrency.js';
 import type { RallyClient } from '../rally/client.js';
@@ -18,13 +18,11 @@ import type { SecretSource } from '../secrets/secret-source.js';
 export interface AuthServices {
   readonly sealer: Sealer;
   readonly signer: AccessTokenSigner;
-  readonly tokens: RallyTokenStore;
-  readonly rally: RallyOAuthConfig;
-  /** The Rally OAuth client secret (cached by the secret source). */
-  rallyClientSecret(): Promise<string>;
-  /** Refreshes Rally tokens with our client credentials. */
-  refreshRally(refreshToken: string): Promise<RallyTokens>;
-  /** The instance's cached secret source (keys, Rally client secret, an optional policy secret). */
+  /** The enabled upstream providers (UPSTREAM_PROVIDERS), the primary (Rally) first. */
+  readonly providers: UpstreamProviders;
+  /** The token store of `provider` (one per provider and instance, each with its own link cache). */
+  tokenStore(provider: UpstreamProviderId): UpstreamTokenStore;
+  /** The instance's cached secret source (keys, the providers' client secrets, an optional policy secret). */
   readonly secrets: SecretSource;
   readonly rateLimiter: RateLimiter;
   /** Instance-wide cap on concurrent Rally requests per Rally user (Rally allows 12). */

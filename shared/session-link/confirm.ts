@@ -2,7 +2,7 @@
  * Session-link mode: finishing a sign-in. The callback holds the Rally
  * tokens pending (sealed) until the code shown in the browser is submitted
  * over the originating session (C3–C5); a session linked to one Rally user
- * is never switched to another (C7).
+ * is never switched to another (C7). Sessions link the primary provider (Rally) only.
  * @module
  */
 import { randomInt } from 'node:crypto';
@@ -12,32 +12,33 @@ import type { AuthServices } from '../services/auth-services.js';
 import { html, sendPage } from '../http/pages.js';
 import { sendRefusalPage } from '../http/page-errors.js';
 import type { LinkTransaction } from '../store/link-transactions.repo.js';
-import { LinkUserMismatchError } from '../rally-link/errors.js';
-import { sessionPrincipal, type RallyUser } from '../store/rally-tokens.repo.js';
-import { type RallyTokens } from '../rally/oauth.js';
-import { PENDING_TOKENS } from '../rally-link/token-codec.js';
+import { LinkUserMismatchError } from '../upstream-link/errors.js';
+import { rallyUserOf, sessionPrincipal, upstreamUserOf } from '../store/upstream-tokens.repo.js';
+import type { UpstreamTokens, UpstreamUser } from '../upstream/provider.js';
+import { PENDING_TOKENS } from '../upstream-link/token-codec.js';
 import { confirmPendingLink, pendingBinding, storePendingLink, type ConfirmResult } from '../store/sessions.repo.js';
 
 const PENDING_TTL_SECONDS = 600;
 
 /** What finishing and confirming a session link uses (the instance's services satisfy it). */
 export interface SessionLinkDeps extends Pick<Deps, 'clock' | 'db' | 'audit'> {
-  auth(): Promise<Pick<AuthServices, 'sealer' | 'tokens'>>;
+  auth(): Promise<Pick<AuthServices, 'sealer' | 'tokenStore'>>;
 }
 
 export async function completeSessionLink(
   deps: SessionLinkDeps,
   res: Response,
   tx: LinkTransaction,
-  tokens: RallyTokens,
-  rallyUser: RallyUser,
+  tokens: UpstreamTokens,
+  user: UpstreamUser,
 ): Promise<void> {
   const auth = await deps.auth();
   const sessionHash = tx.sessionHash;
   if (!sessionHash) throw new Error('session link transaction without session');
-  const existing = await auth.tokens.read(sessionPrincipal(sessionHash));
-  if (existing && existing.rallyUser.objectId !== rallyUser.objectId) {
-    deps.audit('access_denied', { reason: 'different_rally_user', mode: 'session' });
+  const rallyUser = rallyUserOf(user);
+  const existing = await auth.tokenStore('rally').read(sessionPrincipal(sessionHash));
+  if (existing && existing.user.id !== user.id) {
+    deps.audit('access_denied', { reason: 'different_rally_user', mode: 'session', provider: 'rally' });
     sendRefusalPage(res, { code: 'session_different_user' });
     return;
   }
@@ -49,7 +50,7 @@ export async function completeSessionLink(
     { sealed, rallyUser, code, ttlSeconds: PENDING_TTL_SECONDS },
     deps.clock.now(),
   );
-  deps.audit('sign_in_completed', { rallyUser: rallyUser.userName, mode: 'session_pending' });
+  deps.audit('sign_in_completed', { provider: 'rally', rallyUser: rallyUser.userName, mode: 'session_pending' });
   const shown = `${code.slice(0, 3)} ${code.slice(3)}`;
   sendPage(
     res,
@@ -80,11 +81,13 @@ export async function confirmSessionLink(
   }
   const pending = await PENDING_TOKENS.open(auth.sealer, result.sealed, pendingBinding(sessionHash));
   try {
-    await auth.tokens.link(sessionPrincipal(sessionHash), 'session', pending.value, result.rallyUser);
+    await auth
+      .tokenStore('rally')
+      .link(sessionPrincipal(sessionHash), 'session', pending.value, upstreamUserOf(result.rallyUser));
   } catch (err) {
     if (err instanceof LinkUserMismatchError) return { ok: false, reason: 'different_user' };
     throw err;
   }
-  deps.audit('session_linked', { rallyUser: result.rallyUser.userName });
+  deps.audit('session_linked', { provider: 'rally', rallyUser: result.rallyUser.userName });
   return result;
 }

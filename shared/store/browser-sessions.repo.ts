@@ -15,7 +15,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { consumeOnce, docType, isExpiredDoc, readDoc } from './documents.js';
-import { RallyUser } from './rally-tokens.repo.js';
+import { RallyUser } from './upstream-tokens.repo.js';
 
 export const BrowserSessionDoc = z.object({
   /** `rally:<Rally ObjectID>` of the signed-in user: whose access and tokens the pages show. */

@@ -20,6 +20,8 @@ export const COLLECTIONS = {
   refreshTokens: 'refresh_tokens',
   /** Rally tokens sealed as JWE, per grant or per linked session. */
   rallyTokens: 'rally_tokens',
+  /** Every other upstream provider's tokens (issue 19: GitHub), sealed as JWE, per provider and grant. */
+  upstreamTokens: 'upstream_tokens',
   /** Session-link mode: session hash → link status. */
   sessions: 'sessions',
   /** Session-link mode: /connect/<id> transactions. */

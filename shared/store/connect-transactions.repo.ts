@@ -1,7 +1,7 @@
 /**
  * /connect/<id> transactions: the opaque, single-use, 10-minute link a user
- * opens to (re)connect Rally. The URL carries only the id; the record holds
- * who asked. Doc id = sha256(id).
+ * opens to (re)connect an upstream provider. The URL carries only the id; the
+ * record holds who asked, and for which provider. Doc id = sha256(id).
  * @module
  */
 import type { Firestore } from '@google-cloud/firestore';
@@ -11,9 +11,13 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { consumeOnce, docType, isExpiredDoc, readDoc } from './documents.js';
+import { UPSTREAM_PROVIDER_IDS } from '../upstream/provider.js';
 
 export const ConnectTxDoc = z.object({
-  kind: z.enum(['relink', 'session']),
+  /** relink: the primary provider (Rally) again; session: session-link mode; connect: another provider for a grant (issue 19). */
+  kind: z.enum(['relink', 'session', 'connect']),
+  /** The provider to connect; absent on records from before issue 19: `rally`. */
+  provider: z.enum(UPSTREAM_PROVIDER_IDS).optional(),
   grantId: z.string().optional(),
   sub: z.string().optional(),
   sessionHash: z.string().optional(),

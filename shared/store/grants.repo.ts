@@ -12,7 +12,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { docType, readDoc } from './documents.js';
-import { rallyTokensPath, grantPrincipal, type LinkPrecondition } from './rally-tokens.repo.js';
+import { grantTokenRecordPaths, type LinkPrecondition } from './upstream-tokens.repo.js';
 import { CodedError } from '../kernel/errors.js';
 import { grantTokensRevocation } from './connection-tokens.repo.js';
 
@@ -65,8 +65,8 @@ export async function createGrant(db: Firestore, grant: Grant): Promise<void> {
 }
 
 /**
- * Revokes a grant, deletes its Rally tokens and revokes its connection tokens (issue 18) in one
- * atomic write. Idempotent.
+ * Revokes a grant, deletes its tokens of every upstream provider and revokes its connection tokens
+ * (issue 18) in one atomic write. Idempotent.
  */
 export async function revokeGrant(db: Firestore, grantId: string, now: Date): Promise<boolean> {
   return transact(db, async (t) => {
@@ -75,7 +75,7 @@ export async function revokeGrant(db: Firestore, grantId: string, now: Date): Pr
     if (!snap.exists || snap.get('status') === 'revoked') return false;
     const revokeTokens = await grantTokensRevocation(t, db, grantId, now); // reads first, as a transaction must
     t.update(ref, { status: 'revoked', revokedAt: now });
-    t.delete(db.doc(rallyTokensPath(grantPrincipal(grantId))));
+    for (const path of grantTokenRecordPaths(grantId)) t.delete(db.doc(path));
     revokeTokens();
     return true;
   });
@@ -128,21 +128,28 @@ export class GrantNotActiveError extends CodedError<'grant_not_active'> {
   }
 }
 
-async function readActiveGrant(t: Transaction, db: Firestore, grantId: string, now: Date): Promise<void> {
+async function readActiveGrant(
+  t: Transaction,
+  db: Firestore,
+  grantId: string,
+  now: Date,
+  sub: string | undefined,
+): Promise<void> {
   const grant = await readDoc(db.doc(grantPath(grantId)), GRANT, now, t);
-  if (grant?.status !== 'active') throw new GrantNotActiveError();
+  if (grant?.status !== 'active' || (sub !== undefined && grant.sub !== sub)) throw new GrantNotActiveError();
 }
 
 /**
- * L2: Rally tokens may be stored for a grant only while it is active, read in the transaction
+ * L2: upstream tokens may be stored for a grant only while it is active, read in the transaction
  * that stores them. revokeGrant writes the status and deletes the tokens in one transaction, so
  * either the revocation sees the new tokens and deletes them, or the link sees `revoked` and
- * stores nothing; a revoked grant never comes back.
+ * stores nothing; a revoked grant never comes back. With `sub`, the grant must also still be that
+ * user's (R2: a second provider's link lands only on a grant of the user who proved who they are).
  */
 export const requireActiveGrant =
-  (grantId: string, now: Date): LinkPrecondition =>
+  (grantId: string, now: Date, sub?: string): LinkPrecondition =>
   (t, db) =>
-    readActiveGrant(t, db, grantId, now);
+    readActiveGrant(t, db, grantId, now, sub);
 
 /** The same check outside a transaction, for a page that must not offer a dead link (advisory only). */
 export async function isGrantActive(db: Firestore, grantId: string, now: Date): Promise<boolean> {

@@ -1,5 +1,6 @@
 /**
- * The OAuth `state` we send to Rally → the pending sign-in it belongs to.
+ * The OAuth `state` we send to an upstream provider → the pending sign-in it belongs to, and which
+ * provider it went to (the callback exchanges the code there and nowhere else, R1).
  * Doc id = sha256(state); single use, consumed atomically at the callback;
  * bound to the browser that approved it by the hash of the binding cookie.
  * @module
@@ -11,6 +12,7 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { consumeOnce, docType, isExpiredDoc } from './documents.js';
+import { UPSTREAM_PROVIDER_IDS } from '../upstream/provider.js';
 
 export const LinkTxDoc = z.object({
   /**
@@ -18,8 +20,15 @@ export const LinkTxDoc = z.object({
    * mode; console: the connection-token pages (issue 18), which keep the Rally tokens on the user's
    * connections grant; account: the "Your access" page (/account, issue 23), which stores no Rally token.
    * Both of the last two start the same browser session (shared/oauth-as/browser-session.ts).
+   * connect (issue 19): a grant's link to a provider other than the primary, in two sign-ins: first
+   * at the primary provider, which proves the browser belongs to the grant's user (`sub`), then at
+   * `connects`, whose tokens are kept.
    */
-  kind: z.enum(['authorize', 'relink', 'session', 'console', 'account']),
+  kind: z.enum(['authorize', 'relink', 'session', 'console', 'account', 'connect']),
+  /** The provider this state was sent to; absent on records from before issue 19: `rally`. */
+  provider: z.enum(UPSTREAM_PROVIDER_IDS).optional(),
+  /** kind `connect`: the provider being connected. */
+  connects: z.enum(UPSTREAM_PROVIDER_IDS).optional(),
   browserHash: z.string(),
   clientId: z.string().optional(),
   clientName: z.string().optional(),
@@ -30,7 +39,7 @@ export const LinkTxDoc = z.object({
   grantId: z.string().optional(),
   sub: z.string().optional(),
   sessionHash: z.string().optional(),
-  /** JWE of { clientState?, rallyVerifier? }, bound to this document. */
+  /** JWE of { clientState?, rallyVerifier } (the PKCE verifier, whichever the provider), bound to this document. */
   sealed: z.string(),
   createdAt: zTimestamp,
   expiresAt: zTimestamp,

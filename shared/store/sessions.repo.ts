@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { sha256Id } from '../kernel/hash.js';
 import { addSeconds, isExpired } from '../kernel/clock.js';
 import { COLLECTIONS } from './collections.js';
-import { RallyUser } from './rally-tokens.repo.js';
+import { RallyUser } from './upstream-tokens.repo.js';
 import { statusOf, transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { docType, getDoc } from './documents.js';
 

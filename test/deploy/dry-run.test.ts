@@ -45,6 +45,9 @@ function filesReadFor(env: Record<string, string>): Record<string, string> {
   const config = loadConfig(env);
   const refs: Array<[string, string]> = [
     [config.RALLY_CLIENT_SECRET_NAME, config.RALLY_CLIENT_SECRET_VERSION],
+    ...(config.UPSTREAM_PROVIDERS.includes('github')
+      ? [[config.GITHUB_CLIENT_SECRET_NAME, config.GITHUB_CLIENT_SECRET_VERSION] as [string, string]]
+      : []),
     ...config.SEALING_KEY_VERSIONS.map((v): [string, string] => [config.SEALING_KEY_NAME, v]),
     ...config.SIGNING_KEY_VERSIONS.map((v): [string, string] => [config.SIGNING_KEY_NAME, v]),
   ];
@@ -342,6 +345,46 @@ describe('deploy.sh options', () => {
       expect(envOf(d).CONNECTION_TOKEN_MAX_DAYS).toBe('30');
     }
     expect((await runDeploy([...BASE, '--connection-token-max-days', '400'])).code).not.toBe(0);
+  });
+
+  it('--github-client-id and --github-client-secret-file (issue 19): a fourth secret from stdin, mounted and pinned; GitHub enabled in a config loadConfig accepts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deploy-gh-'));
+    const file = join(dir, 'github-secret.txt');
+    writeFileSync(file, 'github-secret-VALUE-8d1e2f');
+    try {
+      const r = await runDeploy([...BASE, '--github-client-id', 'gh-client', '--github-client-secret-file', file]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toContain('github-secret-VALUE-8d1e2f');
+      const all = gcloudCalls(parseCommands(r.stdout));
+      const bindings = all.filter((a) => startsWith(a, 'secrets', 'add-iam-policy-binding')).map((a) => a[3]);
+      expect(bindings.sort()).toEqual([...SECRETS, 'github-client-secret'].sort());
+      const add = parseCommands(r.stdout).find((c) => c.line.includes('secrets versions add github-client-secret'));
+      expect(add?.line).toMatch(/--data-file=- < \S+github-secret\.txt$/);
+      const deploys = all.filter((a) => startsWith(a, 'functions', 'deploy'));
+      for (const d of deploys) {
+        const env = envOf(d);
+        expect(env).toMatchObject({
+          UPSTREAM_PROVIDERS: 'rally,github',
+          GITHUB_CLIENT_ID: 'gh-client',
+          GITHUB_CLIENT_SECRET_NAME: 'github-client-secret',
+          GITHUB_CLIENT_SECRET_VERSION: '1',
+          GITHUB_SCOPES: 'repo read:user',
+        });
+        const config = loadConfig(env);
+        expect(config.UPSTREAM_PROVIDERS).toEqual(['rally', 'github']);
+        expect(config.GITHUB_SCOPES).toEqual(['repo', 'read:user']);
+        if (d[3] !== 'protectedResourceMetadata') expect(mountsOf(d)).toEqual(filesReadFor(env));
+      }
+      expect(r.stdout).toContain(
+        'GitHub OAuth callback URL (register it in the GitHub OAuth app): https://demo-proj.web.app/oauth/callback',
+      );
+      // Without a client id, nothing of GitHub is deployed (a Rally-only deployment is unchanged).
+      const plain = await runDeploy(BASE);
+      expect(plain.stdout).not.toMatch(/github|GITHUB/);
+      expect((await runDeploy([...BASE, '--github-client-secret-file', file])).code).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--secret-source secret-manager deploys the client-library reader and clears earlier mounts', async () => {

@@ -7,6 +7,7 @@
 import type { Clock } from '../../kernel/clock.js';
 import type { Logger } from '../../logging/logger.js';
 import type { RallyClient } from '../../rally/client.js';
+import type { UpstreamProviderId, UpstreamTokenProvider } from '../../upstream/provider.js';
 import type { CursorCodec } from './cursor.js';
 
 export interface ToolContext {
@@ -20,6 +21,16 @@ export interface ToolContext {
   readonly cursors: CursorCodec;
   /** The "Your access" page, where the user sees and ends every client acting for them. */
   readonly accessPageUrl: string;
-  /** Deletes the caller's stored Rally tokens (Rally has no revocation endpoint). */
-  disconnect(): Promise<void>;
+  /**
+   * The access tokens of an upstream provider for this caller (issue 19), for a provider's API
+   * client (GitHub's): its link is read on the first token asked for, and a missing link throws
+   * that provider's LinkRequiredError, which becomes its sign-in prompt. `rally` is the token
+   * provider `rally` already uses.
+   */
+  upstreamTokens(provider: UpstreamProviderId): UpstreamTokenProvider;
+  /**
+   * Deletes the caller's stored tokens of `provider` (default Rally, which has no revocation
+   * endpoint); another provider's disconnect leaves the Rally link alone.
+   */
+  disconnect(provider?: UpstreamProviderId): Promise<void>;
 }

@@ -15,8 +15,9 @@ import {
   type StandardSchemaWithJSON,
 } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
-import { LinkRequiredError } from '../../rally/link-required.js';
+import { LinkRequiredError } from '../../upstream/link-required.js';
 import { ProjectNotAllowedError } from '../../rally/project-scope.js';
+import { PRIMARY_PROVIDER, type UpstreamProviderId } from '../../upstream/provider.js';
 import { COLLABORATION_TOOLS } from './collaboration.tools.js';
 import { ITEM_TOOLS } from './items.tools.js';
 import { PLANNING_TOOLS } from './planning.tools.js';
@@ -40,6 +41,26 @@ export const ALL_TOOLS: readonly AnyToolSpec[] = [
   ...QUALITY_TOOLS,
   ...COLLABORATION_TOOLS,
 ];
+
+const DEFAULT_PROVIDERS: readonly UpstreamProviderId[] = [PRIMARY_PROVIDER];
+const enabledCatalogues = new WeakMap<readonly UpstreamProviderId[], readonly AnyToolSpec[]>();
+
+/**
+ * The tools a deployment offers: those whose every provider is enabled (`providers`, from
+ * UPSTREAM_PROVIDERS). Computed once per configuration; a Rally-only deployment gets ALL_TOOLS
+ * itself while every tool is Rally's.
+ */
+export function enabledTools(
+  providers: readonly UpstreamProviderId[],
+  catalogue: readonly AnyToolSpec[] = ALL_TOOLS,
+): readonly AnyToolSpec[] {
+  const cached = catalogue === ALL_TOOLS ? enabledCatalogues.get(providers) : undefined;
+  if (cached) return cached;
+  const usable = (t: AnyToolSpec) => (t.providers ?? DEFAULT_PROVIDERS).every((p) => providers.includes(p));
+  const tools = catalogue.every(usable) ? catalogue : catalogue.filter(usable);
+  if (catalogue === ALL_TOOLS) enabledCatalogues.set(providers, tools);
+  return tools;
+}
 
 export interface ToolDefinition {
   readonly name: string;

@@ -6,6 +6,7 @@
 import type { ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { ToolContext } from './context.js';
+import type { UpstreamProviderId } from '../../upstream/provider.js';
 
 export interface ToolOutput<T> {
   readonly structured: T;
@@ -46,6 +47,11 @@ export interface ToolSpec<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
   readonly description: string;
   /** false for tools that write to Rally or change our stored state. */
   readonly readOnly: boolean;
+  /**
+   * The upstream providers the tool calls (issue 19); absent: Rally only. The tool is listed and
+   * callable only where every one of them is enabled (UPSTREAM_PROVIDERS).
+   */
+  readonly providers?: readonly UpstreamProviderId[];
   readonly annotations: ToolAnnotations;
   readonly input: I;
   readonly output: O;

@@ -6,7 +6,7 @@
  * @module
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { LinkRequiredError } from '../../rally/link-required.js';
+import { LinkRequiredError } from '../../upstream/link-required.js';
 import type { Logger } from '../../logging/logger.js';
 import { RallyApiError, RallyLookupError, RallyQueryError, type RallyErrorCode } from '../../rally/errors.js';
 import { MAX_MESSAGE_CHARS } from '../../sanitize/index.js';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { startRallySandbox, type RallySandboxHandle } from '../../../rally-sandbox/index.js';
-import { LinkRequiredError } from '../../../shared/rally/link-required.js';
+import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { systemClock } from '../../../shared/kernel/clock.js';
 import { buildMcpServer } from '../../../shared/mcp/server.js';
@@ -56,7 +56,7 @@ function sandboxTokens(
     accessToken: async () => access,
     refreshAfterUnauthorized: async () => {
       refreshes.count++;
-      if (!canRefresh) throw new LinkRequiredError('revoked');
+      if (!canRefresh) throw new LinkRequiredError('rally', 'revoked');
       access = sandbox.issueTokens(user).access_token;
       return access;
     },
@@ -78,10 +78,11 @@ export async function connect(
   const refreshes = { count: 0 };
   const disconnects = { count: 0 };
   const user = options.user ?? 'alice';
+  const rallyTokens = sandboxTokens(sandbox, user, refreshes, options.canRefresh ?? true);
   const rally = createRallyClient({
     baseUrl: sandbox.url,
     fetch: globalThis.fetch,
-    tokens: sandboxTokens(sandbox, user, refreshes, options.canRefresh ?? true),
+    tokens: rallyTokens,
     labels: { requestId: REQUEST_ID, correlationId: 'corr-1' },
     limiter: createConcurrencyLimiter(4),
     limiterKey: user,
@@ -99,6 +100,10 @@ export async function connect(
     rallyWebBaseUrl: WEB,
     accessPageUrl: 'https://mcp.example.test/account',
     cursors: createCursorCodec(async () => cursorKey, `test:${user}`),
+    upstreamTokens: (provider) => {
+      if (provider !== 'rally') throw new Error(`no ${provider} in this harness`);
+      return rallyTokens;
+    },
     disconnect: async () => {
       disconnects.count++;
     },

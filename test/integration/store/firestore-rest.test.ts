@@ -15,7 +15,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { createDeps, createDocumentReader, createFirestore } from '../../../shared/app/deps.js';
 import { createAuthServices } from '../../../shared/app/auth-services.js';
 import { createLogger } from '../../../shared/logging/logger.js';
-import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
+import { grantPrincipal } from '../../../shared/store/upstream-tokens.repo.js';
 import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { loadConfig, type Config } from '../../../shared/config/config.js';
 import {
@@ -70,7 +70,7 @@ describe('REST document reads (emulator)', () => {
       version: 7,
       leaseHolder: null,
       accessExpiresAt: new Date('2026-11-23T01:02:03.456Z'),
-      rallyUser: { objectId: '123', userName: 'alice@example.com' },
+      rallyUser: { id: '123', login: 'alice@example.com' },
       ratio: 0.25,
       flag: true,
       list: ['a', 2, { nested: new Date(0) }],
@@ -90,19 +90,21 @@ describe('REST document reads (emulator)', () => {
     const quiet = { log: createLogger({ level: 'error', write: () => {} }) };
     const principal = grantPrincipal(randomBytes(12).toString('hex'));
     const writer = await createDeps(withKeys, quiet).auth();
-    await writer.tokens.link(
-      principal,
-      'grant',
-      { accessToken: 'rally-at', refreshToken: 'rally-rt', accessExpiresAt: new Date(Date.now() + 3_600_000) },
-      { objectId: '1', userName: 'alice@example.com' },
-    );
+    await writer
+      .tokenStore('rally')
+      .link(
+        principal,
+        'grant',
+        { accessToken: 'rally-at', refreshToken: 'rally-rt', accessExpiresAt: new Date(Date.now() + 3_600_000) },
+        { id: '1', login: 'alice@example.com' },
+      );
 
     const fresh = createDeps(withKeys, quiet); // a new instance
     let clientLoads = 0;
     const services = await createAuthServices({ ...fresh, db: () => (clientLoads++, fresh.db()) });
-    const link = await services.tokens.read(principal);
+    const link = await services.tokenStore('rally').read(principal);
     expect(link?.tokens?.accessToken).toBe('rally-at');
-    expect(link?.rallyUser.userName).toBe('alice@example.com');
+    expect(link?.user.login).toBe('alice@example.com');
     expect(clientLoads).toBe(0);
   });
 

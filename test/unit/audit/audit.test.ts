@@ -204,6 +204,20 @@ const cases: Array<[AuditEvent, AuditFields, Record<string, unknown>]> = [
     },
   ],
   [
+    'github_disconnected',
+    { sub: 'u1', mode: 'grant', provider: 'github', upstreamUser: 'octocat' },
+    {
+      severity: 'INFO',
+      message: 'github_disconnected',
+      event: 'github_disconnected',
+      ...common,
+      sub: 'u1',
+      provider: 'github',
+      upstreamUser: 'octocat',
+      mode: 'grant',
+    },
+  ],
+  [
     'session_linked',
     { rallyUser: 'bob@example.com' },
     { severity: 'INFO', message: 'session_linked', event: 'session_linked', ...common, rallyUser: 'bob@example.com' },

@@ -77,4 +77,25 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ ...valid, SECRET_SOURCE: 'vault' })).toThrow(/SECRET_SOURCE/);
   });
+
+  it('upstream providers (issue 19): rally alone by default; github needs its client id, named when missing; rally comes first', () => {
+    const c = loadConfig(valid);
+    expect(c.UPSTREAM_PROVIDERS).toEqual(['rally']);
+    expect(c.GITHUB_CLIENT_ID).toBeUndefined();
+    expect(c.GITHUB_AUTHORIZE_BASE_URL).toBe('https://github.com');
+    expect(c.GITHUB_API_BASE_URL).toBe('https://api.github.com');
+    expect(c.GITHUB_SCOPES).toEqual(['repo', 'read:user']);
+    expect(c.GITHUB_CLIENT_SECRET_NAME).toBe('github-client-secret');
+    const both = loadConfig({ ...valid, UPSTREAM_PROVIDERS: 'rally, github', GITHUB_CLIENT_ID: 'gh' });
+    expect(both.UPSTREAM_PROVIDERS).toEqual(['rally', 'github']);
+    expect(() => loadConfig({ ...valid, UPSTREAM_PROVIDERS: 'rally,github' })).toThrow(
+      /GITHUB_CLIENT_ID is required when UPSTREAM_PROVIDERS includes github/,
+    );
+    expect(() => loadConfig({ ...valid, UPSTREAM_PROVIDERS: 'github,rally', GITHUB_CLIENT_ID: 'gh' })).toThrow(
+      /UPSTREAM_PROVIDERS must start with rally/,
+    );
+    expect(() => loadConfig({ ...valid, UPSTREAM_PROVIDERS: 'rally,rally' })).toThrow(/UPSTREAM_PROVIDERS/);
+    expect(() => loadConfig({ ...valid, UPSTREAM_PROVIDERS: 'rally,gitlab' })).toThrow(/UPSTREAM_PROVIDERS/);
+    expect(() => loadConfig({ ...valid, GITHUB_SCOPES: 'repo;rm' })).toThrow(/GITHUB_SCOPES/);
+  });
 });

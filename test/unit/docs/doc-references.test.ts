@@ -218,7 +218,7 @@ describe('the code names in docs/architecture.md and CONTRIBUTING.md', () => {
     .flatMap((dir) => sourceFiles(dir))
     .map(read)
     .join('\n');
-  /** `createCallContext`, `RallyTokenStore.refresh`, `ALL_TOOLS`: names a rename would leave behind. */
+  /** `createCallContext`, `UpstreamTokenStore.refresh`, `ALL_TOOLS`: names a rename would leave behind. */
   const isCodeName = (s: string) =>
     /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$/.test(s) &&
     ((/[A-Z]/.test(s) && /[a-z]/.test(s)) || /^[A-Z0-9]+_[A-Z0-9_]+$/.test(s));

@@ -22,7 +22,7 @@ import { SpentRequestStateDoc } from '../../../shared/store/spent-request-states
 import { ConnectionTokenDoc } from '../../../shared/store/connection-tokens.repo.js';
 import { GrantDoc } from '../../../shared/store/grants.repo.js';
 import { LinkTxDoc } from '../../../shared/store/link-transactions.repo.js';
-import { RallyTokensDoc } from '../../../shared/store/rally-tokens.repo.js';
+import { RallyTokensDoc, UpstreamTokensDoc } from '../../../shared/store/upstream-tokens.repo.js';
 import { RefreshDoc } from '../../../shared/store/refresh-tokens.repo.js';
 import { SessionDoc } from '../../../shared/store/sessions.repo.js';
 import { BrowserSessionDoc } from '../../../shared/store/browser-sessions.repo.js';
@@ -117,6 +117,7 @@ const WRITTEN: Record<CollectionName, () => Fields> = {
   grants: () => fieldsOfSchema(GrantDoc),
   refresh_tokens: () => fieldsOfSchema(RefreshDoc),
   rally_tokens: () => fieldsOfSchema(RallyTokensDoc),
+  upstream_tokens: () => fieldsOfSchema(UpstreamTokensDoc),
   sessions: () => fieldsOfSchema(SessionDoc),
   connect_transactions: () => fieldsOfSchema(ConnectTxDoc),
   spent_request_states: () => fieldsOfSchema(SpentRequestStateDoc),

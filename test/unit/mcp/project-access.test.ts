@@ -118,6 +118,9 @@ function execution(tool: AnyToolSpec, caller: ExecutionCaller) {
     rallyWebBaseUrl: 'https://rally.test',
     accessPageUrl: 'https://mcp.example.test/account',
     cursors: { open: async () => ({ start: 1, typeIndex: 0 }), seal: async () => 'c' },
+    upstreamTokens: () => {
+      throw new Error('no upstream tokens in this test');
+    },
     disconnect: async () => {},
   };
   const exec = createExecution({

@@ -1,8 +1,8 @@
 /**
  * H9 (RFC 9207 §2): every authorization response carries exactly one `iss`. The integration test
  * (authorization-server.test.ts) walks each path; this one keeps a future path from skipping it:
- * every redirect written anywhere in shared/ goes to Rally or through clientRedirect, which always
- * sets `iss` once.
+ * every redirect written anywhere in shared/ goes to an upstream provider (Rally, GitHub: its
+ * authorize URL, from configuration) or through clientRedirect, which always sets `iss` once.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,11 +17,11 @@ function sources(dir: string): string[] {
   );
 }
 
-/** The URL expressions a redirect may be built from: ours to the client (with iss), the one to Rally, or one of our own fixed pages. */
-const ALLOWED_TARGET = /^\s*(\d{3}|status),\s*(clientRedirect|clientErrorUrl|buildRallyAuthorizeUrl|ownPage)\(/;
+/** The URL expressions a redirect may be built from: ours to the client (with iss), the one to a provider, or one of our own fixed pages. */
+const ALLOWED_TARGET = /^\s*(\d{3}|status),\s*(clientRedirect|clientErrorUrl|provider\.authorizeUrl|ownPage)\(/;
 
 describe('H9: iss on every redirect to the client', () => {
-  it('H9: every redirect in shared/ is built by clientRedirect/clientErrorUrl (or goes to Rally); no Location header is set by hand', () => {
+  it('H9: every redirect in shared/ is built by clientRedirect/clientErrorUrl (or goes to an upstream provider); no Location header is set by hand', () => {
     const offenders: string[] = [];
     for (const file of sources(SHARED)) {
       const text = readFileSync(file, 'utf8');

@@ -1,4 +1,4 @@
-import { LinkRequiredError } from '../../../shared/rally/link-required.js';
+import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import { RallyApiError } from '../../../shared/rally/errors.js';
 import { clientWith, html401, json, queryResult } from './fake-rally.js';
 
@@ -142,7 +142,7 @@ describe('RallyClient', () => {
         tokens: {
           accessToken: async () => 't',
           refreshAfterUnauthorized: async () => {
-            throw new LinkRequiredError('refresh_failed');
+            throw new LinkRequiredError('rally', 'refresh_failed');
           },
         },
       });

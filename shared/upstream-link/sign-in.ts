@@ -1,8 +1,8 @@
 /**
- * The one way a browser is sent to Rally: a fresh `state` and PKCE pair, the
- * pending sign-in stored under the state's hash (verifier and client state
- * sealed), the browser bound by a cookie minted now, after the user
- * approved (C11, L15), and a 303 to Rally's authorize URL built from config only.
+ * The one way a browser is sent to an upstream provider: a fresh `state` and PKCE pair, the
+ * pending sign-in stored under the state's hash with the provider it went to (verifier and client
+ * state sealed), the browser bound by a cookie minted now, after the user approved (C11, L15), and
+ * a 303 to the provider's authorize URL built from config only.
  * @module
  */
 import type { Response } from '@google-cloud/functions-framework';
@@ -14,26 +14,37 @@ import { addSeconds } from '../kernel/clock.js';
 import { randomToken, sha256Id } from '../kernel/hash.js';
 import { bindingCookie } from '../http/cookies.js';
 import { createLinkTransaction, linkTxPath, type LinkTransaction } from '../store/link-transactions.repo.js';
-import { buildRallyAuthorizeUrl, type RallyOAuthConfig } from '../rally/oauth.js';
+import type { UpstreamProviderId, UpstreamProviders } from '../upstream/provider.js';
 import { SIGN_IN_SECRET } from './token-codec.js';
 
-export type PendingSignIn = Omit<LinkTransaction, 'browserHash' | 'sealed' | 'createdAt' | 'expiresAt'>;
+export type PendingSignIn = Omit<LinkTransaction, 'browserHash' | 'sealed' | 'createdAt' | 'expiresAt' | 'provider'>;
 
 /** What starting a sign-in uses (the instance's services satisfy it). */
 export interface SignInDeps {
   readonly config: Pick<Config, 'STATE_TTL_SECONDS' | 'BINDING_COOKIE_NAME'>;
   readonly clock: Clock;
   db(): Promise<Firestore>;
-  auth(): Promise<{ readonly sealer: Sealer; readonly rally: RallyOAuthConfig }>;
+  auth(): Promise<{ readonly sealer: Sealer; readonly providers: UpstreamProviders }>;
 }
 
-export async function redirectToRally(
+/** A sign-in was asked of a provider this deployment does not enable (UPSTREAM_PROVIDERS). */
+export class ProviderNotEnabledError extends Error {
+  constructor(readonly provider: string) {
+    super(`upstream provider ${provider} is not enabled`);
+    this.name = 'ProviderNotEnabledError';
+  }
+}
+
+export async function redirectToProvider(
   deps: SignInDeps,
   res: Response,
+  providerId: UpstreamProviderId,
   pending: PendingSignIn,
   clientState?: string,
 ): Promise<void> {
-  const { sealer, rally } = await deps.auth();
+  const { sealer, providers } = await deps.auth();
+  const provider = providers.get(providerId);
+  if (!provider) throw new ProviderNotEnabledError(providerId);
   const db = await deps.db();
   const now = deps.clock.now();
   // L15: always minted here, never taken from the request. A value the browser already sends may
@@ -46,13 +57,14 @@ export async function redirectToRally(
   const verifier = randomToken(48);
   await createLinkTransaction(db, state, {
     ...pending,
+    provider: provider.id,
     browserHash: sha256Id(browserSecret),
-    sealed: await SIGN_IN_SECRET.seal(sealer, { clientState, rallyVerifier: verifier }, linkTxPath(state)),
+    sealed: await SIGN_IN_SECRET.seal(sealer, { clientState, verifier }, linkTxPath(state)),
     createdAt: now,
     expiresAt: addSeconds(now, deps.config.STATE_TTL_SECONDS),
   });
   res
     .set('Cache-Control', 'no-store')
     .append('Set-Cookie', bindingCookie(deps.config.BINDING_COOKIE_NAME, browserSecret))
-    .redirect(303, buildRallyAuthorizeUrl(rally, state, verifier));
+    .redirect(303, provider.authorizeUrl(state, verifier));
 }

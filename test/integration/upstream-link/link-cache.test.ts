@@ -17,12 +17,12 @@ import { addSeconds } from '../../../shared/kernel/clock.js';
 import { loadConfig } from '../../../shared/config/config.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import type { Sealer } from '../../../shared/crypto/sealer.js';
-import { LinkRequiredError } from '../../../shared/rally/link-required.js';
+import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import type { DocumentReader } from '../../../shared/store/firestore-rest.js';
 import { createGrant, revokeGrant } from '../../../shared/store/grants.repo.js';
-import { RallyTokenStore } from '../../../shared/rally-link/link-store.js';
-import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
-import { RallyRefreshRejected, type RallyTokens } from '../../../shared/rally/oauth.js';
+import { UpstreamTokenStore } from '../../../shared/upstream-link/link-store.js';
+import { grantPrincipal } from '../../../shared/store/upstream-tokens.repo.js';
+import { UpstreamRefreshRejected, type UpstreamTokens as RallyTokens } from '../../../shared/upstream/provider.js';
 import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
 import { FakeClock } from '../../helpers/clock.js';
@@ -67,7 +67,8 @@ function instance(o: { cacheSeconds?: number; ttlSeconds?: number } = {}) {
     seal: (p, b) => sealer.seal(p, b),
     unseal: (s, b) => (counts.unseals++, sealer.unseal(s, b)),
   };
-  const store = new RallyTokenStore({
+  const store = new UpstreamTokenStore({
+    provider: 'rally',
     db: async () => db,
     documents: countingDocuments,
     sealer: countingSealer,
@@ -79,7 +80,7 @@ function instance(o: { cacheSeconds?: number; ttlSeconds?: number } = {}) {
   return { store, counts };
 }
 
-const alice = { objectId: '4101', userName: 'alice@example.com' };
+const alice = { id: '4101', login: 'alice@example.com' };
 const tokens = (tag: string): RallyTokens => ({
   accessToken: `access-${tag}`,
   refreshToken: `refresh-${tag}`,
@@ -161,9 +162,9 @@ describe('link cache', () => {
     const p = newPrincipal();
     await store.link(p, 'grant', tokens('r'), alice);
     const link = (await store.read(p))!;
-    await expect(store.refresh(link, async () => Promise.reject(new RallyRefreshRejected()))).rejects.toBeInstanceOf(
-      LinkRequiredError,
-    );
+    await expect(
+      store.refresh(link, async () => Promise.reject(new UpstreamRefreshRejected('rally'))),
+    ).rejects.toBeInstanceOf(LinkRequiredError);
     const after = await store.read(p);
     expect(after).toMatchObject({ status: 'refresh_failed', tokens: undefined });
     expect(counts.reads).toBe(2);
@@ -178,7 +179,7 @@ describe('link cache', () => {
     await elsewhere.store.link(p, 'grant', tokens('f'), alice);
     const seen = (await warm.store.read(p))!;
     await expect(
-      elsewhere.store.refresh(seen, async () => Promise.reject(new RallyRefreshRejected())),
+      elsewhere.store.refresh(seen, async () => Promise.reject(new UpstreamRefreshRejected('rally'))),
     ).rejects.toBeInstanceOf(LinkRequiredError);
     advance(CACHE_SECONDS);
     expect(await warm.store.read(p)).toMatchObject({

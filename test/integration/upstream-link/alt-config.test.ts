@@ -3,7 +3,7 @@
  * rotate refresh tokens (D4), on a stack of their own.
  */
 import type { Deps } from '../../../shared/services/deps.js';
-import { grantPrincipal } from '../../../shared/store/rally-tokens.repo.js';
+import { grantPrincipal } from '../../../shared/store/upstream-tokens.repo.js';
 import { depsFor, refreshCount, sandboxOf, startTestStack, type TestStack } from '../../helpers/stack.js';
 import { callTool, consentToRally, recordedSignIn } from '../../helpers/oauth-flow.js';
 
@@ -49,7 +49,7 @@ it('A1: with RALLY_PKCE=false the Rally authorize URL has no code_challenge, and
 it('D4: Rally without refresh-token rotation → the same refresh token is kept and works for every later refresh', async () => {
   const s = await recordedSignIn(stack.url, 'bob');
   const principal = grantPrincipal(gidOf(s.accessToken));
-  const { tokens } = await deps.auth();
+  const tokens = (await deps.auth()).tokenStore('rally');
   const original = (await tokens.read(principal))?.tokens?.refreshToken;
   expect(original).toMatch(/^[0-9a-f]{32}$/);
   const sandbox = sandboxOf(stack);

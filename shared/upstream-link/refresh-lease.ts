@@ -1,20 +1,21 @@
 /**
- * The refresh lease: a holder and an expiry kept on the `rally_tokens` document itself, so one
- * instance at a time refreshes a link's Rally tokens (D2) while the others wait, then adopt what
- * it stored. The lease is taken in a transaction that reads nothing but the document; Rally is
- * called only after the transaction ends, holding the lease (F4). A holder that dies lets the
+ * The refresh lease: a holder and an expiry kept on a provider's token record itself, so one
+ * instance at a time refreshes a link's tokens (D2) while the others wait, then adopt what it
+ * stored. The lease is taken in a transaction that reads nothing but the document; the provider
+ * is called only after the transaction ends, holding the lease (F4). A holder that dies lets the
  * lease lapse after `leaseSeconds`.
  * @module
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
 import { addSeconds, type Clock } from '../kernel/clock.js';
-import { LinkRequiredError } from '../rally/link-required.js';
-import { getDoc } from '../store/documents.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import { transact, withStoreRetry } from '../store/firestore-utils.js';
-import { RALLY_TOKENS_DOC, type RallyTokensDoc } from '../store/rally-tokens.repo.js';
+import type { TokenRecord, TokenRecords } from '../store/upstream-tokens.repo.js';
 import { LinkRefreshBusyError } from './errors.js';
 
 export interface RefreshLeaseOptions {
+  /** Whose records (the provider's collection and schema). */
+  readonly records: TokenRecords;
   /** This instance's holder id. */
   readonly holder: string;
   readonly leaseSeconds: number;
@@ -25,9 +26,9 @@ export interface RefreshLeaseOptions {
 
 export type LeaseOutcome =
   /** The lease is ours for `doc` (the version observed): refresh, then store with LEASE_RELEASED. */
-  | { readonly kind: 'acquired'; readonly doc: RallyTokensDoc }
+  | { readonly kind: 'acquired'; readonly doc: TokenRecord }
   /** Someone stored another version meanwhile: adopt it instead of refreshing. */
-  | { readonly kind: 'changed'; readonly doc: RallyTokensDoc };
+  | { readonly kind: 'changed'; readonly doc: TokenRecord };
 
 /**
  * Takes the lease on the record at `ref` as of `version`, waiting while another holder has it.
@@ -44,15 +45,16 @@ export async function acquireRefreshLease(
   for (;;) {
     const now = o.clock.now();
     const step = await transact(db, async (t) => {
-      const doc = (await getDoc(ref, RALLY_TOKENS_DOC, t))?.data;
-      if (!doc) return { kind: 'gone' } as const;
+      const snap = await t.get(ref);
+      if (!snap.exists) return { kind: 'gone' } as const;
+      const doc = o.records.parse(snap.data());
       if (doc.version !== version) return { kind: 'changed', doc } as const;
       if (doc.status !== 'linked') return { kind: 'gone' } as const;
       if (doc.leaseUntil && doc.leaseUntil > now && doc.leaseHolder !== o.holder) return { kind: 'busy' } as const;
       t.update(ref, { leaseHolder: o.holder, leaseUntil: addSeconds(now, o.leaseSeconds) });
       return { kind: 'acquired', doc } as const;
     });
-    if (step.kind === 'gone') throw new LinkRequiredError('refresh_failed');
+    if (step.kind === 'gone') throw new LinkRequiredError(o.records.provider, 'refresh_failed');
     if (step.kind !== 'busy') return step;
     if (Date.now() > deadline) throw new LinkRefreshBusyError();
     await new Promise((r) => setTimeout(r, 100 + Math.random() * 150));

@@ -1,6 +1,6 @@
 /**
  * What the Rally link store refuses with. A link that is missing or unusable is
- * LinkRequiredError (shared/rally/link-required.ts), never one of these.
+ * LinkRequiredError (shared/upstream/link-required.ts), never one of these.
  * @module
  */
 import { CodedError } from '../kernel/errors.js';

@@ -1,27 +1,29 @@
 /**
- * A principal's Rally link as a tool call sees it: whose it is, the one read of it (through the
- * store's per-instance cache), and its removal on disconnect. A grant with no tokens is told apart
- * from a revoked grant here: the first needs a re-link, the second a new sign-in of the client.
+ * A principal's link to an upstream provider as a tool call sees it: whose it is, the one read of
+ * it (through the store's per-instance cache), and its removal on disconnect. A grant with no
+ * tokens is told apart from a revoked grant here: the first needs a re-link, the second a new
+ * sign-in of the client.
  * @module
  */
 import type { Firestore } from '@google-cloud/firestore';
 import type { Clock } from '../kernel/clock.js';
-import type { AuditEvent, AuditFields } from '../audit/audit.js';
+import { disconnectedEvent, type AuditEvent, type AuditFields } from '../audit/audit.js';
 import { getGrant } from '../store/grants.repo.js';
-import { grantPrincipal, sessionPrincipal } from '../store/rally-tokens.repo.js';
+import { grantPrincipal, sessionPrincipal } from '../store/upstream-tokens.repo.js';
 import { dropPendingLink } from '../store/sessions.repo.js';
-import type { RallyTokenStore, StoredLink } from './link-store.js';
+import type { UpstreamTokenStore, StoredLink } from './link-store.js';
 
-/** Whose Rally link: an OAuth grant (default mode) or an agent session (session-link mode). */
+/** Whose link: an OAuth grant (default mode) or an agent session (session-link mode). */
 export type LinkOwner =
   { readonly kind: 'grant'; readonly grantId: string } | { readonly kind: 'session'; readonly sessionHash: string };
 
-/** The `rally_tokens` principal of `owner`. */
+/** The token-record principal of `owner` (shared/store/upstream-tokens.repo.ts). */
 export const linkPrincipal = (owner: LinkOwner): string =>
   owner.kind === 'grant' ? grantPrincipal(owner.grantId) : sessionPrincipal(owner.sessionHash);
 
 export interface LinkReadDeps {
-  readonly tokens: RallyTokenStore;
+  /** The store of the provider whose link is read. */
+  readonly tokens: UpstreamTokenStore;
   readonly clock: Clock;
   db(): Promise<Firestore>;
 }
@@ -43,7 +45,7 @@ export async function readLink(deps: LinkReadDeps, owner: LinkOwner): Promise<Li
   return { kind: 'read', link };
 }
 
-/** Forgets the owner's Rally tokens (D9); a session's sign-in still waiting for its code can no longer link it (L2). */
+/** Forgets the owner's tokens of the store's provider (D9); a session's sign-in still waiting for its code can no longer link it (L2). */
 export async function unlink(deps: LinkReadDeps, owner: LinkOwner): Promise<void> {
   await deps.tokens.remove(linkPrincipal(owner));
   if (owner.kind === 'session') await dropPendingLink(await deps.db(), owner.sessionHash);
@@ -51,7 +53,8 @@ export async function unlink(deps: LinkReadDeps, owner: LinkOwner): Promise<void
 
 /**
  * The one disconnect: `disconnect_rally` and the "Your access" page's session-link rows both end a
- * Rally link here, the owner's tokens forgotten (`unlink`) and one `rally_disconnected` line.
+ * link here, the owner's tokens forgotten (`unlink`) and one `<provider>_disconnected` line
+ * (`rally_disconnected`).
  */
 export async function disconnectLink(
   deps: LinkReadDeps & { audit(event: AuditEvent, fields?: AuditFields): void },
@@ -60,5 +63,6 @@ export async function disconnectLink(
   mode: string = owner.kind,
 ): Promise<void> {
   await unlink(deps, owner);
-  deps.audit('rally_disconnected', { mode, ...fields });
+  const provider = deps.tokens.provider;
+  deps.audit(disconnectedEvent(provider), { mode, provider, ...fields });
 }

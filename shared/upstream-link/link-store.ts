@@ -1,9 +1,10 @@
 /**
- * The one Rally token store, used by default mode (per grant) and
- * session-link mode (per session). Tokens are sealed as JWE bound to their
- * document (E1, ./token-codec.ts); refresh is single-flight across instances
- * through a lease kept on the same document (./refresh-lease.ts), and Rally is
- * never called inside a transaction (D1–D5, F4). Doc id = sha256("grant:<id>" | "session:<hash>").
+ * The one upstream token store, per provider (Rally, GitHub, …: shared/upstream/provider.ts),
+ * used by default mode (per grant) and session-link mode (per session). Tokens are sealed as JWE
+ * bound to their document (E1, R3, ./token-codec.ts); refresh is single-flight across instances
+ * through a lease kept on the same document (./refresh-lease.ts), and the provider is never
+ * called inside a transaction (D1–D5, F4). Where each provider's records live:
+ * shared/store/upstream-tokens.repo.ts (Rally's in `rally_tokens`, as before issue 19).
  *
  * A usable link an instance has read is reused for `cacheSeconds` (default 5)
  * without reading Firestore again (./link-cache.ts): a burst of tool calls costs one read, not
@@ -18,38 +19,45 @@ import type { DocumentReference, Firestore } from '@google-cloud/firestore';
 import { sha256Id, randomToken } from '../kernel/hash.js';
 import type { Sealer } from '../crypto/sealer.js';
 import {
-  rallyTokensPath,
-  RALLY_TOKENS_DOC,
-  RallyTokensDoc,
+  tokenRecords,
   type LinkPrecondition,
-  type RallyUser,
-} from '../store/rally-tokens.repo.js';
-import { RallyRefreshRejected, type RallyTokens } from '../rally/oauth.js';
+  type TokenRecord,
+  type TokenRecords,
+} from '../store/upstream-tokens.repo.js';
+import {
+  UpstreamRefreshRejected,
+  type UpstreamProviderId,
+  type UpstreamTokens,
+  type UpstreamUser,
+} from '../upstream/provider.js';
 import { addSeconds, isExpired, type Clock } from '../kernel/clock.js';
 import type { Logger } from '../logging/logger.js';
-import { LinkRequiredError } from '../rally/link-required.js';
+import { LinkRequiredError } from '../upstream/link-required.js';
 import { stripUndefined } from '../store/clients.repo.js';
 import { transact, withStoreRetry } from '../store/firestore-utils.js';
-import { parseDoc } from '../store/documents.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
-import { RALLY_TOKENS } from './token-codec.js';
+import { LINK_TOKENS } from './token-codec.js';
 import { LinkCache } from './link-cache.js';
 import { acquireRefreshLease, LEASE_RELEASED, releaseRefreshLease } from './refresh-lease.js';
 import { LinkUserMismatchError } from './errors.js';
 
 export interface StoredLink {
+  readonly provider: UpstreamProviderId;
   readonly principal: string;
   readonly status: 'linked' | 'refresh_failed';
-  readonly rallyUser: RallyUser;
+  /** Who signed in at the provider. */
+  readonly user: UpstreamUser;
   readonly version: number;
   /** Absent when the record is unusable (refresh failed, or it would not open). */
-  readonly tokens: RallyTokens | undefined;
+  readonly tokens: UpstreamTokens | undefined;
 }
 
-/** The refresh call to Rally; throws RallyRefreshRejected on invalid_grant. */
-export type RallyRefresher = (refreshToken: string) => Promise<RallyTokens>;
+/** The refresh call to the provider; throws UpstreamRefreshRejected when it refuses the refresh token for good. */
+export type UpstreamRefresher = (refreshToken: string) => Promise<UpstreamTokens>;
 
-export interface RallyTokenStoreOptions {
+export interface UpstreamTokenStoreOptions {
+  /** Whose tokens this store keeps. */
+  readonly provider: UpstreamProviderId;
   /** Writes and transactions; the client library loads on first use (a warm read never needs it). */
   readonly db: () => Promise<Firestore>;
   /** The warm read (REST). */
@@ -66,22 +74,28 @@ export interface RallyTokenStoreOptions {
   readonly cacheSeconds?: number;
 }
 
-type UsableLink = StoredLink & { readonly tokens: RallyTokens };
+type UsableLink = StoredLink & { readonly tokens: UpstreamTokens };
 
-export class RallyTokenStore {
-  readonly #o: Required<RallyTokenStoreOptions>;
+export class UpstreamTokenStore {
+  readonly #o: Required<UpstreamTokenStoreOptions>;
+  readonly #records: TokenRecords;
   readonly #holder = randomToken(9);
   /** Usable links by document id: reused without a read for `cacheSeconds`, and without unsealing while the version is unchanged. */
   readonly #cache: LinkCache<UsableLink>;
   readonly #refreshing = new Map<string, Promise<StoredLink>>();
 
-  constructor(options: RallyTokenStoreOptions) {
+  constructor(options: UpstreamTokenStoreOptions) {
     this.#o = { leaseSeconds: 15, waitForRefreshMs: 10_000, cacheSeconds: 5, ...options };
+    this.#records = tokenRecords(options.provider);
     this.#cache = new LinkCache(this.#o.clock, this.#o.cacheSeconds);
   }
 
+  get provider(): UpstreamProviderId {
+    return this.#o.provider;
+  }
+
   async #ref(principal: string): Promise<DocumentReference> {
-    return (await this.#o.db()).doc(rallyTokensPath(principal));
+    return (await this.#o.db()).doc(this.#records.path(principal));
   }
 
   /** At most one Firestore read (none while a usable copy is fresh). Undefined when the principal has no link. */
@@ -89,21 +103,21 @@ export class RallyTokenStore {
     const key = sha256Id(principal);
     const cached = this.#cache.fresh(key);
     if (cached) return cached;
-    const data = await withStoreRetry(() => this.#o.documents.get(rallyTokensPath(principal)));
+    const data = await withStoreRetry(() => this.#o.documents.get(this.#records.path(principal)));
     if (data === undefined) {
       this.#cache.drop(key);
       return undefined;
     }
-    return this.#open(principal, parseDoc(RALLY_TOKENS_DOC, data));
+    return this.#open(principal, this.#records.parse(data));
   }
 
-  async #open(principal: string, doc: RallyTokensDoc): Promise<StoredLink | undefined> {
+  async #open(principal: string, doc: TokenRecord): Promise<StoredLink | undefined> {
     const key = sha256Id(principal);
     if (isExpired(doc.expiresAt, this.#o.clock.now())) {
       this.#cache.drop(key);
       return undefined; // F2: TTL lags; an expired link is no link
     }
-    const base = { principal, status: doc.status, rallyUser: doc.rallyUser, version: doc.version };
+    const base = { provider: this.#o.provider, principal, status: doc.status, user: doc.user, version: doc.version };
     if (doc.status !== 'linked' || !doc.sealed) {
       this.#cache.drop(key);
       return { ...base, tokens: undefined };
@@ -118,28 +132,32 @@ export class RallyTokenStore {
     return link;
   }
 
-  async #unseal(principal: string, doc: RallyTokensDoc): Promise<RallyTokens | undefined> {
+  async #unseal(principal: string, doc: TokenRecord): Promise<UpstreamTokens | undefined> {
     try {
-      const opened = await RALLY_TOKENS.open(this.#o.sealer, doc.sealed ?? '', rallyTokensPath(principal)); // none: fails like a bad one
-      const tokens = { ...opened.value, accessExpiresAt: doc.accessExpiresAt };
+      const opened = await LINK_TOKENS.open(this.#o.sealer, doc.sealed ?? '', this.#records.path(principal)); // none: fails like a bad one
+      const tokens: UpstreamTokens = {
+        ...opened.value,
+        accessExpiresAt: doc.accessExpiresAt,
+        ...(doc.refreshExpiresAt ? { refreshExpiresAt: doc.refreshExpiresAt } : {}),
+      };
       if (opened.needsReseal) void this.#reseal(principal, doc.version, tokens);
       return tokens;
     } catch (err) {
       if ((err as { code?: unknown }).code === 'secret_unavailable') throw err; // 503, never "not linked"
       // E3/E6: a record that will not open reads as "not linked"; logged without content.
-      this.#o.log.warn('rally_tokens_unseal_failed', {
+      this.#o.log.warn(`${this.#o.provider}_tokens_unseal_failed`, {
         errCode: String((err as { code?: unknown }).code ?? 'unknown'),
       });
       return undefined;
     }
   }
 
-  #seal(principal: string, tokens: RallyTokens): Promise<string> {
-    return RALLY_TOKENS.seal(this.#o.sealer, tokens, rallyTokensPath(principal));
+  #seal(principal: string, tokens: UpstreamTokens): Promise<string> {
+    return LINK_TOKENS.seal(this.#o.sealer, tokens, this.#records.path(principal));
   }
 
   /** E6: lazily re-seal a record under the current key version. Best effort. */
-  async #reseal(principal: string, version: number, tokens: RallyTokens): Promise<void> {
+  async #reseal(principal: string, version: number, tokens: UpstreamTokens): Promise<void> {
     try {
       const sealed = await this.#seal(principal, tokens);
       const ref = await this.#ref(principal);
@@ -153,15 +171,16 @@ export class RallyTokenStore {
   }
 
   /**
-   * Stores fresh tokens from a sign-in. A principal already linked to another
-   * Rally user is never silently switched (C7). `precondition` reads inside the same
-   * transaction, so what it checked still holds when the tokens land.
+   * Stores fresh tokens from a sign-in. A principal already linked to another user of the
+   * provider is never silently switched (C7, R5): only a disconnect (which deletes the record)
+   * lets another user link. `precondition` reads inside the same transaction, so what it checked
+   * still holds when the tokens land.
    */
   async link(
     principal: string,
     kind: 'grant' | 'session',
-    tokens: RallyTokens,
-    rallyUser: RallyUser,
+    tokens: UpstreamTokens,
+    user: UpstreamUser,
     precondition?: LinkPrecondition,
   ): Promise<void> {
     const now = this.#o.clock.now();
@@ -172,22 +191,22 @@ export class RallyTokenStore {
       await precondition?.(t, db);
       const snap = await t.get(ref);
       // A record that fails validation is replaced by the fresh sign-in, not refused.
-      const existing = snap.exists ? RallyTokensDoc.safeParse(snap.data()) : undefined;
-      if (existing?.success && existing.data.rallyUser.objectId !== rallyUser.objectId)
-        throw new LinkUserMismatchError();
-      const version = existing?.success ? existing.data.version + 1 : 1;
+      const existing = snap.exists ? this.#parsed(snap.data()) : undefined;
+      if (existing && existing.user.id !== user.id) throw new LinkUserMismatchError();
+      const version = existing ? existing.version + 1 : 1;
       t.set(
         ref,
         stripUndefined({
+          ...this.#records.userFields(stripUndefined(user)),
           principalKind: kind,
           // A session link keeps its principal, so the "Your access" page can end it; a grant's is found from the grant.
           ...(kind === 'session' ? { principal } : {}),
           status: 'linked' as const,
           sealed,
-          rallyUser: stripUndefined(rallyUser),
-          accessExpiresAt: tokens.accessExpiresAt,
+          accessExpiresAt: this.#records.accessExpiryField(tokens.accessExpiresAt),
+          refreshExpiresAt: tokens.refreshExpiresAt,
           version,
-          linkedAt: existing?.success ? existing.data.linkedAt : now,
+          linkedAt: existing ? existing.linkedAt : now,
           updatedAt: now,
           expiresAt: addSeconds(now, this.#o.ttlSeconds),
         }),
@@ -196,7 +215,16 @@ export class RallyTokenStore {
     this.#cache.drop(sha256Id(principal)); // the next read sees the new tokens
   }
 
-  /** Forgets the principal's Rally tokens (D9). Idempotent. */
+  /** The stored record, or undefined when it does not validate. */
+  #parsed(data: unknown): TokenRecord | undefined {
+    try {
+      return this.#records.parse(data);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Forgets the principal's tokens of this provider (D9). Idempotent. */
   async remove(principal: string): Promise<void> {
     const ref = await this.#ref(principal);
     await withStoreRetry(() => ref.delete());
@@ -207,7 +235,7 @@ export class RallyTokenStore {
    * Returns fresh tokens for `observed`: refreshes once across all instances
    * (D2), or adopts the tokens another instance stored meanwhile.
    */
-  async refresh(observed: StoredLink, refresher: RallyRefresher): Promise<StoredLink> {
+  async refresh(observed: StoredLink, refresher: UpstreamRefresher): Promise<StoredLink> {
     const key = sha256Id(observed.principal);
     const inFlight = this.#refreshing.get(key);
     if (inFlight) return inFlight; // same instance: one refresh, everyone waits for it
@@ -221,9 +249,10 @@ export class RallyTokenStore {
     return p;
   }
 
-  async #refresh(observed: StoredLink, refresher: RallyRefresher): Promise<StoredLink> {
+  async #refresh(observed: StoredLink, refresher: UpstreamRefresher): Promise<StoredLink> {
     const { principal } = observed;
     const lease = await acquireRefreshLease(await this.#o.db(), await this.#ref(principal), observed.version, {
+      records: this.#records,
       holder: this.#holder,
       leaseSeconds: this.#o.leaseSeconds,
       waitMs: this.#o.waitForRefreshMs,
@@ -232,33 +261,36 @@ export class RallyTokenStore {
     if (lease.kind === 'changed') {
       const link = await this.#open(principal, lease.doc);
       if (link?.tokens) return link;
-      throw new LinkRequiredError('refresh_failed');
+      throw new LinkRequiredError(this.#o.provider, 'refresh_failed');
     }
     return this.#refreshHoldingLease(principal, lease.doc, refresher);
   }
 
-  async #refreshHoldingLease(principal: string, doc: RallyTokensDoc, refresher: RallyRefresher): Promise<StoredLink> {
+  async #refreshHoldingLease(principal: string, doc: TokenRecord, refresher: UpstreamRefresher): Promise<StoredLink> {
     const ref = await this.#ref(principal);
     const current = await this.#unseal(principal, doc);
-    if (!current?.refreshToken) {
+    // No refresh token (a never-expiring token the provider answered 401 to), or one past its stated expiry.
+    if (!current?.refreshToken || (doc.refreshExpiresAt && isExpired(doc.refreshExpiresAt, this.#o.clock.now()))) {
       await this.#markFailed(principal, doc.version);
-      throw new LinkRequiredError('refresh_failed');
+      throw new LinkRequiredError(this.#o.provider, 'refresh_failed');
     }
-    let fresh: RallyTokens;
+    let fresh: UpstreamTokens;
     try {
       fresh = await refresher(current.refreshToken); // outside any transaction (F4)
     } catch (err) {
-      if (err instanceof RallyRefreshRejected) {
+      if (err instanceof UpstreamRefreshRejected) {
         // D3: another instance may have rotated meanwhile; only a still-current record is marked failed.
         const adopted = await this.#markFailed(principal, doc.version);
         if (adopted?.tokens) return adopted;
-        throw new LinkRequiredError('refresh_failed', { cause: err });
+        throw new LinkRequiredError(this.#o.provider, 'refresh_failed', { cause: err });
       }
       await releaseRefreshLease(ref);
       throw err;
     }
-    // D4: Rally may not rotate; keep the old refresh token then.
-    const merged: RallyTokens = { ...fresh, refreshToken: fresh.refreshToken ?? current.refreshToken };
+    // D4: the provider may not rotate; keep the old refresh token (and its expiry) then.
+    const merged: UpstreamTokens = fresh.refreshToken
+      ? fresh
+      : { ...fresh, refreshToken: current.refreshToken, refreshExpiresAt: current.refreshExpiresAt };
     const sealed = await this.#seal(principal, merged);
     const now = this.#o.clock.now();
     const stored = await transact(await this.#o.db(), async (t) => {
@@ -267,7 +299,11 @@ export class RallyTokenStore {
       t.update(ref, {
         sealed,
         status: 'linked',
-        accessExpiresAt: merged.accessExpiresAt,
+        accessExpiresAt: this.#records.accessExpiryField(merged.accessExpiresAt),
+        // Touched only when there is or was one (Rally states none, so its records never get the field).
+        ...(merged.refreshExpiresAt || doc.refreshExpiresAt
+          ? { refreshExpiresAt: merged.refreshExpiresAt ?? null }
+          : {}),
         version: doc.version + 1,
         ...LEASE_RELEASED,
         updatedAt: now,
@@ -275,16 +311,17 @@ export class RallyTokenStore {
       });
       return true;
     });
-    if (!stored) throw new LinkRequiredError('refresh_failed');
+    if (!stored) throw new LinkRequiredError(this.#o.provider, 'refresh_failed');
     const link: UsableLink = {
+      provider: this.#o.provider,
       principal,
       status: 'linked',
-      rallyUser: doc.rallyUser,
+      user: doc.user,
       version: doc.version + 1,
       tokens: merged,
     };
     this.#cache.remember(sha256Id(principal), link, addSeconds(now, this.#o.ttlSeconds));
-    this.#o.log.info('rally_token_refreshed', {});
+    this.#o.log.info(`${this.#o.provider}_token_refreshed`, {});
     return link;
   }
 
@@ -298,6 +335,6 @@ export class RallyTokenStore {
       t.update(ref, { status: 'refresh_failed', sealed: null, ...LEASE_RELEASED });
       return undefined;
     });
-    return newer ? this.#open(principal, parseDoc(RALLY_TOKENS_DOC, newer)) : undefined;
+    return newer ? this.#open(principal, this.#records.parse(newer)) : undefined;
   }
 }

@@ -1,6 +1,11 @@
 import { ZodError } from 'zod';
 import type { Sealer } from '../../../shared/crypto/sealer.js';
-import { CLIENT_STATE, PENDING_TOKENS, RALLY_TOKENS, SIGN_IN_SECRET } from '../../../shared/rally-link/token-codec.js';
+import {
+  CLIENT_STATE,
+  PENDING_TOKENS,
+  LINK_TOKENS,
+  SIGN_IN_SECRET,
+} from '../../../shared/upstream-link/token-codec.js';
 
 /** A sealer that hands back what it was given, so the wire bytes can be compared. */
 function transparentSealer(): Sealer & { sealed: string[] } {
@@ -23,16 +28,16 @@ const DOC = 'rally_tokens/abc';
 const expiry = new Date('2030-01-02T03:04:05.678Z');
 
 describe('sealed-token codec: the wire formats of existing sealed records', () => {
-  it('Rally tokens are {a, r?}; an absent refresh token is left out', async () => {
+  it('link tokens (Rally and every other provider) are {a, r?}; an absent refresh token is left out', async () => {
     const sealer = transparentSealer();
-    await RALLY_TOKENS.seal(sealer, { accessToken: 'at', refreshToken: 'rt' }, DOC);
-    await RALLY_TOKENS.seal(sealer, { accessToken: 'at', refreshToken: undefined }, DOC);
+    await LINK_TOKENS.seal(sealer, { accessToken: 'at', refreshToken: 'rt' }, DOC);
+    await LINK_TOKENS.seal(sealer, { accessToken: 'at', refreshToken: undefined }, DOC);
     expect(sealer.sealed).toEqual(['{"a":"at","r":"rt"}', '{"a":"at"}']);
-    expect((await RALLY_TOKENS.open(sealer, `${DOC}|{"a":"at","r":"rt"}`, DOC)).value).toEqual({
+    expect((await LINK_TOKENS.open(sealer, `${DOC}|{"a":"at","r":"rt"}`, DOC)).value).toEqual({
       accessToken: 'at',
       refreshToken: 'rt',
     });
-    expect((await RALLY_TOKENS.open(sealer, `${DOC}|{"a":"at"}`, DOC)).value).toEqual({
+    expect((await LINK_TOKENS.open(sealer, `${DOC}|{"a":"at"}`, DOC)).value).toEqual({
       accessToken: 'at',
       refreshToken: undefined,
     });
@@ -50,14 +55,25 @@ describe('sealed-token codec: the wire formats of existing sealed records', () =
     expect(opened.value).toEqual({ accessToken: 'at', refreshToken: 'rt', accessExpiresAt: expiry });
   });
 
-  it('the sign-in secret is {clientState?, rallyVerifier}', async () => {
+  it('pending tokens of an access token that does not expire leave e out', async () => {
     const sealer = transparentSealer();
-    await SIGN_IN_SECRET.seal(sealer, { clientState: 's', rallyVerifier: 'v' }, DOC);
-    await SIGN_IN_SECRET.seal(sealer, { clientState: undefined, rallyVerifier: 'v' }, DOC);
+    await PENDING_TOKENS.seal(sealer, { accessToken: 'at', refreshToken: undefined, accessExpiresAt: undefined }, DOC);
+    expect(sealer.sealed).toEqual(['{"a":"at"}']);
+    expect((await PENDING_TOKENS.open(sealer, `${DOC}|{"a":"at"}`, DOC)).value).toEqual({
+      accessToken: 'at',
+      refreshToken: undefined,
+      accessExpiresAt: undefined,
+    });
+  });
+
+  it('the sign-in secret is {clientState?, rallyVerifier}, whichever provider the verifier is for', async () => {
+    const sealer = transparentSealer();
+    await SIGN_IN_SECRET.seal(sealer, { clientState: 's', verifier: 'v' }, DOC);
+    await SIGN_IN_SECRET.seal(sealer, { clientState: undefined, verifier: 'v' }, DOC);
     expect(sealer.sealed).toEqual(['{"clientState":"s","rallyVerifier":"v"}', '{"rallyVerifier":"v"}']);
     expect((await SIGN_IN_SECRET.open(sealer, `${DOC}|{"rallyVerifier":"v"}`, DOC)).value).toEqual({
       clientState: undefined,
-      rallyVerifier: 'v',
+      verifier: 'v',
     });
   });
 
@@ -70,9 +86,9 @@ describe('sealed-token codec: the wire formats of existing sealed records', () =
 
   it('a payload of the wrong shape is refused, never cast', async () => {
     const sealer = transparentSealer();
-    await expect(RALLY_TOKENS.open(sealer, `${DOC}|{"r":"rt"}`, DOC)).rejects.toBeInstanceOf(ZodError);
+    await expect(LINK_TOKENS.open(sealer, `${DOC}|{"r":"rt"}`, DOC)).rejects.toBeInstanceOf(ZodError);
     await expect(PENDING_TOKENS.open(sealer, `${DOC}|{"a":"at","e":"soon"}`, DOC)).rejects.toBeInstanceOf(ZodError);
     await expect(SIGN_IN_SECRET.open(sealer, `${DOC}|{"clientState":"s"}`, DOC)).rejects.toBeInstanceOf(ZodError);
-    await expect(RALLY_TOKENS.open(sealer, `${DOC}|not json`, DOC)).rejects.toBeInstanceOf(SyntaxError);
+    await expect(LINK_TOKENS.open(sealer, `${DOC}|not json`, DOC)).rejects.toBeInstanceOf(SyntaxError);
   });
 });

@@ -3,12 +3,13 @@
  * and read here only, so nothing opened is cast. The wire shapes are those of existing sealed
  * records and must stay byte-compatible (keys in this order; an undefined key is left out):
  *
- * - `RALLY_TOKENS`: `{a, r?}` in a `rally_tokens` document (its access expiry is a field of the
- *   document), bound to that document;
- * - `PENDING_TOKENS`: `{a, r?, e}` (e: ISO access expiry) of a session-link sign-in waiting for its
- *   confirmation code, bound to the session's pending slot;
+ * - `LINK_TOKENS`: `{a, r?}` in a provider's token record (`rally_tokens`, `upstream_tokens`; the
+ *   access and refresh expiries are fields of the document), bound to that document;
+ * - `PENDING_TOKENS`: `{a, r?, e?}` (e: ISO access expiry, absent for a token that does not expire)
+ *   of a session-link sign-in waiting for its confirmation code, bound to the session's pending slot;
  * - `SIGN_IN_SECRET`: `{clientState?, rallyVerifier}` of a sign-in in progress (the MCP client's
- *   `state` and our PKCE verifier for Rally), bound to its link transaction;
+ *   `state` and our PKCE verifier for the provider, whichever it is: the key keeps the name it had
+ *   when Rally was the only one), bound to its link transaction;
  * - `CLIENT_STATE`: the MCP client's `state` while its /authorize request waits for consent,
  *   sealed as the bare UTF-8 string (not JSON), bound to the auth request.
  *
@@ -18,7 +19,7 @@
  */
 import { z } from 'zod';
 import type { Sealer } from '../crypto/sealer.js';
-import type { RallyTokens } from '../rally/oauth.js';
+import type { UpstreamTokens } from '../upstream/provider.js';
 
 export interface Opened<T> {
   readonly value: T;
@@ -48,33 +49,33 @@ function jsonCodec<W, T>(wire: z.ZodType<W>, toWire: (value: T) => W, fromWire: 
 const accessToken = z.string().min(1);
 const refreshToken = z.string().min(1).optional();
 
-/** The tokens of a stored link; their access expiry is kept on the document, outside the seal. */
-export type SealedTokens = Pick<RallyTokens, 'accessToken' | 'refreshToken'>;
+/** The tokens of a stored link; their expiries are kept on the document, outside the seal. */
+export type SealedTokens = Pick<UpstreamTokens, 'accessToken' | 'refreshToken'>;
 
-export const RALLY_TOKENS: SealedCodec<SealedTokens> = jsonCodec(
+export const LINK_TOKENS: SealedCodec<SealedTokens> = jsonCodec(
   z.object({ a: accessToken, r: refreshToken }),
   (t) => ({ a: t.accessToken, r: t.refreshToken }),
   (w) => ({ accessToken: w.a, refreshToken: w.r }),
 );
 
-export const PENDING_TOKENS: SealedCodec<RallyTokens> = jsonCodec(
-  z.object({ a: accessToken, r: refreshToken, e: z.iso.datetime() }),
-  (t) => ({ a: t.accessToken, r: t.refreshToken, e: t.accessExpiresAt.toISOString() }),
-  (w) => ({ accessToken: w.a, refreshToken: w.r, accessExpiresAt: new Date(w.e) }),
+export const PENDING_TOKENS: SealedCodec<UpstreamTokens> = jsonCodec(
+  z.object({ a: accessToken, r: refreshToken, e: z.iso.datetime().optional() }),
+  (t) => ({ a: t.accessToken, r: t.refreshToken, e: t.accessExpiresAt?.toISOString() }),
+  (w) => ({ accessToken: w.a, refreshToken: w.r, accessExpiresAt: w.e === undefined ? undefined : new Date(w.e) }),
 );
 
-/** What a sign-in in progress keeps secret until Rally redirects back. */
+/** What a sign-in in progress keeps secret until the provider redirects back. */
 export interface SignInSecret {
   /** The MCP client's `state`, echoed back to it (authorize flow only). */
   readonly clientState: string | undefined;
-  /** The PKCE verifier of our authorization request to Rally. */
-  readonly rallyVerifier: string;
+  /** The PKCE verifier of our authorization request to the provider. */
+  readonly verifier: string;
 }
 
 export const SIGN_IN_SECRET: SealedCodec<SignInSecret> = jsonCodec(
   z.object({ clientState: z.string().optional(), rallyVerifier: z.string() }),
-  (s) => ({ clientState: s.clientState, rallyVerifier: s.rallyVerifier }),
-  (w) => ({ clientState: w.clientState, rallyVerifier: w.rallyVerifier }),
+  (s) => ({ clientState: s.clientState, rallyVerifier: s.verifier }),
+  (w) => ({ clientState: w.clientState, verifier: w.rallyVerifier }),
 );
 
 export const CLIENT_STATE: SealedCodec<string> = {
