@@ -71,6 +71,7 @@ export const findGitHubPullRequests = defineTool({
   name: 'find_github_pull_requests',
   toolset: 'github',
   providers: ['github'],
+  projects: 'none', // GitHub only: no Rally object is read
   title: 'Find GitHub pull requests for a Rally item',
   description:
     'Find the GitHub pull requests whose title or description mentions a Rally FormattedID (US12, DE7), in every repository you can see or in one. Newest first.',
@@ -173,6 +174,7 @@ export const linkRallyItemToGitHub = defineTool({
   name: 'link_rally_item_to_github',
   toolset: 'github',
   providers: ['rally', 'github'],
+  projects: 'item',
   title: 'Link a Rally item to a GitHub pull request or commit',
   description:
     "Add a comment to a Rally story, defect or task's discussion linking a GitHub pull request or commit, after checking on GitHub that it exists and you can see it.",
@@ -281,6 +283,7 @@ export const draftGitHubBranchFromRallyItem = defineTool({
   name: 'draft_github_branch_from_rally_item',
   toolset: 'github',
   providers: ['rally'],
+  projects: 'item',
   title: 'Draft a branch and pull request from a Rally item',
   description:
     'Draft a git branch name and a pull-request title and description from a Rally story, defect or task. With a repository, also reads its default branch from GitHub as the base.',
