@@ -12,6 +12,8 @@ import { createSealer } from '../crypto/sealer.js';
 import { createAccessTokenSigner } from '../crypto/access-token.js';
 import { UpstreamTokenStore } from '../upstream-link/link-store.js';
 import type { RallyOAuthConfig } from '../rally/oauth.js';
+import { createGitHubProvider } from '../github/provider.js';
+import type { GitHubOAuthConfig } from '../github/oauth.js';
 import { createRallyProvider } from '../rally/provider.js';
 import { createRateLimiter } from '../ratelimit/rate-limiter.js';
 import { createConcurrencyLimiter } from '../rally/concurrency.js';
@@ -61,7 +63,26 @@ export const PROVIDER_FACTORIES: Partial<Record<UpstreamProviderId, ProviderFact
       client: rallyClient,
     });
   },
+  github: ({ config, deps, secretText }) =>
+    createGitHubProvider({
+      oauth: githubOAuthConfig(config),
+      fetch: deps.fetch,
+      clock: deps.clock,
+      clientSecret: () => secretText(config.GITHUB_CLIENT_SECRET_NAME, config.GITHUB_CLIENT_SECRET_VERSION),
+    }),
 };
+
+/** GitHub's OAuth settings from configuration only (A4/A5); the client id is required when GitHub is enabled. */
+export function githubOAuthConfig(config: Config): GitHubOAuthConfig {
+  return {
+    authorizeBaseUrl: config.GITHUB_AUTHORIZE_BASE_URL,
+    apiBaseUrl: config.GITHUB_API_BASE_URL,
+    clientId: config.GITHUB_CLIENT_ID ?? '',
+    redirectUri: publicUrls(config).upstreamRedirectUri,
+    scopes: config.GITHUB_SCOPES,
+    timeoutMs: config.GITHUB_TIMEOUT_MS,
+  };
+}
 
 /** Builds the providers UPSTREAM_PROVIDERS enables; one this build has no module for fails the start-up clearly. */
 export function buildProviders(

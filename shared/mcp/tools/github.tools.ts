@@ -7,7 +7,8 @@
  * - `draft_github_branch_from_rally_item`: a branch name and pull-request text drafted from a
  *   Rally story or defect (and, given a repository, its default branch as the base).
  *
- * Each tool declares the providers it needs (`providers`); a provider the user has not connected
+ * They are offered wherever the operator enabled GitHub (UPSTREAM_PROVIDERS; `enabledTools`), with
+ * the core tools. Each declares the providers it needs (`providers`); a provider the user has not connected
  * answers with that provider's sign-in link (LinkRequiredError from its token provider). GitHub's
  * text travels as GitHubText, untrusted like Rally's (J5, L9).
  * @module
@@ -69,9 +70,10 @@ const PullRequestOut = z.object({
 
 export const findGitHubPullRequests = defineTool({
   name: 'find_github_pull_requests',
-  toolset: 'github',
   providers: ['github'],
-  projects: 'none', // GitHub only: no Rally object is read
+  // GitHub only: the FormattedID is search text there, and no Rally object is read (under a project
+  // allowlist it reveals nothing of Rally's; what it finds is what the user sees on GitHub).
+  projects: 'none',
   title: 'Find GitHub pull requests for a Rally item',
   description:
     'Find the GitHub pull requests whose title or description mentions a Rally FormattedID (US12, DE7), in every repository you can see or in one. Newest first.',
@@ -79,25 +81,30 @@ export const findGitHubPullRequests = defineTool({
   annotations: { ...READ_ONLY, title: 'Find GitHub pull requests for a Rally item' },
   input: z
     .object({
-      id: FormattedId,
+      formattedId: FormattedId,
       repo: Repo.optional(),
       state: z.enum(['open', 'closed', 'merged', 'all']).default('all').describe('Default: all.'),
       cursor: CursorInput.optional(),
     })
     .strict(),
   output: z.object({
-    id: z.string(),
+    formattedId: z.string(),
     totalCount: z.number().int(),
     incompleteResults: z.boolean().describe('GitHub stopped searching early: more may match.'),
     pullRequests: z.array(PullRequestOut),
     nextCursor: z.string().nullable(),
   }),
   async run(args, ctx) {
-    const query = { tool: 'find_github_pull_requests', id: args.id, repo: args.repo ?? null, state: args.state };
+    const query = {
+      tool: 'find_github_pull_requests',
+      id: args.formattedId,
+      repo: args.repo ?? null,
+      state: args.state,
+    };
     const { start } = await ctx.cursors.open(args.cursor, query);
     const page = Math.floor((start - 1) / PAGE_SIZE) + 1;
     const found = await searchPullRequests(ctx.github(), {
-      formattedId: args.id,
+      formattedId: args.formattedId,
       ...(args.repo ? { repo: args.repo } : {}),
       state: args.state,
       page,
@@ -118,7 +125,7 @@ export const findGitHubPullRequests = defineTool({
       ? await ctx.cursors.seal({ start: (found.nextPage - 1) * PAGE_SIZE + 1, typeIndex: 0 }, query)
       : null;
     const structured = {
-      id: args.id,
+      formattedId: args.formattedId,
       totalCount: found.totalCount,
       incompleteResults: found.incompleteResults,
       pullRequests,
@@ -126,8 +133,8 @@ export const findGitHubPullRequests = defineTool({
     };
     const summary =
       pullRequests.length === 0
-        ? `No pull request mentions ${args.id}.`
-        : `${found.totalCount} pull request(s) mention ${args.id}; this page has ${pullRequests.length}.`;
+        ? `No pull request mentions ${args.formattedId}.`
+        : `${found.totalCount} pull request(s) mention ${args.formattedId}; this page has ${pullRequests.length}.`;
     return { structured, text: renderText(summary, structured) };
   },
 });
@@ -172,7 +179,6 @@ export function parseGitHubUrl(raw: string, webBaseUrl: string): GitHubTarget {
 
 export const linkRallyItemToGitHub = defineTool({
   name: 'link_rally_item_to_github',
-  toolset: 'github',
   providers: ['rally', 'github'],
   projects: 'item',
   title: 'Link a Rally item to a GitHub pull request or commit',
@@ -281,7 +287,6 @@ const DEFAULT_PREFIX = { story: 'feature', defect: 'fix', task: 'task' } as cons
 
 export const draftGitHubBranchFromRallyItem = defineTool({
   name: 'draft_github_branch_from_rally_item',
-  toolset: 'github',
   providers: ['rally'],
   projects: 'item',
   title: 'Draft a branch and pull request from a Rally item',
@@ -324,4 +329,38 @@ export const draftGitHubBranchFromRallyItem = defineTool({
   },
 });
 
-export const GITHUB_TOOLS = [findGitHubPullRequests, linkRallyItemToGitHub, draftGitHubBranchFromRallyItem];
+// ---------- disconnect_github ----------
+
+export const disconnectGitHub = defineTool({
+  name: 'disconnect_github',
+  providers: ['github'],
+  projects: 'none',
+  title: 'Disconnect GitHub',
+  description:
+    'Delete the GitHub sign-in this server stored for you. Your Rally connection stays. The next GitHub tool call will ask you to sign in to GitHub again.',
+  readOnly: false,
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: true,
+    idempotentHint: true,
+    openWorldHint: false,
+    title: 'Disconnect GitHub',
+  },
+  input: z.object({}).strict(),
+  output: z.object({ disconnected: z.literal(true), nextStep: z.string() }),
+  async run(_args, ctx) {
+    await ctx.disconnect('github');
+    const nextStep =
+      `To revoke this server's access at GitHub as well, open ${ctx.githubWeb.baseUrl}/settings/applications ` +
+      'and revoke the application under "Authorized OAuth Apps".';
+    const structured = { disconnected: true as const, nextStep };
+    return { structured, text: `Your GitHub connection was removed from this server. ${nextStep}` };
+  },
+});
+
+export const GITHUB_TOOLS = [
+  findGitHubPullRequests,
+  linkRallyItemToGitHub,
+  draftGitHubBranchFromRallyItem,
+  disconnectGitHub,
+];

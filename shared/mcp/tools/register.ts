@@ -18,6 +18,7 @@ import type { z } from 'zod';
 import { LinkRequiredError } from '../../upstream/link-required.js';
 import { ProjectNotAllowedError } from '../../rally/project-scope.js';
 import { PRIMARY_PROVIDER, type UpstreamProviderId } from '../../upstream/provider.js';
+import { GITHUB_TOOLS } from './github.tools.js';
 import { COLLABORATION_TOOLS } from './collaboration.tools.js';
 import { ITEM_TOOLS } from './items.tools.js';
 import { PLANNING_TOOLS } from './planning.tools.js';
@@ -40,6 +41,7 @@ export const ALL_TOOLS: readonly AnyToolSpec[] = [
   ...PORTFOLIO_TOOLS,
   ...QUALITY_TOOLS,
   ...COLLABORATION_TOOLS,
+  ...GITHUB_TOOLS,
 ];
 
 const DEFAULT_PROVIDERS: readonly UpstreamProviderId[] = [PRIMARY_PROVIDER];

@@ -17,7 +17,7 @@ export interface ToolOutput<T> {
  * Groups that keep tools/list short (issue 17): `core` is always listed; the others are listed when
  * the operator's policy or the client's `X-Rally-Toolsets` header selects them (docs/tools.md).
  */
-export const TOOLSETS = ['core', 'planning', 'portfolio', 'quality', 'collaboration', 'github'] as const;
+export const TOOLSETS = ['core', 'planning', 'portfolio', 'quality', 'collaboration'] as const;
 export type Toolset = (typeof TOOLSETS)[number];
 
 /**

@@ -12,7 +12,8 @@ import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { systemClock } from '../../../shared/kernel/clock.js';
 import { buildMcpServer } from '../../../shared/mcp/server.js';
-import type { ToolContext } from '../../../shared/mcp/tools/context.js';
+import { githubWeb, type ToolContext } from '../../../shared/mcp/tools/context.js';
+import type { GitHubClient } from '../../../shared/github/client.js';
 import { ALL_TOOLS, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
 import { createCursorCodec } from '../../../shared/mcp/tools/cursor.js';
 import { createExecution } from '../../../shared/mcp/execute.js';
@@ -71,6 +72,9 @@ export async function connect(
     canRefresh?: boolean;
     /** A connection token's project allowlist (ObjectIDs), as its principal carries it (issue 18). */
     projects?: readonly string[];
+    /** A GitHub client for the GitHub tools (issue 19), e.g. over the GitHub sandbox. */
+    github?: GitHubClient;
+    githubWebBaseUrl?: string;
   } = {},
 ): Promise<Connected> {
   const logs: string[] = [];
@@ -104,6 +108,11 @@ export async function connect(
       if (provider !== 'rally') throw new Error(`no ${provider} in this harness`);
       return rallyTokens;
     },
+    github: () => {
+      if (!options.github) throw new Error('no github in this harness');
+      return options.github;
+    },
+    githubWeb: githubWeb(options.githubWebBaseUrl ?? 'https://github.example.test'),
     disconnect: async () => {
       disconnects.count++;
     },
