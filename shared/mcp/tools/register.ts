@@ -118,7 +118,7 @@ export async function runTool(spec: AnyToolSpec, args: unknown, ctx: ToolContext
   const idArg = (args as { id?: unknown }).id;
   const object = (v: unknown) => (typeof v === 'string' ? { rallyObject: v } : {});
   try {
-    const out = await spec.run(args, { ...ctx, log, disconnect: () => ctx.disconnect() });
+    const out = await spec.run(args, { ...ctx, log, disconnect: (provider) => ctx.disconnect(provider) });
     const checked = spec.output.safeParse(out.structured);
     if (!checked.success) throw new Error(`output of ${spec.name} does not match its schema`); // a bug: generic error below
     return {
