@@ -287,7 +287,7 @@ const DEFAULT_PREFIX = { story: 'feature', defect: 'fix', task: 'task' } as cons
 
 export const draftGitHubBranchFromRallyItem = defineTool({
   name: 'draft_github_branch_from_rally_item',
-  providers: ['rally'],
+  providers: ['rally', 'github'], // GitHub is read only when a repo is given; offered where GitHub is enabled
   projects: 'item',
   title: 'Draft a branch and pull request from a Rally item',
   description:
