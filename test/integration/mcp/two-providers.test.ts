@@ -72,7 +72,7 @@ describe('Rally and GitHub side by side (issue 19)', () => {
     return elicitation.url;
   }
 
-  it('signs in to Rally with the SDK client, connects GitHub from a tool prompt, runs the cross-provider tools, and disconnects GitHub alone', async () => {
+  it('R50/R51: signs in to Rally with the SDK client, connects GitHub from a tool prompt, runs the cross-provider tools (nothing written for a pull request the user cannot see), and disconnects GitHub alone', async () => {
     const provider = new TestProvider(DEFAULT_REDIRECT, 'E2E two providers');
     let { client, transport } = await connect(provider);
 

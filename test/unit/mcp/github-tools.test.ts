@@ -41,7 +41,7 @@ describe('parseGitHubUrl', () => {
     ['a traversal', 'https://github.com/acme/../pull/12'],
     ['not a URL', 'acme/storefront#12'],
     ['a javascript: link', 'javascript:alert(1)//github.com/acme/storefront/pull/12'],
-  ])('forged link refused: %s', (_what, url) => {
+  ])('R49: forged link refused: %s', (_what, url) => {
     expect(() => parseGitHubUrl(url, WEB)).toThrow(ToolInputError);
   });
 });
@@ -55,7 +55,7 @@ describe('branchSlug', () => {
     expect(long.endsWith('-')).toBe(false);
   });
 
-  it('cannot carry git-special or shell characters', () => {
+  it('R52: cannot carry git-special or shell characters', () => {
     for (const name of ['../../etc', 'a..b@{c}', '$(rm -rf /)', 'x.lock', 'refs/heads/main', '\u202eevil']) {
       expect(branchSlug(name)).toMatch(/^[a-z0-9]+(?:-[a-z0-9]+)*$|^$/);
     }
