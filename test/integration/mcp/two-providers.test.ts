@@ -9,7 +9,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { depsFor, startTestStack, type TestStack } from '../../helpers/stack.js';
+import { clientGrants } from '../../../shared/oauth-as/access.js';
 import { browse, DEFAULT_REDIRECT } from '../../helpers/oauth-flow.js';
 import { TestProvider } from '../../helpers/sdk-oauth-provider.js';
 
@@ -105,6 +106,17 @@ describe('Rally and GitHub side by side (issue 19)', () => {
       const done = await browse(link, { username: 'alice', stopAt: 'never' });
       expect(done.body).toContain('GitHub is connected.');
       expect(done.visited.some((u) => u.startsWith(stack.github!.authorizeBaseUrl))).toBe(true);
+
+      // "Your access" shows the grant's GitHub link beside its Rally link.
+      const claims = JSON.parse(Buffer.from(provider.saved!.access_token.split('.')[1]!, 'base64url').toString()) as {
+        sub: string;
+      };
+      const rows = await clientGrants(depsFor(stack), { sub: claims.sub });
+      expect(rows).toHaveLength(1);
+      expect(Object.fromEntries(rows[0]!.facts)).toMatchObject({
+        'Rally link': expect.stringMatching(/^Rally user alice@example\.com since /),
+        'GitHub link': expect.stringMatching(/^GitHub user alice since /),
+      });
 
       // The retry: pull requests that mention US1 on GitHub, as alice sees them.
       const found = await call(client, 'find_github_pull_requests', { formattedId: 'US1' });
