@@ -14,7 +14,7 @@ import { systemClock } from '../../../shared/kernel/clock.js';
 import { buildMcpServer } from '../../../shared/mcp/server.js';
 import { githubWeb, type ToolContext } from '../../../shared/mcp/tools/context.js';
 import type { GitHubClient } from '../../../shared/github/client.js';
-import { ALL_TOOLS, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
+import { ALL_TOOLS, enabledTools, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
 import { createCursorCodec } from '../../../shared/mcp/tools/cursor.js';
 import { createExecution } from '../../../shared/mcp/execute.js';
 import { toMcpResult } from '../../../shared/mcp/jsonrpc-errors.js';
@@ -126,7 +126,8 @@ export async function connect(
   });
   const execution = createExecution({
     caller: { scopes: undefined, ...(options.projects ? { projectAllowlist: options.projects } : {}) },
-    catalogue: ALL_TOOLS,
+    // A Rally-only deployment's catalogue, unless the test brings GitHub (issue 19).
+    catalogue: options.github ? ALL_TOOLS : enabledTools(['rally']),
     tools: ctx,
     policy,
     consumeRateLimits: async () => ({ allowed: true }),
