@@ -99,11 +99,7 @@ export function buildProviders(
   );
 }
 
-/** `extraFactories`: provider modules beside this build's own (dev/serve.ts's test double; never in a deployed function). */
-export async function createAuthServices(
-  deps: Deps,
-  extraFactories: Partial<Record<UpstreamProviderId, ProviderFactory>> = {},
-): Promise<AuthServices> {
+export async function createAuthServices(deps: Deps): Promise<AuthServices> {
   const { config } = deps;
   // No Firestore client here: a warm tool call reads its one document over REST, so an MCP
   // instance loads the client library only when it first writes (deps.db()).
@@ -129,10 +125,7 @@ export async function createAuthServices(
     });
   const secretText = async (name: string, version: string) =>
     new TextDecoder().decode(await source.access(name, version)).trim();
-  const providers = buildProviders(
-    { deps, config, secrets: source, secretText, rallyClient },
-    { ...PROVIDER_FACTORIES, ...extraFactories },
-  );
+  const providers = buildProviders({ deps, config, secrets: source, secretText, rallyClient });
   const stores = new Map<UpstreamProviderId, UpstreamTokenStore>();
   const tokenStore = (provider: UpstreamProviderId): UpstreamTokenStore => {
     let store = stores.get(provider);
