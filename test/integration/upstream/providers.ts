@@ -42,8 +42,12 @@ export interface Linked {
   readonly principal: string;
 }
 
-/** What using the provider's token came to: the provider answered as `login`, or the caller got a sign-in prompt. */
-export type Use = { readonly kind: 'ok'; readonly login: string } | { readonly kind: 'prompt'; readonly text: string };
+/**
+ * What using the provider's token came to: the provider answered as `login`, the caller got a sign-in
+ * prompt (a tool result with a /connect link), or another error (a tool error or a JSON-RPC error).
+ */
+export type Use =
+  { readonly kind: 'ok'; readonly login: string } | { readonly kind: 'prompt' | 'error'; readonly text: string };
 
 /** One request to a provider's token endpoint, as its sandbox received it. */
 export interface TokenPost {
@@ -71,6 +75,8 @@ export interface ProviderControls {
   expireAccessTokens(login: string): void;
   /** `login` revokes our application at the provider: their access and refresh tokens die. */
   revokeUser(login: string): void;
+  /** The next token request is held `ms` before the provider processes and answers it. */
+  delayTokenEndpoint(ms: number): void;
 }
 
 export interface UpstreamRow {
@@ -175,6 +181,8 @@ export function rallyControls(sb: RallySandbox): ProviderControls {
     refreshCount: () => sb.stats().tokenRequests.refresh_token ?? 0,
     expireAccessTokens: (login) => sb.expireAccessTokens(login),
     revokeUser: (login) => sb.revokeGrants(login),
+    delayTokenEndpoint: (ms) =>
+      void sb.injectFault({ pathPrefix: '/login/oauth2/token', times: 1, fault: { kind: 'latency', ms } }),
   };
 }
 
@@ -202,6 +210,14 @@ export function githubControls(sb: GitHubSandboxHandle): ProviderControls {
     refreshCount: () => sb.stats().tokenRequests.refresh_token ?? 0,
     expireAccessTokens: (login) => sb.expireAccessTokens(login),
     revokeUser: (login) => sb.revokeAuthorization(login),
+    delayTokenEndpoint: (ms) =>
+      void sb.injectFault({
+        server: 'web',
+        method: 'POST',
+        pathPrefix: '/login/oauth/access_token',
+        times: 1,
+        fault: { kind: 'latency', ms },
+      }),
   };
 }
 
@@ -232,10 +248,20 @@ export async function startUpstreamSuite(): Promise<UpstreamSuite> {
     const grantId = gidOf(accessToken);
     return { user, accessToken, grantId, principal: grantPrincipal(grantId) };
   };
-  const tool = async (s: Linked, instance: 0 | 1, name: string, args: Record<string, unknown> = {}) => {
+  /** A tool call on one instance: its result, or what kind of failure it was. */
+  const tool = async (
+    s: Linked,
+    instance: 0 | 1,
+    name: string,
+    args: Record<string, unknown> = {},
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON-RPC that the rows read freely
+  ): Promise<{ failed: Use } | { failed?: undefined; result: any }> => {
     const r = await callTool(`${stack.instanceUrls[instance]}/mcp`, s.accessToken, name, args);
     if (r.status !== 200) throw new Error(`${name} answered ${r.status}`);
-    return r.json;
+    if (r.json.error) return { failed: { kind: 'error', text: JSON.stringify(r.json.error) } };
+    if (!r.json.result?.isError) return { result: r.json.result };
+    const text = resultText(r.json);
+    return { failed: { kind: /\/connect\/[\w-]{43}/.test(text) ? 'prompt' : 'error', text } };
   };
 
   const rally: UpstreamRow = {
@@ -277,9 +303,9 @@ export async function startUpstreamSuite(): Promise<UpstreamSuite> {
     },
     atProvider,
     async use(s, instance) {
-      const json = await tool(s, instance, 'get_rally_user');
-      if (json.result?.isError) return { kind: 'prompt', text: resultText(json) };
-      return { kind: 'ok', login: String(json.result.structuredContent.user.userName) };
+      const r = await tool(s, instance, 'get_rally_user');
+      if (r.failed) return r.failed;
+      return { kind: 'ok', login: String(r.result.structuredContent.user.userName) };
     },
   };
 
@@ -327,8 +353,8 @@ export async function startUpstreamSuite(): Promise<UpstreamSuite> {
     async use(s, instance) {
       // A FormattedID of this call alone: GitHub's log then says whom the search ran as.
       const formattedId = `US${randomBytes(4).readUInt32BE() % 1e9}`;
-      const json = await tool(s, instance, 'find_github_pull_requests', { formattedId });
-      if (json.result?.isError) return { kind: 'prompt', text: resultText(json) };
+      const r = await tool(s, instance, 'find_github_pull_requests', { formattedId });
+      if (r.failed) return r.failed;
       const searches = gh.sandbox
         .requests()
         .filter((r) => r.server === 'api' && r.status === 200 && r.url.includes(formattedId));

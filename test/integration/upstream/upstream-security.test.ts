@@ -3,13 +3,14 @@
  * (./providers.ts: Rally, and GitHub's own provider module): state single use and the
  * browser binding at the one callback (B3, B4, B6), PKCE and the code exchange (B16), sealing
  * bound to the document with no plaintext in Firestore (E1), the refresh race across two
- * instances (D2), a refused refresh becoming that provider's sign-in prompt (D3). Then the cases
- * of two providers side by side (group R, issue 19): a state of one provider with another's code,
- * a second provider's link completed by another user or browser, one provider's tokens in the
- * other's record, what a call reads, and the relink rule of a second provider.
+ * instances (D2), a refused refresh becoming that provider's sign-in prompt (D3), a refresh answer
+ * lost after the provider rotated (D5). Then the cases of two providers side by side (group R,
+ * issue 19): a state of one provider with another's code, a second provider's link completed by
+ * another user or browser, one provider's tokens in the other's record, what a call reads, and the
+ * relink rule of a second provider.
  *
  * Two server instances share the emulator, Rally's sandbox and GitHub's (as a GitHub App: expiring
- * user tokens, single-use refresh tokens). Users: user001–user004 per row case that changes the
+ * user tokens, single-use refresh tokens). Users: user001–user006 per row case that changes the
  * provider's state, alice and bob elsewhere; each signs in with the same name at both providers.
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +23,7 @@ import { disconnectLink } from '../../../shared/upstream-link/link-read.js';
 import { tokenRecordPath, tokenRecords } from '../../../shared/store/upstream-tokens.repo.js';
 import type { UpstreamProviderId } from '../../../shared/upstream/provider.js';
 import { dumpFirestore, waitOutLinkCache } from '../../helpers/stack.js';
+import { until } from '../../helpers/poll.js';
 import { browse, CookieJar, recordedSignIn } from '../../helpers/oauth-flow.js';
 import {
   connectLinkFor,
@@ -52,9 +54,9 @@ const tokenPosts = (row: UpstreamRow) => row.provider.tokenPosts();
 const refreshes = (row: UpstreamRow) => row.provider.refreshCount();
 
 /** Each row's own users for the cases that change a user's state at the provider. */
-const USERS: Record<UpstreamProviderId, { readonly race: string; readonly refused: string }> = {
-  rally: { race: 'user001', refused: 'user002' },
-  github: { race: 'user003', refused: 'user004' },
+const USERS: Record<UpstreamProviderId, { readonly race: string; readonly refused: string; readonly lost: string }> = {
+  rally: { race: 'user001', refused: 'user002', lost: 'user005' },
+  github: { race: 'user003', refused: 'user004', lost: 'user006' },
 };
 
 describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
@@ -181,6 +183,29 @@ describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
     expect(relinked.body).toContain(`${row().name} is connected.`);
     await waitOutLinkCache(suite.stack);
     expect(await row().use(s, 0)).toEqual(ok(row(), user));
+  });
+
+  it('D5: the refresh answer is lost after the provider rotated the refresh token (our timeout) → that use fails cleanly, an error and not a prompt, nothing stored; the next use meets the refused old refresh token and gets the sign-in prompt; then no retry loop', async () => {
+    const user = USERS[id].lost;
+    const s = await row().linked(user);
+    expect(await row().use(s, 0)).toEqual(ok(row(), user));
+    const ref = (await db()).doc(recordPath(row(), s));
+    const version = Number((await ref.get()).get('version'));
+    row().provider.expireAccessTokens(row().login(user));
+    row().provider.delayTokenEndpoint(4000); // processed 4 s later; we give up after the provider's 3 s timeout
+    const r0 = refreshes(row());
+    expect((await row().use(s, 0)).kind).toBe('error');
+    await until(() => refreshes(row()) - r0 === 1, 'the provider to finish the delayed refresh');
+    expect((await ref.get()).get('version')).toBe(version); // nothing was stored
+    const second = await row().use(s, 0);
+    expect(refreshes(row()) - r0).toBe(2); // one more attempt with the rotated-out refresh token, refused
+    expect((await ref.get()).get('status')).toBe('refresh_failed');
+    const third = await row().use(s, 1);
+    expect(refreshes(row()) - r0).toBe(2); // no retry loop
+    for (const prompt of [second, third]) {
+      expect(prompt.kind).toBe('prompt');
+      expect(prompt.kind === 'prompt' && prompt.text).toContain(`${row().name} is not connected`);
+    }
   });
 });
 
