@@ -37,8 +37,8 @@ export interface LocalStackOptions {
   readonly sandboxOptions?: Partial<RallySandboxOptions>;
   /**
    * Also start the GitHub sandbox (issue 19): `true`, or options for it. Off unless asked; `npm start`
-   * asks unless GITHUB_SANDBOX=false. The servers learn of it once config has GitHub settings; until
-   * then `LocalStack.github` says where it is.
+   * asks unless GITHUB_SANDBOX=false. The servers then enable GitHub as the second provider
+   * (UPSTREAM_PROVIDERS=rally,github) against it; `LocalStack.github` says where it is.
    */
   readonly githubSandbox?: boolean | Partial<GitHubSandboxOptions>;
   /** Extra environment for the server processes (config overrides). */
@@ -186,6 +186,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ADDRESS_LIMIT_REGISTER_PER_MINUTE: '0',
       ADDRESS_LIMIT_SESSION_INITIALIZE_PER_MINUTE: '0',
       ADDRESS_LIMIT_CONNECT_LINK_PER_MINUTE: '0',
+      // With the GitHub sandbox, the servers connect to it as the second provider (issue 19).
+      ...(github
+        ? {
+            UPSTREAM_PROVIDERS: 'rally,github',
+            GITHUB_CLIENT_ID: github.clientId,
+            GITHUB_CLIENT_SECRET_NAME: github.clientSecretName,
+            GITHUB_AUTHORIZE_BASE_URL: github.authorizeBaseUrl,
+            GITHUB_API_BASE_URL: github.apiBaseUrl,
+          }
+        : {}),
       ...options.env,
     };
 

@@ -20,16 +20,7 @@ try {
 }
 // Tests only (dev/local-stack.ts `clockControl`): the instance's clock is the test's to move.
 const clock = takeClockControl();
-// Tests only: a test double in the slot of a second upstream provider (dev/upstream-double.ts),
-// loaded only when asked for, so every other server process starts as before.
-const doubles = process.env.DEV_UPSTREAM_DOUBLE;
-if (doubles && process.env.NODE_ENV === 'production') {
-  process.stderr.write('rally-mcp: DEV_UPSTREAM_DOUBLE is for the local stack only\n');
-  process.exit(2);
-}
-const providerFactories = doubles ? (await import('./upstream-double.js')).upstreamDoubles(doubles) : undefined;
-if (clock || providerFactories)
-  setInstanceOverrides({ ...(clock ? { clock } : {}), ...(providerFactories ? { providerFactories } : {}) });
+if (clock) setInstanceOverrides({ clock });
 await loadFunctions();
 // Local stack only: a one-line summary of tool calls every minute (when there were any).
 startSummaryTimer((line) => process.stdout.write(`${line}\n`), 60_000);

@@ -65,7 +65,7 @@ export async function startGitHubSandbox(options: GitHubSandboxOptions): Promise
   if (options.callbackUrls.length === 0) throw new Error('startGitHubSandbox: at least one callback URL');
   const now = options.now ?? (() => new Date());
   const mode = options.tokenMode ?? 'oauth-app';
-  let world: World = seedWorld(now());
+  let world: World = seedWorld(now(), options.extraUsers ?? 0);
   const tokens = new TokenState(
     {
       mode,
@@ -116,7 +116,7 @@ export async function startGitHubSandbox(options: GitHubSandboxOptions): Promise
 
   const controls = {
     reset() {
-      world = seedWorld(now());
+      world = seedWorld(now(), options.extraUsers ?? 0);
       tokens.clear();
       limits.clear();
       faults.clear();

@@ -313,10 +313,18 @@ const DAY_MS = 86_400_000;
 /** A deterministic 40-hex SHA for a label. */
 const sha = (label: string): string => createHash('sha1').update(label).digest('hex');
 
-export function seedWorld(now: Date): World {
+/** user001 … user<n>: password = login, no organisation and no private repository (like carol). */
+export function extraSeedUsers(n: number): SeedUser[] {
+  return Array.from({ length: n }, (_, i) => {
+    const login = `user${String(i + 1).padStart(3, '0')}`;
+    return { login, id: 2001 + i, name: `User ${login.slice(4)}`, email: `${login}@example.com`, password: login };
+  });
+}
+
+export function seedWorld(now: Date, extraUsers = 0): World {
   const at = (daysAgo: number, hour = 10): string =>
     new Date(now.getTime() - daysAgo * DAY_MS + (hour - 12) * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const users = new Map(SEED_USERS.map((u) => [u.login, u]));
+  const users = new Map([...SEED_USERS, ...extraSeedUsers(extraUsers)].map((u) => [u.login, u]));
   const userOf = (login: string): SeedUser => {
     const u = users.get(login);
     if (!u) throw new Error(`seed: unknown user ${login}`);
@@ -439,5 +447,8 @@ export function seedWorld(now: Date): World {
       items: [...items.values()].sort((a, b) => a.number - b.number),
     };
   });
-  return { users, owners: new Map(OWNERS.map((o) => [o.login, o])), repos };
+  const owners = new Map(OWNERS.map((o) => [o.login, o]));
+  for (const u of users.values())
+    if (!owners.has(u.login)) owners.set(u.login, { login: u.login, id: u.id, type: 'User' });
+  return { users, owners, repos };
 }

@@ -40,6 +40,8 @@ export interface GitHubSandboxOptions {
   readonly searchLimit?: number;
   /** Status of an exhausted primary limit: GitHub documents "403 or 429" (default 403). */
   readonly primaryLimitStatus?: 403 | 429;
+  /** Extra users user001 … user<n> (password = login), with no private repository; default 0. */
+  readonly extraUsers?: number;
   /** Skip the authorize page after sign-in (the sign-in form still appears). */
   readonly autoApprove?: boolean;
   /** Accepted `X-GitHub-Api-Version` values (default `['2022-11-28']`); others get 400. */

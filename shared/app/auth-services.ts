@@ -12,6 +12,8 @@ import { createSealer } from '../crypto/sealer.js';
 import { createAccessTokenSigner } from '../crypto/access-token.js';
 import { UpstreamTokenStore } from '../upstream-link/link-store.js';
 import type { RallyOAuthConfig } from '../rally/oauth.js';
+import { createGitHubProvider } from '../github/provider.js';
+import type { GitHubOAuthConfig } from '../github/oauth.js';
 import { createRallyProvider } from '../rally/provider.js';
 import { createRateLimiter } from '../ratelimit/rate-limiter.js';
 import { createConcurrencyLimiter } from '../rally/concurrency.js';
@@ -61,7 +63,26 @@ export const PROVIDER_FACTORIES: Partial<Record<UpstreamProviderId, ProviderFact
       client: rallyClient,
     });
   },
+  github: ({ config, deps, secretText }) =>
+    createGitHubProvider({
+      oauth: githubOAuthConfig(config),
+      fetch: deps.fetch,
+      clock: deps.clock,
+      clientSecret: () => secretText(config.GITHUB_CLIENT_SECRET_NAME, config.GITHUB_CLIENT_SECRET_VERSION),
+    }),
 };
+
+/** GitHub's OAuth settings from configuration only (A4/A5); the client id is required when GitHub is enabled. */
+export function githubOAuthConfig(config: Config): GitHubOAuthConfig {
+  return {
+    authorizeBaseUrl: config.GITHUB_AUTHORIZE_BASE_URL,
+    apiBaseUrl: config.GITHUB_API_BASE_URL,
+    clientId: config.GITHUB_CLIENT_ID ?? '',
+    redirectUri: publicUrls(config).upstreamRedirectUri,
+    scopes: config.GITHUB_SCOPES,
+    timeoutMs: config.GITHUB_TIMEOUT_MS,
+  };
+}
 
 /** Builds the providers UPSTREAM_PROVIDERS enables; one this build has no module for fails the start-up clearly. */
 export function buildProviders(
@@ -78,11 +99,7 @@ export function buildProviders(
   );
 }
 
-/** `extraFactories`: provider modules beside this build's own (dev/serve.ts's test double; never in a deployed function). */
-export async function createAuthServices(
-  deps: Deps,
-  extraFactories: Partial<Record<UpstreamProviderId, ProviderFactory>> = {},
-): Promise<AuthServices> {
+export async function createAuthServices(deps: Deps): Promise<AuthServices> {
   const { config } = deps;
   // No Firestore client here: a warm tool call reads its one document over REST, so an MCP
   // instance loads the client library only when it first writes (deps.db()).
@@ -108,10 +125,7 @@ export async function createAuthServices(
     });
   const secretText = async (name: string, version: string) =>
     new TextDecoder().decode(await source.access(name, version)).trim();
-  const providers = buildProviders(
-    { deps, config, secrets: source, secretText, rallyClient },
-    { ...PROVIDER_FACTORIES, ...extraFactories },
-  );
+  const providers = buildProviders({ deps, config, secrets: source, secretText, rallyClient });
   const stores = new Map<UpstreamProviderId, UpstreamTokenStore>();
   const tokenStore = (provider: UpstreamProviderId): UpstreamTokenStore => {
     let store = stores.get(provider);

@@ -14,8 +14,6 @@ import { addressChecker, addressLimiter, type Deps } from '../services/deps.js';
 import { audit } from '../audit/audit.js';
 import { createRestDocumentReader, googleAccessToken, type DocumentReader } from '../store/firestore-rest.js';
 import { createAddressThrottle } from '../ratelimit/address-throttle.js';
-import type { UpstreamProviderId } from '../upstream/provider.js';
-import type { ProviderFactory } from './auth-services.js';
 
 /** Firestore over REST (`preferRest`) avoids loading gRPC at cold start. */
 export async function createFirestore(config: Config): Promise<Firestore> {
@@ -55,11 +53,6 @@ export interface DepsOverrides {
   readonly fetch?: FetchLike;
   readonly db?: Firestore;
   readonly documents?: DocumentReader;
-  /**
-   * Upstream provider modules beside the build's own (shared/app/auth-services.ts
-   * PROVIDER_FACTORIES): the local stack's test double of a second provider (dev/serve.ts).
-   */
-  readonly providerFactories?: Partial<Record<UpstreamProviderId, ProviderFactory>>;
 }
 
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
@@ -95,7 +88,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       })),
     auth: () =>
       (auth ??= import('./auth-services.js')
-        .then((m) => m.createAuthServices(deps, overrides.providerFactories))
+        .then((m) => m.createAuthServices(deps))
         .catch((err: unknown) => {
           auth = undefined;
           throw err;

@@ -94,6 +94,8 @@ export const ConfigSchema = z
     GITHUB_AUTHORIZE_BASE_URL: baseUrl.default('https://github.com'),
     /** GitHub's REST API (GitHub Enterprise Server: https://<host>/api/v3). */
     GITHUB_API_BASE_URL: baseUrl.default('https://api.github.com'),
+    /** Timeout of each GitHub request (token endpoint and REST API). */
+    GITHUB_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
     /** The scopes asked of GitHub, space-separated (an OAuth App's; a GitHub App ignores them). */
     GITHUB_SCOPES: z
       .string()

@@ -20,7 +20,8 @@ import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../upst
 import { sessionTools } from './tools/session.tools.js';
 import { connectionTools } from './tools/connection.tools.js';
 import { revokeGrant } from '../store/grants.repo.js';
-import type { ToolContext } from './tools/context.js';
+import { githubWeb, type ToolContext } from './tools/context.js';
+import { createGitHubClient, type GitHubClient } from '../github/client.js';
 import type { AnyToolSpec } from './tools/spec.js';
 import { createCursorCodec, deriveCursorKey } from './tools/cursor.js';
 import { challenge, McpAuthError, type McpPrincipal } from './principal.js';
@@ -123,6 +124,7 @@ export async function createCallContext(
     }
     return tokens;
   };
+  let github: GitHubClient | undefined;
   const tools: ToolContext = {
     rally,
     requestId: ctx.requestId,
@@ -131,6 +133,18 @@ export async function createCallContext(
     rallyWebBaseUrl: deps.config.RALLY_BASE_URL,
     accessPageUrl: publicUrls(deps.config).accessPage,
     upstreamTokens,
+    github: () => {
+      github ??= createGitHubClient({
+        apiBaseUrl: deps.config.GITHUB_API_BASE_URL,
+        fetch: deps.fetch,
+        tokens: upstreamTokens('github'), // throws when this deployment does not enable GitHub
+        timeoutMs: deps.config.GITHUB_TIMEOUT_MS,
+        clock: deps.clock,
+        log: ctx.log,
+      });
+      return github;
+    },
+    githubWeb: githubWeb(deps.config.GITHUB_AUTHORIZE_BASE_URL),
     cursors: createCursorCodec(() => cursorKey(deps, services), key),
     disconnect: async (provider = PRIMARY_PROVIDER) => {
       if (provider !== PRIMARY_PROVIDER) {

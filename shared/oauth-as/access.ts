@@ -24,6 +24,7 @@ import {
   type SessionLinkRecord,
 } from '../store/upstream-tokens.repo.js';
 import { disconnectLink } from '../upstream-link/link-read.js';
+import { PRIMARY_PROVIDER, PROVIDER_LABELS } from '../upstream/provider.js';
 import { isPrivateUseRedirect } from './clients.js';
 import { endConnectionToken, endGrant, type RevokeRequester } from './revocation.js';
 import { listConnectionTokens, type ConnectionToken } from '../store/connection-tokens.repo.js';
@@ -72,11 +73,32 @@ async function rallyLinkOf(
   return stored && { rallyUser: rallyUserOf(stored.user), linkedAt: stored.linkedAt };
 }
 
+/**
+ * The grant's links to the other enabled providers (issue 19), one fact each: whose account, since
+ * when. Ending the row (revoking the grant) deletes them with the Rally link.
+ */
+async function otherLinksOf(deps: AccessDeps, grantId: string): Promise<[string, string][]> {
+  const others = deps.config.UPSTREAM_PROVIDERS.filter((p) => p !== PRIMARY_PROVIDER);
+  const db = others.length ? await deps.db() : undefined;
+  return Promise.all(
+    others.map(async (provider): Promise<[string, string]> => {
+      const { name } = PROVIDER_LABELS[provider];
+      const stored = await readTokenRecord(db!, provider, grantPrincipal(grantId), deps.clock.now());
+      return [
+        `${name} link`,
+        stored
+          ? `${name} user ${stored.user.login} since ${day(stored.linkedAt)}`
+          : `not connected (a ${name} tool asks to sign in to ${name})`,
+      ];
+    }),
+  );
+}
+
 async function clientRow(deps: AccessDeps, g: Grant): Promise<AccessRow> {
   const client = await findClient(await deps.db(), g.clientId, deps.clock.now());
   const cimd = (client?.source ?? (g.clientId.startsWith('https://') ? 'cimd' : 'dcr')) === 'cimd';
   const redirects = g.redirectUri ? [g.redirectUri] : (client?.redirectUris ?? []);
-  const link = await rallyLinkOf(deps, g.grantId);
+  const [link, otherLinks] = await Promise.all([rallyLinkOf(deps, g.grantId), otherLinksOf(deps, g.grantId)]);
   return {
     kind: 'client',
     rowId: sha256Id(g.grantId),
@@ -96,6 +118,7 @@ async function clientRow(deps: AccessDeps, g: Grant): Promise<AccessRow> {
           ? `Rally user ${link.rallyUser.userName} since ${day(link.linkedAt)}`
           : 'not connected (the next tool call asks to sign in to Rally)',
       ],
+      ...otherLinks,
     ],
     end: (d, requester) => endGrant(d, g, requester),
   };

@@ -7,6 +7,7 @@
 import type { Clock } from '../../kernel/clock.js';
 import type { Logger } from '../../logging/logger.js';
 import type { RallyClient } from '../../rally/client.js';
+import type { GitHubClient } from '../../github/client.js';
 import type { UpstreamProviderId, UpstreamTokenProvider } from '../../upstream/provider.js';
 import type { CursorCodec } from './cursor.js';
 
@@ -33,4 +34,29 @@ export interface ToolContext {
    * endpoint); another provider's disconnect leaves the Rally link alone.
    */
   disconnect(provider?: UpstreamProviderId): Promise<void>;
+  /**
+   * A GitHub client for the caller (issue 19), built on first use over `upstreamTokens('github')`:
+   * its first request reads the caller's GitHub link, and no link means GitHub's sign-in prompt.
+   * Throws when this deployment does not enable GitHub (its tools are then not offered).
+   */
+  github(): GitHubClient;
+  /** GitHub's web origin (from configuration) and the links built on it; never GitHub's own html_url. */
+  readonly githubWeb: GitHubWeb;
+}
+
+export interface GitHubWeb {
+  /** e.g. https://github.com, or https://HOST for GitHub Enterprise Server. */
+  readonly baseUrl: string;
+  pullRequestUrl(repo: string, number: number): string;
+  commitUrl(repo: string, sha: string): string;
+}
+
+/** Links on GitHub's web origin from checked parts only (owner/name, a number, a hex SHA). */
+export function githubWeb(baseUrl: string): GitHubWeb {
+  const root = baseUrl.replace(/\/$/, '');
+  return {
+    baseUrl: root,
+    pullRequestUrl: (repo, number) => `${root}/${repo}/pull/${number}`,
+    commitUrl: (repo, sha) => `${root}/${repo}/commit/${sha}`,
+  };
 }

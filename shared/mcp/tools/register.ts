@@ -18,6 +18,7 @@ import type { z } from 'zod';
 import { LinkRequiredError } from '../../upstream/link-required.js';
 import { ProjectNotAllowedError } from '../../rally/project-scope.js';
 import { PRIMARY_PROVIDER, type UpstreamProviderId } from '../../upstream/provider.js';
+import { GITHUB_TOOLS } from './github.tools.js';
 import { COLLABORATION_TOOLS } from './collaboration.tools.js';
 import { ITEM_TOOLS } from './items.tools.js';
 import { PLANNING_TOOLS } from './planning.tools.js';
@@ -40,6 +41,7 @@ export const ALL_TOOLS: readonly AnyToolSpec[] = [
   ...PORTFOLIO_TOOLS,
   ...QUALITY_TOOLS,
   ...COLLABORATION_TOOLS,
+  ...GITHUB_TOOLS,
 ];
 
 const DEFAULT_PROVIDERS: readonly UpstreamProviderId[] = [PRIMARY_PROVIDER];
@@ -116,7 +118,7 @@ export async function runTool(spec: AnyToolSpec, args: unknown, ctx: ToolContext
   const idArg = (args as { id?: unknown }).id;
   const object = (v: unknown) => (typeof v === 'string' ? { rallyObject: v } : {});
   try {
-    const out = await spec.run(args, { ...ctx, log, disconnect: () => ctx.disconnect() });
+    const out = await spec.run(args, { ...ctx, log, disconnect: (provider) => ctx.disconnect(provider) });
     const checked = spec.output.safeParse(out.structured);
     if (!checked.success) throw new Error(`output of ${spec.name} does not match its schema`); // a bug: generic error below
     return {

@@ -10,7 +10,8 @@ import { LinkRequiredError } from '../../upstream/link-required.js';
 import type { Logger } from '../../logging/logger.js';
 import { RallyApiError, RallyLookupError, RallyQueryError, type RallyErrorCode } from '../../rally/errors.js';
 import { MAX_MESSAGE_CHARS } from '../../sanitize/index.js';
-import { rallyText } from './output.js';
+import { GitHubApiError, GitHubRateLimitedError, type GitHubErrorCode } from '../../github/errors.js';
+import { githubText, rallyText } from './output.js';
 import { CodedError } from '../../kernel/errors.js';
 
 /** A problem with the arguments that only shows once they are interpreted (e.g. a cursor for another query). */
@@ -32,6 +33,16 @@ const RALLY_MESSAGES: Readonly<Record<Exclude<RallyErrorCode, 'rally_unavailable
   rally_unauthorized: 'Rally did not accept your sign-in.',
 };
 
+const GITHUB_MESSAGES: Readonly<Record<Exclude<GitHubErrorCode, 'github_rate_limited'>, string>> = {
+  github_not_found: 'GitHub could not find that repository, pull request or commit, or you do not have access to it.',
+  github_forbidden:
+    'GitHub denied access: your GitHub sign-in does not allow this, or the organization restricts this app.',
+  github_validation_failed: 'GitHub rejected the request.',
+  github_rejected: 'That GitHub repository, number or ref is not valid.',
+  github_unauthorized: 'GitHub did not accept your sign-in.',
+  github_unavailable: 'GitHub is unavailable right now, try again shortly.',
+};
+
 export function errorResult(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
@@ -48,6 +59,28 @@ export function toToolResult(err: unknown, ctx: { readonly requestId: string; re
       ? ` Rally's messages, as data: ${JSON.stringify(err.rallyErrors.map((m) => rallyText(m, MAX_MESSAGE_CHARS)))}`
       : '';
     return errorResult(`${RALLY_MESSAGES[err.code]}${said} (${rid})`);
+  }
+  if (err instanceof GitHubRateLimitedError) {
+    ctx.log.warn('tool_github_error', {
+      errCode: err.code,
+      ...(err.status === undefined ? {} : { status: err.status }),
+    });
+    return errorResult(
+      `GitHub's rate limit for your account is used up; try again in ${err.retryAfterSeconds} seconds. (${rid})`,
+    );
+  }
+  if (err instanceof GitHubApiError) {
+    ctx.log.warn('tool_github_error', {
+      errCode: err.code,
+      ...(err.status === undefined ? {} : { status: err.status }),
+    });
+    // GitHub's words can echo names and values: they travel as GitHubText, outside our sentence (L9).
+    const said = err.githubMessage
+      ? ` GitHub's message, as data: ${JSON.stringify(githubText(err.githubMessage, MAX_MESSAGE_CHARS))}`
+      : '';
+    return errorResult(
+      `${GITHUB_MESSAGES[err.code as Exclude<GitHubErrorCode, 'github_rate_limited'>]}${said} (${rid})`,
+    );
   }
   if (err instanceof RallyLookupError) {
     ctx.log.info('tool_lookup_failed', { errCode: err.code, rallyType: err.what });

@@ -12,8 +12,9 @@ import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { systemClock } from '../../../shared/kernel/clock.js';
 import { buildMcpServer } from '../../../shared/mcp/server.js';
-import type { ToolContext } from '../../../shared/mcp/tools/context.js';
-import { ALL_TOOLS, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
+import { githubWeb, type ToolContext } from '../../../shared/mcp/tools/context.js';
+import type { GitHubClient } from '../../../shared/github/client.js';
+import { ALL_TOOLS, enabledTools, registerToolCatalogue } from '../../../shared/mcp/tools/register.js';
 import { createCursorCodec } from '../../../shared/mcp/tools/cursor.js';
 import { createExecution } from '../../../shared/mcp/execute.js';
 import { toMcpResult } from '../../../shared/mcp/jsonrpc-errors.js';
@@ -71,6 +72,9 @@ export async function connect(
     canRefresh?: boolean;
     /** A connection token's project allowlist (ObjectIDs), as its principal carries it (issue 18). */
     projects?: readonly string[];
+    /** A GitHub client for the GitHub tools (issue 19), e.g. over the GitHub sandbox. */
+    github?: GitHubClient;
+    githubWebBaseUrl?: string;
   } = {},
 ): Promise<Connected> {
   const logs: string[] = [];
@@ -104,6 +108,11 @@ export async function connect(
       if (provider !== 'rally') throw new Error(`no ${provider} in this harness`);
       return rallyTokens;
     },
+    github: () => {
+      if (!options.github) throw new Error('no github in this harness');
+      return options.github;
+    },
+    githubWeb: githubWeb(options.githubWebBaseUrl ?? 'https://github.example.test'),
     disconnect: async () => {
       disconnects.count++;
     },
@@ -117,7 +126,8 @@ export async function connect(
   });
   const execution = createExecution({
     caller: { scopes: undefined, ...(options.projects ? { projectAllowlist: options.projects } : {}) },
-    catalogue: ALL_TOOLS,
+    // A Rally-only deployment's catalogue, unless the test brings GitHub (issue 19).
+    catalogue: options.github ? ALL_TOOLS : enabledTools(['rally']),
     tools: ctx,
     policy,
     consumeRateLimits: async () => ({ allowed: true }),

@@ -7,8 +7,32 @@
  */
 import { ALL_TOOLS } from '../../../shared/mcp/tools/register.js';
 import { connect, textOf, useToolHarness, wsapiRequests, type ToolResult } from './harness.js';
+import { startTestGitHubSandbox } from '../../helpers/github-sandbox.js';
+import type { GitHubSandboxHandle } from '../../../github-sandbox/index.js';
+import { createGitHubClient } from '../../../shared/github/client.js';
+import { systemClock } from '../../../shared/kernel/clock.js';
+import { createLogger } from '../../../shared/logging/logger.js';
 
 const h = useToolHarness();
+/** The GitHub tools (issue 19) run against the GitHub sandbox as alice. */
+let github: GitHubSandboxHandle;
+beforeAll(async () => {
+  github = await startTestGitHubSandbox();
+});
+afterAll(async () => {
+  await github.stop();
+});
+const githubClient = () => {
+  const token = github.issueTokens('alice').access_token;
+  return createGitHubClient({
+    apiBaseUrl: github.apiUrl,
+    fetch: globalThis.fetch,
+    timeoutMs: 10_000,
+    clock: systemClock,
+    log: createLogger({ level: 'error', write: () => {} }),
+    tokens: { accessToken: async () => token, refreshAfterUnauthorized: () => Promise.reject(new Error('no refresh')) },
+  });
+};
 const item = (type: string, field: string, value: unknown) => {
   const found = h.sandbox.items(type).find((i) => i[field] === value);
   if (!found) throw new Error(`no ${type} with ${field} ${String(value)}`);
@@ -22,7 +46,11 @@ let privateProject = '';
 beforeEach(async () => {
   await h.mcp.close();
   privateProject = oid('project', 'Alice Private');
-  h.mcp = await connect(h.sandbox, { projects: [privateProject] });
+  h.mcp = await connect(h.sandbox, {
+    projects: [privateProject],
+    github: githubClient(),
+    githubWebBaseUrl: github.webUrl,
+  });
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON the test reads freely and checks with expect()
@@ -55,6 +83,25 @@ const PRIVATE_ITEMS = () =>
 
 /** One case per tool: what is refused outside the list, and what works inside it. */
 const CASES: Record<string, () => Promise<void>> = {
+  find_github_pull_requests: async () => {
+    // GitHub only: the FormattedID is search text there; no Rally object is read, whatever its project.
+    h.sandbox.clearRequests();
+    expect(ok(await call('find_github_pull_requests', { formattedId: 'US1' })).pullRequests.length).toBeGreaterThan(0);
+    expect(wsapiRequests(h.sandbox)).toEqual([]);
+  },
+  link_rally_item_to_github: async () => {
+    const url = `${github.webUrl}/acme/storefront/pull/1`;
+    await refusedOutside('link_rally_item_to_github', { id: 'US1', url });
+    expect(ok(await call('link_rally_item_to_github', { id: 'US34', url })).item.formattedId).toBe('US34');
+  },
+  draft_github_branch_from_rally_item: async () => {
+    await refusedOutside('draft_github_branch_from_rally_item', { id: 'US1' });
+    expect(ok(await call('draft_github_branch_from_rally_item', { id: 'US34' })).branchName).toMatch(/^feature\/us34-/);
+  },
+  disconnect_github: async () => {
+    ok(await call('disconnect_github'));
+    expect(h.mcp.disconnects.count).toBe(1);
+  },
   get_rally_issue: async () => {
     await refusedOutside('get_rally_issue', { id: 'US1' });
     await refusedOutside('get_rally_issue', {

@@ -1,4 +1,4 @@
-import { TOOL_DEFINITIONS } from '../../../shared/mcp/tools/register.js';
+import { TOOL_DEFINITIONS, enabledTools } from '../../../shared/mcp/tools/register.js';
 import { connect, textOf, useToolHarness, wsapiRequests } from './harness.js';
 
 const h = useToolHarness();
@@ -67,6 +67,9 @@ describe('tool listing', () => {
         'add_rally_test_result',
         'set_rally_custom_field',
         'update_rally_tags',
+        // issue 19 (offered where GitHub is enabled)
+        'disconnect_github',
+        'link_rally_item_to_github',
       ].sort(),
     );
   });
@@ -79,7 +82,8 @@ describe('tool listing', () => {
     const { tools } = await h.mcp.client.listTools();
     // Only core tools are listed without toolsets (issue 17).
     const core = new Set(TOOL_DEFINITIONS.filter((d) => d.toolset === 'core').map((d) => d.name));
-    expect(tools.map((t) => t.name).sort()).toEqual([...readOnly].filter((t) => core.has(t)).sort());
+    const offered = new Set(enabledTools(['rally']).map((t) => t.name)); // this harness is a Rally-only deployment
+    expect(tools.map((t) => t.name).sort()).toEqual([...readOnly].filter((t) => core.has(t) && offered.has(t)).sort());
     const refused = await call('create_rally_story', { name: 'x' });
     expect(refused).toEqual({
       isError: true,

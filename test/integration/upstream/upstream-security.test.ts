@@ -1,16 +1,17 @@
 /**
  * The security cases every upstream provider must pass, written once and run for each provider
- * (./providers.ts: Rally, and a second provider in GitHub's slot): state single use and the
+ * (./providers.ts: Rally, and GitHub's own provider module): state single use and the
  * browser binding at the one callback (B3, B4, B6), PKCE and the code exchange (B16), sealing
  * bound to the document with no plaintext in Firestore (E1), the refresh race across two
- * instances (D2), a refused refresh becoming that provider's sign-in prompt (D3). Then the cases
- * of two providers side by side (group R, issue 19): a state of one provider with another's code,
- * a second provider's link completed by another user or browser, one provider's tokens in the
- * other's record, what a call reads, and the relink rule of a second provider.
+ * instances (D2), a refused refresh becoming that provider's sign-in prompt (D3), a refresh answer
+ * lost after the provider rotated (D5). Then the cases of two providers side by side (group R,
+ * issue 19): a state of one provider with another's code, a second provider's link completed by
+ * another user or browser, one provider's tokens in the other's record, what a call reads, and the
+ * relink rule of a second provider.
  *
- * Two server instances share the emulator, Rally's sandbox and a second Rally sandbox that plays
- * the second provider (dev/upstream-double.ts). Users: user001–user004 per row case that changes
- * the provider's state, alice and bob elsewhere.
+ * Two server instances share the emulator, Rally's sandbox and GitHub's (as a GitHub App: expiring
+ * user tokens, single-use refresh tokens). Users: user001–user006 per row case that changes the
+ * provider's state, alice and bob elsewhere; each signs in with the same name at both providers.
  */
 import { createHash } from 'node:crypto';
 import { jest } from '@jest/globals';
@@ -21,17 +22,16 @@ import { createCallContext } from '../../../shared/mcp/call-context.js';
 import { disconnectLink } from '../../../shared/upstream-link/link-read.js';
 import { tokenRecordPath, tokenRecords } from '../../../shared/store/upstream-tokens.repo.js';
 import type { UpstreamProviderId } from '../../../shared/upstream/provider.js';
-import { upstreamDoubles } from '../../../dev/upstream-double.js';
 import { dumpFirestore, waitOutLinkCache } from '../../helpers/stack.js';
+import { until } from '../../helpers/poll.js';
 import { browse, CookieJar, recordedSignIn } from '../../helpers/oauth-flow.js';
 import {
   connectLinkFor,
   principalOf,
   recordPath,
-  refreshes,
   requestContext,
   startUpstreamSuite,
-  tokenPosts,
+  type UpstreamRow,
   type Use,
   type UpstreamSuite,
 } from './providers.js';
@@ -49,12 +49,14 @@ afterAll(async () => {
 const db = () => suite.deps[0].db();
 const count = async (collection: string) => (await (await db()).collection(collection).get()).size;
 const exists = async (path: string) => (await (await db()).doc(path).get()).exists;
-const ok = (user: string): Use => ({ kind: 'ok', login: `${user}@example.com` });
+const ok = (row: UpstreamRow, user: string): Use => ({ kind: 'ok', login: row.login(user) });
+const tokenPosts = (row: UpstreamRow) => row.provider.tokenPosts();
+const refreshes = (row: UpstreamRow) => row.provider.refreshCount();
 
 /** Each row's own users for the cases that change a user's state at the provider. */
-const USERS: Record<UpstreamProviderId, { readonly race: string; readonly refused: string }> = {
-  rally: { race: 'user001', refused: 'user002' },
-  github: { race: 'user003', refused: 'user004' },
+const USERS: Record<UpstreamProviderId, { readonly race: string; readonly refused: string; readonly lost: string }> = {
+  rally: { race: 'user001', refused: 'user002', lost: 'user005' },
+  github: { race: 'user003', refused: 'user004', lost: 'user006' },
 };
 
 describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
@@ -87,7 +89,7 @@ describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
     expect(tokenPosts(row()).length - before).toBe(1);
   });
 
-  it('B16: the code goes to the provider’s configured token endpoint only, with our redirect URI, our client authentication and the PKCE verifier of the S256 challenge sent (the stand-in checks it)', async () => {
+  it('B16: the code goes to the provider’s configured token endpoint only, with our redirect URI, our client authentication and the PKCE verifier of the S256 challenge sent (the provider’s sandbox checks it)', async () => {
     const { providerUrl, jar } = await row().start('alice');
     const back = await row().atProvider(providerUrl, 'alice');
     const others = suite.rows.filter((r) => r.id !== id).map((r) => tokenPosts(r).length);
@@ -96,8 +98,8 @@ describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
     const posts = tokenPosts(row()).slice(mark);
     expect(posts).toHaveLength(1);
     expect(posts[0]!.status).toBe(200);
-    const form = new URLSearchParams(posts[0]!.body);
-    expect(form.get('grant_type')).toBe('authorization_code');
+    const { form } = posts[0]!;
+    expect(posts[0]!.grantType).toBe('authorization_code');
     expect(form.get('code')).toBe(back.searchParams.get('code'));
     expect(form.get('redirect_uri')).toBe(`${suite.stack.url}/oauth/callback`);
     expect(form.get('redirect_uri')).toBe(providerUrl.searchParams.get('redirect_uri'));
@@ -145,11 +147,11 @@ describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
   it('D2: two instances × 10 concurrent uses needing a refresh of the same link → the provider sees exactly one refresh; every use succeeds', async () => {
     const user = USERS[id].race;
     const s = await row().linked(user);
-    expect(await row().use(s, 0)).toEqual(ok(user));
-    row().standIn().expireAccessTokens(user);
+    expect(await row().use(s, 0)).toEqual(ok(row(), user));
+    row().provider.expireAccessTokens(row().login(user));
     const r0 = refreshes(row());
     const uses = await Promise.all(([0, 1] as const).flatMap((i) => Array.from({ length: 10 }, () => row().use(s, i))));
-    for (const u of uses) expect(u).toEqual(ok(user));
+    for (const u of uses) expect(u).toEqual(ok(row(), user));
     expect(refreshes(row()) - r0).toBe(1);
     const doc = await (await db()).doc(recordPath(row(), s)).get();
     expect(doc.get('version')).toBe(2);
@@ -159,8 +161,8 @@ describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
   it('D3/R6: the provider refuses the refresh token → the record is marked refresh_failed and the caller gets that provider’s sign-in prompt with a /connect link, not an error; the next use does not ask the provider again; the link restores it', async () => {
     const user = USERS[id].refused;
     const s = await row().linked(user);
-    expect(await row().use(s, 0)).toEqual(ok(user));
-    row().standIn().revokeGrants(user);
+    expect(await row().use(s, 0)).toEqual(ok(row(), user));
+    row().provider.revokeUser(row().login(user));
     await waitOutLinkCache(suite.stack);
     const r0 = refreshes(row());
     const first = await row().use(s, 0);
@@ -168,9 +170,9 @@ describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
     const doc = await (await db()).doc(recordPath(row(), s)).get();
     expect(doc.get('status')).toBe('refresh_failed');
     expect(doc.get('sealed') ?? undefined).toBeUndefined();
-    const mark = row().standIn().requests().length;
+    const mark = row().provider.mark();
     const again = await row().use(s, 1);
-    expect(row().standIn().requests().slice(mark)).toEqual([]);
+    expect(row().provider.since(mark)).toEqual([]);
     const links = [first, again].map((prompt) => {
       const text = prompt.kind === 'prompt' ? prompt.text : JSON.stringify(prompt);
       expect(text).toContain(`${row().name} is not connected`);
@@ -180,7 +182,30 @@ describe.each(['rally', 'github'] as const)('upstream provider %s', (id) => {
     const relinked = await browse(links[0]!, { username: user, stopAt: 'never' });
     expect(relinked.body).toContain(`${row().name} is connected.`);
     await waitOutLinkCache(suite.stack);
-    expect(await row().use(s, 0)).toEqual(ok(user));
+    expect(await row().use(s, 0)).toEqual(ok(row(), user));
+  });
+
+  it('D5: the refresh answer is lost after the provider rotated the refresh token (our timeout) → that use fails cleanly, an error and not a prompt, nothing stored; the next use meets the refused old refresh token and gets the sign-in prompt; then no retry loop', async () => {
+    const user = USERS[id].lost;
+    const s = await row().linked(user);
+    expect(await row().use(s, 0)).toEqual(ok(row(), user));
+    const ref = (await db()).doc(recordPath(row(), s));
+    const version = Number((await ref.get()).get('version'));
+    row().provider.expireAccessTokens(row().login(user));
+    row().provider.delayTokenEndpoint(4000); // processed 4 s later; we give up after the provider's 3 s timeout
+    const r0 = refreshes(row());
+    expect((await row().use(s, 0)).kind).toBe('error');
+    await until(() => refreshes(row()) - r0 === 1, 'the provider to finish the delayed refresh');
+    expect((await ref.get()).get('version')).toBe(version); // nothing was stored
+    const second = await row().use(s, 0);
+    expect(refreshes(row()) - r0).toBe(2); // one more attempt with the rotated-out refresh token, refused
+    expect((await ref.get()).get('status')).toBe('refresh_failed');
+    const third = await row().use(s, 1);
+    expect(refreshes(row()) - r0).toBe(2); // no retry loop
+    for (const prompt of [second, third]) {
+      expect(prompt.kind).toBe('prompt');
+      expect(prompt.kind === 'prompt' && prompt.text).toContain(`${row().name} is not connected`);
+    }
   });
 });
 
@@ -217,7 +242,7 @@ describe('R. Two providers side by side (issue 19)', () => {
 
     const mixUp = await github().start('alice');
     const mixUpBack = await github().atProvider(mixUp.providerUrl, 'alice');
-    mixUpBack.searchParams.set('iss', rally().standIn().url); // Rally's issuer on GitHub's answer
+    mixUpBack.searchParams.set('iss', rally().provider.origin); // Rally's issuer on GitHub's answer
     const [before, storedBefore] = [posts(), await records()];
     const three = await suite.callback(mixUpBack, mixUp.jar);
     expect(three.status).toBe(400);
@@ -229,14 +254,14 @@ describe('R. Two providers side by side (issue 19)', () => {
   it('R2: grant A’s /connect link for the second provider, opened by grant B’s user, stops at the Rally step (403) before that provider is asked anything; its last step completed in another browser is refused; nothing is stored for A', async () => {
     const alice = await recordedSignIn(suite.stack.url, 'alice');
     const recordOfA = tokenRecordPath('github', `grant:${gidOf(alice.accessToken)}`);
-    const mark = github().standIn().requests().length;
+    const mark = github().provider.mark();
     const forwarded = await browse(await connectLinkFor(suite.deps[0], alice.accessToken, 'github'), {
       username: 'bob',
       stopAt: 'never',
     });
     expect(forwarded.status).toBe(403);
     expect(forwarded.body).toContain('different Rally user');
-    expect(github().standIn().requests().slice(mark)).toEqual([]);
+    expect(github().provider.since(mark)).toEqual([]);
     expect(await exists(recordOfA)).toBe(false);
     expect(
       suite.stack.logs.some(
@@ -251,7 +276,7 @@ describe('R. Two providers side by side (issue 19)', () => {
     const aliceBrowser = new CookieJar();
     const atGitHub = await browse(await connectLinkFor(suite.deps[0], alice.accessToken, 'github'), {
       username: 'alice',
-      stopAt: suite.second.url,
+      stopAt: github().provider.origin,
       jar: aliceBrowser,
     });
     const back = await github().atProvider(new URL(atGitHub.url), 'alice');
@@ -276,13 +301,13 @@ describe('R. Two providers side by side (issue 19)', () => {
     expect((await services.tokenStore('github').read(s.principal))?.tokens).toBeUndefined();
     expect((await services.tokenStore('rally').read(s.principal))?.tokens).toBeUndefined();
     await waitOutLinkCache(suite.stack);
-    const marks = [rally().standIn().requests().length, github().standIn().requests().length];
+    const marks = [rally().provider.mark(), github().provider.mark()];
     for (const row of [github(), rally()]) {
       const use = await row.use(s, 1);
       expect(use.kind === 'prompt' && use.text.includes(`${row.name} is not connected`)).toBe(true);
     }
-    expect(rally().standIn().requests().slice(marks[0])).toEqual([]);
-    expect(github().standIn().requests().slice(marks[1])).toEqual([]);
+    expect(rally().provider.since(marks[0]!)).toEqual([]);
+    expect(github().provider.since(marks[1]!)).toEqual([]);
     expect(suite.stack.logs.some((l) => l.includes('"event":"rally_tokens_unseal_failed"'))).toBe(true);
   });
 
@@ -295,7 +320,6 @@ describe('R. Two providers side by side (issue 19)', () => {
       log: quiet,
       clock: suite.stack.clock,
       documents: { get: (path) => (reads.push(path), base.documents.get(path)) },
-      providerFactories: upstreamDoubles('github'),
     });
     const principal = await principalOf(counting, s.accessToken);
     const rallyPath = tokenRecordPath('rally', s.principal);
@@ -317,12 +341,12 @@ describe('R. Two providers side by side (issue 19)', () => {
   it('R5: a grant linked to one user of the second provider is not switched to another user by a new /connect (403, the link unchanged); once that provider is disconnected, another user may link', async () => {
     const s = await github().linked('alice');
     const ref = (await db()).doc(tokenRecordPath('github', s.principal));
-    expect((await ref.get()).get('user.login')).toBe('alice@example.com');
+    expect((await ref.get()).get('user.login')).toBe(github().login('alice'));
     const connectAs = async (githubUser: string) => {
       const jar = new CookieJar();
       const at = await browse(await connectLinkFor(suite.deps[0], s.accessToken, 'github'), {
         username: 'alice',
-        stopAt: suite.second.url,
+        stopAt: github().provider.origin,
         jar,
       });
       return suite.callback(await github().atProvider(new URL(at.url), githubUser), jar);
@@ -330,7 +354,7 @@ describe('R. Two providers side by side (issue 19)', () => {
     const switched = await connectAs('bob');
     expect(switched.status).toBe(403);
     expect(await switched.text()).toContain('Signed in as a different GitHub user');
-    expect((await ref.get()).get('user.login')).toBe('alice@example.com');
+    expect((await ref.get()).get('user.login')).toBe(github().login('alice'));
 
     const services = await suite.deps[0].auth();
     await disconnectLink(
@@ -346,6 +370,6 @@ describe('R. Two providers side by side (issue 19)', () => {
     expect(await exists(tokenRecordPath('rally', s.principal))).toBe(true); // Rally stays linked
     const relinked = await connectAs('bob');
     expect(relinked.status).toBe(200);
-    expect((await ref.get()).get('user.login')).toBe('bob@example.com');
+    expect((await ref.get()).get('user.login')).toBe(github().login('bob'));
   });
 });

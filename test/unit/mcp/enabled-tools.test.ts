@@ -12,10 +12,13 @@ const tool = (name: string, providers?: AnyToolSpec['providers']): AnyToolSpec =
 });
 
 describe('enabledTools', () => {
-  it('R4: a Rally-only deployment offers ALL_TOOLS itself, computed once per configuration', () => {
+  it('R4: a deployment offers its catalogue computed once per configuration; Rally-only has no GitHub tool', () => {
     const rallyOnly = ['rally'] as const;
-    expect(enabledTools(rallyOnly)).toBe(ALL_TOOLS);
+    const both = ['rally', 'github'] as const;
     expect(enabledTools(rallyOnly)).toBe(enabledTools(rallyOnly));
+    expect(enabledTools(rallyOnly).filter((t) => t.providers?.includes('github'))).toEqual([]);
+    expect(enabledTools(rallyOnly).length).toBe(ALL_TOOLS.filter((t) => !t.providers?.includes('github')).length);
+    expect(enabledTools(both)).toBe(ALL_TOOLS);
   });
 
   it('a tool that calls GitHub (alone or with Rally) is offered only when github is enabled', () => {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { createExecution, type ExecutionCaller } from '../../../shared/mcp/execute.js';
-import type { ToolContext } from '../../../shared/mcp/tools/context.js';
+import { githubWeb, type ToolContext } from '../../../shared/mcp/tools/context.js';
 import { ALL_TOOLS } from '../../../shared/mcp/tools/register.js';
 import { connectionTools } from '../../../shared/mcp/tools/connection.tools.js';
 import { sessionTools } from '../../../shared/mcp/tools/session.tools.js';
@@ -58,6 +58,8 @@ describe('O20: every tool declares how it touches Rally projects', () => {
     expect(EVERY_TOOL.filter((t) => t.projects === 'none').map((t) => t.name)).toEqual([
       'get_rally_user',
       'disconnect_rally',
+      'find_github_pull_requests', // GitHub only: the FormattedID is search text there
+      'disconnect_github', // deletes our stored GitHub tokens
       'create_connection_token',
       'confirm_rally_link',
     ]);
@@ -121,6 +123,10 @@ function execution(tool: AnyToolSpec, caller: ExecutionCaller) {
     upstreamTokens: () => {
       throw new Error('no upstream tokens in this test');
     },
+    github: () => {
+      throw new Error('no github in this test');
+    },
+    githubWeb: githubWeb('https://github.example.test'),
     disconnect: async () => {},
   };
   const exec = createExecution({
