@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { getItemDetails, addComment } from '../../rally/items.api.js';
+import { oidOf } from '../../rally/refs.js';
 import { getPullRequest, searchPullRequests } from '../../github/pulls.api.js';
 import { getCommit } from '../../github/commits.api.js';
 import { getRepo } from '../../github/repos.api.js';
@@ -241,8 +242,7 @@ export const linkRallyItemToGitHub = defineTool({
     const structured = {
       item: summary,
       linked: { ...linked, title: githubText(linked.title) },
-      postObjectId:
-        typeof post.ObjectID === 'number' || typeof post.ObjectID === 'string' ? String(post.ObjectID) : '0',
+      postObjectId: oidOf(post) ?? '0',
     };
     return {
       structured,
