@@ -1,8 +1,11 @@
 /**
  * The framework-free request/reply shapes of the GitHub sandbox, so handlers run
- * without a socket.
+ * without a socket. Replies and their helpers are the Rally sandbox's.
  * @module
  */
+import type { Reply } from '../rally-sandbox/http.js';
+
+export { html, json, redirect, type Reply } from '../rally-sandbox/http.js';
 
 export interface GhRequest {
   readonly method: string;
@@ -12,32 +15,6 @@ export interface GhRequest {
   /** Lower-cased names, values joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
-}
-
-export interface Reply {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
-
-export function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
-  return {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
-    body: JSON.stringify(value),
-  };
-}
-
-export function html(status: number, body: string, headers: Record<string, string> = {}): Reply {
-  return {
-    status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers },
-    body,
-  };
-}
-
-export function redirect(location: string, status = 302): Reply {
-  return { status, headers: { location, 'cache-control': 'no-store' }, body: '' };
 }
 
 export function noContent(headers: Record<string, string> = {}): Reply {

@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Faults } from './faults.js';
+import { GitHubFaults } from './faults.js';
 import { html, json, noContent, redirect, segments, type GhRequest, type Reply } from './http.js';
 import { accessToken, authorize, decision, signIn, type OAuthDeps } from './oauth.js';
 import { itemPage, notFoundPage } from './pages.js';
@@ -78,7 +78,7 @@ export async function startGitHubSandbox(options: GitHubSandboxOptions): Promise
   const limits = new RateLimits({ core: options.coreLimit ?? 5000, search: options.searchLimit ?? 30 }, () =>
     now().getTime(),
   );
-  const faults = new Faults();
+  const faults = new GitHubFaults();
   let log: MutableRecord[] = [];
   let tokenRequests: Record<string, number> = {};
   let origins: Origins = { api: '', web: '' };
@@ -190,7 +190,7 @@ export async function startGitHubSandbox(options: GitHubSandboxOptions): Promise
   }
 
   async function pipeline(server: GitHubSandboxServer, req: GhRequest, rec: { user?: string }): Promise<Reply | null> {
-    const fault = faults.match(server, req.method, req.rawPath);
+    const fault = faults.matchAt(server, req.method, req.rawPath);
     if (fault?.kind === 'reset') return null;
     if (fault?.kind === 'redirect') return redirect(fault.location);
     if (fault?.kind === 'status') {

@@ -1,23 +1,33 @@
 /**
  * Test-only fault injection by path prefix: latency, any status, connection
  * reset, cross-origin redirect. Not Rally behaviour; clearly non-canonical.
+ * Generic over the rule shape, so the GitHub sandbox (github-sandbox/faults.ts)
+ * uses the same matcher with its own fault kinds.
  * @module
  */
-import type { FaultKind, FaultRule } from './types.js';
+import type { FaultRule } from './types.js';
 
-interface ActiveRule {
-  readonly rule: FaultRule;
+/** What every sandbox's fault rule has: a path prefix, an optional method, a count and its fault. */
+export interface PathRule<K> {
+  readonly pathPrefix: string;
+  readonly method?: string;
+  readonly times?: number;
+  readonly fault: K;
+}
+
+interface ActiveRule<R> {
+  readonly rule: R;
   remaining: number;
 }
 
-export class Faults {
-  private rules: ActiveRule[] = [];
+export class Faults<R extends PathRule<unknown> = FaultRule> {
+  private rules: ActiveRule<R>[] = [];
   private readonly sleepers = new Set<() => void>();
   /** Bumped by clear(): a latency matched before a clear() no longer applies. */
   private generation = 0;
 
-  add(rule: FaultRule): () => void {
-    const active: ActiveRule = { rule, remaining: rule.times ?? Number.POSITIVE_INFINITY };
+  add(rule: R): () => void {
+    const active: ActiveRule<R> = { rule, remaining: rule.times ?? Number.POSITIVE_INFINITY };
     this.rules.push(active);
     return () => {
       this.rules = this.rules.filter((r) => r !== active);
@@ -36,11 +46,11 @@ export class Faults {
     return this.generation;
   }
 
-  /** The first matching rule's fault, consuming one of its `times`. */
-  match(method: string, path: string): FaultKind | undefined {
+  /** The first matching rule's fault (among those `applies` keeps), consuming one of its `times`. */
+  match(method: string, path: string, applies: (rule: R) => boolean = () => true): R['fault'] | undefined {
     for (const r of this.rules) {
       if (r.remaining <= 0) continue;
-      if (!path.startsWith(r.rule.pathPrefix)) continue;
+      if (!path.startsWith(r.rule.pathPrefix) || !applies(r.rule)) continue;
       if (r.rule.method !== undefined && r.rule.method.toUpperCase() !== method) continue;
       r.remaining -= 1;
       return r.rule.fault;

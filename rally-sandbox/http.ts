@@ -1,6 +1,7 @@
 /**
  * The framework-free request/reply shapes the route modules share, so that
- * handlers can be called (and timed) without a socket.
+ * handlers can be called (and timed) without a socket. The GitHub sandbox
+ * answers with the same `Reply` and helpers (github-sandbox/http.ts).
  * @module
  */
 
@@ -36,8 +37,8 @@ export function html(status: number, body: string, headers: Record<string, strin
   };
 }
 
-export function redirect(location: string): Reply {
-  return { status: 302, headers: { location, 'cache-control': 'no-store' }, body: '' };
+export function redirect(location: string, status = 302): Reply {
+  return { status, headers: { location, 'cache-control': 'no-store' }, body: '' };
 }
 
 /** Value of one cookie, or undefined. Cookie names compare case-insensitively here. */
