@@ -79,11 +79,12 @@ async function rallyLinkOf(
  */
 async function otherLinksOf(deps: AccessDeps, grantId: string): Promise<[string, string][]> {
   const others = deps.config.UPSTREAM_PROVIDERS.filter((p) => p !== PRIMARY_PROVIDER);
-  const db = others.length ? await deps.db() : undefined;
+  if (others.length === 0) return []; // Rally-only: no read
+  const db = await deps.db();
   return Promise.all(
     others.map(async (provider): Promise<[string, string]> => {
       const { name } = PROVIDER_LABELS[provider];
-      const stored = await readTokenRecord(db!, provider, grantPrincipal(grantId), deps.clock.now());
+      const stored = await readTokenRecord(db, provider, grantPrincipal(grantId), deps.clock.now());
       return [
         `${name} link`,
         stored
