@@ -32,6 +32,7 @@ import {
   renderText,
   GitHubText,
   githubText,
+  dateOrNull,
 } from './output.js';
 import { CREATES, READ_ONLY, defineTool } from './spec.js';
 import { ToolInputError } from './tool-errors.js';
@@ -65,7 +66,7 @@ const PullRequestOut = z.object({
   state: z.enum(['open', 'closed', 'merged']),
   draft: z.boolean(),
   author: z.string().nullable(),
-  updatedAt: z.string(),
+  updatedAt: z.string().nullable(),
   url: z.string(),
 });
 
@@ -118,7 +119,7 @@ export const findGitHubPullRequests = defineTool({
       state: pr.merged ? ('merged' as const) : pr.state,
       draft: pr.draft,
       author: loginOrNull(pr.author),
-      updatedAt: pr.updatedAt,
+      updatedAt: dateOrNull(pr.updatedAt), // GitHub's text: passed on only as a date
       // Built from our configuration and checked parts, never GitHub's html_url (L9).
       url: ctx.githubWeb.pullRequestUrl(pr.repo, pr.number),
     }));
