@@ -12,7 +12,7 @@
  * `withStoreRetry` treats them exactly like the library's.
  * @module
  */
-import type { FetchLike } from '../kernel/fetch.js';
+import { fetchDeadline, type FetchLike } from '../kernel/fetch.js';
 import { CorruptRecordError, STORE_OPERATION_TIMEOUT_MS } from './firestore-utils.js';
 
 export interface DocumentReader {
@@ -80,34 +80,50 @@ export function createRestDocumentReader(o: RestDocumentReaderOptions): Document
       } catch (err) {
         throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // no credentials yet: 503, retried
       }
-      let res: Response;
+      const deadline = fetchDeadline(timeoutMs); // covers reading the answer too
       try {
-        res = await o.fetch(root + path, {
-          // The resource-prefix header is what the client library sends for routing and project isolation.
-          headers: {
-            authorization: `Bearer ${token}`,
-            accept: 'application/json',
-            'google-cloud-resource-prefix': database,
-          },
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (err) {
-        throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // refused, reset or timed out: retried, then 503
+        return await readDocument(o.fetch, root + path, token, database, deadline.signal, path);
+      } finally {
+        deadline.done();
       }
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      if (!res.ok) throw new FirestoreRestError(await errorCode(res), res.status);
-      let body: { fields?: unknown };
-      try {
-        body = (await res.json()) as { fields?: unknown };
-      } catch (err) {
-        throw new FirestoreRestError(GRPC_CODE.INTERNAL, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
-      }
-      return decodeFields(body?.fields ?? {}, path.slice(0, path.indexOf('/')));
     },
   };
+}
+
+async function readDocument(
+  fetch: FetchLike,
+  url: string,
+  token: string,
+  database: string,
+  signal: AbortSignal,
+  path: string,
+): Promise<Record<string, unknown> | undefined> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      // The resource-prefix header is what the client library sends for routing and project isolation.
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        'google-cloud-resource-prefix': database,
+      },
+      signal,
+    });
+  } catch (err) {
+    throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // refused, reset or timed out: retried, then 503
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.ok) throw new FirestoreRestError(await errorCode(res), res.status);
+  let body: { fields?: unknown };
+  try {
+    body = (await res.json()) as { fields?: unknown };
+  } catch (err) {
+    throw new FirestoreRestError(GRPC_CODE.INTERNAL, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
+  }
+  return decodeFields(body?.fields ?? {}, path.slice(0, path.indexOf('/')));
 }
 
 async function errorCode(res: Response): Promise<number> {
