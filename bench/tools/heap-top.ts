@@ -4,7 +4,9 @@
  * can be compared by what is alive. With a third argument, a constructor name (e.g. `Timeout`): what is
  * reachable only through objects of that name (reachable from the roots, but no longer once those objects
  * are not traversed), i.e. what they keep alive between them. Diagnosis only.
- * Usage: node --import tsx bench/tools/heap-top.ts <file.heapsnapshot> [top=40] [constructor]
+ * With `--after <earlier.heapsnapshot>` (of the same process) only objects created after that snapshot count
+ * (V8 numbers objects in the order snapshots first see them): e.g. what the requests in flight keep alive.
+ * Usage: node --import tsx bench/tools/heap-top.ts [--after <earlier>] <file.heapsnapshot> [top=40] [constructor]
  */
 import { readFileSync } from 'node:fs';
 
@@ -22,7 +24,10 @@ interface Snapshot {
   strings: string[];
 }
 
-const [file, topArg, through] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const afterAt = args.indexOf('--after');
+const earlier = afterAt >= 0 ? args.splice(afterAt, 2)[1] : undefined;
+const [file, topArg, through] = args;
 if (!file) throw new Error('usage: heap-top.ts <file.heapsnapshot> [top] [constructor]');
 const top = Number(topArg ?? 40);
 const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
@@ -30,7 +35,13 @@ const { meta } = snap.snapshot;
 const types = meta.node_types[0];
 const width = meta.node_fields.length;
 const field = (f: string) => meta.node_fields.indexOf(f);
-const [iType, iName, iSize, iEdges] = [field('type'), field('name'), field('self_size'), field('edge_count')];
+const [iType, iName, iSize, iEdges, iId] = ['type', 'name', 'self_size', 'edge_count', 'id'].map(field) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 const nodeCount = snap.nodes.length / width;
 const at = (n: number, f: number) => snap.nodes[n * width + f] ?? 0;
 const typeOf = (n: number) => types[at(n, iType)] ?? '?';
@@ -60,11 +71,25 @@ function report(title: string, nodes: Iterable<number>): void {
     process.stdout.write(`${(g.bytes / 1024).toFixed(0).padStart(9)} KB ${String(g.count).padStart(8)}  ${key}\n`);
 }
 
-if (!through) {
+/** The highest object id in an earlier snapshot: objects above it were created after it. */
+function maxIdOf(path: string): number {
+  const before = JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
+  const w = before.snapshot.meta.node_fields.length;
+  const id = before.snapshot.meta.node_fields.indexOf('id');
+  let max = 0;
+  for (let i = id; i < before.nodes.length; i += w) max = Math.max(max, before.nodes[i] ?? 0);
+  return max;
+}
+
+const allNodes = Array.from({ length: nodeCount }, (_, n) => n);
+if (earlier) {
+  const since = maxIdOf(earlier);
   report(
-    file,
-    Array.from({ length: nodeCount }, (_, n) => n),
+    `${file}: objects created after ${earlier}`,
+    allNodes.filter((n) => at(n, iId) > since),
   );
+} else if (!through) {
+  report(file, allNodes);
 } else {
   // First edge of each node, then reachability from the root (node 0) over non-weak edges.
   const firstEdge = new Uint32Array(nodeCount + 1);

@@ -2,8 +2,9 @@
  * Diagnosis only (not the targets): ours against one baseline on one protocol path, under the bench's c32
  * load, with the SAME extra node flags on both sides (MEM_NODE_ARGS), reporting per side the peak RSS
  * (VmHWM), latency, throughput and CPU per call; with `--heapsnapshot-signal=SIGUSR2` in MEM_NODE_ARGS and
- * MEM_SNAPSHOT=1 it asks both for a heap snapshot 3 s into their last c32 run, with MEM_SNAPSHOT=end once the
- * load is over (written to the cwd, or --diagnostic-dir).
+ * MEM_SNAPSHOT it asks every side for heap snapshots (written to the cwd, or --diagnostic-dir): a comma-separated
+ * list of `warm` (after the warm-up, idle), `mid` (3 s into the last c32 run) and `end` (idle after the load). Objects
+ * in a later snapshot with ids above every id of an earlier one were created in between (heap-top.ts --after).
  * Needs `npm run build` first. Usage:
  *   MEM_NODE_ARGS="--trace-gc" node --import tsx bench/tools/mem-compare.ts
  * MEM_STDOUT_DIR=<dir>: each side's stdout goes to <dir>/<side>.log (e.g. for --trace-gc-nvp).
@@ -27,6 +28,12 @@ const PATH = process.env.MEM_PATH === '2025-11-25' ? '2025-11-25' : MODERN_VERSI
 const ROUNDS = Number(process.env.MEM_ROUNDS ?? 2);
 const REQUESTS = Number(process.env.MEM_REQUESTS ?? 1200);
 const NODE_ARGS = (process.env.MEM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const snapshots = (process.env.MEM_SNAPSHOT ?? '').split(',');
+/** Every side writes a heap snapshot (--heapsnapshot-signal=SIGUSR2); a snapshot of a ~40 MB heap takes seconds. */
+async function snapshotAll(servers: ReadonlyArray<{ server: BenchServer }>): Promise<void> {
+  for (const s of servers) process.kill(s.server.child.pid ?? 0, 'SIGUSR2');
+  await new Promise((r) => setTimeout(r, 15_000));
+}
 const log = (m: string) => process.stdout.write(`[mem +${(performance.now() / 1000).toFixed(1)}s] ${m}\n`);
 
 function toPlan(reqs: readonly RecordedRequest[]): string[][] {
@@ -155,6 +162,7 @@ try {
       ok(await call(s.who, s.server, clients[w % clients.length] as Client)) ? undefined : 'failed',
     );
   }
+  if (snapshots.includes('warm')) await snapshotAll(sides);
   const results: Record<string, { lat: number[]; ms: number; cpu: number; errors: number }> = {};
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? sides : [...sides].reverse();
@@ -162,7 +170,7 @@ try {
       const pid = s.server.child.pid ?? 0;
       const cpu0 = cpuMsOf(pid);
       const snap =
-        process.env.MEM_SNAPSHOT === '1' && round === ROUNDS - 1
+        snapshots.includes('mid') && round === ROUNDS - 1
           ? setTimeout(() => process.kill(pid, 'SIGUSR2'), 3000)
           : undefined;
       const r = await runLoad({ concurrency: 32, requests: REQUESTS, maxMs: 30_000 }, async (w) =>
@@ -176,11 +184,7 @@ try {
       acc.errors += r.errors;
     }
   }
-  if (process.env.MEM_SNAPSHOT === 'end') {
-    // After the load, idle: what each side keeps for good (the snapshot's own GC drops the rest).
-    for (const s of sides) process.kill(s.server.child.pid ?? 0, 'SIGUSR2');
-    await new Promise((r) => setTimeout(r, 15_000));
-  }
+  if (snapshots.includes('end')) await snapshotAll(sides); // idle: what each side keeps for good
   for (const s of sides) {
     const r = results[s.label];
     if (!r) {
