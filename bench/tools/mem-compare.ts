@@ -7,6 +7,8 @@
  * in a later snapshot with ids above every id of an earlier one were created in between (heap-top.ts --after).
  * Needs `npm run build` first. Usage:
  *   MEM_NODE_ARGS="--trace-gc" node --import tsx bench/tools/mem-compare.ts
+ * MEM_COLD=<n>: first n cold starts of every side, in turns, and their median.
+ * MEM_LATENCY_FILE=<file>: every c32 call's side, latency and X-Request-Id (match ours with its audit lines).
  * MEM_STDOUT_DIR=<dir>: each side's stdout goes to <dir>/<side>.log (e.g. for --trace-gc-nvp).
  * Env: MEM_PATH (2026-07-28, default, or 2025-11-25), MEM_ROUNDS (c32 runs per side, default 2),
  * MEM_REQUESTS (per run, default 1200), MEM_OTHER_MAIN (another build's main, inside this checkout, as a third side
@@ -143,9 +145,30 @@ try {
         ]
       : []),
   ];
+  const chosen = wanted.filter((w) => !process.env.MEM_ONLY || process.env.MEM_ONLY.split(',').includes(w.label));
+  // MEM_COLD=<n>: n cold starts of each side first, in turns (process start to its first answered call).
+  const cold = new Map<string, number[]>();
+  const coldCpu = new Map<string, number[]>(); // the process's CPU ms when its first call was answered
+  for (let i = 0; i < Number(process.env.MEM_COLD ?? 0); i++) {
+    for (const w of i % 2 === 0 ? chosen : [...chosen].reverse()) {
+      const server = await spawnServer(w.kind, w.env, { nodeArgs: NODE_ARGS });
+      const readyMs = await waitUntil(server, async () => ok(await call(w.who, server, c0)));
+      const cpu = cpuMsOf(server.child.pid ?? 0);
+      await server.stop();
+      cold.set(w.label, [...(cold.get(w.label) ?? []), readyMs]);
+      coldCpu.set(w.label, [...(coldCpu.get(w.label) ?? []), cpu]);
+    }
+  }
+  const medianOf = (values: readonly number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  for (const [label, ms] of cold) {
+    const sorted = [...ms].sort((a, b) => a - b);
+    log(
+      `${PATH} ${label}: cold start median ${medianOf(ms).toFixed(0)} ms (CPU ${medianOf(coldCpu.get(label) ?? []).toFixed(0)} ms) of ${sorted.map((v) => v.toFixed(0)).join(' ')}`,
+    );
+  }
   const sides: Array<{ label: string; who: Who; server: BenchServer; readyMs: number }> = [];
-  for (const w of wanted) {
-    if (process.env.MEM_ONLY && !process.env.MEM_ONLY.split(',').includes(w.label)) continue;
+  for (const w of chosen) {
     const stdout = process.env.MEM_STDOUT_DIR
       ? openSync(join(process.env.MEM_STDOUT_DIR, `${w.label}.log`), 'w')
       : undefined;
@@ -164,6 +187,7 @@ try {
   }
   if (snapshots.includes('warm')) await snapshotAll(sides);
   const results: Record<string, { lat: number[]; ms: number; cpu: number; errors: number }> = {};
+  const timings: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const s of order) {
@@ -173,9 +197,14 @@ try {
         snapshots.includes('mid') && round === ROUNDS - 1
           ? setTimeout(() => process.kill(pid, 'SIGUSR2'), 3000)
           : undefined;
-      const r = await runLoad({ concurrency: 32, requests: REQUESTS, maxMs: 30_000 }, async (w) =>
-        ok(await call(s.who, s.server, clients[w % clients.length] as Client)) ? undefined : 'failed',
-      );
+      const r = await runLoad({ concurrency: 32, requests: REQUESTS, maxMs: 30_000 }, async (w) => {
+        const t0 = performance.now();
+        const answer = await call(s.who, s.server, clients[w % clients.length] as Client);
+        timings.push(
+          `${s.label}\t${(performance.now() - t0).toFixed(1)}\t${String(answer.headers['x-request-id'] ?? '')}`,
+        );
+        return ok(answer) ? undefined : 'failed';
+      });
       clearTimeout(snap);
       const acc = (results[s.label] ??= { lat: [], ms: 0, cpu: 0, errors: 0 });
       acc.lat.push(...r.latencies);
@@ -184,6 +213,8 @@ try {
       acc.errors += r.errors;
     }
   }
+  // MEM_LATENCY_FILE: every c32 call's side, latency (ms) and X-Request-Id (ours answers with one), one per line.
+  if (process.env.MEM_LATENCY_FILE) writeFileSync(process.env.MEM_LATENCY_FILE, `${timings.join('\n')}\n`);
   if (snapshots.includes('end')) await snapshotAll(sides); // idle: what each side keeps for good
   for (const s of sides) {
     const r = results[s.label];
