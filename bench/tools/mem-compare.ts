@@ -8,7 +8,7 @@
  * Needs `npm run build` first. Usage:
  *   MEM_NODE_ARGS="--trace-gc" node --import tsx bench/tools/mem-compare.ts
  * MEM_COLD=<n>: first n cold starts of every side, in turns, and their median.
- * MEM_LATENCY_FILE=<file>: every c32 call's side, latency and X-Request-Id (match ours with its audit lines).
+ * MEM_LATENCY_FILE=<file>: every c32 call's side, latency, X-Request-Id and start (epoch ms) (match ours with its audit lines).
  * MEM_STDOUT_DIR=<dir>: each side's stdout goes to <dir>/<side>.log (e.g. for --trace-gc-nvp).
  * Env: MEM_PATH (2026-07-28, default, or 2025-11-25), MEM_ROUNDS (c32 runs per side, default 2),
  * MEM_REQUESTS (per run, default 1200), MEM_OTHER_MAIN (another build's main, inside this checkout, as a third side
@@ -198,10 +198,10 @@ try {
           ? setTimeout(() => process.kill(pid, 'SIGUSR2'), 3000)
           : undefined;
       const r = await runLoad({ concurrency: 32, requests: REQUESTS, maxMs: 30_000 }, async (w) => {
-        const t0 = performance.now();
+        const [t0, started] = [performance.now(), Date.now()];
         const answer = await call(s.who, s.server, clients[w % clients.length] as Client);
         timings.push(
-          `${s.label}\t${(performance.now() - t0).toFixed(1)}\t${String(answer.headers['x-request-id'] ?? '')}`,
+          `${s.label}\t${(performance.now() - t0).toFixed(1)}\t${String(answer.headers['x-request-id'] ?? '')}\t${started}`,
         );
         return ok(answer) ? undefined : 'failed';
       });
@@ -213,7 +213,7 @@ try {
       acc.errors += r.errors;
     }
   }
-  // MEM_LATENCY_FILE: every c32 call's side, latency (ms) and X-Request-Id (ours answers with one), one per line.
+  // MEM_LATENCY_FILE: every c32 call's side, latency (ms), X-Request-Id (ours answers with one) and start, one per line.
   if (process.env.MEM_LATENCY_FILE) writeFileSync(process.env.MEM_LATENCY_FILE, `${timings.join('\n')}\n`);
   if (snapshots.includes('end')) await snapshotAll(sides); // idle: what each side keeps for good
   for (const s of sides) {
