@@ -36,18 +36,21 @@ export function argsFor(kind: ServerKind, extraNodeArgs: readonly string[] = [])
   }
 }
 
-/** Spawns a server (own process group; stdout discarded, stderr kept for diagnostics). Does not wait. */
+/**
+ * Spawns a server (own process group; stdout discarded unless `stdoutFd` names an open file for it, stderr kept
+ * for diagnostics). Does not wait.
+ */
 export async function spawnServer(
   kind: ServerKind,
   env: Record<string, string>,
-  o: { port?: number; nodeArgs?: string[] } = {},
+  o: { port?: number; nodeArgs?: string[]; stdoutFd?: number } = {},
 ): Promise<BenchServer> {
   const port = o.port ?? (await freePort());
   const startedAt = performance.now();
   const child = spawn(process.execPath, argsFor(kind, o.nodeArgs), {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', o.stdoutFd ?? 'ignore', 'pipe'],
     detached: true,
   });
   let tail = '';

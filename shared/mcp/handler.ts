@@ -51,6 +51,7 @@ import {
   type SignInRoundState,
 } from './sign-in-round.js';
 import { serveToolRest } from './rest.js';
+import type { AnyToolSpec } from './tools/spec.js';
 
 interface RpcMessage {
   readonly id?: string | number | null;
@@ -70,6 +71,19 @@ function allowedOrigins(deps: Deps): Set<string> {
 /** The tools a request calls, for the scope check of the one execution path. */
 const toolCallsIn = (msgs: readonly RpcMessage[]): string[] =>
   msgs.filter((m) => m.method === 'tools/call').map((m) => (typeof m.params?.name === 'string' ? m.params.name : ''));
+
+/**
+ * The tools a request's server registers. A request that only calls tools (every 2026-07-28 tool call,
+ * and a 2025-era one after its handshake) registers just the visible tools it calls: nothing in it
+ * lists tools, the SDK reads only the called tool's registration (its input schema, for the
+ * `Mcp-Param-*` header check) and our tools/call handler serves the call. Registering the whole
+ * catalogue for each call was most of what a call kept alive while it waited on Rally (issue 16).
+ */
+function toolsToRegister(msgs: readonly RpcMessage[], visible: readonly AnyToolSpec[]): readonly AnyToolSpec[] {
+  if (msgs.length === 0 || !msgs.every((m) => m.method === 'tools/call')) return visible;
+  const called = new Set(toolCallsIn(msgs));
+  return visible.filter((t) => called.has(t.name));
+}
 
 /** Builds this request's server once the SDK has decided its era. */
 type ServerFor = (era: ProtocolEra) => McpServer;
@@ -238,6 +252,7 @@ async function serve(
   if (init && envelopeVersion(msgs) === undefined)
     await rememberClientCapabilities(deps, principal, init.params?.capabilities);
   const rounds = signInRoundsFor(deps, principal, msgs);
+  const registered = toolsToRegister(msgs, execution.visibleTools);
   return eraHandler(req, res, req.body, (era) => {
     const channel =
       era === 'legacy'
@@ -249,7 +264,7 @@ async function serve(
               : { kind: 'link_text' };
     return buildMcpServer(
       (s) =>
-        registerToolCatalogue(s, execution.visibleTools, async (name, args, sdkCtx) => {
+        registerToolCatalogue(s, registered, async (name, args, sdkCtx) => {
           if (era === 'modern' && declinedSignIn(sdkCtx)) {
             deps.audit('sign_in_failed', { reason: 'prompt_declined', tool: name });
             return signInDeclined(ctx.requestId);

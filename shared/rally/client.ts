@@ -6,6 +6,7 @@
  */
 import { LinkRequiredError } from '../upstream/link-required.js';
 import type { Clock } from '../kernel/clock.js';
+import { fetchDeadline } from '../kernel/fetch.js';
 import type { Logger } from '../logging/logger.js';
 import { cleanLine, MAX_MESSAGE_CHARS } from '../sanitize/text.js';
 import { RallyApiError, type RallyErrorCode } from './errors.js';
@@ -228,7 +229,17 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
     return h;
   };
 
+  /** One HTTP attempt within the request timeout, which covers reading the answer too. */
   async function attempt(req: RallyRequest, token: string): Promise<Attempt> {
+    let deadline: ReturnType<typeof fetchDeadline> | undefined;
+    try {
+      return await attemptWithin(req, token, () => (deadline = fetchDeadline(options.timeoutMs)).signal);
+    } finally {
+      deadline?.done(); // the answer is read or dropped: its timer need not outlive it
+    }
+  }
+
+  async function attemptWithin(req: RallyRequest, token: string, startDeadline: () => AbortSignal): Promise<Attempt> {
     const started = options.clock.now().getTime();
     let res: Response;
     try {
@@ -238,7 +249,7 @@ export function createRallyClient(options: RallyClientOptions): RallyClient {
           headers: headersFor(token, req.body !== undefined),
           ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
           redirect: 'manual', // never follow a redirect with ZSESSIONID attached (D7)
-          signal: AbortSignal.timeout(options.timeoutMs),
+          signal: startDeadline(), // started once the limiter lets the request go
         }),
       );
     } catch (err) {

@@ -1,6 +1,6 @@
 /**
- * Single-document reads over Firestore's REST API (`GET …/documents/<path>`),
- * for the one read on every warm tool call. Through the client library the
+ * Single-document reads over Firestore's REST API (`GET …/documents/<path>`, or one
+ * `…/documents:batchGet` for reads asked for together), for the one read on every warm tool call. Through the client library the
  * same read cost about 1 ms more CPU per call (gax request building, protobuf
  * JSON decoding, tracing spans): most of our CPU overhead over the bare SDK
  * server (bench, c32). Writes, transactions and every other read stay on
@@ -12,7 +12,7 @@
  * `withStoreRetry` treats them exactly like the library's.
  * @module
  */
-import type { FetchLike } from '../kernel/fetch.js';
+import { fetchDeadline, type FetchLike } from '../kernel/fetch.js';
 import { CorruptRecordError, STORE_OPERATION_TIMEOUT_MS } from './firestore-utils.js';
 
 export interface DocumentReader {
@@ -66,48 +66,173 @@ const GRPC_CODE_BY_NAME: Readonly<Record<string, number>> = GRPC_CODE;
 
 const DOC_PATH = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
+/** At most this many documents go in one `batchGet`. */
+const MAX_BATCH = 100;
+
+interface Waiting {
+  readonly path: string;
+  resolve(fields: Record<string, unknown> | undefined): void;
+  reject(err: unknown): void;
+}
+
+type Read = { readonly fields: Record<string, unknown> | undefined } | { readonly error: unknown };
+
 export function createRestDocumentReader(o: RestDocumentReaderOptions): DocumentReader {
   const database = `projects/${encodeURIComponent(o.projectId)}/databases/${encodeURIComponent(o.databaseId)}`;
-  const root = `${o.baseUrl.replace(/\/+$/, '')}/v1/${database}/documents/`;
+  const documents = `${o.baseUrl.replace(/\/+$/, '')}/v1/${database}/documents`;
   const timeoutMs = o.timeoutMs ?? STORE_OPERATION_TIMEOUT_MS;
-  return {
-    async get(path) {
-      // Our paths are `collection/<hash or id>`; anything else is a bug, never sent.
-      if (!DOC_PATH.test(path) || path.split('/').length % 2 !== 0) throw new TypeError('not a document path');
+  let queued: Waiting[] | undefined;
+
+  /** One request for what was asked together: a GET for one document, a `batchGet` for several. */
+  async function send(batch: readonly Waiting[]): Promise<void> {
+    try {
       let token: string;
       try {
         token = await o.accessToken();
       } catch (err) {
         throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // no credentials yet: 503, retried
       }
-      let res: Response;
+      const deadline = fetchDeadline(timeoutMs); // covers reading the answer too
       try {
-        res = await o.fetch(root + path, {
-          // The resource-prefix header is what the client library sends for routing and project isolation.
-          headers: {
-            authorization: `Bearer ${token}`,
-            accept: 'application/json',
-            'google-cloud-resource-prefix': database,
-          },
-          signal: AbortSignal.timeout(timeoutMs),
+        const [only] = batch;
+        if (batch.length === 1 && only) {
+          only.resolve(
+            await readDocument(o.fetch, `${documents}/${only.path}`, token, database, deadline.signal, only.path),
+          );
+          return;
+        }
+        const reads = await readDocuments(o.fetch, `${documents}:batchGet`, token, o, deadline.signal, batch);
+        batch.forEach((w, i) => {
+          const read = reads[i];
+          if (read && 'fields' in read) w.resolve(read.fields);
+          else w.reject(read?.error);
         });
-      } catch (err) {
-        throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // refused, reset or timed out: retried, then 503
+      } finally {
+        deadline.done();
       }
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      if (!res.ok) throw new FirestoreRestError(await errorCode(res), res.status);
-      let body: { fields?: unknown };
-      try {
-        body = (await res.json()) as { fields?: unknown };
-      } catch (err) {
-        throw new FirestoreRestError(GRPC_CODE.INTERNAL, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
-      }
-      return decodeFields(body?.fields ?? {}, path.slice(0, path.indexOf('/')));
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    }
+  }
+
+  return {
+    /**
+     * Reads asked for in the same turn of the event loop go out together (one `batchGet`), so a
+     * burst of tool calls from users whose links are not cached costs Firestore one request, not
+     * one each (issue 16); a read asked for alone is the plain GET it always was. Each caller
+     * still gets its own document or its own error.
+     */
+    get(path) {
+      // Our paths are `collection/<hash or id>`; anything else is a bug, never sent.
+      if (!DOC_PATH.test(path) || path.split('/').length % 2 !== 0)
+        return Promise.reject(new TypeError('not a document path'));
+      return new Promise((resolve, reject) => {
+        if (!queued) {
+          const batch: Waiting[] = (queued = []);
+          setImmediate(() => {
+            queued = undefined;
+            for (let i = 0; i < batch.length; i += MAX_BATCH) void send(batch.slice(i, i + MAX_BATCH));
+          });
+        }
+        queued.push({ path, resolve, reject });
+      });
     },
   };
+}
+
+/**
+ * One `batchGet` for several documents: per path, in order, its decoded fields (undefined when it
+ * does not exist) or its own error. A document the answer does not mention is an error, never
+ * taken as absent.
+ */
+async function readDocuments(
+  fetch: FetchLike,
+  url: string,
+  token: string,
+  ids: Pick<RestDocumentReaderOptions, 'projectId' | 'databaseId'>,
+  signal: AbortSignal,
+  batch: readonly Waiting[],
+): Promise<Read[]> {
+  const database = `projects/${encodeURIComponent(ids.projectId)}/databases/${encodeURIComponent(ids.databaseId)}`;
+  const nameOf = (path: string) => `projects/${ids.projectId}/databases/${ids.databaseId}/documents/${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        'content-type': 'application/json',
+        'google-cloud-resource-prefix': database,
+      },
+      body: JSON.stringify({ documents: batch.map((w) => nameOf(w.path)) }),
+      signal,
+    });
+  } catch (err) {
+    throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // refused, reset or timed out: retried, then 503
+  }
+  if (!res.ok) throw new FirestoreRestError(await errorCode(res), res.status);
+  let answers: unknown;
+  try {
+    answers = await res.json();
+  } catch (err) {
+    throw new FirestoreRestError(GRPC_CODE.INTERNAL, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
+  }
+  if (!Array.isArray(answers)) throw new FirestoreRestError(GRPC_CODE.INTERNAL, res.status);
+  // name → its fields, or null when Firestore says it is missing
+  const byName = new Map<string, unknown>();
+  for (const answer of answers as unknown[]) {
+    const { found, missing } = (answer ?? {}) as { found?: { name?: unknown; fields?: unknown }; missing?: unknown };
+    if (typeof found?.name === 'string') byName.set(found.name, found.fields ?? {});
+    else if (typeof missing === 'string') byName.set(missing, null);
+  }
+  return batch.map((w): Read => {
+    const name = nameOf(w.path);
+    if (!byName.has(name)) return { error: new FirestoreRestError(GRPC_CODE.INTERNAL, res.status) };
+    const fields = byName.get(name);
+    if (fields === null) return { fields: undefined };
+    try {
+      return { fields: decodeFields(fields, w.path.slice(0, w.path.indexOf('/'))) };
+    } catch (err) {
+      return { error: err };
+    }
+  });
+}
+
+async function readDocument(
+  fetch: FetchLike,
+  url: string,
+  token: string,
+  database: string,
+  signal: AbortSignal,
+  path: string,
+): Promise<Record<string, unknown> | undefined> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      // The resource-prefix header is what the client library sends for routing and project isolation.
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        'google-cloud-resource-prefix': database,
+      },
+      signal,
+    });
+  } catch (err) {
+    throw new FirestoreRestError(GRPC_CODE.UNAVAILABLE, undefined, { cause: err }); // refused, reset or timed out: retried, then 503
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.ok) throw new FirestoreRestError(await errorCode(res), res.status);
+  let body: { fields?: unknown };
+  try {
+    body = (await res.json()) as { fields?: unknown };
+  } catch (err) {
+    throw new FirestoreRestError(GRPC_CODE.INTERNAL, res.status, { cause: err }); // a 200 that is not JSON: 503, never a guess
+  }
+  return decodeFields(body?.fields ?? {}, path.slice(0, path.indexOf('/')));
 }
 
 async function errorCode(res: Response): Promise<number> {

@@ -8,7 +8,8 @@
  *
  * A usable link an instance has read is reused for `cacheSeconds` (default 5)
  * without reading Firestore again (./link-cache.ts): a burst of tool calls costs one read, not
- * one per call. Whatever this instance changes (refresh, disconnect, re-link,
+ * one per call, and a principal that keeps calling has its link re-read beside its calls near
+ * the end of the window, so none of them waits for the read. Whatever this instance changes (refresh, disconnect, re-link,
  * a failed refresh) updates or drops its copy at once; a change made by
  * another instance or function (revocation, disconnect elsewhere) reaches
  * this one within `cacheSeconds` (RFC 7009 §2.2 propagation delay). Absence
@@ -37,7 +38,7 @@ import { stripUndefined } from '../store/clients.repo.js';
 import { transact, withStoreRetry } from '../store/firestore-utils.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
 import { LINK_TOKENS } from './token-codec.js';
-import { LinkCache } from './link-cache.js';
+import { LinkCache, type ReadMark } from './link-cache.js';
 import { acquireRefreshLease, LEASE_RELEASED, releaseRefreshLease } from './refresh-lease.js';
 import { LinkUserMismatchError } from './errors.js';
 
@@ -76,6 +77,12 @@ export interface UpstreamTokenStoreOptions {
 
 type UsableLink = StoredLink & { readonly tokens: UpstreamTokens };
 
+/** A record read and opened: the link to answer with, and the copy to keep (usable links only). */
+type Opened =
+  | { readonly link: StoredLink | undefined; readonly keep?: undefined }
+  | { readonly link: UsableLink; readonly keep: UsableLink; readonly expiresAt: Date };
+const NOTHING: Opened = { link: undefined };
+
 export class UpstreamTokenStore {
   readonly #o: Required<UpstreamTokenStoreOptions>;
   readonly #records: TokenRecords;
@@ -98,38 +105,64 @@ export class UpstreamTokenStore {
     return (await this.#o.db()).doc(this.#records.path(principal));
   }
 
-  /** At most one Firestore read (none while a usable copy is fresh). Undefined when the principal has no link. */
+  /**
+   * At most one Firestore read (none while a usable copy is fresh). Undefined when the principal has
+   * no link. A copy near the end of its window is still served, and re-read beside the call.
+   */
   async read(principal: string): Promise<StoredLink | undefined> {
     const key = sha256Id(principal);
     const cached = this.#cache.fresh(key);
-    if (cached) return cached;
-    const data = await withStoreRetry(() => this.#o.documents.get(this.#records.path(principal)));
-    if (data === undefined) {
-      this.#cache.drop(key);
-      return undefined;
+    if (cached) {
+      const mark = this.#cache.dueForReread(key);
+      if (mark) void this.#reread(principal, key, mark);
+      return cached;
     }
-    return this.#open(principal, this.#records.parse(data));
+    const found = await this.#load(principal);
+    this.#keep(key, found);
+    return found.link;
+  }
+
+  /**
+   * Re-reads a copy that calls keep using, so they never wait for the read: what it finds replaces
+   * the copy (or drops it) unless this instance stored or dropped the link meanwhile. A failure
+   * changes nothing; the copy's window still ends on time.
+   */
+  async #reread(principal: string, key: string, mark: ReadMark): Promise<void> {
+    try {
+      const found = await this.#load(principal);
+      this.#cache.settle(key, mark, found.keep ? { link: found.keep, expiresAt: found.expiresAt } : undefined);
+    } catch {
+      this.#cache.settle(key, mark, 'failed');
+    }
+  }
+
+  /** One read of the record and what it means; the cache is left to the caller. */
+  async #load(principal: string): Promise<Opened> {
+    const data = await withStoreRetry(() => this.#o.documents.get(this.#records.path(principal)));
+    return data === undefined ? NOTHING : this.#interpret(principal, this.#records.parse(data));
   }
 
   async #open(principal: string, doc: TokenRecord): Promise<StoredLink | undefined> {
+    const found = await this.#interpret(principal, doc);
+    this.#keep(sha256Id(principal), found);
+    return found.link;
+  }
+
+  /** Keeps a usable link just read, or drops the copy of anything else. */
+  #keep(key: string, found: Opened): void {
+    if (found.keep) this.#cache.remember(key, found.keep, found.expiresAt);
+    else this.#cache.drop(key);
+  }
+
+  async #interpret(principal: string, doc: TokenRecord): Promise<Opened> {
     const key = sha256Id(principal);
-    if (isExpired(doc.expiresAt, this.#o.clock.now())) {
-      this.#cache.drop(key);
-      return undefined; // F2: TTL lags; an expired link is no link
-    }
+    if (isExpired(doc.expiresAt, this.#o.clock.now())) return NOTHING; // F2: TTL lags; an expired link is no link
     const base = { provider: this.#o.provider, principal, status: doc.status, user: doc.user, version: doc.version };
-    if (doc.status !== 'linked' || !doc.sealed) {
-      this.#cache.drop(key);
-      return { ...base, tokens: undefined };
-    }
+    if (doc.status !== 'linked' || !doc.sealed) return { link: { ...base, tokens: undefined } };
     const tokens = this.#cache.atVersion(key, doc.version)?.tokens ?? (await this.#unseal(principal, doc));
-    if (!tokens) {
-      this.#cache.drop(key);
-      return { ...base, tokens: undefined };
-    }
+    if (!tokens) return { link: { ...base, tokens: undefined } };
     const link = { ...base, tokens };
-    this.#cache.remember(key, link, doc.expiresAt);
-    return link;
+    return { link, keep: link, expiresAt: doc.expiresAt };
   }
 
   async #unseal(principal: string, doc: TokenRecord): Promise<UpstreamTokens | undefined> {

@@ -9,8 +9,21 @@ import { defineTool, type AnyToolSpec } from './spec.js';
 
 export const CONNECTION_TOOL = 'create_connection_token';
 
-/** The tool, pointing at `consoleUrl` (`${PUBLIC_BASE_URL}/connections`). */
-export function connectionTools(consoleUrl: string): AnyToolSpec[] {
+/** The last tool built, with its console URL (an instance has one URL). */
+let built: { readonly consoleUrl: string; readonly tools: readonly AnyToolSpec[] } | undefined;
+
+/**
+ * The tool, pointing at `consoleUrl` (`${PUBLIC_BASE_URL}/connections`). Every signed-in request
+ * offers it, so it is built once: building its zod schemas on each request cost every call the
+ * schemas' allocations, kept alive for the whole call (issue 16), and a new JSON Schema conversion
+ * whenever the catalogue was listed.
+ */
+export function connectionTools(consoleUrl: string): readonly AnyToolSpec[] {
+  if (built?.consoleUrl !== consoleUrl) built = { consoleUrl, tools: buildConnectionTools(consoleUrl) };
+  return built.tools;
+}
+
+function buildConnectionTools(consoleUrl: string): readonly AnyToolSpec[] {
   return [
     defineTool({
       name: CONNECTION_TOOL,

@@ -108,6 +108,27 @@ describe('REST document reads (emulator)', () => {
     expect(clientLoads).toBe(0);
   });
 
+  it('reads asked for together (one batchGet) read the same as reads asked for alone, absent ones included', async () => {
+    const id = () => randomBytes(16).toString('base64url');
+    const [linked, absent, token, failed] = [
+      `rally_tokens/${id()}`,
+      `rally_tokens/${id()}`,
+      `connection_tokens/${id()}`,
+      `rally_tokens/${id()}`,
+    ];
+    const paths = [linked, absent, token, failed];
+    await db.doc(linked).set({ status: 'linked', version: 1, at: new Date('2026-11-23T01:02:03.456Z') });
+    await db.doc(token).set({ status: 'active', tools: ['get_rally_issue'], n: 2 ** 40 });
+    await db.doc(failed).set({ status: 'refresh_failed', version: 3, nested: { a: [1, 'b'] } });
+    const together = await Promise.all(paths.map((p) => documents.get(p)));
+    const alone: unknown[] = [];
+    for (const p of paths) alone.push(await documents.get(p));
+    expect(together.map(normal)).toEqual(alone.map(normal));
+    expect(together[1]).toBeUndefined();
+    expect(normal(together[0])).toEqual({ status: 'linked', version: 1, at: '2026-11-23T01:02:03.456Z' });
+    expect(normal(together[2])).toEqual(normal((await db.doc(token).get()).data()));
+  });
+
   it('a missing document → undefined, like `exists: false`', async () => {
     expect(await documents.get(`rally_tokens/${randomBytes(16).toString('base64url')}`)).toBeUndefined();
   });

@@ -26,6 +26,7 @@ import { UpstreamRefreshRejected, type UpstreamTokens as RallyTokens } from '../
 import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
 import { FakeClock } from '../../helpers/clock.js';
+import { until } from '../../helpers/poll.js';
 
 jest.setTimeout(60_000);
 
@@ -58,14 +59,32 @@ afterAll(async () => {
   await db?.terminate();
 });
 
-/** One "instance": its own store, counting its Firestore reads and its unseals. */
-function instance(o: { cacheSeconds?: number; ttlSeconds?: number } = {}) {
+/**
+ * One "instance": its own store, counting its Firestore reads and its unseals. With `hold`, each
+ * read is sent at once but its answer waits for that promise.
+ */
+function instance(o: { cacheSeconds?: number; ttlSeconds?: number; hold?: () => Promise<void> } = {}) {
   const counts = { reads: 0, unseals: 0 };
-  const countingDocuments: DocumentReader = { get: (path) => (counts.reads++, documents.get(path)) };
+  /** Every read's answer and every unseal, to wait for work the store does beside a call. */
+  const work: Array<Promise<unknown>> = [];
+  const countingDocuments: DocumentReader = {
+    get: (path) => {
+      counts.reads++;
+      const answer = documents.get(path);
+      const held = o.hold ? o.hold().then(() => answer) : answer;
+      work.push(held.catch(() => {}));
+      return held;
+    },
+  };
   const countingSealer: Sealer = {
     ...sealer,
     seal: (p, b) => sealer.seal(p, b),
-    unseal: (s, b) => (counts.unseals++, sealer.unseal(s, b)),
+    unseal: (s, b) => {
+      counts.unseals++;
+      const opened = sealer.unseal(s, b);
+      work.push(opened.catch(() => {}));
+      return opened;
+    },
   };
   const store = new UpstreamTokenStore({
     provider: 'rally',
@@ -77,7 +96,15 @@ function instance(o: { cacheSeconds?: number; ttlSeconds?: number } = {}) {
     ttlSeconds: o.ttlSeconds ?? 3600,
     cacheSeconds: o.cacheSeconds ?? CACHE_SECONDS,
   });
-  return { store, counts };
+  /** Resolves once the reads and unseals started so far are over, and what follows them in the same turn. */
+  const settled = async () => {
+    for (let seen = -1; seen !== work.length;) {
+      seen = work.length;
+      await Promise.all(work);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  };
+  return { store, counts, settled };
 }
 
 const alice = { id: '4101', login: 'alice@example.com' };
@@ -101,6 +128,44 @@ describe('link cache', () => {
     advance(1); // 5.5 s after the first read
     expect((await store.read(p))?.tokens?.accessToken).toBe('access-a');
     expect(counts).toEqual({ reads: 2, unseals: 1 });
+  });
+
+  it('a call in the last fifth of the window gets the copy at once and the link is re-read beside it: a principal that keeps calling never waits for a read', async () => {
+    const { store, counts, settled } = instance();
+    const p = newPrincipal();
+    await store.link(p, 'grant', tokens('a'), alice);
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-a');
+    advance(3.9);
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-a');
+    expect(counts.reads).toBe(1); // not yet due
+    advance(0.3); // 4.2 s: due
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-a');
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-a'); // one re-read at a time
+    await settled();
+    expect(counts.reads).toBe(2);
+    advance(1.3); // 5.5 s after the first read, 1.3 s after the re-read: still fresh
+    expect((await store.read(p))?.tokens?.accessToken).toBe('access-a');
+    expect(counts).toEqual({ reads: 2, unseals: 1 });
+  });
+
+  it('a re-read under way does not bring back a link this instance disconnects meanwhile', async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    const { store, counts, settled } = instance({ hold: () => (holding ? held : Promise.resolve()) });
+    const p = newPrincipal();
+    await store.link(p, 'grant', tokens('d'), alice);
+    await store.read(p);
+    advance(4.5);
+    holding = true;
+    expect((await store.read(p))?.tokens).toBeDefined(); // starts the re-read, which reads the linked record
+    await until(() => counts.reads === 2, 'the re-read to be sent');
+    holding = false;
+    await store.remove(p); // the disconnect lands while the re-read's answer (the old record) is held
+    release();
+    await settled(); // the re-read has its answer, and has stored it or not
+    expect(await store.read(p)).toBeUndefined();
+    expect(counts.reads).toBe(3);
   });
 
   it('absence and unusable links are never cached: a link another instance stores is seen on the very next read', async () => {

@@ -143,4 +143,81 @@ describe('createRestDocumentReader', () => {
     await expect(withStoreRetry(() => denied.r.get('rally_tokens/x'))).rejects.toBeInstanceOf(FirestoreRestError);
     expect(denied.calls).toHaveLength(1);
   });
+
+  describe('reads asked for together', () => {
+    const NAME = 'projects/p-1/databases/(default)/documents/';
+    const found = (path: string, v: number) => ({
+      found: { name: NAME + path, fields: { v: { integerValue: String(v) } } },
+    });
+
+    it('go out as one batchGet, and each caller gets its own document (absent ones undefined)', async () => {
+      const { r, calls } = reader(() =>
+        json(200, [{ missing: `${NAME}rally_tokens/b` }, found('rally_tokens/a', 1), found('connection_tokens/c', 3)]),
+      );
+      const got = await Promise.all([r.get('rally_tokens/a'), r.get('rally_tokens/b'), r.get('connection_tokens/c')]);
+      expect(got).toEqual([{ v: 1 }, undefined, { v: 3 }]);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({
+        url: 'https://firestore.example/v1/projects/p-1/databases/(default)/documents:batchGet',
+        method: 'POST',
+        headers: { authorization: 'Bearer tok', 'google-cloud-resource-prefix': 'projects/p-1/databases/(default)' },
+        hasSignal: true,
+      });
+      expect(JSON.parse(calls[0]?.body ?? '')).toEqual({
+        documents: [`${NAME}rally_tokens/a`, `${NAME}rally_tokens/b`, `${NAME}connection_tokens/c`],
+      });
+    });
+
+    it('a read asked for later is not held back: it goes out on its own', async () => {
+      const { r, calls } = reader((req) => json(200, { name: req.url, fields: { v: { integerValue: '7' } } }));
+      expect(await r.get('rally_tokens/a')).toEqual({ v: 7 });
+      expect(await r.get('rally_tokens/b')).toEqual({ v: 7 });
+      expect(calls.map((c) => c.method)).toEqual(['GET', 'GET']);
+    });
+
+    it('a corrupt document, or one the answer does not mention, fails only its own caller; never absent', async () => {
+      const { r } = reader(() =>
+        json(200, [
+          found('rally_tokens/a', 1),
+          { found: { name: `${NAME}rally_tokens/b`, fields: { x: { fancyValue: 1 } } } },
+        ]),
+      );
+      const [a, b, c] = await Promise.allSettled([
+        r.get('rally_tokens/a'),
+        r.get('rally_tokens/b'),
+        r.get('rally_tokens/c'),
+      ]);
+      expect(a).toEqual({ status: 'fulfilled', value: { v: 1 } });
+      expect(b).toMatchObject({ status: 'rejected', reason: new CorruptRecordError('rally_tokens') });
+      expect(c).toMatchObject({ status: 'rejected', reason: { name: 'FirestoreRestError', code: 13 } });
+    });
+
+    it.each([
+      [json(503, { error: { code: 503, status: 'UNAVAILABLE' } }), 14],
+      [json(403, { error: { code: 403, status: 'PERMISSION_DENIED' } }), 7],
+      [json(200, { not: 'an array' }), 13],
+      [new Response('<html>200 but not JSON</html>', { status: 200 }), 13],
+    ])('a failed batch fails every caller with its gRPC code (%#)', async (res, code) => {
+      const { r } = reader(() => res);
+      const all = await Promise.allSettled([r.get('rally_tokens/a'), r.get('rally_tokens/b')]);
+      expect(all).toMatchObject([
+        { status: 'rejected', reason: { name: 'FirestoreRestError', code } },
+        { status: 'rejected', reason: { name: 'FirestoreRestError', code } },
+      ]);
+    });
+
+    it('a refused connection or a missing credential fails every caller UNAVAILABLE', async () => {
+      const refused = reader(() => Promise.reject(new TypeError('fetch failed')));
+      const noCredentials = reader(
+        () => json(200, []),
+        () => Promise.reject(new Error('Could not load the default credentials')),
+      );
+      for (const { r } of [refused, noCredentials])
+        expect(await Promise.allSettled([r.get('rally_tokens/a'), r.get('rally_tokens/b')])).toMatchObject([
+          { status: 'rejected', reason: { code: 14 } },
+          { status: 'rejected', reason: { code: 14 } },
+        ]);
+      expect(noCredentials.calls).toHaveLength(0);
+    });
+  });
 });
