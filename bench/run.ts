@@ -27,7 +27,7 @@ import { startLocalStack, type LocalStack } from '../dev/local-stack.js';
 import { ensureLocalKeys, LOCAL_SECRET_NAMES } from '../dev/local-keys.js';
 import { startSecretManagerStandin } from '../dev/secret-manager-standin.js';
 import { startSecretVolumeStandin } from '../dev/secret-volume-standin.js';
-import type { RallySandbox, RecordedRequest } from '../rally-sandbox/types.js';
+import type { RallySandbox } from '../rally-sandbox/types.js';
 import { signIn } from '../test/helpers/oauth-flow.js';
 import { isToolSuccess, MCP_HEADERS, parseRpc, post, toolCall, agent, type HttpResult } from './lib/http.js';
 import {
@@ -52,6 +52,7 @@ import {
   type ServerKind,
 } from './lib/procs.js';
 import { startFirestoreProxy } from './lib/firestore-proxy.js';
+import { toPlan } from './lib/wsapi-plan.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
@@ -83,23 +84,6 @@ interface Client {
   /** A story the user can read (US1 for alice, their first private story otherwise). */
   readonly itemId: string;
   plan: string[][];
-}
-
-/** Phases of a warm get_rally_issue, from the sandbox log: FormattedID queries that ran together form one parallel phase. */
-function toPlan(reqs: readonly RecordedRequest[]): string[][] {
-  const plan: string[][] = [];
-  let parallel: string[] | undefined;
-  for (const r of reqs) {
-    if (!r.url.startsWith('/slm/webservice/')) continue;
-    if (/[?&]query=%28FormattedID/.test(r.url)) {
-      if (!parallel) plan.push((parallel = []));
-      parallel.push(r.url);
-    } else {
-      parallel = undefined;
-      plan.push([r.url]);
-    }
-  }
-  return plan;
 }
 
 /**

@@ -19,12 +19,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startLocalStack } from '../../dev/local-stack.js';
 import { signIn } from '../../test/helpers/oauth-flow.js';
-import type { RecordedRequest } from '../../rally-sandbox/types.js';
 import { agent, isToolSuccess, MCP_HEADERS, post, toolCall, type HttpResult } from '../lib/http.js';
 import { isModernToolSuccess, MODERN_VERSION, modernToolCall, recordModernToolCall } from '../lib/modern.js';
 import { runLoad } from '../lib/load.js';
 import { summarize } from '../lib/stats.js';
 import { cpuMsOf, memoryOf, spawnServer, waitUntil, type BenchServer, type ServerKind } from '../lib/procs.js';
+import { toPlan } from '../lib/wsapi-plan.js';
 
 const PATH = process.env.MEM_PATH === '2025-11-25' ? '2025-11-25' : MODERN_VERSION;
 const ROUNDS = Number(process.env.MEM_ROUNDS ?? 2);
@@ -37,22 +37,6 @@ async function snapshotAll(servers: ReadonlyArray<{ server: BenchServer }>): Pro
   await new Promise((r) => setTimeout(r, 15_000));
 }
 const log = (m: string) => process.stdout.write(`[mem +${(performance.now() / 1000).toFixed(1)}s] ${m}\n`);
-
-function toPlan(reqs: readonly RecordedRequest[]): string[][] {
-  const plan: string[][] = [];
-  let parallel: string[] | undefined;
-  for (const r of reqs) {
-    if (!r.url.startsWith('/slm/webservice/')) continue;
-    if (/[?&]query=%28FormattedID/.test(r.url)) {
-      if (!parallel) plan.push((parallel = []));
-      parallel.push(r.url);
-    } else {
-      parallel = undefined;
-      plan.push([r.url]);
-    }
-  }
-  return plan;
-}
 
 const stack = await startLocalStack({ sandboxOptions: { extraUsers: 32 } });
 const stops: Array<() => Promise<void>> = [];
