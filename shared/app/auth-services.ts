@@ -11,6 +11,7 @@ import { createSealingKeyRing, createSigningKeyRing } from '../crypto/key-ring.j
 import { createSealer } from '../crypto/sealer.js';
 import { createAccessTokenSigner } from '../crypto/access-token.js';
 import { UpstreamTokenStore } from '../upstream-link/link-store.js';
+import { LinkEpoch } from '../upstream-link/link-epoch.js';
 import type { RallyOAuthConfig } from '../rally/oauth.js';
 import { createGitHubProvider } from '../github/provider.js';
 import type { GitHubOAuthConfig } from '../github/oauth.js';
@@ -127,6 +128,7 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
     new TextDecoder().decode(await source.access(name, version)).trim();
   const providers = buildProviders({ deps, config, secrets: source, secretText, rallyClient });
   const stores = new Map<UpstreamProviderId, UpstreamTokenStore>();
+  const linkEpoch = new LinkEpoch(deps.documents, deps.clock); // one read confirms every provider's links
   const tokenStore = (provider: UpstreamProviderId): UpstreamTokenStore => {
     let store = stores.get(provider);
     if (!store) {
@@ -139,6 +141,7 @@ export async function createAuthServices(deps: Deps): Promise<AuthServices> {
         log: deps.log,
         ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
         cacheSeconds: config.LINK_CACHE_SECONDS,
+        epoch: linkEpoch,
       });
       stores.set(provider, store);
     }

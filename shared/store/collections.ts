@@ -22,6 +22,11 @@ export const COLLECTIONS = {
   rallyTokens: 'rally_tokens',
   /** Every other upstream provider's tokens (issue 19: GitHub), sealed as JWE, per provider and grant. */
   upstreamTokens: 'upstream_tokens',
+  /**
+   * One document (`current`), no TTL: its random `tag` changes whenever a link is ended anywhere
+   * (shared/store/link-epoch.repo.ts), so an instance confirms all its cached links with one read.
+   */
+  linkEpoch: 'link_epoch',
   /** Session-link mode: session hash → link status. */
   sessions: 'sessions',
   /** Session-link mode: /connect/<id> transactions. */

@@ -12,7 +12,8 @@ import { COLLECTIONS } from './collections.js';
 import { stripUndefined } from './clients.repo.js';
 import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { docType, readDoc } from './documents.js';
-import { grantTokenRecordPaths, type LinkPrecondition } from './upstream-tokens.repo.js';
+import type { LinkPrecondition } from './upstream-tokens.repo.js';
+import { endGrantLinks } from './link-epoch.repo.js';
 import { CodedError } from '../kernel/errors.js';
 import { grantTokensRevocation } from './connection-tokens.repo.js';
 
@@ -75,7 +76,7 @@ export async function revokeGrant(db: Firestore, grantId: string, now: Date): Pr
     if (!snap.exists || snap.get('status') === 'revoked') return false;
     const revokeTokens = await grantTokensRevocation(t, db, grantId, now); // reads first, as a transaction must
     t.update(ref, { status: 'revoked', revokedAt: now });
-    for (const path of grantTokenRecordPaths(grantId)) t.delete(db.doc(path));
+    endGrantLinks(t, db, grantId, now);
     revokeTokens();
     return true;
   });

@@ -15,7 +15,7 @@ import { stripUndefined } from './clients.repo.js';
 import { transact, withStoreRetry, zTimestamp } from './firestore-utils.js';
 import { docType, getDoc } from './documents.js';
 import { grantPath } from './grants.repo.js';
-import { grantTokenRecordPaths } from './upstream-tokens.repo.js';
+import { endGrantLinks } from './link-epoch.repo.js';
 
 export const RefreshDoc = z.object({
   grantId: z.string(),
@@ -110,7 +110,7 @@ export function rotateRefreshToken(
     if (old.displacedAt !== undefined || (old.supersededBy !== undefined && !retry)) {
       // A token that is not the newest of its chain: assume theft, revoke everything (RFC 9700 §4.14.2).
       t.update(grantRef, { status: 'revoked', revokedAt: o.now });
-      for (const path of grantTokenRecordPaths(old.grantId)) t.delete(db.doc(path));
+      endGrantLinks(t, db, old.grantId, o.now);
       return { ok: false, reason: 'reused', grantId: old.grantId } as const;
     }
     if (o.requestedScopes && !o.requestedScopes.every((s) => old.scopes.includes(s))) {

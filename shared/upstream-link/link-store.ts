@@ -8,8 +8,9 @@
  *
  * A usable link an instance has read is reused for `cacheSeconds` (default 5)
  * without reading Firestore again (./link-cache.ts): a burst of tool calls costs one read, not
- * one per call, and a principal that keeps calling has its link re-read beside its calls near
- * the end of the window, so none of them waits for the read. Whatever this instance changes (refresh, disconnect, re-link,
+ * one per call; after the window, one read of the link epoch (./link-epoch.ts) confirms every
+ * link the instance holds; and a principal that keeps calling has its link confirmed beside its
+ * calls near the end of the window, so none of them waits for the read. Whatever this instance changes (refresh, disconnect, re-link,
  * a failed refresh) updates or drops its copy at once; a change made by
  * another instance or function (revocation, disconnect elsewhere) reaches
  * this one within `cacheSeconds` (RFC 7009 §2.2 propagation delay). Absence
@@ -39,6 +40,8 @@ import { transact, withStoreRetry } from '../store/firestore-utils.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
 import { LINK_TOKENS } from './token-codec.js';
 import { LinkCache, type ReadMark } from './link-cache.js';
+import { LinkEpoch } from './link-epoch.js';
+import { markLinkEnded } from '../store/link-epoch.repo.js';
 import { acquireRefreshLease, LEASE_RELEASED, releaseRefreshLease } from './refresh-lease.js';
 import { LinkUserMismatchError } from './errors.js';
 
@@ -73,9 +76,17 @@ export interface UpstreamTokenStoreOptions {
   readonly waitForRefreshMs?: number;
   /** How long a usable link read from Firestore is reused without reading again; 0 reads on every call. */
   readonly cacheSeconds?: number;
+  /** The instance's view of the link epoch, shared by its stores (one read confirms every provider's links). */
+  readonly epoch?: LinkEpoch;
 }
 
 type UsableLink = StoredLink & { readonly tokens: UpstreamTokens };
+
+/** When a read or write of a record began, and the link epoch's tag known then: what a copy of its outcome is dated with. */
+interface Stamp {
+  readonly at: number;
+  readonly epoch: string | undefined;
+}
 
 /** A record read and opened: the link to answer with, and the copy to keep (usable links only). */
 type Opened =
@@ -84,7 +95,9 @@ type Opened =
 const NOTHING: Opened = { link: undefined };
 
 export class UpstreamTokenStore {
-  readonly #o: Required<UpstreamTokenStoreOptions>;
+  readonly #o: Required<Omit<UpstreamTokenStoreOptions, 'epoch'>>;
+  /** Undefined when nothing is cached (`cacheSeconds` 0). */
+  readonly #epoch: LinkEpoch | undefined;
   readonly #records: TokenRecords;
   readonly #holder = randomToken(9);
   /** Usable links by document id: reused without a read for `cacheSeconds`, and without unsealing while the version is unchanged. */
@@ -94,7 +107,9 @@ export class UpstreamTokenStore {
   constructor(options: UpstreamTokenStoreOptions) {
     this.#o = { leaseSeconds: 15, waitForRefreshMs: 10_000, cacheSeconds: 5, ...options };
     this.#records = tokenRecords(options.provider);
-    this.#cache = new LinkCache(this.#o.clock, this.#o.cacheSeconds);
+    this.#epoch =
+      this.#o.cacheSeconds > 0 ? (options.epoch ?? new LinkEpoch(options.documents, options.clock)) : undefined;
+    this.#cache = new LinkCache(this.#o.clock, this.#o.cacheSeconds, { epoch: this.#epoch });
   }
 
   get provider(): UpstreamProviderId {
@@ -106,20 +121,41 @@ export class UpstreamTokenStore {
   }
 
   /**
-   * At most one Firestore read (none while a usable copy is fresh). Undefined when the principal has
-   * no link. A copy near the end of its window is still served, and re-read beside the call.
+   * At most one Firestore read (none while a usable copy is fresh; one read of the link epoch,
+   * shared by every link of the instance, when a copy's window has run out and it carries the
+   * current tag). Undefined when the principal has no link. A copy near the end of its window is
+   * still served, and confirmed beside the call.
    */
   async read(principal: string): Promise<StoredLink | undefined> {
     const key = sha256Id(principal);
-    const cached = this.#cache.fresh(key);
+    const cached = this.#cache.fresh(key) ?? (await this.#confirmThroughEpoch(key));
     if (cached) {
       const mark = this.#cache.dueForReread(key);
       if (mark) void this.#reread(principal, key, mark);
+      else if (this.#cache.epochDue(key)) void this.#checkEpoch();
       return cached;
     }
+    const stamp = this.#stamp();
+    if (stamp.epoch === undefined) void this.#checkEpoch(); // so this instance's next copies carry a tag
     const found = await this.#load(principal);
-    this.#keep(key, found);
+    this.#keep(key, found, stamp);
     return found.link;
+  }
+
+  #stamp(): Stamp {
+    return { at: this.#o.clock.now().getTime(), epoch: this.#cache.epochTag() };
+  }
+
+  /** A copy past its window that carries the current tag is fresh again if the epoch is unchanged. */
+  async #confirmThroughEpoch(key: string): Promise<UsableLink | undefined> {
+    if (!this.#cache.renewable(key)) return undefined;
+    await this.#checkEpoch();
+    return this.#cache.fresh(key);
+  }
+
+  /** A failed read of the epoch confirms nothing: the link's own record is read instead. */
+  #checkEpoch(): Promise<void> {
+    return this.#epoch ? this.#epoch.check().catch(() => {}) : Promise.resolve();
   }
 
   /**
@@ -129,8 +165,13 @@ export class UpstreamTokenStore {
    */
   async #reread(principal: string, key: string, mark: ReadMark): Promise<void> {
     try {
+      const stamp = this.#stamp();
       const found = await this.#load(principal);
-      this.#cache.settle(key, mark, found.keep ? { link: found.keep, expiresAt: found.expiresAt } : undefined);
+      this.#cache.settle(
+        key,
+        mark,
+        found.keep ? { link: found.keep, expiresAt: found.expiresAt, ...stamp } : undefined,
+      );
     } catch {
       this.#cache.settle(key, mark, 'failed');
     }
@@ -142,15 +183,15 @@ export class UpstreamTokenStore {
     return data === undefined ? NOTHING : this.#interpret(principal, this.#records.parse(data));
   }
 
-  async #open(principal: string, doc: TokenRecord): Promise<StoredLink | undefined> {
+  async #open(principal: string, doc: TokenRecord, stamp: Stamp): Promise<StoredLink | undefined> {
     const found = await this.#interpret(principal, doc);
-    this.#keep(sha256Id(principal), found);
+    this.#keep(sha256Id(principal), found, stamp);
     return found.link;
   }
 
-  /** Keeps a usable link just read, or drops the copy of anything else. */
-  #keep(key: string, found: Opened): void {
-    if (found.keep) this.#cache.remember(key, found.keep, found.expiresAt);
+  /** Keeps a usable link just read (dated by `stamp`, taken before the read began), or drops the copy of anything else. */
+  #keep(key: string, found: Opened, stamp: Stamp): void {
+    if (found.keep) this.#cache.remember(key, found.keep, found.expiresAt, stamp.epoch, stamp.at);
     else this.#cache.drop(key);
   }
 
@@ -257,10 +298,15 @@ export class UpstreamTokenStore {
     }
   }
 
-  /** Forgets the principal's tokens of this provider (D9). Idempotent. */
+  /** Forgets the principal's tokens of this provider (D9), and tells every instance through the link epoch. Idempotent. */
   async remove(principal: string): Promise<void> {
     const ref = await this.#ref(principal);
-    await withStoreRetry(() => ref.delete());
+    const db = await this.#o.db();
+    await withStoreRetry(() => {
+      const batch = db.batch().delete(ref);
+      markLinkEnded(batch, db, this.#o.clock.now());
+      return batch.commit();
+    });
     this.#cache.drop(sha256Id(principal));
   }
 
@@ -272,7 +318,7 @@ export class UpstreamTokenStore {
     const key = sha256Id(observed.principal);
     const inFlight = this.#refreshing.get(key);
     if (inFlight) return inFlight; // same instance: one refresh, everyone waits for it
-    const p = this.#refresh(observed, refresher)
+    const p = this.#refresh(observed, refresher, this.#stamp())
       .catch((err: unknown) => {
         this.#cache.drop(key); // whatever went wrong, the copy we held is no longer to be trusted
         throw err;
@@ -282,7 +328,7 @@ export class UpstreamTokenStore {
     return p;
   }
 
-  async #refresh(observed: StoredLink, refresher: UpstreamRefresher): Promise<StoredLink> {
+  async #refresh(observed: StoredLink, refresher: UpstreamRefresher, stamp: Stamp): Promise<StoredLink> {
     const { principal } = observed;
     const lease = await acquireRefreshLease(await this.#o.db(), await this.#ref(principal), observed.version, {
       records: this.#records,
@@ -292,19 +338,24 @@ export class UpstreamTokenStore {
       clock: this.#o.clock,
     });
     if (lease.kind === 'changed') {
-      const link = await this.#open(principal, lease.doc);
+      const link = await this.#open(principal, lease.doc, stamp);
       if (link?.tokens) return link;
       throw new LinkRequiredError(this.#o.provider, 'refresh_failed');
     }
-    return this.#refreshHoldingLease(principal, lease.doc, refresher);
+    return this.#refreshHoldingLease(principal, lease.doc, refresher, stamp);
   }
 
-  async #refreshHoldingLease(principal: string, doc: TokenRecord, refresher: UpstreamRefresher): Promise<StoredLink> {
+  async #refreshHoldingLease(
+    principal: string,
+    doc: TokenRecord,
+    refresher: UpstreamRefresher,
+    stamp: Stamp,
+  ): Promise<StoredLink> {
     const ref = await this.#ref(principal);
     const current = await this.#unseal(principal, doc);
     // No refresh token (a never-expiring token the provider answered 401 to), or one past its stated expiry.
     if (!current?.refreshToken || (doc.refreshExpiresAt && isExpired(doc.refreshExpiresAt, this.#o.clock.now()))) {
-      await this.#markFailed(principal, doc.version);
+      await this.#markFailed(principal, doc.version, stamp);
       throw new LinkRequiredError(this.#o.provider, 'refresh_failed');
     }
     let fresh: UpstreamTokens;
@@ -313,7 +364,7 @@ export class UpstreamTokenStore {
     } catch (err) {
       if (err instanceof UpstreamRefreshRejected) {
         // D3: another instance may have rotated meanwhile; only a still-current record is marked failed.
-        const adopted = await this.#markFailed(principal, doc.version);
+        const adopted = await this.#markFailed(principal, doc.version, stamp);
         if (adopted?.tokens) return adopted;
         throw new LinkRequiredError(this.#o.provider, 'refresh_failed', { cause: err });
       }
@@ -353,21 +404,23 @@ export class UpstreamTokenStore {
       version: doc.version + 1,
       tokens: merged,
     };
-    this.#cache.remember(sha256Id(principal), link, addSeconds(now, this.#o.ttlSeconds));
+    this.#cache.remember(sha256Id(principal), link, addSeconds(now, this.#o.ttlSeconds), stamp.epoch);
     this.#o.log.info(`${this.#o.provider}_token_refreshed`, {});
     return link;
   }
 
-  /** Marks the record unusable unless someone stored newer tokens, which are returned instead. */
-  async #markFailed(principal: string, version: number): Promise<StoredLink | undefined> {
+  /** Marks the record unusable (and tells every instance) unless someone stored newer tokens, which are returned instead. */
+  async #markFailed(principal: string, version: number, stamp: Stamp): Promise<StoredLink | undefined> {
     const ref = await this.#ref(principal);
-    const newer = await transact(await this.#o.db(), async (t) => {
+    const db = await this.#o.db();
+    const newer = await transact(db, async (t) => {
       const snap = await t.get(ref);
       if (!snap.exists) return undefined;
       if (snap.get('version') !== version) return snap.data();
       t.update(ref, { status: 'refresh_failed', sealed: null, ...LEASE_RELEASED });
+      markLinkEnded(t, db, this.#o.clock.now());
       return undefined;
     });
-    return newer ? this.#open(principal, this.#records.parse(newer)) : undefined;
+    return newer ? this.#open(principal, this.#records.parse(newer), stamp) : undefined;
   }
 }

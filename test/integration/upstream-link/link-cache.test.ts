@@ -21,7 +21,9 @@ import { LinkRequiredError } from '../../../shared/upstream/link-required.js';
 import type { DocumentReader } from '../../../shared/store/firestore-rest.js';
 import { createGrant, revokeGrant } from '../../../shared/store/grants.repo.js';
 import { UpstreamTokenStore } from '../../../shared/upstream-link/link-store.js';
-import { grantPrincipal } from '../../../shared/store/upstream-tokens.repo.js';
+import { grantPrincipal, tokenRecordPath } from '../../../shared/store/upstream-tokens.repo.js';
+import { LINK_EPOCH_PATH } from '../../../shared/store/link-epoch.repo.js';
+import { RECORD_MAX_AGE_SECONDS } from '../../../shared/upstream-link/link-cache.js';
 import { UpstreamRefreshRejected, type UpstreamTokens as RallyTokens } from '../../../shared/upstream/provider.js';
 import { ensureLocalKeys } from '../../../dev/local-keys.js';
 import { demoProjectId, emulatorHost } from '../../helpers/env.js';
@@ -60,16 +62,23 @@ afterAll(async () => {
 });
 
 /**
- * One "instance": its own store, counting its Firestore reads and its unseals. With `hold`, each
- * read is sent at once but its answer waits for that promise.
+ * One "instance": its own store, counting its Firestore reads of token records and its unseals
+ * (`counts`), and its reads of the link epoch (`epochReads`). With `hold`, each read is sent at
+ * once but its answer waits for that promise; with `failEpoch`, reads of the epoch fail.
  */
-function instance(o: { cacheSeconds?: number; ttlSeconds?: number; hold?: () => Promise<void> } = {}) {
+function instance(
+  o: { cacheSeconds?: number; ttlSeconds?: number; hold?: () => Promise<void>; failEpoch?: () => boolean } = {},
+) {
   const counts = { reads: 0, unseals: 0 };
+  const epoch = { reads: 0 };
   /** Every read's answer and every unseal, to wait for work the store does beside a call. */
   const work: Array<Promise<unknown>> = [];
   const countingDocuments: DocumentReader = {
     get: (path) => {
-      counts.reads++;
+      if (path === LINK_EPOCH_PATH) {
+        epoch.reads++;
+        if (o.failEpoch?.()) return Promise.reject(new Error('the epoch read failed'));
+      } else counts.reads++;
       const answer = documents.get(path);
       const held = o.hold ? o.hold().then(() => answer) : answer;
       work.push(held.catch(() => {}));
@@ -104,7 +113,24 @@ function instance(o: { cacheSeconds?: number; ttlSeconds?: number; hold?: () => 
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
-  return { store, counts, settled };
+  /** Reads every principal once after the instance has read the epoch, so each copy carries its tag. */
+  const warm = async (...principals: string[]) => {
+    if (epoch.reads === 0) {
+      await store.read(grantPrincipal('epoch-bootstrap')); // no link: starts the first read of the epoch
+      await settled();
+      counts.reads--; // that record read is the bootstrap's, not the test's
+    }
+    for (const p of principals) await store.read(p);
+  };
+  return {
+    store,
+    counts,
+    settled,
+    warm,
+    get epochReads() {
+      return epoch.reads;
+    },
+  };
 }
 
 const alice = { id: '4101', login: 'alice@example.com' };
@@ -114,6 +140,22 @@ const tokens = (tag: string): RallyTokens => ({
   accessExpiresAt: addSeconds(clock.now(), 3600),
 });
 const newPrincipal = () => grantPrincipal(`cache-${randomBytes(8).toString('hex')}`);
+
+/** A grant that `revokeGrant` can revoke, and its principal. */
+async function activeGrant(): Promise<string> {
+  const principal = newPrincipal();
+  await createGrant(db, {
+    grantId: principal.slice('grant:'.length),
+    sub: 'rally:4101',
+    clientId: 'c',
+    clientName: 'x',
+    scopes: ['rally.read'],
+    status: 'active',
+    createdAt: clock.now(),
+    expiresAt: addSeconds(clock.now(), 3600),
+  });
+  return principal;
+}
 
 describe('link cache', () => {
   it('a burst within the window costs one Firestore read and one unseal; after the window it reads again but does not unseal an unchanged version', async () => {
@@ -270,5 +312,136 @@ describe('link cache', () => {
     await store.link(p, 'grant', tokens('z'), alice);
     for (let i = 0; i < 3; i++) expect((await store.read(p))?.tokens?.accessToken).toBe('access-z');
     expect(counts).toEqual({ reads: 3, unseals: 1 });
+  });
+
+  describe('D10: through the link epoch (one read confirms every copy of the instance; revokeGrant shares endGrantLinks with the reused-refresh-token revocation)', () => {
+    it('after the window, one read of the epoch confirms all the copies: 20 principals, 1 read, no token record read, no unseal', async () => {
+      const i = instance();
+      const { store, counts, settled, warm } = i;
+      const principals = Array.from({ length: 20 }, newPrincipal);
+      for (const p of principals) await store.link(p, 'grant', tokens(p), alice);
+      await warm(...principals);
+      expect(counts).toEqual({ reads: 20, unseals: 20 });
+      const epochBefore = i.epochReads;
+      advance(CACHE_SECONDS + 2);
+      const links = await Promise.all(principals.map((p) => store.read(p)));
+      expect(links.map((l) => l?.tokens?.accessToken)).toEqual(principals.map((p) => `access-${p}`));
+      await settled();
+      expect(i.epochReads - epochBefore).toBe(1);
+      expect(counts).toEqual({ reads: 20, unseals: 20 });
+    });
+
+    it.each([
+      ['the grant revoked (the authorization function)', 'revoke'],
+      ['a disconnect on another instance', 'disconnect'],
+      ['a refresh the provider refused on another instance', 'refresh_refused'],
+    ] as const)(
+      'a link ended elsewhere (%s) replaces the tag: the copy is read again once its window ends, never later',
+      async (_, how) => {
+        const warmInstance = instance();
+        const elsewhere = instance();
+        const p = await activeGrant();
+        const bystander = newPrincipal();
+        for (const q of [p, bystander]) await elsewhere.store.link(q, 'grant', tokens('e'), alice);
+        await warmInstance.warm(p, bystander);
+        advance(CACHE_SECONDS + 1);
+        expect((await warmInstance.store.read(p))?.tokens).toBeDefined(); // confirmed through the epoch, no record read
+        expect(warmInstance.counts.reads).toBe(2);
+        if (how === 'revoke') expect(await revokeGrant(db, p.slice('grant:'.length), clock.now())).toBe(true);
+        else if (how === 'disconnect') await elsewhere.store.remove(p);
+        else {
+          const seen = (await elsewhere.store.read(p))!;
+          await expect(
+            elsewhere.store.refresh(seen, async () => Promise.reject(new UpstreamRefreshRejected('rally'))),
+          ).rejects.toBeInstanceOf(LinkRequiredError);
+        }
+        advance(CACHE_SECONDS - 0.5);
+        expect((await warmInstance.store.read(p))?.tokens).toBeDefined(); // the documented window (RFC 7009 §2.2)
+        advance(0.5);
+        const after = await warmInstance.store.read(p);
+        expect(after?.tokens).toBeUndefined();
+        if (how === 'refresh_refused') expect(after?.status).toBe('refresh_failed');
+        // Every copy of the instance is read again once, including the bystander's, which is still linked.
+        expect((await warmInstance.store.read(bystander))?.tokens?.accessToken).toBe('access-e');
+        expect(warmInstance.counts.reads).toBe(4);
+      },
+    );
+
+    it('in the last fifth of the window the epoch is read beside the call: a principal that keeps calling never waits', async () => {
+      const i = instance();
+      const { store, counts, settled, warm } = i;
+      const p = newPrincipal();
+      await store.link(p, 'grant', tokens('k'), alice);
+      await warm(p);
+      const before = i.epochReads;
+      advance(CACHE_SECONDS * 0.85);
+      expect((await store.read(p))?.tokens).toBeDefined();
+      expect((await store.read(p))?.tokens).toBeDefined(); // one read of the epoch at a time
+      await settled();
+      expect(i.epochReads - before).toBe(1);
+      advance(CACHE_SECONDS * 0.5); // 1.35 windows after the record read, 0.5 after the epoch's
+      expect((await store.read(p))?.tokens).toBeDefined();
+      await settled();
+      expect(i.epochReads - before).toBe(1);
+      expect(counts.reads).toBe(1);
+    });
+
+    it(`a record changed by hand, without the tag (the console), is seen within RECORD_MAX_AGE_SECONDS (${RECORD_MAX_AGE_SECONDS} s), never later`, async () => {
+      const { store, counts, warm } = instance();
+      const p = newPrincipal();
+      await store.link(p, 'grant', tokens('h'), alice);
+      await warm(p);
+      await db.doc(tokenRecordPath('rally', p)).delete(); // not through the product: the tag stays
+      advance(CACHE_SECONDS + 1);
+      expect((await store.read(p))?.tokens).toBeDefined();
+      advance(RECORD_MAX_AGE_SECONDS - CACHE_SECONDS - 1.5); // 0.5 s before the record age limit
+      expect((await store.read(p))?.tokens).toBeDefined();
+      advance(0.5);
+      expect(await store.read(p)).toBeUndefined();
+      expect(counts.reads).toBeGreaterThanOrEqual(2);
+    });
+
+    it('a failed read of the epoch confirms nothing: the token record is read instead', async () => {
+      let failing = false;
+      const i = instance({ failEpoch: () => failing });
+      const { store, counts, warm } = i;
+      const p = newPrincipal();
+      await store.link(p, 'grant', tokens('f'), alice);
+      await warm(p);
+      failing = true;
+      const before = i.epochReads;
+      advance(CACHE_SECONDS + 1);
+      expect((await store.read(p))?.tokens?.accessToken).toBe('access-f');
+      expect(i.epochReads - before).toBe(1);
+      expect(counts.reads).toBe(2);
+    });
+
+    it('a malformed epoch document confirms nothing (fail closed): the token record is read', async () => {
+      // The emulator's project is this file's own: writing the epoch document touches no other test.
+      const { store, counts, warm } = instance();
+      const p = newPrincipal();
+      await store.link(p, 'grant', tokens('m'), alice);
+      await warm(p);
+      const current = (await db.doc(LINK_EPOCH_PATH).get()).data();
+      await db.doc(LINK_EPOCH_PATH).set({ tag: 42 });
+      try {
+        advance(CACHE_SECONDS + 1);
+        expect((await store.read(p))?.tokens).toBeDefined();
+        expect(counts.reads).toBe(2);
+      } finally {
+        if (current) await db.doc(LINK_EPOCH_PATH).set(current);
+        else await db.doc(LINK_EPOCH_PATH).delete();
+      }
+    });
+
+    it('LINK_CACHE_SECONDS=0 never reads the epoch', async () => {
+      const i = instance({ cacheSeconds: 0 });
+      const { store, counts } = i;
+      const p = newPrincipal();
+      await store.link(p, 'grant', tokens('0'), alice);
+      for (let n = 0; n < 3; n++) expect((await store.read(p))?.tokens).toBeDefined();
+      expect(counts.reads).toBe(3);
+      expect(i.epochReads).toBe(0);
+    });
   });
 });

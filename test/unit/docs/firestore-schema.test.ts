@@ -26,6 +26,7 @@ import { RallyTokensDoc, UpstreamTokensDoc } from '../../../shared/store/upstrea
 import { RefreshDoc } from '../../../shared/store/refresh-tokens.repo.js';
 import { SessionDoc } from '../../../shared/store/sessions.repo.js';
 import { BrowserSessionDoc } from '../../../shared/store/browser-sessions.repo.js';
+import { LinkEpochDoc } from '../../../shared/store/link-epoch.repo.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
@@ -123,6 +124,7 @@ const WRITTEN: Record<CollectionName, () => Fields> = {
   spent_request_states: () => fieldsOfSchema(SpentRequestStateDoc),
   browser_sessions: () => fieldsOfSchema(BrowserSessionDoc),
   connection_tokens: () => fieldsOfSchema(ConnectionTokenDoc),
+  link_epoch: () => fieldsOfSchema(LinkEpochDoc),
   // No zod schema: the rate limiter writes counters and reads them back without one (fail closed).
   rate_limits: () => fieldsWrittenBy('shared/ratelimit/rate-limiter.ts'),
 };
