@@ -70,6 +70,11 @@ export class LinkCache<L extends { readonly version: number }> {
     return this.#epoch?.tag;
   }
 
+  /** Whether there is a copy of `key`, fresh or not. */
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
   /** The copy of `key`, if it is still fresh enough to use without a read. */
   fresh(key: string): L | undefined {
     const entry = this.#entries.get(key);

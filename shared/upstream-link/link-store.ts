@@ -136,9 +136,10 @@ export class UpstreamTokenStore {
       return cached;
     }
     const stamp = this.#stamp();
-    if (stamp.epoch === undefined) void this.#checkEpoch(); // so this instance's next copies carry a tag
+    const expired = this.#cache.has(key);
     const found = await this.#load(principal);
     this.#keep(key, found, stamp);
+    if (expired) this.#learnEpoch();
     return found.link;
   }
 
@@ -153,6 +154,14 @@ export class UpstreamTokenStore {
     return this.#cache.fresh(key);
   }
 
+  /**
+   * An instance reads the epoch for the first time when one of its copies first needs confirming
+   * (never on a cold start's first call): copies read after that carry its tag.
+   */
+  #learnEpoch(): void {
+    if (this.#epoch && this.#epoch.tag === undefined) void this.#checkEpoch();
+  }
+
   /** A failed read of the epoch confirms nothing: the link's own record is read instead. */
   #checkEpoch(): Promise<void> {
     return this.#epoch ? this.#epoch.check().catch(() => {}) : Promise.resolve();
@@ -164,6 +173,7 @@ export class UpstreamTokenStore {
    * changes nothing; the copy's window still ends on time.
    */
   async #reread(principal: string, key: string, mark: ReadMark): Promise<void> {
+    this.#learnEpoch();
     try {
       const stamp = this.#stamp();
       const found = await this.#load(principal);

@@ -116,9 +116,15 @@ function instance(
   /** Reads every principal once after the instance has read the epoch, so each copy carries its tag. */
   const warm = async (...principals: string[]) => {
     if (epoch.reads === 0) {
-      await store.read(grantPrincipal('epoch-bootstrap')); // no link: starts the first read of the epoch
+      // A copy that needs confirming starts the instance's first read of the epoch.
+      const bootstrap = newPrincipal();
+      await store.link(bootstrap, 'grant', tokens('bootstrap'), alice);
+      await store.read(bootstrap);
+      advance(CACHE_SECONDS);
+      await store.read(bootstrap);
       await settled();
-      counts.reads--; // that record read is the bootstrap's, not the test's
+      counts.reads -= 2; // those record reads are the bootstrap's, not the test's
+      counts.unseals -= 1;
     }
     for (const p of principals) await store.read(p);
   };
@@ -432,6 +438,29 @@ describe('link cache', () => {
         if (current) await db.doc(LINK_EPOCH_PATH).set(current);
         else await db.doc(LINK_EPOCH_PATH).delete();
       }
+    });
+
+    it("a cold instance's first calls read only their links: the epoch is first read when a copy first needs confirming", async () => {
+      const i = instance();
+      const p = newPrincipal();
+      await i.store.link(p, 'grant', tokens('c'), alice);
+      expect((await i.store.read(p))?.tokens).toBeDefined();
+      await i.settled();
+      expect(i.epochReads).toBe(0);
+      advance(CACHE_SECONDS);
+      expect((await i.store.read(p))?.tokens).toBeDefined(); // the record again (its copy has no tag), and the epoch beside it
+      await i.settled();
+      expect(i.epochReads).toBe(1);
+      expect(i.counts.reads).toBe(2);
+      advance(CACHE_SECONDS);
+      expect((await i.store.read(p))?.tokens).toBeDefined(); // the record once more: this read began after the tag was known
+      await i.settled();
+      expect(i.counts.reads).toBe(3);
+      advance(CACHE_SECONDS);
+      expect((await i.store.read(p))?.tokens).toBeDefined(); // from now on, confirmed through the epoch
+      await i.settled();
+      expect(i.epochReads).toBe(2);
+      expect(i.counts.reads).toBe(3);
     });
 
     it('LINK_CACHE_SECONDS=0 never reads the epoch', async () => {
