@@ -23,7 +23,7 @@ export const COLLECTIONS = {
   /** Every other upstream provider's tokens (issue 19: GitHub), sealed as JWE, per provider and grant. */
   upstreamTokens: 'upstream_tokens',
   /**
-   * One document (`current`), no TTL: its random `tag` changes whenever a link is ended anywhere
+   * One document: its random `tag` changes whenever a link is ended anywhere
    * (shared/store/link-epoch.repo.ts), so an instance confirms all its cached links with one read.
    */
   linkEpoch: 'link_epoch',

@@ -42,7 +42,7 @@ export class LinkEpoch {
 
   async #read(): Promise<void> {
     const began = this.#clock.now().getTime();
-    const tag = parseLinkEpoch(await withStoreRetry(() => this.#documents.get(LINK_EPOCH_PATH)));
+    const tag = parseLinkEpoch(await withStoreRetry(() => this.#documents.get(LINK_EPOCH_PATH)), this.#clock.now());
     // A slower read that began earlier never dates a tag back.
     if (this.#known?.tag !== tag || began > this.#known.since) this.#known = { tag, since: began };
   }
