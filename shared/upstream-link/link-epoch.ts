@@ -10,7 +10,6 @@
 import type { Clock } from '../kernel/clock.js';
 import type { DocumentReader } from '../store/firestore-rest.js';
 import { LINK_EPOCH_PATH, parseLinkEpoch } from '../store/link-epoch.repo.js';
-import { withStoreRetry } from '../store/firestore-utils.js';
 
 export class LinkEpoch {
   readonly #documents: DocumentReader;
@@ -42,7 +41,8 @@ export class LinkEpoch {
 
   async #read(): Promise<void> {
     const began = this.#clock.now().getTime();
-    const tag = parseLinkEpoch(await withStoreRetry(() => this.#documents.get(LINK_EPOCH_PATH)), this.#clock.now());
+    // No retry here: a failed read only means the link's own record is read, which retries.
+    const tag = parseLinkEpoch(await this.#documents.get(LINK_EPOCH_PATH), this.#clock.now());
     // A slower read that began earlier never dates a tag back.
     if (this.#known?.tag !== tag || began > this.#known.since) this.#known = { tag, since: began };
   }

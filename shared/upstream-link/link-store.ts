@@ -6,15 +6,16 @@
  * called inside a transaction (D1–D5, F4). Where each provider's records live:
  * shared/store/upstream-tokens.repo.ts (Rally's in `rally_tokens`, as before issue 19).
  *
- * A usable link an instance has read is reused for `cacheSeconds` (default 5)
- * without reading Firestore again (./link-cache.ts): a burst of tool calls costs one read, not
- * one per call; after the window, one read of the link epoch (./link-epoch.ts) confirms every
- * link the instance holds; and a principal that keeps calling has its link confirmed beside its
- * calls near the end of the window, so none of them waits for the read. Whatever this instance changes (refresh, disconnect, re-link,
- * a failed refresh) updates or drops its copy at once; a change made by
- * another instance or function (revocation, disconnect elsewhere) reaches
- * this one within `cacheSeconds` (RFC 7009 §2.2 propagation delay). Absence
- * and unusable links are never cached, so a fresh sign-in is seen at once.
+ * A usable link an instance has read is reused for `cacheSeconds` (default 5) without reading
+ * Firestore again (./link-cache.ts): a burst of tool calls costs one read, not one per call;
+ * after the window, one read of the link epoch (./link-epoch.ts) confirms every link the
+ * instance holds; and a principal that keeps calling has its link confirmed beside its calls
+ * near the end of the window, so none of them waits for the read. Whatever this instance
+ * changes (refresh, disconnect, re-link, a failed refresh) updates or drops its copy at once; a
+ * disconnect and a failed refresh also replace the epoch's tag in the same write (D10), as a
+ * revocation does (shared/store/link-epoch.repo.ts), so a change made by another instance or
+ * function reaches this one within `cacheSeconds` (RFC 7009 §2.2 propagation delay). Absence and
+ * unusable links are never cached, so a fresh sign-in is seen at once.
  * @module
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
