@@ -244,18 +244,8 @@ describe('link cache', () => {
   it('a revocation or a disconnect made elsewhere reaches a warm instance within the window, never later', async () => {
     const warm = instance();
     const elsewhere = instance();
-    const revoked = newPrincipal();
+    const revoked = await activeGrant();
     const grantId = revoked.slice('grant:'.length);
-    await createGrant(db, {
-      grantId,
-      sub: 'rally:4101',
-      clientId: 'c',
-      clientName: 'x',
-      scopes: ['rally.read'],
-      status: 'active',
-      createdAt: clock.now(),
-      expiresAt: addSeconds(clock.now(), 3600),
-    });
     const disconnected = newPrincipal();
     for (const p of [revoked, disconnected]) {
       await elsewhere.store.link(p, 'grant', tokens('x'), alice);
