@@ -10,6 +10,7 @@
  * MEM_COLD=<n>: first n cold starts of every side, in turns, and their median.
  * MEM_LATENCY_FILE=<file>: every c32 call's side, latency, X-Request-Id and start (epoch ms) (match ours with its audit lines).
  * MEM_STDOUT_DIR=<dir>: each side's stdout goes to <dir>/<side>.log (e.g. for --trace-gc-nvp).
+ * MEM_IDLE_MS=<ms>: every side idles that long before each c32 run, as in the bench (V8's memory reducer starts 8 s into an idle spell).
  * Env: MEM_PATH (2026-07-28, default, or 2025-11-25), MEM_ROUNDS (c32 runs per side, default 2),
  * MEM_REQUESTS (per run, default 1200), MEM_OTHER_MAIN (another build's main, inside this checkout, as a third side
  * `ours-other`; MEM_OTHER_ENV, JSON: extra environment for that side, with or without MEM_OTHER_MAIN), MEM_WARM=0 (no warm-up: with MEM_ROUNDS=0 each side serves only its first call), MEM_ONLY (comma-separated sides to run: ours, baseline, ours-other).
@@ -30,6 +31,8 @@ const PATH = process.env.MEM_PATH === '2025-11-25' ? '2025-11-25' : MODERN_VERSI
 const ROUNDS = Number(process.env.MEM_ROUNDS ?? 2);
 const REQUESTS = Number(process.env.MEM_REQUESTS ?? 1200);
 const NODE_ARGS = (process.env.MEM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+/** An idle spell before every c32 run (the bench's ABBA order idles each server ~9 s between its runs). */
+const IDLE_MS = Number(process.env.MEM_IDLE_MS ?? 0);
 const snapshots = (process.env.MEM_SNAPSHOT ?? '').split(',');
 /** Every side writes a heap snapshot (--heapsnapshot-signal=SIGUSR2); a snapshot of a ~40 MB heap takes seconds. */
 async function snapshotAll(servers: ReadonlyArray<{ server: BenchServer }>): Promise<void> {
@@ -175,6 +178,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? sides : [...sides].reverse();
     for (const s of order) {
+      if (IDLE_MS > 0) await new Promise((r) => setTimeout(r, IDLE_MS)); // the bench's ABBA idle spells
       const pid = s.server.child.pid ?? 0;
       const cpu0 = cpuMsOf(pid);
       const snap =
