@@ -13,7 +13,7 @@ import { createLogger } from '../logging/logger.js';
 import { readBody } from '../http/body.js';
 import { EdgeError, type EdgeAnswer } from '../http/edge-error.js';
 import { registerEdgeAnswer, takeOverFrameworkEdges } from './framework.js';
-import { buildRequestContext } from '../http/request-context.js';
+import { requestContextFor } from '../http/request-context.js';
 import { sendJsonRefusal } from '../oauth-as/oauth-errors.js';
 
 export type Handler = (req: ff.Request, res: ff.Response) => Promise<void> | void;
@@ -71,15 +71,16 @@ export function defineFunction(
       sendJsonRefusal(res, { code: 'starting' });
       return;
     }
+    // Built here, before the body is read, so a refusal at the edge names its request id too; the handler gets the same context.
+    const { log } = requestContextFor(req, res, b.deps.log, b.deps.config.GOOGLE_CLOUD_PROJECT, name);
     try {
       await readBody(req, { maxBytes: b.deps.config.MAX_BODY_BYTES });
     } catch (err) {
       if (!(err instanceof EdgeError)) {
-        b.deps.log.info('request_aborted', { function: name }); // the client went away mid-body
+        log.info('request_aborted', {}); // the client went away mid-body
         res.destroy();
         return;
       }
-      const { log } = buildRequestContext(req, b.deps.log, b.deps.config.GOOGLE_CLOUD_PROJECT, name);
       log.info('request_refused', { errCode: err.code, status: err.status });
       if (!req.complete) res.set('Connection', 'close'); // do not read the rest of a body we refused
       options.answerEdgeError(err, req, res);

@@ -6,7 +6,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { Request } from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Logger } from '../logging/logger.js';
 import { sessionIdentityOf } from './session-id.js';
 
@@ -92,4 +92,24 @@ export function buildRequestContext(
     peerAddress: req.socket?.remoteAddress,
     log,
   };
+}
+
+const contexts = new WeakMap<Request, RequestContext>();
+
+/**
+ * The request's context, built once per request so the function's entry and its handler log the
+ * same id, and that id sent as `X-Request-Id` on whatever answers the request: every response of
+ * every function, a refusal before the handler runs included, names the id its log lines carry.
+ */
+export function requestContextFor(
+  req: Request,
+  res: Response,
+  base: Logger,
+  projectId: string,
+  functionName: string,
+): RequestContext {
+  let ctx = contexts.get(req);
+  if (!ctx) contexts.set(req, (ctx = buildRequestContext(req, base, projectId, functionName)));
+  if (!res.headersSent) res.set('X-Request-Id', ctx.requestId);
+  return ctx;
 }

@@ -25,7 +25,7 @@ import {
 import { forRequest, type Deps } from '../services/deps.js';
 import { audit } from '../audit/audit.js';
 import { createInstanceLimits } from '../ratelimit/rate-limiter.js';
-import { buildRequestContext, type RequestContext } from '../http/request-context.js';
+import { requestContextFor, type RequestContext } from '../http/request-context.js';
 import { EdgeError } from '../http/edge-error.js';
 import { webExchange } from '../http/fetch-bridge.js';
 import { authenticate, McpAuthError, type McpPrincipal } from './principal.js';
@@ -129,9 +129,8 @@ export function createMcpHandler(baseDeps: Deps) {
     () => {},
   ); // a failure here is reported by the request itself
   return async (req: Request, res: Response): Promise<void> => {
-    const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'mcp');
+    const ctx = requestContextFor(req, res, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'mcp');
     const deps = forRequest(baseDeps, ctx);
-    res.set('X-Request-Id', ctx.requestId);
     const origin = req.get('origin');
     if (origin !== undefined && !origins.has(origin)) {
       audit(ctx.log, 'access_denied', { reason: 'origin_not_allowed' }, ctx);

@@ -6,7 +6,7 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { publicUrls } from '../config/config.js';
 import { forRequest, type Deps } from '../services/deps.js';
-import { buildRequestContext } from '../http/request-context.js';
+import { requestContextFor } from '../http/request-context.js';
 import { OAuthError } from './errors.js';
 import { respondAuthorizationError, sendJsonRefusal } from './oauth-errors.js';
 import { handleAuthorize, handleConsent } from './authorize.js';
@@ -86,7 +86,7 @@ async function handleRegister(deps: Deps, req: Request, res: Response): Promise<
 
 export function createAuthorizationHandler(baseDeps: Deps) {
   return async (req: Request, res: Response): Promise<void> => {
-    const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'authorization');
+    const ctx = requestContextFor(req, res, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'authorization');
     const deps = forRequest(baseDeps, ctx);
     const route = routeFor(req.path);
     if (!route) {

@@ -11,7 +11,7 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { publicUrls } from '../config/config.js';
 import { forRequest, type Deps } from '../services/deps.js';
-import { buildRequestContext, type RequestContext } from '../http/request-context.js';
+import { requestContextFor, type RequestContext } from '../http/request-context.js';
 import { addSeconds } from '../kernel/clock.js';
 import { randomToken } from '../kernel/hash.js';
 import { html, sendPage } from '../http/pages.js';
@@ -82,7 +82,7 @@ function forceHeadersOnEveryAnswer(res: Response, headers: Readonly<Record<strin
 export function createOAuthCallbackHandler(baseDeps: Deps) {
   return async (req: Request, res: Response): Promise<void> => {
     forceHeadersOnEveryAnswer(res, CALLBACK_ANSWER_HEADERS);
-    const ctx = buildRequestContext(req, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'oauthCallback');
+    const ctx = requestContextFor(req, res, baseDeps.log, baseDeps.config.GOOGLE_CLOUD_PROJECT, 'oauthCallback');
     const deps = forRequest(baseDeps, ctx);
     try {
       await handleCallback(deps, ctx, req, res);

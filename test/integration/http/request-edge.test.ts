@@ -317,6 +317,50 @@ describe('requests that fail before the handlers (issue 22)', () => {
     expectCleanLogs(stack, from, []);
   });
 
+  it("M7: every answer of every function names its request in X-Request-Id, a refusal before the handler included: the id of that request's log line, or the caller's own x-ms-client-request-id", async () => {
+    const big = `{"pad":"${'a'.repeat(MAX_BODY_BYTES)}"}`;
+    for (const { path, surface } of ENDPOINTS) {
+      const from = stack.logs.length;
+      const refused = await post(stack, path, big, { 'content-type': 'application/json' });
+      expectSurfaceAnswer(refused, surface, 413);
+      const id = refused.headers.get('x-request-id');
+      expect({ path, id }).toEqual({ path, id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+      await until(
+        () => stack.logs.slice(from).some((l) => l.includes(id!)),
+        `the refusal of ${path} to be logged with its id`,
+        5000,
+      );
+      const line = stack.logs
+        .slice(from)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.requestId === id);
+      expect({ path, event: line?.event, status: line?.status }).toEqual({
+        path,
+        event: 'request_refused',
+        status: 413,
+      });
+
+      const own = randomUUID();
+      const answered = await post(stack, path, '{}', {
+        'content-type': 'application/json',
+        'x-ms-client-request-id': own,
+      });
+      expect({ path, id: answered.headers.get('x-request-id') }).toEqual({ path, id: own });
+    }
+    for (const path of [
+      '/.well-known/oauth-authorization-server',
+      '/.well-known/oauth-protected-resource/mcp',
+      '/docs',
+    ]) {
+      const res = await fetch(`${stack.url}${path}`);
+      expect({ path, status: res.status, id: res.headers.get('x-request-id') }).toEqual({
+        path,
+        status: 200,
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      });
+    }
+  });
+
   it('M6: a client that hangs up halfway through its body → the read ends (request_aborted), nothing answers 500, the function keeps answering', async () => {
     const from = stack.logs.length;
     const req = httpRequest(`${stack.url}/token`, {

@@ -1,7 +1,12 @@
-import { buildRequestContext, parseToolsets, parseTrace } from '../../../shared/http/request-context.js';
+import {
+  buildRequestContext,
+  parseToolsets,
+  parseTrace,
+  requestContextFor,
+} from '../../../shared/http/request-context.js';
 import { createLogger } from '../../../shared/logging/logger.js';
 import { sha256Id } from '../../../shared/kernel/hash.js';
-import type { Request } from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
 
 const req = (headers: Record<string, string>) =>
   ({ get: (name: string) => headers[name.toLowerCase()] }) as unknown as Request;
@@ -84,5 +89,19 @@ describe('X-Rally-Toolsets (issue 17)', () => {
     expect(parseToolsets('<script>')).toBeUndefined();
     expect(parseToolsets('x'.repeat(201))).toBeUndefined();
     expect(parseToolsets(undefined)).toBeUndefined();
+  });
+});
+
+describe('the context of one request', () => {
+  it('M7: one context per request: the entry and the handler get the same id, and it is the X-Request-Id header', () => {
+    const log = createLogger({ write: () => {} });
+    const headers = new Map<string, string>();
+    const res = { headersSent: false, set: (k: string, v: string) => headers.set(k, v) } as unknown as Response;
+    const one = req({});
+    const atEntry = requestContextFor(one, res, log, 'p', 'mcp');
+    const inHandler = requestContextFor(one, res, log, 'p', 'mcp');
+    expect(inHandler).toBe(atEntry);
+    expect(headers.get('X-Request-Id')).toBe(atEntry.requestId);
+    expect(requestContextFor(req({}), res, log, 'p', 'mcp').requestId).not.toBe(atEntry.requestId); // another request
   });
 });
