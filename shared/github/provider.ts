@@ -9,7 +9,14 @@ import type { Clock } from '../kernel/clock.js';
 import type { FetchLike } from '../kernel/fetch.js';
 import { PROVIDER_LABELS, UpstreamRefreshRejected, type UpstreamProvider } from '../upstream/provider.js';
 import { createGitHubClient } from './client.js';
-import { buildGitHubAuthorizeUrl, exchangeGitHubCode, GitHubRefreshRejected, refreshGitHubTokens } from './oauth.js';
+import {
+  buildGitHubAuthorizeUrl,
+  exchangeGitHubCode,
+  GitHubRefreshRejected,
+  refreshGitHubTokens,
+  revokeGitHubGrant,
+} from './oauth.js';
+import { SERVER_INFO } from '../kernel/version.js';
 import type { GitHubOAuthConfig } from './oauth.js';
 import { whoAmI } from './users.api.js';
 
@@ -56,5 +63,13 @@ export function createGitHubProvider(o: GitHubProviderOptions): UpstreamProvider
       const u = await whoAmI(client);
       return { id: String(u.id), login: u.login, ...(u.name ? { displayName: u.name } : {}) };
     },
+    revokeAuthorization: async (accessToken) =>
+      revokeGitHubGrant(
+        o.oauth,
+        o.fetch,
+        await o.clientSecret(),
+        accessToken,
+        `${SERVER_INFO.name}/${SERVER_INFO.version}`,
+      ),
   };
 }

@@ -13,14 +13,20 @@ import type { RequestContext } from '../http/request-context.js';
 import type { AuthServices } from '../services/auth-services.js';
 import type { LinkRequiredError } from '../upstream/link-required.js';
 import { createTokenProvider, notLinked } from '../upstream-link/token-provider.js';
-import { PRIMARY_PROVIDER, type UpstreamProviderId, type UpstreamTokenProvider } from '../upstream/provider.js';
+import {
+  PRIMARY_PROVIDER,
+  type UpstreamProvider,
+  type UpstreamProviderId,
+  type UpstreamTokenProvider,
+} from '../upstream/provider.js';
+import type { Logger } from '../logging/logger.js';
 import { ToolInputError } from './tools/tool-errors.js';
 import type { StoredLink } from '../upstream-link/link-store.js';
 import { disconnectLink, linkPrincipal, readLink, type LinkOwner } from '../upstream-link/link-read.js';
 import { sessionTools } from './tools/session.tools.js';
 import { connectionTools } from './tools/connection.tools.js';
 import { revokeGrant } from '../store/grants.repo.js';
-import { githubWeb, type ToolContext } from './tools/context.js';
+import { githubWeb, type Disconnected, type ToolContext } from './tools/context.js';
 import { createGitHubClient, type GitHubClient } from '../github/client.js';
 import type { AnyToolSpec } from './tools/spec.js';
 import { createCursorCodec, deriveCursorKey } from './tools/cursor.js';
@@ -150,8 +156,11 @@ export async function createCallContext(
       if (provider !== PRIMARY_PROVIDER) {
         // Another provider's link only: the grant, its Rally link and its connection tokens stay.
         const tokens = services.tokenStore(provider);
+        const stored = (await tokens.read(key))?.tokens; // read before the record goes: the token that ends the authorization
         await disconnectLink({ ...linkDeps, tokens, audit: deps.audit }, owner, caller);
-        return;
+        return {
+          revokedAtProvider: await endAuthorizationAt(services.providers.get(provider), stored?.accessToken, ctx.log),
+        };
       }
       if (principal.kind === 'grant' && principal.connection) {
         // Issue 18: the connection grant's Rally link serves every token of its owner; removing it
@@ -163,9 +172,10 @@ export async function createCallContext(
           { ...caller, grantId: principal.token.grantId },
           'connection_token',
         ); // drops this instance's cached copy at once
-        return;
+        return RALLY_DISCONNECTED;
       }
       await disconnectLink({ ...linkDeps, audit: deps.audit }, owner, caller);
+      return RALLY_DISCONNECTED;
     },
   };
   const extraTools = [
@@ -180,6 +190,30 @@ export async function createCallContext(
     rallyUser: () => link?.user.login,
     linkPrompt: (err) => linkPromptFor(deps, ctx, principal, err),
   };
+}
+
+/** Rally has no revocation endpoint (D9): the user ends our app's access on Rally's Authorized Applications page. */
+const RALLY_DISCONNECTED: Disconnected = { revokedAtProvider: false };
+
+/**
+ * Ends our app's authorization at the provider after our tokens are gone (R53). Best effort: a
+ * provider that is down or refuses leaves it to the user, whom the tool's reply tells where.
+ */
+async function endAuthorizationAt(
+  provider: UpstreamProvider | undefined,
+  accessToken: string | undefined,
+  log: Logger,
+): Promise<boolean> {
+  if (!provider?.revokeAuthorization || accessToken === undefined) return false;
+  try {
+    return await provider.revokeAuthorization(accessToken);
+  } catch (err) {
+    log.warn('upstream_revoke_failed', {
+      provider: provider.id,
+      errName: err instanceof Error ? err.name : typeof err,
+    });
+    return false;
+  }
 }
 
 /** A session (session-link mode) asked for a provider other than Rally: said as a tool error, not a sign-in prompt. */

@@ -83,6 +83,12 @@ export interface UpstreamProvider {
   refresh(refreshToken: string): Promise<UpstreamTokens>;
   /** Who the fresh access token belongs to. */
   identify(accessToken: string, ctx: IdentifyContext): Promise<UpstreamUser>;
+  /**
+   * Ends the user's whole authorization of our app at the provider, if the provider offers that
+   * (GitHub: `DELETE /applications/{client_id}/grant`; Rally has no revocation endpoint, D9).
+   * True when it ended it, false when the provider no longer knew the token; throws otherwise.
+   */
+  revokeAuthorization?(accessToken: string): Promise<boolean>;
 }
 
 /** The enabled providers of an instance: the primary first. */

@@ -31,9 +31,10 @@ export interface ToolContext {
   upstreamTokens(provider: UpstreamProviderId): UpstreamTokenProvider;
   /**
    * Deletes the caller's stored tokens of `provider` (default Rally, which has no revocation
-   * endpoint); another provider's disconnect leaves the Rally link alone.
+   * endpoint); another provider's disconnect leaves the Rally link alone and also ends our app's
+   * authorization at that provider when it offers that (GitHub), best effort.
    */
-  disconnect(provider?: UpstreamProviderId): Promise<void>;
+  disconnect(provider?: UpstreamProviderId): Promise<Disconnected>;
   /**
    * A GitHub client for the caller (issue 19), built on first use over `upstreamTokens('github')`:
    * its first request reads the caller's GitHub link, and no link means GitHub's sign-in prompt.
@@ -59,4 +60,10 @@ export function githubWeb(baseUrl: string): GitHubWeb {
     pullRequestUrl: (repo, number) => `${root}/${repo}/pull/${number}`,
     commitUrl: (repo, sha) => `${root}/${repo}/commit/${sha}`,
   };
+}
+
+/** What a disconnect did beyond deleting our tokens. */
+export interface Disconnected {
+  /** The provider confirmed it ended our app's authorization (false: not offered, not reached, or it no longer knew the token). */
+  readonly revokedAtProvider: boolean;
 }

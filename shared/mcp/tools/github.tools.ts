@@ -338,23 +338,24 @@ export const disconnectGitHub = defineTool({
   projects: 'none',
   title: 'Disconnect GitHub',
   description:
-    'Delete the GitHub sign-in this server stored for you. Your Rally connection stays. The next GitHub tool call will ask you to sign in to GitHub again.',
+    "Delete the GitHub sign-in this server stored for you and revoke this server's authorization at GitHub. Your Rally connection stays. The next GitHub tool call will ask you to sign in to GitHub again.",
   readOnly: false,
   annotations: {
     readOnlyHint: false,
     destructiveHint: true,
     idempotentHint: true,
-    openWorldHint: false,
+    openWorldHint: true, // it asks GitHub to end the authorization
     title: 'Disconnect GitHub',
   },
   input: z.object({}).strict(),
-  output: z.object({ disconnected: z.literal(true), nextStep: z.string() }),
+  output: z.object({ disconnected: z.literal(true), revokedAtGitHub: z.boolean(), nextStep: z.string() }),
   async run(_args, ctx) {
-    await ctx.disconnect('github');
-    const nextStep =
-      `To revoke this server's access at GitHub as well, open ${ctx.githubWeb.baseUrl}/settings/applications ` +
-      'and revoke the application under "Authorized OAuth Apps".';
-    const structured = { disconnected: true as const, nextStep };
+    const { revokedAtProvider } = await ctx.disconnect('github');
+    const nextStep = revokedAtProvider
+      ? "GitHub confirmed that this server's authorization was revoked there too; nothing else to do."
+      : `GitHub could not confirm revoking this server's authorization. To revoke it yourself, open ${ctx.githubWeb.baseUrl}/settings/applications ` +
+        'and revoke the application under "Authorized OAuth Apps" (or "Authorized GitHub Apps").';
+    const structured = { disconnected: true as const, revokedAtGitHub: revokedAtProvider, nextStep };
     return { structured, text: `Your GitHub connection was removed from this server. ${nextStep}` };
   },
 });

@@ -115,6 +115,7 @@ export async function connect(
     githubWeb: githubWeb(options.githubWebBaseUrl ?? 'https://github.example.test'),
     disconnect: async () => {
       disconnects.count++;
+      return { revokedAtProvider: false };
     },
   };
   const allowed = options.isToolAllowed;

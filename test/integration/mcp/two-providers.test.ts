@@ -73,7 +73,7 @@ describe('Rally and GitHub side by side (issue 19)', () => {
     return elicitation.url;
   }
 
-  it('R50/R51: signs in to Rally with the SDK client, connects GitHub from a tool prompt, runs the cross-provider tools (nothing written for a pull request the user cannot see), and disconnects GitHub alone', async () => {
+  it('R50/R51/R53: signs in to Rally with the SDK client, connects GitHub from a tool prompt, runs the cross-provider tools (nothing written for a pull request the user cannot see), and disconnects GitHub alone, ending the authorization at GitHub too (or saying where, when GitHub is down)', async () => {
     const provider = new TestProvider(DEFAULT_REDIRECT, 'E2E two providers');
     let { client, transport } = await connect(provider);
 
@@ -164,11 +164,50 @@ describe('Rally and GitHub side by side (issue 19)', () => {
       const based = await call(client, 'draft_github_branch_from_rally_item', { id: 'US1', repo: 'acme/storefront' });
       expect(based.structuredContent).toMatchObject({ baseBranch: { source: 'github', text: 'main' } });
 
-      // Disconnect GitHub alone: Rally keeps working, GitHub asks again.
+      // Disconnect GitHub alone: Rally keeps working, GitHub asks again, and (R53) the app's
+      // authorization at GitHub ends too: the token the server used no longer works there.
+      const github = stack.github!;
+      const used = [...github.sandbox.requests()]
+        .reverse()
+        .find((r) => r.server === 'api' && r.headers.authorization?.startsWith('Bearer '))?.headers.authorization;
+      expect(used).toBeDefined();
+      const asUser = () => fetch(`${github.apiBaseUrl}/user`, { headers: { authorization: used!, 'user-agent': 't' } });
+      expect((await asUser()).status).toBe(200);
       const off = await call(client, 'disconnect_github', {});
-      expect(off.structuredContent).toMatchObject({ disconnected: true });
+      expect(off.structuredContent).toMatchObject({ disconnected: true, revokedAtGitHub: true });
+      expect(
+        github.sandbox
+          .requests()
+          .filter((r) => r.method === 'DELETE' && r.url === `/applications/${github.clientId}/grant`),
+      ).toHaveLength(1);
+      expect((await asUser()).status).toBe(401);
       expect((await call(client, 'get_rally_user', {})).isError ?? false).toBe(false);
+      const again = await githubPrompt(client, 'find_github_pull_requests', { formattedId: 'US1' });
+
+      // R53, GitHub down: our tokens still go, the reply says GitHub did not confirm and where to
+      // revoke, and the failure is logged without the token.
+      expect((await browse(again, { username: 'alice', stopAt: 'never' })).body).toContain('GitHub is connected.');
+      const from = stack.logs.length;
+      const heal = github.sandbox.injectFault({
+        server: 'api',
+        method: 'DELETE',
+        pathPrefix: '/applications/',
+        fault: { kind: 'status', status: 502 },
+      });
+      try {
+        const down = await call(client, 'disconnect_github', {});
+        expect(down.structuredContent).toMatchObject({
+          disconnected: true,
+          revokedAtGitHub: false,
+          nextStep: expect.stringContaining(`${github.authorizeBaseUrl}/settings/applications`),
+        });
+      } finally {
+        heal();
+      }
       await githubPrompt(client, 'find_github_pull_requests', { formattedId: 'US1' });
+      const failed = stack.logs.slice(from).filter((l) => l.includes('upstream_revoke_failed'));
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).not.toMatch(/gh[ous]_[A-Za-z0-9]/);
     } finally {
       await client.close();
     }

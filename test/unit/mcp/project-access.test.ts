@@ -54,7 +54,8 @@ describe('O20: every tool declares how it touches Rally projects', () => {
 
   it('a tool that changes Rally declares item or create; the `none` tools are the ones without Rally project data', () => {
     const rallyWriters = EVERY_TOOL.filter((t) => !t.readOnly && t.annotations.openWorldHint && t.projects === 'none');
-    expect(rallyWriters.map((t) => t.name)).toEqual(['disconnect_rally']); // deletes our stored tokens, not Rally data
+    // They delete our stored tokens (disconnect_github also ends the authorization at GitHub, R53), not Rally data.
+    expect(rallyWriters.map((t) => t.name)).toEqual(['disconnect_rally', 'disconnect_github']);
     expect(EVERY_TOOL.filter((t) => t.projects === 'none').map((t) => t.name)).toEqual([
       'get_rally_user',
       'disconnect_rally',
@@ -127,7 +128,7 @@ function execution(tool: AnyToolSpec, caller: ExecutionCaller) {
       throw new Error('no github in this test');
     },
     githubWeb: githubWeb('https://github.example.test'),
-    disconnect: async () => {},
+    disconnect: async () => ({ revokedAtProvider: false }),
   };
   const exec = createExecution({
     caller,
