@@ -5,7 +5,9 @@
  * /tools/<tool>, while other addresses and good tokens elsewhere are untouched; the bucket refills
  * on the servers' clock. Each loopback address (127.0.0.x) is its own client address.
  */
+import { randomUUID } from 'node:crypto';
 import { fromAddress } from '../../helpers/address.js';
+import { until } from '../../helpers/poll.js';
 import { toolCallBody } from '../../helpers/oauth-flow.js';
 import { callWithHeaders, createToken, signInToConsole } from '../../helpers/connections.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
@@ -33,13 +35,27 @@ describe('O24: per-address throttle of failed connection-token lookups', () => {
     });
   const lookups = () =>
     stack.logs.filter((l) => /"reason":"connection_token_(unknown|secret|malformed)"/.test(l)).length;
+  /**
+   * The lookups logged once every line the server wrote before now has been read: an answer can
+   * reach the test before its log line does, so a marker request's own line (after them) is awaited.
+   */
+  const settledLookups = async () => {
+    const marker = randomUUID();
+    await fromAddress('127.0.0.99', stack.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'x-ms-client-request-id': marker },
+      body: 'x',
+    });
+    await until(() => stack.logs.some((l) => l.includes(marker)), 'the marker request to be logged', 5000);
+    return lookups();
+  };
 
   it('O24: guesses from one address: 401 up to the limit, then 429 before any lookup (a good token from there waits too); other addresses unaffected; refills', async () => {
     const jar = await signInToConsole(stack.url, 'alice');
     const { token } = await createToken(stack.url, jar);
     const guess = `${token.slice(0, -4)}AAAA`;
     for (let i = 0; i < LIMIT; i++) expect((await mcp('127.0.0.21', guess)).status).toBe(401);
-    expect(lookups()).toBe(LIMIT);
+    expect(await settledLookups()).toBe(LIMIT);
     const over = await mcp('127.0.0.21', guess);
     expect(over.status).toBe(429);
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
@@ -52,7 +68,7 @@ describe('O24: per-address throttle of failed connection-token lookups', () => {
     });
     expect(rest.status).toBe(429);
     expect(rest.headers['retry-after']).toBeDefined();
-    expect(lookups()).toBe(LIMIT); // nothing was looked up once over the limit
+    expect(await settledLookups()).toBe(LIMIT); // nothing was looked up once over the limit
     expect((await mcp('127.0.0.22', guess)).status).toBe(401); // another address: its own bucket
     expect((await mcp('127.0.0.23', token)).status).toBe(200);
     expect((await callWithHeaders(stack.url, { 'X-Rally-MCP-Token': token }, 'get_rally_user')).status).toBe(200);
