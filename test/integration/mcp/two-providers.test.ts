@@ -13,6 +13,7 @@ import { depsFor, startTestStack, type TestStack } from '../../helpers/stack.js'
 import { clientGrants } from '../../../shared/oauth-as/access.js';
 import { browse, DEFAULT_REDIRECT } from '../../helpers/oauth-flow.js';
 import { TestProvider } from '../../helpers/sdk-oauth-provider.js';
+import { until } from '../../helpers/poll.js';
 
 interface ToolResult {
   readonly isError?: boolean | undefined;
@@ -205,7 +206,9 @@ describe('Rally and GitHub side by side (issue 19)', () => {
         heal();
       }
       await githubPrompt(client, 'find_github_pull_requests', { formattedId: 'US1' });
-      const failed = stack.logs.slice(from).filter((l) => l.includes('upstream_revoke_failed'));
+      const failedLines = () => stack.logs.slice(from).filter((l) => l.includes('upstream_revoke_failed'));
+      await until(() => failedLines().length > 0, 'the failed revocation to be logged', 5000); // the log pipe lags the answers
+      const failed = failedLines();
       expect(failed).toHaveLength(1);
       expect(failed[0]).not.toMatch(/gh[ous]_[A-Za-z0-9]/);
     } finally {
