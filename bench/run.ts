@@ -53,6 +53,7 @@ import {
 } from './lib/procs.js';
 import { startFirestoreProxy } from './lib/firestore-proxy.js';
 import { toPlan } from './lib/wsapi-plan.js';
+import { signInClient, type Client } from './lib/clients.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
@@ -74,17 +75,6 @@ const log = (msg: string) => process.stdout.write(`[bench +${(performance.now() 
 const checkDeadline = (what: string) => {
   if (Date.now() > BENCH_DEADLINE) throw new Error(`bench exceeded its time budget before ${what}`);
 };
-
-interface Client {
-  readonly user: string;
-  /** Our OAuth access token. */
-  readonly accessToken: string;
-  /** The sandbox token the baseline uses (a fixed ZSESSIONID). */
-  readonly rallyToken: string;
-  /** A story the user can read (US1 for alice, their first private story otherwise). */
-  readonly itemId: string;
-  plan: string[][];
-}
 
 /**
  * The cold-start series: each server kind, plus ours reading its keys with the Secret Manager client library, and
@@ -412,16 +402,7 @@ async function main(): Promise<void> {
     };
     const users = ['alice', ...Array.from({ length: N_USERS }, (_, i) => `user${String(i + 1).padStart(3, '0')}`)];
     log(`signing in ${users.length} users…`);
-    const clients: Client[] = await mapLimit(users, 6, async (user) => {
-      const s = await signIn(stack.url, user);
-      return {
-        user,
-        accessToken: s.accessToken,
-        rallyToken: sandbox.issueTokens(user).access_token,
-        itemId: storyOf(user),
-        plan: [],
-      };
-    });
+    const clients: Client[] = await mapLimit(users, 6, (user) => signInClient(stack.url, sandbox, user, storyOf(user)));
     const alice = roundRobin(clients, 0);
     const others = clients.slice(1);
 

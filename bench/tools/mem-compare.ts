@@ -19,13 +19,13 @@ import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startLocalStack } from '../../dev/local-stack.js';
-import { signIn } from '../../test/helpers/oauth-flow.js';
 import { agent, isToolSuccess, MCP_HEADERS, post, toolCall, type HttpResult } from '../lib/http.js';
 import { isModernToolSuccess, MODERN_VERSION, modernToolCall, recordModernToolCall } from '../lib/modern.js';
 import { runLoad } from '../lib/load.js';
 import { summarize } from '../lib/stats.js';
 import { cpuMsOf, memoryOf, spawnServer, waitUntil, type BenchServer, type ServerKind } from '../lib/procs.js';
 import { toPlan } from '../lib/wsapi-plan.js';
+import { signInClient, type Client } from '../lib/clients.js';
 
 const PATH = process.env.MEM_PATH === '2025-11-25' ? '2025-11-25' : MODERN_VERSION;
 const ROUNDS = Number(process.env.MEM_ROUNDS ?? 2);
@@ -48,24 +48,10 @@ try {
   if (!sandbox || stack.serverEnv.SECRETS_DIR === undefined) throw new Error('needs the sandbox and local keys');
   const stories = sandbox.items('hierarchicalrequirement');
   const users = Array.from({ length: 32 }, (_, i) => `user${String(i + 1).padStart(3, '0')}`);
-  interface Client {
-    readonly user: string;
-    readonly accessToken: string;
-    readonly rallyToken: string;
-    readonly itemId: string;
-    plan: string[][];
-  }
   const clients: Client[] = [];
   for (const user of users) {
-    const s = await signIn(stack.url, user);
     const story = stories.find((i) => String(i.Name).startsWith(`${user} story 1`));
-    clients.push({
-      user,
-      accessToken: s.accessToken,
-      rallyToken: sandbox.issueTokens(user).access_token,
-      itemId: String(story?.FormattedID),
-      plan: [],
-    });
+    clients.push(await signInClient(stack.url, sandbox, user, String(story?.FormattedID)));
   }
   const serverEnv = {
     ...stack.serverEnv,

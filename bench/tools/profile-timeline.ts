@@ -5,28 +5,13 @@
  * and where it computes. Diagnosis only.
  * Usage: node --import tsx bench/tools/profile-timeline.ts <file.cpuprofile> [windowMs=25] [untilMs=3000]
  */
-import { readFileSync } from 'node:fs';
-
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-interface Profile {
-  nodes: Node[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-}
+import { readProfile } from '../lib/cpuprofile.js';
 
 const [file, windowArg, untilArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-timeline.ts <file.cpuprofile> [windowMs] [untilMs]');
 const windowMs = Number(windowArg ?? 25);
 const untilMs = Number(untilArg ?? 3000);
-const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const { prof, nodeOf, parentOf } = readProfile(file);
 
 const areaOf = (url: string): string | undefined => {
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
@@ -37,14 +22,14 @@ const areaOf = (url: string): string | undefined => {
   return ours ? `${ours[1]}/${ours[2]}` : undefined;
 };
 const labelOf = (id: number): string => {
-  const leaf = byId.get(id);
-  const name = leaf?.callFrame.functionName ?? '';
+  const leaf = nodeOf(id);
+  const name = leaf.callFrame.functionName;
   if (name === '(idle)' || name === '(garbage collector)' || name === '(program)') return name;
-  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-    const area = areaOf(byId.get(cur)?.callFrame.url ?? '');
+  for (let cur: number | undefined = id; cur !== undefined; cur = parentOf(cur)) {
+    const area = areaOf(nodeOf(cur).callFrame.url);
     if (area) return area;
   }
-  return leaf?.callFrame.url.startsWith('node:') ? 'node internals' : `(other) ${name}`;
+  return leaf.callFrame.url.startsWith('node:') ? 'node internals' : `(other) ${name}`;
 };
 
 // Time since the profile started; the process started a little earlier (node's own start-up).

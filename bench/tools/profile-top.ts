@@ -3,33 +3,12 @@
  * by package / source area, so a missed target can be traced to a cause.
  * Usage: node --import tsx bench/tools/profile-top.ts <file.cpuprofile> [top=30]
  */
-import { readFileSync } from 'node:fs';
-
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: Node[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
+import { readProfile, type ProfileNode as Node } from '../lib/cpuprofile.js';
 
 const [file, topArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [top]');
 const top = Number(topArg ?? 30);
-const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-const nodeOf = (id: number): Node => {
-  const n = byId.get(id);
-  if (n === undefined) throw new Error(`profile ${file}: no node ${id}`);
-  return n;
-};
-const parent = new Map<number, number>();
-for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const { prof, nodeOf, parentOf } = readProfile(file);
 const self = new Map<number, number>();
 prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
@@ -57,7 +36,7 @@ const sumBy = (key: (n: Node) => string) => {
 const inclusive = new Map<string, number>();
 for (const [id, t] of self) {
   const seen = new Set<string>();
-  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+  for (let cur: number | undefined = id; cur !== undefined; cur = parentOf(cur)) {
     const k = fnKey(nodeOf(cur));
     if (!seen.has(k)) {
       seen.add(k);
@@ -81,7 +60,7 @@ for (const [k, t] of [...inclusive]
 const inclArea = new Map<string, number>();
 for (const [id, t] of self) {
   const seen = new Set<string>();
-  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+  for (let cur: number | undefined = id; cur !== undefined; cur = parentOf(cur)) {
     const k = area(nodeOf(cur).callFrame.url);
     if (!seen.has(k)) {
       seen.add(k);
